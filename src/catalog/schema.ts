@@ -1,0 +1,46 @@
+// The zod schema of a catalog file. Parse, don't validate: a file becomes a typed Catalog here
+// or a list of located issues; nothing downstream re-checks shapes.
+import { z } from 'zod';
+import { components, dataKinds, rulePaths } from './model.js';
+
+const componentSchema = z.enum(components);
+
+export const ruleSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, 'rule id must be lower-case letters, digits, ".", "_" or "-"'),
+  components: z
+    .union([z.literal('all'), z.array(componentSchema).min(1, 'components must list at least one')])
+    .transform((value) => (value === 'all' ? [...components] : [...new Set(value)])),
+  activity: z.string().min(1),
+  hosts: z.array(z.string()).default([]),
+  prefixes: z.array(z.string()).optional(),
+  ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
+  path: z.enum(rulePaths),
+  data: z.enum(dataKinds),
+  note: z.string().min(1).optional(),
+  source: z.string().min(1),
+});
+
+export const catalogSchema = z.strictObject({
+  schema: z.literal('pathwarden.catalog/v1'),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  sources: z
+    .record(
+      z.string(),
+      z.strictObject({ title: z.string(), url: z.string().optional(), date: z.string().optional() }),
+    )
+    .default({}),
+  notes: z
+    .array(z.strictObject({ id: z.string().min(1), text: z.string().min(1), source: z.string().min(1) }))
+    .default([]),
+  rules: z.array(ruleSchema),
+  statements: z
+    .array(z.strictObject({ ref: z.string().min(1), says: z.string().min(1), rules: z.array(z.string()) }))
+    .default([]),
+});
+
+export type CatalogInput = z.input<typeof catalogSchema>;

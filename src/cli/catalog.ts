@@ -1,0 +1,159 @@
+// `pathwarden catalog list | show | validate | docs`: read and check catalogs.
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { renderCatalogDocs } from '../catalog/docs.js';
+import { loadBuiltinCatalog, mergeCatalogs, readCatalogFile } from '../catalog/load.js';
+import { coversAllComponents, type Rule } from '../catalog/model.js';
+import { formatProblem, PathwardenError, type Problem } from '../errors.js';
+import { type CliIo, write } from './io.js';
+import {
+  type CatalogOptions,
+  catalogOption,
+  componentOption,
+  loadCatalogFromOptions,
+  noBuiltinOption,
+  parseComponent,
+} from './options.js';
+
+export function catalogCommand(io: CliIo, setExit: (code: number) => void): Command {
+  const catalog = new Command('catalog').description('list, show and validate endpoint catalogs');
+
+  catalog
+    .command('list')
+    .description('list the rules of the catalog in effect')
+    .option('--json', 'the rules as a JSON array')
+    .addOption(componentOption('only rules that apply to this component'))
+    .addOption(catalogOption())
+    .addOption(noBuiltinOption())
+    .action(async (options: CatalogOptions & { json?: boolean; component?: string }) => {
+      const loaded = loadCatalogFromOptions(options);
+      const component = options.component ? parseComponent(options.component, 'saas') : undefined;
+      const rules = loaded.catalog.rules.filter((rule) => !component || rule.components.includes(component));
+      if (options.json) {
+        await write(io.stdout, `${JSON.stringify(rules, null, 2)}\n`);
+        return;
+      }
+      const rows = rules.map((rule) => [
+        rule.id,
+        rule.path,
+        coversAllComponents(rule) ? 'all' : rule.components.join(','),
+        summarizeDestinations(rule),
+      ]);
+      await write(io.stdout, table(['ID', 'PATH', 'COMPONENTS', 'DESTINATIONS'], rows));
+      await write(
+        io.stdout,
+        `\n${rules.length} rules, catalog ${loaded.catalog.name} ${loaded.catalog.version}\n`,
+      );
+    });
+
+  catalog
+    .command('show')
+    .description('show one rule with its source')
+    .argument('<id>', 'rule id, e.g. saas.landing-page')
+    .option('--json', 'the rule as JSON')
+    .addOption(catalogOption())
+    .addOption(noBuiltinOption())
+    .action(async (id: string, options: CatalogOptions & { json?: boolean }) => {
+      const loaded = loadCatalogFromOptions(options);
+      const rule = loaded.catalog.rules.find((candidate) => candidate.id === id);
+      if (!rule) {
+        const near = loaded.catalog.rules.filter((candidate) =>
+          candidate.id.includes(id.split('.').pop() ?? id),
+        );
+        throw new PathwardenError(
+          'PW_ERR_RULE_NOT_FOUND',
+          `no rule "${id}"${near.length > 0 ? ` (did you mean ${near.map((r) => r.id).join(', ')}?)` : ''}`,
+        );
+      }
+      if (options.json) {
+        await write(io.stdout, `${JSON.stringify(rule, null, 2)}\n`);
+        return;
+      }
+      const origin = loaded.origins.get(rule);
+      const statements = loaded.catalog.statements.filter((statement) => statement.rules.includes(rule.id));
+      const lines = [
+        `${rule.id}`,
+        `  activity    ${rule.activity}`,
+        `  path        ${rule.path}`,
+        `  components  ${coversAllComponents(rule) ? 'all' : rule.components.join(', ')}`,
+        `  data        ${rule.data}`,
+        `  hosts       ${rule.hosts.length > 0 ? rule.hosts.join(', ') : '(no fixed destinations)'}`,
+      ];
+      if (rule.prefixes?.length)
+        lines.push(`  prefixes    ${rule.prefixes.length}: ${rule.prefixes.join(', ')}`);
+      if (rule.ports) lines.push(`  ports       ${rule.ports.join(', ')}`);
+      lines.push(`  source      ${rule.source}`);
+      if (rule.note) lines.push(`  note        ${rule.note}`);
+      for (const statement of statements) lines.push(`  carries     ${statement.ref}: ${statement.says}`);
+      if (origin) lines.push(`  defined at  ${origin.file}:${origin.line}`);
+      await write(io.stdout, `${lines.join('\n')}\n`);
+    });
+
+  catalog
+    .command('validate')
+    .description('check a catalog file and report every problem with its location')
+    .argument('<file>', 'catalog file (YAML or JSON)')
+    .option('--standalone', 'check the file alone, not also laid over the built-in catalog')
+    .option('--json', 'problems as JSON')
+    .action(async (file: string, options: { standalone?: boolean; json?: boolean }) => {
+      const result = readCatalogFile(file);
+      let problems: Problem[] = result.problems;
+      if (problems.length === 0 && result.catalog && !options.standalone) {
+        try {
+          mergeCatalogs(loadBuiltinCatalog(), { catalog: result.catalog, origins: result.origins }, file);
+        } catch (error) {
+          if (!(error instanceof PathwardenError)) throw error;
+          problems = error.problems.map((problem) => ({
+            ...problem,
+            message: `over the built-in catalog: ${problem.message}`,
+          }));
+        }
+      }
+      if (options.json) {
+        await write(
+          io.stdout,
+          `${JSON.stringify({ file, valid: problems.length === 0, problems }, null, 2)}\n`,
+        );
+      } else if (problems.length === 0) {
+        await write(io.stdout, `${file}: valid, ${result.catalog?.rules.length ?? 0} rules\n`);
+      } else {
+        await write(io.stderr, problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
+        await write(io.stderr, `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+      }
+      if (problems.length > 0) setExit(2);
+    });
+
+  catalog
+    .command('docs')
+    .description('render the catalog as Markdown (docs/catalog.md is made with this)')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .addOption(catalogOption())
+    .addOption(noBuiltinOption())
+    .action(async (options: CatalogOptions & { output?: string }) => {
+      const markdown = renderCatalogDocs(loadCatalogFromOptions(options).catalog);
+      if (options.output) writeFileSync(options.output, markdown);
+      else await write(io.stdout, markdown);
+    });
+
+  return catalog;
+}
+
+function summarizeDestinations(rule: Rule): string {
+  const parts = [...rule.hosts];
+  if (rule.prefixes?.length) parts.push(`${rule.prefixes.length} prefixes`);
+  if (parts.length === 0) return '(no fixed destinations)';
+  const text = parts.join(' ');
+  return text.length > 70 ? `${text.slice(0, 67)}...` : text;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((value, i) => (i === cells.length - 1 ? value : value.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,178 @@
+// `pathwarden explain`: which path does this URL / host / IP take, and why.
+import { createInterface } from 'node:readline';
+import { Command, Option } from 'commander';
+import type { Component } from '../catalog/model.js';
+import { PathwardenError } from '../errors.js';
+import type { Decision, Policy } from '../policy/policy.js';
+import { decisionToJson } from '../policy/serialize.js';
+import { parseTarget } from '../policy/target.js';
+import type { ActualPath } from '../policy/verdict.js';
+import { type CliIo, write } from './io.js';
+import {
+  type CatalogOptions,
+  catalogOption,
+  componentOption,
+  loadCatalogFromOptions,
+  noBuiltinOption,
+  parseComponent,
+} from './options.js';
+import { compilePolicy } from './policy-cache.js';
+
+interface ExplainOptions extends CatalogOptions {
+  component?: string;
+  json?: boolean;
+  actualPath?: ActualPath;
+  port?: number;
+}
+
+export function explainCommand(io: CliIo, setExit: (code: number) => void): Command {
+  return new Command('explain')
+    .description('which path a URL, host name or IP address must take (ExpressRoute or Internet), and why')
+    .argument(
+      '<targets...>',
+      'URLs, host names, host:port or IP addresses; "-" reads one per line from stdin (NDJSON out)',
+    )
+    .addOption(componentOption('Power BI component (default: saas)'))
+    .option('--json', 'one JSON object per target (an array when there are several)')
+    .addOption(
+      new Option('--actual-path <path>', 'the path the traffic actually took, to get a verdict').choices([
+        'expressroute',
+        'internet',
+      ]),
+    )
+    .addOption(
+      new Option('--port <port>', 'destination port (narrows rules that list ports)').argParser(
+        parsePortOption,
+      ),
+    )
+    .addOption(catalogOption())
+    .addOption(noBuiltinOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pathwarden explain maxcdn.bootstrapcdn.com
+  pathwarden explain --json https://app.powerbi.com/groups/me
+  pathwarden explain --component mobile app.powerbi.com
+  cut -d' ' -f3 hosts.txt | pathwarden explain - > decisions.ndjson`,
+    )
+    .action(async (targets: string[], options: ExplainOptions) => {
+      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const component = parseComponent(options.component, 'saas');
+      const decideOptions = {
+        component,
+        actualPath: options.actualPath ?? 'unknown',
+        port: options.port,
+      } as const;
+      if (targets.length === 1 && targets[0] === '-') {
+        setExit(await explainStream(io, policy, decideOptions));
+        return;
+      }
+      if (targets.includes('-'))
+        throw new PathwardenError('PW_ERR_USAGE', '"-" (stdin) cannot be mixed with other targets');
+      const decisions: Decision[] = [];
+      let failed = 0;
+      for (const text of targets) {
+        const target = parseTarget(text);
+        if (typeof target === 'string') {
+          failed++;
+          await write(io.stderr, `pathwarden: ${target}\n`);
+          continue;
+        }
+        decisions.push(policy.decideTarget(target, decideOptions));
+      }
+      if (options.json) {
+        const body =
+          targets.length === 1
+            ? decisions.map(decisionToJson).join('')
+            : `[\n${decisions.map((decision) => `  ${decisionToJson(decision)}`).join(',\n')}\n]`;
+        if (decisions.length > 0 || targets.length > 1) await write(io.stdout, `${body}\n`);
+      } else {
+        await write(
+          io.stdout,
+          decisions.map((decision) => formatDecision(decision, policy, component)).join('\n'),
+        );
+      }
+      if (failed > 0) setExit(2);
+    });
+}
+
+function parsePortOption(value: string): number {
+  const port = Number(value);
+  if (!/^\d{1,5}$/.test(value) || port < 1 || port > 65535) {
+    throw new PathwardenError('PW_ERR_USAGE', `--port "${value}" is not a port number (1-65535)`);
+  }
+  return port;
+}
+
+/** Streams stdin lines to NDJSON; bad lines are reported on stderr with their line number. */
+async function explainStream(
+  io: CliIo,
+  policy: Policy,
+  options: { component: Component; actualPath: ActualPath; port: number | undefined },
+): Promise<number> {
+  const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNumber = 0;
+  let bad = 0;
+  let buffer = '';
+  for await (const line of lines) {
+    lineNumber++;
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) continue;
+    const target = parseTarget(text);
+    if (typeof target === 'string') {
+      bad++;
+      await write(io.stderr, `stdin:${lineNumber}: ${target}\n`);
+      continue;
+    }
+    buffer += `${decisionToJson(policy.decideTarget(target, options))}\n`;
+    if (buffer.length > 65536) {
+      await write(io.stdout, buffer);
+      buffer = '';
+    }
+  }
+  if (buffer) await write(io.stdout, buffer);
+  if (bad > 0) {
+    await write(io.stderr, `pathwarden: ${bad} of ${lineNumber} lines were not valid targets (skipped)\n`);
+    return 2;
+  }
+  return 0;
+}
+
+const pathLabels: Record<Decision['path'], string> = {
+  expressroute: 'expressroute (must ride the circuit)',
+  internet: 'internet (documented exception)',
+  either: 'either (documented on both paths, or the destination decides)',
+  unknown: 'unknown (no rule matches)',
+  'not-covered': 'not-covered (component outside the catalog source)',
+};
+
+export function formatDecision(decision: Decision, policy: Policy, component: Component): string {
+  const lines = [`${decision.input}${decision.input === decision.host ? '' : `  (host ${decision.host})`}`];
+  const field = (name: string, value: string) => lines.push(`  ${name.padEnd(10)}${value}`);
+  field('component', decision.component);
+  field('path', pathLabels[decision.path]);
+  field(
+    'verdict',
+    `${decision.verdict}${decision.actualPath === 'unknown' ? ' (actual path not given)' : ` (took ${decision.actualPath})`}`,
+  );
+  if (decision.rule) {
+    field(
+      'rule',
+      `${decision.rule.id}: ${decision.rule.activity}${decision.rule.matched ? ` [${decision.rule.matched}]` : ''}`,
+    );
+    field('source', decision.rule.source);
+    if (decision.rule.note) field('note', decision.rule.note);
+  } else {
+    field('rule', 'none');
+  }
+  field('reason', decision.reason);
+  if (decision.path === 'unknown') {
+    const open = policy.rulesWithoutDestinations(component);
+    if (open.length > 0) {
+      lines.push(`  rules without fixed destinations for ${component}:`);
+      for (const rule of open) lines.push(`    ${rule.id.padEnd(28)}${rule.path.padEnd(13)}${rule.activity}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,37 @@
+// Options shared by several commands, parsed once: catalog choice and component names.
+import { Option } from 'commander';
+import { type LoadedCatalog, resolveCatalog } from '../catalog/load.js';
+import { type Component, components } from '../catalog/model.js';
+import { PathwardenError } from '../errors.js';
+
+export interface CatalogOptions {
+  catalog?: string[];
+  builtinCatalog?: boolean;
+}
+
+export const catalogOption = () =>
+  new Option(
+    '--catalog <file>',
+    'catalog file (YAML/JSON) laid over the built-in one; rules with a built-in id replace it (repeatable)',
+  ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+
+export const noBuiltinOption = () =>
+  new Option('--no-builtin-catalog', 'start from an empty catalog: only the --catalog files count');
+
+export function loadCatalogFromOptions(options: CatalogOptions): LoadedCatalog {
+  return resolveCatalog({ files: options.catalog ?? [], noBuiltin: options.builtinCatalog === false });
+}
+
+export const componentOption = (description = 'Power BI component of the traffic') =>
+  new Option('--component <name>', description).choices(components as unknown as string[]);
+
+export function parseComponent(value: string | undefined, fallback: Component): Component {
+  if (value === undefined) return fallback;
+  if (!(components as readonly string[]).includes(value)) {
+    throw new PathwardenError(
+      'PW_ERR_COMPONENT_INVALID',
+      `unknown component "${value}" (expected one of ${components.join(', ')})`,
+    );
+  }
+  return value as Component;
+}

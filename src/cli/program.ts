@@ -1,0 +1,57 @@
+// Builds the command tree and runs it against a set of streams; the bin and the tests share it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../catalog/load.js';
+import { formatProblem, isPathwardenError } from '../errors.js';
+import { catalogCommand } from './catalog.js';
+import { explainCommand } from './explain.js';
+import type { CliIo } from './io.js';
+
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+    .version;
+}
+
+/** Runs one command line; resolves to the process exit code (0 ok, 1 condition matched, 2 usage/input error). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const setExit = (code: number) => {
+    exitCode = Math.max(exitCode, code);
+  };
+  const program = new Command('pathwarden')
+    .description(
+      'Keeps Power BI traffic on the ExpressRoute circuit: which path each destination must take, and why.',
+    )
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+  program.addCommand(explainCommand(io, setExit));
+  program.addCommand(catalogCommand(io, setExit));
+  for (const command of program.commands) applyToTree(command);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other parse problem is a usage error (2).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (isPathwardenError(error)) {
+      io.stderr.write(`pathwarden: ${error.message}\n`);
+      for (const problem of error.problems) io.stderr.write(`  ${formatProblem(problem)}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+function applyToTree(command: Command): void {
+  command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const child of command.commands) applyToTree(child);
+}

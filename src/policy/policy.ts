@@ -1,0 +1,329 @@
+// The one place where a destination meets the catalog: Policy.compile() builds the indexes once,
+// decide() answers "which path must this take, which path did it take, and what does that mean".
+// Audit, generators and the gateway all call decide(); none of them has its own copy of the rules.
+import {
+  type Catalog,
+  type Component,
+  components,
+  coversAllComponents,
+  type EgressPath,
+  type Rule,
+  type RulePath,
+  uncoveredComponents,
+} from '../catalog/model.js';
+import { PathwardenError } from '../errors.js';
+import { formatHostPattern, parseHostPattern } from '../match/host.js';
+import { HostIndex } from '../match/host-index.js';
+import { formatPrefix, type IpAddress, parsePrefix } from '../match/ip.js';
+import { PrefixTrie } from '../match/prefix-trie.js';
+import { parseTarget, type Target } from './target.js';
+import { type ActualPath, type Verdict, verdictOf } from './verdict.js';
+
+/** The expected path of a decision: a rule's path, or why there is none. */
+export type ExpectedPath = RulePath | 'unknown' | 'not-covered';
+
+export interface RuleRef {
+  id: string;
+  activity: string;
+  source: string;
+  note: string | null;
+  path: RulePath;
+  /** The host pattern or prefix that matched; `null` for rules without fixed destinations. */
+  matched: string | null;
+}
+
+export interface Decision {
+  input: string;
+  host: string;
+  component: Component;
+  port: number | null;
+  path: ExpectedPath;
+  actualPath: ActualPath;
+  verdict: Verdict;
+  rule: RuleRef | null;
+  reason: string;
+}
+
+export interface DecideOptions {
+  component?: Component;
+  port?: number;
+  actualPath?: ActualPath;
+}
+
+/** One rule as reached through one of its patterns. */
+interface MatchEntry {
+  rule: Rule;
+  ref: RuleRef;
+  ports: ReadonlySet<number> | undefined;
+  reasons: Map<string, string>;
+}
+
+/** The rules of one pattern for one component, best first. */
+type Candidates = MatchEntry[];
+
+const componentSlot: Readonly<Record<Component, number>> = Object.fromEntries(
+  components.map((component, slot) => [component, slot]),
+) as Record<Component, number>;
+
+export class Policy {
+  readonly catalog: Catalog;
+  readonly #hosts = new HostIndex<Candidates>(components.length);
+  readonly #prefixes = new PrefixTrie<Candidates>(components.length);
+  readonly #openRules = new Map<Component, Rule[]>();
+  readonly #hasPorts: boolean;
+  readonly #unknownReasons = new Map<string, string>();
+
+  private constructor(catalog: Catalog) {
+    this.catalog = catalog;
+    this.#hasPorts = catalog.rules.some((rule) => rule.ports !== undefined);
+    const ranked = catalog.rules
+      .map((rule, order) => ({ rule, order }))
+      // Best first within a pattern: component-specific, then port-restricted, then catalog order.
+      .sort(
+        (a, b) =>
+          Number(coversAllComponents(a.rule)) - Number(coversAllComponents(b.rule)) ||
+          Number(a.rule.ports === undefined) - Number(b.rule.ports === undefined) ||
+          a.order - b.order,
+      );
+    for (const { rule } of ranked) {
+      const ports = rule.ports ? new Set(rule.ports) : undefined;
+      const entry = (matched: string | null): MatchEntry => ({
+        rule,
+        ports,
+        reasons: new Map(),
+        ref: {
+          id: rule.id,
+          activity: rule.activity,
+          source: rule.source,
+          note: rule.note ?? null,
+          path: rule.path,
+          matched,
+        },
+      });
+      if (rule.hosts.length === 0 && (rule.prefixes?.length ?? 0) === 0) {
+        for (const component of rule.components) {
+          const list = this.#openRules.get(component) ?? [];
+          list.push(rule);
+          this.#openRules.set(component, list);
+        }
+      }
+      for (const host of rule.hosts) {
+        const pattern = parseHostPattern(host);
+        if (typeof pattern === 'string') throw invalid(rule, pattern);
+        const matchEntry = entry(formatHostPattern(pattern));
+        for (const component of rule.components) {
+          const slot = componentSlot[component];
+          const existing = this.#hosts.lookupPattern(pattern, slot);
+          if (existing) existing.push(matchEntry);
+          else this.#hosts.set(pattern, slot, [matchEntry]);
+        }
+      }
+      for (const text of rule.prefixes ?? []) {
+        const prefix = parsePrefix(text);
+        if (typeof prefix === 'string') throw invalid(rule, prefix);
+        const matchEntry = entry(formatPrefix(prefix));
+        for (const component of rule.components) {
+          const slot = componentSlot[component];
+          const existing = this.#prefixes.lookupPrefix(prefix, slot);
+          if (existing) existing.push(matchEntry);
+          else this.#prefixes.set(prefix, slot, [matchEntry]);
+        }
+      }
+    }
+  }
+
+  /** Compiles a (validated) catalog into the lookup structures. */
+  static compile(catalog: Catalog): Policy {
+    return new Policy(catalog);
+  }
+
+  /**
+   * Decides a target given as text (URL, host, host:port, IP). Throws PW_ERR_TARGET_INVALID for
+   * text that is none of those; use `decideTarget` with `parseTarget` to handle that yourself.
+   */
+  decide(input: string, options: DecideOptions = {}): Decision {
+    const target = parseTarget(input);
+    if (typeof target === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', target);
+    return this.decideTarget(target, options);
+  }
+
+  decideTarget(target: Target, options: DecideOptions = {}): Decision {
+    return this.#decide(
+      target.input,
+      target.host,
+      target.address,
+      options.component ?? 'saas',
+      options.port ?? target.port,
+      options.actualPath ?? 'unknown',
+    );
+  }
+
+  /**
+   * Decides a host already in canonical form (lower-case ASCII name without trailing dot, as
+   * `canonicalHostName` returns it) — the hot path for parsers that normalize names themselves.
+   */
+  decideHost(host: string, options: DecideOptions = {}): Decision {
+    return this.#decide(
+      host,
+      host,
+      undefined,
+      options.component ?? 'saas',
+      options.port,
+      options.actualPath ?? 'unknown',
+    );
+  }
+
+  /** Decides an IP address (e.g. a flow log's destination). */
+  decideAddress(address: IpAddress, text: string, options: DecideOptions = {}): Decision {
+    return this.#decide(
+      text,
+      text,
+      address,
+      options.component ?? 'saas',
+      options.port,
+      options.actualPath ?? 'unknown',
+    );
+  }
+
+  /** Rules without fixed destinations that apply to a component (custom links, provider pages...). */
+  rulesWithoutDestinations(component: Component): readonly Rule[] {
+    return this.#openRules.get(component) ?? [];
+  }
+
+  #decide(
+    input: string,
+    host: string,
+    address: IpAddress | undefined,
+    component: Component,
+    port: number | undefined,
+    actualPath: ActualPath,
+  ): Decision {
+    if (uncoveredComponents.has(component)) return this.#notCovered(input, host, component, port, actualPath);
+    const slot = componentSlot[component];
+    const accept =
+      this.#hasPorts && port !== undefined ? (c: Candidates) => pick(c, port) !== undefined : undefined;
+    const candidates =
+      address === undefined
+        ? this.#hosts.lookup(host, slot, accept)
+        : this.#prefixes.lookup(address, slot, accept);
+    const entry = candidates === undefined ? undefined : pick(candidates, port);
+    if (entry === undefined) {
+      return {
+        input,
+        host,
+        component,
+        port: port ?? null,
+        path: 'unknown',
+        actualPath,
+        verdict: 'unknown',
+        rule: null,
+        reason: this.#unknownReason(component, address !== undefined),
+      };
+    }
+    const verdict = verdictOf(entry.rule.path, actualPath);
+    return {
+      input,
+      host,
+      component,
+      port: port ?? null,
+      path: entry.rule.path,
+      actualPath,
+      verdict,
+      rule: entry.ref,
+      reason: reasonFor(entry, verdict, actualPath),
+    };
+  }
+
+  #notCovered(
+    input: string,
+    host: string,
+    component: Component,
+    port: number | undefined,
+    actualPath: ActualPath,
+  ): Decision {
+    const rule = this.rulesWithoutDestinations(component)[0];
+    return {
+      input,
+      host,
+      component,
+      port: port ?? null,
+      path: 'not-covered',
+      actualPath,
+      verdict: 'not-covered',
+      rule: rule
+        ? {
+            id: rule.id,
+            activity: rule.activity,
+            source: rule.source,
+            note: rule.note ?? null,
+            path: rule.path,
+            matched: null,
+          }
+        : null,
+      reason: `The catalog's source does not cover the ${component} component, so no path is expected for its traffic${rule ? ` (${rule.source})` : ''}.`,
+    };
+  }
+
+  #unknownReason(component: Component, isAddress: boolean): string {
+    const key = `${component}/${isAddress}`;
+    let reason = this.#unknownReasons.get(key);
+    if (reason === undefined) {
+      const open = this.rulesWithoutDestinations(component);
+      reason = `No catalog rule matches this ${isAddress ? 'address' : 'host'} for the ${component} component, so pathwarden cannot say which path it must take.`;
+      if (open.length > 0) {
+        reason += ` It may belong to an activity without fixed destinations: ${open.map((rule) => rule.id).join(', ')}.`;
+      }
+      this.#unknownReasons.set(key, reason);
+    }
+    return reason;
+  }
+}
+
+function invalid(rule: Rule, message: string): PathwardenError {
+  return new PathwardenError('PW_ERR_CATALOG_INVALID', `rule ${rule.id}: ${message}`);
+}
+
+function pick(candidates: Candidates, port: number | undefined): MatchEntry | undefined {
+  if (port === undefined) return candidates[0];
+  for (const candidate of candidates) {
+    if (candidate.ports === undefined || candidate.ports.has(port)) return candidate;
+  }
+  return undefined;
+}
+
+const pathWords: Record<RulePath, string> = {
+  expressroute: 'must ride the ExpressRoute circuit',
+  internet: 'is a documented exception that crosses the public Internet',
+  either: 'may take either path (documented on both, or the destination decides)',
+};
+
+function reasonFor(entry: MatchEntry, verdict: Verdict, actual: ActualPath): string {
+  const key = `${verdict}/${actual}`;
+  let reason = entry.reasons.get(key);
+  if (reason !== undefined) return reason;
+  const { rule, ref } = entry;
+  reason = `${ref.matched} matches rule ${rule.id} (${rule.activity}): this traffic ${pathWords[rule.path]}. Source: ${rule.source}.`;
+  switch (verdict) {
+    case 'ok':
+      reason +=
+        rule.path === 'internet'
+          ? ' It rode the circuit, which is allowed but unusual for an exception (noted).'
+          : ' It took the ExpressRoute circuit as expected.';
+      break;
+    case 'leak':
+      reason += ' It crossed the public Internet: a leak.';
+      break;
+    case 'exception':
+      reason += ' It crossed the public Internet as a documented exception.';
+      break;
+    case 'unverified':
+      reason += ' The path it actually took is not known, so it is unverified.';
+      break;
+    default:
+      break;
+  }
+  entry.reasons.set(key, reason);
+  return reason;
+}
+
+export type { EgressPath };

@@ -1,0 +1,114 @@
+// Turns what a user or a log gives us (URL, host, host:port, IP literal, numeric host forms)
+// into one canonical target. Names take the fast path; anything unusual goes through the WHATWG
+// URL host parser so that `127.1`, `0x7f.1` and `[::ffff:127.0.0.1]` mean what browsers mean.
+import { canonicalHostName } from '../match/host.js';
+import { formatIp, type IpAddress, parseIPv4, parseIPv6, unmapIPv4 } from '../match/ip.js';
+
+export interface Target {
+  /** The text as given. */
+  input: string;
+  /** Canonical host: a lower-case ASCII name, or the IP address in its canonical text form. */
+  host: string;
+  /** Set when the host is an IP address (IPv4-mapped IPv6 is given as the IPv4 address). */
+  address: IpAddress | undefined;
+  /** Port when the input carries one (or its URL scheme implies one). */
+  port: number | undefined;
+}
+
+const defaultPorts: Record<string, number> = {
+  'http:': 80,
+  'https:': 443,
+  'ws:': 80,
+  'wss:': 443,
+  'ftp:': 21,
+};
+
+/** Parses a target; returns a sentence naming the problem when it is not one. */
+export function parseTarget(input: string): Target | string {
+  const text = input.trim();
+  if (text.length === 0) return 'empty target';
+  if (text.includes('://') || (text.includes('/') && !text.startsWith('['))) {
+    return parseUrlTarget(input, text.includes('://') ? text : `https://${text}`);
+  }
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return `"${input}" has "[" without "]"`;
+    const rest = text.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) return `"${input}" has text after "]" that is not a port`;
+    const port = rest === '' ? undefined : parsePort(rest.slice(1));
+    if (port === null) return `"${input}" has an invalid port`;
+    return ipv6Target(input, text.slice(1, close), port);
+  }
+  const colons = countColons(text);
+  if (colons >= 2) return ipv6Target(input, text, undefined);
+  let host = text;
+  let port: number | undefined;
+  if (colons === 1) {
+    const colon = text.indexOf(':');
+    const parsed = parsePort(text.slice(colon + 1));
+    if (parsed === null) return `"${input}" has an invalid port "${text.slice(colon + 1)}"`;
+    port = parsed;
+    host = text.slice(0, colon);
+  }
+  return hostTarget(input, host, port);
+}
+
+function countColons(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x3a) count++;
+  return count;
+}
+
+/** A port number, `undefined` for an empty one, `null` when invalid. */
+function parsePort(text: string): number | undefined | null {
+  if (text === '') return undefined;
+  if (!/^\d{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : null;
+}
+
+function parseUrlTarget(input: string, text: string): Target | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `"${input}" is not a valid URL`;
+  }
+  if (url.hostname === '') return `"${input}" has no host`;
+  const port = url.port === '' ? defaultPorts[url.protocol] : Number(url.port);
+  if (url.hostname.startsWith('[')) return ipv6Target(input, url.hostname.slice(1, -1), port);
+  return hostTarget(input, url.hostname, port);
+}
+
+function ipv6Target(input: string, text: string, port: number | undefined): Target | string {
+  const bytes = parseIPv6(text);
+  if (!bytes) return `"${text}" is not a valid IPv6 address`;
+  const address = unmapIPv4({ version: 6, bytes });
+  return { input, host: formatIp(address), address, port };
+}
+
+function hostTarget(input: string, host: string, port: number | undefined): Target | string {
+  const v4 = parseIPv4(host);
+  if (v4) return { input, host, address: { version: 4, bytes: v4 }, port };
+  if (endsInNumber(host)) {
+    // The WHATWG host parser reads a name whose last label is numeric as an IPv4 address,
+    // in all its legacy forms (127.1, 0x7f.1, 2130706433); browsers and curl do the same.
+    let hostname: string;
+    try {
+      hostname = new URL(`http://${host}/`).hostname;
+    } catch {
+      return `"${host}" is neither a host name nor an IPv4 address`;
+    }
+    const bytes = parseIPv4(hostname);
+    if (bytes) return { input, host: hostname, address: { version: 4, bytes }, port };
+  }
+  const name = canonicalHostName(host);
+  if (name === undefined) return `"${host}" is not a valid host name`;
+  return { input, host: name, address: undefined, port };
+}
+
+function endsInNumber(host: string): boolean {
+  const trimmed = host.endsWith('.') ? host.slice(0, -1) : host;
+  const last = trimmed.slice(trimmed.lastIndexOf('.') + 1);
+  return /^(\d+|0[xX][0-9a-fA-F]*)$/.test(last);
+}
