@@ -17,6 +17,11 @@ export const errorCodes = {
     summary: 'A catalog failed validation (schema, duplicate ids, malformed patterns, conflicting rules).',
   },
   PW_ERR_RULE_NOT_FOUND: { exitCode: 2, summary: 'No rule has the requested id.' },
+  PW_ERR_TOPOLOGY_INVALID: {
+    exitCode: 2,
+    summary:
+      'A topology file could not be read or failed validation (schema, a proxy or address on both paths).',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isNode, isSeq, LineCounter, parseDocument } from 'yaml';
 import { type Location, PathwardenError, type Problem } from '../errors.js';
+import { parseLocatedYaml, splitField } from '../util/located-yaml.js';
 import type { Catalog, Rule } from './model.js';
 import { catalogSchema } from './schema.js';
 import { validateCatalog } from './validate.js';
@@ -23,72 +23,20 @@ export interface ParseResult {
 
 /** Parses catalog text; never throws on bad input, returns every problem found instead. */
 export function parseCatalog(text: string, file: string): ParseResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const origins = new Map<Rule, Location>();
-  const problems: Problem[] = doc.errors.map((error) => {
-    const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [];
-    return {
-      message: error.message.split('\n')[0] ?? error.message,
-      location: { file, line, column },
-    };
-  });
-  if (problems.length > 0) return { origins, problems };
-
-  const locate = (path: readonly PropertyKey[]): Location => {
-    // Walk down as far as the document goes: a missing field is reported at its parent.
-    let node: unknown = doc.contents;
-    let found = node;
-    for (const key of path) {
-      if (isMap(node) || isSeq(node)) {
-        node = node.get(key as never, true);
-        if (node === undefined) break;
-        found = node;
-      } else {
-        break;
-      }
-    }
-    const offset = isNode(found) && found.range ? found.range[0] : 0;
-    const { line, col } = lineCounter.linePos(offset);
-    return { file, line, column: col, field: formatField(path) };
-  };
-
-  const parsed = catalogSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push({ message: issue.message, location: locate(issue.path) });
-    }
-    return { origins, problems };
-  }
-  const catalog = parsed.data as Catalog;
+  const parsed = parseLocatedYaml(text, file, catalogSchema);
+  if (!parsed.value) return { origins, problems: parsed.problems };
+  const { locate } = parsed;
+  const catalog = parsed.value as Catalog;
   catalog.rules.forEach((rule, i) => {
     origins.set(rule, locate(['rules', i]));
   });
-  problems.push(
-    ...validateCatalog(catalog, (rule, field) => {
-      const index = catalog.rules.indexOf(rule);
-      if (index < 0) return undefined;
-      return field ? locate(['rules', index, ...splitField(field)]) : origins.get(rule);
-    }),
-  );
+  const problems = validateCatalog(catalog, (rule, field) => {
+    const index = catalog.rules.indexOf(rule);
+    if (index < 0) return undefined;
+    return field ? locate(['rules', index, ...splitField(field)]) : origins.get(rule);
+  });
   return { catalog, origins, problems };
-}
-
-function formatField(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out ? `.${String(key)}` : String(key);
-  }
-  return out;
-}
-
-function splitField(field: string): (string | number)[] {
-  const keys: (string | number)[] = [];
-  for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    keys.push(match[2] !== undefined ? Number(match[2]) : (match[1] as string));
-  }
-  return keys;
 }
 
 export function readCatalogFile(file: string): ParseResult {

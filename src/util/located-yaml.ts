@@ -1,0 +1,69 @@
+// Parses YAML (or JSON) input against a zod schema and reports every problem with its file, line,
+// column and field. Catalogs, topologies and gateway configs all come through here.
+import { isMap, isNode, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import type { Location, Problem } from '../errors.js';
+
+export type Locate = (path: readonly PropertyKey[]) => Location;
+
+export interface LocatedParse<T> {
+  value?: T;
+  problems: Problem[];
+  /** Location of a field path in the document (missing fields point at their parent). */
+  locate: Locate;
+}
+
+export function parseLocatedYaml<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+): LocatedParse<z.output<S>> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locate: Locate = (path) => {
+    let node: unknown = doc.contents;
+    let found = node;
+    for (const key of path) {
+      if (!(isMap(node) || isSeq(node))) break;
+      node = node.get(key as never, true);
+      if (node === undefined) break;
+      found = node;
+    }
+    const offset = isNode(found) && found.range ? found.range[0] : 0;
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col, field: formatField(path) };
+  };
+  const problems: Problem[] = doc.errors.map((error) => {
+    const position = error.linePos?.[0];
+    return {
+      message: error.message.split('\n')[0] ?? error.message,
+      location: position ? { file, line: position.line, column: position.col } : { file },
+    };
+  });
+  if (problems.length > 0) return { problems, locate };
+  const parsed = schema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push({ message: issue.message, location: locate(issue.path) });
+    return { problems, locate };
+  }
+  return { value: parsed.data, problems, locate };
+}
+
+export function formatField(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}
+
+/** `rules[3].hosts[0]` -> ['rules', 3, 'hosts', 0] */
+export function splitField(field: string): (string | number)[] {
+  const keys: (string | number)[] = [];
+  for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    keys.push(match[2] !== undefined ? Number(match[2]) : (match[1] as string));
+  }
+  return keys;
+}
