@@ -1,0 +1,46 @@
+// The interface every ingest format implements: sniff the content, then stream FlowRecords.
+// One file per format in this folder; shared line reading and problem reporting live once.
+import type { Readable } from 'node:stream';
+import type { FlowRecord } from '../flow/record.js';
+import type { DnsAnswers } from './dns-answers.js';
+
+export type FormatName =
+  | 'har'
+  | 'squid'
+  | 'zeek'
+  | 'dns'
+  | 'pcap'
+  | 'nsg'
+  | 'vnet'
+  | 'azfw'
+  | 'vpc'
+  | 'csv'
+  | 'ndjson';
+
+export interface IngestContext {
+  /** Name of the input as the user gave it (`-` for stdin). */
+  file: string;
+  /**
+   * Reports a bad record (1-based line, or entry / packet number): it is counted and reported as
+   * `file:line: message` and skipped; with --strict the audit stops with exit code 2.
+   */
+  problem(line: number, message: string, field?: string): void;
+  /** DNS answers seen in this audit; DNS-bearing formats add to it, classification reads it. */
+  dns: DnsAnswers;
+}
+
+export interface IngestFormat {
+  name: FormatName;
+  /** One line for `--help` and docs. */
+  description: string;
+  /**
+   * Confidence in [0, 1] that an input whose first bytes (up to 64 KiB, already decompressed) are
+   * `head` is in this format. Detection is by content; the file name is only a tie-breaker.
+   */
+  sniff(head: Buffer): number;
+  /**
+   * Streams the flows of one input (already decompressed). Never throws for bad records: reports
+   * them through `ctx.problem` and goes on. Memory stays constant in the input size.
+   */
+  parse(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord>;
+}
