@@ -1,17 +1,29 @@
 // The zod schema of a catalog file. Parse, don't validate: a file becomes a typed Catalog here
 // or a list of located issues; nothing downstream re-checks shapes.
 import { z } from 'zod';
-import { components, dataKinds, rulePaths } from './model.js';
-
-const componentSchema = z.enum(components);
+import { type Component, components, dataKinds, rulePaths } from './model.js';
 
 export const ruleSchema = z.strictObject({
   id: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]*$/, 'rule id must be lower-case letters, digits, ".", "_" or "-"'),
   components: z
-    .union([z.literal('all'), z.array(componentSchema).min(1, 'components must list at least one')])
-    .transform((value) => (value === 'all' ? [...components] : [...new Set(value)])),
+    .union([z.literal('all'), z.array(z.string()).min(1, 'components must list at least one')], {
+      error: `components must be "all" or a list of ${components.join(', ')}`,
+    })
+    .superRefine((value, ctx) => {
+      if (value === 'all') return;
+      value.forEach((name, i) => {
+        if (!(components as readonly string[]).includes(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `unknown component "${name}" (expected one of ${components.join(', ')})`,
+          });
+        }
+      });
+    })
+    .transform((value) => (value === 'all' ? [...components] : [...new Set(value as Component[])])),
   activity: z.string().min(1),
   hosts: z.array(z.string()).default([]),
   prefixes: z.array(z.string()).optional(),

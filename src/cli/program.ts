@@ -13,27 +13,28 @@ export function version(): string {
     .version;
 }
 
-/** Runs one command line; resolves to the process exit code (0 ok, 1 condition matched, 2 usage/input error). */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let exitCode = 0;
-  const setExit = (code: number) => {
-    exitCode = Math.max(exitCode, code);
-  };
+/** The whole command tree, writing to `io`; `setExit` raises the exit code of the run. */
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('pathwarden')
     .description(
       'Keeps Power BI traffic on the ExpressRoute circuit: which path each destination must take, and why.',
     )
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    })
     .exitOverride();
   program.addCommand(explainCommand(io, setExit));
   program.addCommand(catalogCommand(io, setExit));
-  for (const command of program.commands) applyToTree(command);
+  applyToTree(program, io);
+  return program;
+}
 
+/** Runs one command line; resolves to the process exit code (0 ok, 1 condition matched, 2 usage/input error). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const setExit = (code: number) => {
+    exitCode = Math.max(exitCode, code);
+  };
+  const program = buildProgram(io, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
@@ -51,7 +52,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   return exitCode;
 }
 
-function applyToTree(command: Command): void {
-  command.exitOverride().showHelpAfterError('(run with --help for usage)');
-  for (const child of command.commands) applyToTree(child);
+/** Settings every command needs; commands added with addCommand() do not inherit them. */
+function applyToTree(command: Command, io: CliIo): void {
+  command
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  for (const child of command.commands) applyToTree(child, io);
 }

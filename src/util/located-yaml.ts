@@ -34,11 +34,8 @@ export function parseLocatedYaml<S extends z.ZodType>(
     return { file, line, column: col, field: formatField(path) };
   };
   const problems: Problem[] = doc.errors.map((error) => {
-    const position = error.linePos?.[0];
-    return {
-      message: error.message.split('\n')[0] ?? error.message,
-      location: position ? { file, line: position.line, column: position.col } : { file },
-    };
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    return { message: error.message.split('\n')[0] ?? error.message, location: { file, line, column: col } };
   });
   if (problems.length > 0) return { problems, locate };
   const parsed = schema.safeParse(doc.toJS());

@@ -1,0 +1,89 @@
+import { describe, expect, test } from 'vitest';
+import {
+  formatIp,
+  formatPrefix,
+  parseIPv4,
+  parseIPv6,
+  parseIp,
+  parsePrefix,
+  prefixContains,
+  unmapIPv4,
+} from './ip.js';
+import { PrefixTrie } from './prefix-trie.js';
+
+const ip = (text: string) => {
+  const parsed = parseIp(text);
+  if (!parsed) throw new Error(text);
+  return parsed;
+};
+const prefix = (text: string) => {
+  const parsed = parsePrefix(text);
+  if (typeof parsed === 'string') throw new Error(parsed);
+  return parsed;
+};
+
+describe('parsing', () => {
+  test('IPv4 is strict', () => {
+    expect(parseIPv4('13.73.248.4')).toEqual(new Uint8Array([13, 73, 248, 4]));
+    for (const bad of ['127.1', '0x7f.0.0.1', '01.2.3.4', '1.2.3.256', '1.2.3', '1.2.3.4.5', '', '1..2.3']) {
+      expect(parseIPv4(bad), bad).toBeUndefined();
+    }
+  });
+
+  test('IPv6 forms', () => {
+    expect(formatIp(ip('2001:db8:0:0:0:0:0:1'))).toBe('2001:db8::1');
+    expect(formatIp(ip('::'))).toBe('::');
+    expect(formatIp(ip('::1'))).toBe('::1');
+    expect(formatIp(ip('2001:DB8::'))).toBe('2001:db8::');
+    expect(formatIp(ip('::ffff:10.1.2.3'))).toBe('::ffff:a01:203');
+    for (const bad of ['1::2::3', '12345::', ':::', '1:2:3:4:5:6:7:8:9', 'g::1', '::1%eth0']) {
+      expect(parseIPv6(bad), bad).toBeUndefined();
+    }
+  });
+
+  test('IPv4-mapped IPv6 unmaps to IPv4', () => {
+    expect(formatIp(unmapIPv4(ip('::ffff:127.0.0.1')))).toBe('127.0.0.1');
+    expect(unmapIPv4(ip('2001:db8::1')).version).toBe(6);
+  });
+
+  test('prefixes', () => {
+    expect(formatPrefix(prefix('13.73.248.0/24'))).toBe('13.73.248.0/24');
+    expect(formatPrefix(prefix('2001:db8:e5::/48'))).toBe('2001:db8:e5::/48');
+    expect(parsePrefix('13.73.248.1/24')).toContain('host bits set');
+    expect(parsePrefix('10.0.0.0/33')).toContain('between 0 and 32');
+    expect(parsePrefix('nonsense/8')).toContain('not an IPv4 or IPv6 address');
+    expect(prefixContains(prefix('10.0.0.0/8'), ip('10.200.1.1'))).toBe(true);
+    expect(prefixContains(prefix('10.0.0.0/8'), ip('11.0.0.1'))).toBe(false);
+  });
+});
+
+describe('PrefixTrie', () => {
+  const trie = new PrefixTrie<string>(1);
+  trie.set(prefix('13.73.248.0/24'), 0, 'wide');
+  trie.set(prefix('13.73.248.4/31'), 0, 'narrow');
+  trie.set(prefix('0.0.0.0/0'), 0, 'default-v4');
+  trie.set(prefix('2001:db8::/32'), 0, 'v6-wide');
+  trie.set(prefix('2001:db8:e5::/48'), 0, 'v6-narrow');
+
+  test('longest prefix wins (IPv4)', () => {
+    expect(trie.lookup(ip('13.73.248.5'), 0)).toBe('narrow');
+    expect(trie.lookup(ip('13.73.248.6'), 0)).toBe('wide');
+    expect(trie.lookup(ip('8.8.8.8'), 0)).toBe('default-v4');
+  });
+
+  test('longest prefix wins (IPv6), families never mix', () => {
+    expect(trie.lookup(ip('2001:db8:e5::7'), 0)).toBe('v6-narrow');
+    expect(trie.lookup(ip('2001:db8:1::7'), 0)).toBe('v6-wide');
+    expect(trie.lookup(ip('2001:db9::1'), 0)).toBeUndefined();
+  });
+
+  test('host prefixes (/32, /128) match only their address', () => {
+    const hosts = new PrefixTrie<string>(1);
+    hosts.set(prefix('192.0.2.7/32'), 0, 'one');
+    hosts.set(prefix('2001:db8::7/128'), 0, 'six');
+    expect(hosts.lookup(ip('192.0.2.7'), 0)).toBe('one');
+    expect(hosts.lookup(ip('192.0.2.8'), 0)).toBeUndefined();
+    expect(hosts.lookup(ip('2001:db8::7'), 0)).toBe('six');
+    expect(hosts.lookup(ip('2001:db8::6'), 0)).toBeUndefined();
+  });
+});

@@ -1,0 +1,156 @@
+import { describe, expect, test } from 'vitest';
+import { parseCatalog } from '../catalog/load.js';
+import type { Catalog } from '../catalog/model.js';
+import { Policy } from './policy.js';
+import { verdictOf } from './verdict.js';
+
+function catalogOf(rulesYaml: string): Catalog {
+  const text = `schema: pathwarden.catalog/v1\nname: test\nversion: '1'\nrules:\n${rulesYaml}`;
+  const result = parseCatalog(text, 'test.yaml');
+  if (!result.catalog || result.problems.length > 0) throw new Error(JSON.stringify(result.problems));
+  return result.catalog;
+}
+
+const policy = Policy.compile(
+  catalogOf(`
+  - { id: portal, components: all, activity: portal, hosts: ['*.powerbi.com', app.powerbi.com], path: either, data: service-data, source: s1 }
+  - { id: api, components: all, activity: api, hosts: [api.powerbi.com], path: expressroute, data: service-data, source: s2 }
+  - { id: support, components: [saas], activity: support, hosts: [support.powerbi.com], path: internet, data: web-content, source: s3 }
+  - { id: deep, components: all, activity: deep, hosts: ['*.eu.powerbi.com'], path: expressroute, data: service-data, source: s4 }
+  - { id: maps-desktop, components: [desktop], activity: maps, hosts: ['*.powerbi.com'], path: internet, data: map-data, source: s5 }
+  - { id: unicode, components: all, activity: idn, hosts: ['bücher.example'], path: internet, data: web-content, source: s6 }
+  - { id: v4, components: all, activity: v4, hosts: [], prefixes: [13.73.248.0/24], path: expressroute, data: service-data, source: s7 }
+  - { id: v4-narrow, components: all, activity: v4n, hosts: [], prefixes: [13.73.248.4/31], path: internet, data: service-data, source: s8 }
+  - { id: v6, components: all, activity: v6, hosts: [], prefixes: ['2001:db8:e5::/48'], path: expressroute, data: service-data, source: s9 }
+  - { id: tls-only, components: all, activity: tls, hosts: [ports.example.com], ports: [443], path: expressroute, data: service-data, source: s10 }
+  - { id: ports-any, components: all, activity: any, hosts: ['*.example.com'], path: internet, data: web-content, source: s11 }
+  - { id: mobile, components: [mobile], activity: mobile, hosts: [], path: either, data: none, source: s12 }
+`),
+);
+
+const ruleOf = (target: string, options = {}) => policy.decide(target, options).rule?.id ?? null;
+
+describe('host patterns (docs/model.md)', () => {
+  test('matching is case-insensitive and ignores one trailing dot', () => {
+    expect(ruleOf('API.PowerBI.COM')).toBe('api');
+    expect(ruleOf('api.powerbi.com.')).toBe('api');
+    expect(() => policy.decide('api.powerbi.com..')).toThrow(/not a valid host name/);
+  });
+
+  test('Unicode names match in their punycode form', () => {
+    expect(ruleOf('bücher.example')).toBe('unicode');
+    expect(ruleOf('BÜCHER.example')).toBe('unicode');
+    expect(ruleOf('xn--bcher-kva.example')).toBe('unicode');
+  });
+
+  test('*.suffix matches any depth but never the suffix itself', () => {
+    expect(ruleOf('app.powerbi.com')).toBe('portal');
+    expect(ruleOf('x.app.powerbi.com')).toBe('portal');
+    expect(ruleOf('powerbi.com')).toBeNull();
+  });
+
+  test('label-aligned: evilpowerbi.com is not *.powerbi.com', () => {
+    expect(ruleOf('evilpowerbi.com')).toBeNull();
+    expect(ruleOf('app.evilpowerbi.com')).toBeNull();
+    expect(ruleOf('powerbi.com.evil.net')).toBeNull();
+  });
+
+  test('most specific wins: exact, then longest wildcard suffix', () => {
+    expect(ruleOf('api.powerbi.com')).toBe('api');
+    expect(ruleOf('x.api.powerbi.com')).toBe('portal');
+    expect(ruleOf('wabi.eu.powerbi.com')).toBe('deep');
+    expect(ruleOf('eu.powerbi.com')).toBe('portal');
+  });
+
+  test('a rule for the flow component beats one for all components at equal specificity', () => {
+    expect(ruleOf('app.powerbi.com', { component: 'desktop' })).toBe('portal'); // exact still beats wildcard
+    expect(ruleOf('x.powerbi.com', { component: 'desktop' })).toBe('maps-desktop');
+    expect(ruleOf('x.powerbi.com', { component: 'saas' })).toBe('portal');
+    expect(ruleOf('support.powerbi.com', { component: 'paas' })).toBe('portal');
+    expect(ruleOf('support.powerbi.com', { component: 'saas' })).toBe('support');
+  });
+
+  test('URLs, host:port and bracketed forms reduce to the host', () => {
+    expect(policy.decide('https://API.powerbi.com:8443/v1.0/myorg?x=1').host).toBe('api.powerbi.com');
+    expect(policy.decide('https://API.powerbi.com:8443/v1.0/myorg').port).toBe(8443);
+    expect(policy.decide('https://app.powerbi.com/groups/me').port).toBe(443);
+    expect(policy.decide('app.powerbi.com/groups/me').host).toBe('app.powerbi.com');
+    expect(policy.decide('api.powerbi.com:443').port).toBe(443);
+  });
+});
+
+describe('ports', () => {
+  test('a port-restricted rule applies to its ports and to flows whose port is unknown', () => {
+    expect(ruleOf('ports.example.com', { port: 443 })).toBe('tls-only');
+    expect(ruleOf('ports.example.com')).toBe('tls-only');
+  });
+  test('on another port the next most specific rule applies', () => {
+    expect(ruleOf('ports.example.com', { port: 80 })).toBe('ports-any');
+    expect(ruleOf('http://ports.example.com/')).toBe('ports-any');
+  });
+});
+
+describe('IP prefixes', () => {
+  test('longest prefix wins (IPv4)', () => {
+    expect(ruleOf('13.73.248.9')).toBe('v4');
+    expect(ruleOf('13.73.248.5')).toBe('v4-narrow');
+    expect(ruleOf('13.73.249.1')).toBeNull();
+  });
+  test('IPv6 prefixes, bracketed and URL forms', () => {
+    expect(ruleOf('2001:db8:e5::10')).toBe('v6');
+    expect(ruleOf('[2001:db8:e5::10]:443')).toBe('v6');
+    expect(ruleOf('https://[2001:DB8:E5::10]/')).toBe('v6');
+    expect(ruleOf('2001:db8:e6::10')).toBeNull();
+  });
+  test('IPv4-mapped IPv6 and numeric host forms are the IPv4 address', () => {
+    expect(ruleOf('::ffff:13.73.248.9')).toBe('v4');
+    expect(policy.decide('127.1').host).toBe('127.0.0.1');
+    expect(policy.decide('0x7f.1').host).toBe('127.0.0.1');
+    expect(policy.decide('[::ffff:127.0.0.1]').host).toBe('127.0.0.1');
+  });
+});
+
+describe('verdicts', () => {
+  test('the verdict table of docs/model.md', () => {
+    expect(verdictOf('expressroute', 'expressroute')).toBe('ok');
+    expect(verdictOf('expressroute', 'internet')).toBe('leak');
+    expect(verdictOf('expressroute', 'unknown')).toBe('unverified');
+    expect(verdictOf('internet', 'expressroute')).toBe('ok');
+    expect(verdictOf('internet', 'internet')).toBe('exception');
+    expect(verdictOf('internet', 'unknown')).toBe('unverified');
+    expect(verdictOf('either', 'expressroute')).toBe('ok');
+    expect(verdictOf('either', 'internet')).toBe('exception');
+    expect(verdictOf('either', 'unknown')).toBe('unverified');
+    expect(verdictOf(undefined, 'expressroute')).toBe('unknown');
+    expect(verdictOf(undefined, 'internet')).toBe('unknown');
+    expect(verdictOf(undefined, 'unknown')).toBe('unknown');
+  });
+
+  test('decide() applies it with the actual path', () => {
+    expect(policy.decide('api.powerbi.com', { actualPath: 'internet' }).verdict).toBe('leak');
+    expect(policy.decide('api.powerbi.com', { actualPath: 'expressroute' }).verdict).toBe('ok');
+    const noted = policy.decide('support.powerbi.com', { actualPath: 'expressroute' });
+    expect(noted.verdict).toBe('ok');
+    expect(noted.reason).toContain('(noted)');
+    expect(policy.decide('support.powerbi.com', { actualPath: 'internet' }).verdict).toBe('exception');
+    expect(policy.decide('nowhere.example.org', { actualPath: 'internet' }).verdict).toBe('unknown');
+  });
+
+  test('a component the source does not cover is not-covered whatever the path', () => {
+    for (const actualPath of ['expressroute', 'internet', 'unknown'] as const) {
+      const decision = policy.decide('api.powerbi.com', { component: 'mobile', actualPath });
+      expect(decision.verdict).toBe('not-covered');
+      expect(decision.path).toBe('not-covered');
+      expect(decision.rule?.id).toBe('mobile');
+    }
+  });
+});
+
+describe('invalid targets', () => {
+  test.each(['', 'bad host!', 'http://', '1::2::3', '[::1', 'a.com:99999', 'https://exa mple.com/'])(
+    '%j',
+    (target) => {
+      expect(() => policy.decide(target)).toThrow(expect.objectContaining({ code: 'PW_ERR_TARGET_INVALID' }));
+    },
+  );
+});
