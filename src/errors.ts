@@ -17,6 +17,10 @@ export const errorCodes = {
     summary: 'A catalog failed validation (schema, duplicate ids, malformed patterns, conflicting rules).',
   },
   PW_ERR_RULE_NOT_FOUND: { exitCode: 2, summary: 'No rule has the requested id.' },
+  PW_ERR_CONFIG_INVALID: {
+    exitCode: 2,
+    summary: 'A gateway configuration could not be read or failed validation.',
+  },
   PW_ERR_TOPOLOGY_INVALID: {
     exitCode: 2,
     summary:

@@ -74,7 +74,10 @@ export interface FlowRecord {
   /** Gateway only: which egress it used, what happened, why. */
   egressPath?: EgressPath | null;
   outcome?: FlowOutcome;
+  /** Stable error code when the gateway refused or failed (e.g. PW_GW_CIRCUIT_DOWN). */
   error?: string | null;
+  /** Milliseconds to establish the outbound connection. */
+  connectMs?: number | null;
 }
 
 /** A record with every field present and unknown, for parsers to fill in. */
