@@ -1,8 +1,34 @@
 // All ingest formats, and content-based detection of which one an input is.
+import { vpcFormat } from './aws-vpc.js';
+import { azfwFormat } from './azure-firewall.js';
+import { nsgFormat } from './azure-nsg.js';
+import { vnetFormat } from './azure-vnet.js';
+import { csvFormat } from './csv.js';
+import { dnsFormat } from './dns-log.js';
 import type { FormatName, IngestFormat } from './format.js';
+import { harFormat } from './har.js';
+import { ndjsonFormat } from './ndjson.js';
+import { pcapFormat } from './pcap.js';
+import { squidFormat } from './squid.js';
+import { zeekFormat } from './zeek.js';
 
-/** Every format pathwarden reads, in detection order. */
-export const formats: readonly IngestFormat[] = [];
+/**
+ * Every format pathwarden reads, in detection order (the highest sniff score wins; on a tie the
+ * earlier one). The generic CSV / NDJSON flow forms come last.
+ */
+export const formats: readonly IngestFormat[] = [
+  harFormat,
+  squidFormat,
+  zeekFormat,
+  dnsFormat,
+  pcapFormat,
+  nsgFormat,
+  vnetFormat,
+  azfwFormat,
+  vpcFormat,
+  csvFormat,
+  ndjsonFormat,
+];
 
 export function getFormat(name: FormatName): IngestFormat | undefined {
   return formats.find((format) => format.name === name);

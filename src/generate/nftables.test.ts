@@ -1,0 +1,68 @@
+// The nftables ruleset: snapshot, `nft -c -f` acceptance, and the prefixes it marks.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { generateNftables } from './nftables.js';
+import { builtinPolicy, exampleTopology, policyFromYaml, topology } from './testing/fixtures.js';
+import { hasProgram, run } from './testing/processes.js';
+
+const nftPath = '/usr/sbin/nft';
+const policy = builtinPolicy();
+const example = exampleTopology();
+
+describe('generate nftables', () => {
+  test('matches the snapshot for the built-in catalog and examples/topology.yaml', async () => {
+    await expect(generateNftables(policy, example)).toMatchFileSnapshot('./__snapshots__/nftables-saas.nft');
+  });
+
+  test('marks the topology circuit prefixes and every circuit-bound catalog prefix', () => {
+    const text = generateNftables(policy, example, { fwmark: 0x4000 });
+    const catalogPrefixes = policy.catalog.rules.flatMap((rule) => rule.prefixes ?? []);
+    for (const prefix of [...catalogPrefixes, ...example.expressroute.prefixes])
+      expect(text).toContain(prefix);
+    expect(text).toContain('meta mark set meta mark or 0x4000 return');
+    expect(text.indexOf('@er4 ')).toBeLessThan(text.indexOf('@er4_prefixes '));
+  });
+
+  test('carves catalog Internet prefixes out of circuit prefixes, and refuses deeper nesting', () => {
+    const carved = policyFromYaml(`
+schema: pathwarden.catalog/v1
+name: carve
+version: "1"
+rules:
+  - { id: t.er, components: all, activity: a, hosts: [], prefixes: [198.51.100.0/24], path: expressroute, data: other, source: t }
+  - { id: t.hole, components: all, activity: b, hosts: [], prefixes: [198.51.100.128/25], path: internet, data: other, source: t }
+`);
+    const text = generateNftables(carved, example);
+    expect(text).toMatch(/set inet4_prefixes \{[^}]*elements = \{ 198\.51\.100\.128\/25 \}/);
+    const nested = policyFromYaml(`
+schema: pathwarden.catalog/v1
+name: nest
+version: "1"
+rules:
+  - { id: t.er, components: all, activity: a, hosts: [], prefixes: [198.51.100.0/24, 198.51.100.192/26], path: expressroute, data: other, source: t }
+  - { id: t.hole, components: all, activity: b, hosts: [], prefixes: [198.51.100.128/25], path: internet, data: other, source: t }
+`);
+    expect(() => generateNftables(nested, example)).toThrow(
+      expect.objectContaining({ code: 'PW_ERR_GENERATE_INVALID' }),
+    );
+  });
+
+  test.skipIf(!hasProgram(nftPath))('nft -c -f accepts it, with and without topology prefixes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pathwarden-nft-'));
+    try {
+      for (const [name, input] of [
+        ['example', example],
+        ['empty', topology({})],
+      ] as const) {
+        const file = join(dir, `${name}.nft`);
+        await writeFile(file, generateNftables(policy, input));
+        const result = await run(nftPath, ['-c', '-f', file]);
+        expect(result.code, `${name}: ${result.stderr}`).toBe(0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

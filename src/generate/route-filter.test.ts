@@ -1,0 +1,63 @@
+// Route-filter guidance: the regional community of the tenant's region, from Microsoft's table,
+// and the catalog destinations by path; unknown regions are an error that lists the known ones.
+import { describe, expect, test } from 'vitest';
+import { findRegion, regionCommunities } from './bgp-communities.js';
+import { generateRouteFilter } from './route-filter.js';
+import { builtinPolicy, exampleTopology, topology } from './testing/fixtures.js';
+
+const policy = builtinPolicy();
+const example = exampleTopology();
+
+describe('generate route-filter', () => {
+  test('matches the snapshots (text and --json) for examples/topology.yaml (westeurope)', async () => {
+    await expect(generateRouteFilter(policy, example)).toMatchFileSnapshot(
+      './__snapshots__/route-filter-westeurope.txt',
+    );
+    await expect(generateRouteFilter(policy, example, { json: true })).toMatchFileSnapshot(
+      './__snapshots__/route-filter-westeurope.json',
+    );
+  });
+
+  test.each([
+    ['westeurope', '12076:51002'],
+    ['North Europe', '12076:51003'],
+    ['EASTUS', '12076:51004'],
+    ['India South', '12076:51019'],
+    ['southindia', '12076:51019'],
+    ['germanywestcentral', '12076:51041'],
+    ['US Gov Virginia', '12076:51105'],
+  ])('region %s has community %s', (name, community) => {
+    expect(findRegion(name)?.community).toBe(community);
+    expect(generateRouteFilter(policy, topology({}), { region: name })).toContain(
+      `Regional BGP community: ${community}`,
+    );
+  });
+
+  test('the table has unique names and regional (51xxx) communities only', () => {
+    const names = regionCommunities.map((region) => region.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const region of regionCommunities) expect(region.community).toMatch(/^12076:51\d{3}$/);
+  });
+
+  test('lists what the circuit carries, what is either, and what stays on the Internet', () => {
+    const result = JSON.parse(generateRouteFilter(policy, example, { json: true })) as {
+      community: string;
+      paths: Record<string, { destination: string }[]>;
+    };
+    const names = (path: string) => (result.paths[path] ?? []).map((entry) => entry.destination);
+    expect(result.community).toBe('12076:51002');
+    expect(names('expressroute')).toEqual(
+      expect.arrayContaining(['api.powerbi.com', 'login.microsoftonline.com', '*.analysis.windows.net']),
+    );
+    expect(names('either')).toEqual(expect.arrayContaining(['app.powerbi.com', '*.powerbi.com']));
+    expect(names('internet')).toEqual(expect.arrayContaining(['*.azureedge.net', 'ajax.aspnetcdn.com']));
+    expect(names('internet')).not.toContain('api.powerbi.com');
+  });
+
+  test.each([
+    [{}, /needs the tenant's Azure region/],
+    [{ region: 'narnia' }, /unknown Azure region "narnia" \(known: eastus, eastus2,/],
+  ])('refuses %j', (options, message) => {
+    expect(() => generateRouteFilter(policy, topology({}), options)).toThrow(message);
+  });
+});

@@ -1,0 +1,295 @@
+// The generated Squid fragment: its first-match logic against decide() on many names, accepted by
+// `squid -k parse`, and run by Debian's Squid on loopback with fake parents and a fake origin,
+// checking the parent or source address each request used, the logged path, and fail-closed.
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { EgressPath } from '../catalog/model.js';
+import type { Topology } from '../policy/topology.js';
+import { generateSquid } from './squid.js';
+import {
+  builtinPolicy,
+  documentedEgress,
+  exampleTopology,
+  sampleHosts,
+  seededRandom,
+  topology,
+} from './testing/fixtures.js';
+import { freePort, type Recorder, startRecorder } from './testing/loopback.js';
+import { type Daemon, hasProgram, run, startDaemon, waitFor } from './testing/processes.js';
+
+const squidPath = '/usr/sbin/squid';
+const policy = builtinPolicy();
+const example = exampleTopology();
+
+function documentedPath(host: string, either: EgressPath = 'expressroute'): EgressPath {
+  return documentedEgress(policy, host, 'saas', either);
+}
+
+/** Squid's view of the fragment: dstdomain ACLs and the `note pathwarden-path` lines, evaluated. */
+function squidPathOf(config: string, host: string): string | undefined {
+  const acls = new Map<string, string[]>();
+  for (const [, name, values] of config.matchAll(/^acl (\S+) dstdomain (.+)$/gm)) {
+    acls.set(name as string, [...(acls.get(name as string) ?? []), ...(values as string).split(' ')]);
+  }
+  const matches = (acl: string) =>
+    (acls.get(acl) ?? []).some((domain) =>
+      domain.startsWith('.') ? host === domain.slice(1) || host.endsWith(domain) : host === domain,
+    );
+  const paths = new Set<string>();
+  for (const [, path, line] of config.matchAll(/^note pathwarden-path (\S+) (.+)$/gm)) {
+    const all = (line as string)
+      .split(' ')
+      .every((term) =>
+        term === 'all' ? true : term.startsWith('!') ? !matches(term.slice(1)) : matches(term),
+      );
+    if (all) paths.add(path as string);
+  }
+  return paths.size === 1 ? [...paths][0] : `ambiguous: ${[...paths].join(',')}`;
+}
+
+describe('generate squid', () => {
+  test('matches the snapshot for the built-in catalog and examples/topology.yaml', async () => {
+    await expect(generateSquid(policy, example)).toMatchFileSnapshot('./__snapshots__/squid-saas.conf');
+  });
+
+  test.each(['expressroute', 'internet'] as const)(
+    "its ACL steps give decide()'s path for catalog names and 10,000 random names (--either %s)",
+    (either) => {
+      const config = generateSquid(policy, example, { either });
+      const random = seededRandom(31);
+      const bases = sampleHosts(policy);
+      const names = [...bases];
+      const labels = ['api', 'app', 'support', 'ideas', 'www', 'x1', 'deep'];
+      while (names.length < 10_000 + bases.length) {
+        let name = bases[Math.floor(random() * bases.length)] as string;
+        const depth = Math.floor(random() * 3);
+        for (let i = 0; i < depth; i++) name = `${labels[Math.floor(random() * labels.length)]}.${name}`;
+        names.push(name);
+      }
+      const wrong = names
+        .filter((name) => squidPathOf(config, name) !== documentedPath(name, either))
+        .map(
+          (name) => `${name}: squid ${squidPathOf(config, name)}, decide() ${documentedPath(name, either)}`,
+        );
+      expect(wrong).toEqual([]);
+    },
+  );
+
+  test('refuses a topology that gives the circuit no egress', () => {
+    expect(() => generateSquid(policy, topology({ internet: { proxies: ['10.9.0.2:3128'] } }))).toThrow(
+      expect.objectContaining({ code: 'PW_ERR_GENERATE_INVALID' }),
+    );
+  });
+});
+
+describe.skipIf(!hasProgram(squidPath))('generate squid with Debian Squid', () => {
+  let dir: string;
+  const hosts = sampleHosts(policy);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pathwarden-squid-'));
+    // Squid drops to the `proxy` user: it must be able to write its logs and pid file here.
+    await chmod(dir, 0o777);
+    await writeFile(join(dir, 'hosts'), `${hosts.map((host) => `127.0.0.1 ${host}`).join('\n')}\n`);
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A complete squid.conf around the fragment: loopback only, no cache, no real DNS. */
+  async function writeConfig(name: string, fragment: string, port: number): Promise<string> {
+    const fragmentFile = join(dir, `${name}-pathwarden.conf`);
+    await writeFile(fragmentFile, fragment);
+    const file = join(dir, `${name}.conf`);
+    await writeFile(
+      file,
+      [
+        `http_port 127.0.0.1:${port}`,
+        `pid_filename ${dir}/${name}.pid`,
+        `cache_log ${dir}/${name}-cache.log`,
+        `coredump_dir ${dir}`,
+        'cache_effective_user proxy',
+        'netdb_filename none',
+        `hosts_file ${dir}/hosts`,
+        'dns_nameservers 127.0.0.1',
+        'visible_hostname pathwarden-test',
+        'shutdown_lifetime 0 seconds',
+        'connect_retries 0',
+        `include ${fragmentFile}`,
+        'http_access allow localhost',
+        'http_access deny all',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  }
+
+  async function startSquid(name: string, fragment: string): Promise<{ port: number; daemon: Daemon }> {
+    const port = await freePort();
+    const file = await writeConfig(name, fragment, port);
+    const daemon = startDaemon(squidPath, ['-N', '-f', file]);
+    try {
+      await waitFor(() => canConnect(port), 15_000, `squid on port ${port}\n${daemon.output()}`);
+    } catch (error) {
+      await daemon.stop();
+      throw error;
+    }
+    return { port, daemon };
+  }
+
+  test('squid -k parse accepts the fragment for the example topology without warnings', async () => {
+    const file = await writeConfig('parse', generateSquid(policy, example), 3128);
+    const result = await run(squidPath, ['-k', 'parse', '-f', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/WARNING|ERROR|FATAL/);
+    expect(result.stderr).toContain('Processing: never_direct allow pw_1_expressroute');
+  });
+
+  test('squid -k parse accepts a circuit parent with a direct Internet path, and source addresses only', async () => {
+    for (const [name, paths] of [
+      [
+        'mixed',
+        { expressroute: { proxies: ['10.9.0.1:3128'] }, internet: { sourceAddresses: ['10.20.0.6'] } },
+      ],
+      ['sources', { expressroute: { sourceAddresses: ['10.20.0.5', '2001:db8::5'] }, internet: {} }],
+    ] as const) {
+      const file = await writeConfig(`parse-${name}`, generateSquid(policy, loopbackTopology(paths)), 3128);
+      const result = await run(squidPath, ['-k', 'parse', '-f', file]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr, name).not.toMatch(/WARNING|ERROR|FATAL/);
+    }
+  });
+
+  test('sends each request to the parent of its path and fails closed without the circuit parent', async () => {
+    const parents: Record<EgressPath, Recorder> = {
+      expressroute: await startRecorder('expressroute parent'),
+      internet: await startRecorder('internet parent'),
+    };
+    const origin = await startRecorder('origin');
+    const logFile = join(dir, 'peers-access.log');
+    const fragment = generateSquid(
+      policy,
+      loopbackTopology({
+        expressroute: { proxies: [`127.0.0.1:${parents.expressroute.port}`] },
+        internet: { proxies: [`127.0.0.1:${parents.internet.port}`] },
+      }),
+      { accessLog: `stdio:${logFile}` },
+    );
+    const squid = await startSquid('peers', fragment);
+    try {
+      for (const host of hosts) {
+        const response = await get(squid.port, `http://${host}:${origin.port}/check`);
+        expect(response.body, host).toContain(`answered by ${documentedPath(host)} parent`);
+      }
+      // Browsers send the name as typed: mixed case and a trailing dot must not change the path.
+      for (const variant of ['API.PowerBI.com', 'support.powerbi.com.', 'Wabi-Test.Analysis.Windows.Net.']) {
+        const response = await get(squid.port, `http://${variant}:${origin.port}/variant`);
+        expect(response.body, variant).toContain(`answered by ${documentedPath(variant)} parent`);
+      }
+      const requested = [
+        ...hosts,
+        'api.powerbi.com',
+        'support.powerbi.com',
+        'wabi-test.analysis.windows.net',
+      ];
+      for (const path of ['expressroute', 'internet'] as const) {
+        expect(parents[path].hosts.sort()).toEqual(
+          requested.filter((host) => documentedPath(host) === path).sort(),
+        );
+      }
+      expect(origin.hosts).toEqual([]);
+
+      // Fail closed: with the circuit parent gone, circuit-bound requests get an error, never
+      // the Internet parent nor the origin.
+      await parents.expressroute.close();
+      const internetBefore = parents.internet.hosts.length;
+      for (const host of ['api.powerbi.com', 'wabi-test.analysis.windows.net', 'login.microsoftonline.com']) {
+        const response = await get(squid.port, `http://${host}:${origin.port}/closed`);
+        expect(response.status, host).toBeGreaterThanOrEqual(500);
+      }
+      expect(parents.internet.hosts.length).toBe(internetBefore);
+      expect(origin.hosts).toEqual([]);
+    } finally {
+      await squid.daemon.stop();
+      await Promise.all([parents.expressroute.close(), parents.internet.close(), origin.close()]);
+    }
+    const log = await readFile(logFile, 'utf8');
+    expect(log).toMatch(/FIRSTUP_PARENT\/127\.0\.0\.1 text\/html path=expressroute /);
+    expect(log).toMatch(
+      /support\.powerbi\.com:\d+\/check - FIRSTUP_PARENT\/127\.0\.0\.1 text\/html path=internet /,
+    );
+  });
+
+  test('sends each request from the source address of its path', async () => {
+    const origin = await startRecorder('origin');
+    const logFile = join(dir, 'sources-access.log');
+    const fragment = generateSquid(
+      policy,
+      loopbackTopology({
+        expressroute: { sourceAddresses: ['127.0.0.2'] },
+        internet: { sourceAddresses: ['127.0.0.3'] },
+      }),
+      { accessLog: `stdio:${logFile}` },
+    );
+    const squid = await startSquid('sources', fragment);
+    try {
+      for (const host of hosts) {
+        const response = await get(squid.port, `http://${host}:${origin.port}/check`);
+        expect(response.status, host).toBe(200);
+      }
+    } finally {
+      await squid.daemon.stop();
+      await origin.close();
+    }
+    const expected = hosts.map(
+      (host) => `${host} ${documentedPath(host) === 'expressroute' ? '127.0.0.2' : '127.0.0.3'}`,
+    );
+    expect(origin.hosts.map((host, i) => `${host} ${origin.remoteAddresses[i]}`)).toEqual(expected);
+    const log = await readFile(logFile, 'utf8');
+    expect(log).toMatch(
+      /api\.powerbi\.com:\d+\/check - HIER_DIRECT\/127\.0\.0\.1 text\/html path=expressroute local=127\.0\.0\.2/,
+    );
+    expect(log).toMatch(
+      /ajax\.aspnetcdn\.com:\d+\/check - HIER_DIRECT\/127\.0\.0\.1 text\/html path=internet local=127\.0\.0\.3/,
+    );
+  });
+});
+
+function loopbackTopology(paths: { expressroute: object; internet: object }): Topology {
+  return topology({ ...paths, default: 'internet' });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A GET through the proxy on `port`, with an absolute URL as a browser configured for it sends. */
+function get(port: number, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: url, headers: { host: new URL(url).host, connection: 'close' } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.end();
+  });
+}

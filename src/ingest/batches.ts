@@ -1,0 +1,99 @@
+// The plumbing every format shares: a format is written once as a batch parser (flows collected
+// per input chunk), and `parse()` (one flow at a time) is derived from it. Line formats only say
+// what one line means.
+import type { Readable } from 'node:stream';
+import type { FlowRecord } from '../flow/record.js';
+import type { FormatName, IngestContext, IngestFormat } from './format.js';
+import { type LineReaderOptions, readLines } from './line-reader.js';
+
+/** Reads any format in batches: its `parseBatches` when it has one, else `parse` grouped. */
+export async function* flowBatches(
+  format: IngestFormat,
+  input: Readable,
+  ctx: IngestContext,
+  batchSize = 512,
+): AsyncGenerator<FlowRecord[], void, undefined> {
+  if (format.parseBatches) {
+    for await (const batch of format.parseBatches(input, ctx)) if (batch.length > 0) yield batch;
+    return;
+  }
+  let batch: FlowRecord[] = [];
+  for await (const flow of format.parse(input, ctx)) {
+    batch.push(flow);
+    if (batch.length >= batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export interface FormatSpec {
+  name: FormatName;
+  description: string;
+  sniff(head: Buffer): number;
+  parseBatches(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
+}
+
+/** An IngestFormat from a batch parser; `parse` yields the same flows one by one. */
+export function defineFormat(spec: FormatSpec): IngestFormat {
+  return {
+    name: spec.name,
+    description: spec.description,
+    sniff: spec.sniff,
+    parseBatches: spec.parseBatches,
+    async *parse(input, ctx) {
+      for await (const batch of spec.parseBatches(input, ctx)) yield* batch;
+    },
+  };
+}
+
+/** What a line format does with one input: a handler per line, and optionally one at the end. */
+export interface LineParser {
+  /** Handles one non-empty line; pushes its flows (if any) onto `out`. Reports problems itself. */
+  line(text: string, lineNumber: number, out: FlowRecord[]): void;
+  /** Called once after the last line (flush state that spans lines). */
+  end?(out: FlowRecord[]): void;
+}
+
+/** Batch parser of a line format: one LineParser per input, flows passed on once per chunk. */
+export function lineBatches(
+  createParser: (ctx: IngestContext) => LineParser,
+  options?: LineReaderOptions,
+): (input: Readable, ctx: IngestContext) => AsyncGenerator<FlowRecord[], void, undefined> {
+  return async function* parseLines(input, ctx) {
+    const parser = createParser(ctx);
+    let out: FlowRecord[] = [];
+    const onLine = (text: string, lineNumber: number) => parser.line(text, lineNumber, out);
+    for await (const _ of readLines(input, ctx, onLine, options)) {
+      if (out.length > 0) {
+        yield out;
+        out = [];
+      }
+    }
+    parser.end?.(out);
+    if (out.length > 0) yield out;
+  };
+}
+
+/** The non-empty lines at the start of a sniffed head (the last, possibly cut, line dropped). */
+export function headLines(head: Buffer, max = 20): string[] {
+  let text = head.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split('\n');
+  if (lines.length > 1 && !text.endsWith('\n')) lines.pop(); // may be cut by the head's size
+  const out: string[] = [];
+  for (const line of lines) {
+    const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (trimmed.trim() !== '') out.push(trimmed);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** The head as text without a BOM and leading whitespace (for JSON sniffing). */
+export function headText(head: Buffer): string {
+  let text = head.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text.trimStart();
+}

@@ -1,0 +1,80 @@
+import { Readable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { DnsAnswers } from './dns-answers.js';
+import type { IngestContext } from './format.js';
+import { readLines } from './line-reader.js';
+
+async function lines(pieces: (string | Buffer)[], maxLineBytes?: number) {
+  const seen: [number, string][] = [];
+  const problems: [number, string][] = [];
+  const ctx: IngestContext = {
+    file: 'x',
+    dns: new DnsAnswers(),
+    problem: (line, message) => problems.push([line, message]),
+  };
+  const input = Readable.from(
+    pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)),
+  );
+  for await (const _ of readLines(input, ctx, (line, number) => seen.push([number, line]), {
+    maxLineBytes,
+  })) {
+    // one step per chunk
+  }
+  return { seen, problems };
+}
+
+describe('readLines', () => {
+  const text = '\uFEFFfirst\r\nsecond\n\n  \nfourth ünïcode\nlast without newline';
+
+  test('CRLF and LF, blank lines counted but not delivered, BOM removed, last line without newline', async () => {
+    const { seen, problems } = await lines([text]);
+    expect(problems).toEqual([]);
+    expect(seen).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+      [4, '  '],
+      [5, 'fourth ünïcode'],
+      [6, 'last without newline'],
+    ]);
+  });
+
+  test('the same lines whatever the chunking, even inside a UTF-8 character', async () => {
+    const bytes = Buffer.from(text);
+    const expected = (await lines([text])).seen;
+    for (const size of [1, 2, 3, 7]) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+      expect((await lines(pieces)).seen).toEqual(expected);
+    }
+  });
+
+  test('a line over the limit is reported once with its number and skipped, in one chunk or across many', async () => {
+    const long = `ok\n${'x'.repeat(100)}\nafter\n`;
+    for (const pieces of [[long], long.match(/.{1,9}/gs) as string[]]) {
+      const { seen, problems } = await lines(pieces, 50);
+      expect(seen).toEqual([
+        [1, 'ok'],
+        [3, 'after'],
+      ]);
+      expect(problems).toEqual([[2, 'line is longer than 50 bytes; skipped']]);
+    }
+  });
+
+  test('a stream error becomes a problem after the lines before it', async () => {
+    const input = new Readable({ read() {} });
+    input.push('a\nb\n');
+    setImmediate(() => input.destroy(new Error('boom')));
+    const problems: [number, string][] = [];
+    const seen: string[] = [];
+    const ctx: IngestContext = {
+      file: 'x',
+      dns: new DnsAnswers(),
+      problem: (line, message) => problems.push([line, message]),
+    };
+    for await (const _ of readLines(input, ctx, (line) => seen.push(line))) {
+      // one step per chunk
+    }
+    expect(seen).toEqual(['a', 'b']);
+    expect(problems).toEqual([[3, 'input could not be read to the end: boom']]);
+  });
+});

@@ -1,0 +1,19 @@
+// Ingest format for packet captures: classic libpcap and pcapng files, read as a stream. The
+// reader lives in ./pcap/ (file formats, link layer, IP, TCP reassembly, TLS, HTTP, DNS, flows);
+// docs/pcap.md says what becomes a flow and what is skipped.
+import { defineFormat } from './batches.js';
+import { readCaptureBatches } from './pcap/capture.js';
+import { isPcapMagic } from './pcap/pcap-file.js';
+import { isPcapngMagic } from './pcap/pcapng.js';
+
+export const pcapFormat = defineFormat({
+  name: 'pcap',
+  description:
+    'Packet captures (pcap, pcapng): one flow per TCP connection / UDP conversation with TLS SNI, HTTP Host and bytes; DNS answers',
+  sniff(head: Buffer): number {
+    return isPcapMagic(head) || isPcapngMagic(head) ? 1 : 0;
+  },
+  parseBatches(input, ctx) {
+    return readCaptureBatches(input, ctx);
+  },
+});

@@ -1,0 +1,240 @@
+import { describe, expect, test } from 'vitest';
+import { defineFormat, lineBatches } from './batches.js';
+import { collectFile, collectFlows } from './collect.js';
+import { createSquidLineParser, hierarchyKind, parseClfTime, squidFormat } from './squid.js';
+import { fixture, sample } from './test-files.js';
+
+describe('squid: real sample (elastic/integrations test-access.log)', async () => {
+  const { flows, problems } = await collectFile(squidFormat, sample('squid-access.log'));
+
+  test('100 lines, 100 flows, no problems', () => {
+    expect(problems).toEqual([]);
+    expect(flows).toHaveLength(100);
+  });
+
+  test('aggregates match an awk pass over the file', () => {
+    // awk '{b+=$5; if ($9 ~ /^NONE/) none++; if ($6 == "CONNECT") c++}' -> 578214 32 9
+    expect(flows.reduce((sum, flow) => sum + (flow.bytesDown ?? 0), 0)).toBe(578214);
+    expect(flows.filter((flow) => flow.destination === null)).toHaveLength(32);
+    expect(flows.filter((flow) => flow.protocol === 'https')).toHaveLength(9);
+    expect(flows.every((flow) => flow.upstream === null && flow.bytesUp === null)).toBe(true);
+  });
+
+  test('line 1: CONNECT with DIRECT/<ip>', () => {
+    expect(flows[0]).toEqual({
+      start: 1157689312049 - 5006,
+      end: 1157689312049,
+      origin: { kind: 'squid', file: sample('squid-access.log'), line: 1 },
+      client: '10.105.21.199',
+      host: 'login.yahoo.com',
+      sni: null,
+      httpHost: null,
+      destination: '175.16.199.115',
+      port: 443,
+      protocol: 'https',
+      component: null,
+      bytesUp: null,
+      bytesDown: 19763,
+      sourceAddress: null,
+      upstream: null,
+      connectionId: null,
+      actualPath: 'unknown',
+      // DIRECT: the destination address is the evidence; the field is not copied.
+      actualPathEvidence: null,
+    });
+  });
+
+  test('line 22: TCP_DENIED with NONE/- has no destination', () => {
+    expect(flows[21]).toMatchObject({
+      start: 1157689337477,
+      end: 1157689337481,
+      client: '10.105.47.218',
+      host: 'hi5.com',
+      port: 80,
+      protocol: 'http',
+      destination: null,
+      bytesDown: 1661,
+      actualPathEvidence: 'NONE/-',
+      origin: { line: 22 },
+    });
+  });
+
+  test('line 70: explicit port in the URL; line 95: DIRECT to a second address', () => {
+    expect(flows[69]).toMatchObject({ host: 'natrocket.kmip.net', port: 5288, start: 1157689367871 });
+    expect(flows[94]).toMatchObject({
+      host: 'us.js2.yimg.com',
+      destination: '67.43.156.169',
+      bytesDown: 633,
+      start: 1157689381488,
+      end: 1157689384316,
+    });
+    expect(flows[99]).toMatchObject({ client: '81.2.69.145', host: 'us.i1.yimg.com', bytesDown: 26803 });
+  });
+
+  test('the byte-level fast path and the string parser agree on every line', async () => {
+    const slowFormat = defineFormat({ ...squidFormat, parseBatches: lineBatches(createSquidLineParser) });
+    for (const name of ['squid-access.log']) {
+      const slow = await collectFile(slowFormat, sample(name));
+      expect(slow.problems).toEqual([]);
+      expect(slow.flows).toEqual(flows);
+    }
+    for (const name of ['squid-hierarchy.log', 'squid-malformed.log', 'squid-common.log']) {
+      const fast = await collectFile(squidFormat, fixture(name));
+      const slow = await collectFile(slowFormat, fixture(name));
+      expect(slow).toEqual(fast);
+    }
+  });
+
+  test('parse() one by one gives the same flows as the batches', async () => {
+    const oneByOne = await collectFile(squidFormat, sample('squid-access.log'), { oneByOne: true });
+    expect(oneByOne.flows).toEqual(flows);
+  });
+});
+
+describe('squid: hierarchy codes', async () => {
+  const { flows, problems } = await collectFile(squidFormat, fixture('squid-hierarchy.log'));
+
+  test('7 flows (the error: pseudo-request is not one), no problems', () => {
+    expect(problems).toEqual([]);
+    expect(flows.map((flow) => flow.origin.line)).toEqual([1, 2, 3, 4, 5, 7, 8]);
+  });
+
+  test('FIRSTUP_PARENT/peer -> upstream, no destination', () => {
+    expect(flows[0]).toMatchObject({
+      start: 1700000000123 - 250,
+      end: 1700000000123,
+      host: 'app.powerbi.com',
+      port: 443,
+      upstream: '10.9.0.1',
+      destination: null,
+      bytesDown: 5120,
+      actualPathEvidence: 'FIRSTUP_PARENT/10.9.0.1',
+    });
+  });
+
+  test('HIER_DIRECT/ip -> destination; HIER_NONE -> nothing', () => {
+    expect(flows[1]).toMatchObject({ host: 'api.powerbi.com', port: 443, protocol: 'https' });
+    expect(flows[1]).toMatchObject({ destination: '13.73.248.4', actualPathEvidence: null });
+    expect(flows[2]).toMatchObject({
+      host: 'evil.example',
+      destination: null,
+      upstream: null,
+      actualPathEvidence: 'HIER_NONE/-',
+    });
+  });
+
+  test('IPv6 client, bracketed URL host and IPv6 destination', () => {
+    expect(flows[3]).toMatchObject({
+      client: '2001:db8::7',
+      host: '2001:db8::80',
+      port: 8080,
+      protocol: 'http',
+      destination: '2001:db8::80',
+    });
+  });
+
+  test('TIMEOUT_CARP peer is an upstream; URL host lower-cased', () => {
+    expect(flows[4]).toMatchObject({ host: 'www.example.com', port: 80, upstream: 'proxy-er.corp.example' });
+  });
+
+  test('DIRECT/<name> (log_ip_on_direct off) gives no destination address', () => {
+    expect(flows[5]).toMatchObject({
+      host: 'origin.example',
+      destination: null,
+      upstream: null,
+      actualPathEvidence: 'HIER_DIRECT/origin.example',
+    });
+    expect(flows[6]).toMatchObject({ host: 'dc.services.visualstudio.com', upstream: '10.9.0.2' });
+  });
+
+  test('hierarchyKind', () => {
+    expect(hierarchyKind('HIER_DIRECT')).toBe('destination');
+    expect(hierarchyKind('DIRECT')).toBe('destination');
+    expect(hierarchyKind('ORIGINAL_DST')).toBe('destination');
+    expect(hierarchyKind('PINNED')).toBe('destination');
+    expect(hierarchyKind('FIRSTUP_PARENT')).toBe('upstream');
+    expect(hierarchyKind('SIBLING_HIT')).toBe('upstream');
+    expect(hierarchyKind('CD_PARENT_HIT')).toBe('upstream');
+    expect(hierarchyKind('SOURCEHASH_PARENT')).toBe('upstream');
+    expect(hierarchyKind('HIER_NONE')).toBe('none');
+    expect(hierarchyKind('NONE')).toBe('none');
+    expect(hierarchyKind('SOMETHING_NEW')).toBe('unknown');
+  });
+
+  test('a byte order mark before the first line is ignored', async () => {
+    const line = '1700000000.000 1 10.0.0.1 TCP_MISS/200 1 GET http://a.example/ - HIER_DIRECT/192.0.2.1 -\n';
+    const { flows: read, problems: none } = await collectFlows(squidFormat, `\uFEFF${line}`);
+    expect(none).toEqual([]);
+    expect(read[0]).toMatchObject({ host: 'a.example', start: 1699999999999 });
+  });
+
+  test('an unknown hierarchy code is reported once, the flows are kept', async () => {
+    const line = '1700000000.000 1 10.0.0.1 TCP_MISS/200 1 GET http://a.example/ - ODD_CODE/10.0.0.9 -\n';
+    const { flows: odd, problems: oddProblems } = await collectFlows(squidFormat, line + line);
+    expect(odd).toHaveLength(2);
+    expect(odd[0]).toMatchObject({
+      destination: null,
+      upstream: null,
+      actualPathEvidence: 'ODD_CODE/10.0.0.9',
+    });
+    expect(oddProblems).toHaveLength(1);
+    expect(oddProblems[0]).toMatchObject({ line: 1, field: 'hierarchy' });
+  });
+});
+
+describe('squid: common and combined format (CRLF line ends)', async () => {
+  const { flows, problems } = await collectFile(squidFormat, fixture('squid-common.log'));
+
+  test('3 flows, no problems', () => {
+    expect(problems).toEqual([]);
+    expect(flows).toHaveLength(3);
+  });
+
+  test('fields', () => {
+    expect(flows[0]).toMatchObject({
+      start: Date.UTC(2023, 10, 15, 9, 0, 0),
+      end: null,
+      client: '10.1.2.3',
+      host: 'app.powerbi.com',
+      port: 443,
+      protocol: 'https',
+      bytesDown: 5120,
+      actualPathEvidence: 'TCP_TUNNEL:HIER_DIRECT',
+    });
+    expect(flows[1]).toMatchObject({
+      start: Date.UTC(2023, 10, 15, 9, 0, 1),
+      host: 'www.example.com',
+      port: 80,
+      protocol: 'http',
+      bytesDown: 2326,
+    });
+    expect(flows[2]).toMatchObject({
+      start: Date.UTC(2023, 10, 15, 10, 30, 2),
+      host: 'denied.example',
+      bytesDown: null,
+      actualPathEvidence: 'TCP_DENIED:HIER_NONE',
+    });
+  });
+
+  test('parseClfTime', () => {
+    expect(parseClfTime('10/Oct/2000:13:55:36 -0700')).toBe(Date.UTC(2000, 9, 10, 20, 55, 36));
+    expect(parseClfTime('10/Foo/2000:13:55:36 -0700')).toBeNaN();
+    expect(parseClfTime('10/Oct/2000:13:55:36')).toBeNaN();
+  });
+});
+
+describe('squid: malformed lines', async () => {
+  const { flows, problems } = await collectFile(squidFormat, fixture('squid-malformed.log'));
+
+  test('bad lines are reported with their line numbers, the rest is read', () => {
+    expect(problems.map((problem) => problem.line)).toEqual([2, 3, 4, 6, 7]);
+    expect(problems[1]).toMatchObject({ field: 'time' });
+    expect(problems[2]).toMatchObject({ field: 'bytes' });
+    expect(problems[3]).toMatchObject({ field: 'url' });
+    expect(flows.map((flow) => [flow.origin.line, flow.host])).toEqual([
+      [1, 'ok.example'],
+      [8, 'last.example'],
+      [9, 'no-newline.example'],
+    ]);
+  });
+});

@@ -1,0 +1,553 @@
+// Squid access logs: the native format (`logformat squid`) and the common / combined formats
+// (Squid's `common` and `combined`, or any proxy writing Apache-style lines with absolute URLs).
+// Hot path: fields are found with indexOf on the line, no regular expression or split per line.
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { defineFormat, headLines, type LineParser } from './batches.js';
+import {
+  isIPv4Bytes,
+  lowerAscii,
+  monthIndex,
+  normalizeAddress,
+  parseAbsoluteUrl,
+  parseEpochSeconds,
+  parseUint,
+  splitHostPort,
+} from './fields.js';
+import type { IngestContext } from './format.js';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  fieldEnd,
+  isTooLong,
+  readChunks,
+  skipBom,
+  skipSpaces,
+} from './line-reader.js';
+import { badField, OnceReporter, quote } from './problems.js';
+
+const NATIVE_LINE = /^\d{9,11}(?:\.\d+)? +\d+ +\S+ +[A-Z_]+\/\d{3} +\d+ +\S+ +\S+/;
+const CLF_LINE =
+  /^\S+ +\S+ +\S+ +\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] +"[A-Z]+ +(\S+)/;
+const SQUID_TAIL = / [A-Z_]+:[A-Z_]+$/;
+
+export const squidFormat = defineFormat({
+  name: 'squid',
+  description: 'Squid access.log: native format, or common / combined with absolute URLs',
+  sniff(head) {
+    const lines = headLines(head);
+    if (lines.length === 0) return 0;
+    let native = 0;
+    let clf = 0;
+    let clfSquid = 0;
+    for (const line of lines) {
+      if (NATIVE_LINE.test(line)) native++;
+      else {
+        const match = CLF_LINE.exec(line);
+        if (match && (match[1]?.includes('://') || /:\d+$/.test(match[1] ?? ''))) {
+          clf++;
+          if (SQUID_TAIL.test(line)) clfSquid++;
+        }
+      }
+    }
+    const share = (count: number) => count / lines.length;
+    if (native > 0) return 0.6 + 0.35 * share(native);
+    if (clfSquid > 0) return 0.6 + 0.3 * share(clfSquid);
+    if (clf > 0) return 0.4 + 0.3 * share(clf);
+    return 0;
+  },
+  parseBatches: parseSquid,
+});
+
+/** Flows per batch: small enough that a batch dies young, large enough to amortize the await. */
+const BATCH = 1024;
+
+async function* parseSquid(input: AsyncIterable<Buffer | string>, ctx: IngestContext) {
+  const parser = new SquidLineParser(ctx);
+  let out: FlowRecord[] = [];
+  for await (const chunk of readChunks(input, ctx)) {
+    const bytes = chunk.bytes;
+    // One char per byte, so byte and char offsets agree; fields the fast path reads are ASCII.
+    const text = bytes.toString('latin1');
+    let lineNumber = chunk.linesBefore;
+    let position = 0;
+    while (position < text.length) {
+      let newline = text.indexOf('\n', position);
+      if (newline < 0) newline = text.length;
+      lineNumber++;
+      let end = newline;
+      if (end > position && bytes[end - 1] === 0x0d) end--;
+      if (lineNumber === 1) position = skipBom(chunk.bytes, position);
+      if (
+        end > position &&
+        !isTooLong(ctx, end - position, lineNumber, DEFAULT_MAX_LINE_BYTES) &&
+        !parseNativeFast(bytes, text, position, end, lineNumber, ctx.file, out)
+      ) {
+        parser.line(bytes.toString('utf8', position, end), lineNumber, out);
+      }
+      position = newline + 1;
+      if (out.length >= BATCH) {
+        yield out;
+        out = [];
+      }
+    }
+    chunk.newlines = lineNumber - chunk.linesBefore - (text.endsWith('\n') ? 0 : 1);
+  }
+  if (out.length > 0) yield out;
+}
+
+/**
+ * The common case of a native line, read straight from the chunk's bytes (`text` is the same
+ * bytes as latin1): `http`/`https` URL or `CONNECT host:port`, a well-formed hierarchy field.
+ * Returns false, having done nothing, for anything else; the string-based parser then reads the
+ * line and reports what is wrong with it.
+ */
+function parseNativeFast(
+  b: Buffer,
+  text: string,
+  start: number,
+  end: number,
+  lineNumber: number,
+  file: string,
+  out: FlowRecord[],
+): boolean {
+  let i = start;
+  let c = b[i] as number;
+  // time: seconds[.fraction], fraction truncated to milliseconds
+  let seconds = 0;
+  const timeStart = i;
+  while (c >= 0x30 && c <= 0x39) {
+    seconds = seconds * 10 + (c - 0x30);
+    c = b[++i] as number;
+  }
+  if (i - timeStart < 9 || i - timeStart > 11) return false;
+  let millis = 0;
+  if (c === 0x2e) {
+    let digits = 0;
+    c = b[++i] as number;
+    while (c >= 0x30 && c <= 0x39) {
+      if (digits < 3) {
+        millis = millis * 10 + (c - 0x30);
+        digits++;
+      }
+      c = b[++i] as number;
+    }
+    for (; digits < 3; digits++) millis *= 10;
+  }
+  if (c !== 0x20) return false;
+  const endTime = seconds * 1000 + millis;
+  while (b[i] === 0x20) i++;
+  // elapsed milliseconds
+  let elapsed = 0;
+  const elapsedStart = i;
+  c = b[i] as number;
+  while (c >= 0x30 && c <= 0x39) {
+    elapsed = elapsed * 10 + (c - 0x30);
+    c = b[++i] as number;
+  }
+  if (i === elapsedStart || c !== 0x20) return false;
+  while (b[i] === 0x20) i++;
+  // client
+  const clientStart = i;
+  const clientEnd = text.indexOf(' ', i);
+  if (clientEnd < 0 || clientEnd >= end) return false;
+  i = clientEnd;
+  while (b[i] === 0x20) i++;
+  // code/status: not needed
+  i = text.indexOf(' ', i);
+  if (i < 0 || i >= end) return false;
+  while (b[i] === 0x20) i++;
+  // reply bytes
+  let bytesDown = 0;
+  const bytesStart = i;
+  c = b[i] as number;
+  while (c >= 0x30 && c <= 0x39) {
+    bytesDown = bytesDown * 10 + (c - 0x30);
+    c = b[++i] as number;
+  }
+  if (i === bytesStart || c !== 0x20 || i - bytesStart > 15) return false;
+  while (b[i] === 0x20) i++;
+  // method
+  const methodStart = i;
+  i = text.indexOf(' ', i);
+  if (i < 0 || i >= end) return false;
+  const connect = i - methodStart === 7 && b[methodStart] === 0x43 && b[methodStart + 1] === 0x4f; // CO
+  while (b[i] === 0x20) i++;
+  // URL
+  const urlStart = i;
+  const urlEnd = text.indexOf(' ', i);
+  if (urlEnd < 0 || urlEnd >= end) return false;
+  let host: string;
+  let port: number;
+  let protocol: string;
+  let upper = false;
+  if (connect) {
+    // host:port; the port read backwards from the end
+    let j = urlEnd - 1;
+    port = 0;
+    let scale = 1;
+    c = b[j] as number;
+    while (j > urlStart && c >= 0x30 && c <= 0x39 && scale <= 10000) {
+      port += (c - 0x30) * scale;
+      scale *= 10;
+      c = b[--j] as number;
+    }
+    if (c !== 0x3a || j === urlEnd - 1 || j === urlStart || port > 65535) return false;
+    for (let k = urlStart; k < j; k++) {
+      c = b[k] as number;
+      if (c === 0x3a || c === 0x5b || c === 0x40) return false; // IPv6, brackets, userinfo
+      if (c >= 0x41 && c <= 0x5a) upper = true;
+    }
+    host = text.slice(urlStart, j);
+    protocol = port === 443 ? 'https' : 'tcp';
+  } else {
+    let authority: number;
+    if (
+      b[urlStart] !== 0x68 ||
+      b[urlStart + 1] !== 0x74 ||
+      b[urlStart + 2] !== 0x74 ||
+      b[urlStart + 3] !== 0x70
+    )
+      return false;
+    if (b[urlStart + 4] === 0x3a && b[urlStart + 5] === 0x2f && b[urlStart + 6] === 0x2f) {
+      protocol = 'http';
+      port = 80;
+      authority = urlStart + 7;
+    } else if (
+      b[urlStart + 4] === 0x73 &&
+      b[urlStart + 5] === 0x3a &&
+      b[urlStart + 6] === 0x2f &&
+      b[urlStart + 7] === 0x2f
+    ) {
+      protocol = 'https';
+      port = 443;
+      authority = urlStart + 8;
+    } else {
+      return false;
+    }
+    let j = authority;
+    let colon = -1;
+    for (; j < urlEnd; j++) {
+      c = b[j] as number;
+      if (c === 0x2f || c === 0x3f || c === 0x23) break;
+      if (c === 0x3a) {
+        if (colon >= 0) return false;
+        colon = j;
+      } else if (c === 0x40 || c === 0x5b) {
+        return false; // userinfo or IPv6 literal: slow path
+      } else if (c >= 0x41 && c <= 0x5a) {
+        upper = true;
+      }
+    }
+    const hostEnd = colon >= 0 ? colon : j;
+    if (hostEnd === authority) return false;
+    if (colon >= 0) {
+      if (j === colon + 1 || j - colon > 6) return false;
+      port = 0;
+      for (let k = colon + 1; k < j; k++) {
+        c = b[k] as number;
+        if (c < 0x30 || c > 0x39) return false;
+        port = port * 10 + (c - 0x30);
+      }
+      if (port > 65535) return false;
+    }
+    host = text.slice(authority, hostEnd);
+  }
+  // rfc931 user
+  i = urlEnd;
+  while (b[i] === 0x20) i++;
+  i = text.indexOf(' ', i);
+  if (i < 0 || i >= end) return false;
+  while (b[i] === 0x20) i++;
+  // hierarchy code/peer
+  const hierStart = i;
+  let hierEnd = text.indexOf(' ', i);
+  if (hierEnd < 0 || hierEnd > end) hierEnd = end;
+  const slash = text.indexOf('/', hierStart);
+  if (slash < 0 || slash >= hierEnd || hierEnd === i) return false;
+  let destination: string | null = null;
+  let upstream: string | null = null;
+  let evidence: string | null = null;
+  const peerStart = slash + 1;
+  const noPeer = peerStart === hierEnd || (b[peerStart] === 0x2d && peerStart + 1 === hierEnd);
+  const direct =
+    (slash - hierStart === 11 && b[hierStart] === 0x48 && b[hierStart + 5] === 0x44) || // HIER_DIRECT
+    (slash - hierStart === 6 && b[hierStart] === 0x44 && b[hierStart + 1] === 0x49); // DIRECT
+  if (direct) {
+    // The destination address is the evidence: no need for a copy of the field.
+    if (!noPeer) {
+      if (isIPv4Bytes(b, peerStart, hierEnd)) destination = text.slice(peerStart, hierEnd);
+      else destination = normalizeAddress(text.slice(peerStart, hierEnd)) ?? null;
+      if (destination === null) evidence = text.slice(hierStart, hierEnd); // a name, not an address
+    }
+  } else {
+    const kind = hierarchyKind(text.slice(hierStart, slash));
+    if (kind === 'unknown') return false; // the slow path reports it
+    evidence = text.slice(hierStart, hierEnd);
+    if (!noPeer) {
+      if (kind === 'upstream') upstream = text.slice(peerStart, hierEnd);
+      else if (kind === 'destination') destination = normalizeAddress(text.slice(peerStart, hierEnd)) ?? null;
+    }
+  }
+  const flow = emptyFlow({ kind: 'squid', file, line: lineNumber });
+  flow.start = endTime - elapsed;
+  flow.end = endTime;
+  flow.client = text.slice(clientStart, clientEnd);
+  flow.host = upper ? host.toLowerCase() : host;
+  flow.port = port;
+  flow.protocol = protocol;
+  flow.bytesDown = bytesDown;
+  flow.destination = destination;
+  flow.upstream = upstream;
+  flow.actualPathEvidence = evidence;
+  out.push(flow);
+  return true;
+}
+
+/** Where a hierarchy code sends the request: to the origin (destination) or to a peer (upstream). */
+type HierarchyKind = 'destination' | 'upstream' | 'none' | 'unknown';
+
+const hierarchyKinds = new Map<string, HierarchyKind>();
+
+/**
+ * Kind of a Squid hierarchy code (`HIER_DIRECT`, `FIRSTUP_PARENT`, `TIMEOUT_CARP`, ...), per the
+ * list in Squid's `hier_code.h`: DIRECT, ORIGINAL_DST and PINNED reach the origin server; the
+ * *_PARENT, *_SIBLING, CARP and *HASH_PARENT codes hand the request to a cache peer.
+ */
+export function hierarchyKind(code: string): HierarchyKind {
+  const known = hierarchyKinds.get(code);
+  if (known !== undefined) return known;
+  let bare = code.startsWith('TIMEOUT_') ? code.slice(8) : code;
+  if (bare.startsWith('HIER_')) bare = bare.slice(5);
+  let kind: HierarchyKind;
+  if (bare === 'NONE') kind = 'none';
+  else if (bare === 'DIRECT' || bare === 'CLOSEST_DIRECT' || bare === 'ORIGINAL_DST' || bare === 'PINNED')
+    kind = 'destination';
+  else if (/PARENT|SIBLING|CARP|PEER/.test(bare)) kind = 'upstream';
+  else kind = 'unknown';
+  if (hierarchyKinds.size < 256) hierarchyKinds.set(code, kind);
+  return kind;
+}
+
+/** The string-based reader of one line (every case; the fast path covers the common ones). */
+export function createSquidLineParser(ctx: IngestContext): LineParser {
+  return new SquidLineParser(ctx);
+}
+
+class SquidLineParser implements LineParser {
+  readonly #once: OnceReporter;
+
+  constructor(private readonly ctx: IngestContext) {
+    this.#once = new OnceReporter(ctx);
+  }
+
+  line(line: string, lineNumber: number, out: FlowRecord[]): void {
+    const first = line.charCodeAt(0);
+    if (first === 0x23 /* # */) return; // comment (some log shippers add headers)
+    if (first >= 0x30 && first <= 0x39 && isEpochLike(line)) {
+      this.native(line, lineNumber, out);
+      return;
+    }
+    this.common(line, lineNumber, out);
+  }
+
+  /** `time elapsed client code/status bytes method URL rfc931 hierarchy/peer type` */
+  native(line: string, lineNumber: number, out: FlowRecord[]): void {
+    const ctx = this.ctx;
+    const timeEnd = fieldEnd(line, 0);
+    const elapsedStart = skipSpaces(line, timeEnd);
+    const elapsedEnd = fieldEnd(line, elapsedStart);
+    const clientStart = skipSpaces(line, elapsedEnd);
+    const clientEnd = fieldEnd(line, clientStart);
+    const codeStart = skipSpaces(line, clientEnd);
+    const codeEnd = fieldEnd(line, codeStart);
+    const bytesStart = skipSpaces(line, codeEnd);
+    const bytesEnd = fieldEnd(line, bytesStart);
+    const methodStart = skipSpaces(line, bytesEnd);
+    const methodEnd = fieldEnd(line, methodStart);
+    const urlStart = skipSpaces(line, methodEnd);
+    const urlEnd = fieldEnd(line, urlStart);
+    const userStart = skipSpaces(line, urlEnd);
+    const userEnd = fieldEnd(line, userStart);
+    const hierStart = skipSpaces(line, userEnd);
+    const hierEnd = fieldEnd(line, hierStart);
+    if (hierEnd <= hierStart) {
+      ctx.problem(lineNumber, 'not a Squid native access.log line: fewer than 9 fields');
+      return;
+    }
+    const end = parseEpochSeconds(line, 0, timeEnd);
+    if (Number.isNaN(end)) {
+      badField(ctx, lineNumber, 'time', line.slice(0, timeEnd), 'epoch seconds');
+      return;
+    }
+    const elapsed = parseUint(line, elapsedStart, elapsedEnd);
+    if (Number.isNaN(elapsed)) {
+      badField(ctx, lineNumber, 'elapsed', line.slice(elapsedStart, elapsedEnd), 'milliseconds');
+      return;
+    }
+    const bytes = parseUint(line, bytesStart, bytesEnd);
+    if (Number.isNaN(bytes)) {
+      badField(ctx, lineNumber, 'bytes', line.slice(bytesStart, bytesEnd), 'a byte count');
+      return;
+    }
+    const method = line.slice(methodStart, methodEnd);
+    const url = line.slice(urlStart, urlEnd);
+    // `NONE error:invalid-request`, `error:transaction-end-before-headers`: no request was made.
+    if (url.startsWith('error:')) return;
+    const flow = emptyFlow({ kind: 'squid', file: ctx.file, line: lineNumber });
+    if (!this.target(flow, method, url, lineNumber)) return;
+    flow.start = end - elapsed;
+    flow.end = end;
+    flow.client = line.slice(clientStart, clientEnd);
+    flow.bytesDown = bytes;
+    this.hierarchy(flow, line.slice(hierStart, hierEnd), lineNumber);
+    out.push(flow);
+  }
+
+  /**
+   * `client ident user [10/Oct/2000:13:55:36 -0700] "METHOD URL HTTP/1.1" status bytes` plus, in
+   * combined, `"referer" "agent"`, and in Squid's versions a last `%Ss:%Sh` (`TCP_MISS:HIER_DIRECT`).
+   */
+  common(line: string, lineNumber: number, out: FlowRecord[]): void {
+    const ctx = this.ctx;
+    const clientEnd = fieldEnd(line, 0);
+    const open = line.indexOf(' [', clientEnd);
+    const close = open < 0 ? -1 : line.indexOf('] ', open);
+    const quoteStart = close < 0 ? -1 : line.indexOf('"', close);
+    const quoteEnd = quoteStart < 0 ? -1 : line.indexOf('"', quoteStart + 1);
+    if (quoteEnd < 0) {
+      ctx.problem(lineNumber, 'not a Squid access.log line (neither native nor common/combined format)');
+      return;
+    }
+    const time = parseClfTime(line.slice(open + 2, close));
+    if (Number.isNaN(time)) {
+      badField(ctx, lineNumber, 'time', line.slice(open + 2, close), 'a [dd/Mon/yyyy:HH:MM:SS +zzzz] time');
+      return;
+    }
+    const request = line.slice(quoteStart + 1, quoteEnd);
+    const methodEnd = request.indexOf(' ');
+    const urlStart = methodEnd < 0 ? -1 : skipSpaces(request, methodEnd);
+    if (urlStart < 0) {
+      badField(ctx, lineNumber, 'request', request, 'a "METHOD URL VERSION" request line');
+      return;
+    }
+    const method = request.slice(0, methodEnd);
+    const url = request.slice(urlStart, fieldEnd(request, urlStart));
+    const flow = emptyFlow({ kind: 'squid', file: ctx.file, line: lineNumber });
+    if (!this.target(flow, method, url, lineNumber)) return;
+    flow.start = time;
+    flow.client = line.slice(0, clientEnd);
+    const statusStart = skipSpaces(line, quoteEnd + 1);
+    const statusEnd = fieldEnd(line, statusStart);
+    const bytesStart = skipSpaces(line, statusEnd);
+    const bytesEnd = fieldEnd(line, bytesStart);
+    const bytesText = line.slice(bytesStart, bytesEnd);
+    if (bytesText !== '-') {
+      const bytes = parseUint(bytesText);
+      if (Number.isNaN(bytes)) {
+        badField(ctx, lineNumber, 'bytes', bytesText, 'a byte count or -');
+        return;
+      }
+      flow.bytesDown = bytes;
+    }
+    const tail = SQUID_TAIL.exec(line);
+    if (tail) flow.actualPathEvidence = tail[0].slice(1);
+    out.push(flow);
+  }
+
+  /** Host, port and protocol from the method and URL; false (reported) when there is no host. */
+  target(flow: FlowRecord, method: string, url: string, lineNumber: number): boolean {
+    if (method === 'CONNECT') {
+      const hostPort = splitHostPort(url);
+      if (!hostPort || hostPort.host === '') {
+        badField(this.ctx, lineNumber, 'url', url, 'a CONNECT host:port');
+        return false;
+      }
+      flow.host = lowerAscii(hostPort.host);
+      flow.port = hostPort.port ?? 443;
+      flow.protocol = flow.port === 443 ? 'https' : 'tcp';
+      return true;
+    }
+    const parts = parseAbsoluteUrl(url);
+    if (parts) {
+      flow.host = parts.host;
+      flow.port = parts.port;
+      flow.protocol = parts.scheme;
+      return true;
+    }
+    // `host:port` without CONNECT: ssl-bump and some intercept setups log the raw target.
+    const hostPort = url.includes('/') ? undefined : splitHostPort(url);
+    if (hostPort && hostPort.port !== null && hostPort.host !== '') {
+      flow.host = lowerAscii(hostPort.host);
+      flow.port = hostPort.port;
+      flow.protocol = hostPort.port === 443 ? 'https' : 'tcp';
+      return true;
+    }
+    this.ctx.problem(lineNumber, `url ${quote(url)} names no host (not a proxy request?)`, 'url');
+    return false;
+  }
+
+  /** Squid's `code/peer`: the origin server's address (destination) or the peer it went to (upstream). */
+  hierarchy(flow: FlowRecord, field: string, lineNumber: number): void {
+    if (field.startsWith('HIER_DIRECT/') || field.startsWith('DIRECT/')) {
+      // The destination address itself is the evidence (resolved against the topology's prefixes).
+      const peer = field.slice(field.indexOf('/') + 1);
+      if (peer !== '-') flow.destination = normalizeAddress(peer) ?? null;
+      if (flow.destination === null && peer !== '-') flow.actualPathEvidence = field; // a name
+      return;
+    }
+    flow.actualPathEvidence = field;
+    const slash = field.indexOf('/');
+    const code = slash < 0 ? field : field.slice(0, slash);
+    const peer = slash < 0 ? '-' : field.slice(slash + 1);
+    const kind = hierarchyKind(code);
+    if (kind === 'none' || peer === '-' || peer === '') return;
+    if (kind === 'upstream') {
+      flow.upstream = peer;
+    } else if (kind === 'destination') {
+      // With `log_ip_on_direct off` Squid logs the origin's name instead of its address.
+      flow.destination = normalizeAddress(peer) ?? null;
+    } else {
+      this.#once.report(
+        `hier:${code}`,
+        lineNumber,
+        `hierarchy code ${quote(code)} is not one pathwarden knows; its peer is not used as path evidence`,
+        'hierarchy',
+      );
+    }
+  }
+}
+
+/**
+ * True when a line that starts with a digit starts with a native log's `seconds.millis` rather
+ * than the client address of a common-format line: an IPv4 address has a dot, an IPv6 address a
+ * colon within its first five characters; epoch seconds have nine digits or more.
+ */
+function isEpochLike(line: string): boolean {
+  for (let i = 1; i < 5; i++) {
+    const code = line.charCodeAt(i);
+    if (code === 0x2e || code === 0x3a) return false;
+  }
+  return true;
+}
+
+/** `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. */
+export function parseClfTime(text: string): number {
+  if (text.length !== 26 || text.charCodeAt(2) !== 0x2f || text.charCodeAt(6) !== 0x2f) return Number.NaN;
+  const day = parseUint(text, 0, 2);
+  const month = monthIndex[text.slice(3, 6)];
+  const year = parseUint(text, 7, 11);
+  const hour = parseUint(text, 12, 14);
+  const minute = parseUint(text, 15, 17);
+  const second = parseUint(text, 18, 20);
+  const sign = text[21] === '-' ? -1 : text[21] === '+' ? 1 : 0;
+  const offsetHours = parseUint(text, 22, 24);
+  const offsetMinutes = parseUint(text, 24, 26);
+  if (
+    month === undefined ||
+    sign === 0 ||
+    !(day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60)
+  )
+    return Number.NaN;
+  if (!(offsetHours <= 23 && offsetMinutes <= 59)) return Number.NaN;
+  const local = Date.UTC(year, month, day, hour, minute, second);
+  return local - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
+}
