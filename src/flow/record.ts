@@ -27,7 +27,7 @@ export interface FlowOrigin {
   kind: FlowOriginKind;
   /** File the record came from (`-` for stdin); absent for the gateway. */
   file?: string;
-  /** 1-based line (text formats), entry index (HAR, JSON blobs) or packet number (pcap). */
+  /** 1-based line where the record starts (text formats; also HAR entries and Azure JSON records), or packet number (pcap). */
   line?: number;
 }
 

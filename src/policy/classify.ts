@@ -26,7 +26,11 @@ export function classifyFlow(
   resolver: PathResolver,
   options: ClassifyOptions = {},
 ): Decision {
-  if (flow.actualPath === 'unknown') {
+  if (flow.actualPath === 'unknown' && flow.protocol === 'dns') {
+    // A lookup travels to the resolver, not to the name it asks about: where the query went says
+    // nothing about the path of the name's traffic, so a DNS record never proves a leak.
+    flow.actualPathEvidence ??= 'dns lookup';
+  } else if (flow.actualPath === 'unknown') {
     const result = resolver.resolve({
       destination: parseAddress(flow.destination),
       source: parseAddress(flow.sourceAddress),
@@ -41,14 +45,15 @@ export function classifyFlow(
   let decision: Decision | undefined;
   for (const candidate of [flow.host, flow.sni, flow.httpHost]) {
     if (!candidate) continue;
-    const name = canonicalHostName(candidate);
-    if (name !== undefined) {
-      decision = policy.decideHost(name, decideOptions);
-      break;
-    }
+    // Addresses first: a dotted quad is also a syntactically valid name, but must meet the prefixes.
     const address = parseAddress(candidate);
     if (address) {
       decision = policy.decideAddress(address, candidate, decideOptions);
+      break;
+    }
+    const name = canonicalHostName(candidate);
+    if (name !== undefined) {
+      decision = policy.decideHost(name, decideOptions);
       break;
     }
   }

@@ -1,0 +1,452 @@
+// `npm run bench:audit`: throughput and memory of `pathwarden audit` on a >= 1 GB Squid log and a
+// >= 1 GB Zeek conn log (and a pcap when the pcap format is registered), next to two baselines run
+// on the same files in the same run: `wc -l` (the I/O floor) and a mawk one-liner that counts hosts
+// without any matching. Each command runs in a child process under /usr/bin/time -v for its peak
+// RSS. Inputs are generated in os.tmpdir() and deleted afterwards.
+//
+//   node dist/bench/audit.js [--size MB] [--quick] [--keep]
+//
+// --size MB: size of each generated input (default 1100 MB, i.e. >= 1 GiB); --quick: 32 MB inputs,
+// a smoke run; --keep: leave the inputs in place. MB = 1,000,000 bytes throughout.
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PcapWriter, tlsClientHello } from '../src/audit/demo/pcap-writer.js';
+import { Random } from '../src/audit/demo/random.js';
+import { packageRoot } from '../src/catalog/load.js';
+import { getFormat } from '../src/ingest/registry.js';
+
+const MB = 1_000_000;
+const MAWK_PROGRAM = '{split($7,a,":"); c[a[1]]++}';
+
+interface Options {
+  sizeMb: number;
+  keep: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const options: Options = { sizeMb: 1100, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') options.sizeMb = 32;
+    else if (arg === '--keep') options.keep = true;
+    else if (arg === '--size') {
+      const value = Number(argv[++i]);
+      if (!(value > 0)) throw new Error('--size needs a number of MB');
+      options.sizeMb = value;
+    } else {
+      throw new Error(`unknown argument ${arg} (expected --size MB, --quick, --keep)`);
+    }
+  }
+  return options;
+}
+
+// ---- input generation -------------------------------------------------------------------------
+
+/** Writes text in large blocks until `bytes` are written; `line()` makes the next line. */
+function writeLines(path: string, bytes: number, header: string, line: () => string): number {
+  const fd = openSync(path, 'w');
+  let written = 0;
+  let lines = 0;
+  try {
+    let block = header;
+    while (written + block.length < bytes) {
+      while (block.length < 4 * MB) {
+        block += line();
+        lines++;
+      }
+      writeSync(fd, block);
+      written += Buffer.byteLength(block);
+      block = '';
+    }
+    if (block.length > 0) {
+      writeSync(fd, block);
+      written += Buffer.byteLength(block);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
+}
+
+/** A realistic mix of what an egress proxy sees: Power BI (both paths), Microsoft 365, the web. */
+const squidHosts: { host: string; weight: number; route: 'circuit' | 'internet' | 'direct' }[] = [
+  { host: 'api.powerbi.com', weight: 18, route: 'circuit' },
+  { host: 'wabi-west-europe-redirect.analysis.windows.net', weight: 8, route: 'circuit' },
+  { host: 'westeurope.pbidedicated.windows.net', weight: 3, route: 'circuit' },
+  { host: 'login.microsoftonline.com', weight: 4, route: 'circuit' },
+  { host: 'app.powerbi.com', weight: 10, route: 'internet' },
+  { host: 'content.powerapps.com', weight: 5, route: 'internet' },
+  { host: 'dc.services.visualstudio.com', weight: 4, route: 'internet' },
+  { host: 'dev.virtualearth.net', weight: 1, route: 'internet' },
+  { host: 'outlook.office365.com', weight: 10, route: 'direct' },
+  { host: 'teams.microsoft.com', weight: 8, route: 'direct' },
+  { host: 'www.google.com', weight: 6, route: 'direct' },
+  { host: 'github.com', weight: 3, route: 'direct' },
+  { host: 'fonts.gstatic.com', weight: 4, route: 'direct' },
+  { host: 'cdn.jsdelivr.net', weight: 2, route: 'direct' },
+  { host: '*.cdn.example.net', weight: 6, route: 'direct' },
+  { host: 'wabi-north-europe-d-primary-redirect.analysis.windows.net', weight: 1, route: 'internet' },
+];
+
+function weighted<T extends { weight: number }>(items: readonly T[]): (random: Random) => T {
+  const table: T[] = [];
+  for (const item of items) for (let i = 0; i < item.weight; i++) table.push(item);
+  return (random) => random.pick(table);
+}
+
+function generateSquid(path: string, bytes: number): number {
+  const random = new Random(1);
+  const pick = weighted(squidHosts);
+  let time = Date.UTC(2026, 10, 16) / 1000;
+  const paths = [
+    '/',
+    '/index.html',
+    '/v1.0/myorg/groups',
+    '/scripts/app.min.js',
+    '/api/data?id=12345',
+    '/favicon.ico',
+  ];
+  return writeLines(path, bytes, '', () => {
+    time += random.next() * 0.004;
+    const entry = pick(random);
+    const host = entry.host.startsWith('*.') ? `img${random.int(1, 5000)}${entry.host.slice(1)}` : entry.host;
+    const client = `10.1.${random.int(0, 19)}.${random.int(1, 254)}`;
+    const elapsed = String(random.int(1, 90_000)).padStart(6);
+    const hierarchy =
+      entry.route === 'circuit'
+        ? 'FIRSTUP_PARENT/10.9.0.1'
+        : entry.route === 'internet'
+          ? 'FIRSTUP_PARENT/10.9.0.2'
+          : `HIER_DIRECT/${random.int(1, 223)}.${random.int(0, 255)}.${random.int(0, 255)}.${random.int(1, 254)}`;
+    if (random.next() < 0.12) {
+      return `${time.toFixed(3)} ${elapsed} ${client} TCP_MISS/200 ${random.int(200, 400_000)} GET http://${host}${random.pick(paths)} - ${hierarchy} text/html\n`;
+    }
+    return `${time.toFixed(3)} ${elapsed} ${client} TCP_TUNNEL/200 ${random.int(500, 5_000_000)} CONNECT ${host}:443 - ${hierarchy} -\n`;
+  });
+}
+
+const zeekFields = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'proto',
+  'service',
+  'duration',
+  'orig_bytes',
+  'resp_bytes',
+  'conn_state',
+  'local_orig',
+  'local_resp',
+  'missed_bytes',
+  'history',
+  'orig_pkts',
+  'orig_ip_bytes',
+  'resp_pkts',
+  'resp_ip_bytes',
+  'tunnel_parents',
+];
+const zeekTypes = [
+  'time',
+  'string',
+  'addr',
+  'port',
+  'addr',
+  'port',
+  'enum',
+  'string',
+  'interval',
+  'count',
+  'count',
+  'string',
+  'bool',
+  'bool',
+  'count',
+  'string',
+  'count',
+  'count',
+  'count',
+  'count',
+  'set[string]',
+];
+
+function generateZeekConn(path: string, bytes: number): number {
+  const random = new Random(2);
+  // Responders: Power BI service-tag and circuit addresses, Microsoft front ends, the web.
+  const servers: string[] = [];
+  for (let i = 0; i < 64; i++) servers.push(`13.73.248.${random.int(0, 255)}`);
+  for (let i = 0; i < 200; i++)
+    servers.push(`20.${random.int(0, 255)}.${random.int(0, 255)}.${random.int(1, 254)}`);
+  for (let i = 0; i < 1700; i++)
+    servers.push(`${random.int(1, 223)}.${random.int(0, 255)}.${random.int(0, 255)}.${random.int(1, 254)}`);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const uid = () => {
+    let text = 'C';
+    for (let i = 0; i < 17; i++) text += alphabet[random.int(0, alphabet.length - 1)];
+    return text;
+  };
+  const header = [
+    '#separator \\x09',
+    '#set_separator\t,',
+    '#empty_field\t(empty)',
+    '#unset_field\t-',
+    '#path\tconn',
+    '#open\t2026-11-16-00-00-00',
+    `#fields\t${zeekFields.join('\t')}`,
+    `#types\t${zeekTypes.join('\t')}`,
+    '',
+  ].join('\n');
+  let time = Date.UTC(2026, 10, 16) / 1000;
+  return writeLines(path, bytes, header, () => {
+    time += random.next() * 0.004;
+    const roll = random.next();
+    const udp = roll < 0.15;
+    const port = udp ? 53 : roll < 0.25 ? 80 : 443;
+    const service = udp ? 'dns' : port === 80 ? 'http' : 'ssl';
+    const up = random.int(40, 60_000);
+    const down = random.int(40, 4_000_000);
+    const origPkts = Math.ceil(up / 1200) + 2;
+    const respPkts = Math.ceil(down / 1400) + 2;
+    return `${time.toFixed(6)}\t${uid()}\t10.1.${random.int(0, 19)}.${random.int(1, 254)}\t${random.int(1024, 65535)}\t${random.pick(servers)}\t${port}\t${udp ? 'udp' : 'tcp'}\t${service}\t${(random.next() * 60).toFixed(6)}\t${up}\t${down}\tSF\tT\tF\t0\tShADadFf\t${origPkts}\t${up + origPkts * 40}\t${respPkts}\t${down + respPkts * 40}\t(empty)\n`;
+  });
+}
+
+function generatePcap(path: string, bytes: number): number {
+  const random = new Random(3);
+  const hosts = [
+    'api.powerbi.com',
+    'app.powerbi.com',
+    'content.powerapps.com',
+    'www.example.com',
+    'outlook.office365.com',
+  ];
+  const fd = openSync(path, 'w');
+  let written = 0;
+  let connections = 0;
+  try {
+    const writer = new PcapWriter();
+    let time = Date.UTC(2026, 10, 16);
+    while (written < bytes) {
+      for (let i = 0; i < 200; i++) {
+        time += random.int(1, 40);
+        const port = 1024 + ((connections * 7) % 64000);
+        writer.connection(
+          time,
+          { ip: `10.1.${random.int(0, 19)}.${random.int(1, 254)}`, port },
+          { ip: `13.73.248.${random.int(0, 255)}`, port: 443 },
+          tlsClientHello(random.pick(hosts), connections),
+          random.int(2_000, 60_000),
+        );
+        connections++;
+      }
+      const chunk = writer.drain();
+      writeSync(fd, chunk);
+      written += chunk.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return connections;
+}
+
+// ---- measurement ------------------------------------------------------------------------------
+
+interface Run {
+  tool: string;
+  seconds: number;
+  peakRssKb: number | null;
+  stdout: string;
+  ok: boolean;
+  error?: string;
+}
+
+const timeBinary = '/usr/bin/time';
+
+function measure(tool: string, command: string, args: readonly string[]): Run {
+  const useTime = existsSync(timeBinary);
+  const started = process.hrtime.bigint();
+  const result = useTime
+    ? spawnSync(timeBinary, ['-v', command, ...args], { encoding: 'utf8', maxBuffer: 256 * MB })
+    : spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * MB });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr ?? '');
+  const ok = result.status === 0 || (result.status === 1 && tool.startsWith('pathwarden'));
+  return {
+    tool,
+    seconds,
+    peakRssKb: rss ? Number(rss[1]) : null,
+    stdout: result.stdout ?? '',
+    ok,
+    // Without /usr/bin/time's own report: the command's last lines of stderr say what went wrong.
+    error: ok
+      ? undefined
+      : (result.error?.message ??
+        (result.stderr ?? '').split('\tCommand being timed')[0]?.trim().split('\n').slice(-8).join('\n')),
+  };
+}
+
+interface Row {
+  input: string;
+  sizeBytes: number;
+  run: Run;
+  flows: number | null;
+}
+
+function auditRun(file: string, topology: string): Row['run'] & { flows: number | null } {
+  const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  const run = measure('pathwarden audit', process.execPath, [
+    main,
+    'audit',
+    file,
+    '--json',
+    '--quiet',
+    '--topology',
+    topology,
+  ]);
+  let flows: number | null = null;
+  try {
+    flows = (JSON.parse(run.stdout) as { flows: number }).flows;
+  } catch {
+    run.ok = false;
+    run.error ??= 'audit did not print a JSON report';
+  }
+  return { ...run, flows };
+}
+
+function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+
+function formatRow(row: Row, wc: Row | undefined, mawk: Row | undefined): string[] {
+  const mbPerSecond = row.sizeBytes / MB / row.run.seconds;
+  const ratio = (base: Row | undefined) =>
+    base?.run.ok && row.run.ok
+      ? `${(mbPerSecond / (base.sizeBytes / MB / base.run.seconds)).toFixed(2)}x`
+      : '-';
+  return [
+    row.input,
+    row.run.tool,
+    row.run.ok ? `${row.run.seconds.toFixed(2)} s` : 'failed',
+    row.run.ok ? mbPerSecond.toFixed(0) : '-',
+    row.flows === null || !row.run.ok ? '-' : `${(row.flows / row.run.seconds / 1e6).toFixed(2)} M`,
+    row.run.peakRssKb === null ? 'n/a' : `${(row.run.peakRssKb / 1024).toFixed(0)} MiB`,
+    row.run.tool.startsWith('pathwarden') ? ratio(wc) : '',
+    row.run.tool.startsWith('pathwarden') ? ratio(mawk) : '',
+  ];
+}
+
+function table(rows: string[][]): string {
+  const header = ['input', 'tool', 'time', 'MB/s', 'flows/s', 'peak RSS', 'vs wc -l', 'vs mawk'];
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const bytes = Math.round(options.sizeMb * MB);
+  const dir = mkdtempSync(join(tmpdir(), 'pathwarden-bench-audit-'));
+  const cleanup = () => {
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  const mawk = hasCommand('mawk');
+  try {
+    const topology = join(dir, 'topology.yaml');
+    writeFileSync(
+      topology,
+      'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n',
+    );
+    const inputs: { name: string; path: string; awk: boolean }[] = [];
+    const generate = (
+      name: string,
+      file: string,
+      make: (path: string, bytes: number) => number,
+      awk: boolean,
+    ) => {
+      const path = join(dir, file);
+      const started = Date.now();
+      const count = make(path, bytes);
+      const size = statSync(path).size;
+      process.stderr.write(
+        `generated ${name}: ${(size / MB).toFixed(0)} MB, ${count.toLocaleString('en')} records in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+      inputs.push({ name: `${name} ${(size / MB).toFixed(0)} MB`, path, awk });
+    };
+    generate('squid', 'access.log', generateSquid, true);
+    generate('zeek conn', 'conn.log', generateZeekConn, true);
+    const pcapRegistered = getFormat('pcap') !== undefined;
+    if (pcapRegistered) generate('pcap', 'egress.pcap', generatePcap, false);
+
+    const rows: string[][] = [];
+    for (const input of inputs) {
+      const size = statSync(input.path).size;
+      const wc = {
+        input: input.name,
+        sizeBytes: size,
+        run: measure('wc -l', 'wc', ['-l', input.path]),
+        flows: null,
+      };
+      const awk =
+        input.awk && mawk
+          ? {
+              input: input.name,
+              sizeBytes: size,
+              run: measure('mawk (split $7, count)', 'mawk', [MAWK_PROGRAM, input.path]),
+              flows: null,
+            }
+          : undefined;
+      const audit = auditRun(input.path, topology);
+      const auditRow: Row = { input: input.name, sizeBytes: size, run: audit, flows: audit.flows };
+      rows.push(formatRow(wc, undefined, undefined));
+      if (awk) rows.push(formatRow(awk, undefined, undefined));
+      rows.push(formatRow(auditRow, wc, awk));
+      for (const row of [wc, awk, auditRow]) {
+        if (row && !row.run.ok)
+          process.stderr.write(`${row.run.tool} on ${input.name} failed:\n${row.run.error}\n`);
+      }
+    }
+    process.stdout.write(`\n${table(rows)}\n\n`);
+    process.stdout.write(
+      [
+        `node ${process.version}, ${(await import('node:os')).cpus()[0]?.model ?? 'unknown CPU'}; MB = 10^6 bytes; inputs in the page cache (wc -l runs first).`,
+        mawk ? '' : 'mawk is not installed: the mawk baseline was skipped (Debian: apt-get install mawk).',
+        existsSync(timeBinary)
+          ? ''
+          : '/usr/bin/time is missing: peak RSS not measured (Debian: apt-get install time).',
+        pcapRegistered ? '' : 'The pcap format is not registered in src/ingest/registry.ts: no pcap run.',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+    process.stdout.write('\n');
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench:audit failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

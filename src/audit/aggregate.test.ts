@@ -1,0 +1,244 @@
+import { describe, expect, test } from 'vitest';
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { classifyFlow } from '../policy/classify.js';
+import { PathResolver, topologySchema } from '../policy/topology.js';
+import { AuditAggregate } from './aggregate.js';
+import { buildAuditReport } from './audit-report.js';
+import { ProblemLog } from './problems.js';
+import { at, builtinPolicy } from './test-support.js';
+import { TimeSeries } from './time-series.js';
+
+const resolver = new PathResolver(
+  topologySchema.parse({
+    expressroute: { proxies: ['10.9.0.1:3128'] },
+    internet: { proxies: ['10.9.0.2:3128'] },
+    default: 'internet',
+  }),
+);
+
+function flow(fields: Partial<FlowRecord>): FlowRecord {
+  return { ...emptyFlow({ kind: 'squid', file: 'access.log', line: 1 }), ...fields };
+}
+
+function aggregateOf(flows: FlowRecord[], limits = {}): AuditAggregate {
+  const aggregate = new AuditAggregate('saas', limits);
+  for (const record of flows) aggregate.add(record, classifyFlow(record, builtinPolicy(), resolver));
+  return aggregate;
+}
+
+function report(aggregate: AuditAggregate, top = 20) {
+  return buildAuditReport(aggregate, {
+    generatedAt: new Date(0),
+    catalog: { name: 'powerbi', version: 'test' },
+    topology: { file: null, default: 'internet' },
+    inputs: [],
+    dnsAnswers: 0,
+    zeek: { joined: 0, unmatched: 0, overflow: 0 },
+    problems: new ProblemLog(),
+    top,
+  });
+}
+
+describe('AuditAggregate', () => {
+  const flows = [
+    flow({
+      host: 'api.powerbi.com',
+      upstream: '10.9.0.1',
+      bytesUp: 100,
+      bytesDown: 1000,
+      start: at(0),
+      end: at(1),
+    }),
+    flow({
+      host: 'api.powerbi.com',
+      upstream: '10.9.0.2',
+      bytesUp: 10,
+      bytesDown: 20,
+      start: at(5),
+      end: at(6),
+    }),
+    flow({
+      host: 'API.PowerBI.com',
+      upstream: '10.9.0.2',
+      bytesUp: 1,
+      bytesDown: 2,
+      start: at(7),
+      end: at(30),
+    }),
+    flow({
+      host: 'content.powerapps.com',
+      upstream: '10.9.0.2',
+      bytesUp: 5,
+      bytesDown: 500,
+      start: at(2),
+      end: at(3),
+    }),
+    flow({
+      host: 'unknown.example',
+      upstream: '10.9.0.2',
+      bytesUp: null,
+      bytesDown: 7,
+      start: null,
+      end: null,
+    }),
+    flow({
+      host: 'app.powerbi.com',
+      component: 'mobile',
+      upstream: '10.9.0.2',
+      bytesUp: 3,
+      bytesDown: 3,
+      start: at(60),
+    }),
+  ];
+
+  test('counts flows and bytes per verdict, path, component, rule and activity', () => {
+    const result = report(aggregateOf(flows));
+    expect(result.flows).toBe(6);
+    expect(result.verdicts).toEqual({
+      ok: 1,
+      leak: 2,
+      exception: 1,
+      unknown: 1,
+      unverified: 0,
+      'not-covered': 1,
+    });
+    expect(result.bytes).toMatchObject({ up: 119, down: 1532, total: 1651 });
+    expect(result.bytes.byVerdict.leak).toEqual({ up: 11, down: 22 });
+    expect(result.bytes.byPath).toEqual({
+      expressroute: { up: 100, down: 1000 },
+      internet: { up: 19, down: 532 },
+      unknown: { up: 0, down: 0 },
+    });
+    expect(result.paths.internet).toMatchObject({
+      flows: 5,
+      firstSeen: '2026-11-23T08:02:00Z',
+      lastSeen: '2026-11-23T09:00:00Z',
+      verdicts: { leak: 2, exception: 1, unknown: 1, 'not-covered': 1, ok: 0, unverified: 0 },
+    });
+    expect(Object.keys(result.components)).toEqual(['mobile', 'saas']);
+    expect(result.components.saas?.flows).toBe(5);
+    const backend = result.rules.find((rule) => rule.rule === 'service.backend-api');
+    expect(backend).toMatchObject({
+      flows: 3,
+      expectedPath: 'expressroute',
+      bytesUp: 111,
+      firstSeen: '2026-11-23T08:00:00Z',
+      lastSeen: '2026-11-23T08:30:00Z',
+      verdicts: { ok: 1, leak: 2 },
+    });
+    expect(result.rules.find((rule) => rule.rule === null)).toMatchObject({
+      flows: 1,
+      expectedPath: 'unknown',
+    });
+    const activity = result.activities.find((row) => row.rules.includes('service.backend-api'));
+    expect(activity?.flows).toBe(3);
+    expect(result.timeRange).toEqual({ first: '2026-11-23T08:00:00Z', last: '2026-11-23T09:00:00Z' });
+  });
+
+  test('destinations are keyed by the canonical name classified; findings rank by bytes of their verdict', () => {
+    const result = report(aggregateOf(flows));
+    const api = result.destinations.top.find((row) => row.destination === 'api.powerbi.com');
+    expect(api).toMatchObject({ flows: 3, verdicts: { ok: 1, leak: 2 } });
+    expect(result.findings.exceptions).toEqual([
+      {
+        destination: 'content.powerapps.com',
+        rule: 'overall.cdn-2024',
+        activity: expect.any(String),
+        flows: 1,
+        bytesUp: 5,
+        bytesDown: 500,
+        firstSeen: '2026-11-23T08:02:00Z',
+        lastSeen: '2026-11-23T08:03:00Z',
+      },
+    ]);
+    expect(result.findings.unknown.map((row) => [row.destination, row.flows, row.firstSeen])).toEqual([
+      ['unknown.example', 1, null],
+    ]);
+    expect(
+      result.findings.leaks.items.map((leak) => [leak.evidence, leak.host, leak.actualPathEvidence]),
+    ).toEqual([
+      ['access.log:1', 'api.powerbi.com', 'proxy 10.9.0.2'],
+      ['access.log:1', 'api.powerbi.com', 'proxy 10.9.0.2'],
+    ]);
+  });
+
+  test('top-N destinations with an "other" bucket; the table stops growing at its limit', () => {
+    const many = Array.from({ length: 30 }, (_, i) =>
+      flow({ host: `h${String(i).padStart(2, '0')}.example`, bytesDown: 100 - i, upstream: '10.9.0.2' }),
+    );
+    const capped = aggregateOf(many, { destinations: 25 });
+    const result = report(capped, 10);
+    expect(result.destinations.top.map((row) => row.destination)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `h${String(i).padStart(2, '0')}.example`),
+    );
+    expect(result.destinations.distinct).toBe(25);
+    expect(result.destinations.complete).toBe(false);
+    // 15 tracked but ranked lower + 5 untracked flows.
+    expect(result.destinations.other).toMatchObject({ destinations: 15, flows: 20 });
+    expect(
+      result.destinations.top.reduce((sum, row) => sum + row.flows, 0) + result.destinations.other.flows,
+    ).toBe(30);
+  });
+
+  test('leak evidence is capped but the total is counted', () => {
+    const leaks = Array.from({ length: 12 }, (_, i) =>
+      flow({
+        host: 'api.powerbi.com',
+        upstream: '10.9.0.2',
+        origin: { kind: 'squid', file: 'a.log', line: i + 1 },
+      }),
+    );
+    const result = report(aggregateOf(leaks, { leaks: 5 }));
+    expect(result.findings.leaks.total).toBe(12);
+    expect(result.findings.leaks.omitted).toBe(7);
+    expect(result.findings.leaks.items.map((leak) => leak.evidence)).toEqual([
+      'a.log:1',
+      'a.log:2',
+      'a.log:3',
+      'a.log:4',
+      'a.log:5',
+    ]);
+  });
+});
+
+describe('TimeSeries', () => {
+  test('picks the smallest ladder width that gives at most the target number of buckets', () => {
+    const series = new TimeSeries();
+    series.add(at(0), 0, 0, 10);
+    series.add(at(239), 1, 1, 5);
+    const result = series.result(120);
+    // 4 hours in at most 120 buckets: 5-minute buckets (48 of them).
+    expect(result.bucketMs).toBe(300_000);
+    expect(result.buckets).toHaveLength(48);
+    expect(result.buckets[0]).toMatchObject({ start: at(0), flows: 1, bytesByPath: { expressroute: 10 } });
+    expect(result.buckets[47]).toMatchObject({ start: at(235), flows: 1, bytesByVerdict: { leak: 5 } });
+    expect(result.buckets.slice(1, 47).every((bucket) => bucket.flows === 0)).toBe(true);
+  });
+
+  test('widens its buckets to stay bounded and keeps every byte', () => {
+    const series = new TimeSeries(64);
+    let total = 0;
+    // Ten days of flows, one every 7 minutes, out of order at the start.
+    series.add(at(60 * 24 * 5), 1, 2, 3);
+    total += 3;
+    for (let minute = 0; minute < 60 * 24 * 10; minute += 7) {
+      series.add(at(minute), minute % 3, minute % 6, minute);
+      total += minute;
+    }
+    expect(series.bucketMs).toBeGreaterThanOrEqual(((10 * 86_400_000) / 64) | 0);
+    const result = series.result(120);
+    expect(result.buckets.length).toBeLessThanOrEqual(120);
+    const sum = result.buckets.reduce(
+      (acc, bucket) =>
+        acc + bucket.bytesByPath.expressroute + bucket.bytesByPath.internet + bucket.bytesByPath.unknown,
+      0,
+    );
+    expect(sum).toBe(total);
+    const verdictSum = result.buckets.reduce(
+      (acc, bucket) => acc + Object.values(bucket.bytesByVerdict).reduce((a, b) => a + b, 0),
+      0,
+    );
+    expect(verdictSum).toBe(total);
+    for (const bucket of result.buckets) expect(bucket.start % result.bucketMs).toBe(0);
+  });
+});

@@ -1,0 +1,376 @@
+// Running totals of an audit, fed one classified flow at a time: flows and bytes per (rule,
+// component, actual path, verdict) cell, from which the totals per verdict, path, component, rule
+// and activity are derived at the end; per destination; a time series; and the evidence of every
+// leak. Memory is bounded: the destination table stops growing at
+// `destinations` distinct names (later names are counted in one "untracked" row) and leak
+// evidence stops at `leaks` records (the total is still counted).
+import { type Component, components } from '../catalog/model.js';
+import type { FlowRecord } from '../flow/record.js';
+import type { Decision, ExpectedPath, RuleRef } from '../policy/policy.js';
+import { type Verdict, verdicts } from '../policy/verdict.js';
+import { detach, detachOrNull } from './detach.js';
+import { type SeriesPath, seriesPaths, TimeSeries } from './time-series.js';
+
+const verdictIndex: Readonly<Record<Verdict, number>> = Object.fromEntries(
+  verdicts.map((verdict, i) => [verdict, i]),
+) as Record<Verdict, number>;
+const pathIndex: Readonly<Record<SeriesPath, number>> = Object.fromEntries(
+  seriesPaths.map((path, i) => [path, i]),
+) as Record<SeriesPath, number>;
+const componentIndex: Readonly<Record<Component, number>> = Object.fromEntries(
+  components.map((component, i) => [component, i]),
+) as Record<Component, number>;
+const LEAK = verdictIndex.leak;
+/** Offsets of the per-verdict blocks in DestinationTally.cells. */
+const UP = verdicts.length;
+const DOWN = 2 * verdicts.length;
+const FIRST = 3 * verdicts.length;
+const LAST = 4 * verdicts.length;
+
+/** Flows, bytes and time span of a set of flows, with flow counts per verdict. */
+export class Tally {
+  flows = 0;
+  bytesUp = 0;
+  bytesDown = 0;
+  /** Earliest start / latest end seen, epoch ms; ±Infinity while no flow carried a time. */
+  first = Number.POSITIVE_INFINITY;
+  last = Number.NEGATIVE_INFINITY;
+  /** Flow counts indexed like `verdicts`. */
+  readonly verdicts = new Float64Array(verdicts.length);
+
+  add(verdict: number, up: number, down: number, first: number, last: number): void {
+    this.flows++;
+    this.bytesUp += up;
+    this.bytesDown += down;
+    (this.verdicts[verdict] as number)++;
+    if (first < this.first) this.first = first;
+    if (last > this.last) this.last = last;
+  }
+
+  /** Adds the flows of one cell, all of verdict `verdict`. */
+  merge(cell: Cell, verdict: number): void {
+    this.flows += cell.flows;
+    this.bytesUp += cell.bytesUp;
+    this.bytesDown += cell.bytesDown;
+    (this.verdicts[verdict] as number) += cell.flows;
+    if (cell.first < this.first) this.first = cell.first;
+    if (cell.last > this.last) this.last = cell.last;
+  }
+}
+
+/** The flows of one (rule, component, actual path, verdict) combination: what the hot path counts. */
+export class Cell {
+  flows = 0;
+  bytesUp = 0;
+  bytesDown = 0;
+  first = Number.POSITIVE_INFINITY;
+  last = Number.NEGATIVE_INFINITY;
+}
+
+/** A rule's totals and what the report needs to describe it. */
+export class RuleTally extends Tally {
+  constructor(
+    readonly ruleId: string | null,
+    readonly activity: string | null,
+    readonly expectedPath: ExpectedPath,
+  ) {
+    super();
+  }
+}
+
+/** The cells of one rule (or of "no rule"), indexed by component, actual path and verdict. */
+class RuleCells {
+  readonly cells: (Cell | undefined)[] = new Array(components.length * seriesPaths.length * verdicts.length);
+
+  constructor(
+    readonly ruleId: string | null,
+    readonly activity: string | null,
+    readonly expectedPath: ExpectedPath,
+  ) {}
+}
+
+/**
+ * One destination (the name or address a flow was classified by). The hot path only fills the
+ * per-verdict arrays; `settle()` derives the totals of the Tally from them for the report.
+ */
+export class DestinationTally extends Tally {
+  /**
+   * Per verdict v: flows at [v], bytes up at [V + v], bytes down at [2V + v], first start at
+   * [3V + v], last end at [4V + v] (V = 6 verdicts). One array, so the hot path touches one block
+   * of memory per destination.
+   */
+  readonly cells = new Float64Array(5 * verdicts.length);
+  /** Rule of the first flow of each verdict (a destination normally has one rule per component). */
+  readonly ruleByVerdict: (string | null | undefined)[] = new Array(verdicts.length).fill(undefined);
+
+  constructor(readonly destination: string) {
+    super();
+    this.cells.fill(Number.POSITIVE_INFINITY, FIRST, FIRST + verdicts.length);
+    this.cells.fill(Number.NEGATIVE_INFINITY, LAST, LAST + verdicts.length);
+  }
+
+  flowsFor(verdict: number): number {
+    return this.cells[verdict] as number;
+  }
+
+  bytesUpFor(verdict: number): number {
+    return this.cells[UP + verdict] as number;
+  }
+
+  bytesDownFor(verdict: number): number {
+    return this.cells[DOWN + verdict] as number;
+  }
+
+  firstFor(verdict: number): number {
+    return this.cells[FIRST + verdict] as number;
+  }
+
+  lastFor(verdict: number): number {
+    return this.cells[LAST + verdict] as number;
+  }
+
+  settle(): void {
+    this.flows = 0;
+    this.bytesUp = 0;
+    this.bytesDown = 0;
+    this.first = Number.POSITIVE_INFINITY;
+    this.last = Number.NEGATIVE_INFINITY;
+    for (let v = 0; v < verdicts.length; v++) {
+      this.verdicts[v] = this.flowsFor(v);
+      this.flows += this.flowsFor(v);
+      this.bytesUp += this.bytesUpFor(v);
+      this.bytesDown += this.bytesDownFor(v);
+      this.first = Math.min(this.first, this.firstFor(v));
+      this.last = Math.max(this.last, this.lastFor(v));
+    }
+  }
+}
+
+/** Totals derived from the cells once the audit is over. */
+export interface AggregateTotals {
+  byVerdict: Tally[];
+  byPath: Tally[];
+  byComponent: Map<Component, Tally>;
+  byRule: Map<string, RuleTally>;
+}
+
+/** Everything a report shows about one leak. Strings are copies, not views of log lines. */
+export interface LeakEvidence {
+  file: string | null;
+  line: number | null;
+  start: number | null;
+  client: string | null;
+  /** The name the flow was classified by (requested host, SNI, HTTP Host or DNS name). */
+  host: string;
+  destination: string | null;
+  port: number | null;
+  upstream: string | null;
+  sourceAddress: string | null;
+  actualPathEvidence: string | null;
+  ruleId: string | null;
+  activity: string | null;
+  component: Component;
+  bytesUp: number | null;
+  bytesDown: number | null;
+}
+
+export interface AggregateLimits {
+  /** Distinct destinations tracked one by one (default 100,000). */
+  destinations?: number;
+  /** Leak evidence records kept (default 1,000); the total is always counted. */
+  leaks?: number;
+  /** Internal time buckets before widening them (default 4,096). */
+  timeBuckets?: number;
+}
+
+export class AuditAggregate {
+  readonly #rules = new Map<string, RuleCells>();
+  // A prototype-less object rather than a Map: destination names are fresh slices of log lines,
+  // and V8 looks such keys up in an object several times faster than in a Map (measured ~10 ns
+  // against ~70 ns per lookup), which matters at a million flows a second.
+  readonly #destinations: Record<string, DestinationTally | undefined> = Object.create(null);
+  #destinationCount = 0;
+  readonly #byExactRef = new Map<RuleRef, DestinationTally | null>();
+  /** Flows to destinations that arrived after the destination table was full. */
+  readonly untracked = new Tally();
+  readonly series: TimeSeries;
+  readonly leaks: LeakEvidence[] = [];
+  readonly destinationLimit: number;
+  readonly leakLimit: number;
+  flows = 0;
+  leakTotal = 0;
+  /** Flows without a start or end time (counted everywhere except the time series). */
+  undated = 0;
+  first = Number.POSITIVE_INFINITY;
+  last = Number.NEGATIVE_INFINITY;
+  // The rule of the previous flow: logs repeat the same few rules, so one string compare usually
+  // replaces the map lookup.
+  #lastRuleKey: string | undefined;
+  #lastRule: RuleCells | undefined;
+
+  constructor(
+    readonly defaultComponent: Component,
+    limits: AggregateLimits = {},
+  ) {
+    this.destinationLimit = limits.destinations ?? 100_000;
+    this.leakLimit = limits.leaks ?? 1000;
+    this.series = new TimeSeries(limits.timeBuckets ?? 4096);
+  }
+
+  /**
+   * Adds one flow that classifyFlow() has just classified with `decision`. The hot path of an audit:
+   * one cell (rule x component x path x verdict), one destination, one time bucket; every other
+   * total is derived from the cells at the end (`totals()`).
+   */
+  add(flow: FlowRecord, decision: Decision): void {
+    const verdict = verdictIndex[decision.verdict];
+    const path = pathIndex[flow.actualPath];
+    const up = flow.bytesUp ?? 0;
+    const down = flow.bytesDown ?? 0;
+    const first = flow.start ?? flow.end ?? Number.POSITIVE_INFINITY;
+    const last = flow.end ?? flow.start ?? Number.NEGATIVE_INFINITY;
+    this.flows++;
+    if (first < this.first) this.first = first;
+    if (last > this.last) this.last = last;
+
+    const rule = decision.rule;
+    const ruleKey = rule === null ? '' : rule.id;
+    let cells = this.#lastRule;
+    if (ruleKey !== this.#lastRuleKey) {
+      cells = this.#rules.get(ruleKey);
+      if (cells === undefined) {
+        cells = new RuleCells(rule === null ? null : detach(rule.id), rule?.activity ?? null, decision.path);
+        this.#rules.set(cells.ruleId ?? '', cells);
+      }
+      this.#lastRuleKey = ruleKey;
+      this.#lastRule = cells;
+    }
+    const component = flow.component ?? this.defaultComponent;
+    const index = (componentIndex[component] * seriesPaths.length + path) * verdicts.length + verdict;
+    let cell = (cells as RuleCells).cells[index];
+    if (cell === undefined) {
+      cell = new Cell();
+      (cells as RuleCells).cells[index] = cell;
+    }
+    cell.flows++;
+    cell.bytesUp += up;
+    cell.bytesDown += down;
+    if (first < cell.first) cell.first = first;
+    if (last > cell.last) cell.last = last;
+
+    // Classified by name when it could be; a host that is not a valid name is still shown as seen.
+    const name =
+      decision.host !== ''
+        ? decision.host
+        : (flow.host ?? flow.sni ?? flow.httpHost ?? flow.destination ?? '(none)');
+    let destination: DestinationTally | undefined | null;
+    // A rule reached through an exact host pattern always names the same destination: its tally
+    // hangs off the rule reference (identity lookup) instead of hashing the name of every flow.
+    if (rule !== null) destination = this.#byExactRef.get(rule);
+    if (destination == null) {
+      destination = this.#destinations[name];
+      if (destination === undefined && this.#destinationCount < this.destinationLimit) {
+        const key = detach(name);
+        destination = new DestinationTally(key);
+        this.#destinations[key] = destination;
+        this.#destinationCount++;
+      }
+      if (rule !== null && destination !== undefined) this.#rememberRef(rule, decision, destination);
+    }
+    if (destination === undefined) {
+      this.untracked.add(verdict, up, down, first, last);
+    } else {
+      const cellsOf = destination.cells;
+      (cellsOf[verdict] as number)++;
+      (cellsOf[UP + verdict] as number) += up;
+      (cellsOf[DOWN + verdict] as number) += down;
+      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
+      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
+      if (destination.ruleByVerdict[verdict] === undefined)
+        destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
+    }
+
+    if (flow.start !== null || flow.end !== null) {
+      this.series.add((flow.start ?? flow.end) as number, path, verdict, up + down);
+    } else {
+      this.undated++;
+    }
+
+    if (verdict === LEAK) this.#recordLeak(flow, decision, component);
+  }
+
+  /** Totals per verdict, actual path, component and rule, summed from the cells. */
+  totals(): AggregateTotals {
+    const byVerdict = verdicts.map(() => new Tally());
+    const byPath = seriesPaths.map(() => new Tally());
+    const byComponent = new Map<Component, Tally>();
+    const byRule = new Map<string, RuleTally>();
+    for (const [key, rule] of this.#rules) {
+      const ruleTally = new RuleTally(rule.ruleId, rule.activity, rule.expectedPath);
+      rule.cells.forEach((cell, index) => {
+        if (cell === undefined) return;
+        const verdict = index % verdicts.length;
+        const path = Math.floor(index / verdicts.length) % seriesPaths.length;
+        const component = components[Math.floor(index / (verdicts.length * seriesPaths.length))] as Component;
+        ruleTally.merge(cell, verdict);
+        (byVerdict[verdict] as Tally).merge(cell, verdict);
+        (byPath[path] as Tally).merge(cell, verdict);
+        let componentTally = byComponent.get(component);
+        if (componentTally === undefined) {
+          componentTally = new Tally();
+          byComponent.set(component, componentTally);
+        }
+        componentTally.merge(cell, verdict);
+      });
+      byRule.set(key, ruleTally);
+    }
+    for (const destination of this.destinationTallies()) destination.settle();
+    return { byVerdict, byPath, byComponent, byRule };
+  }
+
+  /** Every tracked destination (totals are set by `totals()`). */
+  destinationTallies(): DestinationTally[] {
+    return Object.values(this.#destinations) as DestinationTally[];
+  }
+
+  /** Distinct destinations tracked (at most `destinationLimit`). */
+  get destinationCount(): number {
+    return this.#destinationCount;
+  }
+
+  /**
+   * Ties `rule` to `destination` when the rule matched by an exact host pattern (so every flow it
+   * decides has that one name), or marks it as not exact. Bounded: a policy that made a new
+   * reference per decision (as it does for not-covered components) must not grow this map.
+   */
+  #rememberRef(rule: RuleRef, decision: Decision, destination: DestinationTally): void {
+    if (this.#byExactRef.has(rule) || this.#byExactRef.size >= 10_000 || decision.path === 'not-covered')
+      return;
+    const matched = rule.matched;
+    const exact =
+      matched !== null && !matched.startsWith('*') && !matched.includes('/') && matched === decision.host;
+    this.#byExactRef.set(rule, exact ? destination : null);
+  }
+
+  #recordLeak(flow: FlowRecord, decision: Decision, component: Component): void {
+    this.leakTotal++;
+    if (this.leaks.length >= this.leakLimit) return;
+    this.leaks.push({
+      file: detachOrNull(flow.origin.file ?? null),
+      line: flow.origin.line ?? null,
+      start: flow.start,
+      client: detachOrNull(flow.client),
+      host: detach(decision.host !== '' ? decision.host : (flow.host ?? flow.sni ?? '(none)')),
+      destination: detachOrNull(flow.destination),
+      port: flow.port,
+      upstream: detachOrNull(flow.upstream),
+      sourceAddress: detachOrNull(flow.sourceAddress),
+      actualPathEvidence: detachOrNull(flow.actualPathEvidence),
+      ruleId: decision.rule?.id ?? null,
+      activity: decision.rule?.activity ?? null,
+      component,
+      bytesUp: flow.bytesUp,
+      bytesDown: flow.bytesDown,
+    });
+  }
+}

@@ -1,0 +1,347 @@
+// runAudit(): ingest -> classifyFlow() -> aggregate -> report. Reads every input once (Zeek ssl/http
+// logs twice when they are joined to conn logs), one record at a time, and hands each classified
+// flow to the per-flow sinks (--ndjson, --csv) as it goes; the returned AuditReport feeds the
+// summary outputs (terminal, --json, --junit, --html).
+//
+// Order of reading (see input-plan.ts):
+//   1. DNS logs (dnsmasq, BIND, Zeek dns.log), so that their answers name the addresses of every
+//      later flow (classifyFlow's nameOf); Zeek ssl/http logs, when the audit has conn logs, whose
+//      names are stored by uid (zeek-join.ts) instead of becoming flows;
+//   2. everything else in the order given, Zeek conn records taking the names of their uid;
+//   3. the Zeek ssl/http logs again, for the records whose uid met no conn record.
+import type { Readable } from 'node:stream';
+import type { Component } from '../catalog/model.js';
+import { PathwardenError, type Problem } from '../errors.js';
+import type { FlowRecord } from '../flow/record.js';
+import { flowBatches } from '../ingest/batches.js';
+import { DnsAnswers } from '../ingest/dns-answers.js';
+import type { FormatName, IngestContext } from '../ingest/format.js';
+import { classifyFlow } from '../policy/classify.js';
+import type { Policy } from '../policy/policy.js';
+import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
+import { type AggregateLimits, AuditAggregate } from './aggregate.js';
+import { type AuditReport, buildAuditReport, type InputReport } from './audit-report.js';
+import type { FlowSink } from './flow-sink.js';
+import {
+  closeFile,
+  type FormatSource,
+  type OpenedFile,
+  openFile,
+  type PlannedInput,
+  planInput,
+  registryFormats,
+} from './input-plan.js';
+import { describeFsError, expandInputs } from './inputs.js';
+import { type AuditProblem, ProblemLog } from './problems.js';
+import { ZeekNameJoin } from './zeek-join.js';
+
+export interface AuditLimits extends AggregateLimits {
+  /** Problems kept with their text (default 1,000; all are counted). */
+  problems?: number;
+  /** Zeek uids waiting for their conn record (default 2,000,000). */
+  zeekJoin?: number;
+  /** Destinations and findings listed in the report (default 20). */
+  top?: number;
+}
+
+/** What the progress bar reads while the audit runs (polled, never pushed per flow). */
+export interface ProgressState {
+  /** 1-based index of the input being read, and how many reads the audit will do. */
+  step: number;
+  steps: number;
+  file: string;
+  /** Size of the current input on disk; null for stdin. */
+  total: number | null;
+  /** Bytes of the current input read so far (compressed bytes for .gz). */
+  bytesRead: () => number;
+  /** Flows classified so far in the whole audit. */
+  flows: () => number;
+}
+
+export interface AuditProgress {
+  update(state: ProgressState): void;
+  stop(): void;
+}
+
+export interface AuditOptions {
+  /** Files, directories (walked recursively, sorted) and `-` for stdin. */
+  inputs: readonly string[];
+  policy: Policy;
+  topology?: Topology;
+  /** Shown in the report; null when the built-in empty topology is used. */
+  topologyFile?: string | null;
+  /** Component of flows whose record does not say (default `saas`). */
+  component?: Component;
+  /** Read every input as this format instead of detecting it. */
+  format?: FormatName;
+  formats?: FormatSource;
+  /** Make the first bad record fatal (PW_ERR_INPUT_RECORD, exit code 2). */
+  strict?: boolean;
+  stdin?: Readable;
+  sinks?: readonly FlowSink[];
+  progress?: AuditProgress;
+  /** Name shown for an input path in reports and evidence (default: the path as given). */
+  rename?: (path: string) => string;
+  limits?: AuditLimits;
+  now?: () => Date;
+}
+
+type ReadMode =
+  /** Every record becomes a flow. */
+  | 'emit'
+  /** ssl/http records are stored for the conn join; other records become flows. */
+  | 'names'
+  /** Second read of an ssl/http log: only records whose uid met no conn record become flows. */
+  | 'unmatched';
+
+export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  const formats = options.formats ?? registryFormats;
+  const forced = options.format === undefined ? undefined : formats.get(options.format);
+  if (options.format !== undefined && forced === undefined) {
+    throw new PathwardenError('PW_ERR_USAGE', `format "${options.format}" is not available in this build`);
+  }
+  const limits = options.limits ?? {};
+  const problems = new ProblemLog(limits.problems);
+  const planned = await planInputs(options, forced, formats, problems);
+
+  const topology = options.topology ?? emptyTopology;
+  const resolver = new PathResolver(topology);
+  const dns = new DnsAnswers();
+  const aggregate = new AuditAggregate(options.component ?? 'saas', limits);
+  const classifyOptions = {
+    component: options.component ?? 'saas',
+    // No DNS answers (most single-log audits): no lookup per address-only flow.
+    nameOf: (address: string) => (dns.size === 0 ? undefined : dns.nameOf(address)),
+  };
+  const sinks = options.sinks ?? [];
+  const joining = planned.some(({ input }) => input.role === 'zeek-conn');
+  if (!joining) {
+    // Nothing to join to: ssl/http logs are read as flows like any other input.
+    for (const entry of planned)
+      if (entry.input.role === 'zeek-names') entry.input.role = entry.report.role = 'flows';
+  }
+  const join = new ZeekNameJoin(limits.zeekJoin);
+  let strictProblem: AuditProblem | undefined;
+
+  const readable = planned.filter(({ input }) => input.format !== null);
+  const names = joining ? readable.filter(({ input }) => input.role === 'zeek-names') : [];
+  const steps: { entry: PlannedEntry; mode: ReadMode }[] = [
+    ...readable
+      .filter(({ input }) => input.role === 'dns')
+      .map((entry) => ({ entry, mode: 'emit' as const })),
+    ...names.map((entry) => ({
+      entry,
+      mode: entry.input.path === '-' ? ('emit' as const) : ('names' as const),
+    })),
+    ...readable
+      .filter(({ input }) => input.role !== 'dns' && !(joining && input.role === 'zeek-names'))
+      .map((entry) => ({ entry, mode: 'emit' as const })),
+    ...names
+      .filter(({ input }) => input.path !== '-')
+      .map((entry) => ({ entry, mode: 'unmatched' as const })),
+  ];
+
+  // Classifies and counts one flow; returns a promise only when a sink applies back-pressure, so
+  // the common case costs no await.
+  const emit = (flow: FlowRecord, report: InputReport): Promise<void> | undefined => {
+    const decision = classifyFlow(flow, options.policy, resolver, classifyOptions);
+    aggregate.add(flow, decision);
+    report.flows++;
+    let waiting: Promise<void>[] | undefined;
+    for (const sink of sinks) {
+      const pending = sink.write(flow);
+      if (pending) {
+        waiting ??= [];
+        waiting.push(pending);
+      }
+    }
+    return waiting && Promise.all(waiting).then(() => undefined);
+  };
+
+  const readOne = async (entry: PlannedEntry, mode: ReadMode, step: number): Promise<void> => {
+    const { input, report } = entry;
+    const format = input.format;
+    if (format === null || report.status === 'failed') return;
+    if (mode === 'unmatched' && join.waiting === 0) return;
+    let handle: OpenedFile;
+    try {
+      handle = input.pending ?? (await openFile(input.path, options.stdin));
+    } catch (cause) {
+      fail(entry, describeFsError(cause), problems);
+      return;
+    }
+    input.pending = undefined;
+    const raw = handle.raw;
+    options.progress?.update({
+      step,
+      steps: steps.length,
+      file: input.name,
+      total: input.size,
+      bytesRead: () => raw?.bytesRead ?? 0,
+      flows: () => aggregate.flows,
+    });
+    const ctx: IngestContext = {
+      file: input.name,
+      dns,
+      problem:
+        mode === 'unmatched'
+          ? () => {}
+          : (line, message, field) => {
+              const problem = problems.add(input.name, line, field ? `${field}: ${message}` : message);
+              report.problems++;
+              if (options.strict) {
+                strictProblem ??= problem;
+                // Unwinds the parser at once, even when no flow follows the bad record.
+                throw strictStop;
+              }
+            },
+    };
+    try {
+      // Batches (about one per read chunk) rather than one await per flow: see IngestFormat.
+      batches: for await (const batch of flowBatches(format, handle.opened.stream, ctx)) {
+        for (const flow of batch) {
+          if (strictProblem) break batches;
+          if (flow.origin.file === undefined) flow.origin.file = input.name;
+          let pending: Promise<void> | undefined;
+          if (mode === 'unmatched') {
+            if (isZeekName(flow) && join.isUnmatched(flow)) pending = emit(flow, report);
+          } else {
+            report.records++;
+            if (mode === 'names' && isZeekName(flow) && join.remember(flow)) continue;
+            if (joining && flow.origin.kind === 'zeek-conn') join.apply(flow);
+            pending = emit(flow, report);
+          }
+          if (pending) await pending;
+        }
+      }
+    } catch (cause) {
+      if (cause === strictStop) throw strictFailure(strictProblem as AuditProblem);
+      fail(entry, describeFsError(cause), problems);
+      if (options.strict) {
+        throw new PathwardenError('PW_ERR_INPUT_READ', `${input.name}: ${describeFsError(cause)}`, { cause });
+      }
+    } finally {
+      closeFile(handle);
+    }
+    if (strictProblem) throw strictFailure(strictProblem);
+  };
+
+  try {
+    for (const [index, { entry, mode }] of steps.entries()) await readOne(entry, mode, index + 1);
+    for (const sink of sinks) await sink.close();
+  } finally {
+    options.progress?.stop();
+    for (const { input } of planned) if (input.pending) closeFile(input.pending);
+  }
+
+  return buildAuditReport(aggregate, {
+    generatedAt: (options.now ?? (() => new Date()))(),
+    catalog: { name: options.policy.catalog.name, version: options.policy.catalog.version },
+    topology: { file: options.topologyFile ?? null, default: topology.default },
+    inputs: planned.map(({ report }) => report),
+    dnsAnswers: dns.answers,
+    zeek: { joined: join.joined, unmatched: join.waiting, overflow: join.overflow },
+    problems,
+    top: limits.top,
+  });
+}
+
+interface PlannedEntry {
+  input: PlannedInput;
+  report: InputReport;
+}
+
+/**
+ * Expands and opens every input before reading any, so that a missing file or an unrecognised
+ * format is reported (all of them at once) before any output is written.
+ */
+async function planInputs(
+  options: AuditOptions,
+  forced: PlannedInput['format'] | undefined,
+  formats: FormatSource,
+  problems: ProblemLog,
+): Promise<PlannedEntry[]> {
+  const expanded = expandInputs(options.inputs, options.rename);
+  const fatal: Problem[] = expanded.errors.map((error) => ({
+    message: error.message,
+    location: { file: error.file },
+  }));
+  let unreadable = fatal.length > 0;
+  const planned: PlannedEntry[] = [];
+  for (const file of expanded.files) {
+    const outcome = await planInput(file, forced ?? undefined, formats, options.stdin);
+    if ('input' in outcome) {
+      const { input } = outcome;
+      planned.push({
+        input,
+        report: {
+          file: input.name,
+          format: input.format?.name ?? null,
+          log: input.zeekLog,
+          role: input.role,
+          compressed: input.compressed,
+          size: input.size,
+          status: input.format === null ? 'empty' : 'read',
+          records: 0,
+          flows: 0,
+          problems: 0,
+        },
+      });
+    } else if (outcome.skip) {
+      problems.addInput(file.name, `skipped: ${outcome.error}`);
+      planned.push({
+        input: { ...file, format: null, zeekLog: null, role: 'flows', compressed: false },
+        report: {
+          file: file.name,
+          format: null,
+          log: null,
+          role: null,
+          compressed: false,
+          size: file.size,
+          status: 'skipped',
+          records: 0,
+          flows: 0,
+          problems: 0,
+          message: outcome.error,
+        },
+      });
+    } else {
+      if (!outcome.error.startsWith('format not recognised')) unreadable = true;
+      fatal.push({ message: outcome.error, location: { file: file.name } });
+    }
+  }
+  if (fatal.length === 0 && planned.length === 0) {
+    fatal.push({ message: 'no input files found' });
+    unreadable = true;
+  }
+  if (fatal.length > 0) {
+    for (const { input } of planned) if (input.pending) closeFile(input.pending);
+    const count = fatal.length;
+    throw new PathwardenError(
+      unreadable ? 'PW_ERR_INPUT_READ' : 'PW_ERR_INPUT_FORMAT',
+      `${count} input${count === 1 ? '' : 's'} cannot be audited`,
+      { problems: fatal },
+    );
+  }
+  return planned;
+}
+
+function fail(entry: PlannedEntry, message: string, problems: ProblemLog): void {
+  entry.report.status = 'failed';
+  entry.report.message = message;
+  problems.addInput(entry.input.name, message);
+}
+
+/** Thrown through a parser by `ctx.problem` under --strict; caught in runAudit, never escapes. */
+const strictStop = new Error('pathwarden: --strict stop');
+
+function strictFailure(problem: AuditProblem): PathwardenError {
+  return new PathwardenError(
+    'PW_ERR_INPUT_RECORD',
+    `${problem.file}:${problem.line}: ${problem.message} (--strict stops at the first bad record)`,
+  );
+}
+
+function isZeekName(flow: FlowRecord): boolean {
+  return flow.origin.kind === 'zeek-ssl' || flow.origin.kind === 'zeek-http';
+}

@@ -1,0 +1,168 @@
+// Bytes per path and per verdict over time, in buckets chosen from the time range, with memory
+// bounded however long the logs run. The audit does not know the range before it ends, so it
+// starts with 1-second buckets and moves up a ladder of widths (each a multiple of the one below,
+// so merging is exact) whenever more than `maxBuckets` would be needed. At the end the widest
+// bucket that still gives at most `target` buckets is picked for charts.
+import { type Verdict, verdicts } from '../policy/verdict.js';
+
+/** Bucket widths in seconds; every width divides the next one (1 s ... 28 d). */
+export const bucketLadderSeconds = [
+  1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 43_200, 86_400, 604_800, 2_419_200,
+] as const;
+
+export const seriesPaths = ['expressroute', 'internet', 'unknown'] as const;
+export type SeriesPath = (typeof seriesPaths)[number];
+
+/** Cell layout of one bucket: flows, then bytes per path, then bytes per verdict. */
+const FLOWS = 0;
+const PATH0 = 1;
+const VERDICT0 = PATH0 + seriesPaths.length;
+const CELLS = VERDICT0 + verdicts.length;
+
+export interface SeriesBucket {
+  /** Bucket start, epoch ms (UTC), aligned to a multiple of the width. */
+  start: number;
+  flows: number;
+  bytesByPath: Record<SeriesPath, number>;
+  bytesByVerdict: Record<Verdict, number>;
+}
+
+export interface SeriesResult {
+  bucketMs: number;
+  buckets: SeriesBucket[];
+}
+
+export class TimeSeries {
+  readonly maxBuckets: number;
+  #rung = 0;
+  #bucketMs = 1000;
+  #cells = new Map<number, Float64Array>();
+  #min = Number.POSITIVE_INFINITY;
+  #max = Number.NEGATIVE_INFINITY;
+  // Logs are mostly in time order: remembering the last bucket skips the map lookup.
+  #lastIndex = Number.NaN;
+  #last: Float64Array | undefined;
+
+  constructor(maxBuckets = 4096) {
+    this.maxBuckets = maxBuckets;
+  }
+
+  /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */
+  add(time: number, path: number, verdict: number, bytes: number): void {
+    let index = Math.floor(time / this.#bucketMs);
+    let cells: Float64Array | undefined;
+    if (index === this.#lastIndex) {
+      cells = this.#last;
+    } else {
+      cells = this.#cells.get(index);
+      if (cells === undefined) {
+        const min = Math.min(this.#min, index);
+        const max = Math.max(this.#max, index);
+        if (max - min + 1 > this.maxBuckets) {
+          this.#coarsen(time);
+          index = Math.floor(time / this.#bucketMs);
+          cells = this.#cells.get(index);
+        }
+        if (cells === undefined) {
+          cells = new Float64Array(CELLS);
+          this.#cells.set(index, cells);
+          if (index < this.#min) this.#min = index;
+          if (index > this.#max) this.#max = index;
+        }
+      }
+      this.#lastIndex = index;
+      this.#last = cells;
+    }
+    const target = cells as Float64Array;
+    (target[FLOWS] as number)++;
+    (target[PATH0 + path] as number) += bytes;
+    (target[VERDICT0 + verdict] as number) += bytes;
+  }
+
+  /** Current internal bucket width in ms. */
+  get bucketMs(): number {
+    return this.#bucketMs;
+  }
+
+  /**
+   * Dense buckets (empty ones included) from the first to the last flow, at the smallest ladder
+   * width that gives at most `target` buckets.
+   */
+  result(target = 120): SeriesResult {
+    if (this.#cells.size === 0) return { bucketMs: this.#bucketMs, buckets: [] };
+    const firstMs = this.#min * this.#bucketMs;
+    const lastMs = this.#max * this.#bucketMs;
+    let widthMs = this.#bucketMs;
+    let rung = this.#rung;
+    while (Math.floor(lastMs / widthMs) - Math.floor(firstMs / widthMs) + 1 > target) {
+      rung++;
+      widthMs = ladderMs(rung);
+    }
+    const merged = new Map<number, Float64Array>();
+    for (const [index, cells] of this.#cells) {
+      const outer = Math.floor((index * this.#bucketMs) / widthMs);
+      const into = merged.get(outer);
+      if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += cells[i] as number;
+      else merged.set(outer, Float64Array.from(cells));
+    }
+    const from = Math.floor(firstMs / widthMs);
+    const to = Math.floor(lastMs / widthMs);
+    const buckets: SeriesBucket[] = [];
+    for (let index = from; index <= to; index++) {
+      buckets.push(toBucket(index * widthMs, merged.get(index)));
+    }
+    return { bucketMs: widthMs, buckets };
+  }
+
+  #coarsen(time: number): void {
+    const point = Math.floor(time / this.#bucketMs);
+    let min = Math.min(this.#min, point) * this.#bucketMs;
+    let max = Math.max(this.#max, point) * this.#bucketMs;
+    let rung = this.#rung;
+    let widthMs = this.#bucketMs;
+    while (Math.floor(max / widthMs) - Math.floor(min / widthMs) + 1 > this.maxBuckets) {
+      rung++;
+      widthMs = ladderMs(rung);
+    }
+    const cells = new Map<number, Float64Array>();
+    let newMin = Number.POSITIVE_INFINITY;
+    let newMax = Number.NEGATIVE_INFINITY;
+    for (const [index, values] of this.#cells) {
+      const outer = Math.floor((index * this.#bucketMs) / widthMs);
+      const into = cells.get(outer);
+      if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += values[i] as number;
+      else cells.set(outer, values);
+      newMin = Math.min(newMin, outer);
+      newMax = Math.max(newMax, outer);
+    }
+    min = newMin;
+    max = newMax;
+    this.#cells = cells;
+    this.#min = min;
+    this.#max = max;
+    this.#rung = rung;
+    this.#bucketMs = widthMs;
+    this.#lastIndex = Number.NaN;
+    this.#last = undefined;
+  }
+}
+
+/** Width of ladder rung `rung` in ms; past the ladder, widths keep doubling. */
+function ladderMs(rung: number): number {
+  const last = bucketLadderSeconds.length - 1;
+  if (rung <= last) return (bucketLadderSeconds[rung] as number) * 1000;
+  return (bucketLadderSeconds[last] as number) * 1000 * 2 ** (rung - last);
+}
+
+function toBucket(start: number, cells: Float64Array | undefined): SeriesBucket {
+  const value = (i: number) => (cells ? (cells[i] as number) : 0);
+  const bytesByPath = {} as Record<SeriesPath, number>;
+  seriesPaths.forEach((path, i) => {
+    bytesByPath[path] = value(PATH0 + i);
+  });
+  const bytesByVerdict = {} as Record<Verdict, number>;
+  verdicts.forEach((verdict, i) => {
+    bytesByVerdict[verdict] = value(VERDICT0 + i);
+  });
+  return { start, flows: value(FLOWS), bytesByPath, bytesByVerdict };
+}

@@ -1,0 +1,234 @@
+// `pathwarden audit`: which traffic in these logs and captures crossed the public Internet, was it
+// a documented exception, and where did circuit-bound traffic leak? Argument handling only; the
+// work is runAudit() and the report writers in src/audit/.
+import { createWriteStream, openSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Command, Option } from 'commander';
+import { demoDir } from '../audit/demo/location.js';
+import { type FailOn, failOnVerdicts, matchedFailOn } from '../audit/fail-on.js';
+import type { FlowSink } from '../audit/flow-sink.js';
+import { ProgressBar } from '../audit/progress.js';
+import { csvSink } from '../audit/report-csv.js';
+import { renderHtmlReport } from '../audit/report-html.js';
+import { renderJsonReport } from '../audit/report-json.js';
+import { renderJunitReport } from '../audit/report-junit.js';
+import { ndjsonSink } from '../audit/report-ndjson.js';
+import { renderTerminalReport } from '../audit/report-terminal.js';
+import { runAudit } from '../audit/run-audit.js';
+import { PathwardenError } from '../errors.js';
+import type { FormatName } from '../ingest/format.js';
+import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
+import { type CliIo, write } from './io.js';
+import {
+  type CatalogOptions,
+  catalogOption,
+  componentOption,
+  loadCatalogFromOptions,
+  noBuiltinOption,
+  parseComponent,
+} from './options.js';
+import { compilePolicy } from './policy-cache.js';
+
+const formatChoices = [
+  'auto',
+  'har',
+  'squid',
+  'zeek',
+  'dns',
+  'pcap',
+  'nsg',
+  'vnet',
+  'azfw',
+  'vpc',
+  'csv',
+  'ndjson',
+];
+
+interface AuditCliOptions extends CatalogOptions {
+  format: string;
+  topology?: string;
+  component?: string;
+  json?: boolean;
+  ndjson?: boolean;
+  csv?: boolean;
+  output?: string;
+  html?: string;
+  junit?: string;
+  failOn?: FailOn[];
+  strict?: boolean;
+  quiet?: boolean;
+  demo?: boolean;
+}
+
+export function auditCommand(io: CliIo, setExit: (code: number) => void): Command {
+  return new Command('audit')
+    .description(
+      'read logs and captures (HAR, Squid, Zeek, DNS, pcap, Azure / AWS flow logs, CSV) and report which traffic crossed the public Internet: leaks, exceptions, unknown destinations',
+    )
+    .argument(
+      '[inputs...]',
+      'files, directories (read recursively, in name order) and "-" for stdin; .gz is read transparently',
+    )
+    .addOption(
+      new Option('--format <name>', 'read every input as this format instead of detecting it')
+        .choices(formatChoices)
+        .default('auto'),
+    )
+    .option(
+      '--topology <file>',
+      'how your network sends each path out (docs/topology.md); without it actual paths are unknown',
+    )
+    .addOption(componentOption('component of flows whose record does not say (default: saas)'))
+    .option('--json', 'write the report as JSON to stdout (schema in docs/audit.md)')
+    .option('--ndjson', 'write every classified flow as one JSON line to stdout, streamed')
+    .option('--csv', 'write every classified flow as one CSV row to stdout, streamed')
+    .option(
+      '-o, --output <file>',
+      'write what would go to stdout (summary, --json, --ndjson or --csv) to this file',
+    )
+    .option('--html <file>', 'write a self-contained HTML report (charts, leak table) to this file')
+    .option(
+      '--junit <file>',
+      'write JUnit XML to this file: one test case per rule and destination, failing on leaks',
+    )
+    .addOption(
+      new Option('--fail-on <verdict>', 'exit with code 1 when any flow has this verdict (repeatable)')
+        .choices(failOnVerdicts as unknown as string[])
+        .argParser((value: string, previous: FailOn[] | undefined) => {
+          if (!(failOnVerdicts as readonly string[]).includes(value)) {
+            throw new PathwardenError(
+              'PW_ERR_USAGE',
+              `--fail-on "${value}" is not one of ${failOnVerdicts.join(', ')}`,
+            );
+          }
+          return [...(previous ?? []), value as FailOn];
+        }),
+    )
+    .option('--strict', 'stop at the first bad record (exit code 2) instead of counting and skipping it')
+    .option(
+      '--quiet',
+      'no progress bar and no summary; outputs asked for, errors and --fail-on messages only',
+    )
+    .addOption(catalogOption())
+    .addOption(noBuiltinOption())
+    .option('--demo', 'audit the bundled demo data set (mixed formats, known leaks) with its topology')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 clean; 1 a --fail-on condition matched; 2 usage or input error (unreadable file,
+format not recognised, a bad record with --strict).
+
+Examples:
+  pathwarden audit --demo
+  pathwarden audit --topology topology.yaml /var/log/squid/access.log*
+  pathwarden audit --topology topology.yaml zeek/ dns.log --html report.html --junit junit.xml --fail-on leak
+  zcat conn.log.gz | pathwarden audit --format zeek --topology topology.yaml - --json > audit.json
+  pathwarden audit --topology topology.yaml capture.pcapng --ndjson | jq 'select(.verdict == "leak")'`,
+    )
+    .action(async (inputs: string[], options: AuditCliOptions) => {
+      const stdoutFormats = (['json', 'ndjson', 'csv'] as const).filter((name) => options[name]);
+      if (stdoutFormats.length > 1) {
+        throw new PathwardenError(
+          'PW_ERR_USAGE',
+          `--${stdoutFormats.join(' and --')} all write to stdout: pick one (write the others with --html / --junit, or run twice)`,
+        );
+      }
+      if (options.demo && inputs.length > 0) {
+        throw new PathwardenError(
+          'PW_ERR_USAGE',
+          '--demo audits the bundled data set: give no inputs with it',
+        );
+      }
+      if (!options.demo && inputs.length === 0) {
+        throw new PathwardenError(
+          'PW_ERR_USAGE',
+          'give at least one file, directory or "-" to audit (or --demo)',
+        );
+      }
+      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const component = parseComponent(options.component, 'saas');
+      const demo = options.demo ? demoDir() : undefined;
+      const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
+      const topology = topologyFile ? loadTopologyFile(topologyFile) : emptyTopology;
+      const rename = demo ? packageRelative(demo) : undefined;
+
+      const stdout = options.output ? openOutput(options.output) : io.stdout;
+      const sinks: FlowSink[] = [];
+      if (options.ndjson) sinks.push(ndjsonSink(stdout));
+      if (options.csv) sinks.push(csvSink(stdout));
+      const stderr = io.stderr as Writable & { isTTY?: boolean; columns?: number };
+      const progress = !options.quiet && stderr.isTTY === true ? new ProgressBar(stderr) : undefined;
+
+      try {
+        const report = await runAudit({
+          inputs: demo ? [join(demo, 'logs')] : inputs,
+          policy,
+          topology,
+          topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
+          component,
+          format: options.format === 'auto' ? undefined : (options.format as FormatName),
+          strict: options.strict,
+          stdin: io.stdin,
+          sinks,
+          progress,
+          rename,
+        });
+        if (options.json) await write(stdout, renderJsonReport(report));
+        else if (stdoutFormats.length === 0 && !options.quiet)
+          await write(stdout, renderTerminalReport(report));
+        if (options.html) writeOutput(options.html, renderHtmlReport(report));
+        if (options.junit) writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
+
+        const failed = report.inputs.filter((input) => input.status === 'failed');
+        for (const input of failed) await write(io.stderr, `pathwarden: ${input.file}: ${input.message}\n`);
+        if (failed.length > 0) setExit(2);
+        const matched = matchedFailOn(report, options.failOn ?? []);
+        if (matched.length > 0) {
+          await write(
+            io.stderr,
+            `pathwarden: --fail-on matched: ${matched.map((match) => `${match.flows} ${match.verdict} flow${match.flows === 1 ? '' : 's'}`).join(', ')}\n`,
+          );
+          setExit(1);
+        }
+      } finally {
+        if (stdout !== io.stdout) await closeOutput(stdout);
+      }
+    });
+}
+
+/** Names shown for demo inputs: relative to the package (`demo/logs/squid/access.log`). */
+function packageRelative(demo: string): (path: string) => string {
+  const root = join(demo, '..');
+  return (path: string) => relative(root, path).split(sep).join('/');
+}
+
+function openOutput(file: string): Writable {
+  let fd: number;
+  try {
+    // Opened synchronously so that an unwritable path fails before any input is read.
+    fd = openSync(file, 'w');
+  } catch (cause) {
+    throw new PathwardenError('PW_ERR_OUTPUT_WRITE', `cannot write ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return createWriteStream(file, { fd });
+}
+
+function closeOutput(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+function writeOutput(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (cause) {
+    throw new PathwardenError('PW_ERR_OUTPUT_WRITE', `cannot write ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}

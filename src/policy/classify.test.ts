@@ -1,0 +1,93 @@
+import { describe, expect, test } from 'vitest';
+import { loadBuiltinCatalog } from '../catalog/load.js';
+import { emptyFlow } from '../flow/record.js';
+import { classifyFlow } from './classify.js';
+import { Policy } from './policy.js';
+import { PathResolver, topologySchema } from './topology.js';
+
+const policy = Policy.compile(loadBuiltinCatalog().catalog);
+const resolver = new PathResolver(
+  topologySchema.parse({
+    expressroute: {
+      prefixes: ['13.73.248.0/24'],
+      proxies: ['10.9.0.1:3128'],
+      sourceAddresses: ['10.20.0.5'],
+    },
+    internet: { proxies: ['10.9.0.2:3128'], sourceAddresses: ['10.20.0.6'] },
+    default: 'internet',
+  }),
+);
+
+const flow = (fields: Partial<ReturnType<typeof emptyFlow>>) => ({
+  ...emptyFlow({ kind: 'csv', file: 't.csv', line: 1 }),
+  ...fields,
+});
+
+describe('classifyFlow', () => {
+  test('a circuit-bound host through the Internet proxy is a leak, with the evidence', () => {
+    const record = flow({ host: 'API.PowerBI.com', upstream: '10.9.0.2' });
+    classifyFlow(record, policy, resolver);
+    expect(record).toMatchObject({
+      actualPath: 'internet',
+      actualPathEvidence: 'proxy 10.9.0.2',
+      verdict: 'leak',
+      ruleId: 'service.backend-api',
+    });
+  });
+
+  test('a host that is an IPv4 address meets the prefixes (CONNECT 13.73.248.4:443)', () => {
+    const record = flow({ host: '13.73.248.4', port: 443, upstream: '10.9.0.2:3128' });
+    classifyFlow(record, policy, resolver);
+    expect(record).toMatchObject({ verdict: 'leak', ruleId: 'service.powerbi-servicetag' });
+  });
+
+  test('source address and destination prefix evidence', () => {
+    const bySource = flow({ host: 'api.powerbi.com', sourceAddress: '10.20.0.5' });
+    classifyFlow(bySource, policy, resolver);
+    expect(bySource).toMatchObject({
+      actualPath: 'expressroute',
+      verdict: 'ok',
+      actualPathEvidence: 'source 10.20.0.5',
+    });
+    const byPrefix = flow({ destination: '13.73.248.5' });
+    classifyFlow(byPrefix, policy, resolver);
+    expect(byPrefix).toMatchObject({
+      actualPath: 'expressroute',
+      actualPathEvidence: 'prefix 13.73.248.0/24',
+      verdict: 'ok',
+    });
+  });
+
+  test('an address-only flow gets its name from DNS answers of the same audit', () => {
+    const record = flow({ destination: '52.1.2.3' });
+    classifyFlow(record, policy, resolver, {
+      nameOf: (address) => (address === '52.1.2.3' ? 'x.analysis.windows.net' : undefined),
+    });
+    expect(record).toMatchObject({ host: 'x.analysis.windows.net', actualPath: 'internet', verdict: 'leak' });
+  });
+
+  test('a DNS lookup never gets a path from its resolver, so it cannot be a leak', () => {
+    const record = flow({ protocol: 'dns', host: 'api.powerbi.com', destination: '8.8.8.8', port: 53 });
+    classifyFlow(record, policy, resolver);
+    expect(record).toMatchObject({
+      actualPath: 'unknown',
+      actualPathEvidence: 'dns lookup',
+      verdict: 'unverified',
+    });
+  });
+
+  test('component from the record, else the option, else saas', () => {
+    const mobile = flow({ host: 'app.powerbi.com', component: 'mobile' });
+    classifyFlow(mobile, policy, resolver);
+    expect(mobile.verdict).toBe('not-covered');
+    const desktop = flow({ host: 'dev.virtualearth.net' });
+    classifyFlow(desktop, policy, resolver, { component: 'desktop' });
+    expect(desktop.ruleId).toBe('desktop.maps');
+  });
+
+  test('no usable name or address: unknown', () => {
+    const record = flow({});
+    classifyFlow(record, policy, resolver);
+    expect(record).toMatchObject({ verdict: 'unknown', ruleId: null, actualPath: 'unknown' });
+  });
+});
