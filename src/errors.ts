@@ -26,6 +26,56 @@ export const errorCodes = {
     summary:
       'A topology file could not be read or failed validation (schema, a proxy or address on both paths).',
   },
+  PW_ERR_GENERATE_INVALID: {
+    exitCode: 2,
+    summary:
+      'generate cannot produce a correct output from this catalog, topology and options (e.g. a path with no egress, an unknown region).',
+  },
+  PW_ERR_OUTPUT_WRITE: { exitCode: 2, summary: 'An output file (-o) could not be written.' },
+  PW_ERR_QUERY_INVALID: {
+    exitCode: 2,
+    summary:
+      'A flow query or an admin API parameter is invalid (unknown value, out of range, malformed time).',
+  },
+  PW_ERR_STORE_OPEN: {
+    exitCode: 2,
+    summary:
+      'The flow store could not be opened (unwritable path, not a store file, locked by another process).',
+  },
+  PW_ERR_STORE_IO: {
+    exitCode: 74,
+    summary:
+      'Reading or writing the flow store failed (writes are retried, then the records are dropped and counted).',
+  },
+  PW_ERR_STORE_RECORD_INVALID: {
+    exitCode: 2,
+    summary:
+      'A line of a JSONL flow store is not a flow record; it is reported with its line number and skipped.',
+  },
+  PW_ERR_UNAUTHORIZED: {
+    exitCode: 2,
+    summary: 'A request to the admin address lacked the configured bearer token (HTTP 401).',
+  },
+  PW_ERR_FORBIDDEN_HOST: {
+    exitCode: 2,
+    summary: 'Without an admin token, a request to the admin address named a non-loopback Host (HTTP 403).',
+  },
+  PW_ERR_NOT_FOUND: { exitCode: 2, summary: 'Nothing on the admin address answers this path (HTTP 404).' },
+  PW_ERR_METHOD: {
+    exitCode: 2,
+    summary: 'A request to the admin address used a method the endpoint does not answer (HTTP 405).',
+  },
+  PW_ERR_INTERNAL: { exitCode: 70, summary: 'An unexpected failure: a bug; please report it.' },
+  PW_ERR_INPUT_READ: {
+    exitCode: 2,
+    summary:
+      'An audit input could not be opened or read to its end (missing file, permission, corrupt gzip).',
+  },
+  PW_ERR_INPUT_FORMAT: {
+    exitCode: 2,
+    summary: 'The format of an audit input could not be detected from its content (name it with --format).',
+  },
+  PW_ERR_INPUT_RECORD: { exitCode: 2, summary: 'With audit --strict, an input had a bad record.' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,10 +1,12 @@
 // `pathwarden explain`: which path does this URL / host / IP take, and why.
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import type { Component } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import type { Decision, Policy } from '../policy/policy.js';
-import { decisionToJson } from '../policy/serialize.js';
+import { decisionToJson, writeDecisionLine } from '../policy/serialize.js';
 import { parseTarget } from '../policy/target.js';
 import type { ActualPath } from '../policy/verdict.js';
 import { type CliIo, write } from './io.js';
@@ -105,6 +107,13 @@ function parsePortOption(value: string): number {
   return port;
 }
 
+const OUTPUT_BATCH_BYTES = 1 << 16;
+
+/** Writes bytes and waits when the stream asks us to (as io.write does for text). */
+async function writeBytes(stream: Writable, bytes: Buffer): Promise<void> {
+  if (!stream.write(bytes)) await once(stream, 'drain');
+}
+
 /** Streams stdin lines to NDJSON; bad lines are reported on stderr with their line number. */
 async function explainStream(
   io: CliIo,
@@ -114,7 +123,10 @@ async function explainStream(
   const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNumber = 0;
   let bad = 0;
-  let buffer = '';
+  // Output is gathered as bytes: most of a line is the same rule and reason text as thousands of
+  // lines before it, and writeDecisionLine copies those bytes instead of encoding them again.
+  let out = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
+  let used = 0;
   for await (const line of lines) {
     lineNumber++;
     const text = line.trim();
@@ -125,13 +137,23 @@ async function explainStream(
       await write(io.stderr, `stdin:${lineNumber}: ${target}\n`);
       continue;
     }
-    buffer += `${decisionToJson(policy.decideTarget(target, options))}\n`;
-    if (buffer.length > 65536) {
-      await write(io.stdout, buffer);
-      buffer = '';
+    const decision = policy.decideTarget(target, options);
+    let end = writeDecisionLine(decision, out, used);
+    if (end < 0) {
+      if (used > 0) await writeBytes(io.stdout, out.subarray(0, used));
+      // The written batch may still sit in the stream's queue: never reuse it.
+      out = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
+      used = 0;
+      end = writeDecisionLine(decision, out, 0);
+      if (end < 0) {
+        // A line longer than a batch (a very long URL): written on its own.
+        await write(io.stdout, `${decisionToJson(decision)}\n`);
+        continue;
+      }
     }
+    used = end;
   }
-  if (buffer) await write(io.stdout, buffer);
+  if (used > 0) await writeBytes(io.stdout, out.subarray(0, used));
   if (bad > 0) {
     await write(io.stderr, `pathwarden: ${bad} of ${lineNumber} lines were not valid targets (skipped)\n`);
     return 2;

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../catalog/load.js';
 import { formatProblem, isPathwardenError } from '../errors.js';
+import { auditCommand } from './audit.js';
 import { catalogCommand } from './catalog.js';
+import { dashboardCommand } from './dashboard.js';
 import { explainCommand } from './explain.js';
+import { gatewayCommand } from './gateway.js';
+import { generateCommand } from './generate.js';
 import type { CliIo } from './io.js';
 
 export function version(): string {
@@ -24,6 +28,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .exitOverride();
   program.addCommand(explainCommand(io, setExit));
   program.addCommand(catalogCommand(io, setExit));
+  program.addCommand(generateCommand(io, setExit));
+  program.addCommand(gatewayCommand(io, setExit));
+  program.addCommand(auditCommand(io, setExit));
+  program.addCommand(dashboardCommand(io, setExit));
   applyToTree(program, io);
   return program;
 }

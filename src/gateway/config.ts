@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PathwardenError } from '../errors.js';
+import { parseHostPattern } from '../match/host.js';
 import { parseIp, parsePrefix } from '../match/ip.js';
 import { parseLocatedYaml } from '../util/located-yaml.js';
 
@@ -42,8 +43,16 @@ export const gatewayConfigSchema = z.strictObject({
   /** Bearer token for the admin API; required when `admin` is not a loopback address. */
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters').optional(),
   egress: z.strictObject({ expressroute: egressSchema, internet: egressSchema }),
-  /** Static host -> address map (labs, tests, split-horizon DNS); consulted before DNS. */
-  resolve: z.record(z.string(), z.union([address, z.array(address).min(1)])).default({}),
+  /** Static host -> address map (labs, tests, split-horizon DNS); consulted before DNS. Keys are
+   *  names or `*.suffix` patterns (catalog semantics: exact beats wildcard, longest suffix wins). */
+  resolve: z
+    .record(
+      z
+        .string()
+        .refine((text) => typeof parseHostPattern(text) !== 'string', 'expected a host name or *.suffix'),
+      z.union([address, z.array(address).min(1)]),
+    )
+    .default({}),
   /** CIDRs exempted from the deny ranges (loopback, private, link-local, CGNAT, metadata ...). */
   allowDestinations: z.array(cidr).default([]),
   /** Destination ports clients may reach. */
@@ -95,6 +104,8 @@ export const gatewayConfigSchema = z.strictObject({
       idleTimeoutMs: z.number().int().min(1000).default(300000),
       connectTimeoutMs: z.number().int().min(100).default(5000),
       maxConnections: z.number().int().min(1).default(20000),
+      /** At shutdown, how long open requests and tunnels may finish before they are cut. */
+      drainTimeoutMs: z.number().int().min(0).max(600000).default(10000),
     })
     .default({
       headerBytes: 16384,
@@ -102,7 +113,16 @@ export const gatewayConfigSchema = z.strictObject({
       idleTimeoutMs: 300000,
       connectTimeoutMs: 5000,
       maxConnections: 20000,
+      drainTimeoutMs: 10000,
     }),
+  /** The JSON log (pino): one line per flow at `info`, plus start, stop and probe changes. */
+  log: z
+    .strictObject({
+      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+      /** File to append to; standard error when absent. */
+      file: z.string().min(1).optional(),
+    })
+    .default({ level: 'info' }),
   /** Optional SOCKS5 listener (host:port). */
   socks: hostPort.optional(),
   /** Catalog files laid over the built-in catalog (as --catalog does). */

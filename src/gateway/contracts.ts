@@ -45,6 +45,20 @@ export interface FlowStats {
   series: { bucketMs: number; points: { t: number; path: string; flows: number; bytes: number }[] };
 }
 
+/**
+ * Flows matching a query counted per rule and destination (`host`, else SNI, else destination
+ * address): what the dashboard's Exceptions page shows.
+ */
+export interface FlowGroup {
+  ruleId: string | null;
+  host: string | null;
+  flows: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Latest start time in the group (epoch ms); null when no record has one. */
+  lastSeen: number | null;
+}
+
 /** Where flow records go. Implementations: DuckDB (default) and JSONL. */
 export interface FlowStore {
   readonly kind: string;
@@ -54,6 +68,11 @@ export interface FlowStore {
   flush(): Promise<void>;
   query(query: FlowQuery): Promise<FlowPage>;
   stats(range?: { from?: number; to?: number; bucketMs?: number }): Promise<FlowStats>;
+  /**
+   * Optional: groups the flows matching `query` (its limit and offset ignored) per rule and
+   * destination inside the store. Without it the dashboard pages through query(), up to a limit.
+   */
+  groups?(query: FlowQuery): Promise<FlowGroup[]>;
   /** Flushes and releases the store. */
   close(): Promise<void>;
 }

@@ -1,23 +1,43 @@
-// A reversed-label trie over host patterns, compiled once per catalog. Each pattern holds one
-// value per "slot" (the policy uses one slot per component), so a lookup is a walk of at most
-// as many map probes as the name has labels, with no backtracking and no allocation beyond the
-// label slices. Which value sits in a slot is the caller's choice; the index only knows
-// "exact beats wildcard, longer wildcard suffix beats shorter".
+// The host patterns of a catalog, compiled once for lookups that neither allocate nor hash
+// strings: a lookup reads the name once from right to left, keeping a running hash of the suffix
+// read so far, and at each label boundary probes a table with that integer for a pattern with
+// exactly that suffix. Each pattern holds one value per "slot" (the policy uses one slot per
+// component). Which value sits in a slot is the caller's choice; the index only knows "exact
+// beats wildcard, longer wildcard suffix beats shorter".
 import type { HostPattern } from './host.js';
 
-interface HostNode<V> {
-  children: Map<string, HostNode<V>> | undefined;
+interface PatternEntry<V> {
+  /** The exact name, or the suffix of a `*.suffix` wildcard (canonical form). */
+  name: string;
   exact: (V | undefined)[] | undefined;
   wildcard: (V | undefined)[] | undefined;
+  /** The next entry whose name has the same table key (hash collisions are resolved by comparing). */
+  next: PatternEntry<V> | undefined;
 }
 
-function newNode<V>(): HostNode<V> {
-  return { children: undefined, exact: undefined, wildcard: undefined };
+// FNV-1a over UTF-16 code units, fed from the end of the name towards its start, so that the hash
+// of every suffix is known on the way without re-reading it.
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+function step(hash: number, code: number): number {
+  return Math.imul(hash ^ code, FNV_PRIME);
+}
+
+/** A table key that stays a small integer (Smi) on every V8 build, so Map probes stay cheap. */
+function tableKey(hash: number): number {
+  return hash & 0x3fffffff;
+}
+
+function hashOf(name: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = name.length - 1; i >= 0; i--) hash = step(hash, name.charCodeAt(i));
+  return hash;
 }
 
 export class HostIndex<V> {
   readonly slotCount: number;
-  #root: HostNode<V> = newNode();
+  readonly #table = new Map<number, PatternEntry<V>>();
   #size = 0;
 
   constructor(slotCount: number) {
@@ -32,21 +52,16 @@ export class HostIndex<V> {
   /** Sets the value of one pattern for one slot; returns the value it replaced, if any. */
   set(pattern: HostPattern, slot: number, value: V): V | undefined {
     const name = pattern.kind === 'exact' ? pattern.name : pattern.suffix;
-    let node = this.#root;
-    const labels = name.split('.');
-    for (let i = labels.length - 1; i >= 0; i--) {
-      const label = labels[i] as string;
-      node.children ??= new Map();
-      let child = node.children.get(label);
-      if (child === undefined) {
-        child = newNode();
-        node.children.set(label, child);
-      }
-      node = child;
+    const hash = hashOf(name);
+    let entry = this.#find(hash, name, 0);
+    if (entry === undefined) {
+      const key = tableKey(hash);
+      entry = { name, exact: undefined, wildcard: undefined, next: this.#table.get(key) };
+      this.#table.set(key, entry);
     }
     const field = pattern.kind === 'exact' ? 'exact' : 'wildcard';
-    node[field] ??= new Array<V | undefined>(this.slotCount).fill(undefined);
-    const slots = node[field];
+    entry[field] ??= new Array<V | undefined>(this.slotCount).fill(undefined);
+    const slots = entry[field];
     const previous = slots[slot];
     slots[slot] = value;
     if (previous === undefined) this.#size++;
@@ -56,12 +71,8 @@ export class HostIndex<V> {
   /** The value stored for exactly this pattern and slot (not a match). */
   lookupPattern(pattern: HostPattern, slot: number): V | undefined {
     const name = pattern.kind === 'exact' ? pattern.name : pattern.suffix;
-    let node: HostNode<V> | undefined = this.#root;
-    const labels = name.split('.');
-    for (let i = labels.length - 1; i >= 0 && node !== undefined; i--) {
-      node = node.children?.get(labels[i] as string);
-    }
-    return node?.[pattern.kind === 'exact' ? 'exact' : 'wildcard']?.[slot];
+    const entry = this.#find(hashOf(name), name, 0);
+    return entry?.[pattern.kind === 'exact' ? 'exact' : 'wildcard']?.[slot];
   }
 
   /**
@@ -70,21 +81,29 @@ export class HostIndex<V> {
    * rejects are passed over as if absent (the next most specific one is taken).
    */
   lookup(host: string, slot: number, accept?: (value: V) => boolean): V | undefined {
-    let node = this.#root;
     let best: V | undefined;
-    let end = host.length;
-    for (;;) {
-      const dot = end === 0 ? -1 : host.lastIndexOf('.', end - 1);
-      const child = node.children?.get(host.slice(dot + 1, end));
-      if (child === undefined) return best;
-      if (dot < 0) {
-        const exact = child.exact?.[slot];
-        return exact === undefined || (accept !== undefined && !accept(exact)) ? best : exact;
+    let hash = FNV_OFFSET;
+    for (let i = host.length - 1; i >= 0; i--) {
+      const code = host.charCodeAt(i);
+      if (code === 0x2e) {
+        // host[i + 1..] has at least one label in front of it: a wildcard on it applies, and it
+        // is longer than any found so far (we read leftwards), so it is the better one.
+        const value = this.#find(hash, host, i + 1)?.wildcard?.[slot];
+        if (value !== undefined && (accept === undefined || accept(value))) best = value;
       }
-      const wildcard = child.wildcard?.[slot];
-      if (wildcard !== undefined && (accept === undefined || accept(wildcard))) best = wildcard;
-      node = child;
-      end = dot;
+      hash = step(hash, code);
     }
+    const exact = this.#find(hash, host, 0)?.exact?.[slot];
+    return exact !== undefined && (accept === undefined || accept(exact)) ? exact : best;
+  }
+
+  /** The entry whose name is `text` from `start` to its end, given that suffix's hash. */
+  #find(hash: number, text: string, start: number): PatternEntry<V> | undefined {
+    for (let entry = this.#table.get(tableKey(hash)); entry !== undefined; entry = entry.next) {
+      // With the lengths equal, endsWith compares exactly text[start..]; it is the fastest
+      // allocation-free comparison V8 offers here (startsWith with a position is several times slower).
+      if (entry.name.length === text.length - start && text.endsWith(entry.name)) return entry;
+    }
+    return undefined;
   }
 }

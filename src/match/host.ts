@@ -25,27 +25,43 @@ charClass[0x2e] = 1; // .
  * Case-insensitive, one trailing dot ignored, Unicode converted to punycode, labels checked.
  */
 export function canonicalHostName(input: string): string | undefined {
-  let name = input;
+  // One pass over an ASCII name checks its characters and label lengths together: this runs for
+  // every target and every log line, so it must not walk the name twice or allocate for names
+  // that are already canonical.
+  const length = input.length;
   let needsLower = false;
-  let ascii = true;
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i);
-    if (code >= 128) {
-      ascii = false;
-      break;
-    }
+  let labelsValid = true;
+  let labelStart = 0;
+  for (let i = 0; i < length; i++) {
+    const code = input.charCodeAt(i);
+    if (code >= 128) return canonicalUnicodeName(input);
     const cls = charClass[code];
     if (cls === 0) return undefined;
-    if (cls === 2) needsLower = true;
+    if (cls === 2) {
+      needsLower = true;
+    } else if (code === 0x2e) {
+      const labelLength = i - labelStart;
+      // A bad label is only noted: a non-ASCII character further on sends the whole name through
+      // the Unicode path instead, which judges it on its punycode form.
+      if (labelLength === 0 || labelLength > MAX_LABEL_LENGTH) labelsValid = false;
+      labelStart = i + 1;
+    }
   }
-  if (!ascii) {
-    if (name.endsWith('.')) name = name.slice(0, -1);
-    const converted = domainToASCII(name);
-    if (converted === '') return undefined;
-    name = converted;
-  } else if (needsLower) {
-    name = name.toLowerCase();
-  }
+  const trailingDot = labelStart === length && length > 0;
+  const nameLength = trailingDot ? length - 1 : length;
+  if (!labelsValid || nameLength === 0 || nameLength > MAX_NAME_LENGTH) return undefined;
+  if (!trailingDot && length - labelStart > MAX_LABEL_LENGTH) return undefined;
+  const name = needsLower ? input.toLowerCase() : input;
+  return trailingDot ? name.slice(0, -1) : name;
+}
+
+/** The slow path of canonicalHostName: IDNA (UTS #46) conversion to punycode, then label checks. */
+function canonicalUnicodeName(input: string): string | undefined {
+  let name = input;
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  const converted = domainToASCII(name);
+  if (converted === '') return undefined;
+  name = converted;
   if (name.charCodeAt(name.length - 1) === 0x2e) name = name.slice(0, -1);
   return hasValidLabels(name) ? name : undefined;
 }

@@ -12,7 +12,11 @@ export interface IpPrefix extends IpAddress {
 
 /** Strict dotted-quad IPv4 (no leading zeros, no shorthand); `undefined` otherwise. */
 export function parseIPv4(text: string): Uint8Array | undefined {
-  const bytes = new Uint8Array(4);
+  // Most texts asked about are names: reject them on the first character, and allocate the
+  // result only once the text has proved to be an address.
+  const first = text.charCodeAt(0);
+  if (!(first >= 0x30 && first <= 0x39) || text.length > 15) return undefined;
+  let word = 0;
   let part = 0;
   let value = 0;
   let digits = 0;
@@ -20,7 +24,8 @@ export function parseIPv4(text: string): Uint8Array | undefined {
     const code = i < text.length ? text.charCodeAt(i) : 0x2e;
     if (code === 0x2e) {
       if (digits === 0 || part > 3) return undefined;
-      bytes[part++] = value;
+      word = word * 256 + value;
+      part++;
       value = 0;
       digits = 0;
     } else if (code >= 0x30 && code <= 0x39) {
@@ -32,49 +37,73 @@ export function parseIPv4(text: string): Uint8Array | undefined {
       return undefined;
     }
   }
-  return part === 4 ? bytes : undefined;
+  if (part !== 4) return undefined;
+  const bytes = new Uint8Array(4);
+  bytes[0] = word >>> 24;
+  bytes[1] = (word >>> 16) & 0xff;
+  bytes[2] = (word >>> 8) & 0xff;
+  bytes[3] = word & 0xff;
+  return bytes;
+}
+
+/** Value of a hex digit, -1 for any other character. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x61 && code <= 0x66) return code - 0x57;
+  if (code >= 0x41 && code <= 0x46) return code - 0x37;
+  return -1;
 }
 
 /** IPv6 text form (RFC 4291, with `::` and a trailing dotted quad); no zone id, no brackets. */
 export function parseIPv6(text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.length > 45) return undefined;
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const head = halves[0] === '' ? [] : (halves[0] as string).split(':');
-  const tail = halves.length === 2 ? (halves[1] === '' ? [] : (halves[1] as string).split(':')) : [];
-  const groups: number[] = [];
-  const parseGroups = (parts: string[], allowIPv4Last: boolean): number[] | undefined => {
-    const out: number[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i] as string;
-      if (allowIPv4Last && i === parts.length - 1 && part.includes('.')) {
-        const v4 = parseIPv4(part);
-        if (!v4) return undefined;
-        out.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
-      out.push(Number.parseInt(part, 16));
-    }
-    return out;
-  };
-  const headGroups = parseGroups(head, halves.length === 1);
-  const tailGroups = parseGroups(tail, true);
-  if (!headGroups || !tailGroups) return undefined;
-  if (halves.length === 1) {
-    if (headGroups.length !== 8) return undefined;
-    groups.push(...headGroups);
-  } else {
-    const missing = 8 - headGroups.length - tailGroups.length;
-    if (missing < 1) return undefined;
-    groups.push(...headGroups, ...new Array<number>(missing).fill(0), ...tailGroups);
-  }
+  // One pass, groups written straight into the result; `::` is expanded at the end by moving
+  // the groups that follow it to the tail.
+  const length = text.length;
+  if (length < 2 || length > 45) return undefined;
   const bytes = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    const group = groups[i] as number;
-    bytes[i * 2] = group >> 8;
-    bytes[i * 2 + 1] = group & 0xff;
+  let count = 0; // groups written
+  let gap = -1; // group index where `::` stands
+  let i = 0;
+  if (text.charCodeAt(0) === 0x3a) {
+    if (text.charCodeAt(1) !== 0x3a) return undefined;
+    gap = 0;
+    i = 2;
   }
+  while (i < length) {
+    const start = i;
+    let value = 0;
+    for (let digit = hexDigit(text.charCodeAt(i)); digit >= 0 && i - start < 5; ) {
+      value = value * 16 + digit;
+      digit = hexDigit(text.charCodeAt(++i));
+    }
+    if (text.charCodeAt(i) === 0x2e) {
+      // A dotted quad is allowed only as the last two groups.
+      const v4 = parseIPv4(text.slice(start));
+      if (v4 === undefined || count > 6) return undefined;
+      bytes.set(v4, count * 2);
+      count += 2;
+      break;
+    }
+    if (i === start || i - start > 4 || count === 8) return undefined;
+    bytes[count * 2] = value >> 8;
+    bytes[count * 2 + 1] = value & 0xff;
+    count++;
+    if (i === length) break;
+    if (text.charCodeAt(i) !== 0x3a) return undefined;
+    i++;
+    if (text.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return undefined;
+      gap = count;
+      i++;
+    } else if (i === length) {
+      return undefined; // a single trailing colon
+    }
+  }
+  if (gap < 0) return count === 8 ? bytes : undefined;
+  if (count > 7) return undefined; // `::` must stand for at least one group
+  const moved = (count - gap) * 2;
+  bytes.copyWithin(16 - moved, gap * 2, count * 2);
+  bytes.fill(0, gap * 2, 16 - moved);
   return bytes;
 }
 
@@ -140,9 +169,17 @@ export function formatIp(address: IpAddress): string {
     }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLength) text += ':';
+    text += (groups[i] as number).toString(16);
+  }
+  return text;
 }
 
 export function formatPrefix(prefix: IpPrefix): string {

@@ -1,21 +1,37 @@
-// Longest-prefix match over IPv4 and IPv6 CIDR prefixes: a binary trie per address family,
-// with one value per slot like HostIndex. Pure, no I/O.
+// Longest-prefix match over IPv4 and IPv6 CIDR prefixes, with one value per slot like HostIndex.
+// Pure, no I/O. The trie steps one address byte at a time (4 steps for IPv4, at most 16 for IPv6,
+// instead of one per bit): a prefix whose length is not a multiple of 8 sits in the node of its
+// last whole byte, with the bits of its partial byte checked under a mask.
 import type { IpAddress, IpPrefix } from './ip.js';
 
-interface PrefixNode<V> {
-  zero: PrefixNode<V> | undefined;
-  one: PrefixNode<V> | undefined;
-  values: (V | undefined)[] | undefined;
+/** One prefix, stored in the node reached by its whole bytes. */
+interface PrefixEntry<V> {
+  length: number;
+  /** Mask and value of the bits it fixes in the next byte (mask 0 for a whole-byte length). */
+  mask: number;
+  bits: number;
+  values: (V | undefined)[];
 }
 
-function newNode<V>(): PrefixNode<V> {
-  return { zero: undefined, one: undefined, values: undefined };
+interface ByteNode<V> {
+  children: Map<number, ByteNode<V>> | undefined;
+  /** Prefixes ending inside the next byte (or exactly here), longest first. */
+  entries: PrefixEntry<V>[] | undefined;
+}
+
+function newNode<V>(): ByteNode<V> {
+  return { children: undefined, entries: undefined };
+}
+
+/** Mask of the first `bits` (0-7) bits of a byte. */
+function partialMask(bits: number): number {
+  return (0xff00 >> bits) & 0xff;
 }
 
 export class PrefixTrie<V> {
   readonly slotCount: number;
-  #v4: PrefixNode<V> = newNode();
-  #v6: PrefixNode<V> = newNode();
+  #v4: ByteNode<V> = newNode();
+  #v6: ByteNode<V> = newNode();
   #size = 0;
 
   constructor(slotCount: number) {
@@ -27,46 +43,78 @@ export class PrefixTrie<V> {
   }
 
   set(prefix: IpPrefix, slot: number, value: V): V | undefined {
+    const whole = prefix.length >> 3;
     let node = prefix.version === 4 ? this.#v4 : this.#v6;
-    for (let bit = 0; bit < prefix.length; bit++) {
-      const set = ((prefix.bytes[bit >> 3] as number) >> (7 - (bit & 7))) & 1;
-      if (set) {
-        node.one ??= newNode();
-        node = node.one;
-      } else {
-        node.zero ??= newNode();
-        node = node.zero;
+    for (let depth = 0; depth < whole; depth++) {
+      const byte = prefix.bytes[depth] as number;
+      node.children ??= new Map();
+      let child = node.children.get(byte);
+      if (child === undefined) {
+        child = newNode();
+        node.children.set(byte, child);
       }
+      node = child;
     }
-    node.values ??= new Array<V | undefined>(this.slotCount).fill(undefined);
-    const values = node.values;
-    const previous = values[slot];
-    values[slot] = value;
+    let entry = findEntry(node, prefix, whole);
+    if (entry === undefined) {
+      const mask = partialMask(prefix.length & 7);
+      entry = {
+        length: prefix.length,
+        mask,
+        bits: ((prefix.bytes[whole] ?? 0) as number) & mask,
+        values: new Array<V | undefined>(this.slotCount).fill(undefined),
+      };
+      node.entries ??= [];
+      node.entries.push(entry);
+      node.entries.sort((a, b) => b.length - a.length);
+    }
+    const previous = entry.values[slot];
+    entry.values[slot] = value;
     if (previous === undefined) this.#size++;
     return previous;
   }
 
   /** The value stored for exactly this prefix and slot (not a match). */
   lookupPrefix(prefix: IpPrefix, slot: number): V | undefined {
-    let node: PrefixNode<V> | undefined = prefix.version === 4 ? this.#v4 : this.#v6;
-    for (let bit = 0; bit < prefix.length && node !== undefined; bit++) {
-      node = ((prefix.bytes[bit >> 3] as number) >> (7 - (bit & 7))) & 1 ? node.one : node.zero;
+    const whole = prefix.length >> 3;
+    let node: ByteNode<V> | undefined = prefix.version === 4 ? this.#v4 : this.#v6;
+    for (let depth = 0; depth < whole && node !== undefined; depth++) {
+      node = node.children?.get(prefix.bytes[depth] as number);
     }
-    return node?.values?.[slot];
+    return node === undefined ? undefined : findEntry(node, prefix, whole)?.values[slot];
   }
 
   /** The value of the longest prefix containing `address` in `slot` that `accept` (if given) takes. */
   lookup(address: IpAddress, slot: number, accept?: (value: V) => boolean): V | undefined {
-    let node: PrefixNode<V> | undefined = address.version === 4 ? this.#v4 : this.#v6;
     const bytes = address.bytes;
-    const bits = bytes.length * 8;
+    let node: ByteNode<V> | undefined = address.version === 4 ? this.#v4 : this.#v6;
     let best: V | undefined;
-    for (let bit = 0; node !== undefined; bit++) {
-      const value = node.values?.[slot];
-      if (value !== undefined && (accept === undefined || accept(value))) best = value;
-      if (bit === bits) break;
-      node = ((bytes[bit >> 3] as number) >> (7 - (bit & 7))) & 1 ? node.one : node.zero;
+    for (let depth = 0; node !== undefined; depth++) {
+      const entries = node.entries;
+      if (entries !== undefined) {
+        const byte = depth < bytes.length ? (bytes[depth] as number) : 0;
+        // Longest first, and every entry of a deeper node is longer than these: the first one
+        // that matches and is taken is the best so far.
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i] as PrefixEntry<V>;
+          if ((byte & entry.mask) !== entry.bits) continue;
+          const value = entry.values[slot];
+          if (value !== undefined && (accept === undefined || accept(value))) {
+            best = value;
+            break;
+          }
+        }
+      }
+      if (depth === bytes.length) break;
+      node = node.children?.get(bytes[depth] as number);
     }
     return best;
   }
+}
+
+function findEntry<V>(node: ByteNode<V>, prefix: IpPrefix, whole: number): PrefixEntry<V> | undefined {
+  if (node.entries === undefined) return undefined;
+  const mask = partialMask(prefix.length & 7);
+  const bits = ((prefix.bytes[whole] ?? 0) as number) & mask;
+  return node.entries.find((entry) => entry.length === prefix.length && entry.bits === bits);
 }

@@ -50,12 +50,16 @@ export interface DecideOptions {
   actualPath?: ActualPath;
 }
 
+/** The default options, shared: a fresh `{}` per call is garbage the hot path does not need. */
+const noOptions: DecideOptions = Object.freeze({});
+
 /** One rule as reached through one of its patterns. */
 interface MatchEntry {
   rule: Rule;
   ref: RuleRef;
   ports: ReadonlySet<number> | undefined;
-  reasons: Map<string, string>;
+  /** The reason text per actual path (see actualSlot), built on first use and then shared. */
+  reasons: (string | undefined)[];
 }
 
 /** The rules of one pattern for one component, best first. */
@@ -65,13 +69,22 @@ const componentSlot: Readonly<Record<Component, number>> = Object.fromEntries(
   components.map((component, slot) => [component, slot]),
 ) as Record<Component, number>;
 
+/**
+ * Reason texts are cached by small integers rather than by composed string keys: building and
+ * hashing a key string cost more than the rest of a decision.
+ */
+function actualSlot(actual: ActualPath): number {
+  return actual === 'unknown' ? 0 : actual === 'expressroute' ? 1 : 2;
+}
+
 export class Policy {
   readonly catalog: Catalog;
   readonly #hosts = new HostIndex<Candidates>(components.length);
   readonly #prefixes = new PrefixTrie<Candidates>(components.length);
   readonly #openRules = new Map<Component, Rule[]>();
   readonly #hasPorts: boolean;
-  readonly #unknownReasons = new Map<string, string>();
+  /** Unknown-destination reasons by component slot * 2 + (address ? 1 : 0). */
+  readonly #unknownReasons: (string | undefined)[] = [];
 
   private constructor(catalog: Catalog) {
     this.catalog = catalog;
@@ -90,7 +103,7 @@ export class Policy {
       const entry = (matched: string | null): MatchEntry => ({
         rule,
         ports,
-        reasons: new Map(),
+        reasons: [undefined, undefined, undefined],
         ref: {
           id: rule.id,
           activity: rule.activity,
@@ -141,13 +154,13 @@ export class Policy {
    * Decides a target given as text (URL, host, host:port, IP). Throws PW_ERR_TARGET_INVALID for
    * text that is none of those; use `decideTarget` with `parseTarget` to handle that yourself.
    */
-  decide(input: string, options: DecideOptions = {}): Decision {
+  decide(input: string, options: DecideOptions = noOptions): Decision {
     const target = parseTarget(input);
     if (typeof target === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', target);
     return this.decideTarget(target, options);
   }
 
-  decideTarget(target: Target, options: DecideOptions = {}): Decision {
+  decideTarget(target: Target, options: DecideOptions = noOptions): Decision {
     return this.#decide(
       target.input,
       target.host,
@@ -162,7 +175,7 @@ export class Policy {
    * Decides a host already in canonical form (lower-case ASCII name without trailing dot, as
    * `canonicalHostName` returns it) — the hot path for parsers that normalize names themselves.
    */
-  decideHost(host: string, options: DecideOptions = {}): Decision {
+  decideHost(host: string, options: DecideOptions = noOptions): Decision {
     return this.#decide(
       host,
       host,
@@ -174,7 +187,7 @@ export class Policy {
   }
 
   /** Decides an IP address (e.g. a flow log's destination). */
-  decideAddress(address: IpAddress, text: string, options: DecideOptions = {}): Decision {
+  decideAddress(address: IpAddress, text: string, options: DecideOptions = noOptions): Decision {
     return this.#decide(
       text,
       text,
@@ -217,7 +230,7 @@ export class Policy {
         actualPath,
         verdict: 'unknown',
         rule: null,
-        reason: this.#unknownReason(component, address !== undefined),
+        reason: this.#unknownReason(component, slot, address !== undefined),
       };
     }
     const verdict = verdictOf(entry.rule.path, actualPath);
@@ -264,16 +277,17 @@ export class Policy {
     };
   }
 
-  #unknownReason(component: Component, isAddress: boolean): string {
-    const key = `${component}/${isAddress}`;
-    let reason = this.#unknownReasons.get(key);
+  #unknownReason(component: Component, slot: number, isAddress: boolean): string {
+    const key = slot * 2 + (isAddress ? 1 : 0);
+    let reason = this.#unknownReasons[key];
     if (reason === undefined) {
       const open = this.rulesWithoutDestinations(component);
       reason = `No catalog rule matches this ${isAddress ? 'address' : 'host'} for the ${component} component, so pathwarden cannot say which path it must take.`;
       if (open.length > 0) {
         reason += ` It may belong to an activity without fixed destinations: ${open.map((rule) => rule.id).join(', ')}.`;
       }
-      this.#unknownReasons.set(key, reason);
+      // A component outside the model (from an untyped caller) has no slot: not cached.
+      if (key >= 0) this.#unknownReasons[key] = reason;
     }
     return reason;
   }
@@ -298,8 +312,9 @@ const pathWords: Record<RulePath, string> = {
 };
 
 function reasonFor(entry: MatchEntry, verdict: Verdict, actual: ActualPath): string {
-  const key = `${verdict}/${actual}`;
-  let reason = entry.reasons.get(key);
+  // The verdict follows from the rule's path and the actual path, so the latter is the whole key.
+  const key = actualSlot(actual);
+  let reason = entry.reasons[key];
   if (reason !== undefined) return reason;
   const { rule, ref } = entry;
   reason = `${ref.matched} matches rule ${rule.id} (${rule.activity}): this traffic ${pathWords[rule.path]}. Source: ${rule.source}.`;
@@ -322,7 +337,7 @@ function reasonFor(entry: MatchEntry, verdict: Verdict, actual: ActualPath): str
     default:
       break;
   }
-  entry.reasons.set(key, reason);
+  entry.reasons[key] = reason;
   return reason;
 }
 

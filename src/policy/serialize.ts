@@ -1,12 +1,34 @@
 // JSON form of a Decision, written for streams of millions: the rule and reason part of a line
-// depends only on the matched entry and verdict, so it is serialized once and reused.
+// depends only on the matched entry and verdict, so it is serialized once and reused — as text for
+// decisionToJson, and as UTF-8 bytes for writeDecisionLine, which copies them instead of encoding
+// the same few hundred characters again for every line.
 import type { Decision, RuleRef } from './policy.js';
 
-const tailCache = new WeakMap<RuleRef, Map<string, string>>();
-const nullRuleTails = new Map<string, string>();
+/** The part of a line after the verdict, for one (rule, reason) pair. */
+interface Tail {
+  text: string;
+  /**
+   * The last rest-of-line seen with this tail, as bytes: from `,"component"` to the newline.
+   * The fields it covers are the same for almost every line of a stream, so one memo per tail
+   * turns nearly every line into a copy.
+   */
+  rest: RestOfLine | undefined;
+}
 
-function tail(rule: RuleRef | null, reason: string): string {
-  let cache: Map<string, string> | undefined;
+interface RestOfLine {
+  component: Decision['component'];
+  port: Decision['port'];
+  path: Decision['path'];
+  actualPath: Decision['actualPath'];
+  verdict: Decision['verdict'];
+  bytes: Buffer;
+}
+
+const tailCache = new WeakMap<RuleRef, Map<string, Tail>>();
+const nullRuleTails = new Map<string, Tail>();
+
+function tail(rule: RuleRef | null, reason: string): Tail {
+  let cache: Map<string, Tail> | undefined;
   if (rule === null) {
     cache = nullRuleTails;
   } else {
@@ -16,19 +38,98 @@ function tail(rule: RuleRef | null, reason: string): string {
       tailCache.set(rule, cache);
     }
   }
-  let text = cache.get(reason);
-  if (text === undefined) {
-    text = `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)}}`;
-    cache.set(reason, text);
+  let entry = cache.get(reason);
+  if (entry === undefined) {
+    entry = { text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)}}`, rest: undefined };
+    cache.set(reason, entry);
   }
-  return text;
+  return entry;
+}
+
+/** `{"input":…,"host":…` — the only part of a line that is new for every target. */
+function head(decision: Decision): string {
+  const input = JSON.stringify(decision.input);
+  const host = decision.host === decision.input ? input : JSON.stringify(decision.host);
+  return `{"input":${input},"host":${host}`;
+}
+
+function middle(decision: Decision): string {
+  return (
+    `,"component":"${decision.component}","port":${decision.port},"path":"${decision.path}",` +
+    `"actualPath":"${decision.actualPath}","verdict":"${decision.verdict}"`
+  );
 }
 
 /** One decision as a JSON object text (no trailing newline). Field order is stable. */
 export function decisionToJson(decision: Decision): string {
-  return (
-    `{"input":${JSON.stringify(decision.input)},"host":${JSON.stringify(decision.host)},` +
-    `"component":"${decision.component}","port":${decision.port},"path":"${decision.path}",` +
-    `"actualPath":"${decision.actualPath}","verdict":"${decision.verdict}"${tail(decision.rule, decision.reason)}`
-  );
+  return head(decision) + middle(decision) + tail(decision.rule, decision.reason).text;
+}
+
+/**
+ * Writes `decisionToJson(decision)` and a newline into `out` at `offset`, as UTF-8. Returns the
+ * offset after the line, or -1 (nothing written) when the line might not fit.
+ */
+export function writeDecisionLine(decision: Decision, out: Buffer, offset: number): number {
+  const entry = tail(decision.rule, decision.reason);
+  let rest = entry.rest;
+  if (
+    rest === undefined ||
+    rest.component !== decision.component ||
+    rest.port !== decision.port ||
+    rest.path !== decision.path ||
+    rest.actualPath !== decision.actualPath ||
+    rest.verdict !== decision.verdict
+  ) {
+    rest = {
+      component: decision.component,
+      port: decision.port,
+      path: decision.path,
+      actualPath: decision.actualPath,
+      verdict: decision.verdict,
+      bytes: Buffer.from(`${middle(decision)}${entry.text}\n`),
+    };
+    entry.rest = rest;
+  }
+  const { input, host } = decision;
+  // Room for the worst case: a UTF-16 code unit never takes more than 6 bytes as JSON (\uXXXX).
+  const room = HEAD_FIXED_BYTES + (input.length + (host === input ? 0 : host.length)) * 6 + rest.bytes.length;
+  if (offset + room > out.length) return -1;
+  let end = offset;
+  out.set(INPUT_KEY, end);
+  end = writeJsonString(input, out, end + INPUT_KEY.length);
+  out.set(HOST_KEY, end);
+  end += HOST_KEY.length;
+  if (host === input) {
+    const start = offset + INPUT_KEY.length;
+    const length = end - HOST_KEY.length - start;
+    out.copyWithin(end, start, start + length);
+    end += length;
+  } else {
+    end = writeJsonString(host, out, end);
+  }
+  out.set(rest.bytes, end);
+  return end + rest.bytes.length;
+}
+
+const INPUT_KEY = Buffer.from('{"input":');
+const HOST_KEY = Buffer.from(',"host":');
+const HEAD_FIXED_BYTES = INPUT_KEY.length + HOST_KEY.length + 4;
+
+/**
+ * Writes JSON.stringify(text) as UTF-8 at `offset`; returns the offset after it. Targets are
+ * nearly always printable ASCII without quotes or backslashes, which are copied one byte per
+ * character here; anything else goes through JSON.stringify and Buffer#write.
+ */
+function writeJsonString(text: string, out: Buffer, offset: number): number {
+  let end = offset;
+  out[end++] = 0x22;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+      return offset + out.write(JSON.stringify(text), offset);
+    }
+    out[end++] = code;
+  }
+  out[end++] = 0x22;
+  return end;
 }

@@ -27,10 +27,16 @@ const defaultPorts: Record<string, number> = {
 export function parseTarget(input: string): Target | string {
   const text = input.trim();
   if (text.length === 0) return 'empty target';
-  if (text.includes('://') || (text.includes('/') && !text.startsWith('['))) {
+  // Native indexOf scans are far cheaper than a charCodeAt loop, and names (the common case)
+  // have neither a slash nor a colon.
+  const slash = text.indexOf('/') >= 0;
+  const firstColon = text.indexOf(':');
+  const colons = firstColon < 0 ? 0 : text.indexOf(':', firstColon + 1) < 0 ? 1 : 2; // 2: two or more
+  const bracketed = text.charCodeAt(0) === 0x5b;
+  if (slash && (!bracketed || text.includes('://'))) {
     return parseUrlTarget(input, text.includes('://') ? text : `https://${text}`);
   }
-  if (text.startsWith('[')) {
+  if (bracketed) {
     const close = text.indexOf(']');
     if (close < 0) return `"${input}" has "[" without "]"`;
     const rest = text.slice(close + 1);
@@ -39,24 +45,16 @@ export function parseTarget(input: string): Target | string {
     if (port === null) return `"${input}" has an invalid port`;
     return ipv6Target(input, text.slice(1, close), port);
   }
-  const colons = countColons(text);
   if (colons >= 2) return ipv6Target(input, text, undefined);
   let host = text;
   let port: number | undefined;
   if (colons === 1) {
-    const colon = text.indexOf(':');
-    const parsed = parsePort(text.slice(colon + 1));
-    if (parsed === null) return `"${input}" has an invalid port "${text.slice(colon + 1)}"`;
+    const parsed = parsePort(text.slice(firstColon + 1));
+    if (parsed === null) return `"${input}" has an invalid port "${text.slice(firstColon + 1)}"`;
     port = parsed;
-    host = text.slice(0, colon);
+    host = text.slice(0, firstColon);
   }
   return hostTarget(input, host, port);
-}
-
-function countColons(text: string): number {
-  let count = 0;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x3a) count++;
-  return count;
 }
 
 /** A port number, `undefined` for an empty one, `null` when invalid. */
@@ -107,8 +105,23 @@ function hostTarget(input: string, host: string, port: number | undefined): Targ
   return { input, host: name, address: undefined, port };
 }
 
+/** True when the last label (one trailing dot ignored) is decimal digits, or `0x` and hex digits. */
 function endsInNumber(host: string): boolean {
-  const trimmed = host.endsWith('.') ? host.slice(0, -1) : host;
-  const last = trimmed.slice(trimmed.lastIndexOf('.') + 1);
-  return /^(\d+|0[xX][0-9a-fA-F]*)$/.test(last);
+  // Checked for every name, so it reads the label in place instead of slicing it out.
+  let end = host.length;
+  if (end > 0 && host.charCodeAt(end - 1) === 0x2e) end--;
+  if (end === 0) return false;
+  const start = host.lastIndexOf('.', end - 1) + 1;
+  if (start === end) return false;
+  let i = start;
+  const hex =
+    end - start >= 2 && host.charCodeAt(start) === 0x30 && (host.charCodeAt(start + 1) | 0x20) === 0x78;
+  if (hex) i += 2;
+  for (; i < end; i++) {
+    const code = host.charCodeAt(i);
+    if (code >= 0x30 && code <= 0x39) continue;
+    if (hex && ((code >= 0x61 && code <= 0x66) || (code >= 0x41 && code <= 0x46))) continue;
+    return false;
+  }
+  return true;
 }

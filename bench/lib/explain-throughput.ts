@@ -1,0 +1,96 @@
+// `pathwarden explain -` as users run it (a separate process reading a host list on stdin and
+// writing NDJSON), timed from spawn to exit, next to two floors measured on the same file in the
+// same run: `wc -l`, and a node process that only reads the lines the way explain does.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { childrenCpuSeconds, median } from './measure.js';
+
+export interface ProcessRun {
+  seconds: number;
+  /** CPU seconds (user + system) of the child, where the platform tells (Linux). */
+  cpuSeconds: number | undefined;
+  exitCode: number | null;
+  /** Newlines written to stdout, when counted. */
+  stdoutLines: number | undefined;
+  stdoutBytes: number | undefined;
+  stderr: string;
+}
+
+/** Runs a command with stdin from `inputFile`; stdout is counted, or sent to /dev/null. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  inputFile: string,
+  stdout: 'count' | 'discard',
+): Promise<ProcessRun> {
+  const input = openSync(inputFile, 'r');
+  const cpuBefore = childrenCpuSeconds();
+  const start = process.hrtime.bigint();
+  const child = spawn(command, args, { stdio: [input, stdout === 'count' ? 'pipe' : 'ignore', 'pipe'] });
+  closeSync(input);
+  let lines = 0;
+  let bytes = 0;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    if (stderr.length < 4096) stderr += text;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const cpuAfter = childrenCpuSeconds();
+      resolve({
+        seconds,
+        cpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
+        exitCode,
+        stdoutLines: stdout === 'count' ? lines : undefined,
+        stdoutBytes: stdout === 'count' ? bytes : undefined,
+        stderr,
+      });
+    });
+  });
+}
+
+export interface ProcessTiming {
+  /** Median wall time, spawn to exit. */
+  seconds: number;
+  /** Median CPU time of the child (user + system), when known. */
+  cpuSeconds: number | undefined;
+}
+
+/** Median wall and CPU time of `runs` runs (stdout discarded); throws when a run fails. */
+export async function timeProcess(
+  command: string,
+  args: readonly string[],
+  inputFile: string,
+  runs: number,
+): Promise<ProcessTiming> {
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const result = await runProcess(command, args, inputFile, 'discard');
+    if (result.exitCode !== 0) {
+      throw new Error(`${command} ${args.join(' ')} exited with ${result.exitCode}: ${result.stderr}`);
+    }
+    times.push(result.seconds);
+    if (result.cpuSeconds !== undefined) cpuTimes.push(result.cpuSeconds);
+  }
+  return { seconds: median(times), cpuSeconds: cpuTimes.length === runs ? median(cpuTimes) : undefined };
+}
+
+/**
+ * A node process that reads stdin line by line with readline's async iterator and trims each line,
+ * as explain does, and nothing else: the floor for any line-oriented node command.
+ */
+export const readlineFloorScript = `
+import { createInterface } from 'node:readline';
+let count = 0;
+for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  if (line.trim() !== '') count++;
+}
+process.stderr.write(String(count) + '\\n');
+`;

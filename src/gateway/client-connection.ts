@@ -1,0 +1,782 @@
+// One client connection to the HTTP proxy listener: a loop of strictly parsed request heads, each
+// either forwarded as one exchange (absolute-form request and its response, bodies streamed with
+// backpressure, the upstream connection kept for the next request to the same place) or turned
+// into a CONNECT tunnel. One FlowRecord per request (per tunnel); refusals are answered with the
+// code of errors.ts and recorded too.
+import type { Socket } from 'node:net';
+import type { Component } from '../catalog/model.js';
+import { formatIp, type IpAddress } from '../match/ip.js';
+import { parseTarget, type Target } from '../policy/target.js';
+import { ClientPolicy } from './client-policy.js';
+import type { GatewayContext } from './context.js';
+import { errorResponse, GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
+import { type GatewayFlow, startFlow } from './flow-recorder.js';
+import { type BodyFramer, ChunkedFramer, LengthFramer, UntilCloseFramer } from './http-body.js';
+import {
+  findHeadEnd,
+  isHopByHop,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+  wantsKeepAlive,
+} from './http-head.js';
+import { proxyAuthenticate } from './proxy-auth.js';
+import { planRoute, type Route } from './route.js';
+import { Tunnel } from './tunnel.js';
+import { dialUpstream } from './upstream-dial.js';
+
+const EMPTY = Buffer.alloc(0);
+/** Response heads are the origin's; allow more than client heads, but not without bound. */
+const MAX_RESPONSE_HEAD = 65536;
+/** How long a refused client may keep sending before its socket is destroyed. */
+const LINGER_MS = 2000;
+
+interface Exchange {
+  flow: GatewayFlow;
+  head: RequestHead;
+  target: Target | null;
+  path: string;
+  route: Route | null;
+  body: BodyFramer;
+  requestDone: boolean;
+  upstream: Socket | null;
+  upstreamKey: string;
+  reused: boolean;
+  retried: boolean;
+  responseBuffer: Buffer;
+  responseScanned: number;
+  responseHead: ResponseHead | null;
+  responseBody: BodyFramer | null;
+  responseDone: boolean;
+  keepClient: boolean;
+  keepUpstream: boolean;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+export class ClientConnection {
+  readonly #ctx: GatewayContext;
+  readonly #socket: Socket;
+  readonly #id: string;
+  readonly #client: string | null;
+  readonly #component: Component;
+  readonly #onClosed: (connection: ClientConnection) => void;
+  #buffer: Buffer = EMPTY;
+  #scanned = 0;
+  #headTimer: NodeJS.Timeout | undefined;
+  #exchange: Exchange | null = null;
+  #pooled: { key: string; socket: Socket } | null = null;
+  #tunnel: Tunnel | null = null;
+  #closing = false;
+  #clientEnded = false;
+  #closed = false;
+
+  constructor(
+    ctx: GatewayContext,
+    socket: Socket,
+    id: string,
+    onClosed: (connection: ClientConnection) => void,
+  ) {
+    this.#ctx = ctx;
+    this.#socket = socket;
+    this.#id = id;
+    this.#onClosed = onClosed;
+    const address: IpAddress | undefined = ClientPolicy.addressOf(socket.remoteAddress);
+    this.#client = address ? formatIp(address) : (socket.remoteAddress ?? null);
+    this.#component = ctx.clients.componentOf(address);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('timeout', this.#onTimeout);
+    socket.setTimeout(ctx.limits.idleTimeoutMs);
+    if (!ctx.clients.isAllowed(address)) {
+      this.#refuse(
+        this.#newExchange(null),
+        new GatewayError('PW_GW_CLIENT_DENIED', `client ${this.#client} is not in the clients allow-list`),
+      );
+    }
+  }
+
+  /** True while a request or tunnel is in flight (shutdown waits for these). */
+  get busy(): boolean {
+    return this.#exchange !== null || this.#tunnel !== null;
+  }
+
+  /** Closes an idle connection at once (shutdown); busy ones finish first. */
+  closeIfIdle(): void {
+    if (!this.busy) this.#socket.destroy();
+  }
+
+  /** Ends whatever is in flight (shutdown after the drain time), recording it. */
+  abort(code: GatewayErrorCode): void {
+    if (this.#tunnel) {
+      this.#tunnel.abort(code);
+      return;
+    }
+    const exchange = this.#exchange;
+    if (exchange) this.#endExchange(exchange, code);
+    this.#socket.destroy();
+  }
+
+  // ---- client side -----------------------------------------------------------------------
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#closing) return; // a refused client's remaining bytes are read and dropped
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#process();
+  };
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    const exchange = this.#exchange;
+    if (exchange === null) {
+      if (this.#buffer.length > 0 && !this.#closing) {
+        this.#refuse(
+          this.#newExchange(null),
+          new GatewayError('PW_GW_BAD_REQUEST', 'the connection ended in the middle of a request head'),
+        );
+      } else this.#socket.end();
+    } else if (!exchange.requestDone) {
+      this.#endExchange(exchange, 'PW_GW_CLIENT_ABORTED');
+      this.#socket.destroy();
+    }
+    // A client that half-closes after a complete request still gets its response.
+  };
+
+  #onError = (): void => {
+    const exchange = this.#exchange;
+    if (exchange) this.#endExchange(exchange, 'PW_GW_CLIENT_ABORTED');
+    this.#socket.destroy();
+  };
+
+  #onClose = (): void => {
+    this.#closed = true;
+    clearTimeout(this.#headTimer);
+    const exchange = this.#exchange;
+    if (exchange) this.#endExchange(exchange, 'PW_GW_CLIENT_ABORTED');
+    this.#pooled?.socket.destroy();
+    this.#pooled = null;
+    this.#onClosed(this);
+  };
+
+  #onTimeout = (): void => {
+    const exchange = this.#exchange;
+    // Waiting on a slow origin is the upstream timeout's business, not the client's.
+    if (exchange?.requestDone && exchange.upstream) return;
+    if (exchange) this.#endExchange(exchange, 'PW_GW_CLIENT_ABORTED');
+    this.#socket.destroy();
+  };
+
+  /** Moves buffered client bytes along: request heads, then bodies to the upstream. */
+  #process(): void {
+    for (;;) {
+      const exchange = this.#exchange;
+      if (exchange !== null) {
+        if (exchange.upstream === null || exchange.requestDone || this.#buffer.length === 0) break;
+        if (!this.#feedBody(exchange)) return;
+        continue;
+      }
+      if (this.#buffer.length === 0 || this.#closing) break;
+      const head = this.#readHead();
+      if (head === null) break;
+      this.#startExchange(head);
+    }
+    this.#updateReading();
+  }
+
+  /** Parses the next head if it is complete; answers 400 / 431 itself. */
+  #readHead(): RequestHead | null {
+    const limit = this.#ctx.limits.headerBytes;
+    let end: number;
+    try {
+      end = findHeadEnd(this.#buffer, this.#scanned);
+      if (end < 0) {
+        if (this.#buffer.length > limit) throw tooLarge(limit);
+        this.#scanned = this.#buffer.length;
+        this.#headTimer ??= setTimeout(this.#onHeadTimeout, this.#ctx.limits.headersTimeoutMs);
+        return null;
+      }
+      if (end > limit) throw tooLarge(limit);
+      clearTimeout(this.#headTimer);
+      this.#headTimer = undefined;
+      this.#scanned = 0;
+      const head = parseRequestHead(this.#buffer, end);
+      this.#buffer = end === this.#buffer.length ? EMPTY : this.#buffer.subarray(end);
+      return head;
+    } catch (error) {
+      clearTimeout(this.#headTimer);
+      this.#headTimer = undefined;
+      this.#refuse(this.#newExchange(null), error);
+      return null;
+    }
+  }
+
+  #onHeadTimeout = (): void => {
+    this.#headTimer = undefined;
+    if (this.#exchange !== null || this.#closing) return;
+    this.#refuse(
+      this.#newExchange(null),
+      new GatewayError(
+        'PW_GW_HEADERS_TIMEOUT',
+        `the request head was not complete within ${this.#ctx.limits.headersTimeoutMs} ms`,
+      ),
+    );
+  };
+
+  /** Feeds buffered body bytes to the upstream; false when writing must wait for a drain. */
+  #feedBody(exchange: Exchange): boolean {
+    let taken: number;
+    try {
+      taken = exchange.body.feed(this.#buffer, 0);
+    } catch (error) {
+      this.#refuse(exchange, error);
+      return false;
+    }
+    const upstream = exchange.upstream as Socket;
+    let flowing = true;
+    if (taken > 0) {
+      flowing = upstream.write(
+        taken === this.#buffer.length ? this.#buffer : this.#buffer.subarray(0, taken),
+      );
+      exchange.bytesUp += taken;
+      this.#buffer = taken === this.#buffer.length ? EMPTY : this.#buffer.subarray(taken);
+    }
+    if (exchange.body.done) {
+      exchange.requestDone = true;
+      this.#maybeFinish(exchange);
+      return true;
+    }
+    if (!flowing) {
+      this.#socket.pause();
+      upstream.once('drain', () => this.#updateReading());
+      return false;
+    }
+    return true;
+  }
+
+  /** Reads from the client only when the bytes have somewhere to go. */
+  #updateReading(): void {
+    if (this.#tunnel || this.#closed) return;
+    const exchange = this.#exchange;
+    const reading =
+      this.#closing ||
+      (exchange === null && !this.#clientEnded) ||
+      (exchange !== null &&
+        exchange.upstream !== null &&
+        !exchange.requestDone &&
+        !exchange.upstream.writableNeedDrain);
+    if (reading) this.#socket.resume();
+    else this.#socket.pause();
+  }
+
+  // ---- exchanges ---------------------------------------------------------------------------
+
+  #newExchange(head: RequestHead | null): Exchange {
+    const flow = startFlow(this.#client, this.#id, this.#component);
+    if (head) flow.record.httpHost = head.host;
+    return {
+      flow,
+      head: head as RequestHead,
+      target: null,
+      path: '/',
+      route: null,
+      body: new LengthFramer(0),
+      requestDone: false,
+      upstream: null,
+      upstreamKey: '',
+      reused: false,
+      retried: false,
+      responseBuffer: EMPTY,
+      responseScanned: 0,
+      responseHead: null,
+      responseBody: null,
+      responseDone: false,
+      keepClient: false,
+      keepUpstream: false,
+      bytesUp: head?.length ?? 0,
+      bytesDown: 0,
+    };
+  }
+
+  #startExchange(head: RequestHead): void {
+    const exchange = this.#newExchange(head);
+    this.#exchange = exchange;
+    this.#socket.pause();
+    try {
+      const auth = this.#ctx.auth;
+      if (auth && auth.verify(head.proxyAuthorization) === null) {
+        throw new GatewayError(
+          'PW_GW_AUTH_REQUIRED',
+          head.proxyAuthorization === null
+            ? 'this proxy requires authentication (Proxy-Authorization: Basic)'
+            : 'the proxy credentials are not valid',
+        );
+      }
+      if (head.method === 'CONNECT') {
+        this.#startConnect(exchange);
+        return;
+      }
+      const { target, path } = parseAbsoluteTarget(head.target);
+      exchange.target = target;
+      exchange.path = path;
+      const record = exchange.flow.record;
+      record.host = target.host;
+      record.port = target.port ?? 80;
+      record.protocol = 'http';
+      exchange.body = head.chunked
+        ? new ChunkedFramer('PW_GW_BAD_FRAMING', this.#ctx.limits.headerBytes)
+        : new LengthFramer(head.contentLength ?? 0);
+    } catch (error) {
+      this.#refuse(exchange, error);
+      return;
+    }
+    void this.#forward(exchange);
+  }
+
+  async #forward(exchange: Exchange): Promise<void> {
+    const target = exchange.target as Target;
+    try {
+      const route = await planRoute(this.#ctx, exchange.flow, target, target.port ?? 80, this.#component);
+      exchange.route = route;
+      if (this.#exchange !== exchange) return;
+      await this.#connectUpstream(exchange, true);
+    } catch (error) {
+      if (this.#exchange === exchange) this.#refuse(exchange, error);
+    }
+  }
+
+  /** Takes the kept upstream when it leads to the same place, dials otherwise, then sends the head. */
+  async #connectUpstream(exchange: Exchange, mayReuse: boolean): Promise<void> {
+    const route = exchange.route as Route;
+    const egress = route.egress;
+    const key = egress.proxy
+      ? `${egress.path}|proxy`
+      : `${egress.path}|${route.addresses.map(formatIp).join(',')}|${route.port}`;
+    exchange.upstreamKey = key;
+    const pooled = this.#pooled;
+    this.#pooled = null;
+    let socket: Socket;
+    if (mayReuse && pooled && pooled.key === key && !pooled.socket.destroyed && pooled.socket.writable) {
+      socket = pooled.socket;
+      exchange.reused = true;
+      exchange.flow.record.connectMs = 0;
+    } else {
+      pooled?.socket.destroy();
+      const upstream = await dialUpstream(egress, route.addresses, route.port, {
+        timeoutMs: this.#ctx.limits.connectTimeoutMs,
+        tunnel: false,
+        authority: route.authority,
+      });
+      socket = upstream.socket;
+      if (this.#exchange !== exchange) {
+        socket.destroy();
+        return;
+      }
+      exchange.reused = false;
+      exchange.flow.record.connectMs = Math.round(upstream.connectMs);
+      if (!egress.proxy) exchange.flow.record.destination = upstream.address;
+      this.#bindUpstream(socket);
+    }
+    socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
+    exchange.upstream = socket;
+    exchange.flow.forwarded = true;
+    socket.write(this.#requestHeadText(exchange), 'latin1');
+    if (exchange.body.done) {
+      exchange.requestDone = true;
+      this.#maybeFinish(exchange);
+    }
+    this.#process();
+  }
+
+  #requestHeadText(exchange: Exchange): string {
+    const head = exchange.head;
+    const route = exchange.route as Route;
+    const port = route.port;
+    const hostHeader =
+      port === 80 ? route.authority.slice(0, route.authority.lastIndexOf(':')) : route.authority;
+    const proxy = route.egress.proxy;
+    const requestTarget = proxy ? `http://${route.authority}${exchange.path}` : exchange.path;
+    let text = `${head.method} ${requestTarget} HTTP/1.${head.minor}\r\nHost: ${hostHeader}\r\n`;
+    for (const field of head.fields) {
+      if (field.lower === 'host' || isHopByHop(field, head.connectionTokens)) continue;
+      text += `${field.name}: ${field.value}\r\n`;
+    }
+    if (proxy) text += proxy.authorization;
+    return `${text}\r\n`;
+  }
+
+  // ---- upstream side -----------------------------------------------------------------------
+
+  /** Listeners live as long as the upstream socket; they act on whichever exchange holds it. */
+  #bindUpstream(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => {
+      const exchange = this.#exchange;
+      if (exchange === null || exchange.upstream !== socket) {
+        socket.destroy(); // bytes from an idle kept connection: it cannot be trusted any more
+        return;
+      }
+      this.#onResponseData(exchange, chunk);
+    });
+    socket.on('end', () => {
+      const exchange = this.#exchange;
+      if (
+        exchange !== null &&
+        exchange.upstream === socket &&
+        exchange.responseBody instanceof UntilCloseFramer
+      ) {
+        exchange.responseDone = true;
+        exchange.keepUpstream = false;
+        this.#maybeFinish(exchange);
+      }
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (this.#pooled?.socket === socket) this.#pooled = null;
+      const exchange = this.#exchange;
+      if (exchange !== null && exchange.upstream === socket) this.#onUpstreamLost(exchange);
+    });
+    socket.on('timeout', () => {
+      const exchange = this.#exchange;
+      if (exchange !== null && exchange.upstream === socket) {
+        if (exchange.responseHead === null && exchange.bytesDown === 0) {
+          this.#refuse(
+            exchange,
+            new GatewayError(
+              'PW_GW_UPSTREAM_TIMEOUT',
+              `the origin sent nothing for ${this.#ctx.limits.idleTimeoutMs} ms`,
+            ),
+          );
+        } else {
+          this.#endExchange(exchange, 'PW_GW_UPSTREAM_TIMEOUT');
+          this.#socket.destroy();
+        }
+      } else {
+        socket.destroy();
+      }
+    });
+  }
+
+  #onResponseData(exchange: Exchange, chunk: Buffer): void {
+    try {
+      if (exchange.responseBody === null) {
+        exchange.responseBuffer =
+          exchange.responseBuffer.length === 0 ? chunk : Buffer.concat([exchange.responseBuffer, chunk]);
+        this.#readResponseHead(exchange);
+      } else {
+        this.#relayResponseBody(exchange, chunk, 0, null);
+      }
+    } catch (error) {
+      if (exchange.bytesDown === 0) this.#refuse(exchange, error);
+      else {
+        this.#endExchange(exchange, isGatewayError(error) ? error.code : 'PW_GW_BAD_UPSTREAM_RESPONSE');
+        this.#socket.destroy();
+      }
+    }
+  }
+
+  #readResponseHead(exchange: Exchange): void {
+    for (;;) {
+      const buffer = exchange.responseBuffer;
+      const end = findHeadEnd(buffer, exchange.responseScanned, 'response');
+      if (end < 0) {
+        if (buffer.length > MAX_RESPONSE_HEAD) {
+          throw new GatewayError('PW_GW_BAD_UPSTREAM_RESPONSE', 'the response head is larger than 64 KiB');
+        }
+        exchange.responseScanned = buffer.length;
+        return;
+      }
+      const head = parseResponseHead(buffer, end);
+      exchange.responseScanned = 0;
+      exchange.responseBuffer = EMPTY;
+      if (head.status < 200) {
+        if (head.status === 101) {
+          throw new GatewayError(
+            'PW_GW_BAD_UPSTREAM_RESPONSE',
+            'the origin switched protocols, which was not asked for',
+          );
+        }
+        // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they are.
+        if (exchange.head.minor === 1) {
+          this.#socket.write(buffer.subarray(0, end));
+          exchange.bytesDown += end;
+        }
+        if (end === buffer.length) return;
+        exchange.responseBuffer = buffer.subarray(end);
+        continue;
+      }
+      this.#startResponse(exchange, head, buffer, end);
+      return;
+    }
+  }
+
+  #startResponse(exchange: Exchange, head: ResponseHead, buffer: Buffer, end: number): void {
+    const request = exchange.head;
+    let body: BodyFramer;
+    if (request.method === 'HEAD' || head.status === 204 || head.status === 304) body = new LengthFramer(0);
+    else if (head.chunked) body = new ChunkedFramer('PW_GW_BAD_UPSTREAM_RESPONSE', MAX_RESPONSE_HEAD);
+    else if (head.contentLength !== null) body = new LengthFramer(head.contentLength);
+    else body = new UntilCloseFramer();
+    const delimited = !(body instanceof UntilCloseFramer);
+    exchange.responseHead = head;
+    exchange.responseBody = body;
+    exchange.keepUpstream = delimited && wantsKeepAlive(head) && request.minor === 1;
+    exchange.keepClient = delimited && wantsKeepAlive(request) && !this.#clientEnded && !this.#ctx.draining;
+    let text = `${head.statusLine}\r\n`;
+    for (const field of head.fields) {
+      if (!isHopByHop(field, head.connectionTokens)) text += `${field.name}: ${field.value}\r\n`;
+    }
+    if (!exchange.keepClient) text += 'Connection: close\r\n';
+    else if (request.minor === 0) text += 'Connection: keep-alive\r\n';
+    const headBytes = Buffer.from(`${text}\r\n`, 'latin1');
+    this.#relayResponseBody(exchange, buffer, end, headBytes);
+  }
+
+  /** Writes response body bytes (after `head`, when given) with backpressure on the upstream. */
+  #relayResponseBody(exchange: Exchange, chunk: Buffer, offset: number, head: Buffer | null): void {
+    const body = exchange.responseBody as BodyFramer;
+    const taken = body.feed(chunk, offset);
+    if (offset + taken < chunk.length) exchange.keepUpstream = false; // bytes past the response
+    const part =
+      taken === 0
+        ? null
+        : offset === 0 && taken === chunk.length
+          ? chunk
+          : chunk.subarray(offset, offset + taken);
+    const out =
+      head === null ? part : part === null ? head : Buffer.concat([head, part], head.length + part.length);
+    if (out !== null) {
+      exchange.bytesDown += out.length;
+      if (!this.#socket.write(out) && !body.done) {
+        const upstream = exchange.upstream as Socket;
+        upstream.pause();
+        this.#socket.once('drain', () => upstream.resume());
+      }
+    }
+    if (body.done) {
+      exchange.responseDone = true;
+      this.#maybeFinish(exchange);
+    }
+  }
+
+  /** The upstream closed while this exchange used it. */
+  #onUpstreamLost(exchange: Exchange): void {
+    if (exchange.responseDone) return;
+    if (exchange.bytesDown === 0 && exchange.responseHead === null) {
+      // A kept connection the origin closed just before our request arrived: one retry on a
+      // fresh connection, for requests without a body (nothing of the client's was consumed).
+      const bodyless = !exchange.head.chunked && (exchange.head.contentLength ?? 0) === 0;
+      if (exchange.reused && !exchange.retried && bodyless) {
+        exchange.retried = true;
+        exchange.upstream = null;
+        exchange.requestDone = false;
+        this.#connectUpstream(exchange, false).catch((error: unknown) => {
+          if (this.#exchange === exchange) this.#refuse(exchange, error);
+        });
+        return;
+      }
+      this.#refuse(
+        exchange,
+        new GatewayError('PW_GW_UPSTREAM_RESET', 'the origin closed the connection without a response'),
+      );
+      return;
+    }
+    // Mid-response: the client cannot be told in HTTP any more; pass the reset on.
+    this.#endExchange(exchange, 'PW_GW_UPSTREAM_RESET');
+    this.#socket.resetAndDestroy();
+  }
+
+  /** Both halves of the exchange are complete (or the response ended it early). */
+  #maybeFinish(exchange: Exchange): void {
+    if (!exchange.responseDone) return;
+    if (!exchange.requestDone) {
+      // The origin answered before the request body was in: the rest cannot be framed reliably.
+      exchange.keepClient = false;
+      exchange.keepUpstream = false;
+    }
+    const upstream = exchange.upstream as Socket;
+    this.#endExchange(exchange, null);
+    if (exchange.keepUpstream && !upstream.destroyed) {
+      upstream.setTimeout(this.#ctx.limits.idleTimeoutMs);
+      this.#pooled = { key: exchange.upstreamKey, socket: upstream };
+    } else {
+      upstream.destroy();
+    }
+    if (exchange.keepClient && !this.#ctx.draining) {
+      this.#process();
+      if (this.#exchange === null && this.#clientEnded && !this.#closing) {
+        this.#closing = true;
+        this.#socket.end();
+      }
+    } else {
+      this.#closing = true;
+      this.#socket.end();
+      this.#linger();
+    }
+  }
+
+  /** Records the exchange (once) and detaches it from the connection. */
+  #endExchange(exchange: Exchange, code: GatewayErrorCode | null): void {
+    if (this.#exchange === exchange) this.#exchange = null;
+    const record = exchange.flow.record;
+    record.bytesUp = exchange.bytesUp;
+    record.bytesDown = exchange.bytesDown;
+    if (code !== null && exchange.upstream && !exchange.responseDone) {
+      exchange.upstream.destroy();
+    }
+    this.#ctx.recorder.finish(exchange.flow, code);
+  }
+
+  /** Answers a refusal or failure (when nothing of a response was sent yet) and closes. */
+  #refuse(exchange: Exchange, cause: unknown): void {
+    const error = isGatewayError(cause)
+      ? cause
+      : new GatewayError(
+          'PW_GW_INTERNAL',
+          `internal error: ${cause instanceof Error ? cause.message : String(cause)}`,
+          {
+            cause,
+          },
+        );
+    if (exchange.upstream) {
+      exchange.upstream.destroy();
+      exchange.upstream = null;
+    }
+    if (exchange.bytesDown > 0 || this.#closed) {
+      this.#endExchange(exchange, error.code);
+      this.#socket.destroy();
+      return;
+    }
+    const response = errorResponse(error, error.code === 'PW_GW_AUTH_REQUIRED' ? proxyAuthenticate : '');
+    exchange.bytesDown = Buffer.byteLength(response);
+    this.#endExchange(exchange, error.code);
+    this.#closing = true;
+    this.#buffer = EMPTY;
+    this.#socket.end(response);
+    this.#linger();
+  }
+
+  /** After our last response, read and drop what the client still sends, for a bounded time. */
+  #linger(): void {
+    this.#socket.resume();
+    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+  }
+
+  // ---- CONNECT -----------------------------------------------------------------------------
+
+  #startConnect(exchange: Exchange): void {
+    const head = exchange.head;
+    if (head.chunked || (head.contentLength ?? 0) > 0) {
+      throw new GatewayError('PW_GW_BAD_REQUEST', 'a CONNECT request has no body');
+    }
+    const target = parseAuthority(head.target);
+    exchange.target = target;
+    const record = exchange.flow.record;
+    record.host = target.host;
+    record.port = target.port as number;
+    record.protocol = 'tcp';
+    void this.#openTunnel(exchange, target);
+  }
+
+  async #openTunnel(exchange: Exchange, target: Target): Promise<void> {
+    let route: Route;
+    let upstream: Awaited<ReturnType<typeof dialUpstream>>;
+    try {
+      route = await planRoute(this.#ctx, exchange.flow, target, target.port as number, this.#component);
+      if (this.#exchange !== exchange) return;
+      upstream = await dialUpstream(route.egress, route.addresses, route.port, {
+        timeoutMs: this.#ctx.limits.connectTimeoutMs,
+        tunnel: true,
+        authority: route.authority,
+      });
+    } catch (error) {
+      if (this.#exchange === exchange) this.#refuse(exchange, error);
+      return;
+    }
+    if (this.#exchange !== exchange || this.#closed) {
+      upstream.socket.destroy();
+      return;
+    }
+    exchange.flow.record.connectMs = Math.round(upstream.connectMs);
+    if (!route.egress.proxy) exchange.flow.record.destination = upstream.address;
+    const socket = this.#socket;
+    const reply = 'HTTP/1.1 200 Connection established\r\n\r\n';
+    socket.write(reply);
+    const early = this.#buffer.length > 0 ? this.#buffer : null;
+    this.#buffer = EMPTY;
+    this.#exchange = null;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('timeout', this.#onTimeout);
+    this.#tunnel = new Tunnel(this.#ctx, {
+      client: socket,
+      upstream,
+      route,
+      flow: exchange.flow,
+      target,
+      component: this.#component,
+      early,
+      requestBytes: exchange.head.length,
+      replyBytes: reply.length,
+      onClosed: () => {
+        this.#closed = true;
+        this.#tunnel = null;
+        clearTimeout(this.#headTimer);
+        this.#pooled?.socket.destroy();
+        this.#onClosed(this);
+      },
+    });
+  }
+}
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('PW_GW_HEADERS_TOO_LARGE', `the request head is larger than ${limit} bytes`);
+}
+
+const absoluteFormRe = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/;
+
+/** `http://authority/path?query` -> target and origin-form path; everything else is refused. */
+export function parseAbsoluteTarget(text: string): { target: Target; path: string } {
+  const match = absoluteFormRe.exec(text);
+  if (!match) {
+    if (text.startsWith('/') || text === '*') {
+      throw new GatewayError(
+        'PW_GW_NOT_A_PROXY_REQUEST',
+        'this is pathwarden, a forward proxy: send requests through it (curl -x http://this-address ...); its status is on the admin address',
+      );
+    }
+    throw new GatewayError('PW_GW_BAD_REQUEST', 'the request target is not an absolute http:// URL');
+  }
+  const scheme = (match[1] as string).toLowerCase();
+  if (scheme === 'https') {
+    throw new GatewayError(
+      'PW_GW_UNSUPPORTED',
+      'https:// URLs go through a CONNECT tunnel, not as a plain request',
+    );
+  }
+  if (scheme !== 'http') throw new GatewayError('PW_GW_UNSUPPORTED', `${scheme}:// URLs are not forwarded`);
+  const authority = match[2] as string;
+  if (authority === '' || authority.includes('@')) {
+    throw new GatewayError('PW_GW_BAD_REQUEST', 'the URL has no host, or has user info');
+  }
+  const target = parseTarget(authority);
+  if (typeof target === 'string') throw new GatewayError('PW_GW_BAD_REQUEST', `bad URL host: ${target}`);
+  const rest = match[3] as string;
+  return { target, path: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
+}
+
+/** CONNECT's authority-form `host:port` (`[v6]:port`); the port is required. */
+export function parseAuthority(text: string): Target {
+  if (/[/@?#]/.test(text)) {
+    throw new GatewayError('PW_GW_BAD_REQUEST', 'CONNECT takes host:port, not a URL');
+  }
+  const target = parseTarget(text);
+  if (typeof target === 'string')
+    throw new GatewayError('PW_GW_BAD_REQUEST', `bad CONNECT target: ${target}`);
+  if (target.port === undefined) throw new GatewayError('PW_GW_BAD_REQUEST', 'CONNECT target has no port');
+  return target;
+}

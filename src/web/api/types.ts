@@ -1,0 +1,14 @@
+// The server's types, imported (never copied) so the page reads exactly what the API writes.
+export type { Rule, RulePath, SourceDocument } from '../../catalog/model.js';
+export type { FlowRecord } from '../../flow/record.js';
+export type { FlowPage, FlowQuery, FlowStats, PathHealth, StoredFlow } from '../../gateway/contracts.js';
+export type {
+  CatalogView,
+  DashboardStatus,
+  ExceptionGroup,
+  ExceptionsView,
+  FlowSummary,
+  HealthEvent,
+  TickEvent,
+} from '../../gateway/dashboard-routes-types.js';
+export type { Decision } from '../../policy/policy.js';

@@ -1,0 +1,103 @@
+// Leaks and blocked: every flow that crossed the Internet although its rule says ExpressRoute, and
+// every connection the gateway refused, each with the evidence for its path.
+import type { FlowPage, StoredFlow } from '../api/types.js';
+import { ErrorNote } from '../components/error-note.js';
+import { FlowTable } from '../components/flow-table.js';
+import { Pager } from '../components/pager.js';
+import { useApi } from '../hooks/use-api.js';
+import { useLiveVersion } from '../hooks/use-live.js';
+import { href } from '../router.js';
+
+const PAGE = 50;
+
+/** The Flows page narrowed to this record (same host and start), with the record opened. */
+function recordHref(filter: { verdict?: string; outcome?: string }) {
+  return (flow: StoredFlow) =>
+    href('flows', {
+      ...filter,
+      host: flow.host ?? flow.sni ?? flow.destination,
+      from: flow.start,
+      to: flow.start === null ? undefined : flow.start + 1,
+      open: flow.id,
+    });
+}
+
+export function LeaksPage({ params }: { params: URLSearchParams }) {
+  const leakOffset = Math.max(0, Number(params.get('leakOffset')) || 0);
+  const blockedOffset = Math.max(0, Number(params.get('blockedOffset')) || 0);
+  const version = useLiveVersion();
+  const pageHref = (next: { leakOffset?: number; blockedOffset?: number }) =>
+    href('leaks', {
+      leakOffset: (next.leakOffset ?? leakOffset) || undefined,
+      blockedOffset: (next.blockedOffset ?? blockedOffset) || undefined,
+    });
+
+  return (
+    <>
+      <div class="page-head">
+        <h1 tabIndex={-1}>Leaks and blocked</h1>
+      </div>
+      <FlowSection
+        id="leaks"
+        title="Leaks"
+        intro="Traffic whose rule says it must ride the ExpressRoute circuit, seen crossing the public Internet."
+        filter={{ verdict: 'leak' }}
+        offset={leakOffset}
+        version={version}
+        hrefFor={(offset) => pageHref({ leakOffset: offset })}
+      />
+      <FlowSection
+        id="blocked"
+        title="Blocked"
+        intro="Connections the gateway refused, e.g. circuit-bound traffic while the circuit was down (fail closed)."
+        filter={{ outcome: 'blocked' }}
+        offset={blockedOffset}
+        version={version}
+        hrefFor={(offset) => pageHref({ blockedOffset: offset })}
+      />
+    </>
+  );
+}
+
+interface SectionProps {
+  id: string;
+  title: string;
+  intro: string;
+  filter: { verdict?: string; outcome?: string };
+  offset: number;
+  version: number;
+  hrefFor: (offset: number) => string;
+}
+
+function FlowSection({ id, title, intro, filter, offset, version, hrefFor }: SectionProps) {
+  const { data, error, loading } = useApi<FlowPage>(
+    '/api/flows',
+    { ...filter, limit: PAGE, offset },
+    version,
+  );
+  return (
+    <section aria-labelledby={`${id}-title`} aria-busy={loading} class="card" data-testid={`section-${id}`}>
+      <h2 id={`${id}-title`}>
+        {title}
+        {data && <span class="count-pill">{data.total.toLocaleString('en-US')}</span>}
+      </h2>
+      <p class="muted">{intro}</p>
+      <ErrorNote error={error} what={title.toLowerCase()} />
+      {data && (
+        <>
+          {data.total > PAGE && (
+            <Pager
+              label={`${title} pages`}
+              total={data.total}
+              offset={data.offset}
+              limit={PAGE}
+              shown={data.flows.length}
+              hrefFor={hrefFor}
+            />
+          )}
+          <FlowTable flows={data.flows} label={title} evidence recordHref={recordHref(filter)} />
+        </>
+      )}
+    </section>
+  );
+}
