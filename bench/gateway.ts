@@ -1,0 +1,749 @@
+// `npm run bench:gateway`: the egress gateway against Squid and tinyproxy on loopback, in one run.
+// wrk measures small plain-HTTP requests (50 connections, then 1) directly, through pathwarden
+// (JSONL and DuckDB stores), Squid 5.7 and tinyproxy; then CONNECT tunnel throughput and the
+// gateway's RSS with many idle tunnels. Targets (docs/performance.md, issue 5 item 8) are printed
+// as PASS / MISS; missing one is not a failure.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatTable } from './lib/measure.js';
+
+const CATALOG_HOST = 'api.powerbi.com';
+const WRK = '/usr/bin/wrk';
+const SQUID = '/usr/sbin/squid';
+const TINYPROXY = '/usr/bin/tinyproxy';
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+
+interface Options {
+  quick: boolean;
+  duration: number;
+  tunnelMb: number;
+  tunnels: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const quick = argv.includes('--quick');
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const number = (name: string, fallback: number): number => {
+    const text = value(name);
+    if (text === undefined) return fallback;
+    const parsed = Number(text);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} needs a positive number, got ${text}`);
+    return parsed;
+  };
+  return {
+    quick,
+    duration: number('--duration', quick ? 3 : 8),
+    tunnelMb: Math.round(number('--tunnel-mb', quick ? 64 : 1024)),
+    tunnels: Math.round(number('--tunnels', quick ? 2000 : 10_000)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers: ports, processes, waiting.
+
+async function waitForPort(port: number, child: ChildProcess, name: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function stopChild(child: ChildProcess, ms = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  await exited;
+  clearTimeout(timer);
+}
+
+function fdLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
+  return Number(line?.split(/\s+/)[3] ?? 1024);
+}
+
+function statusField(pid: number, field: string): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const line = status.split('\n').find((l) => l.startsWith(`${field}:`));
+    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origins: a tiny keep-alive HTTP server, a raw TCP streamer, a server that holds connections.
+
+interface Origins {
+  http: HttpServer;
+  httpPort: number;
+  stream: Server;
+  streamPort: number;
+  hold: Server;
+  holdPort: number;
+  held: Set<Socket>;
+  close(): Promise<void>;
+}
+
+async function startOrigins(tunnelBytes: number): Promise<Origins> {
+  const body = Buffer.from('ok');
+  const http = createHttpServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '2' });
+    response.end(body);
+  });
+  http.keepAliveTimeout = 120_000;
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  const streamSockets = new Set<Socket>();
+  const stream = createServer((socket) => {
+    streamSockets.add(socket);
+    socket.on('close', () => streamSockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let left = tunnelBytes;
+    const pump = () => {
+      while (left > 0) {
+        const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= piece.length;
+        if (!socket.write(piece)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.end();
+    };
+    pump();
+  });
+  const held = new Set<Socket>();
+  const hold = createServer((socket) => {
+    held.add(socket);
+    socket.on('close', () => held.delete(socket));
+    socket.on('error', () => socket.destroy());
+  });
+  hold.maxConnections = 60_000;
+  const listen = (server: Server) =>
+    new Promise<number>((resolve) =>
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () =>
+        resolve((server.address() as { port: number }).port),
+      ),
+    );
+  const [httpPort, streamPort, holdPort] = [await listen(http), await listen(stream), await listen(hold)];
+  return {
+    http,
+    httpPort,
+    stream,
+    streamPort,
+    hold,
+    holdPort,
+    held,
+    close: async () => {
+      for (const socket of [...streamSockets, ...held]) socket.destroy();
+      http.closeAllConnections();
+      await Promise.all(
+        [http as unknown as Server, stream, hold].map(
+          (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+        ),
+      );
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies under test.
+
+interface Proxy {
+  name: string;
+  port: number;
+  pid: number;
+  /** Host the requests name: a catalog host, or 127.0.0.1 for tinyproxy (it resolves via system DNS). */
+  host: string;
+  close(): Promise<void>;
+}
+
+async function startPathwarden(
+  name: string,
+  store: 'jsonl' | 'duckdb',
+  ports: number[],
+  dir: string,
+): Promise<Proxy> {
+  const config = [
+    'listen: 127.0.0.1:0',
+    'admin: 127.0.0.1:0',
+    'egress:',
+    '  expressroute: { localAddress: 127.0.0.2 }',
+    '  internet: { localAddress: 127.0.0.3 }',
+    'resolve:',
+    `  ${CATALOG_HOST}: 127.0.0.1`,
+    'allowDestinations: [127.0.0.0/8]',
+    `ports: [80, 443, ${ports.join(', ')}]`,
+    'store:',
+    `  kind: ${store}`,
+    `  path: ${join(dir, `flows-${store}.${store === 'jsonl' ? 'jsonl' : 'duckdb'}`)}`,
+    'log:',
+    '  level: warn',
+    `  file: ${join(dir, `gateway-${store}.log`)}`,
+    'limits:',
+    '  maxConnections: 60000',
+    '  drainTimeoutMs: 0',
+  ].join('\n');
+  const file = join(dir, `gateway-${store}.yaml`);
+  writeFileSync(file, `${config}\n`);
+  const extra = process.env.PATHWARDEN_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, CLI, 'gateway', '--config', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: dir,
+  });
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+      const match = /proxy on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    name,
+    port,
+    pid: child.pid as number,
+    host: CATALOG_HOST,
+    close: () => stopChild(child),
+  };
+}
+
+async function startSquid(dir: string): Promise<Proxy> {
+  const squidDir = mkdtempSync(join(dir, 'squid-'));
+  // Squid started as root drops to `proxy`, which must be able to write its logs and pid here.
+  chmodSync(squidDir, 0o777);
+  const port = await freePort();
+  const config = [
+    `http_port 127.0.0.1:${port}`,
+    `pid_filename ${join(squidDir, 'squid.pid')}`,
+    'cache deny all',
+    'cache_mem 8 MB',
+    'access_log none',
+    `cache_log ${join(squidDir, 'cache.log')}`,
+    'cache_store_log none',
+    `coredump_dir ${squidDir}`,
+    'cache_effective_user proxy',
+    'pinger_enable off',
+    'acl loopback src 127.0.0.0/8',
+    'http_access allow loopback',
+    'http_access deny all',
+    'shutdown_lifetime 1 second',
+    `hosts_file ${join(squidDir, 'hosts')}`,
+  ].join('\n');
+  writeFileSync(join(squidDir, 'squid.conf'), `${config}\n`);
+  writeFileSync(join(squidDir, 'hosts'), `127.0.0.1 ${CATALOG_HOST}\n`);
+  const child = spawn(SQUID, ['-N', '-f', join(squidDir, 'squid.conf')], { stdio: 'ignore' });
+  try {
+    await waitForPort(port, child, 'squid');
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { name: 'Squid 5.7', port, pid: child.pid as number, host: CATALOG_HOST, close: () => stopChild(child) };
+}
+
+async function startTinyproxy(dir: string): Promise<Proxy> {
+  const tinyDir = mkdtempSync(join(dir, 'tinyproxy-'));
+  chmodSync(tinyDir, 0o777);
+  const port = await freePort();
+  const config = [
+    `Port ${port}`,
+    'Listen 127.0.0.1',
+    'User nobody',
+    'Group nogroup',
+    'Timeout 600',
+    'MaxClients 200',
+    `LogFile "${join(tinyDir, 'tinyproxy.log')}"`,
+    'LogLevel Error',
+    `PidFile "${join(tinyDir, 'tinyproxy.pid')}"`,
+    'Allow 127.0.0.1',
+    'DisableViaHeader Yes',
+  ].join('\n');
+  writeFileSync(join(tinyDir, 'tinyproxy.conf'), `${config}\n`);
+  const child = spawn(TINYPROXY, ['-d', '-c', join(tinyDir, 'tinyproxy.conf')], { stdio: 'ignore' });
+  try {
+    await waitForPort(port, child, 'tinyproxy');
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { name: 'tinyproxy', port, pid: child.pid as number, host: '127.0.0.1', close: () => stopChild(child) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk.
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+/** "1.23ms" / "850.00us" / "1.01s" -> microseconds. */
+function parseDuration(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!match) throw new Error(`wrk latency not understood: ${text}`);
+  const scale = { us: 1, ms: 1e3, s: 1e6, m: 6e7 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(match[1]) * scale;
+}
+
+export function parseWrk(output: string): WrkResult {
+  const percentile = (p: string) => {
+    const match = new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(output);
+    if (!match) throw new Error(`wrk output has no ${p}% line:\n${output}`);
+    return parseDuration(match[1] as string);
+  };
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const requests = /(\d+) requests in/.exec(output);
+  if (!rps || !requests) throw new Error(`wrk output not understood:\n${output}`);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  const errors =
+    (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0) +
+    (non2xx ? Number(non2xx[1]) : 0);
+  return { rps: Number(rps[1]), p50: percentile('50'), p99: percentile('99'), requests: Number(requests[1]), errors };
+}
+
+async function runWrk(
+  target: { port: number; host: string; originPort: number; proxied: boolean },
+  connections: number,
+  seconds: number,
+  dir: string,
+): Promise<WrkResult> {
+  const args = [`-c${connections}`, `-t${Math.min(connections, 2)}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+  if (target.proxied) {
+    // wrk sends to the address of its URL argument (the proxy); the script writes the absolute-form
+    // request line and the origin's Host. Static request: wrk formats it once.
+    const script = join(dir, `wrk-${target.port}.lua`);
+    const authority = `${target.host}:${target.originPort}`;
+    writeFileSync(
+      script,
+      `wrk.method = "GET"\nwrk.path = "http://${authority}/"\nwrk.headers["Host"] = "${authority}"\n`,
+    );
+    args.push('-s', script, `http://127.0.0.1:${target.port}/`);
+  } else {
+    args.push(`http://127.0.0.1:${target.originPort}/`);
+  }
+  const child = spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  child.stderr?.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`wrk exited with ${code}:\n${output}`);
+  return parseWrk(output);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CONNECT tunnels.
+
+/** Reads a CONNECT answer's head; resolves with the bytes after it. */
+function awaitConnectAnswer(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const onData = (data: Buffer) => {
+      head = Buffer.concat([head, data]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > 16_384) reject(new Error('CONNECT answer head too large'));
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', reject);
+      const statusLine = head.subarray(0, head.indexOf('\r\n')).toString();
+      if (!/^HTTP\/1\.[01] 200/.test(statusLine)) {
+        socket.destroy();
+        reject(new Error(`CONNECT refused: ${statusLine}`));
+        return;
+      }
+      resolve(head.subarray(end + 4));
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+async function tunnelTransfer(
+  originPort: number,
+  expected: number,
+  proxy: Proxy | undefined,
+): Promise<{ mbPerSecond: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const socket = connect({ host: '127.0.0.1', port: proxy?.port ?? originPort });
+  socket.setNoDelay(true);
+  let received = 0;
+  if (proxy) {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.write(`CONNECT ${proxy.host}:${originPort} HTTP/1.1\r\nHost: ${proxy.host}:${originPort}\r\n\r\n`);
+    received += (await awaitConnectAnswer(socket)).length;
+  }
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (data: Buffer) => {
+      received += data.length;
+    });
+    socket.once('end', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.destroy();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (received !== expected) throw new Error(`tunnel transfer got ${received} of ${expected} bytes`);
+  return { mbPerSecond: expected / 2 ** 20 / seconds, seconds };
+}
+
+/**
+ * Child mode (`--idle-client PROXY_PORT HOST ORIGIN_PORT N`): opens N CONNECT tunnels, prints
+ * `open OK FAILED`, then holds them until stdin closes. A separate process: the bench itself
+ * holds the origin's side of every tunnel, and one process may not have enough descriptors for both.
+ */
+async function idleClient(proxyPort: number, host: string, originPort: number, count: number): Promise<void> {
+  const sockets: Socket[] = [];
+  let ok = 0;
+  let failed = 0;
+  let next = 0;
+  let firstError = '';
+  const openOne = async (): Promise<void> => {
+    const socket = connect({ host: '127.0.0.1', port: proxyPort });
+    sockets.push(socket);
+    socket.on('error', () => {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+      socket.write(`CONNECT ${host}:${originPort} HTTP/1.1\r\nHost: ${host}:${originPort}\r\n\r\n`);
+      await awaitConnectAnswer(socket);
+      ok++;
+    } catch (error) {
+      failed++;
+      firstError ||= String(error);
+    }
+  };
+  // At most 200 handshakes in flight, so listen backlogs do not overflow.
+  await Promise.all(
+    Array.from({ length: 200 }, async () => {
+      while (next < count) {
+        next++;
+        await openOne();
+      }
+    }),
+  );
+  process.stdout.write(`open ${ok} ${failed} ${JSON.stringify(firstError)}\n`);
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.once('end', resolve));
+  for (const socket of sockets) socket.destroy();
+}
+
+interface IdleResult {
+  opened: number;
+  failed: number;
+  baseRssMb: number;
+  rssMb: number;
+  hwmMb: number;
+  error: string;
+}
+
+async function idleTunnels(proxy: Proxy, origins: Origins, count: number, settleMs: number): Promise<IdleResult> {
+  await sleep(500);
+  const baseRssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
+  const child = spawn(
+    process.execPath,
+    [SELF, '--idle-client', String(proxy.port), proxy.host, String(origins.holdPort), String(count)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (data: Buffer) => {
+      output += data.toString();
+      const newline = output.indexOf('\n');
+      if (newline >= 0) resolve(output.slice(0, newline));
+    });
+    child.once('exit', (code) => reject(new Error(`idle client exited with ${code}`)));
+  });
+  const [, opened, failed, error] = /^open (\d+) (\d+) (.*)$/.exec(line) ?? [];
+  await sleep(settleMs);
+  const rssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
+  const hwmMb = statusField(proxy.pid, 'VmHWM') ?? Number.NaN;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+  // Let the gateway and the origin see the closes before the next step.
+  for (let i = 0; i < 100 && origins.held.size > 0; i++) await sleep(100);
+  return {
+    opened: Number(opened),
+    failed: Number(failed),
+    baseRssMb,
+    rssMb,
+    hwmMb,
+    error: JSON.parse(error ?? '""') as string,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+const us = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} ms` : `${value.toFixed(0)} us`);
+const rate = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)}k` : value.toFixed(0));
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--idle-client') {
+    await idleClient(Number(argv[1]), argv[2] as string, Number(argv[3]), Number(argv[4]));
+    return;
+  }
+  const options = parseOptions(argv);
+  for (const tool of [WRK, SQUID, TINYPROXY]) if (!existsSync(tool)) throw new Error(`${tool} is not installed`);
+  const limit = fdLimit();
+  // The gateway holds two descriptors per tunnel (client and origin side) under the same limit.
+  const tunnels = Math.min(options.tunnels, Math.floor((limit - 200) / 2));
+  const loadStart = load();
+  const cpu = cpus();
+  const startedAt = new Date().toISOString();
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-gateway-'));
+  chmodSync(dir, 0o755);
+  const tunnelBytes = options.tunnelMb * 2 ** 20;
+  const origins = await startOrigins(tunnelBytes);
+  const ports = [origins.httpPort, origins.streamPort, origins.holdPort];
+  const proxies: Proxy[] = [];
+  const log = (text: string) => process.stderr.write(`${text}\n`);
+  try {
+    log(`starting proxies in ${dir}`);
+    proxies.push(await startPathwarden('pathwarden (jsonl)', 'jsonl', ports, dir));
+    proxies.push(await startPathwarden('pathwarden (duckdb)', 'duckdb', ports, dir));
+    proxies.push(await startSquid(dir));
+    proxies.push(await startTinyproxy(dir));
+    const [pwJsonl, pwDuckdb, squid, tinyproxy] = proxies as [Proxy, Proxy, Proxy, Proxy];
+
+    // Plain HTTP through wrk, 50 connections then 1.
+    const contenders: { name: string; proxy: Proxy | undefined }[] = [
+      { name: 'direct', proxy: undefined },
+      { name: pwJsonl.name, proxy: pwJsonl },
+      { name: pwDuckdb.name, proxy: pwDuckdb },
+      { name: squid.name, proxy: squid },
+      { name: tinyproxy.name, proxy: tinyproxy },
+    ];
+    const http = new Map<string, { c50: WrkResult; c1: WrkResult }>();
+    for (const { name, proxy } of contenders) {
+      const target = {
+        port: proxy?.port ?? 0,
+        host: proxy?.host ?? '127.0.0.1',
+        originPort: origins.httpPort,
+        proxied: proxy !== undefined,
+      };
+      // A short warm-up (JIT, connection pools), not measured.
+      await runWrk(target, 50, 1, dir);
+      log(`wrk: ${name}, 50 connections, ${options.duration} s`);
+      const c50 = await runWrk(target, 50, options.duration, dir);
+      log(`wrk: ${name}, 1 connection, ${options.duration} s`);
+      const c1 = await runWrk(target, 1, options.duration, dir);
+      http.set(name, { c50, c1 });
+      // Let background work (store flushes, lingering closes) finish before the next contender.
+      await sleep(options.quick ? 1000 : 3000);
+    }
+
+    // CONNECT tunnel throughput.
+    const transfer = new Map<string, { mbPerSecond: number; seconds: number }>();
+    for (const { name, proxy } of contenders) {
+      log(`tunnel: ${name}, ${options.tunnelMb} MB`);
+      transfer.set(name, await tunnelTransfer(origins.streamPort, tunnelBytes, proxy));
+      await sleep(500);
+    }
+
+    // Idle tunnels.
+    const idle = new Map<string, IdleResult>();
+    for (const proxy of [pwJsonl, pwDuckdb]) {
+      log(`idle tunnels: ${proxy.name}, ${tunnels}`);
+      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.quick ? 2000 : 5000));
+    }
+    const loadEnd = load();
+
+    // Report.
+    const direct = http.get('direct') as { c50: WrkResult; c1: WrkResult };
+    const squidHttp = http.get(squid.name) as { c50: WrkResult; c1: WrkResult };
+    const out: string[] = [];
+    out.push('# pathwarden gateway benchmark', '');
+    out.push(`date      ${startedAt}${options.quick ? ' (--quick)' : ''}`);
+    out.push(`node      ${process.version} (${process.platform}/${process.arch})`);
+    out.push(`cpu       ${cpu[0]?.model.trim() ?? '?'} x ${cpu.length}`);
+    out.push(`load      ${loadStart} at start, ${loadEnd} at end (1, 5, 15 min)`);
+    out.push(
+      'note      shared machine: other jobs ran alongside; wrk, the origin, the proxy and this process share the CPUs',
+    );
+    out.push(
+      `wrk       ${options.duration} s per line, 2 threads at 50 connections, 1 thread at 1; GET of a 2-byte 200 (keep-alive)`,
+    );
+    out.push(
+      `names     ${CATALOG_HOST} -> 127.0.0.1 (pathwarden: resolve; Squid: hosts_file); tinyproxy is sent 127.0.0.1 (it resolves via system DNS)`,
+    );
+    out.push('');
+    out.push('## Plain HTTP (wrk --latency)', '');
+    const rows = contenders.map(({ name }) => {
+      const { c50, c1 } = http.get(name) as { c50: WrkResult; c1: WrkResult };
+      return [
+        name,
+        rate(c50.rps),
+        us(c50.p50),
+        us(c50.p99),
+        String(c50.errors),
+        rate(c1.rps),
+        us(c1.p50),
+        name === 'direct' ? '-' : us(c1.p50 - direct.c1.p50),
+        us(c1.p99),
+        String(c1.errors),
+      ];
+    });
+    out.push(
+      formatTable(
+        [
+          'path',
+          'req/s @50',
+          'p50 @50',
+          'p99 @50',
+          'errors @50',
+          'req/s @1',
+          'p50 @1',
+          'p50 added @1',
+          'p99 @1',
+          'errors @1',
+        ],
+        rows,
+      ),
+    );
+    out.push('', '## CONNECT tunnel throughput', '');
+    const directMb = (transfer.get('direct') as { mbPerSecond: number }).mbPerSecond;
+    out.push(
+      formatTable(
+        ['path', 'MB', 'seconds', 'MB/s', 'vs direct'],
+        contenders.map(({ name }) => {
+          const t = transfer.get(name) as { mbPerSecond: number; seconds: number };
+          return [
+            name,
+            String(options.tunnelMb),
+            t.seconds.toFixed(2),
+            t.mbPerSecond.toFixed(0),
+            (t.mbPerSecond / directMb).toFixed(2),
+          ];
+        }),
+      ),
+    );
+    out.push('', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, '');
+    out.push(
+      formatTable(
+        ['gateway', 'tunnels open', 'failed', 'RSS before MB', 'RSS with tunnels MB', 'peak (VmHWM) MB', 'KB/tunnel'],
+        [...idle].map(([name, r]) => [
+          name,
+          String(r.opened),
+          String(r.failed),
+          r.baseRssMb.toFixed(1),
+          r.rssMb.toFixed(1),
+          r.hwmMb.toFixed(1),
+          (((r.rssMb - r.baseRssMb) * 1024) / Math.max(r.opened, 1)).toFixed(1),
+        ]),
+      ),
+    );
+    if (tunnels < options.tunnels) {
+      out.push(
+        '',
+        `tunnels   ${tunnels} instead of ${options.tunnels}: the descriptor limit is ${limit} (hard) and the gateway holds two per tunnel`,
+      );
+    }
+    for (const [name, r] of idle) if (r.error) out.push(`error     ${name}: ${r.error}`);
+
+    out.push('', '## Targets (pathwarden with the default DuckDB store, and with JSONL)', '');
+    const targetRows: string[][] = [];
+    for (const pw of [pwDuckdb, pwJsonl]) {
+      const h = http.get(pw.name) as { c50: WrkResult; c1: WrkResult };
+      const rpsRatio = h.c50.rps / squidHttp.c50.rps;
+      const added = h.c1.p50 - direct.c1.p50;
+      const squidAdded = squidHttp.c1.p50 - direct.c1.p50;
+      const tunnelRatio = (transfer.get(pw.name) as { mbPerSecond: number }).mbPerSecond / directMb;
+      const r = idle.get(pw.name) as IdleResult;
+      targetRows.push(
+        [pw.name, 'req/s @50 vs Squid', '>= 1.20x', `${rpsRatio.toFixed(2)}x`, verdict(rpsRatio >= 1.2)],
+        [pw.name, 'p50 added @1 vs Squid', '<= 1.00x', `${us(added)} vs ${us(squidAdded)}`, verdict(added <= squidAdded)],
+        [
+          pw.name,
+          'p99 @50 vs Squid',
+          '<= 1.00x',
+          `${us(h.c50.p99)} vs ${us(squidHttp.c50.p99)} (${(h.c50.p99 / squidHttp.c50.p99).toFixed(2)}x)`,
+          verdict(h.c50.p99 <= squidHttp.c50.p99),
+        ],
+        [pw.name, 'tunnel MB/s vs direct', '>= 0.70', tunnelRatio.toFixed(2), verdict(tunnelRatio >= 0.7)],
+        [
+          pw.name,
+          `RSS at ${r.opened} idle tunnels`,
+          '< 150 MB',
+          `${r.rssMb.toFixed(1)} MB`,
+          verdict(r.rssMb < 150 && r.opened >= Math.min(tunnels, options.tunnels) && r.failed === 0),
+        ],
+      );
+    }
+    out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));
+    const errors = [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0);
+    if (errors > 0) out.push('', `warning   wrk reported ${errors} socket errors or non-2xx answers in total (see the tables)`);
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    for (const proxy of proxies.reverse()) await proxy.close().catch(() => {});
+    await origins.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
+  process.exitCode = 1;
+});
