@@ -10,7 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable } from './lib/measure.js';
+import { formatTable, median } from './lib/measure.js';
 
 const CATALOG_HOST = 'api.powerbi.com';
 const WRK = '/usr/bin/wrk';
@@ -24,6 +24,7 @@ interface Options {
   duration: number;
   tunnelMb: number;
   tunnels: number;
+  rounds: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -36,7 +37,8 @@ function parseOptions(argv: readonly string[]): Options {
     const text = value(name);
     if (text === undefined) return fallback;
     const parsed = Number(text);
-    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} needs a positive number, got ${text}`);
+    if (!Number.isFinite(parsed) || parsed <= 0)
+      throw new Error(`${name} needs a positive number, got ${text}`);
     return parsed;
   };
   return {
@@ -44,6 +46,7 @@ function parseOptions(argv: readonly string[]): Options {
     duration: number('--duration', quick ? 3 : 8),
     tunnelMb: Math.round(number('--tunnel-mb', quick ? 64 : 1024)),
     tunnels: Math.round(number('--tunnels', quick ? 2000 : 10_000)),
+    rounds: Math.round(number('--rounds', quick ? 1 : 3)),
   };
 }
 
@@ -187,6 +190,8 @@ interface Proxy {
   pid: number;
   /** Host the requests name: a catalog host, or 127.0.0.1 for tinyproxy (it resolves via system DNS). */
   host: string;
+  /** VmRSS right after start, MB (pathwarden only). */
+  startRssMb?: number;
   close(): Promise<void>;
 }
 
@@ -239,11 +244,13 @@ async function startPathwarden(
       reject(new Error(`${name} exited with ${code}: ${stderr}`));
     });
   });
+  await sleep(500);
   return {
     name,
     port,
     pid: child.pid as number,
     host: CATALOG_HOST,
+    startRssMb: statusField(child.pid as number, 'VmRSS') ?? Number.NaN,
     close: () => stopChild(child),
   };
 }
@@ -279,7 +286,13 @@ async function startSquid(dir: string): Promise<Proxy> {
     await stopChild(child);
     throw error;
   }
-  return { name: 'Squid 5.7', port, pid: child.pid as number, host: CATALOG_HOST, close: () => stopChild(child) };
+  return {
+    name: 'Squid 5.7',
+    port,
+    pid: child.pid as number,
+    host: CATALOG_HOST,
+    close: () => stopChild(child),
+  };
 }
 
 async function startTinyproxy(dir: string): Promise<Proxy> {
@@ -307,7 +320,13 @@ async function startTinyproxy(dir: string): Promise<Proxy> {
     await stopChild(child);
     throw error;
   }
-  return { name: 'tinyproxy', port, pid: child.pid as number, host: '127.0.0.1', close: () => stopChild(child) };
+  return {
+    name: 'tinyproxy',
+    port,
+    pid: child.pid as number,
+    host: '127.0.0.1',
+    close: () => stopChild(child),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +338,8 @@ interface WrkResult {
   p99: number;
   requests: number;
   errors: number;
+  /** wrk's own words for the errors ("Socket errors: ...", "Non-2xx ..."), when any. */
+  errorText: string;
 }
 
 /** "1.23ms" / "850.00us" / "1.01s" -> microseconds. */
@@ -343,7 +364,31 @@ export function parseWrk(output: string): WrkResult {
   const errors =
     (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0) +
     (non2xx ? Number(non2xx[1]) : 0);
-  return { rps: Number(rps[1]), p50: percentile('50'), p99: percentile('99'), requests: Number(requests[1]), errors };
+  const errorText = [socketErrors?.[0], non2xx?.[0]].filter(Boolean).join('; ');
+  return {
+    rps: Number(rps[1]),
+    p50: percentile('50'),
+    p99: percentile('99'),
+    requests: Number(requests[1]),
+    errors,
+    errorText,
+  };
+}
+
+/** Each figure's median over the rounds; errors summed. */
+function medianResult(results: readonly WrkResult[]): WrkResult {
+  const pick = (field: 'rps' | 'p50' | 'p99' | 'requests') => median(results.map((r) => r[field]));
+  return {
+    rps: pick('rps'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    requests: pick('requests'),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    errorText: results
+      .map((r) => r.errorText)
+      .filter(Boolean)
+      .join(' | '),
+  };
 }
 
 async function runWrk(
@@ -352,7 +397,14 @@ async function runWrk(
   seconds: number,
   dir: string,
 ): Promise<WrkResult> {
-  const args = [`-c${connections}`, `-t${Math.min(connections, 2)}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+  const args = [
+    `-c${connections}`,
+    `-t${Math.min(connections, 2)}`,
+    `-d${seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+  ];
   if (target.proxied) {
     // wrk sends to the address of its URL argument (the proxy); the script writes the absolute-form
     // request line and the origin's Host. Static request: wrk formats it once.
@@ -408,21 +460,27 @@ function awaitConnectAnswer(socket: Socket): Promise<Buffer> {
   });
 }
 
-async function tunnelTransfer(
+/**
+ * Child mode (`--tunnel-client PORT ORIGIN_PORT BYTES [HOST]`): reads BYTES from the origin,
+ * directly or (with HOST) through a CONNECT to the proxy on PORT; prints the seconds it took. A
+ * separate process, so the origin (in the bench process) and the reader do not share one thread.
+ */
+async function tunnelClient(
+  port: number,
   originPort: number,
   expected: number,
-  proxy: Proxy | undefined,
-): Promise<{ mbPerSecond: number; seconds: number }> {
+  host: string | undefined,
+): Promise<void> {
   const start = process.hrtime.bigint();
-  const socket = connect({ host: '127.0.0.1', port: proxy?.port ?? originPort });
+  const socket = connect({ host: '127.0.0.1', port });
   socket.setNoDelay(true);
   let received = 0;
-  if (proxy) {
+  if (host !== undefined) {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    socket.write(`CONNECT ${proxy.host}:${originPort} HTTP/1.1\r\nHost: ${proxy.host}:${originPort}\r\n\r\n`);
+    socket.write(`CONNECT ${host}:${originPort} HTTP/1.1\r\nHost: ${host}:${originPort}\r\n\r\n`);
     received += (await awaitConnectAnswer(socket)).length;
   }
   await new Promise<void>((resolve, reject) => {
@@ -435,6 +493,30 @@ async function tunnelTransfer(
   socket.destroy();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (received !== expected) throw new Error(`tunnel transfer got ${received} of ${expected} bytes`);
+  process.stdout.write(`${seconds}\n`);
+}
+
+async function tunnelTransfer(
+  originPort: number,
+  expected: number,
+  proxy: Proxy | undefined,
+): Promise<{ mbPerSecond: number; seconds: number }> {
+  const args = [
+    SELF,
+    '--tunnel-client',
+    String(proxy?.port ?? originPort),
+    String(originPort),
+    String(expected),
+  ];
+  if (proxy) args.push(proxy.host);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const seconds = Number(output.trim());
+  if (code !== 0 || !(seconds > 0)) throw new Error(`tunnel client exited with ${code}: ${output}`);
   return { mbPerSecond: expected / 2 ** 20 / seconds, seconds };
 }
 
@@ -490,7 +572,12 @@ interface IdleResult {
   error: string;
 }
 
-async function idleTunnels(proxy: Proxy, origins: Origins, count: number, settleMs: number): Promise<IdleResult> {
+async function idleTunnels(
+  proxy: Proxy,
+  origins: Origins,
+  count: number,
+  settleMs: number,
+): Promise<IdleResult> {
   await sleep(500);
   const baseRssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
   const child = spawn(
@@ -532,7 +619,8 @@ async function idleTunnels(proxy: Proxy, origins: Origins, count: number, settle
 // The run.
 
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
-const us = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} ms` : `${value.toFixed(0)} us`);
+const us = (value: number) =>
+  value >= 10_000 ? `${(value / 1000).toFixed(1)} ms` : `${value.toFixed(0)} us`;
 const rate = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)}k` : value.toFixed(0));
 const load = () =>
   loadavg()
@@ -545,8 +633,13 @@ async function main(): Promise<void> {
     await idleClient(Number(argv[1]), argv[2] as string, Number(argv[3]), Number(argv[4]));
     return;
   }
+  if (argv[0] === '--tunnel-client') {
+    await tunnelClient(Number(argv[1]), Number(argv[2]), Number(argv[3]), argv[4]);
+    return;
+  }
   const options = parseOptions(argv);
-  for (const tool of [WRK, SQUID, TINYPROXY]) if (!existsSync(tool)) throw new Error(`${tool} is not installed`);
+  for (const tool of [WRK, SQUID, TINYPROXY])
+    if (!existsSync(tool)) throw new Error(`${tool} is not installed`);
   const limit = fdLimit();
   // The gateway holds two descriptors per tunnel (client and origin side) under the same limit.
   const tunnels = Math.min(options.tunnels, Math.floor((limit - 200) / 2));
@@ -576,24 +669,34 @@ async function main(): Promise<void> {
       { name: squid.name, proxy: squid },
       { name: tinyproxy.name, proxy: tinyproxy },
     ];
-    const http = new Map<string, { c50: WrkResult; c1: WrkResult }>();
-    for (const { name, proxy } of contenders) {
-      const target = {
-        port: proxy?.port ?? 0,
-        host: proxy?.host ?? '127.0.0.1',
-        originPort: origins.httpPort,
-        proxied: proxy !== undefined,
-      };
-      // A short warm-up (JIT, connection pools), not measured.
-      await runWrk(target, 50, 1, dir);
-      log(`wrk: ${name}, 50 connections, ${options.duration} s`);
-      const c50 = await runWrk(target, 50, options.duration, dir);
-      log(`wrk: ${name}, 1 connection, ${options.duration} s`);
-      const c1 = await runWrk(target, 1, options.duration, dir);
-      http.set(name, { c50, c1 });
-      // Let background work (store flushes, lingering closes) finish before the next contender.
-      await sleep(options.quick ? 1000 : 3000);
+    // Rounds alternate the contenders, so a burst of load from other jobs hits one round of each
+    // rather than all of one contender; each figure is the median of its rounds.
+    const rounds = new Map<string, { c50: WrkResult[]; c1: WrkResult[] }>();
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const { name, proxy } of contenders) {
+        const target = {
+          port: proxy?.port ?? 0,
+          host: proxy?.host ?? '127.0.0.1',
+          originPort: origins.httpPort,
+          proxied: proxy !== undefined,
+        };
+        // A short warm-up (JIT, connection pools), not measured.
+        await runWrk(target, 50, 1, dir);
+        log(`wrk: round ${round}/${options.rounds}, ${name}, 50 connections, ${options.duration} s`);
+        const c50 = await runWrk(target, 50, options.duration, dir);
+        log(`wrk: round ${round}/${options.rounds}, ${name}, 1 connection, ${options.duration} s`);
+        const c1 = await runWrk(target, 1, options.duration, dir);
+        const seen = rounds.get(name) ?? { c50: [], c1: [] };
+        seen.c50.push(c50);
+        seen.c1.push(c1);
+        rounds.set(name, seen);
+        // Let background work (store flushes, lingering closes) finish before the next contender.
+        await sleep(options.quick ? 1000 : 3000);
+      }
     }
+    const http = new Map<string, { c50: WrkResult; c1: WrkResult }>();
+    for (const [name, seen] of rounds)
+      http.set(name, { c50: medianResult(seen.c50), c1: medianResult(seen.c1) });
 
     // CONNECT tunnel throughput.
     const transfer = new Map<string, { mbPerSecond: number; seconds: number }>();
@@ -624,7 +727,7 @@ async function main(): Promise<void> {
       'note      shared machine: other jobs ran alongside; wrk, the origin, the proxy and this process share the CPUs',
     );
     out.push(
-      `wrk       ${options.duration} s per line, 2 threads at 50 connections, 1 thread at 1; GET of a 2-byte 200 (keep-alive)`,
+      `wrk       ${options.rounds} round(s) of ${options.duration} s per line, median of the rounds; 2 threads at 50 connections, 1 thread at 1; GET of a 2-byte 200 (keep-alive)`,
     );
     out.push(
       `names     ${CATALOG_HOST} -> 127.0.0.1 (pathwarden: resolve; Squid: hosts_file); tinyproxy is sent 127.0.0.1 (it resolves via system DNS)`,
@@ -683,15 +786,23 @@ async function main(): Promise<void> {
     out.push('', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, '');
     out.push(
       formatTable(
-        ['gateway', 'tunnels open', 'failed', 'RSS before MB', 'RSS with tunnels MB', 'peak (VmHWM) MB', 'KB/tunnel'],
+        [
+          'gateway',
+          'tunnels open',
+          'failed',
+          'RSS at start MB',
+          'RSS before tunnels MB',
+          'RSS with tunnels MB',
+          'peak (VmHWM) MB',
+        ],
         [...idle].map(([name, r]) => [
           name,
           String(r.opened),
           String(r.failed),
+          (proxies.find((p) => p.name === name)?.startRssMb ?? Number.NaN).toFixed(1),
           r.baseRssMb.toFixed(1),
           r.rssMb.toFixed(1),
           r.hwmMb.toFixed(1),
-          (((r.rssMb - r.baseRssMb) * 1024) / Math.max(r.opened, 1)).toFixed(1),
         ]),
       ),
     );
@@ -714,7 +825,13 @@ async function main(): Promise<void> {
       const r = idle.get(pw.name) as IdleResult;
       targetRows.push(
         [pw.name, 'req/s @50 vs Squid', '>= 1.20x', `${rpsRatio.toFixed(2)}x`, verdict(rpsRatio >= 1.2)],
-        [pw.name, 'p50 added @1 vs Squid', '<= 1.00x', `${us(added)} vs ${us(squidAdded)}`, verdict(added <= squidAdded)],
+        [
+          pw.name,
+          'p50 added @1 vs Squid',
+          '<= 1.00x',
+          `${us(added)} vs ${us(squidAdded)}`,
+          verdict(added <= squidAdded),
+        ],
         [
           pw.name,
           'p99 @50 vs Squid',
@@ -734,7 +851,13 @@ async function main(): Promise<void> {
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));
     const errors = [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0);
-    if (errors > 0) out.push('', `warning   wrk reported ${errors} socket errors or non-2xx answers in total (see the tables)`);
+    if (errors > 0) {
+      out.push('', `warning   wrk reported ${errors} socket errors or non-2xx answers in total:`);
+      for (const [name, h] of http) {
+        if (h.c50.errorText) out.push(`          ${name} @50: ${h.c50.errorText}`);
+        if (h.c1.errorText) out.push(`          ${name} @1: ${h.c1.errorText}`);
+      }
+    }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     for (const proxy of proxies.reverse()) await proxy.close().catch(() => {});
@@ -744,6 +867,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`bench:gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
+  process.stderr.write(
+    `bench:gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+  );
   process.exitCode = 1;
 });

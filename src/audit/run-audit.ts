@@ -16,7 +16,7 @@ import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import type { FormatName, IngestContext } from '../ingest/format.js';
-import { classifyFlow } from '../policy/classify.js';
+import { ClassifyCache, classifyFlow } from '../policy/classify.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
@@ -112,6 +112,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     component: options.component ?? 'saas',
     // No DNS answers (most single-log audits): no lookup per address-only flow.
     nameOf: (address: string) => (dns.size === 0 ? undefined : dns.nameOf(address)),
+    // Hosts, proxies and responders repeat: most flows are decided by one lookup of their text.
+    cache: new ClassifyCache(),
   };
   const sinks = options.sinks ?? [];
   const joining = planned.some(({ input }) => input.role === 'zeek-conn');

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../catalog/load.js';
 import { emptyFlow } from '../flow/record.js';
-import { classifyFlow } from './classify.js';
+import { ClassifyCache, classifyFlow } from './classify.js';
 import { Policy } from './policy.js';
 import { PathResolver, topologySchema } from './topology.js';
 
@@ -89,5 +89,38 @@ describe('classifyFlow', () => {
     const record = flow({});
     classifyFlow(record, policy, resolver);
     expect(record).toMatchObject({ verdict: 'unknown', ruleId: null, actualPath: 'unknown' });
+  });
+
+  test('with a cache (and a tiny limit that forces refills) the results are exactly those without', () => {
+    const hosts = [
+      'api.powerbi.com',
+      'APP.powerbi.com.',
+      '13.73.248.4',
+      'evilpowerbi.com',
+      'bad host!',
+      'x.analysis.windows.net',
+    ];
+    const upstreams = [null, '10.9.0.1', '10.9.0.2:3128', '192.0.2.9'];
+    const destinations = [null, '13.73.248.5', '52.1.2.3', '2001:db8::1'];
+    const sources = [null, '10.20.0.5', '10.20.0.6'];
+    const cache = new ClassifyCache(3);
+    let compared = 0;
+    for (let i = 0; i < 600; i++) {
+      const fields = {
+        host: hosts[i % hosts.length] ?? null,
+        upstream: upstreams[(i >> 1) % upstreams.length] ?? null,
+        destination: destinations[(i >> 2) % destinations.length] ?? null,
+        sourceAddress: sources[(i >> 3) % sources.length] ?? null,
+        port: i % 5 === 0 ? 80 : 443,
+        component: i % 7 === 0 ? ('desktop' as const) : null,
+      };
+      const plain = flow(fields);
+      const cached = flow(fields);
+      classifyFlow(plain, policy, resolver);
+      classifyFlow(cached, policy, resolver, { cache });
+      expect(cached, JSON.stringify(fields)).toEqual(plain);
+      compared++;
+    }
+    expect(compared).toBe(600);
   });
 });
