@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, tlsClientHello } from '../src/audit/demo/pcap-writer.js';
 import { Random } from '../src/audit/demo/random.js';
+import { zeekConnFields, zeekConnTypes, zeekHeader } from '../src/audit/demo/zeek-logs.js';
 import { packageRoot } from '../src/catalog/load.js';
 import { getFormat } from '../src/ingest/registry.js';
 
@@ -136,53 +137,6 @@ function generateSquid(path: string, bytes: number): number {
   });
 }
 
-const zeekFields = [
-  'ts',
-  'uid',
-  'id.orig_h',
-  'id.orig_p',
-  'id.resp_h',
-  'id.resp_p',
-  'proto',
-  'service',
-  'duration',
-  'orig_bytes',
-  'resp_bytes',
-  'conn_state',
-  'local_orig',
-  'local_resp',
-  'missed_bytes',
-  'history',
-  'orig_pkts',
-  'orig_ip_bytes',
-  'resp_pkts',
-  'resp_ip_bytes',
-  'tunnel_parents',
-];
-const zeekTypes = [
-  'time',
-  'string',
-  'addr',
-  'port',
-  'addr',
-  'port',
-  'enum',
-  'string',
-  'interval',
-  'count',
-  'count',
-  'string',
-  'bool',
-  'bool',
-  'count',
-  'string',
-  'count',
-  'count',
-  'count',
-  'count',
-  'set[string]',
-];
-
 function generateZeekConn(path: string, bytes: number): number {
   const random = new Random(2);
   // Responders: Power BI service-tag and circuit addresses, Microsoft front ends, the web.
@@ -198,17 +152,7 @@ function generateZeekConn(path: string, bytes: number): number {
     for (let i = 0; i < 17; i++) text += alphabet[random.int(0, alphabet.length - 1)];
     return text;
   };
-  const header = [
-    '#separator \\x09',
-    '#set_separator\t,',
-    '#empty_field\t(empty)',
-    '#unset_field\t-',
-    '#path\tconn',
-    '#open\t2026-11-16-00-00-00',
-    `#fields\t${zeekFields.join('\t')}`,
-    `#types\t${zeekTypes.join('\t')}`,
-    '',
-  ].join('\n');
+  const header = [...zeekHeader('conn', zeekConnFields, zeekConnTypes, '2026-11-16-00-00-00'), ''].join('\n');
   let time = Date.UTC(2026, 10, 16) / 1000;
   return writeLines(path, bytes, header, () => {
     time += random.next() * 0.004;

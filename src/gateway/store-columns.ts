@@ -1,7 +1,7 @@
 // The one mapping between a FlowRecord and the flat columns a flow store keeps. The DuckDB table, the
 // JSONL lines and every record read back from either are built from this table, so both stores hold
 // and return exactly the same fields.
-import type { FlowRecord } from '../flow/record.js';
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import type { StoredFlow } from './contracts.js';
 
 export type ColumnValue = string | number | null;
@@ -289,27 +289,8 @@ export function columnValuesOf(flow: FlowRecord & { id?: number }): ColumnValue[
 
 /** A record from values in `storedColumns` order: the shape every store returns. */
 export function storedFlowFromValues(values: readonly ColumnValue[]): StoredFlow {
-  const flow: StoredFlow = {
-    id: 0,
-    start: null,
-    end: null,
-    origin: { kind: 'gateway' },
-    client: null,
-    host: null,
-    sni: null,
-    httpHost: null,
-    destination: null,
-    port: null,
-    protocol: null,
-    component: null,
-    bytesUp: null,
-    bytesDown: null,
-    sourceAddress: null,
-    upstream: null,
-    connectionId: null,
-    actualPath: 'unknown',
-    actualPathEvidence: null,
-  };
+  const flow: StoredFlow = { id: 0, ...emptyFlow({ kind: 'gateway' }) };
+
   storedColumns.forEach((column, index) => {
     column.write?.(flow, values[index] ?? null);
   });

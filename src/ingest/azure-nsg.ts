@@ -1,14 +1,16 @@
-// Azure NSG flow logs (Network Watcher, version 2; version 1 read too): records of category
-// NetworkSecurityGroupFlowEvent with properties.flows[].flows[].flowTuples. Outbound, allowed
-// tuples become flows (B / C / E joined per connection); inbound and denied tuples are skipped.
-import type { FlowRecord } from '../flow/record.js';
-import { type AzureRecord, azureRecordBatches, isObject } from './azure-records.js';
+import { azureRecordBatches, joinRecordTuples, type TupleLayout } from './azure-records.js';
 import { defineFormat, headText } from './batches.js';
 import { normalizeAddress, parsePort, parseUint } from './fields.js';
 import { type FlowTuple, FlowTupleJoiner } from './flow-tuples.js';
-import type { IngestContext } from './format.js';
-import type { JsonItem } from './json-scan.js';
 import { quote } from './problems.js';
+
+const layout: TupleLayout = {
+  root: 'properties',
+  groups: 'flows',
+  recordKind: 'an NSG flow log record',
+  rootField: 'properties.flows',
+  groupsField: 'properties.flows',
+};
 
 export const nsgFormat = defineFormat({
   name: 'nsg',
@@ -23,58 +25,11 @@ export const nsgFormat = defineFormat({
     return azureRecordBatches(
       input,
       ctx,
-      (record, item, out) => nsgRecord(record, item, ctx, joiner, out),
+      (record, item, out) => joinRecordTuples(record, item, ctx, layout, nsgTuple, joiner, out),
       (out) => joiner.finish(out),
     );
   },
 });
-
-function nsgRecord(
-  record: AzureRecord,
-  item: JsonItem,
-  ctx: IngestContext,
-  joiner: FlowTupleJoiner,
-  out: FlowRecord[],
-) {
-  const properties = record.properties;
-  if (!isObject(properties) || !Array.isArray(properties.flows)) {
-    ctx.problem(
-      item.line,
-      `record ${item.index} has no properties.flows: not an NSG flow log record`,
-      'properties.flows',
-    );
-    return;
-  }
-  for (const [r, ruleGroup] of properties.flows.entries()) {
-    if (!isObject(ruleGroup) || !Array.isArray(ruleGroup.flows)) {
-      ctx.problem(
-        item.line,
-        `record ${item.index}: properties.flows[${r}] has no flows array`,
-        'properties.flows',
-      );
-      continue;
-    }
-    for (const [m, macGroup] of ruleGroup.flows.entries()) {
-      const where = `properties.flows[${r}].flows[${m}]`;
-      if (!isObject(macGroup) || !Array.isArray(macGroup.flowTuples)) {
-        ctx.problem(item.line, `record ${item.index}: ${where} has no flowTuples array`, 'flowTuples');
-        continue;
-      }
-      for (const [t, text] of macGroup.flowTuples.entries()) {
-        const tuple = nsgTuple(text);
-        if (typeof tuple === 'string') {
-          ctx.problem(
-            item.line,
-            `record ${item.index}: ${where}.flowTuples[${t}] ${quote(text)}: ${tuple}`,
-            'flowTuples',
-          );
-        } else if (tuple !== null) {
-          joiner.add(tuple, item.line, out);
-        }
-      }
-    }
-  }
-}
 
 const nsgProtocols: Readonly<Record<string, string>> = { T: 'tcp', U: 'udp', I: 'icmp' };
 

@@ -1,14 +1,16 @@
-// Azure VNet flow logs (Network Watcher, flowLogVersion 4): records of category FlowLogFlowEvent
-// with flowRecords.flows[].flowGroups[].flowTuples. Outbound, not denied tuples become flows
-// (B / C / E joined per connection, as for NSG flow logs); inbound and denied (D) are skipped.
-import type { FlowRecord } from '../flow/record.js';
-import { type AzureRecord, azureRecordBatches, isObject } from './azure-records.js';
+import { azureRecordBatches, joinRecordTuples, type TupleLayout } from './azure-records.js';
 import { defineFormat, headText } from './batches.js';
 import { normalizeAddress, parsePort, parseUint, protocolName } from './fields.js';
 import { type FlowTuple, FlowTupleJoiner } from './flow-tuples.js';
-import type { IngestContext } from './format.js';
-import type { JsonItem } from './json-scan.js';
 import { quote } from './problems.js';
+
+const layout: TupleLayout = {
+  root: 'flowRecords',
+  groups: 'flowGroups',
+  recordKind: 'a VNet flow log record',
+  rootField: 'flowRecords',
+  groupsField: 'flowGroups',
+};
 
 export const vnetFormat = defineFormat({
   name: 'vnet',
@@ -25,58 +27,11 @@ export const vnetFormat = defineFormat({
     return azureRecordBatches(
       input,
       ctx,
-      (record, item, out) => vnetRecord(record, item, ctx, joiner, out),
+      (record, item, out) => joinRecordTuples(record, item, ctx, layout, vnetTuple, joiner, out),
       (out) => joiner.finish(out),
     );
   },
 });
-
-function vnetRecord(
-  record: AzureRecord,
-  item: JsonItem,
-  ctx: IngestContext,
-  joiner: FlowTupleJoiner,
-  out: FlowRecord[],
-) {
-  const flowRecords = record.flowRecords;
-  if (!isObject(flowRecords) || !Array.isArray(flowRecords.flows)) {
-    ctx.problem(
-      item.line,
-      `record ${item.index} has no flowRecords.flows: not a VNet flow log record`,
-      'flowRecords',
-    );
-    return;
-  }
-  for (const [a, acl] of flowRecords.flows.entries()) {
-    if (!isObject(acl) || !Array.isArray(acl.flowGroups)) {
-      ctx.problem(
-        item.line,
-        `record ${item.index}: flowRecords.flows[${a}] has no flowGroups array`,
-        'flowGroups',
-      );
-      continue;
-    }
-    for (const [g, group] of acl.flowGroups.entries()) {
-      const where = `flowRecords.flows[${a}].flowGroups[${g}]`;
-      if (!isObject(group) || !Array.isArray(group.flowTuples)) {
-        ctx.problem(item.line, `record ${item.index}: ${where} has no flowTuples array`, 'flowTuples');
-        continue;
-      }
-      for (const [t, text] of group.flowTuples.entries()) {
-        const tuple = vnetTuple(text);
-        if (typeof tuple === 'string') {
-          ctx.problem(
-            item.line,
-            `record ${item.index}: ${where}.flowTuples[${t}] ${quote(text)}: ${tuple}`,
-            'flowTuples',
-          );
-        } else if (tuple !== null) {
-          joiner.add(tuple, item.line, out);
-        }
-      }
-    }
-  }
-}
 
 /**
  * One VNet tuple `time_ms,src,dst,sport,dport,proto,dir,state,encryption,pkts,bytes,pkts,bytes`:

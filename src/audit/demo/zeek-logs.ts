@@ -22,14 +22,69 @@ import type { Random } from './random.js';
 const open = '2026-11-23-08-00-00';
 const close = '2026-11-23-12-00-00';
 
-function header(path: string, fields: string[], types: string[]): string[] {
+/** Columns of a Zeek conn.log (the set the demo and the audit benchmark write). */
+export const zeekConnFields = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'proto',
+  'service',
+  'duration',
+  'orig_bytes',
+  'resp_bytes',
+  'conn_state',
+  'local_orig',
+  'local_resp',
+  'missed_bytes',
+  'history',
+  'orig_pkts',
+  'orig_ip_bytes',
+  'resp_pkts',
+  'resp_ip_bytes',
+  'tunnel_parents',
+];
+
+export const zeekConnTypes = [
+  'time',
+  'string',
+  'addr',
+  'port',
+  'addr',
+  'port',
+  'enum',
+  'string',
+  'interval',
+  'count',
+  'count',
+  'string',
+  'bool',
+  'bool',
+  'count',
+  'string',
+  'count',
+  'count',
+  'count',
+  'count',
+  'set[string]',
+];
+
+/** The `#` header lines of a Zeek TSV log. */
+export function zeekHeader(
+  path: string,
+  fields: readonly string[],
+  types: readonly string[],
+  opened = open,
+): string[] {
   return [
     '#separator \\x09',
     '#set_separator\t,',
     '#empty_field\t(empty)',
     '#unset_field\t-',
     `#path\t${path}`,
-    `#open\t${open}`,
+    `#open\t${opened}`,
     `#fields\t${fields.join('\t')}`,
     `#types\t${types.join('\t')}`,
   ];
@@ -88,56 +143,7 @@ export function zeekLogs(random: Random): DemoFile[] {
   ].sort((a, b) => a.time - b.time);
 
   const conn = new TextFile();
-  for (const line of header(
-    'conn',
-    [
-      'ts',
-      'uid',
-      'id.orig_h',
-      'id.orig_p',
-      'id.resp_h',
-      'id.resp_p',
-      'proto',
-      'service',
-      'duration',
-      'orig_bytes',
-      'resp_bytes',
-      'conn_state',
-      'local_orig',
-      'local_resp',
-      'missed_bytes',
-      'history',
-      'orig_pkts',
-      'orig_ip_bytes',
-      'resp_pkts',
-      'resp_ip_bytes',
-      'tunnel_parents',
-    ],
-    [
-      'time',
-      'string',
-      'addr',
-      'port',
-      'addr',
-      'port',
-      'enum',
-      'string',
-      'interval',
-      'count',
-      'count',
-      'string',
-      'bool',
-      'bool',
-      'count',
-      'string',
-      'count',
-      'count',
-      'count',
-      'count',
-      'set[string]',
-    ],
-  ))
-    conn.add(line);
+  for (const line of zeekHeader('conn', zeekConnFields, zeekConnTypes)) conn.add(line);
   for (const c of connections) {
     const duration = (random.int(200, 90_000) / 1000).toFixed(6);
     const origPkts = Math.ceil(c.up / 1200) + 3;
@@ -172,7 +178,7 @@ export function zeekLogs(random: Random): DemoFile[] {
   conn.add(`#close\t${close}`);
 
   const ssl = new TextFile();
-  for (const line of header(
+  for (const line of zeekHeader(
     'ssl',
     [
       'ts',
@@ -266,7 +272,7 @@ export function zeekLogs(random: Random): DemoFile[] {
   ssl.add(`#close\t${close}`);
 
   const dns = new TextFile();
-  for (const line of header(
+  for (const line of zeekHeader(
     'dns',
     [
       'ts',
