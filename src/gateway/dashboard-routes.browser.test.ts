@@ -500,7 +500,7 @@ describe('dashboard in Chromium', () => {
     } finally {
       health[0] = { ...(health[0] as PathHealth), state: 'up', lastError: null };
     }
-  });
+  }, 120_000);
 
   test('narrow screen (390 px): no horizontal page scroll, every page link visible', async () => {
     for (const [name, url] of [
