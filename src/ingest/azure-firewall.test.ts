@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { azfwFormat } from './azure-firewall.js';
-import { collectFile } from './collect.js';
+import { collectFile, collectFlows } from './collect.js';
 import { fixture, sample } from './test-files.js';
 
 describe('azfw: real sample (elastic/integrations azure firewall_logs, legacy + structured)', async () => {
@@ -87,5 +87,56 @@ describe('azfw: network rules, other categories, Log Analytics export (fixture)'
     expect(problems.map((problem) => problem.line)).toEqual([9, 10, 11]);
     expect(problems[1]).toMatchObject({ field: 'category' });
     expect(problems[2]).toMatchObject({ field: 'time' });
+  });
+});
+
+describe('azfw: IDPS and port-less messages (issue 10, item 6)', () => {
+  // IDPS alerts are written under AzureFirewallNetworkRule (operationName AzureFirewallIDSLog); for
+  // ICMP and other port-less protocols the address is followed by an empty port (`192.168.0.2:`).
+  const idps = (msg: string) =>
+    `${JSON.stringify({
+      category: 'AzureFirewallNetworkRule',
+      operationName: 'AzureFirewallIDSLog',
+      time: '2025-12-03T12:42:15.010Z',
+      properties: { msg },
+    })}\n`;
+
+  test('ICMP IDPS alert with empty ports: one flow, no problem', async () => {
+    const { flows, problems } = await collectFlows(
+      azfwFormat,
+      idps(
+        'ICMP request from 192.168.0.2: to 175.16.199.1:. Action: alert. Signature: 2100366. IDS: GPL ICMP_INFO PING *NIX. Priority: 3. Classification: Misc activity',
+      ),
+    );
+    expect(problems).toEqual([]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      client: '192.168.0.2',
+      destination: '175.16.199.1',
+      port: null,
+      protocol: 'icmp',
+    });
+  });
+
+  test('TCP IDPS alert with ports, and a denied port-less one (no host: not a flow)', async () => {
+    const { flows, problems } = await collectFlows(
+      azfwFormat,
+      idps(
+        'TCP request from 10.0.0.4:55016 to 13.107.21.200:443. Action: Alert. Signature: 2008581. IDS: ET P2P BitTorrent DHT ping request. Priority: 2. Classification: Potential Corporate Privacy Violation',
+      ) + idps('ICMP request from 10.0.0.4: to 8.8.8.8:. Action: Drop. Signature: 1. IDS: x. Priority: 1.'),
+    );
+    expect(problems).toEqual([]);
+    expect(flows.map((flow) => [flow.client, flow.destination, flow.port])).toEqual([
+      ['10.0.0.4', '13.107.21.200', 443],
+    ]);
+  });
+
+  test('a port that is there but bad is still a problem', async () => {
+    const { flows, problems } = await collectFlows(
+      azfwFormat,
+      idps('TCP request from 10.0.0.4:99999 to 13.107.21.200:443. Action: Alert.'),
+    );
+    expect(flows).toEqual([]);
+    expect(problems).toHaveLength(1);
   });
 });

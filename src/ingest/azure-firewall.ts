@@ -89,7 +89,9 @@ function keepDenied(flow: FlowRecord): FlowRecord | null {
  * `HTTPS request from 10.0.2.4:56029 to host:443. Action: Allow. ...`,
  * `HTTP  request from 10.0.0.1:50776 to host:80. Url: host/path. Action: Allow. ...`,
  * `TCP request from 10.0.0.4:55016 to 13.107.21.200:443. Action: Deny. ...`,
- * `ICMP Type=8 request from 10.0.2.4 to 8.8.8.8. Action: Allow.`
+ * `ICMP Type=8 request from 10.0.2.4 to 8.8.8.8. Action: Allow.`,
+ * `ICMP request from 192.168.0.2: to 175.16.199.1:. Action: alert. Signature: ...` (IDPS, whose
+ * port-less messages keep the colon with an empty port).
  */
 export function legacyFlow(msg: unknown, line: number, ctx: IngestContext): FlowRecord | null | string {
   if (typeof msg !== 'string' || msg === '') return 'properties.msg is missing';
@@ -105,14 +107,14 @@ export function legacyFlow(msg: unknown, line: number, ctx: IngestContext): Flow
   const targetText = to < 0 ? '' : head.slice(to + 4);
   const action = /Action: (\w+)/.exec(msg)?.[1];
   if (action === undefined) return `properties.msg ${quote(msg)} has no "Action:"`;
-  const source = splitHostPort(sourceText);
+  const source = splitMessageAddress(sourceText);
   const client = source ? normalizeAddress(source.host) : undefined;
   if (client === undefined) return `properties.msg source ${quote(sourceText)} is not an address`;
   const flow = emptyFlow({ kind: 'azfw', file: ctx.file, line });
   flow.client = client;
   flow.protocol = protocol;
   if (targetText !== '') {
-    const target = splitHostPort(targetText);
+    const target = splitMessageAddress(targetText);
     if (!target || target.host === '') return `properties.msg target ${quote(targetText)} is not host:port`;
     const address = normalizeAddress(target.host);
     if (address !== undefined) flow.destination = address;
@@ -120,6 +122,16 @@ export function legacyFlow(msg: unknown, line: number, ctx: IngestContext): Flow
     flow.port = target.port ?? defaultPort(protocol);
   }
   return DENIED.test(action) ? keepDenied(flow) : flow;
+}
+
+/** `host:port`, or `host:` (an empty port: ICMP and other port-less protocols in IDPS messages). */
+function splitMessageAddress(text: string): ReturnType<typeof splitHostPort> {
+  if (text.endsWith(':') && !text.endsWith('::')) {
+    const host = text.slice(0, -1);
+    const bare = splitHostPort(host);
+    return bare && bare.port === null ? bare : undefined;
+  }
+  return splitHostPort(text);
 }
 
 function defaultPort(protocol: string): number | null {
