@@ -56,6 +56,7 @@ class InputWatch {
     return {
       file: ctx.file,
       dns: ctx.dns,
+      options: ctx.options,
       problem: (line, message, field) => {
         this.problems++;
         ctx.problem(line, message, field);
