@@ -5,9 +5,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { type EgressPath, egressPaths } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowOutcomes } from '../flow/vocabulary.js';
+import type { GatewayMetricsSink } from '../gateway/contracts.js';
 import { verdicts } from '../policy/verdict.js';
 import type { FlowStoreObserver } from '../store/buffer.js';
-import type { GatewayMetricsSink } from './contracts.js';
 
 export const metricPrefix = 'pathwarden_';
 
