@@ -13,6 +13,7 @@ import { addressesOf, parseDnsMessage } from './dns.js';
 import { type PacketView, TCP, UDP } from './packet-view.js';
 import { ReassemblyBudget, StreamHead } from './tcp-reassembly.js';
 import { TcpFlag } from './transport.js';
+import { TunnelKind, tunnelEvidence } from './tunnel.js';
 
 export interface FlowTableOptions {
   /** Input name for the records' origin. */
@@ -67,6 +68,8 @@ class Connection implements ClientPayloadInfo {
   sni: string | null = null;
   httpHost: string | null = null;
   host: string | null = null;
+  /** The tunnel the connection's first packet came in (`vxlan 192.0.2.1>192.0.2.2 vni 5001`). */
+  tunnel: string | null = null;
 
   constructor(
     readonly transport: number,
@@ -92,6 +95,7 @@ interface PendingQuery {
   server: string;
   serverPort: number;
   communityId: string;
+  tunnel: string | null;
 }
 
 export class FlowTable {
@@ -261,6 +265,7 @@ export class FlowTable {
       packetNumber,
       this.#communityId(view),
     );
+    connection.tunnel = this.#tunnel(view);
     if (view.protocol === TCP && syn) {
       connection.clientIsnKnown = true;
       connection.clientIsn = synOnly ? view.seq : (view.ack - 1) >>> 0;
@@ -416,7 +421,14 @@ export class FlowTable {
     record.bytesUp = connection.bytesUp;
     record.bytesDown = connection.bytesDown;
     record.connectionId = connection.communityId;
+    record.actualPathEvidence = connection.tunnel;
     this.#ready.push(record);
+  }
+
+  /** Evidence naming the tunnel a packet came in, or null (built once per connection). */
+  #tunnel(view: PacketView): string | null {
+    if (view.tunnelKind === TunnelKind.none) return null;
+    return tunnelEvidence(view, (offset, version) => formatAddress(view.buf, offset, version));
   }
 
   /**
@@ -462,6 +474,7 @@ export class FlowTable {
         server: dst,
         serverPort: view.dstPort,
         communityId: this.#communityId(view),
+        tunnel: this.#tunnel(view),
       });
       if (this.#pendingDns.size > this.#maxPendingDns) {
         for (const [oldestKey, oldest] of this.#pendingDns) {
@@ -490,6 +503,7 @@ export class FlowTable {
         server: src,
         serverPort: view.srcPort,
         communityId: this.#communityId(view),
+        tunnel: this.#tunnel(view),
       },
       { packetNumber, time: timeMs, bytes: view.payloadLength },
     );
@@ -526,6 +540,7 @@ export class FlowTable {
     record.bytesUp = query.bytes < 0 ? null : query.bytes;
     record.bytesDown = response === null ? 0 : response.bytes;
     record.connectionId = query.communityId;
+    record.actualPathEvidence = query.tunnel;
     this.#ready.push(record);
   }
 }
