@@ -86,7 +86,7 @@ export function generateDnsmasq(policy: Policy, topology: Topology, options: Dns
       'dnsmasq matches a domain, its apex included, and every name under it; the longest domain wins.',
       'The catalog\'s "*.x" never matches x, and its exact names never match the names under them:',
       'lines where this changes the answer say so ("differs"). Names no line matches are not added to any set.',
-      'dnsmasq fills the sets only from upstream answers: after reloading the nftables ruleset, send it SIGHUP.',
+      'dnsmasq fills the sets only from upstream answers: reloading the nftables ruleset keeps them.',
     ]),
   ];
   for (const egress of ['expressroute', 'internet'] as const) {
