@@ -22,7 +22,9 @@ const example = exampleTopology();
 const answers: Record<string, string> = {
   'api.powerbi.com': '198.18.0.10', // circuit-bound name, address outside every circuit prefix
   'wabi-test.analysis.windows.net': '198.18.0.11', // circuit-bound wildcard
-  'support.powerbi.com': '13.73.248.20', // Internet exception whose address is inside a circuit prefix
+  // Internet exception whose address is inside a circuit prefix (one dnsmasq can tell apart from the
+  // names around it: support.powerbi.com, whose subdomains are circuit-bound, takes the circuit).
+  'platform.bing.com': '13.73.248.20',
   'example.org': '198.18.0.12', // no rule: no set, not marked
   'unlisted.example.org': '13.73.248.21', // no rule, but its address is a circuit prefix: marked
 };
