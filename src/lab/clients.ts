@@ -80,7 +80,7 @@ export async function runActivity(
 export async function runActivities(
   ctx: ClientContext,
   items: readonly { activity: Activity; client: string; proxy: string | null }[],
-  concurrency = 4,
+  concurrency = 8,
 ): Promise<ClientResult[]> {
   const results: ClientResult[] = new Array(items.length);
   let next = 0;

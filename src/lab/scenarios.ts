@@ -1,18 +1,20 @@
 // The lab's scenarios. Each drives the clients, captures both uplinks, audits the captures with
 // pathwarden's audit and returns a list of checks, each with the evidence it rests on.
-import { readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RulePath } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
+import { generatePac } from '../generate/pac.js';
 import type { Policy } from '../policy/policy.js';
+import { loadTopologyFile } from '../policy/topology.js';
 import { startCaptures, type Uplink, uplinks } from './capture.js';
 import { type ClientResult, describeResult, hostOf, runActivities } from './clients.js';
-import { cliMain, type LabEnvironment } from './environment.js';
+import type { LabEnvironment } from './environment.js';
 import { auditUplink, bytesOf, flowHost, packetRef, readGatewayFlows, type UplinkAudit } from './evidence.js';
 import { setCircuitLink, setCircuitRoute } from './network.js';
 import { loadPac } from './pac.js';
 import { labAddresses as A, type Activity, activities, clientAddresses } from './plan.js';
-import { mustRun, sleep, waitFor } from './system.js';
+import { sleep, waitFor } from './system.js';
 
 export const scenarioNames = ['baseline', 'circuit-down', 'leaky-client', 'pac-only'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
@@ -404,23 +406,12 @@ export async function pacOnly(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
   const components = ['saas', 'desktop', 'paas', 'gateway'] as const;
   const pacs = new Map<string, Awaited<ReturnType<typeof loadPac>>>();
-  const catalogArgs = [...ctx.userCatalogs, env.files.catalogOverlay].flatMap((file) => ['--catalog', file]);
+  const topology = loadTopologyFile(env.files.topology);
   for (const component of components) {
-    const file = join(env.dir, `pac-${component}.js`);
-    await mustRun(process.execPath, [
-      cliMain(),
-      'generate',
-      'pac',
-      '--topology',
-      env.files.topology,
-      ...catalogArgs,
-      '--component',
-      component,
-      '-o',
-      file,
-    ]);
-    let text = readFileSync(file, 'utf8');
+    // The generator's public function, with the policy the gateway uses (catalog + lab overlay).
+    let text = generatePac(ctx.policy, topology, { component });
     if (ctx.mutatePac) text = ctx.mutatePac(text, proxies);
+    writeFileSync(join(env.dir, `pac-${component}.js`), text);
     pacs.set(component, await loadPac(text));
   }
   const checks: Check[] = [];
