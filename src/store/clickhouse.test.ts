@@ -1,10 +1,12 @@
 // The ClickHouse store against Debian's clickhouse-server started by the test: the spool while
 // ClickHouse is away (an outage is a TCP switch turned off), replay in order and exactly once, a
 // restart with a full spool, the size cap, and the DDL of `store schema` on a two-shard cluster.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { runCli } from '../cli/program.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import {
   type ClickHouseFlowStore,
@@ -12,7 +14,6 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
-import { clickhouseSchema, formatClickHouseSchema } from './clickhouse-schema.js';
 import {
   ClickHouseTestServer,
   clickhouseServerBinary,
@@ -22,6 +23,32 @@ import {
 import { TcpSwitch } from './testing/tcp-switch.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  stderr.on('data', (chunk) => {
+    err += chunk;
+  });
+  const code = await runCli(argv, { stdin: new PassThrough(), stdout, stderr });
+  return { code, out, err };
+}
+
+/** The statements of a script: comment lines dropped, split at `;` line ends. */
+function statementsOf(script: string): string[] {
+  return script
+    .split('\n')
+    .filter((line) => !line.startsWith('--'))
+    .join('\n')
+    .split(/;\n/)
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== '');
+}
 
 function flowAt(seconds: number, overrides: Partial<FlowRecord> = {}): FlowRecord {
   return {
@@ -241,6 +268,36 @@ describe.skipIf(!clickhouseServerBinary())('ClickHouse flow store', () => {
     expect(full.lines.some((line) => String(line.details.err).includes('ENOSPC'))).toBe(true);
   });
 
+  test('a spooled batch ClickHouse refuses is set aside and counted; the next ones are replayed', async () => {
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    const header = (firstId: number, lastId: number, rows: number) =>
+      JSON.stringify({ gateway: 'a', firstId, lastId, rows });
+    writeFileSync(
+      join(spool, 'batch-0000000000000001.ndjson'),
+      `${header(1, 1, 1)}\n{"gateway":"a","id":1,"event_time":"not a time","port":"x"}\n`,
+    );
+    writeFileSync(
+      join(spool, 'batch-0000000000000002.ndjson'),
+      `${header(2, 2, 1)}\n{"gateway":"a","id":2,"event_time":0}\n`,
+    );
+    writeFileSync(join(spool, 'batch-0000000000000003.ndjson'), 'no header\n');
+    const recorded = recorder();
+    const store = await open('a', {}, recorded);
+    expect(recorded.lines.some((line) => line.details.code === 'PW_ERR_STORE_RECORD_INVALID')).toBe(true);
+    await expect.poll(() => store.spool.batches, { timeout: 10_000, interval: 50 }).toBe(0);
+    expect(await ids()).toBe('"a",2');
+    expect(recorded.observer.dropped).toBe(1);
+    expect(
+      readdirSync(spool)
+        .filter((name) => name.startsWith('rejected-'))
+        .sort(),
+    ).toEqual(['rejected-batch-0000000000000001.ndjson', 'rejected-batch-0000000000000003.ndjson']);
+    store.append(flowAt(0));
+    await store.flush();
+    expect((await store.query({ limit: 1 })).flows[0]?.id).toBe(3);
+  });
+
   test('refuses a table of another shape with PW_ERR_STORE_OPEN, and a missing one without createTables', async () => {
     await server.query(`CREATE DATABASE ${database}`);
     await server.query(`CREATE TABLE ${database}.other (id UInt64) ENGINE = MergeTree ORDER BY id`);
@@ -259,23 +316,30 @@ describe.skipIf(!clickhouseServerBinary())('ClickHouse flow store', () => {
     });
   });
 
-  test('store schema DDL: a local MergeTree on each of two shards and a Distributed table over them', async () => {
-    const options = { database, table: 'flows', cluster: testClusterName, localDatabase: '' };
-    const schema = clickhouseSchema(options);
-    const text = formatClickHouseSchema(options);
-    expect(text).toContain('ENGINE = Distributed(pathwarden_two_shards');
-    expect(text).toContain('PARTITION BY toDate(event_time)');
+  test('`store schema clickhouse --cluster` DDL: a MergeTree on each of two shards, a Distributed table over them', async () => {
+    const script = await cli([
+      'store',
+      'schema',
+      'clickhouse',
+      '--database',
+      database,
+      '--cluster',
+      testClusterName,
+      '--local-database',
+      '',
+      '--shards-key',
+      'cityHash64(gateway, id)',
+    ]);
+    expect(script.code).toBe(0);
+    expect(script.out).toContain('PARTITION BY toDate(event_time)');
+    const [shardPart, entryPart] = script.out.split(/^(?=-- 2\.)/m) as [string, string];
     for (const shard of testShardDatabases) {
-      await server.query(`DROP TABLE IF EXISTS ${shard}.flows_local`);
-      for (const statement of schema.shardStatements) {
-        await fetch(`${server.url}/?database=${shard}`, { method: 'POST', body: statement }).then(
-          async (r) => {
-            if (!r.ok) throw new Error(await r.text());
-          },
-        );
+      for (const statement of statementsOf(shardPart)) {
+        const response = await fetch(`${server.url}/?database=${shard}`, { method: 'POST', body: statement });
+        expect(response.ok, await response.text()).toBe(true);
       }
     }
-    for (const statement of schema.entryStatements) await server.query(statement);
+    for (const statement of statementsOf(entryPart)) await server.query(statement);
     const store = await open('a', { createTables: false });
     for (let index = 0; index < 200; index++) store.append(flowAt(index));
     await store.flush();
@@ -286,9 +350,20 @@ describe.skipIf(!clickhouseServerBinary())('ClickHouse flow store', () => {
     expect((perShard[0] ?? 0) + (perShard[1] ?? 0)).toBe(200);
     expect((await store.stats()).flows).toBe(200);
     expect((await store.query({ limit: 1 })).flows[0]?.id).toBe(200);
-    // TTL is printed on request; 18.16 does not know it (19.6 and later do).
-    const ttl = formatClickHouseSchema({ ...options, ttlDays: 30 });
-    expect(ttl).toContain('TTL event_time + INTERVAL 30 DAY');
-    expect(ttl).toContain('19.6');
+    // TTL is printed on request with a note: 18.16 does not know it (19.6 and later do).
+    const ttl = await cli(['store', 'schema', 'clickhouse', '--ttl-days', '30']);
+    expect(ttl.out).toContain('TTL event_time + INTERVAL 30 DAY');
+    expect(ttl.out).toContain('19.6');
+    const version = (await server.query('SELECT version()')).trim();
+    const single = statementsOf(ttl.out).map((statement) =>
+      statement.replace(/pathwarden/g, `${database}_ttl`),
+    );
+    if (/^1[0-8]\./.test(version)) {
+      await expect(server.query(single[1] as string)).rejects.toThrow(/TTL/);
+    } else {
+      for (const statement of single) await server.query(statement);
+    }
+    expect((await cli(['store', 'schema', 'clickhouse', '--ttl-days', '0'])).code).toBe(2);
+    expect((await cli(['store', 'schema', 'clickhouse', '--table', 'x;DROP'])).code).toBe(2);
   });
 });

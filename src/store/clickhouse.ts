@@ -84,9 +84,29 @@ function sqlNumber(value: number): string {
   return String(value);
 }
 
-/** True when the failure is the server's answer (a bad table, a syntax error), not an outage. */
+/**
+ * Server errors about the rows themselves (parse and type errors): retrying the same bytes can never
+ * succeed. Codes from ClickHouse's ErrorCodes.cpp (stable across versions).
+ */
+const rejectedDataCodes = new Set(['6', '26', '27', '38', '41', '53', '69', '70', '72', '117', '131']);
+
+/**
+ * The server's error code when the failure is ClickHouse's answer (a bad table, a syntax error),
+ * undefined for an outage (refused, reset, timed out). 18.16 words errors as `Code: 27, e.displayText()
+ * = ...`, which the client does not parse into a ClickHouseError; current servers `Code: 27. DB::...`.
+ */
+export function serverErrorCode(error: unknown): string | undefined {
+  if (error instanceof ClickHouseError) return error.code;
+  const match = /^\s*Code: (\d+)[.,]/.exec(error instanceof Error ? error.message : String(error));
+  return match?.[1];
+}
+
+function isRejectedData(error: unknown): boolean {
+  return rejectedDataCodes.has(serverErrorCode(error) ?? '');
+}
+
 function isServerError(error: unknown): boolean {
-  return error instanceof ClickHouseError;
+  return serverErrorCode(error) !== undefined;
 }
 
 /** One JSONEachRow line per flow, in `insertColumns` order. */
@@ -460,8 +480,12 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
         this.#reportSpool();
         this.#recovered();
       } catch (error) {
-        this.#failed(error);
-        return;
+        if (isRejectedData(error)) {
+          await this.#reject(batch, error);
+        } else {
+          this.#failed(error);
+          return;
+        }
       }
       batch = this.spool.peek();
     }
@@ -486,10 +510,22 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
     if (body !== '') await this.#table.insert(body, queryId);
   }
 
+  /** A batch ClickHouse refuses whatever the retries would never store: set aside, counted, logged. */
+  async #reject(batch: SpooledBatch, error: unknown): Promise<void> {
+    const file = await this.spool.reject(batch);
+    this.#reportSpool();
+    this.#options.observer?.storeFlowsDropped(batch.rows);
+    this.log.error(
+      { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error), file, rows: batch.rows },
+      'ClickHouse refuses the rows of a spooled batch; it is kept aside and its flows are counted as dropped',
+    );
+  }
+
   #failed(error: unknown): void {
     this.#backoffMs = this.#outage ? Math.min(this.#backoffMs * 2, maxReplayBackoffMs) : this.#backoffMs;
     this.#replayAt = Date.now() + this.#backoffMs;
-    if (isServerError(error) && /doesn't exist|does not exist|UNKNOWN_TABLE/i.test(describeError(error))) {
+    // UNKNOWN_TABLE, UNKNOWN_DATABASE: dropped while we ran; recreate (or check) before the next insert.
+    if (serverErrorCode(error) === '60' || serverErrorCode(error) === '81') {
       this.#ready = false;
     }
     if (!this.#outage) {

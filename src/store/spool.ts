@@ -14,7 +14,7 @@ import {
   statSync,
 } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PathwardenError } from '../errors.js';
 
 /** What a spooled batch says about itself: whose records, which ids, how many. */
@@ -194,6 +194,16 @@ export class Spool {
     await rm(batch.file, { force: true });
     this.#batches.shift();
     this.#bytes -= batch.bytes;
+  }
+
+  /** Moves the oldest batch aside (`rejected-batch-*.ndjson`) when ClickHouse refuses its content. */
+  async reject(batch: SpooledBatch): Promise<string> {
+    if (this.#batches[0] !== batch) throw new Error('spool batches are rejected oldest first');
+    const target = join(this.dir, `rejected-${basename(batch.file)}`);
+    await rename(batch.file, target);
+    this.#batches.shift();
+    this.#bytes -= batch.bytes;
+    return target;
   }
 
   /** The highest id reserved so far (0 when never written): no stored record has a higher one. */
