@@ -12,11 +12,12 @@ import { loadBuiltinCatalog } from '../src/catalog/load.js';
 import type { Component } from '../src/catalog/model.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { startAdminServer } from '../src/gateway/admin-server.js';
-import type { FlowStore, GatewayStatus } from '../src/gateway/contracts.js';
+import type { GatewayStatus } from '../src/gateway/contracts.js';
 import { createDashboardHandler } from '../src/gateway/dashboard-routes.js';
 import { GatewayMetrics } from '../src/gateway/metrics.js';
-import { openFlowStore } from '../src/gateway/store.js';
 import { Policy } from '../src/policy/policy.js';
+import type { FlowStore } from '../src/store/store.js';
+import { openFlowStore } from '../src/store/store.js';
 import { median } from './lib/measure.js';
 import { Prng } from './lib/prng.js';
 

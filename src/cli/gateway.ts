@@ -49,7 +49,7 @@ Examples:
         import('../gateway/gateway.js'),
         import('../gateway/logger.js'),
         import('../gateway/metrics.js'),
-        import('../gateway/store.js'),
+        import('../store/store.js'),
         import('../gateway/admin-server.js'),
         import('../gateway/dashboard-routes.js'),
       ]);

@@ -4,8 +4,8 @@
 // `queryFieldParameter` maps its field names back to parameter names for the error.
 import { type Component, components, type EgressPath, egressPaths } from '../catalog/model.js';
 import { type ErrorCode, PathwardenError } from '../errors.js';
-import type { FlowQuery } from './contracts.js';
-import type { QueryField } from './store-query.js';
+import type { QueryField } from '../store/query.js';
+import type { FlowQuery } from '../store/store.js';
 
 export class ParameterError extends PathwardenError {
   readonly parameter: string;

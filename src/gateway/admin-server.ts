@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { isPathwardenError, PathwardenError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
+import { FlowQueryError } from '../store/query.js';
+import type { FlowStore } from '../store/store.js';
 import {
   explainFromUrl,
   flowQueryFromUrl,
@@ -16,9 +18,8 @@ import {
   statsRangeFromUrl,
 } from './admin-params.js';
 import { isLoopbackHostPort, splitHostPort } from './config.js';
-import type { FlowStore, GatewayStatus } from './contracts.js';
+import type { GatewayStatus } from './contracts.js';
 import type { GatewayMetrics } from './metrics.js';
-import { FlowQueryError } from './store-query.js';
 
 export interface AdminServerOptions {
   /** host:port; a loopback address unless `token` is set (port 0 picks a free port). */

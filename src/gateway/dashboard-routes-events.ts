@@ -1,7 +1,8 @@
 // GET /api/events: one Server-Sent Events stream per open dashboard. One timer reads the store for
 // all clients (never one query per client per tick), and only while someone is watching.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FlowStore, GatewayStatus, PathHealth } from './contracts.js';
+import type { FlowStore } from '../store/store.js';
+import type { GatewayStatus, PathHealth } from './contracts.js';
 import type { FlowSummary, HealthEvent, TickEvent } from './dashboard-routes-types.js';
 
 export interface EventStreamOptions {

@@ -2,7 +2,7 @@
 // destination. The grouping runs in the store when it can (FlowStore.groups); otherwise the flows
 // are paged through query() up to a scan limit, and the answer says it is partial.
 import type { Catalog, Rule } from '../catalog/model.js';
-import type { FlowGroup, FlowQuery, FlowStore } from './contracts.js';
+import type { FlowGroup, FlowQuery, FlowStore } from '../store/store.js';
 import type { ExceptionGroup, ExceptionsView } from './dashboard-routes-types.js';
 
 /** The fallback reads at most this many exception flows (1000 per page). */

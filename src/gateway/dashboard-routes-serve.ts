@@ -3,13 +3,13 @@
 import type { Catalog } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import { Policy } from '../policy/policy.js';
+import type { StoreLog } from '../store/store.js';
 import { startAdminServer } from './admin-server.js';
 import { isLoopbackHostPort } from './config.js';
 import type { GatewayStatus } from './contracts.js';
 import { createDashboardHandler } from './dashboard-routes.js';
 import { openStoredFlows, type StoredFlowSource } from './dashboard-routes-source.js';
 import { GatewayMetrics } from './metrics.js';
-import type { StoreLog } from './store.js';
 
 export interface StoredDashboardOptions {
   /** A DuckDB flow store, a JSONL flow store, or an audit's --ndjson output. */

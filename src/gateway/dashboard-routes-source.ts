@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PathwardenError } from '../errors.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { FlowStore } from './contracts.js';
-import { openFlowStore, type StoreLog } from './store.js';
+import type { FlowStore } from '../store/store.js';
+import { openFlowStore, type StoreLog } from '../store/store.js';
 
 export interface StoredFlowSource {
   store: FlowStore;

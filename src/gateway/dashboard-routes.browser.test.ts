@@ -12,11 +12,12 @@ import { loadBuiltinCatalog, packageRoot } from '../catalog/load.js';
 import type { Component } from '../catalog/model.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { Policy } from '../policy/policy.js';
+import type { FlowStore } from '../store/store.js';
+import { openFlowStore } from '../store/store.js';
 import { startAdminServer } from './admin-server.js';
-import type { FlowStore, PathHealth } from './contracts.js';
+import type { PathHealth } from './contracts.js';
 import { withDashboard } from './dashboard-routes.js';
 import { GatewayMetrics } from './metrics.js';
-import { openFlowStore } from './store.js';
 
 const chromiumArgs = [
   '--headless',
@@ -500,7 +501,7 @@ describe('dashboard in Chromium', () => {
     } finally {
       health[0] = { ...(health[0] as PathHealth), state: 'up', lastError: null };
     }
-  });
+  }, 120_000);
 
   test('narrow screen (390 px): no horizontal page scroll, every page link visible', async () => {
     for (const [name, url] of [

@@ -11,13 +11,13 @@ import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog, packageRoot } from '../catalog/load.js';
 import { Policy } from '../policy/policy.js';
+import type { FlowStore } from '../store/store.js';
+import { openFlowStore } from '../store/store.js';
 import { startAdminServer } from './admin-server.js';
 import { gatewayConfigSchema } from './config.js';
-import type { FlowStore } from './contracts.js';
 import { withDashboard } from './dashboard-routes.js';
 import { type RunningGateway, startGateway } from './gateway.js';
 import { GatewayMetrics } from './metrics.js';
-import { openFlowStore } from './store.js';
 import { type Origin, startHttpOrigin } from './testing/origins.js';
 
 const chromiumArgs = [

@@ -10,10 +10,11 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../catalog/load.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { Policy } from '../policy/policy.js';
-import type { FlowStore, PathHealth } from './contracts.js';
+import type { FlowStore } from '../store/store.js';
+import { openFlowStore } from '../store/store.js';
+import type { PathHealth } from './contracts.js';
 import { createDashboardHandler, type DashboardHandler, type ExceptionsView } from './dashboard-routes.js';
 import { detectFlowFile, openStoredFlows } from './dashboard-routes-source.js';
-import { openFlowStore } from './store.js';
 
 const policy = Policy.compile(loadBuiltinCatalog().catalog);
 const quietLog = { warn: () => undefined, error: () => undefined };

@@ -4,10 +4,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type EgressPath, egressPaths } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
+import { flowOutcomes } from '../flow/vocabulary.js';
 import { verdicts } from '../policy/verdict.js';
+import type { FlowStoreObserver } from '../store/buffer.js';
 import type { GatewayMetricsSink } from './contracts.js';
-import type { FlowStoreObserver } from './store-buffer.js';
-import { flowOutcomes } from './store-query.js';
 
 export const metricPrefix = 'pathwarden_';
 

@@ -62,6 +62,21 @@ describe.each(formats.map((format) => [format.name, format] as const))('format %
     expect(flows.length).toBeLessThan(5);
   });
 
+  test('an input with content never yields no flow and no problem (issue 10, item 8)', async () => {
+    // Before: azfw read the NSG samples (another category) and bare Log Analytics rows as 0 / 0.
+    let others = 0;
+    for (const [path, expected] of Object.entries(expectedFormats)) {
+      if (expected === name) continue;
+      others++;
+      const { flows, problems } = await collectFlows(format, readFileSync(path), { file: 'other' });
+      expect(flows.length + problems.length, path).toBeGreaterThan(0);
+    }
+    expect(others).toBeGreaterThan(10);
+    // Blank lines are no content for a text format (a capture has a magic number to lack).
+    const blank = await collectFlows(format, '\r\n\n\n');
+    if (name !== 'pcap') expect(blank.problems).toEqual([]);
+  });
+
   test('parse() and parseBatches() give the same flows', async () => {
     for (const [path, expected] of Object.entries(expectedFormats)) {
       if (expected !== name) continue;

@@ -2,7 +2,8 @@
 // sink that counts calls. The real stores and metrics have their own tests.
 import type { EgressPath } from '../../catalog/model.js';
 import type { FlowRecord } from '../../flow/record.js';
-import type { FlowPage, FlowStats, FlowStore, GatewayMetricsSink } from '../contracts.js';
+import type { FlowPage, FlowStats, FlowStore } from '../../store/store.js';
+import type { GatewayMetricsSink } from '../contracts.js';
 
 export class MemoryFlowStore implements FlowStore {
   readonly kind = 'memory';

@@ -1,7 +1,7 @@
 // The server's types, imported (never copied) so the page reads exactly what the API writes.
 export type { Rule, RulePath, SourceDocument } from '../../catalog/model.js';
 export type { FlowRecord } from '../../flow/record.js';
-export type { FlowPage, FlowQuery, FlowStats, PathHealth, StoredFlow } from '../../gateway/contracts.js';
+export type { PathHealth } from '../../gateway/contracts.js';
 export type {
   CatalogView,
   DashboardStatus,
@@ -12,3 +12,4 @@ export type {
   TickEvent,
 } from '../../gateway/dashboard-routes-types.js';
 export type { Decision } from '../../policy/policy.js';
+export type { FlowPage, FlowQuery, FlowStats, StoredFlow } from '../../store/store.js';

@@ -6,16 +6,11 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import type { FlowStore, StoredFlow } from './contracts.js';
+import { BufferedFlowStore, type FlowStoreObserver, type FlowStoreOptions, type StoreLog } from './buffer.js';
+import type { JsonlFlowStore } from './jsonl.js';
+import { FlowQueryError } from './query.js';
+import type { FlowStore, StoredFlow } from './store.js';
 import { openFlowStore } from './store.js';
-import {
-  BufferedFlowStore,
-  type FlowStoreObserver,
-  type FlowStoreOptions,
-  type StoreLog,
-} from './store-buffer.js';
-import type { JsonlFlowStore } from './store-jsonl.js';
-import { FlowQueryError } from './store-query.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const minute = 60_000;

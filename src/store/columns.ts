@@ -2,7 +2,7 @@
 // JSONL lines and every record read back from either are built from this table, so both stores hold
 // and return exactly the same fields.
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import type { StoredFlow } from './contracts.js';
+import type { StoredFlow } from './store.js';
 
 export type ColumnValue = string | number | null;
 

@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packageRoot } from '../catalog/load.js';
 import { openFlowStore } from './store.js';
 
 // The default of the gateway config.
@@ -46,7 +45,7 @@ describe('flow store durability across kill -9', () => {
     dir = mkdtempSync(join(tmpdir(), 'pathwarden-crash-'));
     // The child runs plain Node: compile the store and what it imports (no type check; tsc -p
     // checks the types) into the temp folder, with node_modules reachable from there.
-    const root = packageRoot();
+    const root = fileURLToPath(new URL('../..', import.meta.url));
     execFileSync(
       process.execPath,
       [
@@ -66,13 +65,13 @@ describe('flow store durability across kill -9', () => {
         '--resolveJsonModule',
         '--types',
         'node',
-        join(root, 'src', 'gateway', 'store.ts'),
+        join(root, 'src', 'store', 'store.ts'),
       ],
       { cwd: root, stdio: 'pipe' },
     );
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
     writeFileSync(join(dir, 'child.mjs'), childScript);
-    storeModule = pathToFileURL(join(dir, 'out', 'gateway', 'store.js')).href;
+    storeModule = pathToFileURL(join(dir, 'out', 'store', 'store.js')).href;
   }, 120_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,15 +3,15 @@
 // failures are logged once (and once more on recovery) but always counted.
 import { PathwardenError } from '../errors.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { FlowGroup, FlowPage, FlowQuery, FlowStats, FlowStore, StoredFlow } from './contracts.js';
-import { toStoredFlow } from './store-columns.js';
+import { toStoredFlow } from './columns.js';
 import {
   type FlowCondition,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   normalizeFlowQuery,
   normalizeStatsRange,
-} from './store-query.js';
+} from './query.js';
+import type { FlowGroup, FlowPage, FlowQuery, FlowStats, FlowStore, StoredFlow } from './store.js';
 
 /** pino-compatible: the gateway passes its pino logger; the default writes JSON lines to stderr. */
 export interface StoreLog {

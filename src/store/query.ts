@@ -1,13 +1,11 @@
 // Flow queries and statistics requests, checked once and turned into a store-neutral form: a list of
 // conditions the DuckDB store compiles to SQL and the JSONL store evaluates in memory, and the rules
 // for time buckets and result assembly both share.
-import { components, egressPaths, rulePaths } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import type { FlowOutcome } from '../flow/record.js';
-import type { ExpectedPath } from '../policy/policy.js';
-import { verdicts } from '../policy/verdict.js';
-import type { FlowGroup, FlowQuery, FlowStats, StoredFlow } from './contracts.js';
-import { type ColumnValue, flowColumns, flowPathOf, flowTimeOf, noneKey } from './store-columns.js';
+import { components, egressPaths, expectedPaths, flowOutcomes, verdicts } from '../flow/vocabulary.js';
+import { type ColumnValue, flowColumns, flowPathOf, flowTimeOf, noneKey } from './columns.js';
+import type { FlowGroup, FlowQuery, FlowStats, StoredFlow } from './store.js';
 
 export const defaultPageSize = 100;
 export const maxPageSize = 1000;
@@ -17,15 +15,6 @@ export const maxBuckets = 10_000;
 export const targetBuckets = 240;
 export const minBucketMs = 1000;
 
-// Typed as records so that a new outcome or expected path in the model fails to compile here.
-const outcomeNames: Record<FlowOutcome, true> = { forwarded: true, blocked: true, denied: true, error: true };
-export const flowOutcomes = Object.keys(outcomeNames) as FlowOutcome[];
-const expectedPathNames: Record<ExpectedPath, true> = {
-  ...(Object.fromEntries(rulePaths.map((path) => [path, true])) as Record<(typeof rulePaths)[number], true>),
-  unknown: true,
-  'not-covered': true,
-};
-export const expectedPaths = Object.keys(expectedPathNames) as ExpectedPath[];
 /** `verdict=blocked` selects what the gateway refused or failed, whatever the catalog said. */
 export const blockedOutcomes: readonly FlowOutcome[] = ['blocked', 'denied', 'error'];
 

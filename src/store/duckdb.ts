@@ -17,8 +17,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
-import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './contracts.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './store-buffer.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
 import {
   type ColumnValue,
   columnValuesOf,
@@ -27,7 +26,7 @@ import {
   noneKey,
   storedColumns,
   storedFlowFromValues,
-} from './store-columns.js';
+} from './columns.js';
 import {
   chooseBucketMs,
   type FlowCondition,
@@ -36,7 +35,8 @@ import {
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   sortFlowGroups,
-} from './store-query.js';
+} from './query.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
 const table = 'flows';
 const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {

@@ -6,9 +6,8 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PathwardenError } from '../errors.js';
-import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './contracts.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './store-buffer.js';
-import { columnValuesOf, flowTimeOf, normalizeStoredFlow } from './store-columns.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import { columnValuesOf, flowTimeOf, normalizeStoredFlow } from './columns.js';
 import {
   chooseBucketMs,
   conditionsPredicate,
@@ -18,7 +17,8 @@ import {
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   newestFirst,
-} from './store-query.js';
+} from './query.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
 /** Bad lines reported one by one at open; beyond this only their count is. */
 const reportedBadLines = 20;
