@@ -2,7 +2,7 @@
 // are the shared flow columns plus `event_time` (a DateTime for partitions and the sort key); the SQL
 // is kept to what ClickHouse 18.16 (Debian 12's package) and current releases both accept.
 import { PathwardenError } from '../errors.js';
-import { flowColumns } from '../gateway/store-columns.js';
+import { flowColumns } from './columns.js';
 
 export interface ClickHouseColumn {
   name: string;

@@ -7,13 +7,8 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { PathwardenError } from '../errors.js';
-import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from '../gateway/contracts.js';
-import {
-  BufferedFlowStore,
-  describeError,
-  type FlowStoreOptions,
-  StoreIoError,
-} from '../gateway/store-buffer.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import {
   type ColumnValue,
   columnValuesOf,
@@ -22,7 +17,7 @@ import {
   noneKey,
   storedColumns,
   storedFlowFromValues,
-} from '../gateway/store-columns.js';
+} from './columns.js';
 import {
   chooseBucketMs,
   type FlowCondition,
@@ -31,9 +26,9 @@ import {
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   sortFlowGroups,
-} from '../gateway/store-query.js';
-import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
+} from './query.js';
 import { Spool, type SpooledBatch, type SpoolHeader, type SpoolWriter } from './spool.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
 export interface ClickHouseStoreConfig {
   /** HTTP interface, e.g. http://127.0.0.1:8123 (user and password may be in the URL). */
@@ -403,7 +398,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
     config: ClickHouseStoreConfig,
     options: ClickHouseStoreOptions,
   ) {
-    super(lastId, config.flushIntervalMs, options);
+    super(lastId, config.flushIntervalMs, { ...options, gateway });
     this.#table = table;
     this.spool = spool;
     this.gateway = gateway;
