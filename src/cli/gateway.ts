@@ -2,7 +2,7 @@
 // validates the config with --check. Everything else lives in src/gateway/.
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
-import { loadGatewayConfig } from '../gateway/config.js';
+import { gatewayIdOf, loadGatewayConfig } from '../gateway/config.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -55,7 +55,11 @@ Examples:
       ]);
       const logger = createGatewayLogger(config.log);
       const metrics = new GatewayMetrics();
-      const store = await openFlowStore(config.store, { log: logger, observer: metrics });
+      const store = await openFlowStore(config.store, {
+        log: logger,
+        observer: metrics,
+        gateway: gatewayIdOf(config),
+      });
       const gateway = await startGateway(config, {
         store,
         metrics,
