@@ -44,6 +44,8 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
   readonly #storeWriteErrors: Counter;
   readonly #storeDropped: Counter;
   readonly #storeBuffered: Gauge;
+  readonly #spoolBatches: Gauge;
+  readonly #spoolBytes: Gauge;
   #tunnels = 0;
 
   constructor(options: GatewayMetricsOptions = {}) {
@@ -93,11 +95,23 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       help: 'Flow records appended but not yet written to the store.',
       registers,
     });
+    this.#spoolBatches = new Gauge({
+      name: `${metricPrefix}store_spool_batches`,
+      help: 'Batches in the ClickHouse store spool: not acknowledged by ClickHouse yet, replayed in order.',
+      registers,
+    });
+    this.#spoolBytes = new Gauge({
+      name: `${metricPrefix}store_spool_bytes`,
+      help: 'Bytes of the batches in the ClickHouse store spool.',
+      registers,
+    });
     // Series that must read 0 before the first event, rather than be missing.
     for (const path of egressPaths)
       for (const direction of ['up', 'down']) this.#bytes.inc({ path, direction }, 0);
     this.#activeTunnels.set(0);
     this.#storeBuffered.set(0);
+    this.#spoolBatches.set(0);
+    this.#spoolBytes.set(0);
     this.#storeWriteErrors.inc(0);
     this.#storeDropped.inc(0);
     if (options.processMetrics ?? true)
@@ -146,6 +160,11 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
 
   storeFlowsBuffered(count: number): void {
     this.#storeBuffered.set(count);
+  }
+
+  storeSpooled(batches: number, bytes: number): void {
+    this.#spoolBatches.set(batches);
+    this.#spoolBytes.set(bytes);
   }
 
   /** The Prometheus text exposition of every metric. */
