@@ -123,7 +123,7 @@ const mutations: Mutation[] = [
 export function* malformedHeads(seed: number, count: number): Generator<Buffer> {
   const random = new Random(seed);
   for (let i = 0; i < count; i++) {
-    let head = Buffer.from(random.pick(seeds), 'latin1');
+    let head: Buffer = Buffer.from(random.pick(seeds), 'latin1');
     const rounds = random.int(1, 4);
     for (let round = 0; round < rounds && head.length > 0; round++)
       head = random.pick(mutations)(head, random);
