@@ -4,7 +4,7 @@
 import type { Catalog, Rule } from '../../catalog/model.js';
 import { FlowGrouper } from '../../store/query.js';
 import type { FlowGroup, FlowQuery, FlowStore } from '../../store/store.js';
-import type { ExceptionGroup, ExceptionsView } from './types.js';
+import type { ExceptionGroup, ExceptionsView } from '../api-contract.js';
 
 /** The fallback reads at most this many exception flows (1000 per page). */
 export const FALLBACK_SCAN_LIMIT = 50_000;
