@@ -28,7 +28,11 @@ const layers: Layer[] = [
     imports: [],
     testImports: ['catalog'],
   },
-  { folder: 'util', job: 'small shared helpers (located YAML, listen addresses)', imports: ['errors.ts'] },
+  {
+    folder: 'util',
+    job: 'small shared helpers (located YAML, listen addresses, seeded random)',
+    imports: ['errors.ts'],
+  },
   { folder: 'match', job: 'host-pattern and CIDR matchers, pure', imports: ['errors.ts', 'util'] },
   {
     folder: 'catalog',
@@ -37,9 +41,15 @@ const layers: Layer[] = [
     testImports: ['policy'],
   },
   {
+    folder: 'testing',
+    job: "helpers every folder's tests may use: external peers, test output",
+    imports: ['errors.ts', 'util', 'catalog'],
+  },
+  {
     folder: 'policy',
     job: 'Policy.compile(), decide(), targets, verdicts, topology',
     imports: ['errors.ts', 'util', 'match', 'catalog'],
+    testImports: ['ingest', 'cli'],
   },
   {
     folder: 'flow',
@@ -64,8 +74,9 @@ const layers: Layer[] = [
   },
   {
     folder: 'store',
-    job: 'FlowStore interface, DuckDB and JSONL stores, contract test',
+    job: 'FlowStore interface, DuckDB, JSONL and ClickHouse stores, contract test',
     imports: ['errors.ts', 'util', 'flow'],
+    testImports: ['cli'],
   },
   {
     folder: 'audit',
@@ -89,6 +100,11 @@ const layers: Layer[] = [
     job: 'PAC, Squid, dnsmasq/nftables, iproute, allow-lists',
     imports: ['errors.ts', 'util', 'match', 'catalog', 'policy'],
     testImports: ['cli'],
+  },
+  {
+    folder: 'lab',
+    job: 'network-namespace lab: topology, clients, scenarios, proof report',
+    imports: ['errors.ts', 'util', 'match', 'catalog', 'policy', 'flow', 'report', 'audit', 'generate'],
   },
   {
     folder: 'gateway',
@@ -121,6 +137,7 @@ const layers: Layer[] = [
       'store',
       'audit',
       'generate',
+      'lab',
       'gateway',
       'admin',
       'server',
@@ -173,6 +190,8 @@ function layerOf(pathInSrc: string): string | null {
 function allowed(layer: Layer, target: string, test: boolean): boolean {
   const targetLayer = layerOf(target);
   if (targetLayer === layer.folder) return true;
+  // src/testing/ serves the tests of every floor (and is never part of the build).
+  if (test && targetLayer === 'testing') return true;
   const permitted = test ? [...layer.imports, ...(layer.testImports ?? [])] : layer.imports;
   return permitted.some((entry) =>
     entry.endsWith('.ts') && entry !== 'errors.ts' ? target === entry : entry === targetLayer,

@@ -195,3 +195,11 @@ describe('pathwarden audit outputs', () => {
     expect(help.stdout).toContain('--fail-on <verdict>');
   });
 });
+
+describe('pathwarden audit --vpc-fields', () => {
+  test('a bad field list is a usage error (exit 2) naming the option', async () => {
+    const result = await run('audit', '--format', 'vpc', '--vpc-fields', 'version account-id', clean);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--vpc-fields must name srcaddr and dstaddr');
+  });
+});

@@ -16,7 +16,7 @@ import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
-import type { FormatName, IngestContext } from '../ingest/format.js';
+import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
@@ -74,6 +74,8 @@ export interface AuditOptions {
   component?: Component;
   /** Read every input as this format instead of detecting it. */
   format?: FormatName;
+  /** Settings of formats that their content cannot tell (`--vpc-fields`, `--squid-logformat`). */
+  formatOptions?: FormatOptions;
   formats?: FormatSource;
   /** Make the first bad record fatal (PW_ERR_INPUT_RECORD, exit code 2). */
   strict?: boolean;
@@ -112,6 +114,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     component: options.component ?? 'saas',
     // No DNS answers (most single-log audits): no lookup per address-only flow.
     nameOf: (address: string) => (dns.size === 0 ? undefined : dns.nameOf(address)),
+    privateLinkOf: (address: string) => (dns.size === 0 ? undefined : dns.privateLinkOf(address)),
     // Hosts, proxies and responders repeat: most flows are decided by one lookup of their text.
     cache: new ClassifyCache(),
   };
@@ -185,6 +188,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const ctx: IngestContext = {
       file: input.name,
       dns,
+      options: options.formatOptions,
       problem:
         mode === 'unmatched'
           ? () => {}

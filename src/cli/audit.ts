@@ -17,6 +17,7 @@ import { ndjsonSink } from '../audit/report-ndjson.js';
 import { renderTerminalReport } from '../audit/report-terminal.js';
 import { runAudit } from '../audit/run-audit.js';
 import { PathwardenError } from '../errors.js';
+import { parseVpcFields } from '../ingest/aws-vpc.js';
 import type { FormatName } from '../ingest/format.js';
 import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
 import { type CliIo, write } from './io.js';
@@ -59,6 +60,7 @@ interface AuditCliOptions extends CatalogOptions {
   strict?: boolean;
   quiet?: boolean;
   demo?: boolean;
+  vpcFields?: string[];
 }
 
 export function auditCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -80,6 +82,12 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
       'how your network sends each path out (docs/topology.md); without it actual paths are unknown',
     )
     .addOption(componentOption('component of flows whose record does not say (default: saas)'))
+    .addOption(
+      new Option(
+        '--vpc-fields <fields>',
+        "AWS VPC / Transit Gateway flow log fields in order, for lines without a header (CloudWatch Logs, Firehose): 'version account-id ...' or the flow log's LogFormat",
+      ).argParser((value: string) => parseVpcFields(value)),
+    )
     .option('--json', 'write the report as JSON to stdout (schema in docs/audit.md)')
     .option('--ndjson', 'write every classified flow as one JSON line to stdout, streamed')
     .option('--csv', 'write every classified flow as one CSV row to stdout, streamed')
@@ -168,6 +176,7 @@ Examples:
           topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
           component,
           format: options.format === 'auto' ? undefined : (options.format as FormatName),
+          formatOptions: { vpcFields: options.vpcFields },
           strict: options.strict,
           stdin: io.stdin,
           sinks,

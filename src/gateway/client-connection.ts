@@ -90,6 +90,9 @@ export class ClientConnection {
     socket.on('close', this.#onClose);
     socket.on('timeout', this.#onTimeout);
     socket.setTimeout(ctx.limits.idleTimeoutMs);
+    // The first request head must be complete within the headers timeout of the connection opening:
+    // a connection that sends nothing holds two descriptors' worth of the connection limit.
+    this.#headTimer = setTimeout(this.#onHeadTimeout, ctx.limits.headersTimeoutMs);
     if (!ctx.clients.isAllowed(address)) {
       this.#refuse(
         this.#newExchange(null),
@@ -215,6 +218,12 @@ export class ClientConnection {
   #onHeadTimeout = (): void => {
     this.#headTimer = undefined;
     if (this.#exchange !== null || this.#closing) return;
+    if (this.#buffer.length === 0) {
+      // Not a byte of a request: nothing to answer or record, only to count.
+      this.#ctx.gate.refused('silent');
+      this.#socket.destroy();
+      return;
+    }
     this.#refuse(
       this.#newExchange(null),
       new GatewayError(

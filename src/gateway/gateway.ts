@@ -10,6 +10,7 @@ import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { ClientPolicy } from './client-policy.js';
 import type { GatewayConfig } from './config.js';
+import { ConnectionGate, descriptorLimit, effectiveConnectionLimit } from './connection-gate.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetricsSink, GatewayStatus } from './contracts.js';
 import { DestinationGuard } from './destination-guard.js';
@@ -85,6 +86,11 @@ export async function startGateway(
     auth: config.auth ? new ProxyAuth(config.auth.users) : null,
     metrics: deps.metrics,
     recorder: new FlowRecorder(deps.store, deps.metrics, deps.logger),
+    gate: new ConnectionGate(
+      effectiveConnectionLimit(config.limits.maxConnections, descriptorLimit()),
+      deps.metrics,
+      deps.logger,
+    ),
     selfEndpoints: [],
     draining: false,
     activeTunnels: 0,
@@ -149,7 +155,10 @@ export async function startGateway(
     throw error;
   }
   health.start();
-  deps.logger?.info({ listen: address, socks: socksAddress, admin: admin?.address }, 'gateway started');
+  deps.logger?.info(
+    { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
+    'gateway started',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -174,6 +183,7 @@ export async function startGateway(
       );
       await listenersClosed;
       health.stop();
+      ctx.gate.stop();
       await deps.store.close();
       deps.logger?.info({ listen: address }, 'gateway stopped');
       deps.logger?.flush();

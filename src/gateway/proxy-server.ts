@@ -19,8 +19,8 @@ export function createProxyServer(
   onConnectionClosed: () => void,
 ): Server {
   const server = createServer({ allowHalfOpen: true, noDelay: true });
-  server.maxConnections = ctx.limits.maxConnections;
   server.on('connection', (socket: Socket) => {
+    if (!ctx.gate.admit(socket, connections.size)) return;
     const connection = new ClientConnection(ctx, socket, nextConnectionId(), (closed) => {
       connections.delete(closed);
       onConnectionClosed();

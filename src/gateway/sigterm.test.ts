@@ -4,26 +4,29 @@
 // records on disk: in-flight requests drained and answered, held tunnels cut as PW_GW_SHUTDOWN.
 // Needs `npm run build` first (npm test does it).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
+import { needPeers } from '../testing/peers.js';
 import { curl, RawClient } from './testing/clients.js';
 import { type Origin, startHttpOrigin, startTcpOrigin } from './testing/origins.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
-describe.skipIf(!existsSync(cli))('pathwarden gateway and SIGTERM', () => {
+describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', () => {
   let dir: string;
   let http: Origin;
   let echo: Origin;
   let child: ChildProcess | undefined;
+  let inFlightArrived = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-sigterm-'));
     // Answers after 300 ms: requests sent just before SIGTERM are still in flight when it arrives.
     http = await startHttpOrigin((request, response) => {
+      if (request.url?.startsWith('/in-flight/')) inFlightArrived++;
       request.resume();
       request.on('end', () => setTimeout(() => response.end(`done ${request.url}`), 300));
     });
@@ -100,7 +103,13 @@ describe.skipIf(!existsSync(cli))('pathwarden gateway and SIGTERM', () => {
     const inFlight = Array.from({ length: IN_FLIGHT }, (_, i) =>
       curl(['-x', proxy, `http://api.powerbi.com:${http.port}/in-flight/${i}`]),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SIGTERM once the origin holds every in-flight request (not after a fixed sleep: a loaded
+    // machine may take longer than that to start the curl processes).
+    const arrivalDeadline = Date.now() + 10_000;
+    while (inFlightArrived < IN_FLIGHT) {
+      if (Date.now() > arrivalDeadline) throw new Error(`only ${inFlightArrived} in-flight requests arrived`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     started.kill('SIGTERM');
 
     const answers = await Promise.all(inFlight);

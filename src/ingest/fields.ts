@@ -120,6 +120,28 @@ export function parseIsoTime(text: string): number {
   return time;
 }
 
+const US_TIME = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),? +(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? *([AP]M)$/i;
+
+/**
+ * `12/3/2025, 7:42:15.010 PM` (month/day/year, 12-hour clock: the en-US form in which the Azure
+ * portal exports Log Analytics results) as epoch milliseconds, taken as UTC. NaN when malformed.
+ */
+export function parseUsTime(text: string): number {
+  const match = US_TIME.exec(text);
+  if (!match) return Number.NaN;
+  const [, mo, d, y, h, mi, s, fraction = '', half] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  let hour = Number(h);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  if (hour < 1 || hour > 12 || Number(mi) > 59 || Number(s) > 60) return Number.NaN;
+  if (hour === 12) hour = 0;
+  if (half?.toUpperCase() === 'PM') hour += 12;
+  const millis = fraction === '' ? 0 : Number(`${fraction}00`.slice(0, 3));
+  return Date.UTC(year, month - 1, day, hour, Number(mi), Number(s), millis);
+}
+
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
@@ -375,7 +397,10 @@ export function parseAbsoluteUrl(url: string): UrlParts | undefined {
       break;
     }
     if (code === 0x3a) colon = i;
-    else if (code === 0x40) {
+    else if (code === 0x5c /* \\ */) {
+      // Browsers end the authority here, other parsers do not: an ambiguous host is no host.
+      return undefined;
+    } else if (code === 0x40) {
       at = i;
       colon = -1;
       upper = false;

@@ -26,7 +26,7 @@ import { badField, OnceReporter, quote } from './problems.js';
 
 const NATIVE_LINE = /^\d{9,11}(?:\.\d+)? +\d+ +\S+ +[A-Z_]+\/\d{3} +\d+ +\S+ +\S+/;
 const CLF_LINE =
-  /^\S+ +\S+ +\S+ +\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] +"[A-Z]+ +(\S+)/;
+  /^\S+ +\S+ +\S+ +\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,9})? [+-]\d{4}\] +"[A-Z]+ +(\S+)/;
 const SQUID_TAIL = / [A-Z_]+:[A-Z_]+$/;
 
 export const squidFormat = defineFormat({
@@ -419,7 +419,13 @@ class SquidLineParser implements LineParser {
     }
     const time = parseClfTime(line.slice(open + 2, close));
     if (Number.isNaN(time)) {
-      badField(ctx, lineNumber, 'time', line.slice(open + 2, close), 'a [dd/Mon/yyyy:HH:MM:SS +zzzz] time');
+      badField(
+        ctx,
+        lineNumber,
+        'time',
+        line.slice(open + 2, close),
+        'a [dd/Mon/yyyy:HH:MM:SS[.fff] +zzzz] time',
+      );
       return;
     }
     const request = line.slice(quoteStart + 1, quoteEnd);
@@ -529,18 +535,33 @@ function isEpochLike(line: string): boolean {
   return true;
 }
 
-/** `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. */
+/**
+ * `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. A fraction of a second
+ * after the seconds (`13:55:36.010`, as frontier-squid and `%tl` formats with `%03u`-style
+ * milliseconds write it) is read and truncated to milliseconds.
+ */
 export function parseClfTime(text: string): number {
-  if (text.length !== 26 || text.charCodeAt(2) !== 0x2f || text.charCodeAt(6) !== 0x2f) return Number.NaN;
-  const day = parseUint(text, 0, 2);
-  const month = monthIndex[text.slice(3, 6)];
-  const year = parseUint(text, 7, 11);
-  const hour = parseUint(text, 12, 14);
-  const minute = parseUint(text, 15, 17);
-  const second = parseUint(text, 18, 20);
-  const sign = text[21] === '-' ? -1 : text[21] === '+' ? 1 : 0;
-  const offsetHours = parseUint(text, 22, 24);
-  const offsetMinutes = parseUint(text, 24, 26);
+  let millis = 0;
+  let clock = text;
+  if (text.charCodeAt(20) === 0x2e /* . */) {
+    const space = text.indexOf(' ', 21);
+    if (space < 22 || space > 30) return Number.NaN;
+    const fraction = parseUint(text, 21, space);
+    if (Number.isNaN(fraction)) return Number.NaN;
+    const digits = space - 21;
+    millis = digits <= 3 ? fraction * 10 ** (3 - digits) : Math.floor(fraction / 10 ** (digits - 3));
+    clock = text.slice(0, 20) + text.slice(space);
+  }
+  if (clock.length !== 26 || clock.charCodeAt(2) !== 0x2f || clock.charCodeAt(6) !== 0x2f) return Number.NaN;
+  const day = parseUint(clock, 0, 2);
+  const month = monthIndex[clock.slice(3, 6)];
+  const year = parseUint(clock, 7, 11);
+  const hour = parseUint(clock, 12, 14);
+  const minute = parseUint(clock, 15, 17);
+  const second = parseUint(clock, 18, 20);
+  const sign = clock[21] === '-' ? -1 : clock[21] === '+' ? 1 : 0;
+  const offsetHours = parseUint(clock, 22, 24);
+  const offsetMinutes = parseUint(clock, 24, 26);
   if (
     month === undefined ||
     sign === 0 ||
@@ -548,6 +569,6 @@ export function parseClfTime(text: string): number {
   )
     return Number.NaN;
   if (!(offsetHours <= 23 && offsetMinutes <= 59)) return Number.NaN;
-  const local = Date.UTC(year, month, day, hour, minute, second);
+  const local = Date.UTC(year, month, day, hour, minute, second, millis);
   return local - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
 }

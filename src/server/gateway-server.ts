@@ -1,7 +1,7 @@
 // The one place the proxy and the admin side meet: opens the logger, the metrics and the flow store,
 // starts the gateway (src/gateway) and hands it the admin server with the dashboard (src/admin) as
 // its admin starter. src/gateway never imports src/admin; both are wired here, below the CLI.
-import type { GatewayConfig } from '../gateway/config.js';
+import { type GatewayConfig, gatewayIdOf } from '../gateway/config.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import type { Policy } from '../policy/policy.js';
 
@@ -27,7 +27,11 @@ export async function startGatewayServer(config: GatewayConfig, policy: Policy):
   ]);
   const logger = createGatewayLogger(config.log);
   const metrics = new GatewayMetrics();
-  const store = await openFlowStore(config.store, { log: logger, observer: metrics });
+  const store = await openFlowStore(config.store, {
+    log: logger,
+    observer: metrics,
+    gateway: gatewayIdOf(config),
+  });
   return startGateway(config, {
     store,
     metrics,

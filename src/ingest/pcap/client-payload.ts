@@ -1,7 +1,12 @@
 // Decides what a TCP connection carries from the first bytes its client sent: a TLS ClientHello
 // (server name), an HTTP request (Host header; CONNECT target and the ClientHello tunnelled after
 // it), or something else.
-import { looksLikeTlsRecord, readClientHello } from '../../protocol/tls-client-hello.js';
+import {
+  type ClientHelloResult,
+  looksLikeTlsRecord,
+  readClientHello,
+  readClientHelloHandshake,
+} from '../../protocol/tls-client-hello.js';
 import { HttpStatus, parseHttpRequestHead } from './http.js';
 
 export const HelloStatus = {
@@ -34,7 +39,18 @@ export function scanClientHello(data: Buffer, start: number, end: number): Clien
   const bytes = data.subarray(start, end);
   if (bytes.length === 0) return INCOMPLETE;
   if (!looksLikeTlsRecord(bytes)) return NOT_TLS;
-  const hello = readClientHello(bytes, { early: true });
+  return toScan(readClientHello(bytes, { early: true }));
+}
+
+/**
+ * The same for a ClientHello handshake message that came without TLS records (QUIC carries it in
+ * CRYPTO frames: src/protocol/quic-initial.ts).
+ */
+export function scanHandshakeClientHello(handshake: Buffer): ClientHelloScan {
+  return toScan(readClientHelloHandshake(handshake, { early: true }));
+}
+
+function toScan(hello: ClientHelloResult): ClientHelloScan {
   switch (hello.kind) {
     case 'partial':
       return INCOMPLETE;
