@@ -11,6 +11,7 @@ import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
 import { isLoopbackHostPort, splitHostPort } from '../util/host-port.js';
+import type { ApiErrorBody, HealthzResponse, StatsResponse } from './api-contract.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
   explainFromUrl,
@@ -168,10 +169,11 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
         const paths = status.health();
         const down = paths.filter((path) => path.state === 'down').map((path) => path.path);
         const failed = required.some((path) => down.includes(path));
-        sendJson(res, failed ? 503 : 200, {
+        const body: HealthzResponse = {
           status: failed ? 'unavailable' : down.length > 0 ? 'degraded' : 'ok',
           paths,
-        });
+        };
+        sendJson(res, failed ? 503 : 200, body);
       },
     ],
     [
@@ -184,7 +186,12 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
       '/api/stats',
       async (url, res) => {
         const stats = await store.stats(statsRangeFromUrl(url, Date.now()));
-        sendJson(res, 200, { ...stats, health: status.health(), activeTunnels: status.activeTunnels() });
+        const body: StatsResponse = {
+          ...stats,
+          health: status.health(),
+          activeTunnels: status.activeTunnels(),
+        };
+        sendJson(res, 200, body);
       },
     ],
     [
@@ -261,7 +268,8 @@ function sendError(
   message: string,
   parameter: string | null = null,
 ): void {
-  sendJson(res, status, { error: { code, message, parameter } });
+  const body: ApiErrorBody = { error: { code, message, parameter } };
+  sendJson(res, status, body);
 }
 
 function unauthorized(res: ServerResponse): void {
