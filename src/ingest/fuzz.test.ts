@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ethernet, pcapFile } from '../../test/fixtures/pcap/capture-writer.js';
+// The demo's seeded generator (mulberry32): one implementation for every reproducible input.
+import { Random } from '../audit/demo/random.js';
 import type { FlowRecord } from '../flow/record.js';
+import { defaultVpcFields } from './aws-vpc.js';
 import { flowBatches } from './batches.js';
 import { DnsAnswers } from './dns-answers.js';
 import type { FormatName, FormatOptions, IngestContext, IngestFormat } from './format.js';
@@ -15,22 +18,6 @@ import { expectedFormats } from './test-files.js';
 
 const COUNT = 10_000;
 const SEED = 0x5eed_2026;
-
-/** mulberry32: a small seeded generator, enough for test inputs. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-const between = (random: Random, low: number, high: number) => low + Math.floor(random() * (high - low + 1));
 
 /** Values that parsers get wrong: signs, overflow, separators, quotes, escapes, non-ASCII. */
 const TOKENS = [
@@ -81,21 +68,21 @@ const TOKENS = [
 
 /** One text mutation of a line (never adds a line break). */
 function mutateText(random: Random, line: string): string {
-  const at = between(random, 0, line.length);
-  const to = Math.min(line.length, at + between(random, 1, 12));
-  switch (between(random, 0, 6)) {
+  const at = random.int(0, line.length);
+  const to = Math.min(line.length, at + random.int(1, 12));
+  switch (random.int(0, 6)) {
     case 0:
-      return line.slice(0, at) + pick(random, TOKENS) + line.slice(at + 1);
+      return line.slice(0, at) + random.pick(TOKENS) + line.slice(at + 1);
     case 1:
       return line.slice(0, at) + line.slice(to);
     case 2:
       return line.slice(0, to) + line.slice(at, to) + line.slice(to);
     case 3:
-      return line.slice(0, at) + pick(random, TOKENS) + line.slice(at);
+      return line.slice(0, at) + random.pick(TOKENS) + line.slice(at);
     case 4: {
       const fields = line.split(' ');
-      const i = between(random, 0, fields.length - 1);
-      const j = between(random, 0, fields.length - 1);
+      const i = random.int(0, fields.length - 1);
+      const j = random.int(0, fields.length - 1);
       [fields[i], fields[j]] = [fields[j] as string, fields[i] as string];
       return fields.join(' ');
     }
@@ -103,28 +90,28 @@ function mutateText(random: Random, line: string): string {
       return line.slice(0, at);
     default: {
       // A number made odd: the parsers' numeric fields are where overflow hides.
-      return line.replace(/\d+/, () => pick(random, ['-1', '99999999999999999999', '0', '1.5', '']));
+      return line.replace(/\d+/, () => random.pick(['-1', '99999999999999999999', '0', '1.5', '']));
     }
   }
 }
 
 /** One structural mutation of a JSON value: a leaf replaced, a key dropped, a type changed. */
 function mutateJson(random: Random, value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || depth > 6 || random() < 0.15) {
-    return pick(random, [null, -1, 1e308, 0.5, '', '-', 'x'.repeat(40), [], {}, true, pick(random, TOKENS)]);
+  if (value === null || typeof value !== 'object' || depth > 6 || random.next() < 0.15) {
+    return random.pick([null, -1, 1e308, 0.5, '', '-', 'x'.repeat(40), [], {}, true, random.pick(TOKENS)]);
   }
   if (Array.isArray(value)) {
-    if (value.length === 0 || random() < 0.1) return [...value, mutateJson(random, null)];
+    if (value.length === 0 || random.next() < 0.1) return [...value, mutateJson(random, null)];
     const copy = [...value];
-    const i = between(random, 0, copy.length - 1);
+    const i = random.int(0, copy.length - 1);
     copy[i] = mutateJson(random, copy[i], depth + 1);
     return copy;
   }
   const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   const keys = Object.keys(copy);
   if (keys.length === 0) return copy;
-  const key = pick(random, keys);
-  if (random() < 0.15) delete copy[key];
+  const key = random.pick(keys);
+  if (random.next() < 0.15) delete copy[key];
   else copy[key] = mutateJson(random, copy[key], depth + 1);
   return copy;
 }
@@ -201,10 +188,10 @@ function fuzzedText(name: FormatName, random: Random): { text: string; lines: nu
   expect(seeds.lines.length, `seeds of ${name}`).toBeGreaterThan(0);
   const records: string[] = [];
   for (let i = 0; i < COUNT; i++) {
-    let line = pick(random, seeds.lines);
-    const value = seeds.json && (name === 'har' || random() < 0.5) ? parsedOrUndefined(line) : undefined;
+    let line = random.pick(seeds.lines);
+    const value = seeds.json && (name === 'har' || random.next() < 0.5) ? parsedOrUndefined(line) : undefined;
     if (value !== undefined) line = JSON.stringify(mutateJson(random, value));
-    else for (let n = between(random, 1, 3); n > 0; n--) line = mutateText(random, line);
+    else for (let n = random.int(1, 3); n > 0; n--) line = mutateText(random, line);
     records.push(line.replace(/[\r\n]/g, ' '));
   }
   if (name === 'har') {
@@ -229,15 +216,15 @@ function fuzzedCapture(random: Random): { bytes: Buffer; lines: number } {
   expect(frames.length).toBeGreaterThan(10);
   const packets = [];
   for (let i = 0; i < COUNT; i++) {
-    const frame = Buffer.from(pick(random, frames));
-    for (let n = between(random, 1, 4); n > 0; n--) {
-      const at = between(random, 0, Math.min(frame.length - 1, 80));
-      frame[at] = between(random, 0, 255);
+    const frame = Buffer.from(random.pick(frames));
+    for (let n = random.int(1, 4); n > 0; n--) {
+      const at = random.int(0, Math.min(frame.length - 1, 80));
+      frame[at] = random.int(0, 255);
     }
-    const data = random() < 0.2 ? frame.subarray(0, between(random, 0, frame.length)) : frame;
+    const data = random.next() < 0.2 ? frame.subarray(0, random.int(0, frame.length)) : frame;
     // Some frames wrapped once more, so the tunnel decoders see garbage too.
     const wrapped =
-      random() < 0.1 ? ethernet(0x0800, Buffer.concat([Buffer.from('4500', 'hex'), data])) : data;
+      random.next() < 0.1 ? ethernet(0x0800, Buffer.concat([Buffer.from('4500', 'hex'), data])) : data;
     packets.push({ data: wrapped, timeMs: 1_700_000_000_000 + i });
   }
   return { bytes: pcapFile({ linkType: 1 }, packets), lines: COUNT };
@@ -278,31 +265,15 @@ const cases: [string, IngestFormat, FormatOptions | undefined][] = [
   [
     'vpc --vpc-fields',
     formats.find((format) => format.name === 'vpc') as IngestFormat,
-    {
-      vpcFields: [
-        'version',
-        'account-id',
-        'interface-id',
-        'srcaddr',
-        'dstaddr',
-        'srcport',
-        'dstport',
-        'protocol',
-        'packets',
-        'bytes',
-        'start',
-        'end',
-        'action',
-        'log-status',
-      ],
-    },
+    // The default fields, but given as the option: the path header-less CloudWatch exports take.
+    { vpcFields: [...defaultVpcFields] },
   ],
 ];
 
 describe.each(cases)('fuzz %s', (label, format, options) => {
   const name = format.name;
   test(`${COUNT} mutated records: no exception, every problem located`, async () => {
-    const random = generator(SEED ^ label.length ^ label.charCodeAt(0));
+    const random = new Random(SEED ^ label.length ^ label.charCodeAt(0));
     const fuzzed = name === 'pcap' ? fuzzedCapture(random) : fuzzedText(name, random);
     const bytes = 'bytes' in fuzzed ? fuzzed.bytes : Buffer.from(fuzzed.text);
     const file = `fuzz-${name}`;
