@@ -19,10 +19,12 @@ const circuit = ['--via', '192.0.2.1', '--via6', '2001:db8:2::1', '--dev', 'er0'
 
 describe('generate bundle', () => {
   let dir: string;
+  let router: RouterNamespace | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pathwarden-bundle-'));
   });
   afterAll(async () => {
+    await router?.remove();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -67,11 +69,6 @@ describe('generate bundle', () => {
   });
 
   describe.skipIf(!runnable)('with the real consumers', () => {
-    let router: RouterNamespace | undefined;
-    afterAll(async () => {
-      await router?.remove();
-    });
-
     test('check.sh passes; apply.sh applies nothing after a failed check, everything after a good one', {
       timeout: 90_000,
     }, async () => {
