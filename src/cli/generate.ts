@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { components, type EgressPath } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
-import { type AllowlistFormat, allowlistFormats } from '../generate/allowlist.js';
+import { type AllowlistFormat, allowlistFormats, defaultCollectionPriority } from '../generate/allowlist.js';
 import { generateBundle } from '../generate/bundle.js';
 import { defaultEither } from '../generate/egress.js';
 import {
@@ -36,6 +36,7 @@ interface GenerateFlags extends CatalogOptions {
   resolveIp?: boolean;
   circuitDirect?: boolean;
   format?: AllowlistFormat;
+  collectionPriority?: number;
   region?: string;
   json?: boolean;
   accessLog?: string;
@@ -89,6 +90,12 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
         new Option('--format <format>', 'allowlist: text, csv, json or azfw (default: text)').argParser(
           (value: string) => oneOf(value, allowlistFormats, '--format') as AllowlistFormat,
         ),
+      )
+      .addOption(
+        new Option(
+          '--collection-priority <n>',
+          `allowlist --format azfw: priority of the rule collection group (default: ${defaultCollectionPriority})`,
+        ).argParser((value: string) => integer(value, '--collection-priority', 100, 65000)),
       )
       .option('--region <name>', "route-filter: the tenant's Azure region (default: the topology's region)")
       .option('--json', 'route-filter: JSON instead of text')
@@ -153,6 +160,7 @@ Outputs and their verification: docs/generate.md.`,
           resolveIp: flags.resolveIp,
           circuitDirect: flags.circuitDirect,
           format: flags.format,
+          collectionPriority: flags.collectionPriority,
           region: flags.region,
           json: flags.json,
           accessLog: flags.accessLog,
