@@ -33,6 +33,7 @@ export type PeerName =
   | 'nft'
   | 'ip'
   | 'tshark'
+  | 'tcpdump'
   | 'curl'
   | 'openssl'
   | 'clickhouse'
