@@ -62,6 +62,7 @@ describe('generate dnsmasq', () => {
         names.push(name);
       }
       const unexplained: string[] = [];
+      const leaks: string[] = [];
       for (const name of names) {
         const line = dnsmasqLine(config, name);
         const got: EgressPath = line?.sets.includes('#er4') ? 'expressroute' : 'internet';
@@ -69,11 +70,14 @@ describe('generate dnsmasq', () => {
         const want: EgressPath =
           path === 'either' ? either : path === 'expressroute' ? 'expressroute' : 'internet';
         if (got === want) continue;
+        // Fail closed: a difference may send an Internet name to the circuit, never the reverse.
+        if (want === 'expressroute') leaks.push(name);
         const explained =
           apexes.has(name) || (line !== undefined && line.domain !== name && under.includes(line.domain));
         if (!explained) unexplained.push(`${name}: dnsmasq ${got}, decide() ${want}`);
       }
       expect(unexplained).toEqual([]);
+      expect(leaks).toEqual([]);
       expect(apexes.size + under.length).toBeGreaterThan(0);
     },
   );

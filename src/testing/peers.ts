@@ -35,6 +35,7 @@ export type PeerName =
   | 'tshark'
   | 'curl'
   | 'openssl'
+  | 'clickhouse'
   | 'root'
   | 'build';
 

@@ -9,18 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadBuiltinCatalog } from '../catalog/load.js';
-import type { Component } from '../catalog/model.js';
-import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { Policy } from '../policy/policy.js';
-import type { FlowStore } from '../store/store.js';
-import { openFlowStore } from '../store/store.js';
-import { screenshotPath } from '../testing/output.js';
-import { needPeers, peers } from '../testing/peers.js';
-import { startAdminServer } from './admin-server.js';
-import type { PathHealth } from './contracts.js';
-import { withDashboard } from './dashboard-routes.js';
-import { GatewayMetrics } from './metrics.js';
+import { loadBuiltinCatalog } from '../../catalog/load.js';
+import type { Component } from '../../catalog/model.js';
+import { emptyFlow, type FlowRecord } from '../../flow/record.js';
+import type { PathHealth } from '../../gateway/contracts.js';
+import { Policy } from '../../policy/policy.js';
+import type { FlowStore } from '../../store/store.js';
+import { openFlowStore } from '../../store/store.js';
+import { screenshotPath } from '../../testing/output.js';
+import { needPeers, peers } from '../../testing/peers.js';
+import { GatewayMetrics } from '../metrics.js';
+import { startAdminServer } from '../server.js';
+import { withDashboard } from './routes.js';
 
 const chromiumArgs = [
   '--headless',

@@ -9,18 +9,18 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { withDashboard } from '../admin/dashboard/routes.js';
+import { GatewayMetrics } from '../admin/metrics.js';
+import { startAdminServer } from '../admin/server.js';
 import { loadBuiltinCatalog } from '../catalog/load.js';
+import { gatewayConfigSchema } from '../gateway/config.js';
+import { type RunningGateway, startGateway } from '../gateway/gateway.js';
+import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { openFlowStore } from '../store/store.js';
 import { screenshotPath } from '../testing/output.js';
 import { needPeers, peers } from '../testing/peers.js';
-import { startAdminServer } from './admin-server.js';
-import { gatewayConfigSchema } from './config.js';
-import { withDashboard } from './dashboard-routes.js';
-import { type RunningGateway, startGateway } from './gateway.js';
-import { GatewayMetrics } from './metrics.js';
-import { type Origin, startHttpOrigin } from './testing/origins.js';
 
 const chromiumArgs = [
   '--headless',
