@@ -81,9 +81,9 @@ describe('README quick start', () => {
           // a tracked file deleted in the working tree is not part of what is tested
         }
       }
-      const result = await runIn(copy, commands[0] as string, {
-        ...npmEnv,
-        npm_config_prefer_offline: 'true',
+      const result = await run('sh', ['-c', commands[0] as string], undefined, {
+        cwd: copy,
+        env: { ...npmEnv, npm_config_prefer_offline: 'true' },
       });
       expect(result.code, result.stderr.slice(-2000)).toBe(0);
       expect(result.stdout).toContain('leak');
@@ -92,26 +92,6 @@ describe('README quick start', () => {
     }
   }, 600_000);
 });
-
-function runIn(
-  cwd: string,
-  command: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.skipIf(!needPeers('ip', 'root', 'curl', 'build'))('README usage, every command as written', () => {
   const namespace = `pw-readme-${randomBytes(4).toString('hex')}`;
@@ -171,22 +151,11 @@ describe.skipIf(!needPeers('ip', 'root', 'curl', 'build'))('README usage, every 
         await new Promise((resolve) => setTimeout(resolve, 1500));
         continue;
       }
-      const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        const child = spawn('ip', ['netns', 'exec', namespace, 'sh', '-c', command], {
-          cwd: work,
-          env: npmEnv,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (chunk) => {
-          out += chunk;
-        });
-        child.stderr.on('data', (chunk) => {
-          out += chunk;
-        });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, out }));
+      const ran = await run('ip', ['netns', 'exec', namespace, 'sh', '-c', command], undefined, {
+        cwd: work,
+        env: npmEnv,
       });
+      const result = { code: ran.code, out: ran.stdout + ran.stderr };
       if (result.code !== expectedExit(command)) {
         failures.push(
           `${command}\n  exit ${result.code}, expected ${expectedExit(command)}: ${result.out.slice(-800)}`,

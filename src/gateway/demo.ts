@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { packageRoot } from '../catalog/load.js';
-import { type GatewayConfig, gatewayConfigSchema, splitHostPort } from './config.js';
+import { splitHostPort } from '../util/host-port.js';
+import { type GatewayConfig, gatewayConfigSchema } from './config.js';
 
 /** Where the demo origins listen: a loopback address no other demo part uses. */
 export const DEMO_ORIGIN_ADDRESS = '127.77.0.1';

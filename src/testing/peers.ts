@@ -27,6 +27,8 @@ export const peers: Readonly<Record<string, Peer>> = Object.fromEntries(
 );
 
 export type PeerName =
+  | 'tcpdump'
+  | 'prlimit'
   | 'chromium'
   | 'squid'
   | 'dnsmasq'
