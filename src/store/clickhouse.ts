@@ -25,7 +25,9 @@ import {
   groupNameSql,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
+  type SqlDialect,
   sortFlowGroups,
+  whereSql,
 } from './query.js';
 import { Spool, type SpooledBatch, type SpoolHeader, type SpoolWriter } from './spool.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
@@ -247,12 +249,12 @@ export class ClickHouseFlowTable {
     // round down (floor), also for times before 1970, as bucketStart() does.
     const rows = await this.rows(
       `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
-              if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
+              gateway, if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
                  - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0)) AS b,
               count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
-       FROM ${this.qualified}${where} GROUP BY v, p, o, b`,
+       FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
     );
-    for (const [verdict, path, outcome, start, flows, up, down] of rows) {
+    for (const [verdict, path, outcome, gateway, start, flows, up, down] of rows) {
       const count = Number(flows);
       const bytesUp = Number(up ?? 0);
       const bytesDown = Number(down ?? 0);
@@ -260,6 +262,7 @@ export class ClickHouseFlowTable {
       builder.addVerdict(String(verdict), count);
       builder.addPath(String(path), count, bytesUp, bytesDown);
       builder.addOutcome(String(outcome), count);
+      builder.addGateway(String(gateway), count, bytesUp, bytesDown);
       if (start !== null && start !== undefined)
         builder.addPoint(Number(start), String(path), count, bytesUp + bytesDown);
     }
@@ -289,31 +292,24 @@ export class ClickHouseFlowTable {
   }
 }
 
-/** ClickHouse SQL for the store-neutral conditions; values are escaped literals (18.16 has no parameters). */
+/** ClickHouse's SQL for the store-neutral conditions: escaped literals (18.16 has no parameters). */
 export function whereClause(conditions: readonly FlowCondition[]): string {
-  const parts = conditions.map((condition) => {
-    if (condition.kind === 'contains') {
-      const text = sqlString(condition.text);
-      return `(${condition.columns.map((column) => `positionUTF8(lowerUTF8(ifNull(${column}, '')), ${text}) > 0`).join(' OR ')})`;
-    }
-    if (condition.kind === 'in')
-      return `${condition.column} IN (${condition.values.map(sqlString).join(', ')})`;
-    // time_ms is exact; the event_time bounds (whole seconds, the sort key) let ClickHouse skip parts.
-    const bounds: string[] = [];
-    if (condition.from !== undefined) {
-      bounds.push(`time_ms >= ${sqlNumber(condition.from)}`);
-      bounds.push(`event_time >= toDateTime(${Math.min(Math.floor(condition.from / 1000), maxDateTime)})`);
-    }
-    if (condition.to !== undefined) {
-      bounds.push(`time_ms < ${sqlNumber(condition.to)}`);
-      bounds.push(
-        `event_time <= toDateTime(${Math.min(Math.floor((condition.to - 1) / 1000), maxDateTime)})`,
-      );
-    }
-    return bounds.join(' AND ');
-  });
-  return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`;
+  return whereSql(conditions, clickhouseDialect);
 }
+
+const clickhouseDialect: SqlDialect = {
+  value: (value) => (typeof value === 'number' ? sqlNumber(value) : sqlString(value)),
+  contains: (column, text) => `positionUTF8(lowerUTF8(ifNull(${column}, '')), ${text}) > 0`,
+  // time_ms is exact; bounds on event_time (whole seconds, the sort key) let ClickHouse skip parts.
+  timeBounds: (from, to) => [
+    ...(from === undefined
+      ? []
+      : [`event_time >= toDateTime(${Math.min(Math.floor(from / 1000), maxDateTime)})`]),
+    ...(to === undefined
+      ? []
+      : [`event_time <= toDateTime(${Math.min(Math.floor((to - 1) / 1000), maxDateTime)})`]),
+  ],
+};
 
 function openError(config: ClickHouseStoreConfig, reason: string, cause?: unknown): PathwardenError {
   return new PathwardenError(
