@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PathwardenError } from '../errors.js';
 import { parseHostPattern } from '../match/host.js';
 import { parseIp, parsePrefix } from '../match/ip.js';
+import { isLoopbackHostPort } from '../util/host-port.js';
 import { parseLocatedYaml } from '../util/located-yaml.js';
 
 const hostPort = z
@@ -207,14 +208,4 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     );
   }
   return parseGatewayConfig(text, file);
-}
-
-export function splitHostPort(text: string): { host: string; port: number } {
-  const colon = text.lastIndexOf(':');
-  return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
-}
-
-export function isLoopbackHostPort(text: string): boolean {
-  const { host } = splitHostPort(text);
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -5,9 +5,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { type EgressPath, egressPaths } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowOutcomes } from '../flow/vocabulary.js';
+import type { ConnectionRefusal, GatewayMetricsSink } from '../gateway/contracts.js';
 import { verdicts } from '../policy/verdict.js';
 import type { FlowStoreObserver } from '../store/buffer.js';
-import type { GatewayMetricsSink } from './contracts.js';
 
 export const metricPrefix = 'pathwarden_';
 
@@ -43,6 +43,7 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
   readonly #decisionSeconds: Histogram;
   readonly #storeWriteErrors: Counter;
   readonly #storeDropped: Counter;
+  readonly #refused: Counter<'reason'>;
   readonly #storeBuffered: Gauge;
   readonly #spoolBatches: Gauge;
   readonly #spoolBytes: Gauge;
@@ -85,6 +86,12 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       help: 'Flow store batches that failed to write (each is retried, then dropped).',
       registers,
     });
+    this.#refused = new Counter({
+      name: `${metricPrefix}connections_refused_total`,
+      help: 'Client connections closed without a request: over the connection limit (limit), or sent nothing within limits.headersTimeoutMs (silent).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.#storeDropped = new Counter({
       name: `${metricPrefix}store_dropped_flows_total`,
       help: 'Flow records the store gave up on (a batch out of attempts, a full buffer, or appended after close).',
@@ -114,6 +121,7 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
     this.#spoolBytes.set(0);
     this.#storeWriteErrors.inc(0);
     this.#storeDropped.inc(0);
+    for (const reason of ['limit', 'silent']) this.#refused.inc({ reason }, 0);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: metricPrefix });
   }
@@ -148,6 +156,10 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
 
   pathHealth(path: EgressPath, up: boolean): void {
     this.#pathUp.set({ path }, up ? 1 : 0);
+  }
+
+  connectionRefused(reason: ConnectionRefusal): void {
+    this.#refused.inc({ reason });
   }
 
   storeWriteFailed(): void {
