@@ -6,12 +6,13 @@ import { basename, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { needPeers } from '../testing/peers.js';
 import { BufferedFlowStore, type FlowStoreObserver, type FlowStoreOptions, type StoreLog } from './buffer.js';
 import type { JsonlFlowStore } from './jsonl.js';
 import { FlowQueryError } from './query.js';
 import type { FlowStore, StoredFlow } from './store.js';
 import { openFlowStore } from './store.js';
-import { ClickHouseTestServer, clickhouseServerBinary } from './testing/clickhouse-server.js';
+import { ClickHouseTestServer } from './testing/clickhouse-server.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const minute = 60_000;
@@ -89,7 +90,7 @@ const kinds = [
     kind: 'jsonl' as const,
     config: (dir: string) => ({ kind: 'jsonl' as const, path: join(dir, 'nested', 'flows.jsonl') }),
   },
-  ...(clickhouseServerBinary()
+  ...(needPeers('clickhouse')
     ? [
         {
           kind: 'clickhouse' as const,
