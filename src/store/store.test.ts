@@ -218,6 +218,10 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect(await ids({ to: t0 + minute })).toEqual([1]);
     expect(await ids({ verdict: 'blocked', component: 'mobile', host: 'api.' })).toEqual([6]);
     expect(await ids({ host: 'no-such-host' })).toEqual([]);
+    expect(await ids({ gateway: 'gw-test', verdict: 'exception' })).toEqual([3, 8]);
+    expect(await ids({ gateway: "other'gw" })).toEqual([]);
+    expect((await store.stats({ gateway: 'gw-test' })).flows).toBe(8);
+    expect((await store.stats({ gateway: 'other' })).byGateway).toEqual({});
   });
 
   test('pages newest first with the total of all matches', async () => {
@@ -300,6 +304,7 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
         unknown: { flows: 1, bytesUp: 0, bytesDown: 0 },
       },
       byOutcome: { forwarded: 3, blocked: 1, none: 1 },
+      byGateway: { 'gw-test': { flows: 5, bytesUp: 116, bytesDown: 1027 } },
       series: {
         bucketMs: minute,
         points: [
