@@ -2,7 +2,8 @@
 // validates the config with --check. Everything else lives in src/gateway/.
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
-import { loadGatewayConfig } from '../gateway/config.js';
+import { type GatewayConfig, loadGatewayConfig } from '../gateway/config.js';
+import { isLocalAddress } from '../gateway/local-address.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -29,6 +30,8 @@ Examples:
     .action(async (options: GatewayOptions) => {
       const config = loadGatewayConfig(options.config);
       const policy = compilePolicy(resolveCatalog({ files: config.catalog }).catalog);
+      for (const warning of await egressWarnings(config))
+        await write(io.stderr, `pathwarden: warning: ${warning}\n`);
       if (options.check) {
         await write(
           io.stdout,
@@ -75,4 +78,18 @@ Examples:
       await write(io.stderr, `pathwarden gateway: ${signal}, draining\n`);
       await gateway.close();
     });
+}
+
+/** Egress source addresses this host does not have: every flow on that path would fail to dial. */
+async function egressWarnings(config: GatewayConfig): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const path of ['expressroute', 'internet'] as const) {
+    const egress = config.egress[path];
+    if ('localAddress' in egress && !(await isLocalAddress(egress.localAddress))) {
+      warnings.push(
+        `egress.${path}.localAddress ${egress.localAddress} is not an address of this host: every flow on this path will fail with PW_GW_UPSTREAM_REFUSED`,
+      );
+    }
+  }
+  return warnings;
 }

@@ -119,14 +119,14 @@ export async function startGateway(
   try {
     const proxy = createProxyServer(ctx, connections, connectionClosed);
     servers.push(proxy);
-    const bound = await listen(proxy, config.listen);
+    const bound = await listen(proxy, config.listen, 'proxy');
     proxy.on('error', onListenerError);
     address = bound.text;
     addSelf(ctx, bound.host, bound.port);
     if (config.socks) {
       const socks = createSocksServer(ctx, connections, connectionClosed);
       servers.push(socks);
-      const socksBound = await listen(socks, config.socks);
+      const socksBound = await listen(socks, config.socks, 'SOCKS');
       socks.on('error', onListenerError);
       socksAddress = socksBound.text;
       addSelf(ctx, socksBound.host, socksBound.port);
@@ -151,7 +151,9 @@ export async function startGateway(
       }
     }
   } catch (error) {
+    // Nothing was served: release what the gateway was given, so the process can exit.
     await stopListeners();
+    await deps.store.close();
     throw error;
   }
   health.start();
