@@ -4,12 +4,13 @@
 // 70 and a stack trace); `gateway --check` warns about an egress localAddress this host does not
 // have. Needs `npm run build` first (npm test does it).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
+import { needPeers } from '../testing/peers.js';
 
 const cli = process.env.PW_TEST_CLI ?? join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
@@ -29,7 +30,7 @@ function expectOneLine(stderr: string): void {
   expect(stderr).not.toMatch(/internal error|\n\s+at /);
 }
 
-describe.skipIf(!existsSync(cli))('gateway startup errors', () => {
+describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
   let dir: string;
   let busy: Server;
   let busyPort: number;

@@ -26,6 +26,7 @@ interface GenerateFlags extends CatalogOptions {
   component?: string;
   either?: EgressPath;
   resolveIp?: boolean;
+  circuitDirect?: boolean;
   format?: AllowlistFormat;
   region?: string;
   json?: boolean;
@@ -64,6 +65,10 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
         ).argParser((value: string) => oneOf(value, ['expressroute', 'internet'], '--either') as EgressPath),
       )
       .option('--resolve-ip', 'pac: place IPv4 literals and unmatched names by address (one dnsResolve)')
+      .option(
+        '--circuit-direct',
+        'pac: answer DIRECT for circuit-bound hosts when the topology has no circuit proxy (the network routes them)',
+      )
       .addOption(
         new Option('--format <format>', 'allowlist: text, csv, json or azfw (default: text)').argParser(
           (value: string) => oneOf(value, allowlistFormats, '--format') as AllowlistFormat,
@@ -129,6 +134,7 @@ Outputs and their verification: docs/generate.md.`,
           component: flags.component === undefined ? undefined : parseComponent(flags.component, 'saas'),
           either: flags.either,
           resolveIp: flags.resolveIp,
+          circuitDirect: flags.circuitDirect,
           format: flags.format,
           region: flags.region,
           json: flags.json,

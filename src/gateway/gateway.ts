@@ -22,7 +22,7 @@ import { createProxyServer, type DrainableConnection, listen } from './proxy-ser
 import { createSocksServer } from './socks-server.js';
 import { compileEgress } from './upstream-dial.js';
 
-/** What the admin API starter (src/gateway/admin-server.ts) is given. */
+/** What the admin API starter (src/admin/server.ts, wired in src/server/gateway-server.ts) is given. */
 export interface AdminStartOptions {
   listen: string;
   token?: string;

@@ -5,9 +5,9 @@
 // live gateway answers every head it got with its code (never PW_GW_INTERNAL), records each one
 // and still serves a good request afterwards. Seeds are fixed: a failure names its index.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { parseAbsoluteTarget, parseAuthority } from './client-connection.js';
 import { type GatewayErrorCode, gatewayErrorCodes, isGatewayError } from './errors.js';
 import { findHeadEnd, parseRequestHead } from './http-head.js';
+import { parseAbsoluteTarget, parseAuthority } from './request-target.js';
 import { RawClient } from './testing/clients.js';
 import { startTestGateway, type TestGateway } from './testing/gateway-fixture.js';
 import { malformedHeads } from './testing/head-mutator.js';

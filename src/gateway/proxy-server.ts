@@ -3,8 +3,8 @@
 // be, would hide CONNECT early data and half-close, and costs an object graph per request.
 import { createServer, type Server, type Socket } from 'node:net';
 import { PathwardenError } from '../errors.js';
+import { splitHostPort } from '../util/host-port.js';
 import { ClientConnection } from './client-connection.js';
-import { splitHostPort } from './config.js';
 import { type GatewayContext, nextConnectionId } from './context.js';
 
 /** Something the gateway can drain at shutdown: the HTTP proxy's and the SOCKS listener's connections. */

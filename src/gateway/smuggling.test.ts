@@ -6,10 +6,11 @@
 // through Debian's Squid as the circuit's upstream proxy: what the origin sees is exactly what the
 // gateway forwarded and recorded.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
 import { RawClient } from './testing/clients.js';
 import { startTestGateway, type TestGateway } from './testing/gateway-fixture.js';
 import { type LoggingOrigin, startLoggingOrigin } from './testing/logging-origin.js';
-import { hasSquid, startSquid, type UpstreamProxyPeer } from './testing/upstream-proxies.js';
+import { startSquid, type UpstreamProxyPeer } from './testing/upstream-proxies.js';
 
 interface Shape {
   name: string;
@@ -129,7 +130,7 @@ describe('smuggling through Connection-named framing headers, origin direct', ()
   });
 });
 
-describe.skipIf(!hasSquid)(
+describe.skipIf(!needPeers('squid'))(
   'smuggling through Connection-named framing headers, Squid as the upstream',
   () => {
     let origin: LoggingOrigin;

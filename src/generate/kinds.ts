@@ -39,6 +39,7 @@ export interface GenerateRequest {
   component?: Component;
   either?: EgressPath;
   resolveIp?: boolean;
+  circuitDirect?: boolean;
   format?: AllowlistFormat;
   region?: string;
   json?: boolean;

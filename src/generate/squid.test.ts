@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EgressPath } from '../catalog/model.js';
 import type { Topology } from '../policy/topology.js';
+import { needPeers } from '../testing/peers.js';
 import { generateSquid } from './squid.js';
 import {
   builtinPolicy,
@@ -19,7 +20,7 @@ import {
   topology,
 } from './testing/fixtures.js';
 import { freePort, type Recorder, startRecorder } from './testing/loopback.js';
-import { type Daemon, hasProgram, run, startDaemon, waitFor } from './testing/processes.js';
+import { type Daemon, run, startDaemon, waitFor } from './testing/processes.js';
 
 const squidPath = '/usr/sbin/squid';
 const policy = builtinPolicy();
@@ -86,7 +87,7 @@ describe('generate squid', () => {
   });
 });
 
-describe.skipIf(!hasProgram(squidPath))('generate squid with Debian Squid', () => {
+describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
   let dir: string;
   const hosts = sampleHosts(policy);
 

@@ -11,6 +11,8 @@ export interface RouterNamespace {
   exec(command: string, ...args: string[]): Promise<string>;
   /** Destinations of the test datagrams (UDP port 9) that left through `device`, sorted. */
   sentThrough(device: 'er0' | 'inet0'): Promise<string[]>;
+  /** IPv4 source addresses of the test datagrams that left through the circuit interface, sorted. */
+  sourcesThroughCircuit(): Promise<string[]>;
   /** Test datagrams (UDP port 9) counted on `device` since the namespace was created. */
   packetsThrough(device: 'er0' | 'inet0'): Promise<number>;
   remove(): Promise<void>;
@@ -23,6 +25,7 @@ table inet pwtest {
   set via_inet0 { type ipv4_addr; flags dynamic; }
   set via_er0_6 { type ipv6_addr; flags dynamic; }
   set via_inet0_6 { type ipv6_addr; flags dynamic; }
+  set from_er0 { type ipv4_addr; flags dynamic; }
   counter er0 { }
   counter inet0 { }
   chain post {
@@ -31,6 +34,7 @@ table inet pwtest {
     oifname "inet0" udp dport 9 counter name inet0
     oifname "er0" udp dport 9 meta nfproto ipv4 add @via_er0 { ip daddr }
     oifname "inet0" udp dport 9 meta nfproto ipv4 add @via_inet0 { ip daddr }
+    oifname "er0" udp dport 9 meta nfproto ipv4 add @from_er0 { ip saddr }
     oifname "er0" udp dport 9 meta nfproto ipv6 add @via_er0_6 { ip6 daddr }
     oifname "inet0" udp dport 9 meta nfproto ipv6 add @via_inet0_6 { ip6 daddr }
   }
@@ -74,6 +78,7 @@ export async function createRouterNamespace(purpose: string): Promise<RouterName
     exec,
     sentThrough: async (device) =>
       [...(await elements(`via_${device}`)), ...(await elements(`via_${device}_6`))].sort(),
+    sourcesThroughCircuit: async () => (await elements('from_er0')).sort(),
     packetsThrough: async (device) => {
       const text = await exec('nft', 'list', 'counter', 'inet', 'pwtest', device);
       return Number(/packets (\d+)/.exec(text)?.[1] ?? Number.NaN);

@@ -1,16 +1,11 @@
 // Runs the real programs that consume generated files (squid, dnsmasq, nft, ip) from tests:
 // one-shot commands with their output, and long-running daemons that a test must stop.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 
 export interface CommandResult {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-export function hasProgram(path: string): boolean {
-  return existsSync(path);
 }
 
 export function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
