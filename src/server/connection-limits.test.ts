@@ -10,12 +10,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GatewayMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
-import { gatewayConfigSchema } from './config.js';
-import { effectiveConnectionLimit } from './connection-gate.js';
-import { type RunningGateway, startGateway } from './gateway.js';
-import { RawClient } from './testing/clients.js';
-import { MemoryFlowStore } from './testing/memory-store.js';
-import { type Origin, startHttpOrigin } from './testing/origins.js';
+import { gatewayConfigSchema } from '../gateway/config.js';
+import { effectiveConnectionLimit } from '../gateway/connection-gate.js';
+import { type RunningGateway, startGateway } from '../gateway/gateway.js';
+import { RawClient } from '../gateway/testing/clients.js';
+import { MemoryFlowStore } from '../gateway/testing/memory-store.js';
+import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
 
 const LIMIT = 20;
 const HEADERS_TIMEOUT = 600;
