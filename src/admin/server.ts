@@ -10,7 +10,7 @@ import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
-import { isLoopbackHostPort, splitHostPort } from '../util/host-port.js';
+import { isLoopbackHost, isLoopbackHostPort, parseHostHeader, splitHostPort } from '../util/host-port.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
   explainFromUrl,
@@ -79,6 +79,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     );
   }
   const { host, port } = splitHostPort(options.listen);
+  const adminHost = host.toLowerCase();
   const authorized = bearerCheck(options.token);
   const routes = adminRoutes(options);
 
@@ -87,7 +88,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     // Without a token, a page in a local browser could reach this loopback server through DNS
     // rebinding (its own name resolving to 127.0.0.1); such requests carry that name as Host.
-    if (options.token === undefined && !loopbackHostHeader(req.headers.host)) {
+    if (options.token === undefined && !loopbackHostHeader(req.headers.host, adminHost)) {
       sendError(
         res,
         403,
@@ -236,12 +237,15 @@ function bearerCheck(token: string | undefined): (req: IncomingMessage) => boole
   };
 }
 
-function loopbackHostHeader(header: string | undefined): boolean {
+/**
+ * A Host this token-less server answers: a literal loopback address, `localhost`, or the host of its
+ * own `admin` setting. Parsed, never prefix-matched: `127.0.0.1.attacker.example` is a name.
+ */
+function loopbackHostHeader(header: string | undefined, adminHost: string): boolean {
   // HTTP/1.0 clients may omit Host; browsers (the rebinding risk) always send it.
   if (header === undefined) return true;
-  const text = header.toLowerCase();
-  const host = /^\[.*\]$|^[^:]*$/.test(text) ? text : text.slice(0, text.lastIndexOf(':'));
-  return isLoopbackHostPort(`${host}:0`);
+  const host = parseHostHeader(header);
+  return host !== null && (isLoopbackHost(host) || host === adminHost);
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
