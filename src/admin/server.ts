@@ -36,8 +36,8 @@ export interface AdminServerOptions {
    * own token check (the page must load before the browser has a token) and may replace the CSP.
    */
   static?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  /** Told about 500s (store failures, bugs), for the gateway's log. */
-  onError?: (error: unknown) => void;
+  /** Told about every 500 (store failures, bugs) and the path asked, for the gateway's log. */
+  onError?: (error: unknown, path: string) => void;
 }
 
 export interface AdminServer {
@@ -119,14 +119,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     try {
       await route(url, res);
     } catch (error) {
-      sendFailure(res, error, options.onError);
+      sendFailure(res, error, (failure) => options.onError?.(failure, url.pathname));
     }
   };
 
   const server = createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000 },
     (req, res) => {
-      handle(req, res).catch((error: unknown) => sendFailure(res, error, options.onError));
+      handle(req, res).catch((error: unknown) =>
+        sendFailure(res, error, (failure) => options.onError?.(failure, req.url ?? '/')),
+      );
     },
   );
   await listen(server, host, port, options.listen);

@@ -5,6 +5,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { resolveCatalog } from '../catalog/load.js';
+import { isPathwardenError } from '../errors.js';
 import { type IpAddress, parseIp, unmapIPv4 } from '../match/ip.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
@@ -31,6 +32,8 @@ export interface AdminStartOptions {
   metrics: GatewayMetricsSink;
   policy: Policy;
   status: GatewayStatus;
+  /** Every 500 the admin side sends (a failing store, a bug): logged by the gateway. */
+  onError?(error: unknown, path: string): void;
 }
 
 export interface GatewayDependencies {
@@ -139,6 +142,15 @@ export async function startGateway(
         metrics: deps.metrics,
         policy,
         status,
+        onError: (error, path) =>
+          deps.logger?.error(
+            {
+              path,
+              code: isPathwardenError(error) ? error.code : 'PW_ERR_INTERNAL',
+              err: error instanceof Error ? (error.stack ?? error.message) : String(error),
+            },
+            'admin API request failed',
+          ),
       });
       const adminAddress = parseIp(
         admin.address.slice(0, admin.address.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
