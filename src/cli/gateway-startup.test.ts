@@ -3,25 +3,13 @@
 // YAML alias bomb each end in one line on standard error and exit 2 (never "internal error", exit
 // 70 and a stack trace); `gateway --check` warns about an egress localAddress this host does not
 // have. Needs `npm run build` first (npm test does it).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packageRoot } from '../catalog/load.js';
+import { runCli as run, writeGatewayConfig } from '../gateway/testing/cli-gateway.js';
 import { needPeers } from '../testing/peers.js';
-
-const cli = process.env.PW_TEST_CLI ?? join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** `pathwarden: <one sentence>`: one line, no stack frames, no "internal error". */
 function expectOneLine(stderr: string): void {
@@ -35,23 +23,9 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
   let busy: Server;
   let busyPort: number;
 
-  const config = (name: string, lines: string[]): string => {
-    const file = join(dir, name);
-    writeFileSync(
-      file,
-      [
-        'admin: 127.0.0.1:0',
-        'egress:',
-        '  expressroute: { localAddress: 127.0.0.2 }',
-        '  internet: { localAddress: 127.0.0.3 }',
-        `store: { kind: jsonl, path: ${join(dir, `${name}.jsonl`)} }`,
-        `log: { level: silent }`,
-        ...lines,
-        '',
-      ].join('\n'),
-    );
-    return file;
-  };
+  /** A loopback config with `listen` (default port 0) and a silent log. */
+  const config = (name: string, lines: string[], listen?: string): string =>
+    writeGatewayConfig(dir, name, lines, { log: '{ level: silent }', ...(listen ? { listen } : {}) });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-startup-'));
@@ -66,11 +40,7 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
   });
 
   test('the proxy port is in use: one line, exit 2', async () => {
-    const result = await run([
-      'gateway',
-      '--config',
-      config('proxy-busy.yaml', [`listen: 127.0.0.1:${busyPort}`]),
-    ]);
+    const result = await run(['gateway', '--config', config('proxy-busy.yaml', [], `127.0.0.1:${busyPort}`)]);
     expectOneLine(result.stderr);
     expect(result.stderr).toContain(`proxy address 127.0.0.1:${busyPort}`);
     expect(result.stderr).toContain('in use');
@@ -78,7 +48,7 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
   });
 
   test('the SOCKS port is in use: one line, exit 2', async () => {
-    const file = config('socks-busy.yaml', ['listen: 127.0.0.1:0', `socks: 127.0.0.1:${busyPort}`]);
+    const file = config('socks-busy.yaml', [`socks: 127.0.0.1:${busyPort}`]);
     const result = await run(['gateway', '--config', file]);
     expectOneLine(result.stderr);
     expect(result.stderr).toContain(`SOCKS address 127.0.0.1:${busyPort}`);
@@ -86,7 +56,7 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
   });
 
   test('a listen address that is not on this host: one line, exit 2', async () => {
-    const result = await run(['gateway', '--config', config('not-here.yaml', ['listen: 192.0.2.1:3128'])]);
+    const result = await run(['gateway', '--config', config('not-here.yaml', [], '192.0.2.1:3128')]);
     expectOneLine(result.stderr);
     expect(result.stderr).toContain('192.0.2.1:3128');
     expect(result.stderr).toContain('not an address of this host');
@@ -95,7 +65,6 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
 
   test('a YAML alias bomb: a located problem, exit 2', async () => {
     const bomb = [
-      'listen: 127.0.0.1:0',
       'a: &a [x, x, x, x, x, x, x, x, x, x]',
       'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
       'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
@@ -120,13 +89,10 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
     const file = join(dir, 'foreign-egress.yaml');
     writeFileSync(
       file,
-      [
-        'listen: 127.0.0.1:3128',
-        'egress:',
-        '  expressroute: { localAddress: 192.0.2.10 }',
-        '  internet: { localAddress: 127.0.0.3 }',
-        '',
-      ].join('\n'),
+      readFileSync(config('foreign-egress.yaml', []), 'utf8').replace(
+        'expressroute: { localAddress: 127.0.0.2 }',
+        'expressroute: { localAddress: 192.0.2.10 }',
+      ),
     );
     const result = await run(['gateway', '--config', file, '--check']);
     expect(result.code).toBe(0);
