@@ -10,7 +10,7 @@ import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
-import { isLoopbackHostPort, splitHostPort } from '../util/host-port.js';
+import { isLoopbackHost, isLoopbackHostPort, parseHostHeader, splitHostPort } from '../util/host-port.js';
 import type { ApiErrorBody, HealthzResponse, StatsResponse } from './api-contract.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
@@ -37,8 +37,8 @@ export interface AdminServerOptions {
    * own token check (the page must load before the browser has a token) and may replace the CSP.
    */
   static?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  /** Told about 500s (store failures, bugs), for the gateway's log. */
-  onError?: (error: unknown) => void;
+  /** Told about every 500 (store failures, bugs) and the path asked, for the gateway's log. */
+  onError?: (error: unknown, path: string) => void;
 }
 
 export interface AdminServer {
@@ -80,6 +80,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     );
   }
   const { host, port } = splitHostPort(options.listen);
+  const adminHost = host.toLowerCase();
   const authorized = bearerCheck(options.token);
   const routes = adminRoutes(options);
 
@@ -88,7 +89,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     // Without a token, a page in a local browser could reach this loopback server through DNS
     // rebinding (its own name resolving to 127.0.0.1); such requests carry that name as Host.
-    if (options.token === undefined && !loopbackHostHeader(req.headers.host)) {
+    if (options.token === undefined && !loopbackHostHeader(req.headers.host, adminHost)) {
       sendError(
         res,
         403,
@@ -119,14 +120,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     try {
       await route(url, res);
     } catch (error) {
-      sendFailure(res, error, options.onError);
+      sendFailure(res, error, (failure) => options.onError?.(failure, url.pathname));
     }
   };
 
   const server = createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000 },
     (req, res) => {
-      handle(req, res).catch((error: unknown) => sendFailure(res, error, options.onError));
+      handle(req, res).catch((error: unknown) =>
+        sendFailure(res, error, (failure) => options.onError?.(failure, req.url ?? '/')),
+      );
     },
   );
   await listen(server, host, port, options.listen);
@@ -243,12 +246,15 @@ function bearerCheck(token: string | undefined): (req: IncomingMessage) => boole
   };
 }
 
-function loopbackHostHeader(header: string | undefined): boolean {
+/**
+ * A Host this token-less server answers: a literal loopback address, `localhost`, or the host of its
+ * own `admin` setting. Parsed, never prefix-matched: `127.0.0.1.attacker.example` is a name.
+ */
+function loopbackHostHeader(header: string | undefined, adminHost: string): boolean {
   // HTTP/1.0 clients may omit Host; browsers (the rebinding risk) always send it.
   if (header === undefined) return true;
-  const text = header.toLowerCase();
-  const host = /^\[.*\]$|^[^:]*$/.test(text) ? text : text.slice(0, text.lastIndexOf(':'));
-  return isLoopbackHostPort(`${host}:0`);
+  const host = parseHostHeader(header);
+  return host !== null && (isLoopbackHost(host) || host === adminHost);
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {

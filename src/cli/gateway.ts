@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
 import { PathwardenError } from '../errors.js';
-import { loadGatewayConfig } from '../gateway/config.js';
+import { type GatewayConfig, loadGatewayConfig } from '../gateway/config.js';
+import { isLocalAddress } from '../gateway/local-address.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -71,6 +72,8 @@ Examples:
       const source = options.config ?? 'the demo';
       const config = demo ? demo.config : loadGatewayConfig(source);
       const policy = compilePolicy(resolveCatalog({ files: config.catalog }).catalog);
+      for (const warning of await egressWarnings(config))
+        await write(io.stderr, `pathwarden: warning: ${warning}\n`);
       if (options.check) {
         await write(
           io.stdout,
@@ -99,4 +102,18 @@ Examples:
       await gateway.close();
       await demo?.close();
     });
+}
+
+/** Egress source addresses this host does not have: every flow on that path would fail to dial. */
+async function egressWarnings(config: GatewayConfig): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const path of ['expressroute', 'internet'] as const) {
+    const egress = config.egress[path];
+    if ('localAddress' in egress && !(await isLocalAddress(egress.localAddress))) {
+      warnings.push(
+        `egress.${path}.localAddress ${egress.localAddress} is not an address of this host: every flow on this path will fail with PW_GW_UPSTREAM_REFUSED`,
+      );
+    }
+  }
+  return warnings;
 }

@@ -130,6 +130,7 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
 /** What startAdminServer takes and returns, as far as the dashboard needs it. */
 interface AdminStarterOptions {
   token?: string | undefined;
+  onError?: ((error: unknown, path: string) => void) | undefined;
   store: FlowStore;
   policy: Policy;
   status: GatewayStatus;
@@ -145,7 +146,10 @@ export function withDashboard<O extends AdminStarterOptions, A extends { close()
   extra: Omit<DashboardOptions, 'store' | 'policy' | 'status' | 'token'> = {},
 ): (options: O) => Promise<A> {
   return async (options) => {
+    const onError = options.onError;
     const dashboard = createDashboardHandler({
+      // The dashboard's 500s go where the admin API's go, unless the caller chose otherwise.
+      ...(onError ? { onError: (error: unknown) => onError(error, '/dashboard') } : {}),
       ...extra,
       store: options.store,
       policy: options.policy,
