@@ -27,6 +27,7 @@ export const peers: Readonly<Record<string, Peer>> = Object.fromEntries(
 );
 
 export type PeerName =
+  | 'prlimit'
   | 'chromium'
   | 'squid'
   | 'dnsmasq'
