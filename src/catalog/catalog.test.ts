@@ -43,7 +43,8 @@ const seedTables: { row: string; component: 'saas' | 'paas'; hosts: Record<strin
       'x.virtualearth.net': 'internet',
       'platform.bing.com': 'internet',
       'powerbi.microsoft.com': 'internet',
-      'c.microsoft.com': 'internet',
+      // Telemetry is "sent over the public Internet and over ExpressRoute" (review of issue 9).
+      'c.microsoft.com': 'either',
       'app.powerbi.com': 'either',
       'x.powerbi.com': 'either',
       'dc.services.visualstudio.com': 'either',
@@ -58,7 +59,7 @@ const seedTables: { row: string; component: 'saas' | 'paas'; hosts: Record<strin
       'go.microsoft.com': 'internet',
     },
   },
-  { row: 'PaaS: Public embed (telemetry)', component: 'paas', hosts: { 'c1.microsoft.com': 'internet' } },
+  { row: 'PaaS: Public embed (telemetry)', component: 'paas', hosts: { 'c1.microsoft.com': 'either' } },
   { row: 'PaaS: Custom visuals (CDN)', component: 'paas', hosts: { 'x.azureedge.net': 'internet' } },
 ];
 

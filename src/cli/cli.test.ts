@@ -24,6 +24,13 @@ async function run(argv: string[], stdinText?: string) {
 }
 
 describe('pathwarden explain', () => {
+  test('a URL with backslashes is rejected with one clear message (exit 2)', async () => {
+    const { code, out, err } = await run(['explain', '--json', 'https:\\\\app.powerbi.com\\groups']);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toContain('contains a backslash');
+  });
+
   test('--json on one target: one object with the documented fields', async () => {
     const { code, out } = await run(['explain', '--json', 'maxcdn.bootstrapcdn.com']);
     expect(code).toBe(0);

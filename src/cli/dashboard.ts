@@ -31,7 +31,7 @@ Examples:
     .action(async (options: DashboardOptions) => {
       const catalog = loadCatalogFromOptions(options).catalog;
       // Loaded here, not at the top: the other commands stay free of DuckDB and the HTTP server.
-      const { startStoredDashboard } = await import('../gateway/dashboard-routes-serve.js');
+      const { startStoredDashboard } = await import('../admin/dashboard/serve.js');
       const running = await startStoredDashboard({
         file: options.store,
         listen: options.listen,

@@ -1,5 +1,5 @@
 // `pathwarden gateway`: runs the egress gateway of a config file until SIGTERM / SIGINT, or only
-// validates the config with --check. Everything else lives in src/gateway/.
+// validates the config with --check. The wiring lives in src/server/gateway-server.ts.
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
 import { loadGatewayConfig } from '../gateway/config.js';
@@ -38,32 +38,8 @@ Examples:
       }
       // Loaded here, not at the top: every other command (and --check) stays free of DuckDB,
       // prom-client and the proxy.
-      const [
-        { startGateway },
-        { createGatewayLogger },
-        { GatewayMetrics },
-        { openFlowStore },
-        { startAdminServer },
-        { withDashboard },
-      ] = await Promise.all([
-        import('../gateway/gateway.js'),
-        import('../gateway/logger.js'),
-        import('../gateway/metrics.js'),
-        import('../store/store.js'),
-        import('../gateway/admin-server.js'),
-        import('../gateway/dashboard-routes.js'),
-      ]);
-      const logger = createGatewayLogger(config.log);
-      const metrics = new GatewayMetrics();
-      const store = await openFlowStore(config.store, { log: logger, observer: metrics });
-      const gateway = await startGateway(config, {
-        store,
-        metrics,
-        logger,
-        policy,
-        // The dashboard is served on the admin address, behind the same token.
-        startAdmin: withDashboard(startAdminServer),
-      });
+      const { startGatewayServer } = await import('../server/gateway-server.js');
+      const gateway = await startGatewayServer(config, policy);
       await write(
         io.stderr,
         `pathwarden gateway: proxy on ${gateway.address}${gateway.socksAddress ? `, SOCKS5 on ${gateway.socksAddress}` : ''}${gateway.adminAddress ? `, admin on ${gateway.adminAddress}` : ''}\n`,

@@ -3,6 +3,9 @@
 import type { EgressPath } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 
+/** Why a client connection was closed without a request: the connection limit, or it sent nothing. */
+export type ConnectionRefusal = 'limit' | 'silent';
+
 /** What the proxy tells the metrics. */
 export interface GatewayMetricsSink {
   /** Seconds spent in decide() (and classification) for one connection. */
@@ -12,6 +15,8 @@ export interface GatewayMetricsSink {
   /** A connection ended: count it and its bytes by egress path, verdict and outcome. */
   flowFinished(flow: FlowRecord): void;
   pathHealth(path: EgressPath, up: boolean): void;
+  /** A client connection was closed without a request (no flow record is written for it). */
+  connectionRefused(reason: ConnectionRefusal): void;
 }
 
 export interface PathHealth {

@@ -10,6 +10,7 @@ import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { ClientPolicy } from './client-policy.js';
 import type { GatewayConfig } from './config.js';
+import { ConnectionGate, descriptorLimit, effectiveConnectionLimit } from './connection-gate.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetricsSink, GatewayStatus } from './contracts.js';
 import { DestinationGuard } from './destination-guard.js';
@@ -21,7 +22,7 @@ import { createProxyServer, type DrainableConnection, listen } from './proxy-ser
 import { createSocksServer } from './socks-server.js';
 import { compileEgress } from './upstream-dial.js';
 
-/** What the admin API starter (src/gateway/admin-server.ts) is given. */
+/** What the admin API starter (src/admin/server.ts, wired in src/server/gateway-server.ts) is given. */
 export interface AdminStartOptions {
   listen: string;
   token?: string;
@@ -85,6 +86,11 @@ export async function startGateway(
     auth: config.auth ? new ProxyAuth(config.auth.users) : null,
     metrics: deps.metrics,
     recorder: new FlowRecorder(deps.store, deps.metrics, deps.logger),
+    gate: new ConnectionGate(
+      effectiveConnectionLimit(config.limits.maxConnections, descriptorLimit()),
+      deps.metrics,
+      deps.logger,
+    ),
     selfEndpoints: [],
     draining: false,
     activeTunnels: 0,
@@ -149,7 +155,10 @@ export async function startGateway(
     throw error;
   }
   health.start();
-  deps.logger?.info({ listen: address, socks: socksAddress, admin: admin?.address }, 'gateway started');
+  deps.logger?.info(
+    { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
+    'gateway started',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -174,6 +183,7 @@ export async function startGateway(
       );
       await listenersClosed;
       health.stop();
+      ctx.gate.stop();
       await deps.store.close();
       deps.logger?.info({ listen: address }, 'gateway stopped');
       deps.logger?.flush();

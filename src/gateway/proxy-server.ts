@@ -2,8 +2,8 @@
 // code (client-connection.ts), not node:http — that parser is lenient in places a proxy must not
 // be, would hide CONNECT early data and half-close, and costs an object graph per request.
 import { createServer, type Server, type Socket } from 'node:net';
+import { splitHostPort } from '../util/host-port.js';
 import { ClientConnection } from './client-connection.js';
-import { splitHostPort } from './config.js';
 import { type GatewayContext, nextConnectionId } from './context.js';
 
 /** Something the gateway can drain at shutdown: the HTTP proxy's and the SOCKS listener's connections. */
@@ -19,8 +19,8 @@ export function createProxyServer(
   onConnectionClosed: () => void,
 ): Server {
   const server = createServer({ allowHalfOpen: true, noDelay: true });
-  server.maxConnections = ctx.limits.maxConnections;
   server.on('connection', (socket: Socket) => {
+    if (!ctx.gate.admit(socket, connections.size)) return;
     const connection = new ClientConnection(ctx, socket, nextConnectionId(), (closed) => {
       connections.delete(closed);
       onConnectionClosed();

@@ -4,17 +4,18 @@
 // records on disk: in-flight requests drained and answered, held tunnels cut as PW_GW_SHUTDOWN.
 // Needs `npm run build` first (npm test does it).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
+import { needPeers } from '../testing/peers.js';
 import { curl, RawClient } from './testing/clients.js';
 import { type Origin, startHttpOrigin, startTcpOrigin } from './testing/origins.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
-describe.skipIf(!existsSync(cli))('pathwarden gateway and SIGTERM', () => {
+describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', () => {
   let dir: string;
   let http: Origin;
   let echo: Origin;

@@ -78,10 +78,15 @@ class SocksConnection implements DrainableConnection {
     const address = ClientPolicy.addressOf(socket.remoteAddress);
     this.#client = address ? formatIp(address) : (socket.remoteAddress ?? null);
     this.#component = ctx.clients.componentOf(address);
-    this.#timer = setTimeout(
-      () => this.#refuse(new GatewayError('PW_GW_HEADERS_TIMEOUT', 'SOCKS negotiation timed out')),
-      ctx.limits.headersTimeoutMs,
-    );
+    this.#timer = setTimeout(() => {
+      if (this.#stage === 'greeting' && this.#buffer.length === 0) {
+        // Sent nothing at all: closed and counted, but there is no request to record.
+        ctx.gate.refused('silent');
+        this.#socket.destroy();
+        return;
+      }
+      this.#refuse(new GatewayError('PW_GW_HEADERS_TIMEOUT', 'SOCKS negotiation timed out'));
+    }, ctx.limits.headersTimeoutMs);
     socket.on('data', this.#onData);
     socket.on('error', this.#onGone);
     socket.on('end', this.#onGone);
@@ -294,8 +299,8 @@ export function createSocksServer(
   onConnectionClosed: () => void,
 ): Server {
   const server = createServer({ allowHalfOpen: true, noDelay: true });
-  server.maxConnections = ctx.limits.maxConnections;
   server.on('connection', (socket: Socket) => {
+    if (!ctx.gate.admit(socket, connections.size)) return;
     let counted = true;
     const connection: SocksConnection = new SocksConnection(ctx, socket, () => {
       if (!counted) return;

@@ -6,20 +6,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
 import { generateIproute, type IprouteOptions } from './iproute.js';
 import { generateNftables } from './nftables.js';
 import { builtinPolicy, exampleTopology, topology } from './testing/fixtures.js';
 import { createRouterNamespace, type RouterNamespace, udpTrafficProgram } from './testing/netns.js';
-import { hasProgram, run, startDaemon, waitFor } from './testing/processes.js';
+import { run, startDaemon, waitFor } from './testing/processes.js';
 
-const runnable = ['/usr/sbin/ip', '/usr/sbin/nft'].every(hasProgram) && process.getuid?.() === 0;
 const policy = builtinPolicy();
 const example = exampleTopology();
 /** Inside the example topology's circuit prefixes (13.73.248.0/24, 2001:db8:e5::/48): marked. */
 const circuitBound = ['13.73.248.21', '2001:db8:e5::21'];
 const circuitOptions: IprouteOptions = { via: '192.0.2.1', via6: '2001:db8:2::1', dev: 'er0' };
 
-describe.skipIf(!runnable)('iproute applied in a network namespace', () => {
+describe.skipIf(!needPeers('ip', 'nft', 'root'))('iproute applied in a network namespace', () => {
   let dir: string;
   let router: RouterNamespace | undefined;
 

@@ -89,3 +89,20 @@ describe('generate route-filter', () => {
     expect(() => generateRouteFilter(policy, topology({}), options)).toThrow(message);
   });
 });
+
+describe('generate route-filter: why each host stays on the Internet', () => {
+  test('CDN hosts say CDN, the others what third-party or public service they are (text and --json)', () => {
+    const text = generateRouteFilter(policy, example);
+    const line = (host: string) => text.split('\n').find((l) => l.trimStart().startsWith(`${host} `)) ?? '';
+    expect(line('maxcdn.bootstrapcdn.com')).toMatch(/CDN/);
+    expect(line('*.azureedge.net')).toMatch(/CDN/);
+    expect(line('*.localytics.com')).toMatch(/analytics/);
+    expect(line('platform.bing.com')).toMatch(/map service/);
+    expect(line('support.powerbi.com')).toMatch(/public web site/);
+    const json = JSON.parse(generateRouteFilter(policy, example, { json: true })) as {
+      paths: Record<string, { destination: string; why?: string }[]>;
+    };
+    for (const entry of json.paths.internet ?? []) expect(entry.why, entry.destination).toBeTruthy();
+    expect(json.paths.internet?.find((e) => e.destination === 'ajax.aspnetcdn.com')?.why).toMatch(/^CDN/);
+  });
+});

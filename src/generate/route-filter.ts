@@ -1,7 +1,7 @@
 // `generate route-filter`: ExpressRoute Microsoft-peering guidance for the tenant's region: the
 // regional BGP community to allow in the route filter, and which catalog destinations the circuit
 // then carries and which stay on the Internet.
-import type { Component, EgressPath } from '../catalog/model.js';
+import type { Component, DataKind, EgressPath } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
@@ -102,7 +102,10 @@ function asText(
     const hosts = entries.filter((entry) => entry.type === 'host');
     const width = Math.max(0, ...hosts.map((entry) => entry.destination.length)) + 2;
     for (const entry of hosts) {
-      out.push(`  ${entry.destination.padEnd(width)}${entry.rules.join(', ')}${componentNote(entry, view)}`);
+      const why = section.path === 'internet' ? ` - ${whyInternet(policy, entry)}` : '';
+      out.push(
+        `  ${entry.destination.padEnd(width)}${entry.rules.join(', ')}${componentNote(entry, view)}${why}`,
+      );
     }
     const prefixes = entries.filter((entry) => entry.type === 'prefix');
     if (prefixes.length > 0) {
@@ -117,6 +120,31 @@ function asText(
   return `${out.join('\n')}\n`;
 }
 
+/** Why a destination stays on the Internet, from the kind of data its rule carries. */
+const internetWhy: Record<DataKind, string> = {
+  'static-content': 'CDN: static files from a content delivery network, which ExpressRoute does not reach',
+  telemetry: 'telemetry or web analytics service, documented on the public Internet',
+  'map-data': 'map service (Bing or third party) on the public Internet',
+  search: 'Bing on the public Internet',
+  feedback: 'public web site (feedback), not a service endpoint',
+  'web-content': 'public web site, not a service endpoint',
+  'third-party': 'third party: the destination is not a Power BI service',
+  updates: 'update check on the public Internet',
+  credentials: 'documented Internet exception',
+  'service-data': 'documented Internet exception',
+  none: 'documented Internet exception',
+  other: 'documented Internet exception',
+};
+
+function whyInternet(policy: Policy, entry: ViewEntry): string {
+  const kinds = new Set(
+    entry.rules.flatMap((id) =>
+      policy.catalog.rules.filter((rule) => rule.id === id).map((rule) => rule.data),
+    ),
+  );
+  return [...kinds].map((kind) => internetWhy[kind]).join('; ') || internetWhy.other;
+}
+
 function componentNote(entry: ViewEntry, view: CatalogView): string {
   return entry.components.length === view.components.length ? '' : ` (${entry.components.join(', ')})`;
 }
@@ -127,6 +155,7 @@ function asJson(policy: Policy, region: RegionCommunity, view: CatalogView) {
     type: entry.type,
     components: entry.components,
     rules: entry.rules,
+    ...(entry.group === 'internet' ? { why: whyInternet(policy, entry) } : {}),
   });
   return {
     catalog: { name: policy.catalog.name, version: policy.catalog.version },

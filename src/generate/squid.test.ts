@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EgressPath } from '../catalog/model.js';
 import type { Topology } from '../policy/topology.js';
+import { needPeers } from '../testing/peers.js';
 import { generateSquid } from './squid.js';
 import {
   builtinPolicy,
@@ -20,11 +21,10 @@ import {
   topology,
 } from './testing/fixtures.js';
 import { freePort, type Recorder, startRecorder } from './testing/loopback.js';
-import { type Daemon, hasProgram, run, runOk, startDaemon, waitFor } from './testing/processes.js';
+import { type Daemon, run, runOk, startDaemon, waitFor } from './testing/processes.js';
 
 const squidPath = '/usr/sbin/squid';
-const namespaces =
-  ['/usr/sbin/ip', '/usr/sbin/dnsmasq', '/usr/bin/curl'].every(hasProgram) && process.getuid?.() === 0;
+const namespaces = needPeers('squid', 'ip', 'dnsmasq', 'curl', 'root');
 const policy = builtinPolicy();
 const example = exampleTopology();
 
@@ -121,7 +121,7 @@ describe('generate squid', () => {
   });
 });
 
-describe.skipIf(!hasProgram(squidPath))('generate squid with Debian Squid', () => {
+describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
   let dir: string;
   const hosts = sampleHosts(policy);
 

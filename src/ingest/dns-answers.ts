@@ -3,16 +3,28 @@
 
 export class DnsAnswers {
   readonly #nameByAddress = new Map<string, string>();
+  /** The `privatelink.*` CNAME an answer went through, by address (Private Link evidence). */
+  readonly #privateLinkByAddress = new Map<string, string>();
   #pairs = 0;
 
-  /** Records that `name` resolved to `address` (last answer wins). */
-  add(name: string, address: string): void {
+  /**
+   * Records that `name` resolved to `address` (last answer wins); `via` is a CNAME of the chain
+   * in a `privatelink.` zone, when there was one.
+   */
+  add(name: string, address: string, via?: string): void {
     const key = address.toLowerCase();
     const lower = name.toLowerCase().replace(/\.$/, '');
     if (this.#nameByAddress.get(key) !== lower) {
       this.#nameByAddress.set(key, lower);
       this.#pairs++;
     }
+    if (via !== undefined) this.#privateLinkByAddress.set(key, via.toLowerCase().replace(/\.$/, ''));
+    else this.#privateLinkByAddress.delete(key);
+  }
+
+  /** The `privatelink.*` name the last answer for this address went through, if any. */
+  privateLinkOf(address: string): string | undefined {
+    return this.#privateLinkByAddress.get(address.toLowerCase());
   }
 
   nameOf(address: string): string | undefined {

@@ -58,6 +58,8 @@ const BIND_QUERY_MESSAGE =
 interface CnameChain {
   /** The name the client asked for: addresses at the end of the chain are linked to it. */
   head: string;
+  /** A name of the chain in a `privatelink.` zone (Private Link evidence), if any. */
+  privateLink: string | undefined;
   /** Name of the last answer line. */
   last: string;
   /** The last answer line was a `<CNAME>`: the next one continues the chain. */
@@ -123,11 +125,12 @@ class DnsLineParser implements LineParser {
     const chain = this.#chain;
     const continues = chain !== null && (chain.afterCname || chain.last === name);
     const head = continues ? chain.head : name;
+    const privateLink = (continues ? chain.privateLink : undefined) ?? privateLinkName(name);
     const isCname = value === '<CNAME>';
-    this.#chain = { head, last: name, afterCname: isCname };
+    this.#chain = { head, last: name, afterCname: isCname, privateLink };
     if (isCname) return;
     const address = normalizeAddress(value);
-    if (address !== undefined && !isUnspecified(address)) this.ctx.dns.add(head, address);
+    if (address !== undefined && !isUnspecified(address)) this.ctx.dns.add(head, address, privateLink);
   }
 
   bind(line: string, lineNumber: number, out: FlowRecord[]): void {
@@ -160,14 +163,17 @@ class DnsLineParser implements LineParser {
 
   /** Infoblox `response: NOERROR +ED name ttl IN A 1.2.3.4; name ttl IN CNAME x; ...` */
   #bindAnswers(query: string, response: string): void {
+    let privateLink: string | undefined;
     for (const record of response.split(';')) {
       const fields = record.trim().split(/\s+/);
       // The first record follows the rcode and flags: take the last five fields.
       if (fields.length < 5) continue;
       const [type, data] = fields.slice(-2) as [string, string];
+      if (type === 'CNAME') privateLink ??= privateLinkName(lowerAscii(data));
       if (type !== 'A' && type !== 'AAAA') continue;
+      privateLink ??= privateLinkName(lowerAscii(fields.at(-5) ?? ''));
       const address = normalizeAddress(data);
-      if (address !== undefined && !isUnspecified(address)) this.ctx.dns.add(query, address);
+      if (address !== undefined && !isUnspecified(address)) this.ctx.dns.add(query, address, privateLink);
     }
   }
 
@@ -186,6 +192,13 @@ class DnsLineParser implements LineParser {
     flow.protocol = 'dns';
     return flow;
   }
+}
+
+/** The name itself when it lies in a `privatelink.` zone (Azure Private Link DNS), else undefined. */
+function privateLinkName(name: string): string | undefined {
+  return name.startsWith('privatelink.') || name.includes('.privatelink.')
+    ? name.replace(/\.$/, '')
+    : undefined;
 }
 
 /**

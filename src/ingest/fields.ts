@@ -397,7 +397,10 @@ export function parseAbsoluteUrl(url: string): UrlParts | undefined {
       break;
     }
     if (code === 0x3a) colon = i;
-    else if (code === 0x40) {
+    else if (code === 0x5c /* \\ */) {
+      // Browsers end the authority here, other parsers do not: an ambiguous host is no host.
+      return undefined;
+    } else if (code === 0x40) {
       at = i;
       colon = -1;
       upper = false;

@@ -13,6 +13,8 @@ export interface ClassifyOptions {
   component?: Component;
   /** Host names for addresses, from DNS answers seen in the same audit. */
   nameOf?: (address: string) => string | undefined;
+  /** The `privatelink.*` CNAME a DNS answer for the address went through (Private Link evidence). */
+  privateLinkOf?: (address: string) => string | undefined;
   /**
    * Memo of earlier results for a long run of flows (an audit): actual paths per (upstream,
    * source, destination) and decisions per (name or address text, component, port, actual path).
@@ -187,6 +189,9 @@ export function classifyFlow(
     flow.actualPath = result.path;
     if (result.path !== 'unknown' || flow.actualPathEvidence === null)
       flow.actualPathEvidence = result.evidence;
+    const via = flow.destination === null ? undefined : options.privateLinkOf?.(flow.destination);
+    if (via !== undefined)
+      flow.actualPathEvidence = `${flow.actualPathEvidence}; DNS via Private Link ${via}`;
   }
   const component = flow.component ?? options.component ?? 'saas';
   const decision = decideFlow(flow, component, policy, options, cache);

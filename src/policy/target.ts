@@ -23,10 +23,20 @@ const defaultPorts: Record<string, number> = {
   'ftp:': 21,
 };
 
+/**
+ * Why a target with a backslash is refused. Browsers read `\` as `/` in http(s) URLs, other URL
+ * parsers keep it inside the host or user part: the same text names different hosts, so
+ * pathwarden decides none of them (docs/model.md, "Targets").
+ */
+export function backslashProblem(input: string): string {
+  return `"${input}" contains a backslash: browsers read "\\" as "/" and other parsers do not, so the host is ambiguous; write the URL with "/"`;
+}
+
 /** Parses a target; returns a sentence naming the problem when it is not one. */
 export function parseTarget(input: string): Target | string {
   const text = input.trim();
   if (text.length === 0) return 'empty target';
+  if (text.includes('\\')) return backslashProblem(input);
   // Native indexOf scans are far cheaper than a charCodeAt loop, and names (the common case)
   // have neither a slash nor a colon.
   const slash = text.indexOf('/') >= 0;

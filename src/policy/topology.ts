@@ -8,6 +8,7 @@ import type { EgressPath } from '../catalog/model.js';
 import { PathwardenError, type Problem } from '../errors.js';
 import { formatIp, type IpAddress, type IpPrefix, parseIp, parsePrefix, unmapIPv4 } from '../match/ip.js';
 import { PrefixTrie } from '../match/prefix-trie.js';
+import { privateRangeOf } from '../match/private-ranges.js';
 import { parseLocatedYaml } from '../util/located-yaml.js';
 
 const hostPort = z
@@ -146,6 +147,15 @@ export class PathResolver {
       const destination = unmapIPv4(evidence.destination);
       const match = this.#prefixes.lookup(destination, 0);
       if (match) return { path: match.path, evidence: `prefix ${match.text}` };
+      // A private address is a VNet, a private endpoint or this host: never the Internet, and
+      // only the circuit when the topology lists it (docs/topology.md, "Private destinations").
+      const range = privateRangeOf(destination);
+      if (range) {
+        return {
+          path: 'unknown',
+          evidence: `private destination ${formatIp(destination)} (${range.name}), not listed in the topology`,
+        };
+      }
       if (this.topology.default !== 'unknown') return { path: this.topology.default, evidence: 'default' };
     }
     return { path: 'unknown', evidence: 'no evidence' };

@@ -31,6 +31,8 @@ export interface FlowStoreObserver {
 
 export interface FlowStoreOptions {
   log?: StoreLog;
+  /** Stamped on every appended record (`gateway` column): the gateway's `id`, or `audit:<id>`. */
+  gateway?: string;
   observer?: FlowStoreObserver;
   /** Attempts per batch before it is dropped (default 3, i.e. about three flush intervals). */
   maxAttempts?: number;
@@ -69,6 +71,7 @@ export abstract class BufferedFlowStore implements FlowStore {
   readonly #timer: NodeJS.Timeout;
   #buffer: StoredFlow[] = [];
   #nextId: number;
+  readonly #gateway: string;
   /** Consecutive failed attempts of the records at the head of the buffer. */
   #attempts = 0;
   #failing = false;
@@ -81,6 +84,7 @@ export abstract class BufferedFlowStore implements FlowStore {
 
   protected constructor(lastId: number, flushIntervalMs: number, options: FlowStoreOptions) {
     this.#nextId = lastId + 1;
+    this.#gateway = options.gateway ?? '';
     this.log = options.log ?? stderrLog;
     this.#observer = options.observer;
     this.#maxAttempts = options.maxAttempts ?? 3;
@@ -119,7 +123,7 @@ export abstract class BufferedFlowStore implements FlowStore {
         return;
       }
       // Normalize now: the caller may reuse or mutate its object after append() returns.
-      this.#buffer.push(toStoredFlow(flow, this.#nextId++));
+      this.#buffer.push(toStoredFlow(flow, this.#nextId++, this.#gateway));
       if (this.#buffer.length > this.#maxBuffered)
         this.#drop(this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered).length);
       this.#observer?.storeFlowsBuffered(this.#buffer.length);

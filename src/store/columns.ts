@@ -11,7 +11,7 @@ export interface FlowColumn {
   name: string;
   sqlType: 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR';
   /** The column's value for a record, coerced to the column type (anything else becomes null). */
-  read(flow: FlowRecord & { id?: number }): ColumnValue;
+  read(flow: FlowRecord & { id?: number; gateway?: unknown }): ColumnValue;
   /** Puts a value read back from the store onto a record (absent for derived columns). */
   write?(flow: StoredFlow, value: ColumnValue): void;
 }
@@ -277,19 +277,28 @@ export const flowColumns: readonly FlowColumn[] = [
       f.connectMs = asNumber(v);
     },
   },
+  // Last, so that a DuckDB file from before it gets the column with one ALTER TABLE ... ADD COLUMN.
+  {
+    name: 'gateway',
+    sqlType: 'VARCHAR',
+    read: (f) => text(f.gateway) ?? '',
+    write: (f, v) => {
+      f.gateway = asText(v) ?? '';
+    },
+  },
 ];
 
 /** Columns read back into records (the derived `time_ms` is for filtering and ordering only). */
 export const storedColumns: readonly FlowColumn[] = flowColumns.filter((column) => column.write);
 
 /** Column values of one record, in `flowColumns` order. */
-export function columnValuesOf(flow: FlowRecord & { id?: number }): ColumnValue[] {
+export function columnValuesOf(flow: FlowRecord & { id?: number; gateway?: unknown }): ColumnValue[] {
   return flowColumns.map((column) => column.read(flow));
 }
 
 /** A record from values in `storedColumns` order: the shape every store returns. */
 export function storedFlowFromValues(values: readonly ColumnValue[]): StoredFlow {
-  const flow: StoredFlow = { id: 0, ...emptyFlow({ kind: 'gateway' }) };
+  const flow: StoredFlow = { id: 0, ...emptyFlow({ kind: 'gateway' }), gateway: '' };
 
   storedColumns.forEach((column, index) => {
     column.write?.(flow, values[index] ?? null);
@@ -297,17 +306,27 @@ export function storedFlowFromValues(values: readonly ColumnValue[]): StoredFlow
   return flow;
 }
 
-/** A record in the stored shape with its id: what append() keeps and what queries return. */
-export function toStoredFlow(flow: FlowRecord, id: number): StoredFlow {
-  // `id` is the first stored column; the others read the record as given (no copy per record).
+/**
+ * A record in the stored shape with its id and the name of who wrote it (a gateway's `id`, an audit's
+ * id): what append() keeps and what queries return. Without `gateway`, the record's own is kept.
+ */
+export function toStoredFlow(
+  flow: FlowRecord & { gateway?: unknown },
+  id: number,
+  gateway?: string,
+): StoredFlow {
+  // `id` is the first stored column and `gateway` the last; the others read the record as given.
   const values: ColumnValue[] = [id];
   for (let index = 1; index < storedColumns.length; index++)
     values.push((storedColumns[index] as FlowColumn).read(flow));
+  if (gateway !== undefined) values[storedColumns.length - 1] = gateway;
   return storedFlowFromValues(values);
 }
 
 /** Normalizes a record read from a file (a JSONL line); undefined when it has no valid id. */
-export function normalizeStoredFlow(flow: FlowRecord & { id?: unknown }): StoredFlow | undefined {
+export function normalizeStoredFlow(
+  flow: FlowRecord & { id?: unknown; gateway?: unknown },
+): StoredFlow | undefined {
   const id = flow.id;
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) return undefined;
   return toStoredFlow(flow, id);

@@ -88,14 +88,24 @@ export async function openDuckDbFlowStore(
   }
 }
 
-/** Refuses a `flows` table of another shape (another program's, or a future pathwarden's). */
+/**
+ * Refuses a `flows` table of another shape (another program's, or a future pathwarden's). A file
+ * written before the `gateway` column existed gets it (empty for the older records).
+ */
 async function checkColumns(connection: DuckDBConnection, path: string): Promise<void> {
-  const reader = await connection.runAndReadAll(
-    `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
-       AND schema_name = 'main' AND table_name = '${table}' ORDER BY column_index`,
-  );
-  const found = reader.getRows().map(([name, type]) => `${String(name)} ${String(type)}`);
+  const columnsOf = async () => {
+    const reader = await connection.runAndReadAll(
+      `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
+         AND schema_name = 'main' AND table_name = '${table}' ORDER BY column_index`,
+    );
+    return reader.getRows().map(([name, type]) => `${String(name)} ${String(type)}`);
+  };
+  let found = await columnsOf();
   const expected = flowColumns.map((column) => `${column.name} ${column.sqlType}`);
+  if (found.join(',') === expected.slice(0, -1).join(',') && expected.at(-1) === 'gateway VARCHAR') {
+    await connection.run(`ALTER TABLE ${table} ADD COLUMN gateway VARCHAR DEFAULT ''`);
+    found = await columnsOf();
+  }
   if (found.join(',') !== expected.join(',')) {
     throw new PathwardenError(
       'PW_ERR_STORE_OPEN',

@@ -2,15 +2,16 @@
 // must keep, filter, page, count and reopen records identically. Store-specific cases follow.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { BufferedFlowStore, type FlowStoreObserver, type FlowStoreOptions, type StoreLog } from './buffer.js';
 import type { JsonlFlowStore } from './jsonl.js';
 import { FlowQueryError } from './query.js';
 import type { FlowStore, StoredFlow } from './store.js';
 import { openFlowStore } from './store.js';
+import { ClickHouseTestServer, clickhouseServerBinary } from './testing/clickhouse-server.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const minute = 60_000;
@@ -76,25 +77,59 @@ function recorder(): Recorded {
   };
 }
 
+// ClickHouse runs on a clickhouse-server the contract starts (one for all its tests); each test gets
+// its own database, named after its temporary folder so that a reopened store finds its records.
+let clickhouse: ClickHouseTestServer | undefined;
 const kinds = [
-  { kind: 'duckdb' as const, file: 'flows.duckdb' },
-  { kind: 'jsonl' as const, file: 'flows.jsonl' },
+  {
+    kind: 'duckdb' as const,
+    config: (dir: string) => ({ kind: 'duckdb' as const, path: join(dir, 'nested', 'flows.duckdb') }),
+  },
+  {
+    kind: 'jsonl' as const,
+    config: (dir: string) => ({ kind: 'jsonl' as const, path: join(dir, 'nested', 'flows.jsonl') }),
+  },
+  ...(clickhouseServerBinary()
+    ? [
+        {
+          kind: 'clickhouse' as const,
+          config: (dir: string) => ({
+            kind: 'clickhouse' as const,
+            url: (clickhouse as ClickHouseTestServer).url,
+            database: `pw_${basename(dir).replace(/[^A-Za-z0-9]/g, '_')}`,
+            table: 'flows',
+            spool: join(dir, 'spool'),
+            createTables: true,
+          }),
+        },
+      ]
+    : []),
 ];
 
-describe.each(kinds)('FlowStore contract: $kind', ({ kind, file }) => {
+describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
   let dir: string;
-  let path: string;
   let recorded: Recorded;
   const open: FlowStore[] = [];
   const openStore = async (flushIntervalMs = 50): Promise<FlowStore> => {
-    const store = await openFlowStore({ kind, path, flushIntervalMs }, recorded);
+    const store = await openFlowStore(
+      { ...config(dir), flushIntervalMs },
+      { ...recorded, gateway: 'gw-test' },
+    );
     open.push(store);
     return store;
   };
 
+  if (kind === 'clickhouse') {
+    beforeAll(async () => {
+      clickhouse = await ClickHouseTestServer.start();
+    }, 90_000);
+    afterAll(async () => {
+      await clickhouse?.dispose();
+    }, 60_000);
+  }
+
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'pathwarden-store-'));
-    path = join(dir, 'nested', file);
     recorded = recorder();
   });
 
@@ -119,9 +154,9 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, file }) => {
     const page = await store.query({});
     expect(page).toMatchObject({ total: 2, offset: 0, limit: 100 });
     expect(page.flows).toEqual([
-      { id: 1, ...full },
+      { id: 1, ...full, gateway: 'gw-test' },
       // Unknown nullable fields read back as null; unknown non-nullable ones stay absent.
-      { id: 2, ...logged, ruleId: null, egressPath: null, error: null, connectMs: null },
+      { id: 2, ...logged, ruleId: null, egressPath: null, error: null, connectMs: null, gateway: 'gw-test' },
     ]);
     expect(page.flows[1]).not.toHaveProperty('verdict');
   });

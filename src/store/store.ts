@@ -1,10 +1,11 @@
-// The FlowStore interface and the opener for its implementations: DuckDB (default) or JSON lines.
-// Both keep the same records and answer the same queries (src/store/store.test.ts runs one contract
-// against both). The gateway, the admin API, `dashboard --store` and the benchmarks depend on this.
+// The FlowStore interface and the opener for its implementations: DuckDB (default), JSON lines, or
+// ClickHouse (a fleet's shared store). All keep the same records and answer the same queries
+// (src/store/store.test.ts runs one contract against each). The gateway, the admin API, `dashboard --store` and the benchmarks depend on this.
 
 import type { FlowRecord } from '../flow/record.js';
 import type { EgressPath, Verdict } from '../flow/vocabulary.js';
 import type { FlowStoreOptions } from './buffer.js';
+import type { ClickHouseStoreConfig, ClickHouseStoreOptions } from './clickhouse.js';
 import { openDuckDbFlowStore } from './duckdb.js';
 import { openJsonlFlowStore } from './jsonl.js';
 
@@ -29,8 +30,10 @@ export interface FlowQuery {
 }
 
 export interface StoredFlow extends FlowRecord {
-  /** Store-assigned id, increasing in append order. */
+  /** Store-assigned id, increasing in append order (per gateway in a shared ClickHouse store). */
   id: number;
+  /** Who wrote the record: the gateway's `id`, or `audit:<id>` for an audit ('' when not named). */
+  gateway: string;
 }
 
 export interface FlowPage {
@@ -65,7 +68,7 @@ export interface FlowGroup {
   lastSeen: number | null;
 }
 
-/** Where flow records go. Implementations: DuckDB (default) and JSONL. */
+/** Where flow records go. Implementations: DuckDB (default), JSONL and ClickHouse. */
 export interface FlowStore {
   readonly kind: string;
   /** Buffers a record; never throws (write failures are logged and counted). */
@@ -84,22 +87,32 @@ export interface FlowStore {
 }
 
 /** Which store, where, and how often buffered records are written (the gateway config's `store`). */
-export interface FlowStoreConfig {
-  kind: 'duckdb' | 'jsonl';
-  path: string;
-  /** Records are written at least this often; after a crash at most this much is lost. */
-  flushIntervalMs: number;
-}
+export type FlowStoreConfig =
+  | {
+      kind: 'duckdb' | 'jsonl';
+      path: string;
+      /** Records are written at least this often; after a crash at most this much is lost. */
+      flushIntervalMs: number;
+    }
+  | ({ kind: 'clickhouse' } & ClickHouseStoreConfig);
 
 /**
- * Opens (creating when needed) the store at `config.path`; records already there are kept and new
- * ones appended after them. Throws PW_ERR_STORE_OPEN when the file cannot be used.
+ * Opens (creating when needed) the store the config names; records already there are kept and new
+ * ones appended after them. Throws PW_ERR_STORE_OPEN when the file or table cannot be used.
  */
-export function openFlowStore(config: FlowStoreConfig, options: FlowStoreOptions = {}): Promise<FlowStore> {
+export function openFlowStore(
+  config: FlowStoreConfig,
+  options: FlowStoreOptions & ClickHouseStoreOptions = {},
+): Promise<FlowStore> {
   switch (config.kind) {
     case 'duckdb':
       return openDuckDbFlowStore(config.path, config.flushIntervalMs, options);
     case 'jsonl':
       return openJsonlFlowStore(config.path, config.flushIntervalMs, options);
+    case 'clickhouse':
+      // Loaded on use: only a ClickHouse store needs its HTTP client.
+      return import('./clickhouse.js').then(({ openClickHouseFlowStore }) =>
+        openClickHouseFlowStore(config, options.gateway ?? '', options),
+      );
   }
 }

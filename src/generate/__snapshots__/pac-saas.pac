@@ -16,15 +16,17 @@ function FindProxyForURL(url, host) {
 
   if (shExpMatch(host, "api.powerbi.com") ||              // service.backend-api
       shExpMatch(host, "app.powerbi.com") ||              // service.portal (either)
+      shExpMatch(host, "c.microsoft.com") ||              // overall.telemetry (either)
       shExpMatch(host, "dc.services.visualstudio.com") || // overall.telemetry (either)
       shExpMatch(host, "login.microsoftonline.com") ||    // service.credentials
+      shExpMatch(host, "powerbi.com") ||                  // saas.powerbi-com (either)
+      shExpMatch(host, "www.powerbi.com") ||              // saas.powerbi-com (either)
       shExpMatch(host, "*.analysis.windows.net") ||       // service.backend-api
       shExpMatch(host, "*.pbidedicated.windows.net")) {   // service.backend-api
     return expressroute;
   }
 
   if (shExpMatch(host, "ajax.aspnetcdn.com") ||             // saas.landing-page
-      shExpMatch(host, "c.microsoft.com") ||                // saas.manage-analytics
       shExpMatch(host, "cdn.optimizely.com") ||             // saas.landing-page
       shExpMatch(host, "content.powerapps.com") ||          // overall.cdn-2024
       shExpMatch(host, "go.microsoft.com") ||               // saas.support
@@ -33,13 +35,12 @@ function FindProxyForURL(url, host) {
       shExpMatch(host, "maxcdn.bootstrapcdn.com") ||        // saas.landing-page
       shExpMatch(host, "netdna.bootstrapcdn.com") ||        // saas.landing-page
       shExpMatch(host, "platform.bing.com") ||              // saas.maps
-      shExpMatch(host, "powerbi.com") ||                    // saas.powerbi-com
       shExpMatch(host, "powerbi.microsoft.com") ||          // saas.product-site
       shExpMatch(host, "powerbi.uservoice.com") ||          // saas.feedback
       shExpMatch(host, "support.powerbi.com") ||            // saas.support
       shExpMatch(host, "visuals.azureedge.net") ||          // visuals.azureedge-2024
       shExpMatch(host, "*.aadcdn.microsoftonline-p.com") || // saas.login-page
-      shExpMatch(host, "*.localytics.com") ||               // saas.login-page
+      shExpMatch(host, "*.localytics.com") ||               // saas.manage-analytics
       shExpMatch(host, "*.mktoresp.com") ||                 // saas.login-page
       shExpMatch(host, "*.msecnd.com") ||                   // saas.login-page
       shExpMatch(host, "*.msecnd.net") ||                   // visuals.msecnd-net

@@ -2,7 +2,7 @@
 // (server name), an HTTP request (Host header; CONNECT target and the ClientHello tunnelled after
 // it), or something else.
 import { HttpStatus, parseHttpRequestHead } from './http.js';
-import { HelloStatus, scanClientHello } from './tls-client-hello.js';
+import { type ClientHelloScan, HelloStatus, scanClientHello } from './tls-client-hello.js';
 
 /** What the first client bytes said; the connection record takes these fields over. */
 export interface ClientPayloadInfo {
@@ -52,6 +52,26 @@ export function inspectClientPayload(
   }
   info.protocol = 'tcp';
   return true;
+}
+
+/** Largest TLS record body (RFC 8446 5.1): a longer handshake message spans records. */
+const MAX_RECORD = 16384;
+
+/**
+ * Reads a ClientHello handshake message that came without TLS records (QUIC carries it in CRYPTO
+ * frames: src/protocol/quic-initial.ts) by wrapping it in handshake records, so the one
+ * ClientHello parser reads TLS and QUIC alike.
+ */
+export function scanHandshakeClientHello(handshake: Buffer): ClientHelloScan {
+  const records: Buffer[] = [];
+  for (let at = 0; at < handshake.length; at += MAX_RECORD) {
+    const body = handshake.subarray(at, Math.min(at + MAX_RECORD, handshake.length));
+    const header = Buffer.from([22, 3, 1, 0, 0]);
+    header.writeUInt16BE(body.length, 3);
+    records.push(header, body);
+  }
+  const stream = Buffer.concat(records);
+  return scanClientHello(stream, 0, stream.length);
 }
 
 function inspectTls(

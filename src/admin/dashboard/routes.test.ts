@@ -7,14 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { loadBuiltinCatalog } from '../catalog/load.js';
-import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { Policy } from '../policy/policy.js';
-import type { FlowStore } from '../store/store.js';
-import { openFlowStore } from '../store/store.js';
-import type { PathHealth } from './contracts.js';
-import { createDashboardHandler, type DashboardHandler, type ExceptionsView } from './dashboard-routes.js';
-import { detectFlowFile, openStoredFlows } from './dashboard-routes-source.js';
+import { loadBuiltinCatalog } from '../../catalog/load.js';
+import { emptyFlow, type FlowRecord } from '../../flow/record.js';
+import type { PathHealth } from '../../gateway/contracts.js';
+import { Policy } from '../../policy/policy.js';
+import type { FlowStore } from '../../store/store.js';
+import { openFlowStore } from '../../store/store.js';
+import { createDashboardHandler, type DashboardHandler, type ExceptionsView } from './routes.js';
+import { detectFlowFile, openStoredFlows } from './source.js';
 
 const policy = Policy.compile(loadBuiltinCatalog().catalog);
 const quietLog = { warn: () => undefined, error: () => undefined };
@@ -271,7 +271,7 @@ describe('dashboard API', () => {
     const { store } = await start({
       flows: [flow('maps.virtualearth.net', 'internet', 1), flow('dev.virtualearth.net', 'internet', 2)],
     });
-    const { exceptionsView } = await import('./dashboard-routes-exceptions.js');
+    const { exceptionsView } = await import('./exceptions.js');
     const withGroups = await exceptionsView(store, policy.catalog, {});
     const withoutGroups = await exceptionsView(
       {
@@ -420,7 +420,7 @@ describe('stored flow files', () => {
 
 describe('pathwarden dashboard (startStoredDashboard)', () => {
   test('serves the page and the admin API read-only over an audit NDJSON file', async () => {
-    const { startStoredDashboard } = await import('./dashboard-routes-serve.js');
+    const { startStoredDashboard } = await import('./serve.js');
     const ndjson = join(dir, 'audit.ndjson');
     writeFileSync(
       ndjson,
@@ -445,7 +445,7 @@ describe('pathwarden dashboard (startStoredDashboard)', () => {
   });
 
   test('refuses a non-loopback address without a token, and a short token', async () => {
-    const { startStoredDashboard } = await import('./dashboard-routes-serve.js');
+    const { startStoredDashboard } = await import('./serve.js');
     const file = join(dir, 'x.ndjson');
     writeFileSync(file, `${JSON.stringify(flow('api.powerbi.com', 'internet'))}\n`);
     await expect(

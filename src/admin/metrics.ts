@@ -5,9 +5,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { type EgressPath, egressPaths } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowOutcomes } from '../flow/vocabulary.js';
+import type { ConnectionRefusal, GatewayMetricsSink } from '../gateway/contracts.js';
 import { verdicts } from '../policy/verdict.js';
 import type { FlowStoreObserver } from '../store/buffer.js';
-import type { GatewayMetricsSink } from './contracts.js';
 
 export const metricPrefix = 'pathwarden_';
 
@@ -43,7 +43,10 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
   readonly #decisionSeconds: Histogram;
   readonly #storeWriteErrors: Counter;
   readonly #storeDropped: Counter;
+  readonly #refused: Counter<'reason'>;
   readonly #storeBuffered: Gauge;
+  readonly #spoolBatches: Gauge;
+  readonly #spoolBytes: Gauge;
   #tunnels = 0;
 
   constructor(options: GatewayMetricsOptions = {}) {
@@ -83,6 +86,12 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       help: 'Flow store batches that failed to write (each is retried, then dropped).',
       registers,
     });
+    this.#refused = new Counter({
+      name: `${metricPrefix}connections_refused_total`,
+      help: 'Client connections closed without a request: over the connection limit (limit), or sent nothing within limits.headersTimeoutMs (silent).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.#storeDropped = new Counter({
       name: `${metricPrefix}store_dropped_flows_total`,
       help: 'Flow records the store gave up on (a batch out of attempts, a full buffer, or appended after close).',
@@ -93,13 +102,26 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       help: 'Flow records appended but not yet written to the store.',
       registers,
     });
+    this.#spoolBatches = new Gauge({
+      name: `${metricPrefix}store_spool_batches`,
+      help: 'Batches in the ClickHouse store spool: not acknowledged by ClickHouse yet, replayed in order.',
+      registers,
+    });
+    this.#spoolBytes = new Gauge({
+      name: `${metricPrefix}store_spool_bytes`,
+      help: 'Bytes of the batches in the ClickHouse store spool.',
+      registers,
+    });
     // Series that must read 0 before the first event, rather than be missing.
     for (const path of egressPaths)
       for (const direction of ['up', 'down']) this.#bytes.inc({ path, direction }, 0);
     this.#activeTunnels.set(0);
     this.#storeBuffered.set(0);
+    this.#spoolBatches.set(0);
+    this.#spoolBytes.set(0);
     this.#storeWriteErrors.inc(0);
     this.#storeDropped.inc(0);
+    for (const reason of ['limit', 'silent']) this.#refused.inc({ reason }, 0);
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: metricPrefix });
   }
@@ -136,6 +158,10 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
     this.#pathUp.set({ path }, up ? 1 : 0);
   }
 
+  connectionRefused(reason: ConnectionRefusal): void {
+    this.#refused.inc({ reason });
+  }
+
   storeWriteFailed(): void {
     this.#storeWriteErrors.inc();
   }
@@ -146,6 +172,11 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
 
   storeFlowsBuffered(count: number): void {
     this.#storeBuffered.set(count);
+  }
+
+  storeSpooled(batches: number, bytes: number): void {
+    this.#spoolBatches.set(batches);
+    this.#spoolBytes.set(bytes);
   }
 
   /** The Prometheus text exposition of every metric. */

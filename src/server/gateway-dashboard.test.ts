@@ -9,16 +9,18 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadBuiltinCatalog, packageRoot } from '../catalog/load.js';
+import { withDashboard } from '../admin/dashboard/routes.js';
+import { GatewayMetrics } from '../admin/metrics.js';
+import { startAdminServer } from '../admin/server.js';
+import { loadBuiltinCatalog } from '../catalog/load.js';
+import { gatewayConfigSchema } from '../gateway/config.js';
+import { type RunningGateway, startGateway } from '../gateway/gateway.js';
+import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { openFlowStore } from '../store/store.js';
-import { startAdminServer } from './admin-server.js';
-import { gatewayConfigSchema } from './config.js';
-import { withDashboard } from './dashboard-routes.js';
-import { type RunningGateway, startGateway } from './gateway.js';
-import { GatewayMetrics } from './metrics.js';
-import { type Origin, startHttpOrigin } from './testing/origins.js';
+import { screenshotPath } from '../testing/output.js';
+import { needPeers, peers } from '../testing/peers.js';
 
 const chromiumArgs = [
   '--headless',
@@ -30,7 +32,7 @@ const chromiumArgs = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const screenshots = join(packageRoot(), 'docs', 'screenshots');
+const ready = needPeers('chromium', 'build');
 
 let dir: string;
 let origin: Origin;
@@ -60,6 +62,7 @@ async function get(host: string): Promise<number> {
 }
 
 beforeAll(async () => {
+  if (!ready) return;
   dir = mkdtempSync(join(tmpdir(), 'pathwarden-dashboard-gateway-'));
   origin = await startHttpOrigin();
   const probe = await listenTcp();
@@ -100,7 +103,7 @@ beforeAll(async () => {
   // Absolute-form HTTP requests (no CONNECT), so a refusal reaches the client as a 503 response.
   proxy = new ProxyAgent({ uri: `http://${gateway.address}`, proxyTunnel: false });
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: peers.chromium?.path,
     args: chromiumArgs,
   });
 }, 60_000);
@@ -117,7 +120,7 @@ afterAll(async () => {
 const text = async (page: Page, selector: string) =>
   ((await page.locator(selector).first().textContent()) ?? '').trim();
 
-describe('dashboard of a gateway carrying traffic', () => {
+describe.skipIf(!ready)('dashboard of a gateway carrying traffic', () => {
   test('shows the proxied flows as stored, live, and a real circuit outage with its blocked flows', async () => {
     await expect.poll(() => gateway.status.health()[0]?.state, { timeout: 10_000 }).toBe('up');
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -175,7 +178,7 @@ describe('dashboard of a gateway carrying traffic', () => {
         .toBe(String(stats.flows));
       expect(await text(page, '[data-testid=verdict-blocked]')).toBe(String(stats.byOutcome.blocked ?? 0));
       expect(stats.byOutcome.blocked).toBe(2);
-      await page.screenshot({ path: join(screenshots, 'dashboard-gateway-outage.png') });
+      await page.screenshot({ path: screenshotPath('dashboard-gateway-outage.png') });
 
       await page.click('a[href="#/leaks"]');
       const blocked = await store.query({ outcome: 'blocked' });

@@ -1,15 +1,15 @@
 // `pathwarden dashboard` as a programmatic API: the admin API and the dashboard, read-only over a
 // stored flow file. No proxy runs, so there is no live health and no tunnel.
-import type { Catalog } from '../catalog/model.js';
-import { PathwardenError } from '../errors.js';
-import { Policy } from '../policy/policy.js';
-import type { StoreLog } from '../store/store.js';
-import { startAdminServer } from './admin-server.js';
-import { isLoopbackHostPort } from './config.js';
-import type { GatewayStatus } from './contracts.js';
-import { createDashboardHandler } from './dashboard-routes.js';
-import { openStoredFlows, type StoredFlowSource } from './dashboard-routes-source.js';
-import { GatewayMetrics } from './metrics.js';
+import type { Catalog } from '../../catalog/model.js';
+import { PathwardenError } from '../../errors.js';
+import type { GatewayStatus } from '../../gateway/contracts.js';
+import { Policy } from '../../policy/policy.js';
+import type { StoreLog } from '../../store/store.js';
+import { isLoopbackHostPort } from '../../util/host-port.js';
+import { GatewayMetrics } from '../metrics.js';
+import { startAdminServer } from '../server.js';
+import { createDashboardHandler } from './routes.js';
+import { openStoredFlows, type StoredFlowSource } from './source.js';
 
 export interface StoredDashboardOptions {
   /** A DuckDB flow store, a JSONL flow store, or an audit's --ndjson output. */

@@ -4,19 +4,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { packageRoot } from '../catalog/load.js';
-import type { Catalog } from '../catalog/model.js';
-import { isPathwardenError } from '../errors.js';
-import type { Policy } from '../policy/policy.js';
-import type { FlowQuery, FlowStore } from '../store/store.js';
-import { ParameterError, parseTime } from './admin-params.js';
-import type { GatewayStatus } from './contracts.js';
-import { DashboardEvents } from './dashboard-routes-events.js';
-import { exceptionsView } from './dashboard-routes-exceptions.js';
-import { loadStaticSite } from './dashboard-routes-static.js';
-import type { CatalogView, DashboardStatus } from './dashboard-routes-types.js';
+import { packageRoot } from '../../catalog/load.js';
+import type { Catalog } from '../../catalog/model.js';
+import { isPathwardenError } from '../../errors.js';
+import type { GatewayStatus } from '../../gateway/contracts.js';
+import type { Policy } from '../../policy/policy.js';
+import type { FlowQuery, FlowStore } from '../../store/store.js';
+import { ParameterError, parseTime } from '../params.js';
+import { DashboardEvents } from './events.js';
+import { exceptionsView } from './exceptions.js';
+import { loadStaticSite } from './static.js';
+import type { CatalogView, DashboardStatus } from './types.js';
 
-export type * from './dashboard-routes-types.js';
+export type * from './types.js';
 
 export interface DashboardOptions {
   store: FlowStore;

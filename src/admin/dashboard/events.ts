@@ -1,9 +1,9 @@
 // GET /api/events: one Server-Sent Events stream per open dashboard. One timer reads the store for
 // all clients (never one query per client per tick), and only while someone is watching.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FlowStore } from '../store/store.js';
-import type { GatewayStatus, PathHealth } from './contracts.js';
-import type { FlowSummary, HealthEvent, TickEvent } from './dashboard-routes-types.js';
+import type { GatewayStatus, PathHealth } from '../../gateway/contracts.js';
+import type { FlowStore } from '../../store/store.js';
+import type { FlowSummary, HealthEvent, TickEvent } from './types.js';
 
 export interface EventStreamOptions {
   store: FlowStore;

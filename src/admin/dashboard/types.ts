@@ -1,8 +1,8 @@
 // The JSON shapes of the dashboard's own endpoints (beside the admin API's /api/flows, /api/stats,
 // /api/explain). The SPA imports these types, so server and page cannot drift apart.
-import type { Catalog, RulePath } from '../catalog/model.js';
-import type { StoredFlow } from '../store/store.js';
-import type { PathHealth } from './contracts.js';
+import type { Catalog, RulePath } from '../../catalog/model.js';
+import type { PathHealth } from '../../gateway/contracts.js';
+import type { StoredFlow } from '../../store/store.js';
 
 /** GET /api/status: what the page needs to frame everything else. */
 export interface DashboardStatus {

@@ -1,14 +1,17 @@
 // The admin address: Prometheus /metrics, the JSON API over the flow store (/api/flows, /api/stats),
 // /api/explain over the policy, and /healthz. A thin HTTP layer: parameters are parsed at the edge
-// (admin-params.ts), the store and the policy do the work. Documented in docs/gateway-api.md.
+// (params.ts), the store and the policy do the work. Documented in docs/gateway-api.md.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isPathwardenError, PathwardenError } from '../errors.js';
+import type { GatewayStatus } from '../gateway/contracts.js';
 import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
+import { isLoopbackHostPort, splitHostPort } from '../util/host-port.js';
+import type { GatewayMetrics } from './metrics.js';
 import {
   explainFromUrl,
   flowQueryFromUrl,
@@ -16,10 +19,7 @@ import {
   ParameterError,
   queryFieldParameter,
   statsRangeFromUrl,
-} from './admin-params.js';
-import { isLoopbackHostPort, splitHostPort } from './config.js';
-import type { GatewayStatus } from './contracts.js';
-import type { GatewayMetrics } from './metrics.js';
+} from './params.js';
 
 export interface AdminServerOptions {
   /** host:port; a loopback address unless `token` is set (port 0 picks a free port). */

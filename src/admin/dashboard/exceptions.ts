@@ -1,9 +1,9 @@
 // GET /api/exceptions: the documented exceptions in use, per rule (activity, citation) and
 // destination. The grouping runs in the store when it can (FlowStore.groups); otherwise the flows
 // are paged through query() up to a scan limit, and the answer says it is partial.
-import type { Catalog, Rule } from '../catalog/model.js';
-import type { FlowGroup, FlowQuery, FlowStore } from '../store/store.js';
-import type { ExceptionGroup, ExceptionsView } from './dashboard-routes-types.js';
+import type { Catalog, Rule } from '../../catalog/model.js';
+import type { FlowGroup, FlowQuery, FlowStore } from '../../store/store.js';
+import type { ExceptionGroup, ExceptionsView } from './types.js';
 
 /** The fallback reads at most this many exception flows (1000 per page). */
 export const FALLBACK_SCAN_LIMIT = 50_000;

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../catalog/load.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import type { GatewayStatus, PathHealth } from '../gateway/contracts.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { openFlowStore } from '../store/store.js';
-import { type AdminServer, type AdminServerOptions, startAdminServer } from './admin-server.js';
-import type { GatewayStatus, PathHealth } from './contracts.js';
 import { GatewayMetrics } from './metrics.js';
+import { type AdminServer, type AdminServerOptions, startAdminServer } from './server.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const minute = 60_000;

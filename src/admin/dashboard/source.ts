@@ -7,10 +7,10 @@ import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { PathwardenError } from '../errors.js';
-import type { FlowRecord } from '../flow/record.js';
-import type { FlowStore } from '../store/store.js';
-import { openFlowStore, type StoreLog } from '../store/store.js';
+import { PathwardenError } from '../../errors.js';
+import type { FlowRecord } from '../../flow/record.js';
+import type { FlowStore } from '../../store/store.js';
+import { openFlowStore, type StoreLog } from '../../store/store.js';
 
 export interface StoredFlowSource {
   store: FlowStore;
