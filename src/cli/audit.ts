@@ -24,9 +24,10 @@ import {
   type CatalogOptions,
   catalogOption,
   componentOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -112,6 +113,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .option('--demo', 'audit the bundled demo data set (mixed formats, known leaks) with its topology')
     .addHelpText(
       'after',
@@ -146,7 +148,7 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
-      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);

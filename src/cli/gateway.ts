@@ -2,6 +2,7 @@
 // validates the config with --check. Everything else lives in src/gateway/.
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
@@ -28,7 +29,9 @@ Examples:
     )
     .action(async (options: GatewayOptions) => {
       const config = loadGatewayConfig(options.config);
-      const policy = compilePolicy(resolveCatalog({ files: config.catalog }).catalog);
+      const policy = compilePolicy(
+        selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile),
+      );
       if (options.check) {
         await write(
           io.stdout,
