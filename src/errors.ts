@@ -22,6 +22,11 @@ export const errorCodes = {
     exitCode: 2,
     summary: 'A gateway configuration could not be read or failed validation.',
   },
+  PW_ERR_LISTEN: {
+    exitCode: 2,
+    summary:
+      'A listener (proxy, SOCKS, admin) could not bind its address: the port is in use, the address is not on this host, or binding needs privileges.',
+  },
   PW_ERR_TOPOLOGY_INVALID: {
     exitCode: 2,
     summary:
@@ -77,6 +82,16 @@ export const errorCodes = {
     summary: 'The format of an audit input could not be detected from its content (name it with --format).',
   },
   PW_ERR_INPUT_RECORD: { exitCode: 2, summary: 'With audit --strict, an input had a bad record.' },
+  PW_ERR_LAB_PREREQUISITES: {
+    exitCode: 2,
+    summary:
+      'lab run needs Linux, root and programs that are missing (the message names the apt-get command).',
+  },
+  PW_ERR_LAB_SETUP: {
+    exitCode: 70,
+    summary:
+      'The lab could not be built or driven (a namespace, link, origin, DNS, proxy or capture failed to start).',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

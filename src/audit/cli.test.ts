@@ -195,3 +195,19 @@ describe('pathwarden audit outputs', () => {
     expect(help.stdout).toContain('--fail-on <verdict>');
   });
 });
+
+describe('pathwarden audit --vpc-fields', () => {
+  test('a bad field list is a usage error (exit 2) naming the option', async () => {
+    const result = await run('audit', '--format', 'vpc', '--vpc-fields', 'version account-id', clean);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--vpc-fields must name srcaddr and dstaddr');
+  });
+});
+
+describe('pathwarden audit --squid-logformat', () => {
+  test('an unknown code is a usage error (exit 2) naming its column', async () => {
+    const result = await run('audit', '--squid-logformat', '%ts %>a %zz %ru', clean);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown format code at column 9');
+  });
+});

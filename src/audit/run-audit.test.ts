@@ -6,8 +6,10 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isPathwardenError } from '../errors.js';
 import type { FlowRecord } from '../flow/record.js';
+import { parseVpcFields } from '../ingest/aws-vpc.js';
 import { topologySchema } from '../policy/topology.js';
 import type { FlowSink } from './flow-sink.js';
+import { registryFormats } from './input-plan.js';
 import { runAudit } from './run-audit.js';
 import { at, builtinPolicy, fakeFormats } from './test-support.js';
 
@@ -232,5 +234,26 @@ describe('runAudit', () => {
       'not-covered': 1,
     });
     expect(report.topology).toEqual({ file: null, default: 'unknown' });
+  });
+});
+
+describe('format options reach the parsers (issue 10, item 9)', () => {
+  test('--vpc-fields through runAudit: a header-less CloudWatch export with custom fields', async () => {
+    const path = file(
+      'cloudwatch-vpc.log',
+      '5 vpc-0123 eni-0a1b2c3d4e5f60718 egress 10.20.0.15 13.73.248.4 443 6 4800 1709287200 1709287260 ACCEPT OK\n',
+    );
+    const options = { formats: registryFormats, format: 'vpc' as const };
+    const before = await audit([path], options);
+    expect([before.inputs[0]?.flows, before.inputs[0]?.problems]).toEqual([0, 1]);
+    const after = await audit([path], {
+      ...options,
+      formatOptions: {
+        vpcFields: parseVpcFields(
+          'version vpc-id interface-id flow-direction srcaddr dstaddr dstport protocol bytes start end action log-status',
+        ),
+      },
+    });
+    expect([after.inputs[0]?.flows, after.inputs[0]?.problems]).toEqual([1, 0]);
   });
 });

@@ -12,11 +12,11 @@
 import type { Readable } from 'node:stream';
 import type { Component } from '../catalog/model.js';
 import { PathwardenError, type Problem } from '../errors.js';
+import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
-import type { FormatName, IngestContext } from '../ingest/format.js';
-import { ClassifyCache, classifyFlow } from '../policy/classify.js';
+import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
@@ -74,6 +74,8 @@ export interface AuditOptions {
   component?: Component;
   /** Read every input as this format instead of detecting it. */
   format?: FormatName;
+  /** Settings of formats that their content cannot tell (`--vpc-fields`, `--squid-logformat`). */
+  formatOptions?: FormatOptions;
   formats?: FormatSource;
   /** Make the first bad record fatal (PW_ERR_INPUT_RECORD, exit code 2). */
   strict?: boolean;
@@ -186,6 +188,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const ctx: IngestContext = {
       file: input.name,
       dns,
+      options: options.formatOptions,
       problem:
         mode === 'unmatched'
           ? () => {}

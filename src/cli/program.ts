@@ -11,6 +11,8 @@ import { explainCommand } from './explain.js';
 import { gatewayCommand } from './gateway.js';
 import { generateCommand } from './generate.js';
 import type { CliIo } from './io.js';
+import { labCommand } from './lab.js';
+import { storeCommand } from './store.js';
 
 export function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
@@ -32,6 +34,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   program.addCommand(gatewayCommand(io, setExit));
   program.addCommand(auditCommand(io, setExit));
   program.addCommand(dashboardCommand(io, setExit));
+  program.addCommand(labCommand(io, setExit));
+  program.addCommand(storeCommand(io, setExit));
   applyToTree(program, io);
   return program;
 }

@@ -6,29 +6,28 @@
 import type { Socket } from 'node:net';
 import type { Component } from '../catalog/model.js';
 import { formatIp, type IpAddress } from '../match/ip.js';
-import { parseTarget, type Target } from '../policy/target.js';
+import type { Target } from '../policy/target.js';
 import { ClientPolicy } from './client-policy.js';
+import { connectEstablished, dialConnectTarget } from './connect.js';
 import type { GatewayContext } from './context.js';
 import { errorResponse, GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
 import { type GatewayFlow, startFlow } from './flow-recorder.js';
+import { MAX_RESPONSE_HEAD, planResponse, upstreamKeyOf, upstreamRequestHead } from './forwarded-heads.js';
 import { type BodyFramer, ChunkedFramer, LengthFramer, UntilCloseFramer } from './http-body.js';
 import {
   findHeadEnd,
-  isHopByHop,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
   type ResponseHead,
-  wantsKeepAlive,
 } from './http-head.js';
 import { proxyAuthenticate } from './proxy-auth.js';
+import { connectTarget, parseAbsoluteTarget } from './request-target.js';
 import { planRoute, type Route } from './route.js';
 import { Tunnel } from './tunnel.js';
 import { dialUpstream } from './upstream-dial.js';
 
 const EMPTY = Buffer.alloc(0);
-/** Response heads are the origin's; allow more than client heads, but not without bound. */
-const MAX_RESPONSE_HEAD = 65536;
 /** How long a refused client may keep sending before its socket is destroyed. */
 const LINGER_MS = 2000;
 
@@ -91,6 +90,9 @@ export class ClientConnection {
     socket.on('close', this.#onClose);
     socket.on('timeout', this.#onTimeout);
     socket.setTimeout(ctx.limits.idleTimeoutMs);
+    // The first request head must be complete within the headers timeout of the connection opening:
+    // a connection that sends nothing holds two descriptors' worth of the connection limit.
+    this.#headTimer = setTimeout(this.#onHeadTimeout, ctx.limits.headersTimeoutMs);
     if (!ctx.clients.isAllowed(address)) {
       this.#refuse(
         this.#newExchange(null),
@@ -216,6 +218,12 @@ export class ClientConnection {
   #onHeadTimeout = (): void => {
     this.#headTimer = undefined;
     if (this.#exchange !== null || this.#closing) return;
+    if (this.#buffer.length === 0) {
+      // Not a byte of a request: nothing to answer or record, only to count.
+      this.#ctx.gate.refused('silent');
+      this.#socket.destroy();
+      return;
+    }
     this.#refuse(
       this.#newExchange(null),
       new GatewayError(
@@ -351,9 +359,7 @@ export class ClientConnection {
   async #connectUpstream(exchange: Exchange, mayReuse: boolean): Promise<void> {
     const route = exchange.route as Route;
     const egress = route.egress;
-    const key = egress.proxy
-      ? `${egress.path}|proxy`
-      : `${egress.path}|${route.addresses.map(formatIp).join(',')}|${route.port}`;
+    const key = upstreamKeyOf(route);
     exchange.upstreamKey = key;
     const pooled = this.#pooled;
     this.#pooled = null;
@@ -382,29 +388,12 @@ export class ClientConnection {
     socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
     exchange.upstream = socket;
     exchange.flow.forwarded = true;
-    socket.write(this.#requestHeadText(exchange), 'latin1');
+    socket.write(upstreamRequestHead(exchange.head, route, exchange.path), 'latin1');
     if (exchange.body.done) {
       exchange.requestDone = true;
       this.#maybeFinish(exchange);
     }
     this.#process();
-  }
-
-  #requestHeadText(exchange: Exchange): string {
-    const head = exchange.head;
-    const route = exchange.route as Route;
-    const port = route.port;
-    const hostHeader =
-      port === 80 ? route.authority.slice(0, route.authority.lastIndexOf(':')) : route.authority;
-    const proxy = route.egress.proxy;
-    const requestTarget = proxy ? `http://${route.authority}${exchange.path}` : exchange.path;
-    let text = `${head.method} ${requestTarget} HTTP/1.${head.minor}\r\nHost: ${hostHeader}\r\n`;
-    for (const field of head.fields) {
-      if (field.lower === 'host' || isHopByHop(field, head.connectionTokens)) continue;
-      text += `${field.name}: ${field.value}\r\n`;
-    }
-    if (proxy) text += proxy.authorization;
-    return `${text}\r\n`;
   }
 
   // ---- upstream side -----------------------------------------------------------------------
@@ -513,25 +502,12 @@ export class ClientConnection {
   }
 
   #startResponse(exchange: Exchange, head: ResponseHead, buffer: Buffer, end: number): void {
-    const request = exchange.head;
-    let body: BodyFramer;
-    if (request.method === 'HEAD' || head.status === 204 || head.status === 304) body = new LengthFramer(0);
-    else if (head.chunked) body = new ChunkedFramer('PW_GW_BAD_UPSTREAM_RESPONSE', MAX_RESPONSE_HEAD);
-    else if (head.contentLength !== null) body = new LengthFramer(head.contentLength);
-    else body = new UntilCloseFramer();
-    const delimited = !(body instanceof UntilCloseFramer);
+    const plan = planResponse(exchange.head, head, !this.#clientEnded && !this.#ctx.draining);
     exchange.responseHead = head;
-    exchange.responseBody = body;
-    exchange.keepUpstream = delimited && wantsKeepAlive(head) && request.minor === 1;
-    exchange.keepClient = delimited && wantsKeepAlive(request) && !this.#clientEnded && !this.#ctx.draining;
-    let text = `${head.statusLine}\r\n`;
-    for (const field of head.fields) {
-      if (!isHopByHop(field, head.connectionTokens)) text += `${field.name}: ${field.value}\r\n`;
-    }
-    if (!exchange.keepClient) text += 'Connection: close\r\n';
-    else if (request.minor === 0) text += 'Connection: keep-alive\r\n';
-    const headBytes = Buffer.from(`${text}\r\n`, 'latin1');
-    this.#relayResponseBody(exchange, buffer, end, headBytes);
+    exchange.responseBody = plan.body;
+    exchange.keepUpstream = plan.keepUpstream;
+    exchange.keepClient = plan.keepClient;
+    this.#relayResponseBody(exchange, buffer, end, plan.head);
   }
 
   /** Writes response body bytes (after `head`, when given) with backpressure on the upstream. */
@@ -667,11 +643,7 @@ export class ClientConnection {
   // ---- CONNECT -----------------------------------------------------------------------------
 
   #startConnect(exchange: Exchange): void {
-    const head = exchange.head;
-    if (head.chunked || (head.contentLength ?? 0) > 0) {
-      throw new GatewayError('PW_GW_BAD_REQUEST', 'a CONNECT request has no body');
-    }
-    const target = parseAuthority(head.target);
+    const target = connectTarget(exchange.head);
     exchange.target = target;
     const record = exchange.flow.record;
     record.host = target.host;
@@ -681,20 +653,21 @@ export class ClientConnection {
   }
 
   async #openTunnel(exchange: Exchange, target: Target): Promise<void> {
-    let route: Route;
-    let upstream: Awaited<ReturnType<typeof dialUpstream>>;
+    let dialed: Awaited<ReturnType<typeof dialConnectTarget>>;
     try {
-      route = await planRoute(this.#ctx, exchange.flow, target, target.port as number, this.#component);
-      if (this.#exchange !== exchange) return;
-      upstream = await dialUpstream(route.egress, route.addresses, route.port, {
-        timeoutMs: this.#ctx.limits.connectTimeoutMs,
-        tunnel: true,
-        authority: route.authority,
-      });
+      dialed = await dialConnectTarget(
+        this.#ctx,
+        exchange.flow,
+        target,
+        this.#component,
+        () => this.#exchange === exchange,
+      );
     } catch (error) {
       if (this.#exchange === exchange) this.#refuse(exchange, error);
       return;
     }
+    if (dialed === null) return;
+    const { route, upstream } = dialed;
     if (this.#exchange !== exchange || this.#closed) {
       upstream.socket.destroy();
       return;
@@ -702,7 +675,7 @@ export class ClientConnection {
     exchange.flow.record.connectMs = Math.round(upstream.connectMs);
     if (!route.egress.proxy) exchange.flow.record.destination = upstream.address;
     const socket = this.#socket;
-    const reply = 'HTTP/1.1 200 Connection established\r\n\r\n';
+    const reply = connectEstablished;
     socket.write(reply);
     const early = this.#buffer.length > 0 ? this.#buffer : null;
     this.#buffer = EMPTY;
@@ -735,48 +708,4 @@ export class ClientConnection {
 
 function tooLarge(limit: number): GatewayError {
   return new GatewayError('PW_GW_HEADERS_TOO_LARGE', `the request head is larger than ${limit} bytes`);
-}
-
-const absoluteFormRe = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/;
-
-/** `http://authority/path?query` -> target and origin-form path; everything else is refused. */
-export function parseAbsoluteTarget(text: string): { target: Target; path: string } {
-  const match = absoluteFormRe.exec(text);
-  if (!match) {
-    if (text.startsWith('/') || text === '*') {
-      throw new GatewayError(
-        'PW_GW_NOT_A_PROXY_REQUEST',
-        'this is pathwarden, a forward proxy: send requests through it (curl -x http://this-address ...); its status is on the admin address',
-      );
-    }
-    throw new GatewayError('PW_GW_BAD_REQUEST', 'the request target is not an absolute http:// URL');
-  }
-  const scheme = (match[1] as string).toLowerCase();
-  if (scheme === 'https') {
-    throw new GatewayError(
-      'PW_GW_UNSUPPORTED',
-      'https:// URLs go through a CONNECT tunnel, not as a plain request',
-    );
-  }
-  if (scheme !== 'http') throw new GatewayError('PW_GW_UNSUPPORTED', `${scheme}:// URLs are not forwarded`);
-  const authority = match[2] as string;
-  if (authority === '' || authority.includes('@')) {
-    throw new GatewayError('PW_GW_BAD_REQUEST', 'the URL has no host, or has user info');
-  }
-  const target = parseTarget(authority);
-  if (typeof target === 'string') throw new GatewayError('PW_GW_BAD_REQUEST', `bad URL host: ${target}`);
-  const rest = match[3] as string;
-  return { target, path: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
-}
-
-/** CONNECT's authority-form `host:port` (`[v6]:port`); the port is required. */
-export function parseAuthority(text: string): Target {
-  if (/[/@?#]/.test(text)) {
-    throw new GatewayError('PW_GW_BAD_REQUEST', 'CONNECT takes host:port, not a URL');
-  }
-  const target = parseTarget(text);
-  if (typeof target === 'string')
-    throw new GatewayError('PW_GW_BAD_REQUEST', `bad CONNECT target: ${target}`);
-  if (target.port === undefined) throw new GatewayError('PW_GW_BAD_REQUEST', 'CONNECT target has no port');
-  return target;
 }

@@ -1,10 +1,12 @@
 // The gateway's YAML configuration: schema, defaults and loading with located problems.
 // Documented key by key in docs/gateway.md (a test checks every key is there).
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { PathwardenError } from '../errors.js';
 import { parseHostPattern } from '../match/host.js';
 import { parseIp, parsePrefix } from '../match/ip.js';
+import { isLoopbackHostPort } from '../util/host-port.js';
 import { parseLocatedYaml } from '../util/located-yaml.js';
 
 const hostPort = z
@@ -26,6 +28,11 @@ const egressSchema = z.union(
   ],
   { error: 'an egress is { localAddress: IP } or { proxy: http://host:port } or { direct: true }' },
 );
+
+const flushIntervalMs = z.number().int().min(10).max(60000).default(1000);
+const sqlIdentifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier (letters, digits, _)');
 
 const probeSchema = z.strictObject({
   /** `tcp` connects to target; `http` sends GET target (an http:// URL) and expects a 2xx/3xx. */
@@ -57,13 +64,44 @@ export const gatewayConfigSchema = z.strictObject({
   allowDestinations: z.array(cidr).default([]),
   /** Destination ports clients may reach. */
   ports: z.array(z.number().int().min(1).max(65535)).min(1).default([80, 443]),
+  /** This gateway's name in every flow it stores (`gateway` column); default: the host name. */
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : - (e.g. gw-fra-1)')
+    .optional(),
   store: z
-    .strictObject({
-      kind: z.enum(['duckdb', 'jsonl']).default('duckdb'),
-      path: z.string().min(1).default('pathwarden-flows.duckdb'),
-      /** Records are written at least this often; after a crash at most this much is lost. */
-      flushIntervalMs: z.number().int().min(10).max(60000).default(1000),
-    })
+    .union(
+      [
+        z.strictObject({
+          kind: z.enum(['duckdb', 'jsonl']).default('duckdb'),
+          path: z.string().min(1).default('pathwarden-flows.duckdb'),
+          /** Records are written at least this often; after a crash at most this much is lost. */
+          flushIntervalMs,
+        }),
+        z.strictObject({
+          kind: z.literal('clickhouse'),
+          url: z
+            .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+            .default('http://127.0.0.1:8123'),
+          database: sqlIdentifier.default('pathwarden'),
+          table: sqlIdentifier.default('flows'),
+          flushIntervalMs,
+          /** Folder for batches ClickHouse has not acknowledged; replayed in order when it answers. */
+          spool: z.string().min(1).default('pathwarden-spool'),
+          /** Beyond this many bytes in the spool, batches are dropped and counted. */
+          spoolMaxBytes: z.number().int().min(65536).default(1073741824),
+          /** Create the database and a single-server table when missing. */
+          createTables: z.boolean().default(true),
+          requestTimeoutMs: z.number().int().min(100).max(600000).default(30000),
+        }),
+      ],
+      {
+        error:
+          'a store is { kind: duckdb | jsonl, path } or { kind: clickhouse, url, database, table, spool, ... }',
+      },
+    )
     .default({ kind: 'duckdb', path: 'pathwarden-flows.duckdb', flushIntervalMs: 1000 }),
   decisions: z
     .strictObject({
@@ -133,6 +171,11 @@ export const gatewayConfigSchema = z.strictObject({
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
+/** The gateway's name in stored flows: `id`, else the host name. */
+export function gatewayIdOf(config: Pick<GatewayConfig, 'id'>): string {
+  return config.id ?? hostname();
+}
+
 export function parseGatewayConfig(text: string, file: string): GatewayConfig {
   const parsed = parseLocatedYaml(text, file, gatewayConfigSchema);
   const problems = [...parsed.problems];
@@ -167,14 +210,4 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     );
   }
   return parseGatewayConfig(text, file);
-}
-
-export function splitHostPort(text: string): { host: string; port: number } {
-  const colon = text.lastIndexOf(':');
-  return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
-}
-
-export function isLoopbackHostPort(text: string): boolean {
-  const { host } = splitHostPort(text);
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -5,6 +5,7 @@ import type { IpAddress } from '../match/ip.js';
 import type { Policy } from '../policy/policy.js';
 import type { ClientPolicy } from './client-policy.js';
 import type { GatewayConfig } from './config.js';
+import type { ConnectionGate } from './connection-gate.js';
 import type { GatewayMetricsSink } from './contracts.js';
 import type { DestinationGuard } from './destination-guard.js';
 import type { FlowRecorder } from './flow-recorder.js';
@@ -26,6 +27,8 @@ export interface GatewayContext {
   readonly auth: ProxyAuth | null;
   readonly metrics: GatewayMetricsSink;
   readonly recorder: FlowRecorder;
+  /** Admission of client connections (one limit for both listeners) and refusal counts. */
+  readonly gate: ConnectionGate;
   /** The gateway's own listening endpoints, refused as destinations (no proxy loops). */
   readonly selfEndpoints: { address: IpAddress; port: number }[];
   /** Set when shutdown starts: finished exchanges close their connection instead of keeping it. */

@@ -1,8 +1,11 @@
 // The SSRF guard of the egress proxy: every address a destination stands for (an IP literal in any
 // of its numeric forms, or every address its name resolves to) must be outside the denied ranges
 // unless `allowDestinations` covers it. Addresses that embed an IPv4 address (IPv4-mapped,
-// IPv4-compatible, NAT64, 6to4) are judged by the address they embed. Practice of Smokescreen and
-// Squid: deny loopback, link-local, private, CGNAT and metadata addresses unless configured.
+// IPv4-translated, IPv4-compatible, NAT64, 6to4) are judged by the address they embed; local-use
+// NAT64 and Teredo are denied whole. Practice of Smokescreen and Squid: deny loopback, link-local,
+// private, CGNAT and metadata addresses unless configured. The table follows IANA's IPv4 and IPv6
+// special-purpose registries (every block not globally reachable); destination-guard.ranges.test.ts
+// checks it edge by edge against an independent copy.
 import { formatIp, type IpAddress, type IpPrefix, parsePrefix, prefixContains } from '../match/ip.js';
 import { PrefixTrie } from '../match/prefix-trie.js';
 import { GatewayError } from './errors.js';
@@ -30,8 +33,14 @@ export const deniedRanges: readonly { prefix: string; name: string }[] = [
   { prefix: '::1/128', name: 'loopback' },
   { prefix: '64:ff9b:1::/48', name: 'local-use NAT64' },
   { prefix: '100::/64', name: 'discard-only' },
+  { prefix: '100:0:0:1::/64', name: 'dummy prefix' },
+  { prefix: '2001::/23', name: 'IETF protocol assignments' },
   { prefix: '2001::/32', name: 'Teredo' },
+  { prefix: '2001:2::/48', name: 'benchmarking' },
+  { prefix: '2001:10::/28', name: 'ORCHID (deprecated)' },
   { prefix: '2001:db8::/32', name: 'documentation' },
+  { prefix: '3fff::/20', name: 'documentation' },
+  { prefix: '5f00::/16', name: 'SRv6 SIDs' },
   { prefix: 'fc00::/7', name: 'unique-local' },
   { prefix: 'fd00:ec2::254/128', name: 'cloud metadata service' },
   { prefix: 'fe80::/10', name: 'link-local' },
@@ -42,6 +51,7 @@ export const deniedRanges: readonly { prefix: string; name: string }[] = [
 /** IPv6 forms that carry an IPv4 address: where it sits in the 16 bytes. */
 const embeddingForms: readonly { prefix: IpPrefix; at: number; name: string }[] = [
   { prefix: parsePrefix('::ffff:0:0/96') as IpPrefix, at: 12, name: 'IPv4-mapped' },
+  { prefix: parsePrefix('::ffff:0:0:0/96') as IpPrefix, at: 12, name: 'IPv4-translated' },
   { prefix: parsePrefix('::/96') as IpPrefix, at: 12, name: 'IPv4-compatible' },
   { prefix: parsePrefix('64:ff9b::/96') as IpPrefix, at: 12, name: 'NAT64' },
   { prefix: parsePrefix('2002::/16') as IpPrefix, at: 2, name: '6to4' },

@@ -21,7 +21,7 @@ export const gatewayErrorCodes = {
     status: 400,
     outcome: 'error',
     summary:
-      'The request body framing is ambiguous or invalid (Content-Length with Transfer-Encoding, duplicate Content-Length, a coding other than chunked, a bad chunk).',
+      'The request body framing is ambiguous or invalid (Content-Length with Transfer-Encoding, duplicate Content-Length, a coding other than chunked, Connection naming a framing header, a bad chunk).',
   },
   PW_GW_HEADERS_TOO_LARGE: {
     status: 431,

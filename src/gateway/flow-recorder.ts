@@ -7,7 +7,8 @@ import type { Component } from '../catalog/model.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import type { Decision } from '../policy/policy.js';
 import type { ActualPath } from '../policy/verdict.js';
-import type { FlowStore, GatewayMetricsSink } from './contracts.js';
+import type { FlowStore } from '../store/store.js';
+import type { GatewayMetricsSink } from './contracts.js';
 import { type GatewayErrorCode, gatewayErrorCodes } from './errors.js';
 
 /** Subscribers get every finished gateway FlowRecord (tracing without touching the proxy code). */

@@ -6,12 +6,15 @@ import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { resolveCatalog } from '../catalog/load.js';
 import { selectProfile } from '../catalog/profiles.js';
+import { isPathwardenError } from '../errors.js';
 import { type IpAddress, parseIp, unmapIPv4 } from '../match/ip.js';
 import { Policy } from '../policy/policy.js';
+import type { FlowStore } from '../store/store.js';
 import { ClientPolicy } from './client-policy.js';
 import type { GatewayConfig } from './config.js';
+import { ConnectionGate, descriptorLimit, effectiveConnectionLimit } from './connection-gate.js';
 import type { GatewayContext } from './context.js';
-import type { FlowStore, GatewayMetricsSink, GatewayStatus } from './contracts.js';
+import type { GatewayMetricsSink, GatewayStatus } from './contracts.js';
 import { DestinationGuard } from './destination-guard.js';
 import { FlowRecorder } from './flow-recorder.js';
 import { HealthMonitor } from './health.js';
@@ -21,7 +24,7 @@ import { createProxyServer, type DrainableConnection, listen } from './proxy-ser
 import { createSocksServer } from './socks-server.js';
 import { compileEgress } from './upstream-dial.js';
 
-/** What the admin API starter (src/gateway/admin-server.ts) is given. */
+/** What the admin API starter (src/admin/server.ts, wired in src/server/gateway-server.ts) is given. */
 export interface AdminStartOptions {
   listen: string;
   token?: string;
@@ -30,6 +33,8 @@ export interface AdminStartOptions {
   metrics: GatewayMetricsSink;
   policy: Policy;
   status: GatewayStatus;
+  /** Every 500 the admin side sends (a failing store, a bug): logged by the gateway. */
+  onError?(error: unknown, path: string): void;
 }
 
 export interface GatewayDependencies {
@@ -66,8 +71,7 @@ export async function startGateway(
   deps: GatewayDependencies,
 ): Promise<RunningGateway> {
   const policy =
-    deps.policy ??
-    Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
+    deps.policy ?? Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
   const resolver = new HostResolver(config.resolve, deps.lookup);
   const egresses = {
     expressroute: compileEgress('expressroute', config.egress.expressroute),
@@ -87,6 +91,11 @@ export async function startGateway(
     auth: config.auth ? new ProxyAuth(config.auth.users) : null,
     metrics: deps.metrics,
     recorder: new FlowRecorder(deps.store, deps.metrics, deps.logger),
+    gate: new ConnectionGate(
+      effectiveConnectionLimit(config.limits.maxConnections, descriptorLimit()),
+      deps.metrics,
+      deps.logger,
+    ),
     selfEndpoints: [],
     draining: false,
     activeTunnels: 0,
@@ -115,14 +124,14 @@ export async function startGateway(
   try {
     const proxy = createProxyServer(ctx, connections, connectionClosed);
     servers.push(proxy);
-    const bound = await listen(proxy, config.listen);
+    const bound = await listen(proxy, config.listen, 'proxy');
     proxy.on('error', onListenerError);
     address = bound.text;
     addSelf(ctx, bound.host, bound.port);
     if (config.socks) {
       const socks = createSocksServer(ctx, connections, connectionClosed);
       servers.push(socks);
-      const socksBound = await listen(socks, config.socks);
+      const socksBound = await listen(socks, config.socks, 'SOCKS');
       socks.on('error', onListenerError);
       socksAddress = socksBound.text;
       addSelf(ctx, socksBound.host, socksBound.port);
@@ -135,6 +144,15 @@ export async function startGateway(
         metrics: deps.metrics,
         policy,
         status,
+        onError: (error, path) =>
+          deps.logger?.error(
+            {
+              path,
+              code: isPathwardenError(error) ? error.code : 'PW_ERR_INTERNAL',
+              err: error instanceof Error ? (error.stack ?? error.message) : String(error),
+            },
+            'admin API request failed',
+          ),
       });
       const adminAddress = parseIp(
         admin.address.slice(0, admin.address.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
@@ -147,11 +165,16 @@ export async function startGateway(
       }
     }
   } catch (error) {
+    // Nothing was served: release what the gateway was given, so the process can exit.
     await stopListeners();
+    await deps.store.close();
     throw error;
   }
   health.start();
-  deps.logger?.info({ listen: address, socks: socksAddress, admin: admin?.address }, 'gateway started');
+  deps.logger?.info(
+    { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
+    'gateway started',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -176,6 +199,7 @@ export async function startGateway(
       );
       await listenersClosed;
       health.stop();
+      ctx.gate.stop();
       await deps.store.close();
       deps.logger?.info({ listen: address }, 'gateway stopped');
       deps.logger?.flush();

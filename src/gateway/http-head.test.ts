@@ -111,6 +111,31 @@ describe('request heads', () => {
       'PW_GW_BAD_REQUEST',
     ],
     ['TE in HTTP/1.0', 'POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 'PW_GW_BAD_FRAMING'],
+    [
+      'Connection naming Content-Length',
+      'POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: Content-Length\r\n\r\n',
+      'PW_GW_BAD_FRAMING',
+    ],
+    [
+      'Connection naming Content-Length in a list',
+      'POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: keep-alive, content-length\r\n\r\n',
+      'PW_GW_BAD_FRAMING',
+    ],
+    [
+      'Connection naming Transfer-Encoding',
+      'POST http://a/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n',
+      'PW_GW_BAD_FRAMING',
+    ],
+    [
+      'Proxy-Connection naming Content-Length',
+      'POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nProxy-Connection: CONTENT-LENGTH\r\n\r\n',
+      'PW_GW_BAD_FRAMING',
+    ],
+    [
+      'Connection naming Content-Length with no body',
+      'GET http://a/ HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\n\r\n',
+      'PW_GW_BAD_FRAMING',
+    ],
   ])('rejects %s', (_name, text, code) => {
     expect(codeOf(() => request(text))).toBe(code);
   });
@@ -146,6 +171,8 @@ describe('response heads', () => {
     ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'],
     ['HTTP/1.1 20 OK\r\n\r\n'],
     ['HTTP/1.1 200 OK\r\n folded\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Content-Length\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, Transfer-Encoding\r\n\r\n'],
   ])('rejects %j as PW_GW_BAD_UPSTREAM_RESPONSE', (text) => {
     expect(codeOf(() => response(text))).toBe('PW_GW_BAD_UPSTREAM_RESPONSE');
   });

@@ -175,6 +175,14 @@ function parseFields(lines: string[], code: 'request' | 'response'): MessageHead
         break;
     }
   }
+  // RFC 9110 §7.6.1 has a proxy remove every field its Connection names; a framing field removed
+  // while its body is still forwarded turns the body into a request the next hop reads unchecked.
+  // Framing is never hop-by-hop, so naming it there is refused, not repaired.
+  for (const token of connectionTokens) {
+    if (token === 'content-length' || token === 'transfer-encoding') {
+      throw framingError(code, `Connection names the framing header ${token}`);
+    }
+  }
   let chunked = false;
   if (transferEncoding !== null) {
     if (transferEncoding.length !== 1 || transferEncoding[0] !== 'chunked') {

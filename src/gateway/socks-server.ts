@@ -69,6 +69,8 @@ class SocksConnection implements DrainableConnection {
   #timer: NodeJS.Timeout;
   #closed = false;
   #requestBytes = 0;
+  /** A client gets one reply to its request (RFC 1928 §6), refusal or success, never two. */
+  #replied = false;
 
   constructor(ctx: GatewayContext, socket: Socket, onClosed: () => void) {
     this.#ctx = ctx;
@@ -78,10 +80,15 @@ class SocksConnection implements DrainableConnection {
     const address = ClientPolicy.addressOf(socket.remoteAddress);
     this.#client = address ? formatIp(address) : (socket.remoteAddress ?? null);
     this.#component = ctx.clients.componentOf(address);
-    this.#timer = setTimeout(
-      () => this.#refuse(new GatewayError('PW_GW_HEADERS_TIMEOUT', 'SOCKS negotiation timed out')),
-      ctx.limits.headersTimeoutMs,
-    );
+    this.#timer = setTimeout(() => {
+      if (this.#stage === 'greeting' && this.#buffer.length === 0) {
+        // Sent nothing at all: closed and counted, but there is no request to record.
+        ctx.gate.refused('silent');
+        this.#socket.destroy();
+        return;
+      }
+      this.#refuse(new GatewayError('PW_GW_HEADERS_TIMEOUT', 'SOCKS negotiation timed out'));
+    }, ctx.limits.headersTimeoutMs);
     socket.on('data', this.#onData);
     socket.on('error', this.#onGone);
     socket.on('end', this.#onGone);
@@ -271,6 +278,7 @@ class SocksConnection implements DrainableConnection {
 
   /** Writes a reply (bound address 0.0.0.0:0: clients do not use it); returns its length. */
   #sendReply(code: number): number {
+    this.#replied = true;
     const reply = Buffer.from([VERSION, code, 0, 1, 0, 0, 0, 0, 0, 0]);
     this.#socket.write(reply);
     return reply.length;
@@ -279,7 +287,9 @@ class SocksConnection implements DrainableConnection {
   #refuse(cause: unknown): void {
     if (this.#stage === 'done' && this.#tunnel) return;
     const error = isGatewayError(cause) ? cause : new GatewayError('PW_GW_INTERNAL', String(cause));
-    if (this.#stage === 'routing' || this.#stage === 'request') this.#sendReply(replyFor(error.code));
+    if ((this.#stage === 'routing' || this.#stage === 'request') && !this.#replied) {
+      this.#sendReply(replyFor(error.code));
+    }
     if (this.#flow) this.#ctx.recorder.finish(this.#flow, error.code);
     this.#stage = 'done';
     clearTimeout(this.#timer);
@@ -294,8 +304,8 @@ export function createSocksServer(
   onConnectionClosed: () => void,
 ): Server {
   const server = createServer({ allowHalfOpen: true, noDelay: true });
-  server.maxConnections = ctx.limits.maxConnections;
   server.on('connection', (socket: Socket) => {
+    if (!ctx.gate.admit(socket, connections.size)) return;
     let counted = true;
     const connection: SocksConnection = new SocksConnection(ctx, socket, () => {
       if (!counted) return;

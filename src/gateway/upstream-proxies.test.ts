@@ -3,10 +3,11 @@
 // upstream of its path (and by no other), by name (upstreams resolve in their own DNS view and send
 // the right Host), and be recorded with `upstream` and `proxy host:port` evidence.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
 import { curl, tlsThroughProxy } from './testing/clients.js';
 import { startTestGateway, type TestGateway } from './testing/gateway-fixture.js';
 import { type Origin, startHttpOrigin, startTlsOrigin } from './testing/origins.js';
-import { hasSquid, startNodeProxy, startSquid, type UpstreamProxyPeer } from './testing/upstream-proxies.js';
+import { startNodeProxy, startSquid, type UpstreamProxyPeer } from './testing/upstream-proxies.js';
 
 const SQUID_SOURCE = '127.0.0.5';
 const NODE_SOURCE = '127.0.0.6';
@@ -17,7 +18,7 @@ const LAB_NAMES = [
   'ajax.aspnetcdn.com',
 ];
 
-describe.skipIf(!hasSquid)(
+describe.skipIf(!needPeers('squid', 'curl', 'openssl'))(
   'egress through upstream proxies (Squid for the circuit, Node for the Internet)',
   () => {
     let http: Origin;

@@ -78,7 +78,11 @@ describe('pathwarden generate', () => {
       ['generate', 'route-filter', '--region', 'narnia'],
       /unknown Azure region "narnia" \(known: eastus, .*westeurope/,
     ],
-    [['generate', 'pac', '-o', '/nonexistent/dir/proxy.pac'], /cannot write \/nonexistent\/dir\/proxy.pac/],
+    [
+      ['generate', 'pac', '--topology', exampleTopologyFile, '-o', '/nonexistent/dir/proxy.pac'],
+      /cannot write \/nonexistent\/dir\/proxy.pac/,
+    ],
+    [['generate', 'pac'], /pac needs a circuit proxy/],
   ])('%j fails with one line and exit code 2', async (argv, message) => {
     const { code, stdout, stderr } = await cli(...argv);
     expect(code).toBe(2);

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { EgressPath } from '../catalog/model.js';
+import { needPeers } from '../testing/peers.js';
 import { generateDnsmasq } from './dnsmasq.js';
 import { builtinPolicy, exampleTopology, seededRandom, topology } from './testing/fixtures.js';
-import { hasProgram, run } from './testing/processes.js';
+import { run } from './testing/processes.js';
 
 const dnsmasqPath = '/usr/sbin/dnsmasq';
 const policy = builtinPolicy();
@@ -61,6 +62,7 @@ describe('generate dnsmasq', () => {
         names.push(name);
       }
       const unexplained: string[] = [];
+      const leaks: string[] = [];
       for (const name of names) {
         const line = dnsmasqLine(config, name);
         const got: EgressPath = line?.sets.includes('#er4') ? 'expressroute' : 'internet';
@@ -68,11 +70,14 @@ describe('generate dnsmasq', () => {
         const want: EgressPath =
           path === 'either' ? either : path === 'expressroute' ? 'expressroute' : 'internet';
         if (got === want) continue;
+        // Fail closed: a difference may send an Internet name to the circuit, never the reverse.
+        if (want === 'expressroute') leaks.push(name);
         const explained =
           apexes.has(name) || (line !== undefined && line.domain !== name && under.includes(line.domain));
         if (!explained) unexplained.push(`${name}: dnsmasq ${got}, decide() ${want}`);
       }
       expect(unexplained).toEqual([]);
+      expect(leaks).toEqual([]);
       expect(apexes.size + under.length).toBeGreaterThan(0);
     },
   );
@@ -83,7 +88,7 @@ describe('generate dnsmasq', () => {
     );
   });
 
-  test.skipIf(!hasProgram(dnsmasqPath))('dnsmasq --test accepts it', async () => {
+  test.skipIf(!needPeers('dnsmasq'))('dnsmasq --test accepts it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pathwarden-dnsmasq-'));
     try {
       const file = join(dir, 'pathwarden.conf');

@@ -4,7 +4,6 @@
 // under it, the longest domain winning; the catalog does not, and the output says where that
 // changes an answer.
 import type { EgressPath } from '../catalog/model.js';
-import type { HostPattern } from '../match/host.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
 import { comment, type GenerateOptions, headerLines, prepare, ruleLabel } from './context.js';
@@ -33,35 +32,28 @@ export function generateDnsmasq(policy: Policy, topology: Topology, options: Dns
   const egressOfName = (name: string) =>
     singleEgress(routeOf(context.table.decideName(name), context.choice), name, 'dnsmasq');
 
-  const lines = new Map<string, DomainLine>();
-  const patterns = new Map<string, HostPattern>();
-  for (const host of context.hosts) patterns.set(host.text, host.pattern);
-  // Wildcards first: where `x` and `*.x` disagree, the line follows `*.x` (it covers every name
-  // under x, the exact rule only one), and the apex is reported as a difference.
-  for (const host of [...context.hosts].sort((a, b) =>
-    a.pattern.kind === b.pattern.kind ? 0 : a.pattern.kind === 'wildcard' ? -1 : 1,
-  )) {
+  // dnsmasq cannot tell x from the names under it (its `/*.x/` form does not apply to nftset): one
+  // line covers both. When they take different paths, the line takes the circuit, so that no
+  // circuit-bound name ever lands in a set that is never marked; the others are reported.
+  const egressOfPattern = new Map<string, EgressPath>();
+  const sourcesOf = new Map<string, string[]>();
+  for (const host of context.hosts) {
     const egress = singleEgress(host.route, host.text, 'dnsmasq');
+    egressOfPattern.set(host.text, egress);
     const domain = host.pattern.kind === 'exact' ? host.pattern.name : host.pattern.suffix;
     const source = `${host.text}: ${ruleLabel(host.decisions.any.ruleId, host.decisions.any.path, egress)}`;
-    const line = lines.get(domain);
-    if (line) {
-      line.sources.push(source);
-      if (line.egress !== egress) line.differences.push(`${domain} itself (catalog: ${egress})`);
-      continue;
-    }
-    lines.set(domain, { domain, egress, sources: [source], differences: [] });
+    sourcesOf.set(domain, [...(sourcesOf.get(domain) ?? []), source]);
   }
-  for (const line of lines.values()) {
-    // What dnsmasq does that the catalog does not: match the apex of `*.x`, and names under `x`.
-    if (!patterns.has(line.domain)) {
-      const apex = egressOfName(line.domain);
-      if (apex !== line.egress) line.differences.push(`${line.domain} itself (catalog: ${apex})`);
-    }
-    if (!patterns.has(`*.${line.domain}`)) {
-      const under = egressOfName(`pathwarden-probe.${line.domain}`);
-      if (under !== line.egress) line.differences.push(`names under ${line.domain} (catalog: ${under})`);
-    }
+  const lines = new Map<string, DomainLine>();
+  for (const [domain, sources] of sourcesOf) {
+    const itself = egressOfPattern.get(domain) ?? egressOfName(domain);
+    const under = egressOfPattern.get(`*.${domain}`) ?? egressOfName(`pathwarden-probe.${domain}`);
+    const egress: EgressPath =
+      itself === 'expressroute' || under === 'expressroute' ? 'expressroute' : 'internet';
+    const differences: string[] = [];
+    if (itself !== egress) differences.push(`${domain} itself (catalog: ${itself})`);
+    if (under !== egress) differences.push(`names under ${domain} (catalog: ${under})`);
+    lines.set(domain, { domain, egress, sources, differences });
   }
 
   // A line adds nothing when the nearest enclosing line already gives the same sets; what it
@@ -84,9 +76,10 @@ export function generateDnsmasq(policy: Policy, topology: Topology, options: Dns
       `Circuit-bound names go to sets ${nftSets.circuitNames4}/${nftSets.circuitNames6} (marked for the circuit), Internet exceptions to`,
       `${nftSets.internetNames4}/${nftSets.internetNames6} (never marked, even inside a circuit prefix), both in table inet ${nftTable}.`,
       'dnsmasq matches a domain, its apex included, and every name under it; the longest domain wins.',
-      'The catalog\'s "*.x" never matches x, and its exact names never match the names under them:',
-      'lines where this changes the answer say so ("differs"). Names no line matches are not added to any set.',
-      'dnsmasq fills the sets only from upstream answers: after reloading the nftables ruleset, send it SIGHUP.',
+      'The catalog\'s "*.x" never matches x, and its exact names never match the names under them: where x and',
+      'the names under it take different paths, the line takes the circuit (fail closed: no circuit-bound name in',
+      'an Internet set), and says so ("differs"). Names no line matches are not added to any set.',
+      'dnsmasq fills the sets only from upstream answers: reloading the nftables ruleset keeps them.',
     ]),
   ];
   for (const egress of ['expressroute', 'internet'] as const) {

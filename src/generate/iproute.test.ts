@@ -27,6 +27,18 @@ describe('generate iproute', () => {
     expect(text).not.toMatch(/ip -4 route replace default via/);
   });
 
+  test('installs the unreachable route before any rule and never deletes a rule it keeps', () => {
+    const text = generateIproute(policy, example, { via: '192.0.2.1', dev: 'er0' });
+    const unreachable = text.indexOf('route replace unreachable default');
+    expect(unreachable).toBeGreaterThan(0);
+    expect(text.indexOf('rule add')).toBeGreaterThan(unreachable);
+    expect(text.indexOf('route replace default via')).toBeGreaterThan(unreachable);
+    // No flush, no delete-then-add: the only deletions are tagged rules and routes of earlier runs.
+    expect(text).not.toMatch(/flush|rule del priority \d/);
+    expect(text).toContain('ip -4 rule add fwmark 0x100/0x100 lookup 100 priority 1000 protocol 245');
+    expect(text).toContain('ip -6 route del default table 100 proto 245');
+  });
+
   test.each([
     [{}, /--via/],
     [{ via: '2001:db8::1' }, /--via "2001:db8::1" is not an IPv4 address/],

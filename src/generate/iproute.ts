@@ -7,7 +7,13 @@ import { parseIp } from '../match/ip.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
 import { comment, type GenerateOptions, headerLines, prepare } from './context.js';
-import { hex, type MarkOptions, requireInternetDefault, resolvedMarks } from './policy-routing.js';
+import {
+  hex,
+  type MarkOptions,
+  requireInternetDefault,
+  resolvedMarks,
+  rulesProtocol,
+} from './policy-routing.js';
 
 export interface IprouteOptions extends GenerateOptions, MarkOptions {
   /** IPv4 next hop towards the circuit (the ExpressRoute edge router). */
@@ -41,7 +47,10 @@ export function generateIproute(policy: Policy, topology: Topology, options: Ipr
     text,
     version: parseIp(text)?.version,
   }));
-  const priorities = [priority, ...sources.map((_, i) => priority + 1 + i)];
+  const circuitRoutes = [
+    { version: 4, via: options.via },
+    { version: 6, via: options.via6 },
+  ];
 
   const out = [
     '#!/bin/sh',
@@ -53,42 +62,79 @@ export function generateIproute(policy: Policy, topology: Topology, options: Ipr
         'iproute',
       ),
       `Table ${table} holds the circuit route; packets marked ${hex(fwmark)} by \`generate nftables\` and packets from`,
-      'the circuit source addresses use it. Running the script again replaces what it added.',
+      'the circuit source addresses use it. Fail closed by construction: the `unreachable` route is in the table',
+      'before any rule points at it; rules and routes are replaced in place, never deleted and added again, so',
+      'running the script again (under traffic) opens no gap. It touches only the routes it names in its table',
+      `and the rules tagged \`protocol ${rulesProtocol}\` that look up the table.`,
+      'Exit status 2: everything is applied but the circuit route could not be installed (link down or',
+      'missing); circuit-bound traffic is dropped until the script runs again with the circuit up.',
     ]),
-    'set -e',
+    'set -eu',
+    'status=0',
     '',
-    // `route flush` leaves IPv6 unreachable routes in place: routes below use `replace`.
-    '# Remove what an earlier run added (same priorities, same table); routes are replaced.',
-    ...priorities.flatMap((p) =>
-      [4, 6].map((v) => `while ip -${v} rule del priority ${p} 2>/dev/null; do :; done`),
-    ),
-    `ip -4 route flush table ${table} 2>/dev/null || true`,
-    `ip -6 route flush table ${table} 2>/dev/null || true`,
-    '',
-    `# Marked packets (nftables, set bit ${hex(fwmark)}) look up the circuit table.`,
-    `ip -4 rule add fwmark ${hex(fwmark)}/${hex(fwmark)} lookup ${table} priority ${priority}`,
-    `ip -6 rule add fwmark ${hex(fwmark)}/${hex(fwmark)} lookup ${table} priority ${priority}`,
-  ];
-  if (sources.length > 0) {
-    out.push('', '# The circuit egress source addresses (topology expressroute.sourceAddresses).');
-    sources.forEach((source, i) => {
-      out.push(
-        `ip -${source.version} rule add from ${source.text} lookup ${table} priority ${priority + 1 + i}`,
-      );
-    });
-  }
-  out.push('', '# The circuit route.');
-  if (options.via !== undefined)
-    out.push(`ip -4 route replace default via ${options.via}${dev} table ${table}`);
-  else out.push('# No IPv4 next hop (--via): circuit-bound IPv4 traffic is dropped by the route below.');
-  if (options.via6 !== undefined)
-    out.push(`ip -6 route replace default via ${options.via6}${dev} table ${table}`);
-  else out.push('# No IPv6 next hop (--via6): circuit-bound IPv6 traffic is dropped by the route below.');
-  out.push(
-    '',
-    '# Fail closed: without the circuit route, circuit-bound traffic is unreachable, never sent to the Internet.',
+    '# 1. Fail closed first: without the circuit route, circuit-bound traffic is unreachable, never sent',
+    '#    to the Internet. Installed before any rule points at the table; the highest metric never wins.',
     `ip -4 route replace unreachable default metric ${lastMetric} table ${table}`,
     `ip -6 route replace unreachable default metric ${lastMetric} table ${table}`,
+    '',
+    '# 2. The circuit route, tagged with the protocol. A circuit link that is down or missing leaves the',
+    '#    table unreachable: the script goes on, and says so.',
+  ];
+  for (const { version, via } of circuitRoutes) {
+    if (via === undefined) {
+      out.push(
+        `# No IPv${version} next hop (--via${version === 6 ? '6' : ''}): circuit-bound IPv${version} traffic is dropped; a circuit route of an earlier run goes.`,
+        `ip -${version} route del default table ${table} proto ${rulesProtocol} 2>/dev/null || true`,
+      );
+      continue;
+    }
+    out.push(
+      `if ! ip -${version} route replace default via ${via}${dev} table ${table} proto ${rulesProtocol}; then`,
+      `\techo "pathwarden: circuit route not installed (IPv${version} via ${via}${dev}): table ${table} stays unreachable" >&2`,
+      '\tstatus=2',
+      'fi',
+    );
+  }
+  const rules = [
+    { version: 4, selector: `fwmark ${hex(fwmark)}/${hex(fwmark)}`, priority },
+    { version: 6, selector: `fwmark ${hex(fwmark)}/${hex(fwmark)}`, priority },
+    ...sources.map((source, i) => ({
+      version: source.version,
+      selector: `from ${source.text}`,
+      priority: priority + 1 + i,
+    })),
+  ];
+  const show = (rule: (typeof rules)[number]) =>
+    `ip -${rule.version} rule show priority ${rule.priority} ${rule.selector} lookup ${table}`;
+  const tagged = `grep " proto ${rulesProtocol}$"`;
+  out.push(
+    '',
+    '# 3. The rules, compare-and-apply: a rule already there is kept as it is, a missing one is added.',
+  );
+  rules.forEach((rule, i) => {
+    if (i === 0) out.push(`# Marked packets (nftables, set bit ${hex(fwmark)}) look up the circuit table.`);
+    if (i === 2) out.push('# The circuit egress source addresses (topology expressroute.sourceAddresses).');
+    out.push(
+      `${show(rule)} | ${tagged} >/dev/null ||`,
+      `\tip -${rule.version} rule add ${rule.selector} lookup ${table} priority ${rule.priority} protocol ${rulesProtocol}`,
+    );
+  });
+  out.push(
+    '',
+    '# 4. Rules of an earlier run that are no longer wanted (same tag, same table): removed last, so that',
+    '#    the wanted ones are in place first. Rules without the tag are never touched.',
+    'keep="',
+    ...rules.map((rule) => `$(${show(rule)} | ${tagged} | sed "s/^/${rule.version} /")`),
+    '"',
+    'for family in 4 6; do',
+    `\tip -"$family" rule show | grep " lookup ${table} proto ${rulesProtocol}$" | while IFS= read -r line; do`,
+    '\t\tif printf \'%s\' "$keep" | grep -qxF "$family $line"; then continue; fi',
+    `\t\tselector=$(printf '%s\\n' "\${line#*:}" | sed "s/ proto ${rulesProtocol}$//")`,
+    '\t\t# shellcheck disable=SC2086 # the selector is split into the words ip printed',
+    `\t\tip -"$family" rule del priority "\${line%%:*}" $selector protocol ${rulesProtocol}`,
+    '\tdone',
+    'done',
+    'exit "$status"',
   );
   return `${out.join('\n')}\n`;
 }

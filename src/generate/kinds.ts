@@ -39,7 +39,9 @@ export interface GenerateRequest {
   component?: Component;
   either?: EgressPath;
   resolveIp?: boolean;
+  circuitDirect?: boolean;
   format?: AllowlistFormat;
+  collectionPriority?: number;
   region?: string;
   json?: boolean;
   accessLog?: string;

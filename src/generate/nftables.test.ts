@@ -3,9 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
 import { generateNftables } from './nftables.js';
 import { builtinPolicy, exampleTopology, policyFromYaml, topology } from './testing/fixtures.js';
-import { hasProgram, run } from './testing/processes.js';
+import { run } from './testing/processes.js';
 
 const nftPath = '/usr/sbin/nft';
 const policy = builtinPolicy();
@@ -23,6 +24,20 @@ describe('generate nftables', () => {
       expect(text).toContain(prefix);
     expect(text).toContain('meta mark set meta mark or 0x4000 return');
     expect(text.indexOf('@er4 ')).toBeLessThan(text.indexOf('@er4_prefixes '));
+  });
+
+  test('keeps the name sets across reloads: no delete table; chains and prefix sets are refilled', () => {
+    const text = generateNftables(policy, example);
+    expect(text).not.toContain('delete table');
+    expect(text).not.toMatch(/flush set inet pathwarden (er4|er6|inet4|inet6)\n/);
+    expect(text).toContain('flush chain inet pathwarden classify');
+    expect(text).toContain('flush set inet pathwarden er4_prefixes');
+    expect(text).toMatch(/set er4 \{\n\t\ttype ipv4_addr\n\t\tsize 262144\n\t\}/);
+    expect(text).toMatch(
+      /set inet6 \{\n\t\ttype ipv6_addr\n\t\tflags timeout\n\t\ttimeout 1h\n\t\tsize 65536\n\t\}/,
+    );
+    expect(text).toContain('ip saddr != 10.20.0.5 snat ip to 10.20.0.5');
+    expect(text).toContain('meta nfproto ipv6 meta mark & 0x100 == 0x100 fib saddr type local masquerade');
   });
 
   test('carves catalog Internet prefixes out of circuit prefixes, and refuses deeper nesting', () => {
@@ -49,7 +64,7 @@ rules:
     );
   });
 
-  test.skipIf(!hasProgram(nftPath))('nft -c -f accepts it, with and without topology prefixes', async () => {
+  test.skipIf(!needPeers('nft'))('nft -c -f accepts it, with and without topology prefixes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pathwarden-nft-'));
     try {
       for (const [name, input] of [

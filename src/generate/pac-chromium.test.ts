@@ -1,7 +1,6 @@
 // The generated PAC in a real browser: Debian's Chromium fetches it from loopback, every name is
 // mapped to nowhere (--host-resolver-rules), and two loopback proxies stand for the ExpressRoute
 // and Internet egresses. Each page load must reach the proxy of its documented path, and only it.
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,16 +9,17 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EgressPath } from '../catalog/model.js';
+import { needPeers, peers } from '../testing/peers.js';
 import { generatePac } from './pac.js';
 import { builtinPolicy, documentedEgress, sampleHosts, topology } from './testing/fixtures.js';
 import { canonicalRequestHost, type Recorder, startRecorder } from './testing/loopback.js';
 
-const chromiumPath = '/usr/bin/chromium';
+const chromiumPath = peers.chromium?.path as string;
 // The seed profile: the test is about Chromium's PAC behaviour, and one page load per host of the
 // whole current catalog takes minutes on a shared machine.
 const policy = builtinPolicy('seed');
 
-describe.skipIf(!existsSync(chromiumPath))('generate pac in Chromium', () => {
+describe.skipIf(!needPeers('chromium'))('generate pac in Chromium', () => {
   const proxies = {} as Record<EgressPath, Recorder>;
   let pacServer: Server;
   let pacRequests = 0;

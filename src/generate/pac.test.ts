@@ -8,6 +8,7 @@ import type { Policy } from '../policy/policy.js';
 import { generatePac } from './pac.js';
 import {
   builtinPolicy,
+  documentedEgress,
   exampleTopology,
   policyFromYaml,
   seededRandom,
@@ -190,11 +191,87 @@ describe('generate pac', () => {
 
   test('answers DIRECT for a path without proxies', async () => {
     const direct = topology({ internet: { proxies: ['10.9.0.2:3128'] } });
-    const pac = await open(generatePac(policy, direct));
+    // Only with --circuit-direct: the network routes circuit-bound traffic itself.
+    const pac = await open(generatePac(policy, direct, { circuitDirect: true }));
     expect(await pac.findProxy('https://api.powerbi.com/', 'api.powerbi.com')).toBe('DIRECT');
     expect(await pac.findProxy('https://ajax.aspnetcdn.com/', 'ajax.aspnetcdn.com')).toBe(
       'PROXY 10.9.0.2:3128',
     );
+  });
+
+  test('refuses a topology without a circuit proxy: circuit-bound hosts would get DIRECT', () => {
+    for (const input of [topology({ internet: { proxies: ['10.9.0.2:3128'] } }), topology({})]) {
+      expect(() => generatePac(policy, input)).toThrow(
+        expect.objectContaining({
+          code: 'PW_ERR_GENERATE_INVALID',
+          message: expect.stringMatching(/circuit proxy/),
+        }),
+      );
+    }
+  });
+
+  test('lists every proxy of a path in order, and never DIRECT for a circuit-bound host', async () => {
+    const twoEach = topology({
+      ...example,
+      expressroute: { ...example.expressroute, proxies: ['10.9.0.1:3128', '10.9.1.1:3128'] },
+      internet: { ...example.internet, proxies: ['10.9.0.2:3128', '[2001:db8::2]:3128'] },
+    });
+    const pac = await open(generatePac(policy, twoEach));
+    const circuit = 'PROXY 10.9.0.1:3128; PROXY 10.9.1.1:3128';
+    const internet = 'PROXY 10.9.0.2:3128; PROXY [2001:db8::2]:3128';
+    expect(await pac.findProxy('https://api.powerbi.com/', 'api.powerbi.com')).toBe(circuit);
+    expect(await pac.findProxy('https://ajax.aspnetcdn.com/', 'ajax.aspnetcdn.com')).toBe(internet);
+    for (const name of randomNames(policy, 300, 17)) {
+      const url = `https://${name}/`;
+      const answer = await pac.findProxy(url, name);
+      expect(answer).not.toContain('DIRECT');
+      if (documentedEgress(policy, url) === 'expressroute') expect(answer, name).toBe(circuit);
+    }
+  });
+
+  test('--resolve-ip keeps the order of nested prefixes (internet /8, circuit /16, internet /24)', async () => {
+    const nested = policyFromYaml(`
+schema: pathwarden.catalog/v1
+name: nested
+version: "1"
+rules:
+  - { id: t.wide, components: all, activity: wide, hosts: [], prefixes: [20.0.0.0/8], path: internet, data: other, source: test }
+  - { id: t.er, components: all, activity: er, hosts: [], prefixes: [20.1.0.0/16], path: expressroute, data: other, source: test }
+  - { id: t.hole, components: all, activity: hole, hosts: [], prefixes: [20.1.2.0/24], path: internet, data: other, source: test }
+  - { id: t.name, components: all, activity: name, hosts: [api.example.net], path: expressroute, data: other, source: test }
+`);
+    const text = generatePac(nested, example, { resolveIp: true });
+    const addresses = [
+      '20.0.0.1',
+      '20.1.0.1',
+      '20.1.1.255',
+      '20.1.2.0',
+      '20.1.2.200',
+      '20.1.3.0',
+      '20.1.255.255',
+      '20.2.0.0',
+      '20.255.255.255',
+      '21.0.0.1',
+      '19.255.255.255',
+    ];
+    const resolved = new Map(addresses.map((address, i) => [`host${i}.example.org`, address]));
+    // pac-resolver's own isInNet (on the literal: no second lookup) and a dnsResolve from the table.
+    const pac = await open(text, {
+      dnsResolve: async (host: string) => resolved.get(host) ?? null,
+      isResolvable: failDns('isResolvable'),
+    });
+    const mismatches: string[] = [];
+    for (const [host, address] of [...resolved, ...addresses.map((a) => [a, a] as const)]) {
+      const url = `http://${host}/`;
+      let decision = nested.decide(url);
+      if (decision.path === 'unknown') decision = nested.decide(address);
+      const expected = expectedProxy(decision.path, 'expressroute', 'internet');
+      const actual = await pac.findProxy(url, host);
+      if (actual !== expected) mismatches.push(`${host} (${address}): PAC ${actual}, decide() ${expected}`);
+    }
+    expect(mismatches).toEqual([]);
+    expect(nested.decide('20.1.2.200').path).toBe('internet');
+    expect(nested.decide('20.1.3.0').path).toBe('expressroute');
   });
 
   test('keeps port-restricted and component-specific rules, and names outside the pattern alphabet', async () => {

@@ -2,6 +2,7 @@
 // component. Pitfalls it avoids (docs/generate.md): shExpMatch is case-sensitive and its `*`
 // crosses dots, a trailing dot defeats every pattern, dnsDomainIs is a label-unsafe suffix test,
 // and DNS calls block the browser, so they appear only with --resolve-ip.
+import { PathwardenError } from '../errors.js';
 import { formatIp, type IpPrefix } from '../match/ip.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
@@ -21,6 +22,11 @@ import { type Route, routeKey } from './routes.js';
 export interface PacOptions extends GenerateOptions {
   /** Place IPv4 literals, and names no pattern matches, by address: one dnsResolve + isInNet. */
   resolveIp?: boolean;
+  /**
+   * Answer `DIRECT` for circuit-bound destinations when the topology has no circuit proxy: only
+   * where this network itself routes them to the circuit (`generate nftables` + `iproute`).
+   */
+  circuitDirect?: boolean;
 }
 
 /** Characters that mean only themselves in a shExpMatch pattern, besides the leading `*`. */
@@ -28,6 +34,12 @@ const plainPattern = /^[a-z0-9.-]+$/;
 
 export function generatePac(policy: Policy, topology: Topology, options: PacOptions = {}): string {
   const context = prepare(policy, topology, options);
+  if (topology.expressroute.proxies.length === 0 && !options.circuitDirect) {
+    throw new PathwardenError(
+      'PW_ERR_GENERATE_INVALID',
+      'pac needs a circuit proxy (topology expressroute.proxies): without one, circuit-bound hosts would get DIRECT and leave by the default route, the Internet. Give --circuit-direct only where this network routes circuit-bound traffic to the circuit itself (generate nftables + iproute)',
+    );
+  }
   const prefixes = options.resolveIp ? context.prefixes.filter((prefix) => prefix.prefix.version === 4) : [];
   const needsPort =
     context.hosts.some((host) => host.route.byPort.size > 0) ||
@@ -47,14 +59,21 @@ export function generatePac(policy: Policy, topology: Topology, options: PacOpti
       ),
       'Patterns are tested most specific first (exact names, then the longest wildcard suffix), as decide() ranks them;',
       'a broader pattern comes only after every more specific one that answers differently.',
+      ...(topology.expressroute.proxies.length === 0
+        ? [
+            '--circuit-direct: circuit-bound hosts get DIRECT; this network must route them to the circuit itself.',
+          ]
+        : []),
       ...(options.resolveIp
         ? ['--resolve-ip: IPv4 literals and names no pattern matches are placed by address (one dnsResolve).']
         : ['No DNS lookups: IP-literal hosts and names no pattern matches take the default.']),
     ]),
   );
   out.push('function FindProxyForURL(url, host) {');
-  out.push(`  var expressroute = ${JSON.stringify(pacProxy(topology.expressroute.proxies[0]))};`);
-  out.push(`  var internet = ${JSON.stringify(pacProxy(topology.internet.proxies[0]))};`);
+  // Every proxy of a path, in the topology's order: the browser fails over along the list, and the
+  // list never ends in DIRECT, so a circuit whose proxies are all down fails closed.
+  out.push(`  var expressroute = ${JSON.stringify(pacProxy(topology.expressroute.proxies))};`);
+  out.push(`  var internet = ${JSON.stringify(pacProxy(topology.internet.proxies))};`);
   out.push('');
   out.push(
     '  // shExpMatch is case-sensitive and a trailing dot defeats every pattern: compare the canonical name.',
@@ -109,8 +128,8 @@ export function generatePac(policy: Policy, topology: Topology, options: PacOpti
   return `${out.join('\n')}\n`;
 }
 
-function pacProxy(proxy: string | undefined): string {
-  return proxy === undefined ? 'DIRECT' : `PROXY ${proxy}`;
+function pacProxy(proxies: readonly string[]): string {
+  return proxies.length === 0 ? 'DIRECT' : proxies.map((proxy) => `PROXY ${proxy}`).join('; ');
 }
 
 function entryNote(entry: RoutedHost | RoutedPrefix): string {

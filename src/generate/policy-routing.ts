@@ -27,6 +27,12 @@ export interface MarkOptions {
   priority?: number;
 }
 
+/**
+ * `protocol` tag of the `ip rule`s and circuit routes that `generate iproute` installs: the script
+ * removes only rules with this tag. 245 is unassigned in iproute2's rt_protos.
+ */
+export const rulesProtocol = 245;
+
 export const defaultMarks = { fwmark: 0x100, table: 100, priority: 1000 } as const;
 
 export function resolvedMarks(options: MarkOptions): Required<MarkOptions> {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { vpcFormat } from './aws-vpc.js';
-import { collectFile } from './collect.js';
+import type { PathwardenError } from '../errors.js';
+import { parseVpcFields, vpcFormat } from './aws-vpc.js';
+import { collectFile, collectFlows } from './collect.js';
 import { fixture, sample } from './test-files.js';
 
 describe('vpc: real sample (elastic/integrations aws vpcflow test-extra-samples.log)', async () => {
@@ -68,5 +69,73 @@ describe('vpc: fixtures', () => {
       bytesUp: 4800,
       start: 1709287200000,
     });
+  });
+});
+
+describe('vpc: no header line, fields named by --vpc-fields (issue 10, item 9)', () => {
+  // CloudWatch Logs and Firehose deliver the records without the header line that S3 files have.
+  const custom =
+    'version vpc-id interface-id flow-direction srcaddr dstaddr dstport protocol bytes start end action log-status';
+  const lines = [
+    '5 vpc-0123 eni-0a1b2c3d4e5f60718 egress 10.20.0.15 13.73.248.4 443 6 4800 1709287200 1709287260 ACCEPT OK',
+    '5 vpc-0123 eni-0a1b2c3d4e5f60718 ingress 13.73.248.4 10.20.0.15 50001 6 45000 1709287200 1709287260 ACCEPT OK',
+  ].join('\n');
+
+  test('before: every line is a problem; with the fields: the egress flow', async () => {
+    const without = await collectFlows(vpcFormat, lines);
+    expect(without.flows).toEqual([]);
+    expect(without.problems).toHaveLength(2);
+    const { flows, problems } = await collectFlows(vpcFormat, lines, {
+      formatOptions: { vpcFields: parseVpcFields(custom) },
+    });
+    expect(problems).toEqual([]);
+    expect(flows.map((flow) => [flow.client, flow.destination, flow.port, flow.bytesUp])).toEqual([
+      ['10.20.0.15', '13.73.248.4', 443, 4800],
+    ]);
+  });
+
+  test('Transit Gateway flow logs (the $-and-braces form of a LogFormat; no action field)', async () => {
+    // The default Transit Gateway flow log fields, in AWS's order, written as in a LogFormat.
+    const tgwFields =
+      'version resource-type account-id tgw-id tgw-attachment-id tgw-src-vpc-account-id tgw-dst-vpc-account-id tgw-src-vpc-id tgw-dst-vpc-id tgw-src-subnet-id tgw-dst-subnet-id tgw-src-eni tgw-dst-eni tgw-src-az-id tgw-dst-az-id tgw-pair-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status type packets-lost-no-route packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired tcp-flags region flow-direction pkt-src-aws-service pkt-dst-aws-service'
+        .split(' ')
+        .map((name) => `$${'{'}${name}}`)
+        .join(' ');
+    expect(tgwFields.startsWith('$' + '{version} $' + '{resource-type}')).toBe(true);
+    const fields = parseVpcFields(tgwFields);
+    expect(fields).toHaveLength(36);
+    const line =
+      '6 TransitGateway 123456789012 tgw-0123 tgw-attach-0a 123456789012 123456789012 vpc-0a vpc-0b subnet-0a subnet-0b eni-0a eni-0b use1-az1 use1-az2 tgw-attach-0b 10.1.0.5 20.190.160.1 50100 443 6 10 5400 1709287200 1709287260 OK IPv4 0 0 0 0 3 us-east-1 egress - -';
+    const { flows, problems } = await collectFlows(vpcFormat, line, { formatOptions: { vpcFields: fields } });
+    expect(problems).toEqual([]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      client: '10.1.0.5',
+      destination: '20.190.160.1',
+      port: 443,
+      protocol: 'tcp',
+      bytesUp: 5400,
+      start: 1709287200000,
+      end: 1709287260000,
+    });
+  });
+
+  test('a header line in the file still wins over --vpc-fields', async () => {
+    const { flows, problems } = await collectFile(vpcFormat, fixture('vpc-v5.log'), {
+      formatOptions: { vpcFields: parseVpcFields('srcaddr dstaddr') },
+    });
+    expect(problems).toEqual([]);
+    expect(flows.length).toBeGreaterThan(0);
+  });
+
+  test('bad --vpc-fields are a usage error', () => {
+    expect(() => parseVpcFields('version account-id')).toThrow(/srcaddr and dstaddr/);
+    expect(() => parseVpcFields('srcaddr dstaddr Bad_Name')).toThrow(/Bad_Name/);
+    expect(() => parseVpcFields('srcaddr dstaddr srcaddr')).toThrow(/twice/);
+    try {
+      parseVpcFields('');
+    } catch (error) {
+      expect((error as PathwardenError).code).toBe('PW_ERR_USAGE');
+    }
   });
 });

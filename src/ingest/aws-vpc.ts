@@ -1,6 +1,9 @@
 // AWS VPC flow logs: the default version 2 format (14 space-separated fields), or any custom
-// field order when the file starts with its header line (as flow logs delivered to S3 do).
-// Accepted records become flows; REJECT, NODATA and SKIPDATA lines carry none.
+// field order when the file starts with its header line (as flow logs delivered to S3 do) or when
+// the user names the fields (`--vpc-fields`: CloudWatch Logs and Firehose deliver no header; Transit
+// Gateway flow logs are read the same way). Accepted records become flows; REJECT, NODATA and
+// SKIPDATA lines carry none.
+import { PathwardenError } from '../errors.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { defineFormat, headLines, type LineParser, lineBatches } from './batches.js';
 import { normalizeAddress, parsePort, parseUint, protocolName } from './fields.js';
@@ -46,11 +49,39 @@ export const vpcFormat = defineFormat({
   parseBatches: lineBatches((ctx) => new VpcLineParser(ctx)),
 });
 
-class VpcLineParser implements LineParser {
-  #fields: readonly string[] = defaultVpcFields;
-  #index = indexOf(defaultVpcFields);
+/**
+ * The fields of `--vpc-fields`: names separated by spaces or commas, bare (`version account-id`)
+ * or in the `${version} ${account-id}` form of a flow log's LogFormat. Both addresses must be
+ * among them. Throws PW_ERR_USAGE otherwise.
+ */
+export function parseVpcFields(text: string): string[] {
+  const names = text
+    .split(/[\s,]+/)
+    .filter((name) => name !== '')
+    .map((name) => (name.startsWith('${') && name.endsWith('}') ? name.slice(2, -1) : name));
+  const bad = names.filter((name) => !/^[a-z][a-z0-9-]*$/.test(name));
+  if (bad.length > 0) {
+    throw new PathwardenError(
+      'PW_ERR_USAGE',
+      `--vpc-fields: ${bad.map((name) => JSON.stringify(name)).join(', ')} ${bad.length === 1 ? 'is not a field name' : 'are not field names'} (lower-case, digits and -, as AWS names them)`,
+    );
+  }
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined)
+    throw new PathwardenError('PW_ERR_USAGE', `--vpc-fields: "${twice}" is named twice`);
+  if (!names.includes('srcaddr') || !names.includes('dstaddr'))
+    throw new PathwardenError('PW_ERR_USAGE', '--vpc-fields must name srcaddr and dstaddr');
+  return names;
+}
 
-  constructor(private readonly ctx: IngestContext) {}
+class VpcLineParser implements LineParser {
+  #fields: readonly string[];
+  #index: Map<string, number>;
+
+  constructor(private readonly ctx: IngestContext) {
+    this.#fields = ctx.options?.vpcFields ?? defaultVpcFields;
+    this.#index = indexOf(this.#fields);
+  }
 
   line(line: string, lineNumber: number, out: FlowRecord[]): void {
     const ctx = this.ctx;

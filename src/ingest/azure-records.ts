@@ -1,5 +1,6 @@
-// Azure resource logs come in two shapes: a blob / Event Hub message `{"records": [ ... ]}` (one
-// line or pretty-printed) and one record per line. Both are read by one incremental scan that
+// Azure resource logs come in three shapes: a blob / Event Hub message `{"records": [ ... ]}` (one
+// line or pretty-printed), one record per line, and a JSON array of records (Log Analytics query
+// results). Both are read by one incremental scan that
 // hands each record object over with its line; the formats only say what a record means.
 import type { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
@@ -25,13 +26,17 @@ export async function* azureRecordBatches(
   finish?: (out: FlowRecord[]) => void,
 ): AsyncGenerator<FlowRecord[], void, undefined> {
   let out: FlowRecord[] = [];
-  const scanner = new JsonScanner(ctx, { path: ['records'], wholeValues: true, resync: true }, (item) => {
-    if (!isObject(item.value)) {
-      ctx.problem(item.line, `record ${item.index} is not a JSON object`);
-      return;
-    }
-    onRecord(item.value, item, out);
-  });
+  const scanner = new JsonScanner(
+    ctx,
+    { path: ['records'], wholeValues: true, resync: true, topLevelArray: true },
+    (item) => {
+      if (!isObject(item.value)) {
+        ctx.problem(item.line, `record ${item.index} is not a JSON object`);
+        return;
+      }
+      onRecord(item.value, item, out);
+    },
+  );
   for await (const _ of scanner.scan(input)) {
     if (out.length > 0) {
       yield out;

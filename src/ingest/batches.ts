@@ -1,31 +1,91 @@
 // The plumbing every format shares: a format is written once as a batch parser (flows collected
 // per input chunk), and `parse()` (one flow at a time) is derived from it. Line formats only say
 // what one line means.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
 import type { FormatName, IngestContext, IngestFormat } from './format.js';
 import { type LineReaderOptions, readLines } from './line-reader.js';
 
-/** Reads any format in batches: its `parseBatches` when it has one, else `parse` grouped. */
+/**
+ * Reads any format in batches: its `parseBatches` when it has one, else `parse` grouped. An input
+ * with content (anything but blanks) that gives neither a flow nor a problem gets one file-level
+ * problem, so that a file read with the wrong format, or in a variant no parser knows, never
+ * passes as clean and empty.
+ */
 export async function* flowBatches(
   format: IngestFormat,
   input: Readable,
   ctx: IngestContext,
   batchSize = 512,
 ): AsyncGenerator<FlowRecord[], void, undefined> {
+  const watch = new InputWatch();
+  const watched = watch.context(ctx);
+  const content = Readable.from(watch.content(input), { objectMode: false });
   if (format.parseBatches) {
-    for await (const batch of format.parseBatches(input, ctx)) if (batch.length > 0) yield batch;
-    return;
+    for await (const batch of format.parseBatches(content, watched)) {
+      watch.flows += batch.length;
+      if (batch.length > 0) yield batch;
+    }
+  } else {
+    let batch: FlowRecord[] = [];
+    for await (const flow of format.parse(content, watched)) {
+      batch.push(flow);
+      watch.flows++;
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
   }
-  let batch: FlowRecord[] = [];
-  for await (const flow of format.parse(input, ctx)) {
-    batch.push(flow);
-    if (batch.length >= batchSize) {
-      yield batch;
-      batch = [];
+  if (watch.sawContent && watch.flows === 0 && watch.problems === 0) {
+    ctx.problem(
+      1,
+      `no record recognised: the input has content, but nothing in it was read as a ${format.name} record (another format or variant, or only records that are not flows)`,
+    );
+  }
+}
+
+/** What flowBatches counts of one input: whether it had content, its flows and its problems. */
+class InputWatch {
+  sawContent = false;
+  flows = 0;
+  problems = 0;
+
+  context(ctx: IngestContext): IngestContext {
+    return {
+      file: ctx.file,
+      dns: ctx.dns,
+      options: ctx.options,
+      problem: (line, message, field) => {
+        this.problems++;
+        ctx.problem(line, message, field);
+      },
+    };
+  }
+
+  /** The input's chunks unchanged, noting whether any byte is not blank. */
+  async *content(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+    for await (const raw of input) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+      if (!this.sawContent) this.sawContent = hasContent(chunk);
+      yield chunk;
     }
   }
-  if (batch.length > 0) yield batch;
+}
+
+/** Whether a chunk holds a byte other than space, tab, CR, LF or a UTF-8 byte order mark. */
+function hasContent(chunk: Buffer): boolean {
+  for (let i = 0; i < chunk.length; i++) {
+    const c = chunk[i] as number;
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    if (c === 0xef && chunk[i + 1] === 0xbb && chunk[i + 2] === 0xbf) {
+      i += 2;
+      continue;
+    }
+    return true;
+  }
+  return false;
 }
 
 export interface FormatSpec {

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from './batches.js';
 import { DnsAnswers } from './dns-answers.js';
-import type { IngestContext, IngestFormat } from './format.js';
+import type { FormatOptions, IngestContext, IngestFormat } from './format.js';
 import { openInput } from './open-input.js';
 
 export interface CollectedProblem {
@@ -25,6 +25,8 @@ export interface CollectOptions {
   /** Read through `parse` (one flow at a time) instead of `parseBatches`. */
   oneByOne?: boolean;
   dns?: DnsAnswers;
+  /** Settings for the format (`--vpc-fields`, `--squid-logformat`). */
+  formatOptions?: FormatOptions;
 }
 
 /** Parses `input` (a stream, or the whole content as a Buffer / string) with `format`. */
@@ -38,6 +40,7 @@ export async function collectFlows(
   const ctx: IngestContext = {
     file: options.file ?? 'input',
     dns,
+    options: options.formatOptions,
     problem(line, message, field) {
       problems.push(field === undefined ? { line, message } : { line, message, field });
     },

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { collectFile, collectFlows } from './collect.js';
-import { csvFormat, splitRow } from './csv.js';
+import { csvFormat } from './csv.js';
+import { splitRow } from './csv-rows.js';
 import { fixture } from './test-files.js';
 
 describe('csv flow form (fixture)', async () => {

@@ -3,12 +3,10 @@
 // quoted fields that span lines; `,` by default, `;` or tab when the header uses them.
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { defineFormat, headLines, type LineParser, lineBatches } from './batches.js';
+import { CsvRowJoiner, delimiterOf, MAX_ROW_CHARS, splitRow } from './csv-rows.js';
 import { assignField, fieldOfColumn, type InputField, namesATarget } from './flow-fields.js';
 import type { IngestContext } from './format.js';
 import { quote } from './problems.js';
-
-/** Quoted fields may span lines, but not without end: a row is given up past this many bytes. */
-const MAX_ROW_CHARS = 1 << 20;
 
 export const csvFormat = defineFormat({
   name: 'csv',
@@ -29,95 +27,29 @@ export const csvFormat = defineFormat({
   parseBatches: lineBatches((ctx) => new CsvLineParser(ctx), { maxLineBytes: MAX_ROW_CHARS }),
 });
 
-/** `,` unless the header has none and uses `;` or tab instead. */
-function delimiterOf(header: string): string {
-  if (header.includes(',')) return ',';
-  if (header.includes('\t')) return '\t';
-  if (header.includes(';')) return ';';
-  return ',';
-}
-
-/**
- * Cells of one CSV row (RFC 4180: `"` quotes a cell, `""` is a quote inside one). Undefined when a
- * quoted cell is still open at the end of the text (the row goes on on the next line).
- */
-export function splitRow(text: string, delimiter: string): string[] | undefined {
-  const cells: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (text.charCodeAt(i) === 0x22) {
-      let cell = '';
-      let from = i + 1;
-      for (;;) {
-        const quoteAt = text.indexOf('"', from);
-        if (quoteAt < 0) return undefined;
-        cell += text.slice(from, quoteAt);
-        if (text.charCodeAt(quoteAt + 1) === 0x22) {
-          cell += '"';
-          from = quoteAt + 2;
-          continue;
-        }
-        i = quoteAt + 1;
-        break;
-      }
-      // Anything between the closing quote and the delimiter is kept (lenient, like most readers).
-      const next = text.indexOf(delimiter, i);
-      const end = next < 0 ? text.length : next;
-      cells.push(cell + text.slice(i, end));
-      if (next < 0) return cells;
-      i = next + delimiter.length;
-    } else {
-      const next = text.indexOf(delimiter, i);
-      if (next < 0) {
-        cells.push(text.slice(i));
-        return cells;
-      }
-      cells.push(text.slice(i, next));
-      i = next + delimiter.length;
-    }
-  }
-}
-
 class CsvLineParser implements LineParser {
-  #delimiter = ',';
   /** Field of each column; null for columns that are ignored (known or reported unknown). */
   #columns: (InputField | null)[] | null = null;
-  #pending = '';
-  #pendingLine = 0;
+  readonly #rows: CsvRowJoiner;
 
-  constructor(private readonly ctx: IngestContext) {}
+  constructor(private readonly ctx: IngestContext) {
+    this.#rows = new CsvRowJoiner((line, message) => ctx.problem(line, message));
+  }
 
   line(line: string, lineNumber: number, out: FlowRecord[]): void {
-    let text = line;
-    let rowLine = lineNumber;
-    if (this.#pending !== '') {
-      text = `${this.#pending}\n${line}`;
-      rowLine = this.#pendingLine;
-    }
-    const cells = splitRow(text, this.#delimiter);
-    if (cells === undefined) {
-      if (text.length > MAX_ROW_CHARS) {
-        this.ctx.problem(rowLine, `quoted field not closed within ${MAX_ROW_CHARS} characters; row skipped`);
-        this.#pending = '';
-        return;
-      }
-      this.#pending = text;
-      this.#pendingLine = rowLine;
-      return;
-    }
-    this.#pending = '';
-    if (this.#columns === null) this.#header(text, rowLine);
-    else this.#row(cells, rowLine, out);
+    const row = this.#rows.line(line, lineNumber);
+    if (row === undefined) return;
+    if (this.#columns === null) this.#header(row.text, row.line);
+    else this.#row(row.cells, row.line, out);
   }
 
   end(): void {
-    if (this.#pending !== '')
-      this.ctx.problem(this.#pendingLine, 'quoted field not closed at the end of the input');
+    this.#rows.end();
   }
 
   #header(text: string, lineNumber: number): void {
-    this.#delimiter = delimiterOf(text);
-    const names = splitRow(text, this.#delimiter) ?? [];
+    this.#rows.delimiter = delimiterOf(text);
+    const names = splitRow(text, this.#rows.delimiter) ?? [];
     this.#columns = names.map((name) => {
       const field = fieldOfColumn(name);
       if (field === undefined) {

@@ -17,6 +17,17 @@ export type FormatName =
   | 'csv'
   | 'ndjson';
 
+/**
+ * Settings of a format that its content cannot tell (given on the command line). Each format reads
+ * only its own; a format never requires one.
+ */
+export interface FormatOptions {
+  /** AWS VPC / Transit Gateway flow log fields, in order, for lines without a header (`--vpc-fields`). */
+  vpcFields?: readonly string[];
+  /** A Squid `logformat` (squid.conf syntax) that access.log lines follow (`--squid-logformat`). */
+  squidLogformat?: string;
+}
+
 export interface IngestContext {
   /** Name of the input as the user gave it (`-` for stdin). */
   file: string;
@@ -27,6 +38,8 @@ export interface IngestContext {
   problem(line: number, message: string, field?: string): void;
   /** DNS answers seen in this audit; DNS-bearing formats add to it, classification reads it. */
   dns: DnsAnswers;
+  /** Settings given for the formats (none by default). */
+  options?: FormatOptions;
 }
 
 export interface IngestFormat {

@@ -28,6 +28,14 @@ const garbage: Record<string, Buffer> = {
 };
 
 describe.each(formats.map((format) => [format.name, format] as const))('format %s', (name, format) => {
+  const ownFiles = Object.entries(expectedFormats)
+    .filter(([, expected]) => expected === name)
+    .map(([path]) => path);
+
+  test('has real inputs of its own to be tested on (test-files.ts)', () => {
+    expect(ownFiles.length).toBeGreaterThan(0);
+  });
+
   test('sniffs the inputs of other formats below 0.5, its own at 0.5 or more', () => {
     for (const [path, expected] of Object.entries(expectedFormats)) {
       const score = format.sniff(readFileSync(path).subarray(0, 65536));
@@ -62,20 +70,38 @@ describe.each(formats.map((format) => [format.name, format] as const))('format %
     expect(flows.length).toBeLessThan(5);
   });
 
-  test('parse() and parseBatches() give the same flows', async () => {
+  test('an input with content never yields no flow and no problem (issue 10, item 8)', async () => {
+    // Before: azfw read the NSG samples (another category) and bare Log Analytics rows as 0 / 0.
+    let others = 0;
     for (const [path, expected] of Object.entries(expectedFormats)) {
-      if (expected !== name) continue;
+      if (expected === name) continue;
+      others++;
+      const { flows, problems } = await collectFlows(format, readFileSync(path), { file: 'other' });
+      expect(flows.length + problems.length, path).toBeGreaterThan(0);
+    }
+    expect(others).toBeGreaterThan(10);
+    // Blank lines are no content for a text format (a capture has a magic number to lack).
+    const blank = await collectFlows(format, '\r\n\n\n');
+    if (name !== 'pcap') expect(blank.problems).toEqual([]);
+  });
+
+  test('parse() and parseBatches() give the same flows', async () => {
+    let flows = 0;
+    for (const path of ownFiles) {
       const bytes = readFileSync(path);
       const batches = await collectFlows(format, bytes);
       const oneByOne = await collectFlows(format, bytes, { oneByOne: true });
       expect(oneByOne, path).toEqual(batches);
+      flows += batches.flows.length;
     }
+    expect(flows).toBeGreaterThan(0);
   });
 
   test('flows carry the format origin, the file name and a line', async () => {
-    for (const [path, expected] of Object.entries(expectedFormats)) {
-      if (expected !== name) continue;
+    let seen = 0;
+    for (const path of ownFiles) {
       const { flows } = await collectFlows(format, readFileSync(path), { file: 'given-name' });
+      seen += flows.length;
       for (const flow of flows) {
         expect(flow.origin.file).toBe('given-name');
         expect(flow.origin.line).toBeGreaterThanOrEqual(1);
@@ -84,5 +110,6 @@ describe.each(formats.map((format) => [format.name, format] as const))('format %
         expect(Object.keys(flow)).toHaveLength(18);
       }
     }
+    expect(seen).toBeGreaterThan(0);
   });
 });

@@ -18,6 +18,11 @@ export interface JsonScanOptions {
   resync: boolean;
   /** Items larger than this are reported and skipped. Default 64 MiB. */
   maxItemBytes?: number;
+  /**
+   * Whether the elements of a top-level array are items too (a JSON array of records, as query
+   * tools such as `az monitor log-analytics query` write them). Default false.
+   */
+  topLevelArray?: boolean;
 }
 
 export interface JsonItem {
@@ -96,7 +101,7 @@ export class JsonScanner {
     options: JsonScanOptions,
     private readonly onItem: (item: JsonItem) => void,
   ) {
-    this.#options = { maxItemBytes: DEFAULT_MAX_ITEM_BYTES, ...options };
+    this.#options = { maxItemBytes: DEFAULT_MAX_ITEM_BYTES, topLevelArray: false, ...options };
   }
 
   async *scan(input: AsyncIterable<Buffer | string>): AsyncGenerator<void, void, undefined> {
@@ -196,7 +201,9 @@ export class JsonScanner {
           else
             onPath =
               parent.onPath && parent.isObject && depth <= path.length && parent.key === path[depth - 1];
-          const isTarget = onPath && depth === path.length && !isObject;
+          const isTarget =
+            (onPath && depth === path.length && !isObject) ||
+            (parent === undefined && !isObject && this.#options.topLevelArray);
           if (onPath && depth === path.length && isObject) onPath = false;
           if (isTarget) {
             this.pathFound = true;

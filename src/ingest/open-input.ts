@@ -1,5 +1,7 @@
-// Opens an input (file path or `-` for stdin), transparently gunzips it, and returns its first
-// bytes for format detection together with a stream that still yields every byte.
+// Opens an input (file path or `-` for stdin), transparently gunzips it, decodes UTF-16 text (a
+// byte order mark tells: what Windows PowerShell's `>` writes) to UTF-8, and returns its first
+// bytes for format detection together with a stream that still yields every byte. Every format
+// therefore reads UTF-8 (or binary) and none has to know about the other encodings.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -11,7 +13,11 @@ export interface OpenedInput {
   /** The whole decompressed content, from the first byte. */
   stream: Readable;
   compressed: boolean;
+  /** How the text was encoded before it was decoded to UTF-8 (`utf-8`: left as it was). */
+  encoding: InputEncoding;
 }
+
+export type InputEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
 
 const READ_CHUNK = 1 << 20;
 const GUNZIP_CHUNK = 256 << 10;
@@ -31,8 +37,37 @@ export async function openInput(name: string, stdin?: Readable, headBytes = 6553
     stream.on('error', (error) => gunzip.destroy(error));
     stream = stream.pipe(gunzip);
   }
+  const marked = await peek(stream, 2);
+  const encoding = utf16Encoding(marked.head);
+  stream = encoding === 'utf-8' ? marked.stream : decodeToUtf8(marked.stream, encoding);
   const peeked = await peek(stream, headBytes);
-  return { name, head: peeked.head, stream: peeked.stream, compressed };
+  return { name, head: peeked.head, stream: peeked.stream, compressed, encoding };
+}
+
+/** UTF-16 when the content starts with its byte order mark (no capture or gzip magic does). */
+function utf16Encoding(head: Buffer): InputEncoding {
+  if (head.length < 2) return 'utf-8';
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+  return 'utf-8';
+}
+
+/**
+ * Re-encodes a UTF-16 stream as UTF-8, the byte order mark dropped. The streaming decoder keeps a
+ * code unit or surrogate pair cut between chunks for the next one; unpaired surrogates and an odd
+ * last byte become U+FFFD, as a text editor shows them.
+ */
+function decodeToUtf8(source: Readable, encoding: 'utf-16le' | 'utf-16be'): Readable {
+  const decoder = new TextDecoder(encoding);
+  async function* utf8(): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      const text = decoder.decode(chunk as Buffer, { stream: true });
+      if (text.length > 0) yield Buffer.from(text, 'utf8');
+    }
+    const rest = decoder.decode();
+    if (rest.length > 0) yield Buffer.from(rest, 'utf8');
+  }
+  return Readable.from(utf8(), { objectMode: false });
 }
 
 export interface Peeked {

@@ -223,6 +223,31 @@ describe('squid: common and combined format (CRLF line ends)', async () => {
   });
 });
 
+describe('squid: common / combined time with milliseconds (issue 10, item 7)', () => {
+  // frontier-squid's access.log: `[%{%d/%b/%Y:%H:%M:%S.%03u %z}tl]`-style times with milliseconds.
+  const lines = [
+    '10.1.2.3 - - [03/Dec/2025:12:42:15.010 -0700] "GET http://cvmfs.example.org/data/x HTTP/1.1" 200 1234 TCP_MISS:HIER_DIRECT',
+    '10.1.2.4 - - [03/Dec/2025:12:42:16.5 -0700] "CONNECT app.powerbi.com:443 HTTP/1.1" 200 99 "-" "agent" TCP_TUNNEL:HIER_DIRECT',
+  ].join('\n');
+
+  test('parseClfTime reads 1 to 9 fraction digits, truncated to milliseconds', () => {
+    expect(parseClfTime('03/Dec/2025:12:42:15.010 -0700')).toBe(Date.UTC(2025, 11, 3, 19, 42, 15, 10));
+    expect(parseClfTime('03/Dec/2025:12:42:15.123456 +0000')).toBe(Date.UTC(2025, 11, 3, 12, 42, 15, 123));
+    expect(parseClfTime('03/Dec/2025:12:42:15. -0700')).toBeNaN();
+    expect(parseClfTime('03/Dec/2025:12:42:15.01x -0700')).toBeNaN();
+  });
+
+  test('lines are read and detected as squid', async () => {
+    expect(squidFormat.sniff(Buffer.from(lines))).toBeGreaterThanOrEqual(0.5);
+    const { flows, problems } = await collectFlows(squidFormat, lines);
+    expect(problems).toEqual([]);
+    expect(flows.map((flow) => [flow.start, flow.host, flow.port])).toEqual([
+      [Date.UTC(2025, 11, 3, 19, 42, 15, 10), 'cvmfs.example.org', 80],
+      [Date.UTC(2025, 11, 3, 19, 42, 16, 500), 'app.powerbi.com', 443],
+    ]);
+  });
+});
+
 describe('squid: malformed lines', async () => {
   const { flows, problems } = await collectFile(squidFormat, fixture('squid-malformed.log'));
 

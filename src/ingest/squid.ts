@@ -2,13 +2,13 @@
 // (Squid's `common` and `combined`, or any proxy writing Apache-style lines with absolute URLs).
 // Hot path: fields are found with indexOf on the line, no regular expression or split per line.
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { defineFormat, headLines, type LineParser } from './batches.js';
+import { defineFormat, headLines, type LineParser, lineBatches } from './batches.js';
 import {
   isIPv4Bytes,
   lowerAscii,
-  monthIndex,
   normalizeAddress,
   parseAbsoluteUrl,
+  parseClfTime,
   parseEpochSeconds,
   parseUint,
   splitHostPort,
@@ -23,10 +23,13 @@ import {
   skipSpaces,
 } from './line-reader.js';
 import { badField, OnceReporter, quote } from './problems.js';
+import { type CompiledLogformat, compileSquidLogformat, SquidLogformatParser } from './squid-logformat.js';
+
+export { parseClfTime } from './fields.js';
 
 const NATIVE_LINE = /^\d{9,11}(?:\.\d+)? +\d+ +\S+ +[A-Z_]+\/\d{3} +\d+ +\S+ +\S+/;
 const CLF_LINE =
-  /^\S+ +\S+ +\S+ +\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] +"[A-Z]+ +(\S+)/;
+  /^\S+ +\S+ +\S+ +\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d{1,9})? [+-]\d{4}\] +"[A-Z]+ +(\S+)/;
 const SQUID_TAIL = / [A-Z_]+:[A-Z_]+$/;
 
 export const squidFormat = defineFormat({
@@ -54,8 +57,24 @@ export const squidFormat = defineFormat({
     if (clf > 0) return 0.4 + 0.3 * share(clf);
     return 0;
   },
-  parseBatches: parseSquid,
+  parseBatches(input, ctx) {
+    const logformat = ctx.options?.squidLogformat;
+    if (logformat === undefined) return parseSquid(input, ctx);
+    // A custom logformat (--squid-logformat): each line read by the compiled definition.
+    const compiled = compiledLogformat(logformat);
+    return lineBatches(
+      (context) => new SquidLogformatParser(context, compiled, new SquidLineParser(context)),
+    )(input, ctx);
+  },
 });
+
+let lastLogformat: CompiledLogformat | null = null;
+
+/** The compiled definition, kept for the next input (an audit reads many with one format). */
+function compiledLogformat(definition: string): CompiledLogformat {
+  if (lastLogformat?.definition !== definition.trim()) lastLogformat = compileSquidLogformat(definition);
+  return lastLogformat;
+}
 
 /** Flows per batch: small enough that a batch dies young, large enough to amortize the await. */
 const BATCH = 1024;
@@ -332,7 +351,7 @@ export function createSquidLineParser(ctx: IngestContext): LineParser {
   return new SquidLineParser(ctx);
 }
 
-class SquidLineParser implements LineParser {
+export class SquidLineParser implements LineParser {
   readonly #once: OnceReporter;
 
   constructor(private readonly ctx: IngestContext) {
@@ -419,7 +438,13 @@ class SquidLineParser implements LineParser {
     }
     const time = parseClfTime(line.slice(open + 2, close));
     if (Number.isNaN(time)) {
-      badField(ctx, lineNumber, 'time', line.slice(open + 2, close), 'a [dd/Mon/yyyy:HH:MM:SS +zzzz] time');
+      badField(
+        ctx,
+        lineNumber,
+        'time',
+        line.slice(open + 2, close),
+        'a [dd/Mon/yyyy:HH:MM:SS[.fff] +zzzz] time',
+      );
       return;
     }
     const request = line.slice(quoteStart + 1, quoteEnd);
@@ -527,27 +552,4 @@ function isEpochLike(line: string): boolean {
     if (code === 0x2e || code === 0x3a) return false;
   }
   return true;
-}
-
-/** `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. */
-export function parseClfTime(text: string): number {
-  if (text.length !== 26 || text.charCodeAt(2) !== 0x2f || text.charCodeAt(6) !== 0x2f) return Number.NaN;
-  const day = parseUint(text, 0, 2);
-  const month = monthIndex[text.slice(3, 6)];
-  const year = parseUint(text, 7, 11);
-  const hour = parseUint(text, 12, 14);
-  const minute = parseUint(text, 15, 17);
-  const second = parseUint(text, 18, 20);
-  const sign = text[21] === '-' ? -1 : text[21] === '+' ? 1 : 0;
-  const offsetHours = parseUint(text, 22, 24);
-  const offsetMinutes = parseUint(text, 24, 26);
-  if (
-    month === undefined ||
-    sign === 0 ||
-    !(day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60)
-  )
-    return Number.NaN;
-  if (!(offsetHours <= 23 && offsetMinutes <= 59)) return Number.NaN;
-  const local = Date.UTC(year, month, day, hour, minute, second);
-  return local - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
 }

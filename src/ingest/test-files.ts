@@ -15,6 +15,11 @@ export function fixture(name: string): string {
   return `${root}test/fixtures/ingest/${name}`;
 }
 
+/** A capture under test/fixtures/pcap/, or the demo data set's. */
+function capture(path: string): string {
+  return `${root}${path}`;
+}
+
 /** Every real sample and hand-written fixture with the format it must be detected as. */
 export const expectedFormats: Record<string, FormatName | undefined> = {
   [sample('squid-access.log')]: 'squid',
@@ -50,4 +55,9 @@ export const expectedFormats: Record<string, FormatName | undefined> = {
   [fixture('dnsmasq-queries.log')]: 'dns',
   [fixture('flows.csv')]: 'csv',
   [fixture('flows.ndjson')]: 'ndjson',
+  [capture('test/fixtures/pcap/lo-ethernet.pcap')]: 'pcap',
+  [capture('test/fixtures/pcap/lo-ethernet.pcapng')]: 'pcap',
+  [capture('test/fixtures/pcap/any-sll-nanos.pcap')]: 'pcap',
+  [capture('test/fixtures/pcap/any-sll2.pcap')]: 'pcap',
+  [capture('demo/logs/pcap/egress.pcap')]: 'pcap',
 };

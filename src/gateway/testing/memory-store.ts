@@ -2,7 +2,8 @@
 // sink that counts calls. The real stores and metrics have their own tests.
 import type { EgressPath } from '../../catalog/model.js';
 import type { FlowRecord } from '../../flow/record.js';
-import type { FlowPage, FlowStats, FlowStore, GatewayMetricsSink } from '../contracts.js';
+import type { FlowPage, FlowStats, FlowStore } from '../../store/store.js';
+import type { ConnectionRefusal, GatewayMetricsSink } from '../contracts.js';
 
 export class MemoryFlowStore implements FlowStore {
   readonly kind = 'memory';
@@ -58,6 +59,7 @@ export class RecordingMetrics implements GatewayMetricsSink {
   tunnelsClosed = 0;
   flows = 0;
   readonly health: { path: EgressPath; up: boolean }[] = [];
+  readonly refused: Record<ConnectionRefusal, number> = { limit: 0, silent: 0 };
 
   decisionObserved(): void {
     this.decisions++;
@@ -73,5 +75,8 @@ export class RecordingMetrics implements GatewayMetricsSink {
   }
   pathHealth(path: EgressPath, up: boolean): void {
     this.health.push({ path, up });
+  }
+  connectionRefused(reason: ConnectionRefusal): void {
+    this.refused[reason]++;
   }
 }

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const squidPath = '/usr/sbin/squid';
-export const hasSquid = existsSync(squidPath);
 
 export interface UpstreamProxyPeer {
   port: number;

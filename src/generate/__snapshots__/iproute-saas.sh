@@ -5,28 +5,52 @@
 # internet: proxy 10.9.0.2:3128; source address 10.20.0.6
 # Rules with path `either` take expressroute (--either); destinations no rule matches take internet (topology default).
 # Table 100 holds the circuit route; packets marked 0x100 by `generate nftables` and packets from
-# the circuit source addresses use it. Running the script again replaces what it added.
-set -e
+# the circuit source addresses use it. Fail closed by construction: the `unreachable` route is in the table
+# before any rule points at it; rules and routes are replaced in place, never deleted and added again, so
+# running the script again (under traffic) opens no gap. It touches only the routes it names in its table
+# and the rules tagged `protocol 245` that look up the table.
+# Exit status 2: everything is applied but the circuit route could not be installed (link down or
+# missing); circuit-bound traffic is dropped until the script runs again with the circuit up.
+set -eu
+status=0
 
-# Remove what an earlier run added (same priorities, same table); routes are replaced.
-while ip -4 rule del priority 1000 2>/dev/null; do :; done
-while ip -6 rule del priority 1000 2>/dev/null; do :; done
-while ip -4 rule del priority 1001 2>/dev/null; do :; done
-while ip -6 rule del priority 1001 2>/dev/null; do :; done
-ip -4 route flush table 100 2>/dev/null || true
-ip -6 route flush table 100 2>/dev/null || true
-
-# Marked packets (nftables, set bit 0x100) look up the circuit table.
-ip -4 rule add fwmark 0x100/0x100 lookup 100 priority 1000
-ip -6 rule add fwmark 0x100/0x100 lookup 100 priority 1000
-
-# The circuit egress source addresses (topology expressroute.sourceAddresses).
-ip -4 rule add from 10.20.0.5 lookup 100 priority 1001
-
-# The circuit route.
-ip -4 route replace default via 192.0.2.1 dev er0 table 100
-# No IPv6 next hop (--via6): circuit-bound IPv6 traffic is dropped by the route below.
-
-# Fail closed: without the circuit route, circuit-bound traffic is unreachable, never sent to the Internet.
+# 1. Fail closed first: without the circuit route, circuit-bound traffic is unreachable, never sent
+#    to the Internet. Installed before any rule points at the table; the highest metric never wins.
 ip -4 route replace unreachable default metric 4294967295 table 100
 ip -6 route replace unreachable default metric 4294967295 table 100
+
+# 2. The circuit route, tagged with the protocol. A circuit link that is down or missing leaves the
+#    table unreachable: the script goes on, and says so.
+if ! ip -4 route replace default via 192.0.2.1 dev er0 table 100 proto 245; then
+	echo "pathwarden: circuit route not installed (IPv4 via 192.0.2.1 dev er0): table 100 stays unreachable" >&2
+	status=2
+fi
+# No IPv6 next hop (--via6): circuit-bound IPv6 traffic is dropped; a circuit route of an earlier run goes.
+ip -6 route del default table 100 proto 245 2>/dev/null || true
+
+# 3. The rules, compare-and-apply: a rule already there is kept as it is, a missing one is added.
+# Marked packets (nftables, set bit 0x100) look up the circuit table.
+ip -4 rule show priority 1000 fwmark 0x100/0x100 lookup 100 | grep " proto 245$" >/dev/null ||
+	ip -4 rule add fwmark 0x100/0x100 lookup 100 priority 1000 protocol 245
+ip -6 rule show priority 1000 fwmark 0x100/0x100 lookup 100 | grep " proto 245$" >/dev/null ||
+	ip -6 rule add fwmark 0x100/0x100 lookup 100 priority 1000 protocol 245
+# The circuit egress source addresses (topology expressroute.sourceAddresses).
+ip -4 rule show priority 1001 from 10.20.0.5 lookup 100 | grep " proto 245$" >/dev/null ||
+	ip -4 rule add from 10.20.0.5 lookup 100 priority 1001 protocol 245
+
+# 4. Rules of an earlier run that are no longer wanted (same tag, same table): removed last, so that
+#    the wanted ones are in place first. Rules without the tag are never touched.
+keep="
+$(ip -4 rule show priority 1000 fwmark 0x100/0x100 lookup 100 | grep " proto 245$" | sed "s/^/4 /")
+$(ip -6 rule show priority 1000 fwmark 0x100/0x100 lookup 100 | grep " proto 245$" | sed "s/^/6 /")
+$(ip -4 rule show priority 1001 from 10.20.0.5 lookup 100 | grep " proto 245$" | sed "s/^/4 /")
+"
+for family in 4 6; do
+	ip -"$family" rule show | grep " lookup 100 proto 245$" | while IFS= read -r line; do
+		if printf '%s' "$keep" | grep -qxF "$family $line"; then continue; fi
+		selector=$(printf '%s\n' "${line#*:}" | sed "s/ proto 245$//")
+		# shellcheck disable=SC2086 # the selector is split into the words ip printed
+		ip -"$family" rule del priority "${line%%:*}" $selector protocol 245
+	done
+done
+exit "$status"

@@ -1,7 +1,6 @@
 // Runs the real programs that consume generated files (squid, dnsmasq, nft, ip) from tests:
 // one-shot commands with their output, and long-running daemons that a test must stop.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 
 export interface CommandResult {
   code: number | null;
@@ -9,13 +8,17 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function hasProgram(path: string): boolean {
-  return existsSync(path);
-}
-
-export function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  input?: string,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      ...options,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => {

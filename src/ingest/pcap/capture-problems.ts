@@ -41,6 +41,8 @@ export interface CaptureCounters {
   evicted: number;
   /** Connections whose first client bytes could not be buffered (reassembly budget spent). */
   reassemblyBudgetSpent: number;
+  /** Packets that came in a VXLAN, GENEVE, GRE or ERSPAN encapsulation (read from the inside). */
+  tunnelled: number;
 }
 
 export function emptyCounters(): CaptureCounters {
@@ -60,6 +62,7 @@ export function emptyCounters(): CaptureCounters {
     badDns: 0,
     evicted: 0,
     reassemblyBudgetSpent: 0,
+    tunnelled: 0,
   };
 }
 

@@ -15,6 +15,7 @@ import { Outcome, PacketView } from './packet-view.js';
 import { isPcapMagic, PcapFileReader } from './pcap-file.js';
 import { isPcapngMagic, PcapngReader } from './pcapng.js';
 import { RecordStream } from './record-stream.js';
+import { decapsulate, MAX_TUNNEL_DEPTH, mayBeTunnel, NOT_A_TUNNEL, TunnelKind } from './tunnel.js';
 
 /** Published on `summaryChannel` when a capture has been read. */
 export interface CaptureSummary {
@@ -64,7 +65,15 @@ class PacketDecoder implements PacketHandler {
     view.snapCut = capturedLength < originalLength;
     if (view.snapCut) counters.snapCut++;
     const ipOffset = decodeLinkLayer(view, linkType, offset);
-    const outcome = ipOffset < 0 ? (-ipOffset as Outcome) : decodeIp(view, ipOffset, offset + originalLength);
+    view.tunnelKind = TunnelKind.none;
+    let outcome = ipOffset < 0 ? (-ipOffset as Outcome) : decodeIp(view, ipOffset, offset + originalLength);
+    // Tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN): the inner packet is the flow to audit.
+    for (let depth = 0; depth < MAX_TUNNEL_DEPTH && mayBeTunnel(view, outcome); depth++) {
+      const inner = decapsulate(view);
+      if (inner === NOT_A_TUNNEL) break;
+      if (depth === 0) counters.tunnelled++;
+      outcome = inner < 0 ? (-inner as Outcome) : decodeIp(view, inner, view.innerEnd);
+    }
     if (outcome === Outcome.transport) {
       this.#table.packet(view, packetNumber, timeMs);
       return;

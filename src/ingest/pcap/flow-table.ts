@@ -5,14 +5,16 @@
 // no allocation; a doubly linked list keeps connections in order of last activity.
 import { emptyFlow, type FlowRecord } from '../../flow/record.js';
 import { formatIp } from '../../match/ip.js';
+import { addressesOf, parseDnsMessage } from '../../protocol/dns.js';
+import { ClientHelloAssembler, InitialStatus, isV1Initial } from '../../protocol/quic-initial.js';
 import type { DnsAnswers } from '../dns-answers.js';
 import type { CaptureProblems } from './capture-problems.js';
-import { type ClientPayloadInfo, inspectClientPayload } from './client-payload.js';
+import { type ClientPayloadInfo, inspectClientPayload, scanHandshakeClientHello } from './client-payload.js';
 import { communityId } from './community-id.js';
-import { addressesOf, parseDnsMessage } from './dns.js';
 import { type PacketView, TCP, UDP } from './packet-view.js';
 import { ReassemblyBudget, StreamHead } from './tcp-reassembly.js';
 import { TcpFlag } from './transport.js';
+import { TunnelKind, tunnelEvidence } from './tunnel.js';
 
 export interface FlowTableOptions {
   /** Input name for the records' origin. */
@@ -35,6 +37,8 @@ const DNS_PORT = 53;
  * when the RST went out) are absorbed this long (capture time) instead of starting a new record.
  */
 const CLOSED_LINGER_MS = 10_000;
+/** Client datagrams looked at for a QUIC ClientHello before giving up (it fits in one to a few). */
+const MAX_QUIC_INITIALS = 8;
 
 /** One TCP connection or UDP conversation. */
 class Connection implements ClientPayloadInfo {
@@ -60,13 +64,18 @@ class Connection implements ClientPayloadInfo {
   closed = false;
   clientIsnKnown = false;
   clientIsn = 0;
-  /** Still working out what the client's first bytes are (TCP). */
+  /** Still working out what the client's first bytes are (TCP), or whether it speaks QUIC (UDP). */
   inspecting: boolean;
+  /** UDP: the QUIC ClientHello being reassembled from the client's Initial packets. */
+  quic: ClientHelloAssembler | null = null;
+  quicDatagrams = 0;
   head: StreamHead | null = null;
   protocol: string;
   sni: string | null = null;
   httpHost: string | null = null;
   host: string | null = null;
+  /** The tunnel the connection's first packet came in (`vxlan 192.0.2.1>192.0.2.2 vni 5001`). */
+  tunnel: string | null = null;
 
   constructor(
     readonly transport: number,
@@ -78,7 +87,7 @@ class Connection implements ClientPayloadInfo {
     readonly firstPacket: number,
     readonly communityId: string,
   ) {
-    this.inspecting = transport === TCP;
+    this.inspecting = transport === TCP || transport === UDP;
     this.protocol = transport === TCP ? 'tcp' : 'udp';
   }
 }
@@ -92,6 +101,7 @@ interface PendingQuery {
   server: string;
   serverPort: number;
   communityId: string;
+  tunnel: string | null;
 }
 
 export class FlowTable {
@@ -173,7 +183,10 @@ export class FlowTable {
     const length = view.payloadLength;
     if (up) connection.bytesUp += length;
     else connection.bytesDown += length;
-    if (view.protocol !== TCP) return;
+    if (view.protocol !== TCP) {
+      if (up && connection.inspecting) this.#inspectQuic(connection, view);
+      return;
+    }
     if (up && connection.inspecting && view.payloadCaptured > 0) this.#inspect(connection, view, syn);
     if ((flags & TcpFlag.rst) !== 0) {
       this.#close(connection);
@@ -261,6 +274,7 @@ export class FlowTable {
       packetNumber,
       this.#communityId(view),
     );
+    connection.tunnel = this.#tunnel(view);
     if (view.protocol === TCP && syn) {
       connection.clientIsnKnown = true;
       connection.clientIsn = synOnly ? view.seq : (view.ack - 1) >>> 0;
@@ -324,9 +338,36 @@ export class FlowTable {
     }
   }
 
+  /**
+   * A client datagram of a UDP conversation: QUIC version 1 Initials are opened and their CRYPTO
+   * frames reassembled until the ClientHello is whole (src/protocol/quic-initial.ts); its server
+   * name is read by the same parser as TLS over TCP. Anything else ends the inspection at once.
+   */
+  #inspectQuic(connection: Connection, view: PacketView): void {
+    const start = view.payloadOffset;
+    const end = start + view.payloadCaptured;
+    if (connection.quic === null) {
+      if (!isV1Initial(view.buf, start, end)) {
+        connection.inspecting = false;
+        return;
+      }
+      connection.quic = new ClientHelloAssembler();
+    }
+    const status = connection.quic.add(view.buf, start, end);
+    connection.quicDatagrams++;
+    // An Initial that opened with the keys of its connection ID is QUIC, whatever follows.
+    if (status !== InitialStatus.notQuic) connection.protocol = 'quic';
+    if (status === InitialStatus.incomplete && connection.quicDatagrams < MAX_QUIC_INITIALS) return;
+    const hello = status === InitialStatus.complete ? connection.quic.clientHello() : null;
+    if (hello !== null && hello.length > 0) connection.sni = scanHandshakeClientHello(hello).serverName;
+    connection.quic = null;
+    connection.inspecting = false;
+  }
+
   /** Decides with what has been seen (no more client bytes will be looked at). */
   #conclude(connection: Connection): void {
     if (!connection.inspecting) return;
+    connection.quic = null;
     const head = connection.head;
     if (head !== null) inspectClientPayload(head.data, 0, head.contiguous, true, connection);
     connection.inspecting = false;
@@ -416,7 +457,14 @@ export class FlowTable {
     record.bytesUp = connection.bytesUp;
     record.bytesDown = connection.bytesDown;
     record.connectionId = connection.communityId;
+    record.actualPathEvidence = connection.tunnel;
     this.#ready.push(record);
+  }
+
+  /** Evidence naming the tunnel a packet came in, or null (built once per connection). */
+  #tunnel(view: PacketView): string | null {
+    if (view.tunnelKind === TunnelKind.none) return null;
+    return tunnelEvidence(view, (offset, version) => formatAddress(view.buf, offset, version));
   }
 
   /**
@@ -462,6 +510,7 @@ export class FlowTable {
         server: dst,
         serverPort: view.dstPort,
         communityId: this.#communityId(view),
+        tunnel: this.#tunnel(view),
       });
       if (this.#pendingDns.size > this.#maxPendingDns) {
         for (const [oldestKey, oldest] of this.#pendingDns) {
@@ -490,6 +539,7 @@ export class FlowTable {
         server: src,
         serverPort: view.srcPort,
         communityId: this.#communityId(view),
+        tunnel: this.#tunnel(view),
       },
       { packetNumber, time: timeMs, bytes: view.payloadLength },
     );
@@ -526,6 +576,7 @@ export class FlowTable {
     record.bytesUp = query.bytes < 0 ? null : query.bytes;
     record.bytesDown = response === null ? 0 : response.bytes;
     record.connectionId = query.communityId;
+    record.actualPathEvidence = query.tunnel;
     this.#ready.push(record);
   }
 }

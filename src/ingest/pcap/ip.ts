@@ -2,7 +2,8 @@
 // header. Lengths come from the IP header, not from what was captured, so byte counts stay right
 // when the snapshot length cut the payload. Only the first fragment of a datagram is looked at.
 import { Outcome, type PacketView, TCP, UDP } from './packet-view.js';
-import { decodeTcpHeader, decodeUdpHeader } from './transport.js';
+import { decodeTcpHeader, decodeUdpHeader, setPayload } from './transport.js';
+import { GRE } from './tunnel.js';
 
 /** IPv6 extension headers that use the generic `next header, length in 8-octet units` layout. */
 const HOP_BY_HOP = 0;
@@ -113,6 +114,8 @@ function decodeTransport(view: PacketView, protocol: number, offset: number, end
   view.protocol = protocol;
   if (protocol === TCP) return decodeTcpHeader(view, offset, end);
   if (protocol === UDP) return decodeUdpHeader(view, offset, end);
+  // GRE stays `otherIpProtocol` unless tunnel.ts finds a packet inside: it needs the payload.
+  if (protocol === GRE) setPayload(view, offset, end);
   return Outcome.otherIpProtocol;
 }
 

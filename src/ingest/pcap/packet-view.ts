@@ -56,4 +56,14 @@ export class PacketView {
   payloadCaptured = 0;
   /** Why decoding stopped, for problem messages (a constant string, never built per packet). */
   reason = '';
+  /**
+   * The outermost encapsulation the packet came in (tunnel.ts `TunnelKind`; 0 none), its VNI / key /
+   * session id (-1 none) and outer addresses; `innerEnd` is where the inner packet ends on the wire.
+   */
+  tunnelKind = 0;
+  tunnelId = -1;
+  outerIpVersion = 4;
+  outerSrcOffset = 0;
+  outerDstOffset = 0;
+  innerEnd = 0;
 }

@@ -52,7 +52,8 @@ export function decodeUdpHeader(view: PacketView, offset: number, end: number): 
   return Outcome.transport;
 }
 
-function setPayload(view: PacketView, payloadOffset: number, end: number): void {
+/** The transport payload (or, for GRE, the IP payload) is `[payloadOffset, end)` on the wire. */
+export function setPayload(view: PacketView, payloadOffset: number, end: number): void {
   view.payloadOffset = payloadOffset;
   view.payloadLength = end - payloadOffset;
   const capturedEnd = Math.min(end, view.capturedEnd);

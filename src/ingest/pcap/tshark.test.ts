@@ -1,12 +1,15 @@
 // Cross-checks the reader against Wireshark's dissectors on every real capture fixture: SNI,
 // HTTP Host, DNS questions and answers, and per-connection payload bytes each way, joined by
-// Community ID (which tshark computes too). tshark is required: without it this test fails.
+// Community ID (which tshark computes too). tshark is required: without it this test fails
+// (src/testing/peers.ts).
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readAll } from '../../../test/fixtures/pcap/read-all.js';
+import { needPeers } from '../../testing/peers.js';
 
+const ready = needPeers('tshark');
 const FIXTURES = 'test/fixtures/pcap';
 const captures = readdirSync(FIXTURES).filter((name) => /\.pcap(ng)?$/.test(name));
 
@@ -94,7 +97,7 @@ test('the fixtures folder holds the real captures', () => {
   ]);
 });
 
-describe.each(captures)('%s agrees with tshark', (name) => {
+describe.skipIf(!ready).each(captures)('%s agrees with tshark', (name) => {
   test('SNI, Host, DNS and bytes per connection', async () => {
     const file = join(FIXTURES, name);
     const frames = tshark(file);

@@ -1,0 +1,190 @@
+// Prometheus metrics of the gateway, in a registry of their own (never prom-client's global one, so
+// two gateways in one process, or the tests, do not share counters). The proxy reports through
+// GatewayMetricsSink, the flow store through FlowStoreObserver; /metrics renders `registry`.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type EgressPath, egressPaths } from '../catalog/model.js';
+import type { FlowRecord } from '../flow/record.js';
+import { flowOutcomes } from '../flow/vocabulary.js';
+import type { ConnectionRefusal, GatewayMetricsSink } from '../gateway/contracts.js';
+import { verdicts } from '../policy/verdict.js';
+import type { FlowStoreObserver } from '../store/buffer.js';
+
+export const metricPrefix = 'pathwarden_';
+
+/** Label value for a flow field that is not set (a logged flow has no outcome, say). */
+const none = 'none';
+/** Label value for anything outside the known set: label values must stay a small, fixed set. */
+const other = 'other';
+
+const knownPaths = new Set<string>(egressPaths);
+const knownVerdicts = new Set<string>(verdicts);
+const knownOutcomes = new Set<string>(flowOutcomes);
+
+function label(value: string | null | undefined, known: ReadonlySet<string>): string {
+  if (value === null || value === undefined) return none;
+  return known.has(value) ? value : other;
+}
+
+function bytes(value: number | null): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+export interface GatewayMetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event loop lag) as pathwarden_process_* etc. */
+  processMetrics?: boolean;
+}
+
+export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
+  readonly registry = new Registry();
+  readonly #connections: Counter<'path' | 'verdict' | 'outcome'>;
+  readonly #bytes: Counter<'path' | 'direction'>;
+  readonly #activeTunnels: Gauge;
+  readonly #pathUp: Gauge<'path'>;
+  readonly #decisionSeconds: Histogram;
+  readonly #storeWriteErrors: Counter;
+  readonly #storeDropped: Counter;
+  readonly #refused: Counter<'reason'>;
+  readonly #storeBuffered: Gauge;
+  readonly #spoolBatches: Gauge;
+  readonly #spoolBytes: Gauge;
+  #tunnels = 0;
+
+  constructor(options: GatewayMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#connections = new Counter({
+      name: `${metricPrefix}connections_total`,
+      help: 'Connections finished, by egress path (none when refused before one was chosen), verdict and outcome.',
+      labelNames: ['path', 'verdict', 'outcome'],
+      registers,
+    });
+    this.#bytes = new Counter({
+      name: `${metricPrefix}bytes_total`,
+      help: 'Bytes carried by finished connections, by egress path and direction (up = client to server).',
+      labelNames: ['path', 'direction'],
+      registers,
+    });
+    this.#activeTunnels = new Gauge({
+      name: `${metricPrefix}active_tunnels`,
+      help: 'Connections open through the gateway right now.',
+      registers,
+    });
+    this.#pathUp = new Gauge({
+      name: `${metricPrefix}path_up`,
+      help: 'Health of each egress path from its probe: 1 up, 0 down (absent until the first probe).',
+      labelNames: ['path'],
+      registers,
+    });
+    this.#decisionSeconds = new Histogram({
+      name: `${metricPrefix}decision_duration_seconds`,
+      help: 'Time spent deciding the path of one connection (catalog lookup and classification).',
+      // decide() takes about a microsecond; the upper buckets catch pauses (GC, a blocked loop).
+      buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2],
+      registers,
+    });
+    this.#storeWriteErrors = new Counter({
+      name: `${metricPrefix}store_write_errors_total`,
+      help: 'Flow store batches that failed to write (each is retried, then dropped).',
+      registers,
+    });
+    this.#refused = new Counter({
+      name: `${metricPrefix}connections_refused_total`,
+      help: 'Client connections closed without a request: over the connection limit (limit), or sent nothing within limits.headersTimeoutMs (silent).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#storeDropped = new Counter({
+      name: `${metricPrefix}store_dropped_flows_total`,
+      help: 'Flow records the store gave up on (a batch out of attempts, a full buffer, or appended after close).',
+      registers,
+    });
+    this.#storeBuffered = new Gauge({
+      name: `${metricPrefix}store_buffered_flows`,
+      help: 'Flow records appended but not yet written to the store.',
+      registers,
+    });
+    this.#spoolBatches = new Gauge({
+      name: `${metricPrefix}store_spool_batches`,
+      help: 'Batches in the ClickHouse store spool: not acknowledged by ClickHouse yet, replayed in order.',
+      registers,
+    });
+    this.#spoolBytes = new Gauge({
+      name: `${metricPrefix}store_spool_bytes`,
+      help: 'Bytes of the batches in the ClickHouse store spool.',
+      registers,
+    });
+    // Series that must read 0 before the first event, rather than be missing.
+    for (const path of egressPaths)
+      for (const direction of ['up', 'down']) this.#bytes.inc({ path, direction }, 0);
+    this.#activeTunnels.set(0);
+    this.#storeBuffered.set(0);
+    this.#spoolBatches.set(0);
+    this.#spoolBytes.set(0);
+    this.#storeWriteErrors.inc(0);
+    this.#storeDropped.inc(0);
+    for (const reason of ['limit', 'silent']) this.#refused.inc({ reason }, 0);
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: metricPrefix });
+  }
+
+  decisionObserved(seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.#decisionSeconds.observe(seconds);
+  }
+
+  tunnelOpened(): void {
+    this.#tunnels++;
+    this.#activeTunnels.set(this.#tunnels);
+  }
+
+  tunnelClosed(): void {
+    // Never below zero, even if the proxy reports a close twice.
+    this.#tunnels = Math.max(0, this.#tunnels - 1);
+    this.#activeTunnels.set(this.#tunnels);
+  }
+
+  flowFinished(flow: FlowRecord): void {
+    const path = label(flow.egressPath, knownPaths);
+    this.#connections.inc({
+      path,
+      verdict: label(flow.verdict, knownVerdicts),
+      outcome: label(flow.outcome, knownOutcomes),
+    });
+    const up = bytes(flow.bytesUp);
+    const down = bytes(flow.bytesDown);
+    if (up > 0) this.#bytes.inc({ path, direction: 'up' }, up);
+    if (down > 0) this.#bytes.inc({ path, direction: 'down' }, down);
+  }
+
+  pathHealth(path: EgressPath, up: boolean): void {
+    this.#pathUp.set({ path }, up ? 1 : 0);
+  }
+
+  connectionRefused(reason: ConnectionRefusal): void {
+    this.#refused.inc({ reason });
+  }
+
+  storeWriteFailed(): void {
+    this.#storeWriteErrors.inc();
+  }
+
+  storeFlowsDropped(count: number): void {
+    if (count > 0) this.#storeDropped.inc(count);
+  }
+
+  storeFlowsBuffered(count: number): void {
+    this.#storeBuffered.set(count);
+  }
+
+  storeSpooled(batches: number, bytes: number): void {
+    this.#spoolBatches.set(batches);
+    this.#spoolBytes.set(bytes);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

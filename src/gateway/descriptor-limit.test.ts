@@ -1,0 +1,83 @@
+// Descriptor exhaustion with the default limits (issue 10, item 3), in a real process: the built CLI
+// runs a gateway under an open-files limit of 256 (prlimit), 400 connections that never send a
+// byte are opened against it, and the admin API must still answer (and count the refusals) while
+// they are held. Before the connection limit kept a descriptor reserve, the proxy took every
+// descriptor and the admin API stopped accepting. Needs `npm run build` first (npm test does it).
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
+import { startCliGateway, writeGatewayConfig } from './testing/cli-gateway.js';
+
+/** util-linux, Essential on Debian: always there. */
+const prlimit = '/usr/bin/prlimit';
+const DESCRIPTORS = 256;
+const SILENT = 400;
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('the admin API did not answer within 3 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.skipIf(!needPeers('build', 'prlimit'))(
+  'a gateway under an open-files limit of 256 and 400 silent connections',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-nofile-'));
+    const sockets: Socket[] = [];
+    let child: ChildProcess | undefined;
+
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      if (child && child.exitCode === null) {
+        const exited = new Promise((resolve) => child?.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('the admin API answers and counts the refused connections', async () => {
+      const config = writeGatewayConfig(dir, 'gateway.yaml', []);
+      const gateway = await startCliGateway(config, [prlimit, `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`]);
+      child = gateway.child;
+      const { proxyPort, adminPort } = gateway;
+
+      // Bounded: 400 connections, 50 at a time; each waits for connect (or a refusal) before the next.
+      for (let at = 0; at < SILENT; at += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, async () => {
+            const socket = connect({ host: '127.0.0.1', port: proxyPort });
+            socket.on('error', () => {});
+            sockets.push(socket);
+            await new Promise((resolve) => {
+              socket.once('connect', resolve);
+              socket.once('close', resolve);
+            });
+          }),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const health = await get(adminPort, '/healthz');
+      expect(health.status).toBe(200);
+      const metrics = await get(adminPort, '/metrics');
+      const refused = /^pathwarden_connections_refused_total\{reason="limit"\} (\d+)$/m.exec(metrics.body);
+      expect(Number(refused?.[1])).toBeGreaterThan(0);
+      expect(Number(refused?.[1])).toBeLessThan(SILENT);
+    }, 60_000);
+  },
+);

@@ -1,0 +1,616 @@
+// The ClickHouse flow store: batches go to a (possibly Distributed) table over the HTTP interface with
+// @clickhouse/client. While inserts fail, batches go to a spool folder on disk and are replayed in
+// order once ClickHouse answers; a replayed batch first asks which of its ids are stored already, so a
+// batch whose first insert landed (or half landed across shards) is not stored twice. Queries,
+// statistics and groups run as SQL in ClickHouse. See docs/scale-out.md for the guarantee.
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { PathwardenError } from '../errors.js';
+import {
+  BufferedFlowStore,
+  describeError,
+  type FlowStoreOptions,
+  queryFailure,
+  StoreIoError,
+} from './buffer.js';
+import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
+import {
+  type ColumnValue,
+  columnValuesOf,
+  flowColumns,
+  flowPathSql,
+  noneKey,
+  storedColumns,
+  storedFlowFromValues,
+} from './columns.js';
+import {
+  chooseBucketMs,
+  type FlowCondition,
+  FlowStatsBuilder,
+  groupNameSql,
+  type NormalizedFlowQuery,
+  type NormalizedStatsRange,
+  type SqlDialect,
+  sortFlowGroups,
+  whereSql,
+} from './query.js';
+import { Spool, type SpooledBatch, type SpoolHeader, type SpoolWriter } from './spool.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
+
+export interface ClickHouseStoreConfig {
+  /** HTTP interface, e.g. http://127.0.0.1:8123 (user and password may be in the URL). */
+  url: string;
+  database: string;
+  table: string;
+  flushIntervalMs: number;
+  /** Folder for batches ClickHouse has not acknowledged. */
+  spool: string;
+  /** Bytes the spool may hold; beyond, batches are dropped and counted (default 1 GiB). */
+  spoolMaxBytes?: number;
+  /** Create the database and a single-server MergeTree table when missing. */
+  createTables: boolean;
+  /** One HTTP request's timeout (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Told the spool's size whenever it changes (GatewayMetrics implements it). */
+export interface SpoolObserver {
+  storeSpooled(batches: number, bytes: number): void;
+}
+
+export interface ClickHouseStoreOptions extends FlowStoreOptions {
+  observer?: FlowStoreOptions['observer'] & Partial<SpoolObserver>;
+  /** Replaces the spool's file writer (tests simulate a full disk with it). */
+  spoolWriter?: SpoolWriter;
+}
+
+/** The longest wait between replay attempts while ClickHouse is away. */
+const maxReplayBackoffMs = 5000;
+/** Rows replayed in one insert at most (consecutive spooled batches are merged up to this). */
+const replayGroupRows = 50_000;
+/** Ids reserved on disk ahead of use, so a restart without ClickHouse never reuses a stored id. */
+const idBlock = 1_000_000;
+
+const selectList = storedColumns.map((column) => column.name).join(', ');
+/** Column names in insert order: the table's, which are the stored flow columns plus event_time. */
+const insertColumns = clickhouseColumns.map((column) => column.name);
+const flowColumnIndex = new Map(flowColumns.map((column, index) => [column.name, index]));
+const timeIndex = flowColumnIndex.get('time_ms') as number;
+const maxDateTime = 4_294_967_295;
+
+/** A ClickHouse string literal (backslash and quote escaped): the only way values enter SQL here. */
+export function sqlString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function sqlNumber(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer: ${value}`);
+  return String(value);
+}
+
+/**
+ * Server errors about the rows themselves (parse and type errors): retrying the same bytes can never
+ * succeed. Codes from ClickHouse's ErrorCodes.cpp (stable across versions).
+ */
+const rejectedDataCodes = new Set(['6', '26', '27', '38', '41', '53', '69', '70', '72', '117', '131']);
+
+/**
+ * The server's error code when the failure is ClickHouse's answer (a bad table, a syntax error),
+ * undefined for an outage (refused, reset, timed out). 18.16 words errors as `Code: 27, e.displayText()
+ * = ...`, which the client does not parse into a ClickHouseError; current servers `Code: 27. DB::...`.
+ */
+export function serverErrorCode(error: unknown): string | undefined {
+  if (error instanceof ClickHouseError) return error.code;
+  const match = /^\s*Code: (\d+)[.,]/.exec(error instanceof Error ? error.message : String(error));
+  return match?.[1];
+}
+
+function isRejectedData(error: unknown): boolean {
+  return rejectedDataCodes.has(serverErrorCode(error) ?? '');
+}
+
+function isServerError(error: unknown): boolean {
+  return serverErrorCode(error) !== undefined;
+}
+
+/** One JSONEachRow line per flow, in `insertColumns` order. */
+export function insertRowsOf(gateway: string, flows: readonly StoredFlow[]): string {
+  const gatewayJson = JSON.stringify(gateway);
+  const keys = insertColumns.map((name) => `${JSON.stringify(name)}:`);
+  let text = '';
+  for (const flow of flows) {
+    const values = columnValuesOf(flow);
+    const time = values[timeIndex];
+    const seconds =
+      typeof time === 'number' ? Math.min(Math.max(Math.floor(time / 1000), 0), maxDateTime) : 0;
+    let line = `{${keys[0]}${gatewayJson},${keys[1]}${flow.id},${keys[2]}${seconds}`;
+    for (let index = 3; index < insertColumns.length; index++) {
+      const value = values[flowColumnIndex.get(insertColumns[index] as string) as number] ?? null;
+      line += `,${keys[index]}${value === null ? 'null' : typeof value === 'number' ? String(value) : JSON.stringify(value)}`;
+    }
+    text += `${line}}\n`;
+  }
+  return text;
+}
+
+/** The SQL of one flow table: inserts, id checks, pages, statistics and groups. */
+export class ClickHouseFlowTable {
+  readonly client: ClickHouseClient;
+  readonly database: string;
+  readonly table: string;
+  readonly qualified: string;
+
+  constructor(config: Pick<ClickHouseStoreConfig, 'url' | 'database' | 'table' | 'requestTimeoutMs'>) {
+    this.database = checkIdentifier('database', config.database);
+    this.table = checkIdentifier('table', config.table);
+    this.qualified = `${this.database}.${this.table}`;
+    this.client = createClient({
+      url: config.url,
+      request_timeout: config.requestTimeoutMs ?? 30_000,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  async rows(sql: string): Promise<ColumnValue[][]> {
+    const result = await this.client.query({
+      query: sql,
+      format: 'JSONCompact',
+      // Numbers as JSON numbers (flow ids, counts and byte sums stay below 2^53).
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    });
+    const body = (await result.json()) as { data: ColumnValue[][] };
+    return body.data;
+  }
+
+  async command(sql: string): Promise<void> {
+    await this.client.command({ query: sql });
+  }
+
+  /** Creates the database and a single-server table when missing (a Distributed one is the operator's). */
+  async create(): Promise<void> {
+    await this.command(`CREATE DATABASE IF NOT EXISTS ${this.database}`);
+    await this.command(mergeTreeDdl(this.database, this.table));
+  }
+
+  /** Undefined when the table has pathwarden's columns; else what it has (empty when missing). */
+  async columnMismatch(): Promise<string | undefined> {
+    const rows = await this.rows(
+      `SELECT name, type FROM system.columns WHERE database = ${sqlString(this.database)} AND table = ${sqlString(this.table)}`,
+    );
+    const found = rows.map(([name, type]) => `${String(name)} ${String(type)}`);
+    const expected = clickhouseColumns.map((column) => `${column.name} ${column.type}`);
+    return found.join(',') === expected.join(',') ? undefined : found.join(', ');
+  }
+
+  async lastId(gateway: string): Promise<number> {
+    const [row] = await this.rows(
+      `SELECT max(id) FROM ${this.qualified} WHERE gateway = ${sqlString(gateway)}`,
+    );
+    return Number(row?.[0] ?? 0);
+  }
+
+  /**
+   * Inserts JSONEachRow lines. `insert_distributed_sync` makes a Distributed table answer only once
+   * every shard has its rows, so an acknowledged batch is readable and a failed one is checkable.
+   */
+  async insert(body: string, queryId: string): Promise<void> {
+    // exec, not insert(): the body is JSONEachRow text already, which insert() would encode again.
+    const result = await this.client.exec({
+      query: `INSERT INTO ${this.qualified} FORMAT JSONEachRow`,
+      values: Readable.from([Buffer.from(body)]),
+      query_id: queryId,
+      clickhouse_settings: { insert_distributed_sync: 1 },
+    });
+    result.stream.resume();
+    await finished(result.stream);
+  }
+
+  /** Whether a query with this id (or started by it, on a Distributed table) still runs here. */
+  /** Whether a query whose id starts with `prefix` (or one started by it) still runs on this server. */
+  async running(prefix: string): Promise<boolean> {
+    // substring(), not startsWith(): 18.16 has no startsWith.
+    const test = (column: string) =>
+      `substring(${column}, 1, ${Buffer.byteLength(prefix)}) = ${sqlString(prefix)}`;
+    const [row] = await this.rows(
+      `SELECT count() FROM system.processes WHERE ${test('query_id')} OR ${test('initial_query_id')}`,
+    );
+    return Number(row?.[0] ?? 0) > 0;
+  }
+
+  /** Ids of `gateway` between `firstId` and `lastId` the table holds already. */
+  async storedIds(gateway: string, firstId: number, lastId: number): Promise<Set<number>> {
+    const rows = await this.rows(
+      `SELECT DISTINCT id FROM ${this.qualified} WHERE gateway = ${sqlString(gateway)} AND id >= ${sqlNumber(firstId)} AND id <= ${sqlNumber(lastId)}`,
+    );
+    return new Set(rows.map(([id]) => Number(id)));
+  }
+
+  async page(query: NormalizedFlowQuery): Promise<FlowPage> {
+    const where = whereClause(query.conditions);
+    const [total] = await this.rows(`SELECT count() FROM ${this.qualified}${where}`);
+    const rows =
+      query.limit === 0
+        ? []
+        : await this.rows(
+            `SELECT ${selectList} FROM ${this.qualified}${where}
+             ORDER BY time_ms DESC NULLS LAST, id DESC, gateway DESC LIMIT ${query.offset}, ${query.limit}`,
+          );
+    return {
+      total: Number(total?.[0] ?? 0),
+      offset: query.offset,
+      limit: query.limit,
+      flows: rows.map((row) => storedFlowFromValues(row)),
+    };
+  }
+
+  async stats(range: NormalizedStatsRange): Promise<FlowStats> {
+    const where = whereClause(range.conditions);
+    let first = range.from ?? null;
+    let last = range.to === undefined ? null : range.to - 1;
+    if (first === null || last === null) {
+      const [bounds] = await this.rows(`SELECT min(time_ms), max(time_ms) FROM ${this.qualified}${where}`);
+      const [min, max] = bounds ?? [];
+      first ??= typeof min === 'number' ? min : null;
+      last ??= typeof max === 'number' ? max : null;
+    }
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    const bucket = builder.bucketMs;
+    // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here. Buckets
+    // round down (floor), also for times before 1970, as bucketStart() does.
+    const rows = await this.rows(
+      `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
+              gateway, if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
+                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0)) AS b,
+              count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
+       FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
+    );
+    for (const [verdict, path, outcome, gateway, start, flows, up, down] of rows) {
+      const count = Number(flows);
+      const bytesUp = Number(up ?? 0);
+      const bytesDown = Number(down ?? 0);
+      builder.addTotals(count, bytesUp, bytesDown);
+      builder.addVerdict(String(verdict), count);
+      builder.addPath(String(path), count, bytesUp, bytesDown);
+      builder.addOutcome(String(outcome), count);
+      builder.addGateway(String(gateway), count, bytesUp, bytesDown);
+      if (start !== null && start !== undefined)
+        builder.addPoint(Number(start), String(path), count, bytesUp + bytesDown);
+    }
+    return builder.build();
+  }
+
+  async groups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+    const rows = await this.rows(
+      `SELECT rule_id, ${groupNameSql} AS name, count(), toFloat64(sum(ifNull(bytes_up, 0))),
+              toFloat64(sum(ifNull(bytes_down, 0))), max(start_ms)
+       FROM ${this.qualified}${whereClause(conditions)} GROUP BY rule_id, name`,
+    );
+    return sortFlowGroups(
+      rows.map(([ruleId, host, flows, bytesUp, bytesDown, lastSeen]) => ({
+        ruleId: ruleId === null ? null : String(ruleId),
+        host: host === null ? null : String(host),
+        flows: Number(flows),
+        bytesUp: Number(bytesUp ?? 0),
+        bytesDown: Number(bytesDown ?? 0),
+        lastSeen: lastSeen === null || lastSeen === undefined ? null : Number(lastSeen),
+      })),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+/** ClickHouse's SQL for the store-neutral conditions: escaped literals (18.16 has no parameters). */
+export function whereClause(conditions: readonly FlowCondition[]): string {
+  return whereSql(conditions, clickhouseDialect);
+}
+
+const clickhouseDialect: SqlDialect = {
+  value: (value) => (typeof value === 'number' ? sqlNumber(value) : sqlString(value)),
+  contains: (column, text) => `positionUTF8(lowerUTF8(ifNull(${column}, '')), ${text}) > 0`,
+  // time_ms is exact; bounds on event_time (whole seconds, the sort key) let ClickHouse skip parts.
+  timeBounds: (from, to) => [
+    ...(from === undefined
+      ? []
+      : [`event_time >= toDateTime(${Math.min(Math.floor(from / 1000), maxDateTime)})`]),
+    ...(to === undefined
+      ? []
+      : [`event_time <= toDateTime(${Math.min(Math.floor((to - 1) / 1000), maxDateTime)})`]),
+  ],
+};
+
+function openError(config: ClickHouseStoreConfig, reason: string, cause?: unknown): PathwardenError {
+  return new PathwardenError(
+    'PW_ERR_STORE_OPEN',
+    `cannot open ClickHouse flow store ${config.url} ${config.database}.${config.table}: ${reason}`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/**
+ * Opens the store for gateway `gateway`. When ClickHouse does not answer, the store opens anyway and
+ * spools; a table of another shape, or a missing one with createTables false, fails with
+ * PW_ERR_STORE_OPEN.
+ */
+export async function openClickHouseFlowStore(
+  config: ClickHouseStoreConfig,
+  gateway: string,
+  options: ClickHouseStoreOptions = {},
+): Promise<ClickHouseFlowStore> {
+  const spool = Spool.open(config.spool, { maxBytes: config.spoolMaxBytes, writeFile: options.spoolWriter });
+  const table = new ClickHouseFlowTable(config);
+  let lastId: number;
+  let ready = false;
+  try {
+    await prepareTable(table, config);
+    ready = true;
+    lastId = Math.max(await table.lastId(gateway), spool.lastId);
+  } catch (error) {
+    if (error instanceof PathwardenError || isServerError(error)) {
+      await table.close();
+      throw error instanceof PathwardenError ? error : openError(config, describeError(error), error);
+    }
+    // ClickHouse is away: ids continue after the reserved block, or after the time when none is on
+    // disk (a new spool folder): ms * 1000 stays above ids assigned earlier unless they averaged
+    // more than a million flows a second since.
+    lastId = Math.max(spool.reservedIds() ?? Date.now() * 1000, spool.lastId);
+    (options.log ?? { warn: () => undefined }).warn(
+      { code: 'PW_ERR_STORE_IO', store: 'clickhouse', err: describeError(error), spool: config.spool },
+      'ClickHouse does not answer; flows are spooled until it does',
+    );
+  }
+  for (const file of spool.rejected) {
+    options.log?.warn(
+      { code: 'PW_ERR_STORE_RECORD_INVALID', file },
+      `${file}: not a spooled batch; moved aside`,
+    );
+  }
+  return new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
+}
+
+async function prepareTable(table: ClickHouseFlowTable, config: ClickHouseStoreConfig): Promise<void> {
+  if (config.createTables) await table.create();
+  const mismatch = await table.columnMismatch();
+  if (mismatch === '') throw openError(config, 'the table does not exist (createTables is false)');
+  if (mismatch !== undefined) {
+    throw openError(config, `the table has other columns than this pathwarden writes (found: ${mismatch})`);
+  }
+}
+
+export class ClickHouseFlowStore extends BufferedFlowStore {
+  readonly kind = 'clickhouse';
+  readonly gateway: string;
+  readonly spool: Spool;
+  readonly #table: ClickHouseFlowTable;
+  readonly #config: ClickHouseStoreConfig;
+  readonly #options: ClickHouseStoreOptions;
+  readonly #replayTimer: NodeJS.Timeout;
+  #ready: boolean;
+  #reserved: number;
+  #serial: Promise<unknown> = Promise.resolve();
+  #replayAt = 0;
+  #backoffMs: number;
+  #outage = false;
+  #closed = false;
+
+  constructor(
+    table: ClickHouseFlowTable,
+    spool: Spool,
+    gateway: string,
+    lastId: number,
+    ready: boolean,
+    config: ClickHouseStoreConfig,
+    options: ClickHouseStoreOptions,
+  ) {
+    super(lastId, config.flushIntervalMs, { ...options, gateway });
+    this.#table = table;
+    this.spool = spool;
+    this.gateway = gateway;
+    this.#config = config;
+    this.#options = options;
+    this.#ready = ready;
+    this.#reserved = spool.reservedIds() ?? 0;
+    this.#backoffMs = Math.max(config.flushIntervalMs, 100);
+    this.#reportSpool();
+    this.#replayTimer = setInterval(
+      () => {
+        if (this.spool.batches > 0 && Date.now() >= this.#replayAt)
+          void this.#exclusive(() => this.#replay());
+      },
+      Math.max(50, Math.min(config.flushIntervalMs, 1000)),
+    );
+    this.#replayTimer.unref();
+  }
+
+  /** Runs `work` after every earlier insert, spool write and replay (they share the spool's order). */
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(work);
+    this.#serial = run.catch(() => undefined);
+    return run;
+  }
+
+  protected writeBatch(flows: readonly StoredFlow[]): Promise<void> {
+    return this.#exclusive(async () => {
+      const first = flows[0] as StoredFlow;
+      const last = flows.at(-1) as StoredFlow;
+      const header: SpoolHeader = {
+        gateway: this.gateway,
+        firstId: first.id,
+        lastId: last.id,
+        rows: flows.length,
+      };
+      const body = insertRowsOf(this.gateway, flows);
+      if (last.id > this.#reserved) {
+        this.#reserved = last.id + idBlock;
+        await this.spool.reserveIds(this.#reserved);
+      }
+      if (this.spool.batches === 0) {
+        try {
+          await this.#ensureReady();
+          await this.#table.insert(body, queryIdOf(header));
+          this.#recovered();
+          return;
+        } catch (error) {
+          this.#failed(error);
+        }
+      }
+      // Behind other spooled batches, or ClickHouse failed: to disk, replayed in order. A spool
+      // failure (full, or past spoolMaxBytes) throws, and the buffer retries and then drops it.
+      await this.spool.push(header, body);
+      this.#reportSpool();
+      if (Date.now() >= this.#replayAt) await this.#replay();
+    });
+  }
+
+  async #ensureReady(): Promise<void> {
+    if (this.#ready) return;
+    await prepareTable(this.#table, this.#config);
+    this.#ready = true;
+  }
+
+  /** Replays spooled batches oldest first until one fails (then waits, up to 5 s, before trying again). */
+  async #replay(): Promise<void> {
+    // After an outage the spool holds many small batches: they are replayed in groups (one check and
+    // one insert per group); a group ClickHouse refuses is retried batch by batch to find the bad one.
+    let single = false;
+    let group = this.spool.peekGroup(single ? 1 : replayGroupRows);
+    while (group.length > 0 && !this.#closed) {
+      try {
+        await this.#ensureReady();
+        await this.#replayGroup(group);
+        for (const batch of group) await this.spool.remove(batch);
+        this.#reportSpool();
+        this.#recovered();
+        single = false;
+      } catch (error) {
+        if (!isRejectedData(error)) {
+          this.#failed(error);
+          return;
+        }
+        if (group.length === 1) await this.#reject(group[0] as SpooledBatch, error);
+        else single = true;
+      }
+      group = this.spool.peekGroup(single ? 1 : replayGroupRows);
+    }
+  }
+
+  /**
+   * Stores the rows of `group` (consecutive spooled batches) the table does not hold yet. First it
+   * waits until no insert of this gateway runs on the server any more (an earlier attempt that timed
+   * out on our side may still be writing), then asks which ids are stored already.
+   */
+  async #replayGroup(group: readonly SpooledBatch[]): Promise<void> {
+    const first = group[0] as SpooledBatch;
+    const last = group.at(-1) as SpooledBatch;
+    const header: SpoolHeader = {
+      gateway: this.gateway,
+      firstId: first.firstId,
+      lastId: last.lastId,
+      rows: 0,
+    };
+    if (await this.#table.running(queryIdPrefix(this.gateway))) {
+      throw new StoreIoError(`an earlier insert of gateway ${this.gateway} is still running`);
+    }
+    const stored = await this.#table.storedIds(first.gateway, header.firstId, header.lastId);
+    let body = '';
+    for (const batch of group) body += await this.spool.read(batch);
+    if (stored.size > 0) {
+      body = body
+        .split('\n')
+        .filter((line) => line !== '' && !stored.has(idOfLine(line)))
+        .map((line) => `${line}\n`)
+        .join('');
+    }
+    if (body !== '') await this.#table.insert(body, queryIdOf(header));
+  }
+
+  /** A batch ClickHouse refuses whatever the retries would never store: set aside, counted, logged. */
+  async #reject(batch: SpooledBatch, error: unknown): Promise<void> {
+    const file = await this.spool.reject(batch);
+    this.#reportSpool();
+    this.#options.observer?.storeFlowsDropped(batch.rows);
+    this.log.error(
+      { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error), file, rows: batch.rows },
+      'ClickHouse refuses the rows of a spooled batch; it is kept aside and its flows are counted as dropped',
+    );
+  }
+
+  #failed(error: unknown): void {
+    this.#backoffMs = this.#outage ? Math.min(this.#backoffMs * 2, maxReplayBackoffMs) : this.#backoffMs;
+    this.#replayAt = Date.now() + this.#backoffMs;
+    // UNKNOWN_TABLE, UNKNOWN_DATABASE: dropped while we ran; recreate (or check) before the next insert.
+    if (serverErrorCode(error) === '60' || serverErrorCode(error) === '81') {
+      this.#ready = false;
+    }
+    if (!this.#outage) {
+      this.#outage = true;
+      this.log.error(
+        { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error), spool: this.spool.dir },
+        'ClickHouse inserts fail; batches go to the spool and are replayed when it answers',
+      );
+    }
+  }
+
+  #recovered(): void {
+    if (!this.#outage || this.spool.batches > 0) return;
+    this.#outage = false;
+    this.#backoffMs = Math.max(this.#config.flushIntervalMs, 100);
+    this.#replayAt = 0;
+    this.log.warn(
+      { code: 'PW_ERR_STORE_IO', store: this.kind },
+      'ClickHouse answers again; the spool is replayed',
+    );
+  }
+
+  #reportSpool(): void {
+    this.#options.observer?.storeSpooled?.(this.spool.batches, this.spool.bytes);
+  }
+
+  protected readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
+    return this.#read(() => this.#table.page(query));
+  }
+
+  protected readStats(range: NormalizedStatsRange): Promise<FlowStats> {
+    return this.#read(() => this.#table.stats(range));
+  }
+
+  protected readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+    return this.#read(() => this.#table.groups(conditions));
+  }
+
+  async #read<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw queryFailure('ClickHouse flow store query failed', error);
+    }
+  }
+
+  /** Closing stops replays at once: what is still spooled stays on disk for the next start. */
+  override close(): Promise<void> {
+    this.#closed = true;
+    return super.close();
+  }
+
+  protected async release(): Promise<void> {
+    clearInterval(this.#replayTimer);
+    await this.#serial;
+    await this.#table.close();
+  }
+}
+
+/** Every insert of a gateway has an id with this prefix, so a replay can see one still running. */
+function queryIdPrefix(gateway: string): string {
+  return `pathwarden-${gateway}-`;
+}
+
+function queryIdOf(batch: SpoolHeader): string {
+  return `${queryIdPrefix(batch.gateway)}${batch.firstId}-${batch.lastId}`;
+}
+
+function idOfLine(line: string): number {
+  return Number((JSON.parse(line) as { id: unknown }).id);
+}

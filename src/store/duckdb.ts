@@ -1,0 +1,323 @@
+// The default flow store: one embedded DuckDB file with one `flows` table. Batches are appended with
+// the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
+// event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
+// SQL, so they stay fast at millions of rows.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  BIGINT,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  type DuckDBType,
+  type DuckDBValue,
+  INTEGER,
+  JSToDuckDBValueConverter,
+  VARCHAR,
+} from '@duckdb/node-api';
+import { PathwardenError } from '../errors.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
+import {
+  type ColumnValue,
+  columnValuesOf,
+  flowColumns,
+  flowPathSql,
+  noneKey,
+  storedColumns,
+  storedFlowFromValues,
+} from './columns.js';
+import {
+  chooseBucketMs,
+  type FlowCondition,
+  FlowStatsBuilder,
+  groupNameSql,
+  type NormalizedFlowQuery,
+  type NormalizedStatsRange,
+  sortFlowGroups,
+  whereSql,
+} from './query.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
+
+const table = 'flows';
+const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
+  BIGINT,
+  INTEGER,
+  DOUBLE,
+  VARCHAR,
+};
+const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
+/** Rows per data chunk handed to the appender (DuckDB's vector size). */
+const chunkRows = 2048;
+
+// No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
+// and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
+// `id` skip whole row groups for time-range queries.
+const createTableSql = `CREATE TABLE IF NOT EXISTS ${table} (\n${flowColumns
+  .map((column) => `  ${column.name} ${column.sqlType}`)
+  .join(',\n')}\n)`;
+
+const selectList = storedColumns.map((column) => column.name).join(', ');
+
+export async function openDuckDbFlowStore(
+  path: string,
+  flushIntervalMs: number,
+  options: FlowStoreOptions = {},
+): Promise<DuckDbFlowStore> {
+  let instance: DuckDBInstance | undefined;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    // A flow store shares the machine with the proxy: cap DuckDB's buffer cache (its default is 80%
+    // of RAM).
+    instance = await DuckDBInstance.create(path, { memory_limit: '512MB' });
+    const writer = await instance.connect();
+    await writer.run(createTableSql);
+    await checkColumns(writer, path);
+    const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
+    const lastId = Number(last.getRows()[0]?.[0] ?? 0);
+    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options);
+  } catch (error) {
+    instance?.closeSync();
+    if (error instanceof PathwardenError) throw error;
+    throw new PathwardenError(
+      'PW_ERR_STORE_OPEN',
+      `cannot open DuckDB flow store ${path}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Refuses a `flows` table of another shape (another program's, or a future pathwarden's). A file
+ * written before the `gateway` column existed gets it (empty for the older records).
+ */
+async function checkColumns(connection: DuckDBConnection, path: string): Promise<void> {
+  const columnsOf = async () => {
+    const reader = await connection.runAndReadAll(
+      `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
+         AND schema_name = 'main' AND table_name = '${table}' ORDER BY column_index`,
+    );
+    return reader.getRows().map(([name, type]) => `${String(name)} ${String(type)}`);
+  };
+  let found = await columnsOf();
+  const expected = flowColumns.map((column) => `${column.name} ${column.sqlType}`);
+  if (found.join(',') === expected.slice(0, -1).join(',') && expected.at(-1) === 'gateway VARCHAR') {
+    await connection.run(`ALTER TABLE ${table} ADD COLUMN gateway VARCHAR DEFAULT ''`);
+    found = await columnsOf();
+  }
+  if (found.join(',') !== expected.join(',')) {
+    throw new PathwardenError(
+      'PW_ERR_STORE_OPEN',
+      `${path} has a ${table} table with other columns than this pathwarden writes (found: ${found.join(', ')})`,
+    );
+  }
+}
+
+export class DuckDbFlowStore extends BufferedFlowStore {
+  readonly kind = 'duckdb';
+  readonly #instance: DuckDBInstance;
+  readonly #writer: DuckDBConnection;
+  readonly #reads = new Set<Promise<unknown>>();
+
+  constructor(
+    instance: DuckDBInstance,
+    writer: DuckDBConnection,
+    lastId: number,
+    flushIntervalMs: number,
+    options: FlowStoreOptions,
+  ) {
+    super(lastId, flushIntervalMs, options);
+    this.#instance = instance;
+    this.#writer = writer;
+  }
+
+  protected async writeBatch(flows: readonly StoredFlow[]): Promise<void> {
+    const writer = this.#writer;
+    await writer.run('BEGIN TRANSACTION');
+    try {
+      const appender = await writer.createAppender(table);
+      try {
+        for (let offset = 0; offset < flows.length; offset += chunkRows) {
+          const rows = flows.slice(offset, offset + chunkRows);
+          const columns: ColumnValue[][] = flowColumns.map(() => new Array<ColumnValue>(rows.length));
+          rows.forEach((flow, row) => {
+            columnValuesOf(flow).forEach((value, column) => {
+              (columns[column] as ColumnValue[])[row] = value;
+            });
+          });
+          const chunk = DuckDBDataChunk.create(columnTypes, rows.length);
+          chunk.setColumnsConverted(columns, JSToDuckDBValueConverter);
+          appender.appendDataChunk(chunk);
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      // COMMIT is where DuckDB writes and syncs its WAL: once it resolves, the batch survives kill -9.
+      await writer.run('COMMIT');
+    } catch (error) {
+      await writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  protected readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
+    return this.#read(async (connection) => {
+      const params: DuckDBValue[] = [];
+      const where = whereClause(query.conditions, params);
+      const total = await connection.runAndReadAll(`SELECT count(*) FROM ${table}${where}`, params);
+      const page = await connection.runAndReadAll(
+        `SELECT ${selectList} FROM ${table}${where}
+         ORDER BY time_ms DESC NULLS LAST, id DESC LIMIT ${query.limit} OFFSET ${query.offset}`,
+        params,
+      );
+      return {
+        total: Number(total.getRows()[0]?.[0] ?? 0),
+        offset: query.offset,
+        limit: query.limit,
+        flows: page.getRows().map((row) => storedFlowFromValues(row.map(fromDuck))),
+      };
+    });
+  }
+
+  protected readStats(range: NormalizedStatsRange): Promise<FlowStats> {
+    return this.#read(async (connection) => {
+      const params: DuckDBValue[] = [];
+      const where = whereClause(range.conditions, params);
+      let first = range.from ?? null;
+      let last = range.to === undefined ? null : range.to - 1;
+      if (first === null || last === null) {
+        const bounds = await connection.runAndReadAll(
+          `SELECT min(time_ms), max(time_ms) FROM ${table}${where}`,
+          params,
+        );
+        const [min, max] = bounds.getRows()[0] ?? [];
+        first ??= min === null || min === undefined ? null : Number(min);
+        last ??= max === null || max === undefined ? null : Number(max);
+      }
+      const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+      // One scan, six groupings: totals, by verdict, path, outcome and gateway, and the time series.
+      const reader = await connection.runAndReadAll(
+        `WITH f AS (
+           SELECT coalesce(verdict, '${noneKey}') AS verdict, ${flowPathSql} AS path,
+                  coalesce(outcome, '${noneKey}') AS outcome,
+                  (time_ms // ${builder.bucketMs}) * ${builder.bucketMs} AS bucket,
+                  coalesce(bytes_up, 0) AS up, coalesce(bytes_down, 0) AS down,
+                  coalesce(gateway, '') AS gateway
+           FROM ${table}${where})
+         SELECT GROUPING(verdict, path, outcome, bucket, gateway) AS grouping_id, verdict, path, outcome,
+                bucket, gateway, count(*) AS flows, sum(up)::DOUBLE AS up, sum(down)::DOUBLE AS down
+         FROM f
+         GROUP BY GROUPING SETS ((), (verdict), (path), (outcome), (bucket, path), (gateway))`,
+        params,
+      );
+      for (const row of reader.getRows()) {
+        const [grouping, verdict, path, outcome, bucket, gateway, flows, up, down] = row.map(fromDuck);
+        const count = Number(flows);
+        const bytesUp = Number(up ?? 0);
+        const bytesDown = Number(down ?? 0);
+        // GROUPING() sets one bit per column left out of the group, first column highest.
+        switch (grouping) {
+          case 0b11111:
+            builder.addTotals(count, bytesUp, bytesDown);
+            break;
+          case 0b01111:
+            builder.addVerdict(String(verdict), count);
+            break;
+          case 0b10111:
+            builder.addPath(String(path), count, bytesUp, bytesDown);
+            break;
+          case 0b11011:
+            builder.addOutcome(String(outcome), count);
+            break;
+          case 0b10101:
+            if (bucket !== null) builder.addPoint(Number(bucket), String(path), count, bytesUp + bytesDown);
+            break;
+          case 0b11110:
+            builder.addGateway(String(gateway), count, bytesUp, bytesDown);
+            break;
+        }
+      }
+      return builder.build();
+    });
+  }
+
+  protected readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+    return this.#read(async (connection) => {
+      const params: DuckDBValue[] = [];
+      const reader = await connection.runAndReadAll(
+        `SELECT rule_id, ${groupNameSql} AS name, count(*) AS flows, sum(coalesce(bytes_up, 0))::DOUBLE,
+                sum(coalesce(bytes_down, 0))::DOUBLE, max(start_ms)
+         FROM ${table}${whereClause(conditions, params)} GROUP BY ALL`,
+        params,
+      );
+      return sortFlowGroups(
+        reader.getRows().map((row) => {
+          const [ruleId, host, flows, bytesUp, bytesDown, lastSeen] = row.map(fromDuck);
+          return {
+            ruleId: ruleId === null ? null : String(ruleId),
+            host: host === null ? null : String(host),
+            flows: Number(flows),
+            bytesUp: Number(bytesUp ?? 0),
+            bytesDown: Number(bytesDown ?? 0),
+            lastSeen: lastSeen === null ? null : Number(lastSeen),
+          };
+        }),
+      );
+    });
+  }
+
+  /** Each read gets its own connection: DuckDB runs them in parallel, and none waits for a write. */
+  async #read<T>(run: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const work = (async () => {
+      const connection = await this.#instance.connect();
+      try {
+        return await run(connection);
+      } catch (error) {
+        throw queryFailure('DuckDB flow store query failed', error);
+      } finally {
+        connection.closeSync();
+      }
+    })();
+    this.#reads.add(work);
+    try {
+      return await work;
+    } finally {
+      this.#reads.delete(work);
+    }
+  }
+
+  protected async release(): Promise<void> {
+    await Promise.allSettled([...this.#reads]);
+    try {
+      // Folds the WAL into the database file so the next open does not replay it.
+      await this.#writer.run('CHECKPOINT');
+    } catch (error) {
+      this.log.warn(
+        { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
+        'checkpoint at close failed',
+      );
+    }
+    this.#writer.closeSync();
+    this.#instance.closeSync();
+  }
+}
+
+function fromDuck(value: DuckDBValue): ColumnValue {
+  if (value === null || typeof value === 'string' || typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return String(value);
+}
+
+/** DuckDB's SQL for the store-neutral conditions; every value is a bound parameter. */
+function whereClause(conditions: readonly FlowCondition[], params: DuckDBValue[]): string {
+  return whereSql(conditions, {
+    value: (value) => {
+      params.push(value);
+      return typeof value === 'number' ? `$${params.length}::BIGINT` : `$${params.length}`;
+    },
+    contains: (column, text) => `contains(lower(${column}), ${text})`,
+  });
+}

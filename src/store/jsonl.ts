@@ -1,0 +1,204 @@
+// The JSON-lines flow store: one record per line, appended and synced per batch. Queries and
+// statistics scan the whole file, which suits small stores and files other tools read (jq, grep,
+// `pathwarden dashboard --store FILE`); the DuckDB store is the one for millions of flows.
+import { createReadStream, mkdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PathwardenError } from '../errors.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import { columnValuesOf, flowTimeOf, normalizeStoredFlow } from './columns.js';
+import {
+  chooseBucketMs,
+  conditionsPredicate,
+  type FlowCondition,
+  FlowStatsBuilder,
+  groupFlows,
+  type NormalizedFlowQuery,
+  type NormalizedStatsRange,
+  newestFirst,
+} from './query.js';
+import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
+
+/** Bad lines reported one by one at open; beyond this only their count is. */
+const reportedBadLines = 20;
+
+export async function openJsonlFlowStore(
+  path: string,
+  flushIntervalMs: number,
+  options: FlowStoreOptions = {},
+): Promise<JsonlFlowStore> {
+  let handle: FileHandle | undefined;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    handle = await open(path, 'a+');
+    const { size } = await handle.stat();
+    let lastId = 0;
+    const bad: number[] = [];
+    await scan(
+      path,
+      (flow) => {
+        lastId = Math.max(lastId, flow.id);
+      },
+      (line) => bad.push(line),
+    );
+    // A run killed in the middle of a write can leave a last line without its newline; start on a
+    // fresh line so the next record is not glued to it (the partial line stays a reported bad line).
+    let end = size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        await handle.appendFile('\n');
+        end++;
+      }
+    }
+    return new JsonlFlowStore(path, handle, end, lastId, bad, flushIntervalMs, options);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    throw new PathwardenError(
+      'PW_ERR_STORE_OPEN',
+      `cannot open JSONL flow store ${path}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Reads every record of the file in order; lines that are not records go to `bad` (1-based). */
+async function scan(
+  path: string,
+  each: (flow: StoredFlow) => void,
+  bad: (line: number) => void,
+): Promise<void> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line.trim() === '') continue;
+    let flow: StoredFlow | undefined;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+        flow = normalizeStoredFlow(parsed as StoredFlow);
+      }
+    } catch {
+      flow = undefined;
+    }
+    if (flow) each(flow);
+    else bad(number);
+  }
+}
+
+export class JsonlFlowStore extends BufferedFlowStore {
+  readonly kind = 'jsonl';
+  readonly path: string;
+  /** 1-based numbers of the lines found not to be records when the store was opened. */
+  readonly badLines: readonly number[];
+  readonly #handle: FileHandle;
+  /** Bytes of the file that hold whole batches. */
+  #size: number;
+
+  constructor(
+    path: string,
+    handle: FileHandle,
+    size: number,
+    lastId: number,
+    badLines: readonly number[],
+    flushIntervalMs: number,
+    options: FlowStoreOptions,
+  ) {
+    super(lastId, flushIntervalMs, options);
+    this.path = path;
+    this.#handle = handle;
+    this.#size = size;
+    this.badLines = badLines;
+    for (const line of badLines.slice(0, reportedBadLines)) {
+      this.log.warn(
+        { code: 'PW_ERR_STORE_RECORD_INVALID', file: path, line },
+        `${path}:${line}: not a flow record; skipped`,
+      );
+    }
+    if (badLines.length > reportedBadLines) {
+      this.log.warn(
+        { code: 'PW_ERR_STORE_RECORD_INVALID', file: path, lines: badLines.length },
+        `${path}: ${badLines.length - reportedBadLines} more lines are not flow records; skipped`,
+      );
+    }
+  }
+
+  protected async writeBatch(flows: readonly StoredFlow[]): Promise<void> {
+    const text = Buffer.from(`${flows.map((flow) => JSON.stringify(flow)).join('\n')}\n`);
+    try {
+      // A kill -9 can cut a batch short only at the end of the file, where the next open finds and
+      // reports the partial line.
+      await this.#handle.appendFile(text);
+      await this.#handle.datasync();
+      this.#size += text.length;
+    } catch (error) {
+      // Whole batches or nothing: cut off what part of the batch got written (disk full), so the
+      // retry does not write its first records twice.
+      await this.#handle.truncate(this.#size).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  protected async readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
+    const matches = await this.#matching(query.conditions);
+    matches.sort(newestFirst);
+    return {
+      total: matches.length,
+      offset: query.offset,
+      limit: query.limit,
+      flows: matches.slice(query.offset, query.offset + query.limit),
+    };
+  }
+
+  protected async readStats(range: NormalizedStatsRange): Promise<FlowStats> {
+    const matches = await this.#matching(range.conditions);
+    let first = range.from ?? null;
+    let last = range.to === undefined ? null : range.to - 1;
+    if (first === null || last === null) {
+      let min: number | null = null;
+      let max: number | null = null;
+      for (const flow of matches) {
+        const time = flowTimeOf(flow);
+        if (time === null) continue;
+        if (min === null || time < min) min = time;
+        if (max === null || time > max) max = time;
+      }
+      first ??= min;
+      last ??= max;
+    }
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    for (const flow of matches) builder.addFlow(flow);
+    return builder.build();
+  }
+
+  protected async readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+    return groupFlows(await this.#matching(conditions));
+  }
+
+  async #matching(conditions: readonly FlowCondition[]): Promise<StoredFlow[]> {
+    const test = conditionsPredicate(conditions);
+    const matches: StoredFlow[] = [];
+    try {
+      // Bad lines were reported at open; a scan skips them quietly.
+      await scan(
+        this.path,
+        (flow) => {
+          if (test(columnValuesOf(flow))) matches.push(flow);
+        },
+        () => undefined,
+      );
+    } catch (error) {
+      throw new StoreIoError(`cannot read JSONL flow store ${this.path}: ${describeError(error)}`, error);
+    }
+    return matches;
+  }
+
+  protected async release(): Promise<void> {
+    await this.#handle.close();
+  }
+}
