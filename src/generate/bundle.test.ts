@@ -6,14 +6,13 @@ import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { needPeers } from '../testing/peers.js';
 import { generateBundle } from './bundle.js';
 import { builtinPolicy, exampleTopology, exampleTopologyFile, topology } from './testing/fixtures.js';
 import { createRouterNamespace, type RouterNamespace } from './testing/netns.js';
-import { hasProgram, run } from './testing/processes.js';
+import { run } from './testing/processes.js';
 import { runPathwarden } from './testing/run-cli.js';
 
-const tools = ['/usr/sbin/ip', '/usr/sbin/nft', '/usr/sbin/dnsmasq', '/usr/sbin/squid'];
-const runnable = tools.every(hasProgram) && process.getuid?.() === 0;
 const policy = builtinPolicy();
 const circuit = ['--via', '192.0.2.1', '--via6', '2001:db8:2::1', '--dev', 'er0'];
 
@@ -68,7 +67,7 @@ describe('generate bundle', () => {
     expect(() => generateBundle(policy, exampleTopology(), {})).toThrow(/--via/);
   });
 
-  describe.skipIf(!runnable)('with the real consumers', () => {
+  describe.skipIf(!needPeers('ip', 'nft', 'dnsmasq', 'squid', 'root'))('with the real consumers', () => {
     test('check.sh passes; apply.sh applies nothing after a failed check, everything after a good one', {
       timeout: 90_000,
     }, async () => {

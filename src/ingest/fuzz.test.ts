@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ethernet, pcapFile } from '../../test/fixtures/pcap/capture-writer.js';
-// The demo's seeded generator (mulberry32): one implementation for every reproducible input.
-import { Random } from '../audit/demo/random.js';
 import type { FlowRecord } from '../flow/record.js';
+// The demo's seeded generator (mulberry32): one implementation for every reproducible input.
+import { Random } from '../util/random.js';
 import { defaultVpcFields } from './aws-vpc.js';
 import { flowBatches } from './batches.js';
 import { DnsAnswers } from './dns-answers.js';
