@@ -26,9 +26,10 @@ import {
   type CatalogOptions,
   catalogOption,
   componentOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -131,6 +132,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .option('--demo', 'audit the bundled demo data set (mixed formats, known leaks) with its topology')
     .addHelpText(
       'after',
@@ -165,7 +167,7 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
-      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
