@@ -17,6 +17,7 @@ import {
   parseHostHeader,
   splitHostPort,
 } from '../util/host-port.js';
+import type { ApiErrorBody, HealthzResponse, StatsResponse } from './api-contract.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
   explainFromUrl,
@@ -177,10 +178,11 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
         const paths = status.health();
         const down = paths.filter((path) => path.state === 'down').map((path) => path.path);
         const failed = required.some((path) => down.includes(path));
-        sendJson(res, failed ? 503 : 200, {
+        const body: HealthzResponse = {
           status: failed ? 'unavailable' : down.length > 0 ? 'degraded' : 'ok',
           paths,
-        });
+        };
+        sendJson(res, failed ? 503 : 200, body);
       },
     ],
     [
@@ -193,7 +195,12 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
       '/api/stats',
       async (url, res) => {
         const stats = await store.stats(statsRangeFromUrl(url, Date.now()));
-        sendJson(res, 200, { ...stats, health: status.health(), activeTunnels: status.activeTunnels() });
+        const body: StatsResponse = {
+          ...stats,
+          health: status.health(),
+          activeTunnels: status.activeTunnels(),
+        };
+        sendJson(res, 200, body);
       },
     ],
     [
@@ -265,7 +272,8 @@ function sendError(
   message: string,
   parameter: string | null = null,
 ): void {
-  sendJson(res, status, { error: { code, message, parameter } });
+  const body: ApiErrorBody = { error: { code, message, parameter } };
+  sendJson(res, status, body);
 }
 
 function unauthorized(res: ServerResponse): void {

@@ -33,7 +33,7 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-describe.skipIf(!needPeers('build'))(
+describe.skipIf(!needPeers('build', 'prlimit'))(
   'a gateway under an open-files limit of 256 and 400 silent connections',
   () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-nofile-'));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../catalog/load.js';
 import type { Catalog } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
+import { browserActivities, spaHtml } from './browser.js';
 import { type LabCertificates, makeCertificates } from './certificates.js';
 import type { ClientContext } from './clients.js';
 import { type LabFiles, squidConfig, writeLabFiles } from './lab-files.js';
@@ -28,7 +29,7 @@ const originScript = () => join(packageRoot(), 'dist', 'src', 'lab', 'origin-ser
 export class LabEnvironment {
   readonly naming: LabNaming;
   readonly dir: string;
-  readonly group = new ProcessGroup();
+  readonly group: ProcessGroup;
   files!: LabFiles;
   certificates!: LabCertificates;
   gateway?: LabProcess;
@@ -38,6 +39,12 @@ export class LabEnvironment {
   constructor(readonly options: LabEnvironmentOptions) {
     this.naming = labNaming();
     this.dir = options.outDir ?? mkdtempSync(join(tmpdir(), `pwlab-${this.naming.id}-`));
+    mkdirSync(this.dir, { recursive: true });
+    this.group = new ProcessGroup(this.dir);
+  }
+
+  get spaFile(): string {
+    return join(this.dir, 'spa.html');
   }
 
   clientContext(): ClientContext {
@@ -66,12 +73,13 @@ export class LabEnvironment {
       pattern: /started, version/,
       timeoutMs: 5000,
     });
+    writeFileSync(this.spaFile, spaHtml(browserActivities));
     for (const side of ['circuit', 'internet'] as const) {
       await this.group.start(
         `origin ${side}`,
         ns[side],
         process.execPath,
-        [originScript(), side, this.certificates.certFile, this.certificates.keyFile],
+        [originScript(), side, this.certificates.certFile, this.certificates.keyFile, this.spaFile],
         { pattern: /ready/, timeoutMs: 10_000 },
       );
     }

@@ -7,6 +7,7 @@ import type { FlowRecord } from '../flow/record.js';
 import { generatePac } from '../generate/pac.js';
 import type { Policy } from '../policy/policy.js';
 import { loadTopologyFile } from '../policy/topology.js';
+import { type BrowserResult, browserActivities, runBrowser } from './browser.js';
 import { startCaptures, type Uplink, uplinks } from './capture.js';
 import { type ClientResult, describeResult, hostOf, runActivities } from './clients.js';
 import type { LabEnvironment } from './environment.js';
@@ -14,6 +15,7 @@ import { auditUplink, bytesOf, flowHost, packetRef, readGatewayFlows, type Uplin
 import { setCircuitLink, setCircuitRoute } from './network.js';
 import { loadPac } from './pac.js';
 import { labAddresses as A, type Activity, activities, clientAddresses } from './plan.js';
+import { findProgram } from './prerequisites.js';
 import { sleep, waitFor } from './system.js';
 
 export const scenarioNames = ['baseline', 'circuit-down', 'leaky-client', 'pac-only'] as const;
@@ -75,10 +77,12 @@ async function captureAndAudit(
   let clients: ClientResult[];
   try {
     clients = await drive();
+    env.log(`  ${scenario}: ${clients.length} requests done`);
     await sleep(300); // let the last FIN/ACKs reach the capture
   } finally {
     await captures.stop();
   }
+  env.log(`  ${scenario}: captures stopped, auditing`);
   const audits = {} as Record<Uplink, UplinkAudit>;
   for (const uplink of uplinks)
     audits[uplink] = await auditUplink(
@@ -172,9 +176,20 @@ export async function baseline(ctx: ScenarioContext): Promise<ScenarioResult> {
     client: clientAddresses[activity.component],
     proxy: gatewayProxy,
   }));
-  const { clients, audits } = await captureAndAudit(ctx, 'baseline', () =>
-    runActivities(ctx.env.clientContext(), items),
-  );
+  const chromium = findProgram('chromium');
+  let browser: BrowserResult | undefined;
+  const { clients, audits } = await captureAndAudit(ctx, 'baseline', async () => {
+    const { env } = ctx;
+    // The browser and the curl clients run side by side, as users do.
+    const page = chromium
+      ? runBrowser(env.naming.ns.client, env.dir, env.certificates.certFile, gatewayProxy, chromium)
+      : undefined;
+    if (!chromium) env.log('  baseline: chromium not installed, the browser check is left out');
+    const results = await runActivities(env.clientContext(), items);
+    browser = await page;
+    if (browser) env.log(`  baseline: Chromium page done in ${browser.ms} ms`);
+    return results;
+  });
   const flows = await gatewayFlowsSince(ctx, started, items.length);
   const checks: Check[] = [];
   checks.push(
@@ -190,6 +205,21 @@ export async function baseline(ctx: ScenarioContext): Promise<ScenarioResult> {
       `${clients.length} requests: ${clients.filter((r) => r.status === 200).length} answered 200, mobile refused with PW_GW_NOT_COVERED_DENIED`,
     ),
   );
+  if (browser) {
+    const failed = browser.rows
+      .filter((row) => row.status !== 200)
+      .map((row) => `${row.url}: ${row.status || 'failed'}`);
+    const missing = browserActivities
+      .filter((a) => !browser?.rows.some((row) => row.url === a.url))
+      .map((a) => `${a.url}: not fetched`);
+    checks.push(
+      check(
+        'a Chromium page (Power BI-like SPA from app.powerbi.com) works through the gateway',
+        browser.error ? [browser.error] : [...failed, ...missing],
+        `${browser.rows.length} fetches from https://app.powerbi.com/spa answered 200 in ${browser.ms} ms (CDN and sign-in assets, credential POST, backend calls, map tiles, telemetry, custom link)`,
+      ),
+    );
+  }
   const decisionFailures: string[] = [];
   for (const result of clients) {
     const host = hostOf(result.activity.url);
@@ -416,8 +446,10 @@ export async function pacOnly(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
   const checks: Check[] = [];
   let run: { clients: ClientResult[]; audits: Record<Uplink, UplinkAudit> };
+  env.log('  pac-only: PAC files generated, starting Squid');
   try {
     await env.startSquids();
+    env.log('  pac-only: Squid up');
     const items: { activity: Activity; client: string; proxy: string | null }[] = [];
     for (const activity of activities.filter(covered)) {
       const pac = pacs.get(activity.component);

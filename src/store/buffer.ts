@@ -12,7 +12,15 @@ import {
   normalizeFlowQuery,
   normalizeStatsRange,
 } from './query.js';
-import type { FlowGroup, FlowPage, FlowQuery, FlowStats, FlowStore, StoredFlow } from './store.js';
+import type {
+  FlowGroup,
+  FlowPage,
+  FlowQuery,
+  FlowStats,
+  FlowStore,
+  StatsRange,
+  StoredFlow,
+} from './store.js';
 
 /** pino-compatible: the gateway passes its pino logger; the default writes JSON lines to stderr. */
 export interface StoreLog {
@@ -165,7 +173,7 @@ export abstract class BufferedFlowStore implements FlowStore {
     return this.readPage(normalized);
   }
 
-  async stats(range?: { from?: number; to?: number; bucketMs?: number }): Promise<FlowStats> {
+  async stats(range?: StatsRange): Promise<FlowStats> {
     const normalized = normalizeStatsRange(range);
     this.#assertOpen();
     await this.flush();

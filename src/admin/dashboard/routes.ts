@@ -10,13 +10,13 @@ import { isPathwardenError } from '../../errors.js';
 import type { GatewayStatus } from '../../gateway/contracts.js';
 import type { Policy } from '../../policy/policy.js';
 import type { FlowQuery, FlowStore } from '../../store/store.js';
+import type { ApiErrorBody, CatalogView, DashboardStatus } from '../api-contract.js';
 import { ParameterError, parseTime } from '../params.js';
 import { DashboardEvents } from './events.js';
 import { exceptionsView } from './exceptions.js';
 import { loadStaticSite } from './static.js';
-import type { CatalogView, DashboardStatus } from './types.js';
 
-export type * from './types.js';
+export type * from '../api-contract.js';
 
 export interface DashboardOptions {
   store: FlowStore;
@@ -210,5 +210,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+  const body: ApiErrorBody = { error: { code, message } };
+  sendJson(res, status, body);
 }
