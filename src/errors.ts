@@ -21,6 +21,11 @@ export const errorCodes = {
     exitCode: 2,
     summary: 'A gateway configuration could not be read or failed validation.',
   },
+  PW_ERR_LISTEN: {
+    exitCode: 2,
+    summary:
+      'A listener (proxy, SOCKS, admin) could not bind its address: the port is in use, the address is not on this host, or binding needs privileges.',
+  },
   PW_ERR_TOPOLOGY_INVALID: {
     exitCode: 2,
     summary:

@@ -5,7 +5,7 @@
 import { type Component, components, type EgressPath, egressPaths } from '../catalog/model.js';
 import { type ErrorCode, PathwardenError } from '../errors.js';
 import type { QueryField } from '../store/query.js';
-import type { FlowQuery } from '../store/store.js';
+import type { FlowQuery, StatsRange } from '../store/store.js';
 
 export class ParameterError extends PathwardenError {
   readonly parameter: string;
@@ -24,6 +24,7 @@ export const queryFieldParameter: Record<QueryField, string> = {
   expectedPath: 'path',
   egressPath: 'egress',
   outcome: 'outcome',
+  gateway: 'gateway',
   from: 'from',
   to: 'to',
   limit: 'limit',
@@ -102,6 +103,7 @@ export function flowQueryFromUrl(url: URL, now: number): FlowQuery {
     'path',
     'egress',
     'outcome',
+    'gateway',
     'from',
     'to',
     'limit',
@@ -116,6 +118,7 @@ export function flowQueryFromUrl(url: URL, now: number): FlowQuery {
   if (text('path') !== undefined) query.expectedPath = text('path');
   if (text('egress') !== undefined) query.egressPath = text('egress') as FlowQuery['egressPath'];
   if (text('outcome') !== undefined) query.outcome = text('outcome') as FlowQuery['outcome'];
+  if (text('gateway') !== undefined) query.gateway = text('gateway');
   const from = text('from');
   if (from !== undefined) query.from = parseTime('from', from, now);
   const to = text('to');
@@ -128,9 +131,11 @@ export function flowQueryFromUrl(url: URL, now: number): FlowQuery {
 }
 
 /** GET /api/stats */
-export function statsRangeFromUrl(url: URL, now: number): { from?: number; to?: number; bucketMs?: number } {
-  const values = readParameters(url, ['from', 'to', 'bucket']);
-  const range: { from?: number; to?: number; bucketMs?: number } = {};
+export function statsRangeFromUrl(url: URL, now: number): StatsRange {
+  const values = readParameters(url, ['from', 'to', 'bucket', 'gateway']);
+  const range: StatsRange = {};
+  const gateway = values.get('gateway');
+  if (gateway !== undefined) range.gateway = gateway;
   const from = values.get('from');
   if (from !== undefined) range.from = parseTime('from', from, now);
   const to = values.get('to');

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { classifyFlow } from '../flow/classify.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { classifyFlow } from '../policy/classify.js';
 import { PathResolver, topologySchema } from '../policy/topology.js';
 import { AuditAggregate } from './aggregate.js';
 import { buildAuditReport } from './audit-report.js';

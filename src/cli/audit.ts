@@ -19,6 +19,7 @@ import { runAudit } from '../audit/run-audit.js';
 import { PathwardenError } from '../errors.js';
 import { parseVpcFields } from '../ingest/aws-vpc.js';
 import type { FormatName } from '../ingest/format.js';
+import { compileSquidLogformat } from '../ingest/squid-logformat.js';
 import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
 import { type CliIo, write } from './io.js';
 import {
@@ -61,6 +62,7 @@ interface AuditCliOptions extends CatalogOptions {
   quiet?: boolean;
   demo?: boolean;
   vpcFields?: string[];
+  squidLogformat?: string;
 }
 
 export function auditCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -87,6 +89,15 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
         '--vpc-fields <fields>',
         "AWS VPC / Transit Gateway flow log fields in order, for lines without a header (CloudWatch Logs, Firehose): 'version account-id ...' or the flow log's LogFormat",
       ).argParser((value: string) => parseVpcFields(value)),
+    )
+    .addOption(
+      new Option(
+        '--squid-logformat <format>',
+        "the squid.conf logformat that wrote the Squid logs ('%ts.%03tu %6tr %>a %Ss/%03>Hs ...'), or a built-in name: squid, common, combined",
+      ).argParser((value: string) => {
+        compileSquidLogformat(value); // a bad definition is a usage error before any input is read
+        return value;
+      }),
     )
     .option('--json', 'write the report as JSON to stdout (schema in docs/audit.md)')
     .option('--ndjson', 'write every classified flow as one JSON line to stdout, streamed')
@@ -176,7 +187,7 @@ Examples:
           topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
           component,
           format: options.format === 'auto' ? undefined : (options.format as FormatName),
-          formatOptions: { vpcFields: options.vpcFields },
+          formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
           strict: options.strict,
           stdin: io.stdin,
           sinks,

@@ -1,4 +1,4 @@
-// `pathwarden dashboard --store FILE`: serves the dashboard and the admin API read-only over a stored
+// `pathwarden dashboard --store FILE|clickhouse://...`: serves the dashboard and the admin API read-only over a stored
 // flow file until interrupted (Ctrl-C or SIGTERM).
 import { Command } from 'commander';
 import { type CliIo, write } from './io.js';
@@ -13,7 +13,10 @@ interface DashboardOptions extends CatalogOptions {
 export function dashboardCommand(io: CliIo, _setExit: (code: number) => void): Command {
   return new Command('dashboard')
     .description("serve the dashboard read-only over a stored flow database or an audit's NDJSON output")
-    .requiredOption('--store <file>', 'a gateway flow store (DuckDB or JSONL) or `audit --ndjson` output')
+    .requiredOption(
+      '--store <file|url>',
+      'a gateway flow store (DuckDB or JSONL), `audit --ndjson` output, or clickhouse://HOST:PORT/DATABASE[?table=flows]',
+    )
     .option('--listen <host:port>', 'address to serve on (port 0 picks a free one)', '127.0.0.1:9181')
     .option(
       '--token <token>',
@@ -26,6 +29,7 @@ export function dashboardCommand(io: CliIo, _setExit: (code: number) => void): C
       `
 Examples:
   pathwarden dashboard --store pathwarden-flows.duckdb
+  pathwarden dashboard --store clickhouse://127.0.0.1:8123/pathwarden?table=flows
   pathwarden audit squid access.log --ndjson > flows.ndjson && pathwarden dashboard --store flows.ndjson`,
     )
     .action(async (options: DashboardOptions) => {

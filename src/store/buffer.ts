@@ -6,12 +6,21 @@ import type { FlowRecord } from '../flow/record.js';
 import { toStoredFlow } from './columns.js';
 import {
   type FlowCondition,
+  FlowQueryError,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   normalizeFlowQuery,
   normalizeStatsRange,
 } from './query.js';
-import type { FlowGroup, FlowPage, FlowQuery, FlowStats, FlowStore, StoredFlow } from './store.js';
+import type {
+  FlowGroup,
+  FlowPage,
+  FlowQuery,
+  FlowStats,
+  FlowStore,
+  StatsRange,
+  StoredFlow,
+} from './store.js';
 
 /** pino-compatible: the gateway passes its pino logger; the default writes JSON lines to stderr. */
 export interface StoreLog {
@@ -164,7 +173,7 @@ export abstract class BufferedFlowStore implements FlowStore {
     return this.readPage(normalized);
   }
 
-  async stats(range?: { from?: number; to?: number; bucketMs?: number }): Promise<FlowStats> {
+  async stats(range?: StatsRange): Promise<FlowStats> {
     const normalized = normalizeStatsRange(range);
     this.#assertOpen();
     await this.flush();
@@ -250,6 +259,16 @@ export class StoreIoError extends PathwardenError {
   constructor(message: string, cause?: unknown) {
     super('PW_ERR_STORE_IO', message, cause === undefined ? {} : { cause });
   }
+}
+
+/**
+ * What a failed query raises: the caller's mistake as it is (a FlowQueryError found only once the
+ * data's time range is known, e.g. too many buckets: a 400 on the admin API), anything else as
+ * StoreIoError (a 500).
+ */
+export function queryFailure(message: string, error: unknown): PathwardenError {
+  if (error instanceof FlowQueryError) return error;
+  return new StoreIoError(`${message}: ${describeError(error)}`, error);
 }
 
 export function storeClosedError(kind: string): StoreIoError {

@@ -8,18 +8,14 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { runCli } from '../cli/program.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { needPeers } from '../testing/peers.js';
 import {
   type ClickHouseFlowStore,
   type ClickHouseStoreConfig,
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
-import {
-  ClickHouseTestServer,
-  clickhouseServerBinary,
-  testClusterName,
-  testShardDatabases,
-} from './testing/clickhouse-server.js';
+import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
 import { TcpSwitch } from './testing/tcp-switch.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -96,7 +92,7 @@ function recorder() {
   };
 }
 
-describe.skipIf(!clickhouseServerBinary())('ClickHouse flow store', () => {
+describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
   let server: ClickHouseTestServer;
   let tcp: TcpSwitch;
   let dir: string;

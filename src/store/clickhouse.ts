@@ -7,7 +7,13 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { PathwardenError } from '../errors.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import {
+  BufferedFlowStore,
+  describeError,
+  type FlowStoreOptions,
+  queryFailure,
+  StoreIoError,
+} from './buffer.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import {
   type ColumnValue,
@@ -25,7 +31,9 @@ import {
   groupNameSql,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
+  type SqlDialect,
   sortFlowGroups,
+  whereSql,
 } from './query.js';
 import { Spool, type SpooledBatch, type SpoolHeader, type SpoolWriter } from './spool.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
@@ -59,6 +67,8 @@ export interface ClickHouseStoreOptions extends FlowStoreOptions {
 
 /** The longest wait between replay attempts while ClickHouse is away. */
 const maxReplayBackoffMs = 5000;
+/** Rows replayed in one insert at most (consecutive spooled batches are merged up to this). */
+const replayGroupRows = 50_000;
 /** Ids reserved on disk ahead of use, so a restart without ClickHouse never reuses a stored id. */
 const idBlock = 1_000_000;
 
@@ -197,10 +207,13 @@ export class ClickHouseFlowTable {
   }
 
   /** Whether a query with this id (or started by it, on a Distributed table) still runs here. */
-  async running(queryId: string): Promise<boolean> {
-    const id = sqlString(queryId);
+  /** Whether a query whose id starts with `prefix` (or one started by it) still runs on this server. */
+  async running(prefix: string): Promise<boolean> {
+    // substring(), not startsWith(): 18.16 has no startsWith.
+    const test = (column: string) =>
+      `substring(${column}, 1, ${Buffer.byteLength(prefix)}) = ${sqlString(prefix)}`;
     const [row] = await this.rows(
-      `SELECT count() FROM system.processes WHERE query_id = ${id} OR initial_query_id = ${id}`,
+      `SELECT count() FROM system.processes WHERE ${test('query_id')} OR ${test('initial_query_id')}`,
     );
     return Number(row?.[0] ?? 0) > 0;
   }
@@ -247,12 +260,12 @@ export class ClickHouseFlowTable {
     // round down (floor), also for times before 1970, as bucketStart() does.
     const rows = await this.rows(
       `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
-              if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
+              gateway, if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
                  - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0)) AS b,
               count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
-       FROM ${this.qualified}${where} GROUP BY v, p, o, b`,
+       FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
     );
-    for (const [verdict, path, outcome, start, flows, up, down] of rows) {
+    for (const [verdict, path, outcome, gateway, start, flows, up, down] of rows) {
       const count = Number(flows);
       const bytesUp = Number(up ?? 0);
       const bytesDown = Number(down ?? 0);
@@ -260,6 +273,7 @@ export class ClickHouseFlowTable {
       builder.addVerdict(String(verdict), count);
       builder.addPath(String(path), count, bytesUp, bytesDown);
       builder.addOutcome(String(outcome), count);
+      builder.addGateway(String(gateway), count, bytesUp, bytesDown);
       if (start !== null && start !== undefined)
         builder.addPoint(Number(start), String(path), count, bytesUp + bytesDown);
     }
@@ -289,31 +303,24 @@ export class ClickHouseFlowTable {
   }
 }
 
-/** ClickHouse SQL for the store-neutral conditions; values are escaped literals (18.16 has no parameters). */
+/** ClickHouse's SQL for the store-neutral conditions: escaped literals (18.16 has no parameters). */
 export function whereClause(conditions: readonly FlowCondition[]): string {
-  const parts = conditions.map((condition) => {
-    if (condition.kind === 'contains') {
-      const text = sqlString(condition.text);
-      return `(${condition.columns.map((column) => `positionUTF8(lowerUTF8(ifNull(${column}, '')), ${text}) > 0`).join(' OR ')})`;
-    }
-    if (condition.kind === 'in')
-      return `${condition.column} IN (${condition.values.map(sqlString).join(', ')})`;
-    // time_ms is exact; the event_time bounds (whole seconds, the sort key) let ClickHouse skip parts.
-    const bounds: string[] = [];
-    if (condition.from !== undefined) {
-      bounds.push(`time_ms >= ${sqlNumber(condition.from)}`);
-      bounds.push(`event_time >= toDateTime(${Math.min(Math.floor(condition.from / 1000), maxDateTime)})`);
-    }
-    if (condition.to !== undefined) {
-      bounds.push(`time_ms < ${sqlNumber(condition.to)}`);
-      bounds.push(
-        `event_time <= toDateTime(${Math.min(Math.floor((condition.to - 1) / 1000), maxDateTime)})`,
-      );
-    }
-    return bounds.join(' AND ');
-  });
-  return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`;
+  return whereSql(conditions, clickhouseDialect);
 }
+
+const clickhouseDialect: SqlDialect = {
+  value: (value) => (typeof value === 'number' ? sqlNumber(value) : sqlString(value)),
+  contains: (column, text) => `positionUTF8(lowerUTF8(ifNull(${column}, '')), ${text}) > 0`,
+  // time_ms is exact; bounds on event_time (whole seconds, the sort key) let ClickHouse skip parts.
+  timeBounds: (from, to) => [
+    ...(from === undefined
+      ? []
+      : [`event_time >= toDateTime(${Math.min(Math.floor(from / 1000), maxDateTime)})`]),
+    ...(to === undefined
+      ? []
+      : [`event_time <= toDateTime(${Math.min(Math.floor((to - 1) / 1000), maxDateTime)})`]),
+  ],
+};
 
 function openError(config: ClickHouseStoreConfig, reason: string, cause?: unknown): PathwardenError {
   return new PathwardenError(
@@ -466,35 +473,50 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
 
   /** Replays spooled batches oldest first until one fails (then waits, up to 5 s, before trying again). */
   async #replay(): Promise<void> {
-    let batch: SpooledBatch | undefined = this.spool.peek();
-    while (batch && !this.#closed) {
+    // After an outage the spool holds many small batches: they are replayed in groups (one check and
+    // one insert per group); a group ClickHouse refuses is retried batch by batch to find the bad one.
+    let single = false;
+    let group = this.spool.peekGroup(single ? 1 : replayGroupRows);
+    while (group.length > 0 && !this.#closed) {
       try {
         await this.#ensureReady();
-        await this.#replayOne(batch);
-        await this.spool.remove(batch);
+        await this.#replayGroup(group);
+        for (const batch of group) await this.spool.remove(batch);
         this.#reportSpool();
         this.#recovered();
+        single = false;
       } catch (error) {
-        if (isRejectedData(error)) {
-          await this.#reject(batch, error);
-        } else {
+        if (!isRejectedData(error)) {
           this.#failed(error);
           return;
         }
+        if (group.length === 1) await this.#reject(group[0] as SpooledBatch, error);
+        else single = true;
       }
-      batch = this.spool.peek();
+      group = this.spool.peekGroup(single ? 1 : replayGroupRows);
     }
   }
 
   /**
-   * Stores the rows of `batch` the table does not hold yet. The earlier attempt used the same query
-   * id: while it runs the check waits; a new attempt with that id is refused by the server.
+   * Stores the rows of `group` (consecutive spooled batches) the table does not hold yet. First it
+   * waits until no insert of this gateway runs on the server any more (an earlier attempt that timed
+   * out on our side may still be writing), then asks which ids are stored already.
    */
-  async #replayOne(batch: SpooledBatch): Promise<void> {
-    const queryId = queryIdOf(batch);
-    if (await this.#table.running(queryId)) throw new StoreIoError(`insert ${queryId} is still running`);
-    const stored = await this.#table.storedIds(batch.gateway, batch.firstId, batch.lastId);
-    let body = await this.spool.read(batch);
+  async #replayGroup(group: readonly SpooledBatch[]): Promise<void> {
+    const first = group[0] as SpooledBatch;
+    const last = group.at(-1) as SpooledBatch;
+    const header: SpoolHeader = {
+      gateway: this.gateway,
+      firstId: first.firstId,
+      lastId: last.lastId,
+      rows: 0,
+    };
+    if (await this.#table.running(queryIdPrefix(this.gateway))) {
+      throw new StoreIoError(`an earlier insert of gateway ${this.gateway} is still running`);
+    }
+    const stored = await this.#table.storedIds(first.gateway, header.firstId, header.lastId);
+    let body = '';
+    for (const batch of group) body += await this.spool.read(batch);
     if (stored.size > 0) {
       body = body
         .split('\n')
@@ -502,7 +524,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
         .map((line) => `${line}\n`)
         .join('');
     }
-    if (body !== '') await this.#table.insert(body, queryId);
+    if (body !== '') await this.#table.insert(body, queryIdOf(header));
   }
 
   /** A batch ClickHouse refuses whatever the retries would never store: set aside, counted, logged. */
@@ -563,21 +585,30 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
     try {
       return await run();
     } catch (error) {
-      throw new StoreIoError(`ClickHouse flow store query failed: ${describeError(error)}`, error);
+      throw queryFailure('ClickHouse flow store query failed', error);
     }
   }
 
-  protected async release(): Promise<void> {
+  /** Closing stops replays at once: what is still spooled stays on disk for the next start. */
+  override close(): Promise<void> {
     this.#closed = true;
+    return super.close();
+  }
+
+  protected async release(): Promise<void> {
     clearInterval(this.#replayTimer);
     await this.#serial;
     await this.#table.close();
   }
 }
 
-/** The same id for every attempt of a batch: ClickHouse refuses a second query while one with it runs. */
+/** Every insert of a gateway has an id with this prefix, so a replay can see one still running. */
+function queryIdPrefix(gateway: string): string {
+  return `pathwarden-${gateway}-`;
+}
+
 function queryIdOf(batch: SpoolHeader): string {
-  return `pathwarden-${batch.gateway}-${batch.firstId}-${batch.lastId}`;
+  return `${queryIdPrefix(batch.gateway)}${batch.firstId}-${batch.lastId}`;
 }
 
 function idOfLine(line: string): number {

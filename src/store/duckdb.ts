@@ -17,7 +17,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
 import {
   type ColumnValue,
   columnValuesOf,
@@ -35,6 +35,7 @@ import {
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   sortFlowGroups,
+  whereSql,
 } from './query.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
@@ -197,41 +198,45 @@ export class DuckDbFlowStore extends BufferedFlowStore {
         last ??= max === null || max === undefined ? null : Number(max);
       }
       const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
-      // One scan, five groupings: totals, by verdict, by path, by outcome, and the time series.
+      // One scan, six groupings: totals, by verdict, path, outcome and gateway, and the time series.
       const reader = await connection.runAndReadAll(
         `WITH f AS (
            SELECT coalesce(verdict, '${noneKey}') AS verdict, ${flowPathSql} AS path,
                   coalesce(outcome, '${noneKey}') AS outcome,
                   (time_ms // ${builder.bucketMs}) * ${builder.bucketMs} AS bucket,
-                  coalesce(bytes_up, 0) AS up, coalesce(bytes_down, 0) AS down
+                  coalesce(bytes_up, 0) AS up, coalesce(bytes_down, 0) AS down,
+                  coalesce(gateway, '') AS gateway
            FROM ${table}${where})
-         SELECT GROUPING(verdict, path, outcome, bucket) AS grouping_id, verdict, path, outcome, bucket,
-                count(*) AS flows, sum(up)::DOUBLE AS up, sum(down)::DOUBLE AS down
+         SELECT GROUPING(verdict, path, outcome, bucket, gateway) AS grouping_id, verdict, path, outcome,
+                bucket, gateway, count(*) AS flows, sum(up)::DOUBLE AS up, sum(down)::DOUBLE AS down
          FROM f
-         GROUP BY GROUPING SETS ((), (verdict), (path), (outcome), (bucket, path))`,
+         GROUP BY GROUPING SETS ((), (verdict), (path), (outcome), (bucket, path), (gateway))`,
         params,
       );
       for (const row of reader.getRows()) {
-        const [grouping, verdict, path, outcome, bucket, flows, up, down] = row.map(fromDuck);
+        const [grouping, verdict, path, outcome, bucket, gateway, flows, up, down] = row.map(fromDuck);
         const count = Number(flows);
         const bytesUp = Number(up ?? 0);
         const bytesDown = Number(down ?? 0);
         // GROUPING() sets one bit per column left out of the group, first column highest.
         switch (grouping) {
-          case 0b1111:
+          case 0b11111:
             builder.addTotals(count, bytesUp, bytesDown);
             break;
-          case 0b0111:
+          case 0b01111:
             builder.addVerdict(String(verdict), count);
             break;
-          case 0b1011:
+          case 0b10111:
             builder.addPath(String(path), count, bytesUp, bytesDown);
             break;
-          case 0b1101:
+          case 0b11011:
             builder.addOutcome(String(outcome), count);
             break;
-          case 0b1010:
+          case 0b10101:
             if (bucket !== null) builder.addPoint(Number(bucket), String(path), count, bytesUp + bytesDown);
+            break;
+          case 0b11110:
+            builder.addGateway(String(gateway), count, bytesUp, bytesDown);
             break;
         }
       }
@@ -271,7 +276,7 @@ export class DuckDbFlowStore extends BufferedFlowStore {
       try {
         return await run(connection);
       } catch (error) {
-        throw new StoreIoError(`DuckDB flow store query failed: ${describeError(error)}`, error);
+        throw queryFailure('DuckDB flow store query failed', error);
       } finally {
         connection.closeSync();
       }
@@ -306,22 +311,13 @@ function fromDuck(value: DuckDBValue): ColumnValue {
   return String(value);
 }
 
-/** SQL for the store-neutral conditions; every value is a bound parameter. */
+/** DuckDB's SQL for the store-neutral conditions; every value is a bound parameter. */
 function whereClause(conditions: readonly FlowCondition[], params: DuckDBValue[]): string {
-  const bind = (value: DuckDBValue): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const parts = conditions.map((condition) => {
-    if (condition.kind === 'contains') {
-      const text = bind(condition.text);
-      return `(${condition.columns.map((column) => `contains(lower(${column}), ${text})`).join(' OR ')})`;
-    }
-    if (condition.kind === 'in') return `${condition.column} IN (${condition.values.map(bind).join(', ')})`;
-    const bounds: string[] = [];
-    if (condition.from !== undefined) bounds.push(`time_ms >= ${bind(condition.from)}::BIGINT`);
-    if (condition.to !== undefined) bounds.push(`time_ms < ${bind(condition.to)}::BIGINT`);
-    return bounds.join(' AND ');
+  return whereSql(conditions, {
+    value: (value) => {
+      params.push(value);
+      return typeof value === 'number' ? `$${params.length}::BIGINT` : `$${params.length}`;
+    },
+    contains: (column, text) => `contains(lower(${column}), ${text})`,
   });
-  return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`;
 }

@@ -5,7 +5,7 @@ import { PathwardenError } from '../errors.js';
 import type { FlowOutcome } from '../flow/record.js';
 import { components, egressPaths, expectedPaths, flowOutcomes, verdicts } from '../flow/vocabulary.js';
 import { type ColumnValue, flowColumns, flowPathOf, flowTimeOf, noneKey } from './columns.js';
-import type { FlowGroup, FlowQuery, FlowStats, StoredFlow } from './store.js';
+import type { FlowGroup, FlowQuery, FlowStats, StatsRange, StoredFlow } from './store.js';
 
 export const defaultPageSize = 100;
 export const maxPageSize = 1000;
@@ -39,7 +39,8 @@ type ColumnName =
   | 'verdict'
   | 'expected_path'
   | 'egress_path'
-  | 'outcome';
+  | 'outcome'
+  | 'gateway';
 
 export type FlowCondition =
   /** Case-insensitive substring of any of the columns; `text` is lower-case. */
@@ -93,6 +94,14 @@ function timeRange(from: unknown, to: unknown): FlowCondition | undefined {
   return start === undefined && end === undefined ? undefined : { kind: 'time', from: start, to: end };
 }
 
+function gatewayCondition(gateway: unknown): FlowCondition | undefined {
+  if (gateway === undefined) return undefined;
+  if (typeof gateway !== 'string' || gateway.length > 255) {
+    throw new FlowQueryError('gateway', 'gateway must be a text of at most 255 characters');
+  }
+  return { kind: 'in', column: 'gateway', values: [gateway] };
+}
+
 /** Checks a query and applies defaults; throws FlowQueryError (PW_ERR_QUERY_INVALID) naming the field. */
 export function normalizeFlowQuery(query: FlowQuery): NormalizedFlowQuery {
   const conditions: FlowCondition[] = [];
@@ -117,6 +126,8 @@ export function normalizeFlowQuery(query: FlowQuery): NormalizedFlowQuery {
   if (egressPath) conditions.push({ kind: 'in', column: 'egress_path', values: [egressPath] });
   const outcome = oneOf('outcome', query.outcome, flowOutcomes);
   if (outcome) conditions.push({ kind: 'in', column: 'outcome', values: [outcome] });
+  const gateway = gatewayCondition(query.gateway);
+  if (gateway) conditions.push(gateway);
   const time = timeRange(query.from, query.to);
   if (time) conditions.push(time);
   return {
@@ -127,15 +138,15 @@ export function normalizeFlowQuery(query: FlowQuery): NormalizedFlowQuery {
 }
 
 /** Checks a statistics request; the bucket count is checked again once the data's range is known. */
-export function normalizeStatsRange(
-  range: { from?: number; to?: number; bucketMs?: number } = {},
-): NormalizedStatsRange {
+export function normalizeStatsRange(range: StatsRange = {}): NormalizedStatsRange {
   const time = timeRange(range.from, range.to);
+  const gateway = gatewayCondition(range.gateway);
   const bucketMs = integer('bucketMs', range.bucketMs, minBucketMs, Number.MAX_SAFE_INTEGER);
   if (bucketMs !== undefined && range.from !== undefined && range.to !== undefined) {
     checkBucketCount(range.from, range.to, bucketMs);
   }
-  return { conditions: time ? [time] : [], from: range.from, to: range.to, bucketMs };
+  const conditions = [gateway, time].filter((condition) => condition !== undefined);
+  return { conditions, from: range.from, to: range.to, bucketMs };
 }
 
 function checkBucketCount(from: number, to: number, bucketMs: number): void {
@@ -237,6 +248,20 @@ export function newestFirst(a: StoredFlow, b: StoredFlow): number {
 
 // --- statistics assembly (both stores) ---
 
+function addTo(
+  totals: Record<string, { flows: number; bytesUp: number; bytesDown: number }>,
+  key: string,
+  flows: number,
+  bytesUp: number,
+  bytesDown: number,
+): void {
+  const entry = totals[key] ?? { flows: 0, bytesUp: 0, bytesDown: 0 };
+  entry.flows += flows;
+  entry.bytesUp += bytesUp;
+  entry.bytesDown += bytesDown;
+  totals[key] = entry;
+}
+
 /** Collects counts into a FlowStats; the JSONL store feeds it flows, the DuckDB store SQL groups. */
 export class FlowStatsBuilder {
   readonly #stats: FlowStats;
@@ -250,6 +275,7 @@ export class FlowStatsBuilder {
       byVerdict: {},
       byEgressPath: {},
       byOutcome: {},
+      byGateway: {},
       series: { bucketMs, points: [] },
     };
   }
@@ -266,6 +292,7 @@ export class FlowStatsBuilder {
     this.addVerdict(flow.verdict ?? noneKey, 1);
     this.addOutcome(flow.outcome ?? noneKey, 1);
     this.addPath(path, 1, up, down);
+    this.addGateway(flow.gateway, 1, up, down);
     const time = flowTimeOf(flow);
     if (time !== null) this.addPoint(bucketStart(time, this.bucketMs), path, 1, up + down);
   }
@@ -285,11 +312,11 @@ export class FlowStatsBuilder {
   }
 
   addPath(path: string, flows: number, bytesUp: number, bytesDown: number): void {
-    const entry = this.#stats.byEgressPath[path] ?? { flows: 0, bytesUp: 0, bytesDown: 0 };
-    entry.flows += flows;
-    entry.bytesUp += bytesUp;
-    entry.bytesDown += bytesDown;
-    this.#stats.byEgressPath[path] = entry;
+    addTo(this.#stats.byEgressPath, path, flows, bytesUp, bytesDown);
+  }
+
+  addGateway(gateway: string, flows: number, bytesUp: number, bytesDown: number): void {
+    addTo(this.#stats.byGateway, gateway, flows, bytesUp, bytesDown);
   }
 
   addPoint(t: number, path: string, flows: number, bytes: number): void {
@@ -328,17 +355,23 @@ export function sortFlowGroups(groups: FlowGroup[]): FlowGroup[] {
   );
 }
 
-/** Groups flows in memory (the JSONL store); the DuckDB store runs the same grouping as SQL. */
-export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
-  const groups = new Map<string, FlowGroup>();
-  for (const flow of flows) {
+/**
+ * Groups flows in memory, one at a time (the JSONL store, and callers that page through a store
+ * without `groups()`); the DuckDB store runs the same grouping as SQL.
+ */
+export class FlowGrouper {
+  readonly #groups = new Map<string, FlowGroup>();
+
+  add(
+    flow: Pick<StoredFlow, 'ruleId' | 'host' | 'sni' | 'destination' | 'bytesUp' | 'bytesDown' | 'start'>,
+  ): void {
     const ruleId = flow.ruleId ?? null;
     const host = groupNameOf(flow);
     const key = JSON.stringify([ruleId, host]);
-    let group = groups.get(key);
+    let group = this.#groups.get(key);
     if (group === undefined) {
       group = { ruleId, host, flows: 0, bytesUp: 0, bytesDown: 0, lastSeen: null };
-      groups.set(key, group);
+      this.#groups.set(key, group);
     }
     group.flows++;
     group.bytesUp += flow.bytesUp ?? 0;
@@ -346,5 +379,46 @@ export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
     if (flow.start !== null && (group.lastSeen === null || flow.start > group.lastSeen))
       group.lastSeen = flow.start;
   }
-  return sortFlowGroups([...groups.values()]);
+
+  /** The groups so far, most flows first. */
+  groups(): FlowGroup[] {
+    return sortFlowGroups([...this.#groups.values()]);
+  }
+}
+
+export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
+  const grouper = new FlowGrouper();
+  for (const flow of flows) grouper.add(flow);
+  return grouper.groups();
+}
+
+// --- SQL (the DuckDB and ClickHouse stores) ---
+
+/** How one SQL engine spells what the conditions need. */
+export interface SqlDialect {
+  /** A value in the statement: a bound parameter or an escaped literal. */
+  value(value: string | number): string;
+  /** `column` contains `text` (a value() already), case-insensitively; false for NULL. */
+  contains(column: ColumnName, text: string): string;
+  /** Extra bounds a time range adds (ClickHouse: its whole-second sort key), beside `time_ms`'s. */
+  timeBounds?(from: number | undefined, to: number | undefined): string[];
+}
+
+/** The WHERE clause of the conditions in a dialect ('' when there are none). */
+export function whereSql(conditions: readonly FlowCondition[], dialect: SqlDialect): string {
+  const parts = conditions.map((condition) => {
+    if (condition.kind === 'contains') {
+      const text = dialect.value(condition.text);
+      return `(${condition.columns.map((column) => dialect.contains(column, text)).join(' OR ')})`;
+    }
+    if (condition.kind === 'in') {
+      return `${condition.column} IN (${condition.values.map((value) => dialect.value(value)).join(', ')})`;
+    }
+    const bounds: string[] = [];
+    if (condition.from !== undefined) bounds.push(`time_ms >= ${dialect.value(condition.from)}`);
+    if (condition.to !== undefined) bounds.push(`time_ms < ${dialect.value(condition.to)}`);
+    bounds.push(...(dialect.timeBounds?.(condition.from, condition.to) ?? []));
+    return bounds.join(' AND ');
+  });
+  return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`;
 }

@@ -156,6 +156,18 @@ export class Spool {
     return this.#batches[0];
   }
 
+  /** The oldest batches, in order, up to `maxRows` rows in all (at least one batch when any). */
+  peekGroup(maxRows: number): SpooledBatch[] {
+    const group: SpooledBatch[] = [];
+    let rows = 0;
+    for (const batch of this.#batches) {
+      if (group.length > 0 && rows + batch.rows > maxRows) break;
+      group.push(batch);
+      rows += batch.rows;
+    }
+    return group;
+  }
+
   /** Adds a batch after the others; throws SpoolFullError beyond the size cap or when the write fails. */
   async push(header: SpoolHeader, body: string): Promise<SpooledBatch> {
     const data = Buffer.from(`${JSON.stringify(header)}\n${body}`);

@@ -6,12 +6,13 @@ import { basename, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { needPeers } from '../testing/peers.js';
 import { BufferedFlowStore, type FlowStoreObserver, type FlowStoreOptions, type StoreLog } from './buffer.js';
 import type { JsonlFlowStore } from './jsonl.js';
 import { FlowQueryError } from './query.js';
 import type { FlowStore, StoredFlow } from './store.js';
 import { openFlowStore } from './store.js';
-import { ClickHouseTestServer, clickhouseServerBinary } from './testing/clickhouse-server.js';
+import { ClickHouseTestServer } from './testing/clickhouse-server.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const minute = 60_000;
@@ -89,7 +90,7 @@ const kinds = [
     kind: 'jsonl' as const,
     config: (dir: string) => ({ kind: 'jsonl' as const, path: join(dir, 'nested', 'flows.jsonl') }),
   },
-  ...(clickhouseServerBinary()
+  ...(needPeers('clickhouse')
     ? [
         {
           kind: 'clickhouse' as const,
@@ -217,6 +218,10 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect(await ids({ to: t0 + minute })).toEqual([1]);
     expect(await ids({ verdict: 'blocked', component: 'mobile', host: 'api.' })).toEqual([6]);
     expect(await ids({ host: 'no-such-host' })).toEqual([]);
+    expect(await ids({ gateway: 'gw-test', verdict: 'exception' })).toEqual([3, 8]);
+    expect(await ids({ gateway: "other'gw" })).toEqual([]);
+    expect((await store.stats({ gateway: 'gw-test' })).flows).toBe(8);
+    expect((await store.stats({ gateway: 'other' })).byGateway).toEqual({});
   });
 
   test('pages newest first with the total of all matches', async () => {
@@ -299,6 +304,7 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
         unknown: { flows: 1, bytesUp: 0, bytesDown: 0 },
       },
       byOutcome: { forwarded: 3, blocked: 1, none: 1 },
+      byGateway: { 'gw-test': { flows: 5, bytesUp: 116, bytesDown: 1027 } },
       series: {
         bucketMs: minute,
         points: [

@@ -24,9 +24,19 @@ export interface FlowQuery {
   /** Epoch ms, inclusive / exclusive. */
   from?: number;
   to?: number;
+  /** Only the flows this gateway (or audit, `audit:<id>`) stored: the `gateway` column. */
+  gateway?: string;
   /** Page size (default 100, at most 1000) and offset. */
   limit?: number;
   offset?: number;
+}
+
+/** A statistics request: a time range, a bucket, and optionally one gateway. */
+export interface StatsRange {
+  from?: number;
+  to?: number;
+  bucketMs?: number;
+  gateway?: string;
 }
 
 export interface StoredFlow extends FlowRecord {
@@ -50,6 +60,8 @@ export interface FlowStats {
   byVerdict: Record<string, number>;
   byEgressPath: Record<string, { flows: number; bytesUp: number; bytesDown: number }>;
   byOutcome: Record<string, number>;
+  /** Per writer (`gateway` column: a gateway's id, `audit:<id>`, or '' when not named). */
+  byGateway: Record<string, { flows: number; bytesUp: number; bytesDown: number }>;
   /** Bytes and flows per path per time bucket (bucket start, epoch ms). */
   series: { bucketMs: number; points: { t: number; path: string; flows: number; bytes: number }[] };
 }
@@ -76,7 +88,7 @@ export interface FlowStore {
   /** Writes everything buffered so far. */
   flush(): Promise<void>;
   query(query: FlowQuery): Promise<FlowPage>;
-  stats(range?: { from?: number; to?: number; bucketMs?: number }): Promise<FlowStats>;
+  stats(range?: StatsRange): Promise<FlowStats>;
   /**
    * Optional: groups the flows matching `query` (its limit and offset ignored) per rule and
    * destination inside the store. Without it the dashboard pages through query(), up to a limit.

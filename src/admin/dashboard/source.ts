@@ -1,6 +1,7 @@
 // Opens a stored flow file for `pathwarden dashboard --store FILE`, whatever wrote it: a gateway's
 // DuckDB store, a gateway's JSONL store (records with ids), or an audit's --ndjson output (classified
-// FlowRecords without ids). The kind is read from the content, not trusted from the file name.
+// FlowRecords without ids). The kind is read from the content, not trusted from the file name. A
+// clickhouse://HOST:PORT/DATABASE[?table=flows] target reads a fleet's ClickHouse table instead.
 
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
@@ -11,11 +12,12 @@ import { PathwardenError } from '../../errors.js';
 import type { FlowRecord } from '../../flow/record.js';
 import type { FlowStore } from '../../store/store.js';
 import { openFlowStore, type StoreLog } from '../../store/store.js';
+import { isClickHouseTarget, parseClickHouseTarget } from '../../store/target.js';
 
 export interface StoredFlowSource {
   store: FlowStore;
   /** What was opened, for the startup message: `duckdb`, `jsonl`, or `ndjson (audit, N records)`. */
-  kind: 'duckdb' | 'jsonl' | 'ndjson';
+  kind: 'duckdb' | 'jsonl' | 'ndjson' | 'clickhouse';
   /** Records imported from an audit's NDJSON; lines that were not records, by number. */
   imported?: { records: number; badLines: number[] };
   close(): Promise<void>;
@@ -69,6 +71,7 @@ export async function openStoredFlows(
   file: string,
   options: { log?: StoreLog } = {},
 ): Promise<StoredFlowSource> {
+  if (isClickHouseTarget(file)) return openClickHouseSource(file, options);
   const kind = await detectFlowFile(file);
   // Nothing is appended: the flush interval only matters for writes, which never happen here.
   if (kind === 'duckdb' || kind === 'jsonl') {
@@ -76,6 +79,29 @@ export async function openStoredFlows(
     return { store, kind, close: () => store.close() };
   }
   return importNdjson(file, options);
+}
+
+/**
+ * Every query runs as SQL in ClickHouse. The table must exist (nothing is created); the spool a store
+ * keeps for its writes is a temporary folder here, since the dashboard writes nothing.
+ */
+async function openClickHouseSource(target: string, options: { log?: StoreLog }): Promise<StoredFlowSource> {
+  const dir = await mkdtemp(join(tmpdir(), 'pathwarden-dashboard-'));
+  try {
+    const config = { ...parseClickHouseTarget(target, dir, 60_000), createTables: false };
+    const store = await openFlowStore(config, options);
+    return {
+      store,
+      kind: 'clickhouse',
+      close: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /**
