@@ -71,7 +71,8 @@ export async function startGateway(
   deps: GatewayDependencies,
 ): Promise<RunningGateway> {
   const policy =
-    deps.policy ?? Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
+    deps.policy ??
+    Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
   const resolver = new HostResolver(config.resolve, deps.lookup);
   const egresses = {
     expressroute: compileEgress('expressroute', config.egress.expressroute),
