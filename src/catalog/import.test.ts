@@ -3,25 +3,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../cli/program.js';
+import { runPathwarden } from '../generate/testing/run-cli.js';
 
 async function run(...argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk) => {
-    out += String(chunk);
-  });
-  stderr.on('data', (chunk) => {
-    err += String(chunk);
-  });
-  const code = await runCli(argv, { stdin: new PassThrough(), stdout, stderr });
-  // Let the streams deliver what was written last before reading it.
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, out, err };
+  const { code, stdout, stderr } = await runPathwarden(...argv);
+  return { code, out: stdout, err: stderr };
 }
 
 let dir: string;
