@@ -18,6 +18,10 @@ export const errorCodes = {
   },
   PW_ERR_RULE_NOT_FOUND: { exitCode: 2, summary: 'No rule has the requested id.' },
   PW_ERR_PROFILE_UNKNOWN: { exitCode: 2, summary: 'The catalog has no profile of the requested name.' },
+  PW_ERR_IMPORT_INVALID: {
+    exitCode: 2,
+    summary: 'A file given to catalog import is unreadable, malformed or lacks the requested tag.',
+  },
   PW_ERR_CONFIG_INVALID: {
     exitCode: 2,
     summary: 'A gateway configuration could not be read or failed validation.',

@@ -4,26 +4,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../cli/program.js';
 import { parseGatewayConfig } from '../gateway/config.js';
+import { runPathwarden } from '../generate/testing/run-cli.js';
 import { loadBuiltinCatalog, parseCatalog } from './load.js';
 import { selectProfile } from './profiles.js';
 
 async function run(...argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk) => {
-    out += String(chunk);
-  });
-  stderr.on('data', (chunk) => {
-    err += String(chunk);
-  });
-  const code = await runCli(argv, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
+  const { code, stdout, stderr } = await runPathwarden(...argv);
+  return { code, out: stdout, err: stderr };
 }
 
 const explain = async (...argv: string[]) => {

@@ -1,8 +1,16 @@
 // `pathwarden catalog list | show | validate | docs`: read and check catalogs.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { diffCatalogs, formatDiff, isEmptyDiff } from '../catalog/diff.js';
 import { renderCatalogDocs } from '../catalog/docs.js';
-import { loadBuiltinCatalog, mergeCatalogs, readCatalogFile } from '../catalog/load.js';
+import { importM365Endpoints, importServiceTags, overlayYaml } from '../catalog/import.js';
+import {
+  builtinCatalogFile,
+  loadBuiltinCatalog,
+  loadCatalogFile,
+  mergeCatalogs,
+  readCatalogFile,
+} from '../catalog/load.js';
 import { coversAllComponents, type Rule } from '../catalog/model.js';
 import { formatProblem, PathwardenError, type Problem } from '../errors.js';
 import { type CliIo, write } from './io.js';
@@ -138,7 +146,77 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
       else await write(io.stdout, markdown);
     });
 
+  const importer = catalog
+    .command('import')
+    .description('turn Microsoft data files into catalog overlays (load them with --catalog)');
+
+  importer
+    .command('service-tags')
+    .description('an Azure Service Tags file (ServiceTags_Public_YYYYMMDD.json) -> one expressroute rule')
+    .argument('<file>', 'Service Tags JSON file')
+    .option('--tag <name>', 'service tag to import', 'PowerBI')
+    .option('--region <name>', 'the regional tag NAME.REGION (e.g. WestEurope) instead of the global one')
+    .requiredOption('-o, --output <file>', 'overlay YAML to write')
+    .action(async (file: string, options: { tag: string; region?: string; output: string }) => {
+      const overlay = importServiceTags(file, { tag: options.tag, region: options.region });
+      writeFileSync(options.output, overlayYaml(overlay));
+      const rule = overlay.rules[0];
+      await write(
+        io.stdout,
+        `${options.output}: rule ${rule?.id} with ${rule?.prefixes?.length ?? 0} prefixes (changeNumber ${overlay.version})\n`,
+      );
+    });
+
+  importer
+    .command('m365-endpoints')
+    .description('Microsoft 365 endpoint data (endpoints.office.com JSON) -> one rule per endpoint set')
+    .argument('<file>', 'endpoint data JSON file')
+    .option('--service-area <name>', 'service area to import (repeatable; default Common)', collect)
+    .option(
+      '--data-version <version>',
+      'version of the data (YYYYMMDDNN from the /version call), cited in the sources',
+    )
+    .requiredOption('-o, --output <file>', 'overlay YAML to write')
+    .action(
+      async (file: string, options: { serviceArea?: string[]; dataVersion?: string; output: string }) => {
+        const result = importM365Endpoints(file, {
+          serviceAreas: options.serviceArea,
+          version: options.dataVersion,
+        });
+        writeFileSync(options.output, overlayYaml(result.catalog));
+        await write(io.stdout, `${options.output}: ${result.catalog.rules.length} rules\n`);
+        if (result.skipped.length > 0) {
+          await write(
+            io.stderr,
+            `pathwarden: skipped ${result.skipped.length} URL pattern(s) the catalog model does not have: ${result.skipped.join(', ')}\n`,
+          );
+        }
+      },
+    );
+
+  catalog
+    .command('diff')
+    .description(
+      'rules, hosts and prefixes added, removed and changed between two catalogs (exit 1 on change)',
+    )
+    .argument('<old>', 'catalog file, or "builtin" for the built-in catalog')
+    .argument('<new>', 'catalog file, or "builtin"')
+    .option('--overlay', 'lay NEW over OLD (as --catalog does) and compare the result with OLD')
+    .option('--json', 'the differences as JSON')
+    .action(async (oldFile: string, newFile: string, options: { overlay?: boolean; json?: boolean }) => {
+      const load = (file: string) => loadCatalogFile(file === 'builtin' ? builtinCatalogFile() : file);
+      const old = load(oldFile);
+      const next = options.overlay ? mergeCatalogs(old, load(newFile), newFile) : load(newFile);
+      const diff = diffCatalogs(old.catalog, next.catalog);
+      await write(io.stdout, options.json ? `${JSON.stringify(diff, null, 2)}\n` : formatDiff(diff));
+      if (!isEmptyDiff(diff)) setExit(1);
+    });
+
   return catalog;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function summarizeDestinations(rule: Rule): string {
