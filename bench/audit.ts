@@ -22,10 +22,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, tlsClientHello } from '../src/audit/demo/pcap-writer.js';
-import { Random } from '../src/audit/demo/random.js';
 import { zeekConnFields, zeekConnTypes, zeekHeader } from '../src/audit/demo/zeek-logs.js';
 import { packageRoot } from '../src/catalog/load.js';
 import { getFormat } from '../src/ingest/registry.js';
+import { Random } from '../src/util/random.js';
 
 const MB = 1_000_000;
 const MAWK_PROGRAM = '{split($7,a,":"); c[a[1]]++}';

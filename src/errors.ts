@@ -17,9 +17,15 @@ export const errorCodes = {
     summary: 'A catalog failed validation (schema, duplicate ids, malformed patterns, conflicting rules).',
   },
   PW_ERR_RULE_NOT_FOUND: { exitCode: 2, summary: 'No rule has the requested id.' },
+  PW_ERR_PROFILE_UNKNOWN: { exitCode: 2, summary: 'The catalog has no profile of the requested name.' },
   PW_ERR_CONFIG_INVALID: {
     exitCode: 2,
     summary: 'A gateway configuration could not be read or failed validation.',
+  },
+  PW_ERR_LISTEN: {
+    exitCode: 2,
+    summary:
+      'A listener (proxy, SOCKS, admin) could not bind its address: the port is in use, the address is not on this host, or binding needs privileges.',
   },
   PW_ERR_TOPOLOGY_INVALID: {
     exitCode: 2,

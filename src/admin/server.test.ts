@@ -342,10 +342,18 @@ describe('admin server', () => {
     expect(await statusWithHost(`localhost:${port}`)).toBe(200);
     expect(await statusWithHost(`127.0.0.1:${port}`)).toBe(200);
     expect(await statusWithHost(`[::1]:${port}`)).toBe(200);
+    // Parsed, not prefix-matched (issue 10, item 2): names that start like loopback are names.
+    expect(await statusWithHost(`127.0.0.1.attacker.example:${port}`)).toBe(403);
+    expect(await statusWithHost(`127.evil.example:${port}`)).toBe(403);
+    expect(await statusWithHost(`localhost.attacker.example:${port}`)).toBe(403);
+    expect(await statusWithHost(`[::1].attacker.example:${port}`)).toBe(403);
+    expect(await statusWithHost(`127.0.0.2:${port}`)).toBe(200);
+    expect(await statusWithHost(`LOCALHOST:${port}`)).toBe(200);
+    expect(await statusWithHost('127.0.0.1')).toBe(200);
   });
 
   test('refuses to start on a non-loopback address without a token, or with a short token', async () => {
-    for (const listen of ['0.0.0.0:0', '10.0.0.1:9180', '[::]:0']) {
+    for (const listen of ['0.0.0.0:0', '10.0.0.1:9180', '[::]:0', '127.evil.example:0']) {
       await expect(startAdminServer({ listen, store, metrics, policy, status })).rejects.toMatchObject({
         code: 'PW_ERR_CONFIG_INVALID',
         message: expect.stringContaining('not a loopback address'),

@@ -10,7 +10,14 @@ import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
-import { isLoopbackHostPort, splitHostPort } from '../util/host-port.js';
+import {
+  isLoopbackHost,
+  isLoopbackHostPort,
+  listenError,
+  parseHostHeader,
+  splitHostPort,
+} from '../util/host-port.js';
+import type { ApiErrorBody, HealthzResponse, StatsResponse } from './api-contract.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
   explainFromUrl,
@@ -36,8 +43,8 @@ export interface AdminServerOptions {
    * own token check (the page must load before the browser has a token) and may replace the CSP.
    */
   static?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  /** Told about 500s (store failures, bugs), for the gateway's log. */
-  onError?: (error: unknown) => void;
+  /** Told about every 500 (store failures, bugs) and the path asked, for the gateway's log. */
+  onError?: (error: unknown, path: string) => void;
 }
 
 export interface AdminServer {
@@ -79,6 +86,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     );
   }
   const { host, port } = splitHostPort(options.listen);
+  const adminHost = host.toLowerCase();
   const authorized = bearerCheck(options.token);
   const routes = adminRoutes(options);
 
@@ -87,7 +95,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     // Without a token, a page in a local browser could reach this loopback server through DNS
     // rebinding (its own name resolving to 127.0.0.1); such requests carry that name as Host.
-    if (options.token === undefined && !loopbackHostHeader(req.headers.host)) {
+    if (options.token === undefined && !loopbackHostHeader(req.headers.host, adminHost)) {
       sendError(
         res,
         403,
@@ -118,14 +126,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     try {
       await route(url, res);
     } catch (error) {
-      sendFailure(res, error, options.onError);
+      sendFailure(res, error, (failure) => options.onError?.(failure, url.pathname));
     }
   };
 
   const server = createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000 },
     (req, res) => {
-      handle(req, res).catch((error: unknown) => sendFailure(res, error, options.onError));
+      handle(req, res).catch((error: unknown) =>
+        sendFailure(res, error, (failure) => options.onError?.(failure, req.url ?? '/')),
+      );
     },
   );
   await listen(server, host, port, options.listen);
@@ -168,10 +178,11 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
         const paths = status.health();
         const down = paths.filter((path) => path.state === 'down').map((path) => path.path);
         const failed = required.some((path) => down.includes(path));
-        sendJson(res, failed ? 503 : 200, {
+        const body: HealthzResponse = {
           status: failed ? 'unavailable' : down.length > 0 ? 'degraded' : 'ok',
           paths,
-        });
+        };
+        sendJson(res, failed ? 503 : 200, body);
       },
     ],
     [
@@ -184,7 +195,12 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
       '/api/stats',
       async (url, res) => {
         const stats = await store.stats(statsRangeFromUrl(url, Date.now()));
-        sendJson(res, 200, { ...stats, health: status.health(), activeTunnels: status.activeTunnels() });
+        const body: StatsResponse = {
+          ...stats,
+          health: status.health(),
+          activeTunnels: status.activeTunnels(),
+        };
+        sendJson(res, 200, body);
       },
     ],
     [
@@ -208,15 +224,7 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
 
 function listen(server: Server, host: string, port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const failed = (error: Error) => {
-      reject(
-        new PathwardenError(
-          'PW_ERR_CONFIG_INVALID',
-          `cannot listen on admin address ${text}: ${error.message}`,
-          { cause: error },
-        ),
-      );
-    };
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError('admin', text, error));
     server.once('error', failed);
     server.listen({ host, port }, () => {
       server.off('error', failed);
@@ -236,12 +244,15 @@ function bearerCheck(token: string | undefined): (req: IncomingMessage) => boole
   };
 }
 
-function loopbackHostHeader(header: string | undefined): boolean {
+/**
+ * A Host this token-less server answers: a literal loopback address, `localhost`, or the host of its
+ * own `admin` setting. Parsed, never prefix-matched: `127.0.0.1.attacker.example` is a name.
+ */
+function loopbackHostHeader(header: string | undefined, adminHost: string): boolean {
   // HTTP/1.0 clients may omit Host; browsers (the rebinding risk) always send it.
   if (header === undefined) return true;
-  const text = header.toLowerCase();
-  const host = /^\[.*\]$|^[^:]*$/.test(text) ? text : text.slice(0, text.lastIndexOf(':'));
-  return isLoopbackHostPort(`${host}:0`);
+  const host = parseHostHeader(header);
+  return host !== null && (isLoopbackHost(host) || host === adminHost);
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
@@ -261,7 +272,8 @@ function sendError(
   message: string,
   parameter: string | null = null,
 ): void {
-  sendJson(res, status, { error: { code, message, parameter } });
+  const body: ApiErrorBody = { error: { code, message, parameter } };
+  sendJson(res, status, body);
 }
 
 function unauthorized(res: ServerResponse): void {

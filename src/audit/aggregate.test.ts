@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { classifyFlow } from '../flow/classify.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { classifyFlow } from '../policy/classify.js';
 import { PathResolver, topologySchema } from '../policy/topology.js';
 import { AuditAggregate } from './aggregate.js';
 import { buildAuditReport } from './audit-report.js';
@@ -29,7 +29,7 @@ function aggregateOf(flows: FlowRecord[], limits = {}): AuditAggregate {
 function report(aggregate: AuditAggregate, top = 20) {
   return buildAuditReport(aggregate, {
     generatedAt: new Date(0),
-    catalog: { name: 'powerbi', version: 'test' },
+    catalog: { name: 'powerbi', version: 'test', profile: 'current' },
     topology: { file: null, default: 'internet' },
     inputs: [],
     dnsAnswers: 0,

@@ -203,3 +203,11 @@ describe('pathwarden audit --vpc-fields', () => {
     expect(result.stderr).toContain('--vpc-fields must name srcaddr and dstaddr');
   });
 });
+
+describe('pathwarden audit --squid-logformat', () => {
+  test('an unknown code is a usage error (exit 2) naming its column', async () => {
+    const result = await run('audit', '--squid-logformat', '%ts %>a %zz %ru', clean);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown format code at column 9');
+  });
+});

@@ -12,11 +12,11 @@
 import type { Readable } from 'node:stream';
 import type { Component } from '../catalog/model.js';
 import { PathwardenError, type Problem } from '../errors.js';
+import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
-import { ClassifyCache, classifyFlow } from '../policy/classify.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
@@ -242,7 +242,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 
   return buildAuditReport(aggregate, {
     generatedAt: (options.now ?? (() => new Date()))(),
-    catalog: { name: options.policy.catalog.name, version: options.policy.catalog.version },
+    catalog: {
+      name: options.policy.catalog.name,
+      version: options.policy.catalog.version,
+      profile: options.policy.profile,
+    },
     topology: { file: options.topologyFile ?? null, default: topology.default },
     inputs: planned.map(({ report }) => report),
     dnsAnswers: dns.answers,

@@ -19,6 +19,7 @@ import { runAudit } from '../audit/run-audit.js';
 import { PathwardenError } from '../errors.js';
 import { parseVpcFields } from '../ingest/aws-vpc.js';
 import type { FormatName } from '../ingest/format.js';
+import { compileSquidLogformat } from '../ingest/squid-logformat.js';
 import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
 import { storeTarget } from '../store/target.js';
 import { type CliIo, write } from './io.js';
@@ -26,9 +27,10 @@ import {
   type CatalogOptions,
   catalogOption,
   componentOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -62,6 +64,7 @@ interface AuditCliOptions extends CatalogOptions {
   quiet?: boolean;
   demo?: boolean;
   vpcFields?: string[];
+  squidLogformat?: string;
   store?: string;
   auditId?: string;
   spool: string;
@@ -91,6 +94,15 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
         '--vpc-fields <fields>',
         "AWS VPC / Transit Gateway flow log fields in order, for lines without a header (CloudWatch Logs, Firehose): 'version account-id ...' or the flow log's LogFormat",
       ).argParser((value: string) => parseVpcFields(value)),
+    )
+    .addOption(
+      new Option(
+        '--squid-logformat <format>',
+        "the squid.conf logformat that wrote the Squid logs ('%ts.%03tu %6tr %>a %Ss/%03>Hs ...'), or a built-in name: squid, common, combined",
+      ).argParser((value: string) => {
+        compileSquidLogformat(value); // a bad definition is a usage error before any input is read
+        return value;
+      }),
     )
     .option('--json', 'write the report as JSON to stdout (schema in docs/audit.md)')
     .option('--ndjson', 'write every classified flow as one JSON line to stdout, streamed')
@@ -137,6 +149,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .option('--demo', 'audit the bundled demo data set (mixed formats, known leaks) with its topology')
     .addHelpText(
       'after',
@@ -171,7 +184,7 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
-      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
@@ -205,7 +218,7 @@ Examples:
           topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
           component,
           format: options.format === 'auto' ? undefined : (options.format as FormatName),
-          formatOptions: { vpcFields: options.vpcFields },
+          formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
           strict: options.strict,
           stdin: io.stdin,
           sinks,

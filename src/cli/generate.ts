@@ -1,12 +1,20 @@
 // `pathwarden generate <kind>`: configuration for existing gear, from the catalog and a topology.
 // Argument handling only; the generators live in src/generate/.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { components, type EgressPath } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
-import { type AllowlistFormat, allowlistFormats } from '../generate/allowlist.js';
+import { type AllowlistFormat, allowlistFormats, defaultCollectionPriority } from '../generate/allowlist.js';
+import { generateBundle } from '../generate/bundle.js';
 import { defaultEither } from '../generate/egress.js';
-import { generate, generateKinds, isGenerateKind, kindSummaries } from '../generate/kinds.js';
+import {
+  type GenerateRequest,
+  generate,
+  generateKinds,
+  isGenerateKind,
+  kindSummaries,
+} from '../generate/kinds.js';
 import { defaultMarks, hex } from '../generate/policy-routing.js';
 import { defaultSquidAccessLog } from '../generate/squid.js';
 import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
@@ -14,9 +22,10 @@ import { type CliIo, write } from './io.js';
 import {
   type CatalogOptions,
   catalogOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -28,6 +37,7 @@ interface GenerateFlags extends CatalogOptions {
   resolveIp?: boolean;
   circuitDirect?: boolean;
   format?: AllowlistFormat;
+  collectionPriority?: number;
   region?: string;
   json?: boolean;
   accessLog?: string;
@@ -39,7 +49,12 @@ interface GenerateFlags extends CatalogOptions {
   priority?: number;
 }
 
-const kindList = generateKinds.map((kind) => `  ${kind.padEnd(13)}${kindSummaries[kind]}`).join('\n');
+const bundleSummary =
+  'every artefact into the directory -o DIR, with check.sh (dry run by each consumer) and apply.sh';
+const kindList = [
+  ...generateKinds.map((kind) => `  ${kind.padEnd(13)}${kindSummaries[kind]}`),
+  `  ${'bundle'.padEnd(13)}${bundleSummary}`,
+].join('\n');
 
 export function generateCommand(io: CliIo, _setExit: (code: number) => void): Command {
   return (
@@ -47,12 +62,15 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
       .description(
         'generate PAC, Squid, dnsmasq/nftables/ip rule, allow-list or route-filter output from the catalog',
       )
-      .argument('<kind>', `one of ${generateKinds.join(', ')}`)
+      .argument('<kind>', `one of ${generateKinds.join(', ')}, bundle`)
       .option(
         '--topology <file>',
         'topology file: proxies, source addresses and prefixes of each path (docs/topology.md)',
       )
-      .option('-o, --output <file>', 'write to this file (replaced atomically) instead of stdout')
+      .option(
+        '-o, --output <file>',
+        'write to this file (replaced atomically) instead of stdout; bundle: the directory to write',
+      )
       // Checked by parseComponent rather than commander's choices: one error line, like every other input error.
       .option(
         '--component <name>',
@@ -73,6 +91,12 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
         new Option('--format <format>', 'allowlist: text, csv, json or azfw (default: text)').argParser(
           (value: string) => oneOf(value, allowlistFormats, '--format') as AllowlistFormat,
         ),
+      )
+      .addOption(
+        new Option(
+          '--collection-priority <n>',
+          `allowlist --format azfw: priority of the rule collection group (default: ${defaultCollectionPriority})`,
+        ).argParser((value: string) => integer(value, '--collection-priority', 100, 65000)),
       )
       .option('--region <name>', "route-filter: the tenant's Azure region (default: the topology's region)")
       .option('--json', 'route-filter: JSON instead of text')
@@ -103,6 +127,7 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
       )
       .addOption(catalogOption())
       .addOption(noBuiltinOption())
+      .addOption(profileOption())
       .addHelpText(
         'after',
         `
@@ -118,24 +143,26 @@ Examples:
   pathwarden generate iproute --topology topo.yaml --via 192.0.2.1 --dev er0 -o pathwarden-routes.sh
   pathwarden generate allowlist --format azfw
   pathwarden generate route-filter --region westeurope --json
+  pathwarden generate bundle --topology topo.yaml --via 192.0.2.1 --dev er0 -o bundle/
 
 Outputs and their verification: docs/generate.md.`,
       )
       .action(async (kind: string, flags: GenerateFlags) => {
-        if (!isGenerateKind(kind)) {
+        if (kind !== 'bundle' && !isGenerateKind(kind)) {
           throw new PathwardenError(
             'PW_ERR_USAGE',
-            `unknown kind "${kind}" (expected one of ${generateKinds.join(', ')})`,
+            `unknown kind "${kind}" (expected one of ${generateKinds.join(', ')}, bundle)`,
           );
         }
-        const policy = compilePolicy(loadCatalogFromOptions(flags).catalog);
+        const policy = compilePolicy(loadProfileFromOptions(flags).catalog);
         const topology = flags.topology === undefined ? emptyTopology : loadTopologyFile(flags.topology);
-        const text = generate(kind, policy, topology, {
+        const request: GenerateRequest = {
           component: flags.component === undefined ? undefined : parseComponent(flags.component, 'saas'),
           either: flags.either,
           resolveIp: flags.resolveIp,
           circuitDirect: flags.circuitDirect,
           format: flags.format,
+          collectionPriority: flags.collectionPriority,
           region: flags.region,
           json: flags.json,
           accessLog: flags.accessLog,
@@ -145,7 +172,21 @@ Outputs and their verification: docs/generate.md.`,
           table: flags.table,
           fwmark: flags.fwmark,
           priority: flags.priority,
-        });
+        };
+        if (kind === 'bundle') {
+          if (flags.output === undefined) {
+            throw new PathwardenError('PW_ERR_USAGE', 'bundle writes a directory: give it with -o DIR');
+          }
+          const bundle = generateBundle(policy, topology, request);
+          const lines = writeBundle(flags.output, bundle.files);
+          for (const skip of bundle.skipped) lines.push(`skipped ${skip.kind}: ${skip.reason}`);
+          lines.push(
+            `check: sh ${join(flags.output, 'check.sh')}; apply: sh ${join(flags.output, 'apply.sh')}`,
+          );
+          await write(io.stdout, `${lines.join('\n')}\n`);
+          return;
+        }
+        const text = generate(kind, policy, topology, request);
         if (flags.output === undefined) await write(io.stdout, text);
         else writeOutput(flags.output, text);
       })
@@ -173,6 +214,29 @@ function integer(value: string, option: string, min: number, max: number, reserv
     );
   }
   return number;
+}
+
+function writeBundle(
+  directory: string,
+  files: readonly { name: string; text: string; executable: boolean }[],
+): string[] {
+  try {
+    mkdirSync(directory, { recursive: true });
+  } catch (cause) {
+    throw new PathwardenError(
+      'PW_ERR_OUTPUT_WRITE',
+      `cannot create ${directory}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  return files.map((file) => {
+    const path = join(directory, file.name);
+    writeOutput(path, file.text);
+    if (file.executable) chmodSync(path, 0o755);
+    return `wrote ${path}`;
+  });
 }
 
 /** Writes next to the target and renames, so a web server or daemon never reads half a file. */

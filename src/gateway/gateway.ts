@@ -5,6 +5,8 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { resolveCatalog } from '../catalog/load.js';
+import { selectProfile } from '../catalog/profiles.js';
+import { isPathwardenError } from '../errors.js';
 import { type IpAddress, parseIp, unmapIPv4 } from '../match/ip.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
@@ -31,6 +33,8 @@ export interface AdminStartOptions {
   metrics: GatewayMetricsSink;
   policy: Policy;
   status: GatewayStatus;
+  /** Every 500 the admin side sends (a failing store, a bug): logged by the gateway. */
+  onError?(error: unknown, path: string): void;
 }
 
 export interface GatewayDependencies {
@@ -66,7 +70,9 @@ export async function startGateway(
   config: GatewayConfig,
   deps: GatewayDependencies,
 ): Promise<RunningGateway> {
-  const policy = deps.policy ?? Policy.compile(resolveCatalog({ files: config.catalog }).catalog);
+  const policy =
+    deps.policy ??
+    Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
   const resolver = new HostResolver(config.resolve, deps.lookup);
   const egresses = {
     expressroute: compileEgress('expressroute', config.egress.expressroute),
@@ -119,14 +125,14 @@ export async function startGateway(
   try {
     const proxy = createProxyServer(ctx, connections, connectionClosed);
     servers.push(proxy);
-    const bound = await listen(proxy, config.listen);
+    const bound = await listen(proxy, config.listen, 'proxy');
     proxy.on('error', onListenerError);
     address = bound.text;
     addSelf(ctx, bound.host, bound.port);
     if (config.socks) {
       const socks = createSocksServer(ctx, connections, connectionClosed);
       servers.push(socks);
-      const socksBound = await listen(socks, config.socks);
+      const socksBound = await listen(socks, config.socks, 'SOCKS');
       socks.on('error', onListenerError);
       socksAddress = socksBound.text;
       addSelf(ctx, socksBound.host, socksBound.port);
@@ -139,6 +145,15 @@ export async function startGateway(
         metrics: deps.metrics,
         policy,
         status,
+        onError: (error, path) =>
+          deps.logger?.error(
+            {
+              path,
+              code: isPathwardenError(error) ? error.code : 'PW_ERR_INTERNAL',
+              err: error instanceof Error ? (error.stack ?? error.message) : String(error),
+            },
+            'admin API request failed',
+          ),
       });
       const adminAddress = parseIp(
         admin.address.slice(0, admin.address.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
@@ -151,7 +166,9 @@ export async function startGateway(
       }
     }
   } catch (error) {
+    // Nothing was served: release what the gateway was given, so the process can exit.
     await stopListeners();
+    await deps.store.close();
     throw error;
   }
   health.start();

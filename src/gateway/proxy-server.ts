@@ -2,7 +2,7 @@
 // code (client-connection.ts), not node:http — that parser is lenient in places a proxy must not
 // be, would hide CONNECT early data and half-close, and costs an object graph per request.
 import { createServer, type Server, type Socket } from 'node:net';
-import { splitHostPort } from '../util/host-port.js';
+import { listenError, splitHostPort } from '../util/host-port.js';
 import { ClientConnection } from './client-connection.js';
 import { type GatewayContext, nextConnectionId } from './context.js';
 
@@ -30,16 +30,21 @@ export function createProxyServer(
   return server;
 }
 
-/** Listens on `host:port` (port 0 = any free one) and returns the bound `host:port`. */
+/**
+ * Listens on `host:port` (port 0 = any free one) and returns the bound `host:port`; a failure to
+ * bind is PW_ERR_LISTEN naming `role` ("proxy", "SOCKS") and the address.
+ */
 export function listen(
   server: Server,
   hostPort: string,
+  role: string,
 ): Promise<{ text: string; host: string; port: number }> {
   const { host, port } = splitHostPort(hostPort);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError(role, hostPort, error));
+    server.once('error', failed);
     server.listen({ host, port, backlog: 4096 }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const bound = server.address();
       if (bound === null || typeof bound === 'string') {
         reject(new Error(`cannot read the address of listener ${hostPort}`));

@@ -3,17 +3,15 @@
 // at SIGTERM, tunnels held open past the drain time), gets SIGTERM, and must exit 0 with exactly N
 // records on disk: in-flight requests drained and answered, held tunnels cut as PW_GW_SHUTDOWN.
 // Needs `npm run build` first (npm test does it).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packageRoot } from '../catalog/load.js';
 import { needPeers } from '../testing/peers.js';
+import { runCli as run, startCliGateway, writeGatewayConfig } from './testing/cli-gateway.js';
 import { curl, RawClient } from './testing/clients.js';
 import { type Origin, startHttpOrigin, startTcpOrigin } from './testing/origins.js';
-
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
 describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', () => {
   let dir: string;
@@ -41,47 +39,31 @@ describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', (
   });
 
   test('exactly N records after SIGTERM; in-flight requests answered; held tunnels cut and recorded', async () => {
-    const config = join(dir, 'gateway.yaml');
     const flows = join(dir, 'flows.jsonl');
     const log = join(dir, 'gateway.log');
-    writeFileSync(
-      config,
+    const config = writeGatewayConfig(
+      dir,
+      'gateway.yaml',
       [
-        'listen: 127.0.0.1:0',
-        'admin: 127.0.0.1:0',
-        'egress:',
-        '  expressroute: { localAddress: 127.0.0.2 }',
-        '  internet: { localAddress: 127.0.0.3 }',
         "resolve: { '*.powerbi.com': 127.0.0.1 }",
         'allowDestinations: [127.0.0.0/8]',
         `ports: [${http.port}, ${echo.port}]`,
-        `store: { kind: jsonl, path: ${flows}, flushIntervalMs: 60000 }`,
         'limits: { drainTimeoutMs: 1500 }',
-        `log: { level: info, file: ${log} }`,
-        '',
-      ].join('\n'),
+      ],
+      {
+        store: `{ kind: jsonl, path: ${flows}, flushIntervalMs: 60000 }`,
+        log: `{ level: info, file: ${log} }`,
+      },
     );
     const check = await run(['gateway', '--config', config, '--check']);
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).toContain('valid');
 
-    const started = spawn(process.execPath, [cli, 'gateway', '--config', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const gateway = await startCliGateway(config);
+    const started = gateway.child;
     child = started;
-    let stderr = '';
-    started.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => started.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 15_000;
-    while (!/proxy on ([\d.]+:\d+)/.test(stderr)) {
-      if (Date.now() > deadline || started.exitCode !== null)
-        throw new Error(`gateway did not start: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const proxy = `http://${(/proxy on ([\d.]+:\d+)/.exec(stderr) as RegExpExecArray)[1]}`;
-    const proxyPort = Number(proxy.slice(proxy.lastIndexOf(':') + 1));
+    const { exited, proxyPort } = gateway;
+    const proxy = `http://127.0.0.1:${proxyPort}`;
 
     // 1. Finished before SIGTERM: 10 sequential requests.
     const FINISHED = 10;
@@ -116,7 +98,7 @@ describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', (
     expect(answers.map((answer) => answer.stdout)).toEqual(
       Array.from({ length: IN_FLIGHT }, (_, i) => `done /in-flight/${i}`),
     );
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, gateway.stderr()).toBe(0);
     for (const client of tunnels) {
       await client.closed;
       client.close();
@@ -140,18 +122,3 @@ describe.skipIf(!needPeers('build', 'curl'))('pathwarden gateway and SIGTERM', (
     expect(logged).toHaveLength(FINISHED + TUNNELS + IN_FLIGHT);
   });
 });
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}

@@ -69,6 +69,8 @@ class SocksConnection implements DrainableConnection {
   #timer: NodeJS.Timeout;
   #closed = false;
   #requestBytes = 0;
+  /** A client gets one reply to its request (RFC 1928 §6), refusal or success, never two. */
+  #replied = false;
 
   constructor(ctx: GatewayContext, socket: Socket, onClosed: () => void) {
     this.#ctx = ctx;
@@ -276,6 +278,7 @@ class SocksConnection implements DrainableConnection {
 
   /** Writes a reply (bound address 0.0.0.0:0: clients do not use it); returns its length. */
   #sendReply(code: number): number {
+    this.#replied = true;
     const reply = Buffer.from([VERSION, code, 0, 1, 0, 0, 0, 0, 0, 0]);
     this.#socket.write(reply);
     return reply.length;
@@ -284,7 +287,9 @@ class SocksConnection implements DrainableConnection {
   #refuse(cause: unknown): void {
     if (this.#stage === 'done' && this.#tunnel) return;
     const error = isGatewayError(cause) ? cause : new GatewayError('PW_GW_INTERNAL', String(cause));
-    if (this.#stage === 'routing' || this.#stage === 'request') this.#sendReply(replyFor(error.code));
+    if ((this.#stage === 'routing' || this.#stage === 'request') && !this.#replied) {
+      this.#sendReply(replyFor(error.code));
+    }
     if (this.#flow) this.#ctx.recorder.finish(this.#flow, error.code);
     this.#stage = 'done';
     clearTimeout(this.#timer);

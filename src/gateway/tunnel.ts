@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Component } from '../catalog/model.js';
 import { formatIp, type IpAddress } from '../match/ip.js';
 import type { Target } from '../policy/target.js';
-import { MAX_CLIENT_HELLO_BYTES, readClientHello, tlsAlert } from './client-hello.js';
+import { MAX_CLIENT_HELLO_BYTES, readClientHello, tlsAlert } from '../protocol/tls-client-hello.js';
 import type { GatewayContext } from './context.js';
 import { GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
 import type { GatewayFlow } from './flow-recorder.js';

@@ -12,6 +12,24 @@ interface JsonList {
   paths: Record<string, { destination: string; type: string; rules: string[]; ports: string | number[] }[]>;
 }
 
+interface AzfwCollection {
+  ruleCollectionType: string;
+  name: string;
+  action: { type: string };
+  rules: {
+    ruleType: string;
+    name: string;
+    sourceIpGroups: string;
+    protocols: { protocolType: string; port: number }[];
+    targetFqdns: string[];
+  }[];
+}
+
+interface AzfwTemplate {
+  parameters: Record<string, { type: string }>;
+  resources: { type: string; properties: { priority: number; ruleCollections: AzfwCollection[] } }[];
+}
+
 describe('generate allowlist', () => {
   test.each([
     ['text', 'allowlist.txt'],
@@ -65,33 +83,54 @@ describe('generate allowlist', () => {
     expect(list.paths.internet?.map((e) => e.destination)).toContain('*.powerbi.com');
   });
 
-  test('the Azure Firewall collection allows the Internet host names, HTTPS 443 and HTTP 80', () => {
-    const collection = JSON.parse(generateAllowlist(policy, example, { format: 'azfw' })) as {
-      ruleCollectionType: string;
-      action: { type: string };
-      rules: {
-        ruleType: string;
-        name: string;
-        protocols: { protocolType: string; port: number }[];
-        targetFqdns: string[];
-      }[];
-    };
+  test('the Azure Firewall rule collection group allows the Internet host names, HTTPS 443 and HTTP 80, per component', () => {
+    const template = JSON.parse(generateAllowlist(policy, example, { format: 'azfw' })) as AzfwTemplate;
+    const group = template.resources[0];
+    expect(group?.type).toBe('Microsoft.Network/firewallPolicies/ruleCollectionGroups');
+    expect(group?.properties.priority).toBe(200);
+    const collections = group?.properties.ruleCollections ?? [];
+    expect(collections.map((collection) => collection.name)).toEqual([
+      'pathwarden-saas',
+      'pathwarden-desktop',
+      'pathwarden-paas',
+      'pathwarden-gateway',
+    ]);
     const list = JSON.parse(generateAllowlist(policy, example, { format: 'json' })) as JsonList;
     const internetHosts = (list.paths.internet ?? [])
       .filter((e) => e.type === 'host')
       .map((e) => e.destination);
-    expect(collection.ruleCollectionType).toBe('FirewallPolicyFilterRuleCollection');
-    expect(collection.action.type).toBe('Allow');
-    expect(new Set(collection.rules.flatMap((rule) => rule.targetFqdns))).toEqual(new Set(internetHosts));
-    for (const rule of collection.rules) {
-      expect(rule.ruleType).toBe('ApplicationRule');
-      expect(rule.protocols).toEqual([
-        { protocolType: 'Https', port: 443 },
-        { protocolType: 'Http', port: 80 },
-      ]);
-      expect(policy.catalog.rules.some((r) => r.id === rule.name && r.path === 'internet')).toBe(true);
+    for (const collection of collections) {
+      expect(collection.ruleCollectionType).toBe('FirewallPolicyFilterRuleCollection');
+      expect(collection.action.type).toBe('Allow');
     }
+    expect(new Set(collections.flatMap((c) => c.rules.flatMap((rule) => rule.targetFqdns)))).toEqual(
+      new Set(internetHosts),
+    );
+    for (const collection of collections) {
+      const component = collection.name.replace('pathwarden-', '');
+      expect(template.parameters[`${component}SourceIpGroups`]?.type).toBe('array');
+      for (const rule of collection.rules) {
+        expect(rule.ruleType).toBe('ApplicationRule');
+        expect(rule.protocols).toEqual([
+          { protocolType: 'Https', port: 443 },
+          { protocolType: 'Http', port: 80 },
+        ]);
+        expect(policy.catalog.rules.some((r) => r.id === rule.name && r.path === 'internet')).toBe(true);
+        // Only the component's own clients; never every source.
+        expect(rule.sourceIpGroups).toBe(`[parameters('${component}SourceIpGroups')]`);
+        expect(rule).not.toHaveProperty('sourceAddresses');
+      }
+    }
+    // *.azureedge.net is a paas exception: only the paas clients may reach it.
+    const holders = collections.filter((c) =>
+      c.rules.some((rule) => rule.targetFqdns.includes('*.azureedge.net')),
+    );
+    expect(holders.map((c) => c.name)).toEqual(['pathwarden-paas']);
     expect(internetHosts).not.toContain('api.powerbi.com');
+    const reprioritized = JSON.parse(
+      generateAllowlist(policy, example, { format: 'azfw', collectionPriority: 4000 }),
+    ) as AzfwTemplate;
+    expect(reprioritized.resources[0]?.properties.priority).toBe(4000);
   });
 
   test('rules with ports keep them (csv) and restrict the Azure Firewall protocols', () => {
@@ -106,11 +145,10 @@ rules:
     const csv = generateAllowlist(ported, example, { format: 'csv', components: ['saas'] });
     expect(csv).toContain('expressroute,*.example.net,host,saas,t.any,any');
     expect(csv).toContain('internet,*.example.net,host,saas,t.tls,443');
-    const collection = JSON.parse(
+    const template = JSON.parse(
       generateAllowlist(ported, example, { format: 'azfw', components: ['saas'] }),
-    ) as {
-      rules: { protocols: unknown[] }[];
-    };
+    ) as AzfwTemplate;
+    const collection = template.resources[0]?.properties.ruleCollections[0] as AzfwCollection;
     expect(collection.rules[0]?.protocols).toEqual([{ protocolType: 'Https', port: 443 }]);
   });
 });

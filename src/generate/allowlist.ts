@@ -1,5 +1,6 @@
 // `generate allowlist`: the catalog's hosts and prefixes per egress path, as text, CSV or JSON,
-// and an Azure Firewall application rule collection that allows the Internet exceptions.
+// and an Azure Firewall rule collection group (ARM template) that allows the Internet exceptions
+// per component, from that component's clients only.
 import type { Component, EgressPath } from '../catalog/model.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
@@ -15,6 +16,8 @@ export interface AllowlistOptions {
   /** Components whose rules count; all covered components by default (one list for every client). */
   components?: readonly Component[];
   either?: EgressPath;
+  /** azfw: priority of the rule collection group (100-65000). */
+  collectionPriority?: number;
 }
 
 const paths: readonly EgressPath[] = ['expressroute', 'internet'];
@@ -33,7 +36,7 @@ export function generateAllowlist(
     case 'json':
       return `${JSON.stringify(json(policy, view), null, 2)}\n`;
     case 'azfw':
-      return `${JSON.stringify(azureFirewall(policy, view), null, 2)}\n`;
+      return `${JSON.stringify(azureFirewall(policy, view, options.collectionPriority ?? defaultCollectionPriority), null, 2)}\n`;
   }
 }
 
@@ -94,7 +97,7 @@ function json(policy: Policy, view: CatalogView) {
     ports: entry.ports,
   });
   return {
-    catalog: { name: policy.catalog.name, version: policy.catalog.version },
+    catalog: { name: policy.catalog.name, version: policy.catalog.version, profile: policy.profile },
     components: view.components,
     either: view.choice.either,
     default: view.choice.unknown,
@@ -104,44 +107,91 @@ function json(policy: Policy, view: CatalogView) {
   };
 }
 
+/** Default priority of the rule collection group (`--collection-priority`). */
+export const defaultCollectionPriority = 200;
+
 /**
- * An Azure Firewall Policy rule collection (FirewallPolicyFilterRuleCollection) with one
- * application rule per catalog rule: the Internet exceptions' FQDNs, HTTPS 443 and HTTP 80 (or the
- * rule's own ports). Azure's `*.x` target, like the catalog's, matches names under x.
+ * An ARM template that adds one rule collection group to an existing Azure Firewall Policy: per
+ * component, a FirewallPolicyFilterRuleCollection with one application rule per catalog rule (the
+ * Internet exceptions' FQDNs, HTTPS 443 and HTTP 80 or the rule's own ports). Each collection's
+ * sources are an ARM parameter (IP Groups of that component's clients) without a default: the
+ * template allows nothing for "any source". Azure's `*.x` target, like the catalog's, matches
+ * names under x.
  */
-function azureFirewall(policy: Policy, view: CatalogView) {
-  const byRule = new Map<string, { fqdns: string[]; ports: Set<number> | 'any' }>();
-  for (const entry of view.entries) {
-    if (entry.group !== 'internet' || entry.type !== 'host') continue;
-    for (const rule of entry.rules) {
-      const item = byRule.get(rule) ?? { fqdns: [], ports: new Set<number>() };
-      if (!item.fqdns.includes(entry.destination)) item.fqdns.push(entry.destination);
-      if (entry.ports === 'any') item.ports = 'any';
-      else if (item.ports !== 'any') for (const port of entry.ports) item.ports.add(port);
-      byRule.set(rule, item);
-    }
-  }
+function azureFirewall(policy: Policy, view: CatalogView, groupPriority: number) {
   const activities = new Map(policy.catalog.rules.map((rule) => [rule.id, rule.activity]));
+  const parameter = (component: Component) => `${component}SourceIpGroups`;
+  const collections = view.components.map((component, i) => {
+    const byRule = new Map<string, { fqdns: string[]; ports: Set<number> | 'any' }>();
+    for (const entry of view.entries) {
+      if (entry.group !== 'internet' || entry.type !== 'host' || !entry.components.includes(component))
+        continue;
+      for (const rule of entry.rules) {
+        const item = byRule.get(rule) ?? { fqdns: [], ports: new Set<number>() };
+        if (!item.fqdns.includes(entry.destination)) item.fqdns.push(entry.destination);
+        if (entry.ports === 'any') item.ports = 'any';
+        else if (item.ports !== 'any') for (const port of entry.ports) item.ports.add(port);
+        byRule.set(rule, item);
+      }
+    }
+    return {
+      ruleCollectionType: 'FirewallPolicyFilterRuleCollection',
+      name: `pathwarden-${component}`,
+      priority: 100 + 10 * i,
+      action: { type: 'Allow' },
+      rules: [...byRule].map(([rule, item]) => ({
+        ruleType: 'ApplicationRule',
+        name: rule,
+        description: activities.get(rule) ?? rule,
+        sourceIpGroups: `[parameters('${parameter(component)}')]`,
+        protocols:
+          item.ports === 'any'
+            ? [
+                { protocolType: 'Https', port: 443 },
+                { protocolType: 'Http', port: 80 },
+              ]
+            : [...item.ports]
+                .sort((a, b) => a - b)
+                .map((port) => ({ protocolType: port === 80 ? 'Http' : 'Https', port })),
+        targetFqdns: item.fqdns,
+      })),
+    };
+  });
   return {
-    name: 'pathwarden-internet-exceptions',
-    priority: 200,
-    ruleCollectionType: 'FirewallPolicyFilterRuleCollection',
-    action: { type: 'Allow' },
-    rules: [...byRule].map(([rule, item]) => ({
-      ruleType: 'ApplicationRule',
-      name: rule,
-      description: activities.get(rule) ?? rule,
-      sourceAddresses: ['*'],
-      protocols:
-        item.ports === 'any'
-          ? [
-              { protocolType: 'Https', port: 443 },
-              { protocolType: 'Http', port: 80 },
-            ]
-          : [...item.ports]
-              .sort((a, b) => a - b)
-              .map((port) => ({ protocolType: port === 80 ? 'Http' : 'Https', port })),
-      targetFqdns: item.fqdns,
-    })),
+    $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+    contentVersion: '1.0.0.0',
+    metadata: {
+      generator: 'pathwarden generate allowlist --format azfw',
+      catalog: `${policy.catalog.name} ${policy.catalog.version}`,
+      description:
+        "The Power BI Internet exceptions, one rule collection per component, each allowed only from that component's clients.",
+    },
+    parameters: {
+      firewallPolicyName: {
+        type: 'string',
+        metadata: {
+          description: 'The existing Azure Firewall Policy that receives the rule collection group.',
+        },
+      },
+      ...Object.fromEntries(
+        view.components.map((component) => [
+          parameter(component),
+          {
+            type: 'array',
+            metadata: {
+              description: `Resource IDs of the IP Groups of the ${component} clients (no default: nothing is allowed from any source).`,
+            },
+          },
+        ]),
+      ),
+    },
+    resources: [
+      {
+        type: 'Microsoft.Network/firewallPolicies/ruleCollectionGroups',
+        apiVersion: '2023-09-01',
+        name: "[format('{0}/pathwarden-internet-exceptions', parameters('firewallPolicyName'))]",
+        properties: { priority: groupPriority, ruleCollections: collections },
+      },
+    ],
   };
 }

@@ -1,12 +1,14 @@
 // Regional BGP communities of ExpressRoute Microsoft peering: a route filter that allows the
 // community of the tenant's region makes the circuit advertise that region's prefixes.
 // Data: Microsoft Learn, "ExpressRoute routing requirements", section "Support for BGP
-// communities" (expressroute-routing, ms.date 2023-09-06), column "Regional BGP community
-// (Microsoft peering)" and table "BGP Community support in National Clouds".
+// communities" (MicrosoftDocs/azure-docs articles/expressroute/expressroute-routing.md, ms.date
+// 2026-03-12, read 2026-12-05), column "Regional BGP community (Microsoft peering)", table "BGP
+// community support in national clouds", and the two "Service to BGP community value" tables
+// (Microsoft Entra ID: 12076:5060 in the public cloud, 12076:5160 in US Government).
 
 export const bgpCommunitySource = {
   title:
-    'ExpressRoute routing requirements - Support for BGP communities (Microsoft Learn, expressroute-routing, ms.date 2023-09-06)',
+    'ExpressRoute routing requirements - Support for BGP communities (Microsoft Learn, MicrosoftDocs/azure-docs articles/expressroute/expressroute-routing.md, ms.date 2026-03-12)',
   url: 'https://learn.microsoft.com/azure/expressroute/expressroute-routing#bgp',
 } as const;
 
@@ -17,13 +19,28 @@ export interface RegionCommunity {
   displayName: string;
   geography: string;
   community: string;
+  /** The cloud whose service communities apply. */
+  cloud: Cloud;
 }
+
+export type Cloud = 'public' | 'usgov' | 'china';
+
+/**
+ * Microsoft Entra ID's service community per cloud (the sign-in endpoint belongs to it). The
+ * article lists none for the China cloud, where it says Office 365 communities are not supported.
+ */
+export const signInCommunities: Readonly<Record<Cloud, string | undefined>> = {
+  public: '12076:5060',
+  usgov: '12076:5160',
+  china: undefined,
+};
 
 const table: readonly [string, string, string, number][] = [
   ['eastus', 'East US', 'North America', 51004],
   ['eastus2', 'East US 2', 'North America', 51005],
   ['westus', 'West US', 'North America', 51006],
   ['westus2', 'West US 2', 'North America', 51026],
+  ['westus3', 'West US 3', 'North America', 51044],
   ['westcentralus', 'West Central US', 'North America', 51027],
   ['northcentralus', 'North Central US', 'North America', 51007],
   ['southcentralus', 'South Central US', 'North America', 51008],
@@ -57,6 +74,7 @@ const table: readonly [string, string, string, number][] = [
   ['centralindia', 'India Central', 'India', 51017],
   ['koreasouth', 'Korea South', 'Korea', 51028],
   ['koreacentral', 'Korea Central', 'Korea', 51029],
+  ['newzealandnorth', 'New Zealand North', 'New Zealand', 51059],
   ['southafricanorth', 'South Africa North', 'South Africa', 51034],
   ['southafricawest', 'South Africa West', 'South Africa', 51035],
   ['uaenorth', 'UAE North', 'UAE', 51036],
@@ -71,17 +89,22 @@ const table: readonly [string, string, string, number][] = [
   ['chinaeast', 'China East', 'China (national cloud)', 51302],
   ['chinaeast2', 'China East 2', 'China (national cloud)', 51303],
   ['chinanorth2', 'China North 2', 'China (national cloud)', 51304],
+  ['chinanorth3', 'China North 3', 'China (national cloud)', 51305],
 ];
 
 export const regionCommunities: readonly RegionCommunity[] = table.map(
-  ([name, displayName, geography, value]) => ({ name, displayName, geography, community: `12076:${value}` }),
+  ([name, displayName, geography, value]) => ({
+    name,
+    displayName,
+    geography,
+    community: `12076:${value}`,
+    cloud: geography.startsWith('US Government')
+      ? 'usgov'
+      : geography.startsWith('China')
+        ? 'china'
+        : 'public',
+  }),
 );
-
-/**
- * Service community of Azure Active Directory in the same source ("Service to BGP community
- * value"): the sign-in endpoint login.microsoftonline.com belongs to that service.
- */
-export const azureAdCommunity = '12076:5060';
 
 const normalize = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
 

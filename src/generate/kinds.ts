@@ -41,6 +41,7 @@ export interface GenerateRequest {
   resolveIp?: boolean;
   circuitDirect?: boolean;
   format?: AllowlistFormat;
+  collectionPriority?: number;
   region?: string;
   json?: boolean;
   accessLog?: string;

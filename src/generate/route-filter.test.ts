@@ -26,11 +26,39 @@ describe('generate route-filter', () => {
     ['southindia', '12076:51019'],
     ['germanywestcentral', '12076:51041'],
     ['US Gov Virginia', '12076:51105'],
+    ['westus3', '12076:51044'],
+    ['newzealandnorth', '12076:51059'],
+    ['chinanorth3', '12076:51305'],
   ])('region %s has community %s', (name, community) => {
     expect(findRegion(name)?.community).toBe(community);
     expect(generateRouteFilter(policy, topology({}), { region: name })).toContain(
       `Regional BGP community: ${community}`,
     );
+  });
+
+  test.each([
+    ['westeurope', '"12076:51002","12076:5060"', '12076:5060'],
+    ['usgovvirginia', '"12076:51105","12076:5160"', '12076:5160'],
+    ['usdodeast', '"12076:51205","12076:5160"', '12076:5160'],
+  ])(
+    '%s: the sign-in (Microsoft Entra ID) community of its cloud is in the PowerShell line',
+    (region, list, signIn) => {
+      const text = generateRouteFilter(policy, topology({}), { region });
+      expect(text).toContain(`-CommunityList ${list}\n`);
+      expect(text).toContain(`its own service community ${signIn} in this cloud`);
+      if (signIn !== '12076:5060') expect(text).not.toContain('12076:5060');
+      const json = JSON.parse(generateRouteFilter(policy, topology({}), { region, json: true })) as {
+        serviceCommunities: { community: string }[];
+      };
+      expect(json.serviceCommunities.map((entry) => entry.community)).toEqual([signIn]);
+    },
+  );
+
+  test('the China cloud has no sign-in community: the output says credentials cannot ride the circuit', () => {
+    const text = generateRouteFilter(policy, topology({}), { region: 'chinaeast2' });
+    expect(text).toContain('-CommunityList "12076:51303"\n');
+    expect(text).toContain('lists no community in this cloud');
+    expect(text).not.toMatch(/12076:5[01]60/);
   });
 
   test('the table has unique names and regional (51xxx) communities only', () => {

@@ -6,11 +6,11 @@ import { PathwardenError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
 import {
-  azureAdCommunity,
   bgpCommunitySource,
   findRegion,
   type RegionCommunity,
   regionCommunities,
+  signInCommunities,
 } from './bgp-communities.js';
 import { type CatalogView, catalogView, type ViewEntry } from './catalog-view.js';
 
@@ -76,19 +76,23 @@ function asText(
   view: CatalogView,
   credentials: ViewEntry[],
 ): string {
+  const signIn = credentials.length > 0 ? signInCommunities[region.cloud] : undefined;
+  const communities = [region.community, ...(signIn === undefined ? [] : [signIn])];
   const out = [
     `ExpressRoute Microsoft peering for Power BI in ${region.displayName} (${region.name})`,
-    `Catalog ${policy.catalog.name} ${policy.catalog.version}, components ${view.components.join(', ')}.`,
+    `Catalog ${policy.catalog.name} ${policy.catalog.version}, profile ${policy.profile}, components ${view.components.join(', ')}.`,
     '',
     `Regional BGP community: ${region.community} (${region.geography})`,
     "  Allow it in the route filter attached to the circuit's Microsoft peering: without a route filter the",
     '  peering advertises nothing. Public peering is retired for new circuits.',
-    `  PowerShell: New-AzRouteFilterRuleConfig -Name powerbi-${region.name} -Access Allow -RouteFilterRuleType Community -CommunityList "${region.community}"`,
+    `  PowerShell: New-AzRouteFilterRuleConfig -Name powerbi-${region.name} -Access Allow -RouteFilterRuleType Community -CommunityList ${communities.map((c) => `"${c}"`).join(',')}`,
   ];
   if (credentials.length > 0) {
+    const hosts = `${credentials.map((entry) => entry.destination).join(', ')}, rule service.credentials`;
     out.push(
-      `Sign-in (${credentials.map((entry) => entry.destination).join(', ')}, rule service.credentials) is Azure Active Directory, which`,
-      `  the same source lists with its own service community ${azureAdCommunity}: allow it as well so that credentials ride the circuit.`,
+      signIn === undefined
+        ? `Sign-in (${hosts}) is Microsoft Entra ID, for which the source lists no community in this cloud: it cannot ride this circuit.`
+        : `Sign-in (${hosts}) is Microsoft Entra ID, which the same source lists with its own service community ${signIn} in this cloud: the rule above allows it too, so that credentials ride the circuit.`,
     );
   }
   out.push(`Source: ${bgpCommunitySource.title}, ${bgpCommunitySource.url}`);
@@ -154,12 +158,24 @@ function asJson(policy: Policy, region: RegionCommunity, view: CatalogView) {
     ...(entry.group === 'internet' ? { why: whyInternet(policy, entry) } : {}),
   });
   return {
-    catalog: { name: policy.catalog.name, version: policy.catalog.version },
-    region: { name: region.name, displayName: region.displayName, geography: region.geography },
+    catalog: { name: policy.catalog.name, version: policy.catalog.version, profile: policy.profile },
+    region: {
+      name: region.name,
+      displayName: region.displayName,
+      geography: region.geography,
+      cloud: region.cloud,
+    },
     community: region.community,
-    serviceCommunities: [
-      { service: 'Azure Active Directory', community: azureAdCommunity, rules: ['service.credentials'] },
-    ],
+    serviceCommunities:
+      signInCommunities[region.cloud] === undefined
+        ? []
+        : [
+            {
+              service: 'Microsoft Entra ID',
+              community: signInCommunities[region.cloud],
+              rules: ['service.credentials'],
+            },
+          ],
     source: bgpCommunitySource,
     components: view.components,
     paths: Object.fromEntries(

@@ -1,6 +1,7 @@
 // The generated Squid fragment: its first-match logic against decide() on many names, accepted by
 // `squid -k parse`, and run by Debian's Squid on loopback with fake parents and a fake origin,
 // checking the parent or source address each request used, the logged path, and fail-closed.
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -20,9 +21,10 @@ import {
   topology,
 } from './testing/fixtures.js';
 import { freePort, type Recorder, startRecorder } from './testing/loopback.js';
-import { type Daemon, run, startDaemon, waitFor } from './testing/processes.js';
+import { type Daemon, run, runOk, startDaemon, waitFor } from './testing/processes.js';
 
 const squidPath = '/usr/sbin/squid';
+const namespaces = needPeers('squid', 'ip', 'dnsmasq', 'curl', 'root');
 const policy = builtinPolicy();
 const example = exampleTopology();
 
@@ -79,6 +81,38 @@ describe('generate squid', () => {
       expect(wrong).toEqual([]);
     },
   );
+
+  test('marks every domain ACL -n: IP-literal requests are never reverse-resolved', () => {
+    const config = generateSquid(policy, example);
+    const acls = [...config.matchAll(/^acl \S+ dstdomain (.*)$/gm)].map((m) => m[1] as string);
+    expect(acls.length).toBeGreaterThan(5);
+    for (const values of acls) expect(values.startsWith('-n ')).toBe(true);
+  });
+
+  test('binds the circuit source address of both families, or refuses and says why', () => {
+    const both = generateSquid(
+      policy,
+      topology({ expressroute: { sourceAddresses: ['10.20.0.5', '2001:db8::5'] }, internet: {} }),
+    );
+    expect(both).toMatch(/^tcp_outgoing_address 10\.20\.0\.5 /m);
+    expect(both).toMatch(/^tcp_outgoing_address 2001:db8::5 /m);
+    for (const sourceAddresses of [['10.20.0.5'], ['2001:db8::5']]) {
+      expect(() =>
+        generateSquid(policy, topology({ expressroute: { sourceAddresses }, internet: {} })),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'PW_ERR_GENERATE_INVALID',
+          message: expect.stringMatching(/IPv[46]/),
+        }),
+      );
+    }
+  });
+
+  test('a path with proxies sends no source address: the parent connection stays out of the circuit table', () => {
+    const config = generateSquid(policy, example);
+    expect(config).not.toMatch(/^tcp_outgoing_address/m);
+    expect(config).toContain('cache_peer 10.9.0.1 parent 3128');
+  });
 
   test('refuses a topology that gives the circuit no egress', () => {
     expect(() => generateSquid(policy, topology({ internet: { proxies: ['10.9.0.2:3128'] } }))).toThrow(
@@ -148,7 +182,7 @@ describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
     const result = await run(squidPath, ['-k', 'parse', '-f', file]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).not.toMatch(/WARNING|ERROR|FATAL/);
-    expect(result.stderr).toContain('Processing: never_direct allow pw_1_expressroute');
+    expect(result.stderr).toMatch(/Processing: never_direct allow pw_\d+_expressroute/);
   });
 
   test('squid -k parse accepts a circuit parent with a direct Internet path, and source addresses only', async () => {
@@ -226,13 +260,164 @@ describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
     );
   });
 
+  test.skipIf(!namespaces)(
+    'never reverse-resolves an IP-literal request: a PTR record cannot pick the circuit',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Inside a namespace this test creates: dnsmasq on 127.0.0.1:53 (Squid's dns_nameservers)
+      // serves a PTR record that names a circuit-bound host for 198.51.100.7.
+      const ns = `pw-squid-${randomBytes(4).toString('hex')}`;
+      await runOk('ip', ['netns', 'add', ns]);
+      const daemons: Daemon[] = [];
+      try {
+        await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        const dnsmasq = startDaemon('ip', [
+          ...['netns', 'exec', ns, '/usr/sbin/dnsmasq', '--keep-in-foreground', '--log-facility=-'],
+          ...['--user=root', '--no-resolv', '--no-hosts', '--listen-address=127.0.0.1', '--bind-interfaces'],
+          ...['--port=53', '--log-queries', `--pid-file=${dir}/${ns}-dnsmasq.pid`, '--conf-file=/dev/null'],
+          '--ptr-record=7.100.51.198.in-addr.arpa,api.powerbi.com',
+        ]);
+        daemons.push(dnsmasq);
+        await waitFor(() => dnsmasq.output().includes('started'), 10_000, `dnsmasq\n${dnsmasq.output()}`);
+        const logFile = join(dir, 'ptr-access.log');
+        const fragment = generateSquid(
+          policy,
+          loopbackTopology({
+            expressroute: { proxies: ['127.0.0.1:1'] },
+            internet: { proxies: ['127.0.0.1:2'] },
+          }),
+          { accessLog: `stdio:${logFile}` },
+        );
+        const file = await writeConfig('ptr', fragment, 3128);
+        const squid = startDaemon('ip', ['netns', 'exec', ns, squidPath, '-N', '-f', file]);
+        daemons.push(squid);
+        await waitFor(
+          async () =>
+            (
+              await run('ip', [
+                'netns',
+                'exec',
+                ns,
+                'curl',
+                '-s',
+                '-o',
+                '/dev/null',
+                'http://127.0.0.1:3128/',
+              ])
+            ).code === 0,
+          15_000,
+          `squid in ${ns}\n${squid.output()}`,
+        );
+        const started = Date.now();
+        await run('ip', [
+          'netns',
+          'exec',
+          ns,
+          'curl',
+          '-s',
+          '-m',
+          '30',
+          '-x',
+          'http://127.0.0.1:3128',
+          'http://198.51.100.7/',
+        ]);
+        const elapsed = Date.now() - started;
+        await squid.stop();
+        const log = await readFile(logFile, 'utf8');
+        expect(log).toMatch(/http:\/\/198\.51\.100\.7\/ .* path=internet /);
+        expect(log).not.toMatch(/198\.51\.100\.7.*path=expressroute/);
+        // No reverse lookup at all: dnsmasq never saw the PTR question, and nothing waited for it.
+        expect(dnsmasq.output()).not.toContain('7.100.51.198.in-addr.arpa');
+        expect(elapsed).toBeLessThan(5_000);
+      } finally {
+        for (const daemon of daemons) await daemon.stop();
+        await run('ip', ['netns', 'del', ns]);
+      }
+    },
+  );
+
+  test.skipIf(!namespaces)(
+    'source-address mode binds IPv6 too: an IPv6 destination leaves from the circuit source',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Inside a namespace this test creates: the circuit and Internet source addresses of both
+      // families on lo, an origin on 2001:db8:9::1 that answers with the address it was reached from,
+      // and the circuit-bound and Internet names resolving only to IPv6 (Squid's hosts_file).
+      const ns = `pw-squid6-${randomBytes(4).toString('hex')}`;
+      await runOk('ip', ['netns', 'add', ns]);
+      const daemons: Daemon[] = [];
+      try {
+        await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        for (const address of ['2001:db8:5::5', '2001:db8:5::6', '2001:db8:9::1'])
+          await runOk('ip', ['-n', ns, '-6', 'addr', 'add', `${address}/128`, 'dev', 'lo', 'nodad']);
+        for (const address of ['127.0.0.2', '127.0.0.3'])
+          await runOk('ip', ['-n', ns, 'addr', 'add', `${address}/8`, 'dev', 'lo']);
+        const origin = join(dir, `${ns}-origin.mjs`);
+        await writeFile(
+          origin,
+          `import { createServer } from 'node:http';
+createServer((request, response) => response.end(request.headers.host + ' from ' + request.socket.remoteAddress))
+  .listen(8080, '2001:db8:9::1', () => console.log('ready'));`,
+        );
+        const server = startDaemon('ip', ['netns', 'exec', ns, process.execPath, origin]);
+        daemons.push(server);
+        await waitFor(() => server.output().includes('ready'), 10_000, 'the IPv6 origin');
+        const fragment = generateSquid(
+          policy,
+          loopbackTopology({
+            expressroute: { sourceAddresses: ['127.0.0.2', '2001:db8:5::5'] },
+            internet: { sourceAddresses: ['127.0.0.3', '2001:db8:5::6'] },
+          }),
+        );
+        const file = await writeConfig('v6', fragment, 3128);
+        const hosts = join(dir, 'hosts-v6');
+        await writeFile(hosts, '2001:db8:9::1 api.powerbi.com ajax.aspnetcdn.com\n');
+        await writeFile(
+          file,
+          (await readFile(file, 'utf8')).replace(`hosts_file ${dir}/hosts`, `hosts_file ${hosts}`),
+        );
+        const squid = startDaemon('ip', ['netns', 'exec', ns, squidPath, '-N', '-f', file]);
+        daemons.push(squid);
+        const fetch = (host: string) =>
+          run('ip', [
+            'netns',
+            'exec',
+            ns,
+            'curl',
+            '-s',
+            '-m',
+            '20',
+            '-x',
+            'http://127.0.0.1:3128',
+            `http://${host}:8080/`,
+          ]);
+        await waitFor(
+          async () => (await fetch('api.powerbi.com')).stdout.includes(' from '),
+          20_000,
+          `squid\n${squid.output()}`,
+        );
+        expect((await fetch('api.powerbi.com')).stdout).toBe('api.powerbi.com:8080 from 2001:db8:5::5');
+        expect((await fetch('ajax.aspnetcdn.com')).stdout).toBe('ajax.aspnetcdn.com:8080 from 2001:db8:5::6');
+      } finally {
+        for (const daemon of daemons) await daemon.stop();
+        await run('ip', ['netns', 'del', ns]);
+      }
+    },
+  );
+
   test('sends each request from the source address of its path', async () => {
     const origin = await startRecorder('origin');
     const logFile = join(dir, 'sources-access.log');
     const fragment = generateSquid(
       policy,
       loopbackTopology({
-        expressroute: { sourceAddresses: ['127.0.0.2'] },
+        // The circuit needs a source address of each family (an IPv6 destination would otherwise
+        // leave from the default source, outside `ip rule from`); the test's origin is IPv4.
+        expressroute: { sourceAddresses: ['127.0.0.2', '::1'] },
         internet: { sourceAddresses: ['127.0.0.3'] },
       }),
       { accessLog: `stdio:${logFile}` },

@@ -5,6 +5,7 @@
 import type { EgressPath } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import type { HostPattern } from '../match/host.js';
+import { parseIp } from '../match/ip.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
 import {
@@ -53,6 +54,7 @@ export function generateSquid(policy: Policy, topology: Topology, options: Squid
       'squid needs an egress for circuit-bound traffic: give expressroute.proxies or expressroute.sourceAddresses in the topology',
     );
   }
+  requireBothFamilies(circuit.proxies, circuit.sourceAddresses);
   const steps = squidSteps(context);
   const membership = (egress: EgressPath) => membershipLines(steps, egress, context.choice.unknown);
 
@@ -68,7 +70,8 @@ export function generateSquid(policy: Policy, topology: Topology, options: Squid
       '',
       'Squid\'s dstdomain ".x" matches x and every name under it, while the catalog\'s "*.x" never matches x:',
       "an apex whose path differs from its wildcard's is listed as an exact name in an earlier step.",
-      'IP-literal requests take the default: a dst ACL would resolve names, which decide() never does.',
+      'IP-literal requests take the default: a dst ACL would resolve names, which decide() never does, and every',
+      'dstdomain ACL has -n, so Squid never reverse-resolves an IP literal (a PTR record cannot choose its path).',
     ]),
     '',
     '# Destinations in steps: a request belongs to the first step that matches it.',
@@ -76,7 +79,8 @@ export function generateSquid(policy: Policy, topology: Topology, options: Squid
   for (const step of steps) {
     for (const [note, entries] of groupBy(step.entries, (entry) => entry.note)) {
       out.push(`# ${note}`);
-      out.push(`acl ${step.acl} dstdomain ${entries.map(dstdomain).join(' ')}`);
+      // -n: no reverse DNS of IP-literal requests (a PTR record would choose their path).
+      out.push(`acl ${step.acl} dstdomain -n ${entries.map(dstdomain).join(' ')}`);
     }
   }
 
@@ -108,8 +112,16 @@ export function generateSquid(policy: Policy, topology: Topology, options: Squid
       out.push('# No proxy for this path in the topology: direct, never through a parent.');
       for (const line of membership(egress)) out.push(`always_direct allow ${line}`);
     }
-    for (const address of sourceAddresses) {
-      for (const line of membership(egress)) out.push(`tcp_outgoing_address ${address} ${line}`);
+    // With a parent, the only connection Squid makes for the path is to the parent: it must not
+    // leave from the path's source address (`ip rule from` would send it into the circuit table).
+    if (proxies.length === 0) {
+      for (const address of sourceAddresses) {
+        for (const line of membership(egress)) out.push(`tcp_outgoing_address ${address} ${line}`);
+      }
+    } else if (sourceAddresses.length > 0) {
+      out.push(
+        `# Source addresses ${sourceAddresses.join(', ')} unused: requests of this path go to its parent.`,
+      );
     }
   }
 
@@ -120,6 +132,23 @@ export function generateSquid(policy: Policy, topology: Topology, options: Squid
     `access_log ${options.accessLog ?? defaultSquidAccessLog} logformat=pathwarden`,
   );
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Squid picks the tcp_outgoing_address of the destination's family; without one it uses the
+ * system's default source, which no `ip rule from` sends to the circuit: a circuit-bound name that
+ * resolves to that family would go out of the Internet.
+ */
+function requireBothFamilies(proxies: readonly string[], sourceAddresses: readonly string[]): void {
+  if (proxies.length > 0 || sourceAddresses.length === 0) return;
+  for (const version of [4, 6] as const) {
+    if (!sourceAddresses.some((address) => parseIp(address)?.version === version)) {
+      throw new PathwardenError(
+        'PW_ERR_GENERATE_INVALID',
+        `squid sends circuit-bound requests from expressroute.sourceAddresses, which has no IPv${version} address: a name that resolves to IPv${version} would leave from the default source and skip \`ip rule from\`, i.e. go to the Internet. Add an IPv${version} circuit source address, or give the circuit a proxy`,
+      );
+    }
+  }
 }
 
 /** First-match steps over Squid's domain semantics, with apex names added where they differ. */

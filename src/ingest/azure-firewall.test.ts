@@ -211,3 +211,16 @@ describe('azfw: Log Analytics export of the legacy AzureDiagnostics table (issue
     );
   });
 });
+
+describe('azfw: a JSON-lines file whose first line is broken (found by the fuzz test)', () => {
+  test('is still read as JSON from its second line on, not as CSV', async () => {
+    const good = JSON.stringify({
+      category: 'AzureFirewallNetworkRule',
+      time: '2024-03-01T10:00:00Z',
+      properties: { msg: 'TCP request from 10.0.0.1:1 to 13.73.248.4:443. Action: Allow.' },
+    });
+    const { flows, problems } = await collectFlows(azfwFormat, `x${good}\n${good}\n`);
+    expect(flows.map((flow) => flow.origin.line)).toEqual([2]);
+    expect(problems.map((problem) => problem.line)).toEqual([1]);
+  });
+});

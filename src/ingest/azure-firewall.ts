@@ -45,9 +45,11 @@ export const azfwFormat = defineFormat({
     return CSV_CATEGORY.test(text) ? 0.95 : 0.6;
   },
   async *parseBatches(input, ctx) {
-    // JSON (blob, record per line, array) or CSV: the first byte that is not blank tells.
+    // CSV only when the first line is a header naming msg_s or Category; anything else is JSON
+    // (blob, record per line, array), so that a JSON-lines file whose first line is broken is
+    // still read, from its second line on.
     const peeked = await peek(input, 4096);
-    const json = /^\s*[[{]/.test(headText(peeked.head));
+    const json = !isCsvHeader(headLines(peeked.head, 1)[0] ?? '');
     const onRecord = (record: AzureRecord, item: JsonItem, out: FlowRecord[]) =>
       firewallRecord(record, item, ctx, out);
     yield* json
@@ -55,6 +57,13 @@ export const azfwFormat = defineFormat({
       : lineBatches(() => csvRecords(ctx, onRecord))(peeked.stream, ctx);
   },
 });
+
+/** A Log Analytics CSV header: not JSON, and a column named msg_s or Category. */
+function isCsvHeader(line: string): boolean {
+  if (/^\s*[[{]/.test(line)) return false;
+  const columns = splitRow(line, delimiterOf(line)) ?? [];
+  return columns.includes('msg_s') || columns.includes('Category');
+}
 
 /**
  * The rows of a CSV export as records keyed by the header's column names, handed to `onRecord`

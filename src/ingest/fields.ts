@@ -461,3 +461,41 @@ export function protocolName(number: number): string {
       return String(number);
   }
 }
+
+/**
+ * `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. A fraction of a second
+ * after the seconds (`13:55:36.010`, as frontier-squid and `%tl` formats with `%03u`-style
+ * milliseconds write it) is read and truncated to milliseconds.
+ */
+export function parseClfTime(text: string): number {
+  let millis = 0;
+  let clock = text;
+  if (text.charCodeAt(20) === 0x2e /* . */) {
+    const space = text.indexOf(' ', 21);
+    if (space < 22 || space > 30) return Number.NaN;
+    const fraction = parseUint(text, 21, space);
+    if (Number.isNaN(fraction)) return Number.NaN;
+    const digits = space - 21;
+    millis = digits <= 3 ? fraction * 10 ** (3 - digits) : Math.floor(fraction / 10 ** (digits - 3));
+    clock = text.slice(0, 20) + text.slice(space);
+  }
+  if (clock.length !== 26 || clock.charCodeAt(2) !== 0x2f || clock.charCodeAt(6) !== 0x2f) return Number.NaN;
+  const day = parseUint(clock, 0, 2);
+  const month = monthIndex[clock.slice(3, 6)];
+  const year = parseUint(clock, 7, 11);
+  const hour = parseUint(clock, 12, 14);
+  const minute = parseUint(clock, 15, 17);
+  const second = parseUint(clock, 18, 20);
+  const sign = clock[21] === '-' ? -1 : clock[21] === '+' ? 1 : 0;
+  const offsetHours = parseUint(clock, 22, 24);
+  const offsetMinutes = parseUint(clock, 24, 26);
+  if (
+    month === undefined ||
+    sign === 0 ||
+    !(day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60)
+  )
+    return Number.NaN;
+  if (!(offsetHours <= 23 && offsetMinutes <= 59)) return Number.NaN;
+  const local = Date.UTC(year, month, day, hour, minute, second, millis);
+  return local - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
+}

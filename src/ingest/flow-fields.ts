@@ -1,8 +1,9 @@
 // The columns of pathwarden's own CSV / NDJSON flow form: FlowRecord field names, each with the
 // check that turns a cell (CSV text or a JSON value) into the field's value. Shared by csv.ts and
 // ndjson.ts so both forms accept exactly the same thing.
-import { components } from '../catalog/model.js';
+
 import type { FlowRecord } from '../flow/record.js';
+import { components } from '../flow/vocabulary.js';
 import { lowerAscii, normalizeAddress, parseIsoTime, parseUint } from './fields.js';
 
 /** Fields read from a row or object, in the order docs/formats.md lists them. */

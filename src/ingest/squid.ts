@@ -2,13 +2,13 @@
 // (Squid's `common` and `combined`, or any proxy writing Apache-style lines with absolute URLs).
 // Hot path: fields are found with indexOf on the line, no regular expression or split per line.
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { defineFormat, headLines, type LineParser } from './batches.js';
+import { defineFormat, headLines, type LineParser, lineBatches } from './batches.js';
 import {
   isIPv4Bytes,
   lowerAscii,
-  monthIndex,
   normalizeAddress,
   parseAbsoluteUrl,
+  parseClfTime,
   parseEpochSeconds,
   parseUint,
   splitHostPort,
@@ -23,6 +23,9 @@ import {
   skipSpaces,
 } from './line-reader.js';
 import { badField, OnceReporter, quote } from './problems.js';
+import { type CompiledLogformat, compileSquidLogformat, SquidLogformatParser } from './squid-logformat.js';
+
+export { parseClfTime } from './fields.js';
 
 const NATIVE_LINE = /^\d{9,11}(?:\.\d+)? +\d+ +\S+ +[A-Z_]+\/\d{3} +\d+ +\S+ +\S+/;
 const CLF_LINE =
@@ -54,8 +57,24 @@ export const squidFormat = defineFormat({
     if (clf > 0) return 0.4 + 0.3 * share(clf);
     return 0;
   },
-  parseBatches: parseSquid,
+  parseBatches(input, ctx) {
+    const logformat = ctx.options?.squidLogformat;
+    if (logformat === undefined) return parseSquid(input, ctx);
+    // A custom logformat (--squid-logformat): each line read by the compiled definition.
+    const compiled = compiledLogformat(logformat);
+    return lineBatches(
+      (context) => new SquidLogformatParser(context, compiled, new SquidLineParser(context)),
+    )(input, ctx);
+  },
 });
+
+let lastLogformat: CompiledLogformat | null = null;
+
+/** The compiled definition, kept for the next input (an audit reads many with one format). */
+function compiledLogformat(definition: string): CompiledLogformat {
+  if (lastLogformat?.definition !== definition.trim()) lastLogformat = compileSquidLogformat(definition);
+  return lastLogformat;
+}
 
 /** Flows per batch: small enough that a batch dies young, large enough to amortize the await. */
 const BATCH = 1024;
@@ -332,7 +351,7 @@ export function createSquidLineParser(ctx: IngestContext): LineParser {
   return new SquidLineParser(ctx);
 }
 
-class SquidLineParser implements LineParser {
+export class SquidLineParser implements LineParser {
   readonly #once: OnceReporter;
 
   constructor(private readonly ctx: IngestContext) {
@@ -533,42 +552,4 @@ function isEpochLike(line: string): boolean {
     if (code === 0x2e || code === 0x3a) return false;
   }
   return true;
-}
-
-/**
- * `10/Oct/2000:13:55:36 -0700` as epoch milliseconds; NaN when malformed. A fraction of a second
- * after the seconds (`13:55:36.010`, as frontier-squid and `%tl` formats with `%03u`-style
- * milliseconds write it) is read and truncated to milliseconds.
- */
-export function parseClfTime(text: string): number {
-  let millis = 0;
-  let clock = text;
-  if (text.charCodeAt(20) === 0x2e /* . */) {
-    const space = text.indexOf(' ', 21);
-    if (space < 22 || space > 30) return Number.NaN;
-    const fraction = parseUint(text, 21, space);
-    if (Number.isNaN(fraction)) return Number.NaN;
-    const digits = space - 21;
-    millis = digits <= 3 ? fraction * 10 ** (3 - digits) : Math.floor(fraction / 10 ** (digits - 3));
-    clock = text.slice(0, 20) + text.slice(space);
-  }
-  if (clock.length !== 26 || clock.charCodeAt(2) !== 0x2f || clock.charCodeAt(6) !== 0x2f) return Number.NaN;
-  const day = parseUint(clock, 0, 2);
-  const month = monthIndex[clock.slice(3, 6)];
-  const year = parseUint(clock, 7, 11);
-  const hour = parseUint(clock, 12, 14);
-  const minute = parseUint(clock, 15, 17);
-  const second = parseUint(clock, 18, 20);
-  const sign = clock[21] === '-' ? -1 : clock[21] === '+' ? 1 : 0;
-  const offsetHours = parseUint(clock, 22, 24);
-  const offsetMinutes = parseUint(clock, 24, 26);
-  if (
-    month === undefined ||
-    sign === 0 ||
-    !(day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60)
-  )
-    return Number.NaN;
-  if (!(offsetHours <= 23 && offsetMinutes <= 59)) return Number.NaN;
-  const local = Date.UTC(year, month, day, hour, minute, second, millis);
-  return local - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
 }

@@ -1,11 +1,18 @@
 // A lab origin: answers HTTPS (443) and HTTP (80) for every lab name on every local address of its
 // namespace, with a small JSON body saying which side answered. Run as its own process inside a
-// namespace: `node origin-server.js SIDE CERT KEY`.
+// namespace: `node origin-server.js SIDE CERT KEY [SPA]`. With SPA, `https://app.powerbi.com/spa`
+// answers that HTML page (the browser client); every answer allows cross-origin reads (CORS).
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 
-const [side = 'origin', certFile, keyFile] = process.argv.slice(2);
+const [side = 'origin', certFile, keyFile, spaFile] = process.argv.slice(2);
+const spa = spaFile ? readFileSync(spaFile) : null;
+const cors = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST',
+  'access-control-allow-headers': 'content-type',
+};
 
 function answer(request: IncomingMessage, response: ServerResponse): void {
   let bytes = 0;
@@ -13,6 +20,16 @@ function answer(request: IncomingMessage, response: ServerResponse): void {
     bytes += chunk.length;
   });
   request.on('end', () => {
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, cors);
+      response.end();
+      return;
+    }
+    if (spa && request.url === '/spa' && request.headers.host?.split(':')[0] === 'app.powerbi.com') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': spa.length });
+      response.end(spa);
+      return;
+    }
     const body = `${JSON.stringify({
       side,
       host: request.headers.host ?? null,
@@ -22,6 +39,7 @@ function answer(request: IncomingMessage, response: ServerResponse): void {
       from: request.socket.remoteAddress,
     })}\n`;
     response.writeHead(200, {
+      ...cors,
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
     });

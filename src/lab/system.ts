@@ -1,6 +1,8 @@
 // Runs the lab's system commands (ip, tcpdump, dnsmasq, squid, curl, node) and keeps track of
 // every long-running process it starts, so that teardown can stop each one by its own pid.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PathwardenError } from '../errors.js';
 
 export interface CommandResult {
@@ -56,14 +58,20 @@ export const mustRunInNs = (ns: string, file: string, args: readonly string[], t
 export interface LabProcess {
   name: string;
   child: ChildProcess;
-  /** Standard output and error so far (bounded), for error messages. */
+  /** Its standard output and error (the end of its log file), for error messages. */
   output(): string;
   exited: Promise<number | null>;
 }
 
-/** Long-running processes of one lab, stopped in reverse order of start. */
+/**
+ * Long-running processes of one lab, stopped in reverse order of start. Each runs in its own
+ * process group (a terminal's Ctrl-C reaches only the lab, which tears down in order) and writes
+ * to a log file in the lab folder, so that with --keep it outlives the command that started it.
+ */
 export class ProcessGroup {
   readonly #processes: LabProcess[] = [];
+
+  constructor(readonly logDir: string) {}
 
   /** Starts `file args` inside a namespace; resolves once `ready` (if given) matches its output. */
   async start(
@@ -73,18 +81,26 @@ export class ProcessGroup {
     args: readonly string[],
     ready?: { pattern: RegExp; timeoutMs: number },
   ): Promise<LabProcess> {
-    const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    const append = (chunk: Buffer) => {
-      text = (text + chunk.toString('utf8')).slice(-16_384);
+    const logFile = join(this.logDir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`);
+    const fd = openSync(logFile, 'a');
+    const child = spawn('ip', ['netns', 'exec', ns, file, ...args], {
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
+    closeSync(fd);
+    child.unref();
+    const output = () => {
+      try {
+        return readFileSync(logFile, 'utf8').slice(-16_384);
+      } catch {
+        return '';
+      }
     };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
       child.once('error', () => resolve(-1));
     });
-    const process: LabProcess = { name, child, output: () => text, exited };
+    const process: LabProcess = { name, child, output, exited };
     this.#processes.push(process);
     if (ready) {
       const deadline = Date.now() + ready.timeoutMs;
@@ -92,16 +108,16 @@ export class ProcessGroup {
       void exited.then((value) => {
         code = value;
       });
-      while (!ready.pattern.test(text)) {
+      while (!ready.pattern.test(output())) {
         if (code !== undefined)
           throw new PathwardenError(
             'PW_ERR_LAB_SETUP',
-            `${name} exited (${code}) before it was ready: ${text.trim()}`,
+            `${name} exited (${code}) before it was ready: ${output().trim()}`,
           );
         if (Date.now() > deadline)
           throw new PathwardenError(
             'PW_ERR_LAB_SETUP',
-            `${name} was not ready after ${ready.timeoutMs} ms: ${text.trim()}`,
+            `${name} was not ready after ${ready.timeoutMs} ms: ${output().trim()}`,
           );
         await sleep(25);
       }

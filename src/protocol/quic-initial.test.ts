@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { cryptoFrame, sealClientInitial } from '../../test/fixtures/pcap/quic-writer.js';
-import { scanClientHello } from '../ingest/pcap/tls-client-hello.js';
 import {
   ClientHelloAssembler,
   clientInitialKeys,
@@ -11,6 +10,7 @@ import {
   InitialStatus,
   openClientInitial,
 } from './quic-initial.js';
+import { readClientHello, readClientHelloHandshake } from './tls-client-hello.js';
 
 const hex = (name: string) =>
   Buffer.from(readFileSync(`test/fixtures/quic/${name}`, 'utf8').replace(/\s+/g, ''), 'hex');
@@ -53,7 +53,8 @@ describe('RFC 9001 Appendix A', () => {
     const hello = assembler.clientHello() as Buffer;
     expect(hello).toEqual(RFC_CLIENT_HELLO);
     const record = asRecord(hello);
-    expect(scanClientHello(record, 0, record.length).serverName).toBe('example.com');
+    expect(readClientHello(record)).toEqual({ kind: 'hello', sni: 'example.com' });
+    expect(readClientHelloHandshake(hello)).toEqual({ kind: 'hello', sni: 'example.com' });
   });
 
   test('the test sealer reproduces the RFC packet byte for byte', () => {

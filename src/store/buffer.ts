@@ -6,6 +6,7 @@ import type { FlowRecord } from '../flow/record.js';
 import { toStoredFlow } from './columns.js';
 import {
   type FlowCondition,
+  FlowQueryError,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   normalizeFlowQuery,
@@ -258,6 +259,16 @@ export class StoreIoError extends PathwardenError {
   constructor(message: string, cause?: unknown) {
     super('PW_ERR_STORE_IO', message, cause === undefined ? {} : { cause });
   }
+}
+
+/**
+ * What a failed query raises: the caller's mistake as it is (a FlowQueryError found only once the
+ * data's time range is known, e.g. too many buckets: a 400 on the admin API), anything else as
+ * StoreIoError (a 500).
+ */
+export function queryFailure(message: string, error: unknown): PathwardenError {
+  if (error instanceof FlowQueryError) return error;
+  return new StoreIoError(`${message}: ${describeError(error)}`, error);
 }
 
 export function storeClosedError(kind: string): StoreIoError {

@@ -7,7 +7,13 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { PathwardenError } from '../errors.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import {
+  BufferedFlowStore,
+  describeError,
+  type FlowStoreOptions,
+  queryFailure,
+  StoreIoError,
+} from './buffer.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import {
   type ColumnValue,
@@ -579,7 +585,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
     try {
       return await run();
     } catch (error) {
-      throw new StoreIoError(`ClickHouse flow store query failed: ${describeError(error)}`, error);
+      throw queryFailure('ClickHouse flow store query failed', error);
     }
   }
 

@@ -17,7 +17,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
-import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
 import {
   type ColumnValue,
   columnValuesOf,
@@ -276,7 +276,7 @@ export class DuckDbFlowStore extends BufferedFlowStore {
       try {
         return await run(connection);
       } catch (error) {
-        throw new StoreIoError(`DuckDB flow store query failed: ${describeError(error)}`, error);
+        throw queryFailure('DuckDB flow store query failed', error);
       } finally {
         connection.closeSync();
       }

@@ -355,17 +355,23 @@ export function sortFlowGroups(groups: FlowGroup[]): FlowGroup[] {
   );
 }
 
-/** Groups flows in memory (the JSONL store); the DuckDB store runs the same grouping as SQL. */
-export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
-  const groups = new Map<string, FlowGroup>();
-  for (const flow of flows) {
+/**
+ * Groups flows in memory, one at a time (the JSONL store, and callers that page through a store
+ * without `groups()`); the DuckDB store runs the same grouping as SQL.
+ */
+export class FlowGrouper {
+  readonly #groups = new Map<string, FlowGroup>();
+
+  add(
+    flow: Pick<StoredFlow, 'ruleId' | 'host' | 'sni' | 'destination' | 'bytesUp' | 'bytesDown' | 'start'>,
+  ): void {
     const ruleId = flow.ruleId ?? null;
     const host = groupNameOf(flow);
     const key = JSON.stringify([ruleId, host]);
-    let group = groups.get(key);
+    let group = this.#groups.get(key);
     if (group === undefined) {
       group = { ruleId, host, flows: 0, bytesUp: 0, bytesDown: 0, lastSeen: null };
-      groups.set(key, group);
+      this.#groups.set(key, group);
     }
     group.flows++;
     group.bytesUp += flow.bytesUp ?? 0;
@@ -373,7 +379,17 @@ export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
     if (flow.start !== null && (group.lastSeen === null || flow.start > group.lastSeen))
       group.lastSeen = flow.start;
   }
-  return sortFlowGroups([...groups.values()]);
+
+  /** The groups so far, most flows first. */
+  groups(): FlowGroup[] {
+    return sortFlowGroups([...this.#groups.values()]);
+  }
+}
+
+export function groupFlows(flows: Iterable<StoredFlow>): FlowGroup[] {
+  const grouper = new FlowGrouper();
+  for (const flow of flows) grouper.add(flow);
+  return grouper.groups();
 }
 
 // --- SQL (the DuckDB and ClickHouse stores) ---

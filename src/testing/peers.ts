@@ -27,12 +27,14 @@ export const peers: Readonly<Record<string, Peer>> = Object.fromEntries(
 );
 
 export type PeerName =
+  | 'prlimit'
   | 'chromium'
   | 'squid'
   | 'dnsmasq'
   | 'nft'
   | 'ip'
   | 'tshark'
+  | 'tcpdump'
   | 'curl'
   | 'openssl'
   | 'clickhouse'

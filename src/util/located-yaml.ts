@@ -38,13 +38,36 @@ export function parseLocatedYaml<S extends z.ZodType>(
     return { message: error.message.split('\n')[0] ?? error.message, location: { file, line, column: col } };
   });
   if (problems.length > 0) return { problems, locate };
-  const parsed = schema.safeParse(doc.toJS());
+  let plain: unknown;
+  try {
+    // The yaml library refuses aliases that expand beyond maxAliasCount nodes (an alias bomb).
+    plain = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const offset = firstAliasOffset(text);
+    const { line, col } = lineCounter.linePos(offset);
+    problems.push({
+      message: `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} nodes): ${message}`,
+      location: { file, line, column: col },
+    });
+    return { problems, locate };
+  }
+  const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     for (const issue of parsed.error.issues)
       problems.push({ message: issue.message, location: locate(issue.path) });
     return { problems, locate };
   }
   return { value: parsed.data, problems, locate };
+}
+
+/** The yaml library's default; named here so the problem can say it. */
+const MAX_ALIAS_COUNT = 100;
+
+/** Where the first alias (`*name`) of the text is, for locating an alias-bomb problem. */
+function firstAliasOffset(text: string): number {
+  const match = /(^|[\s[{,])\*[^\s,\]}]+/m.exec(text);
+  return match ? match.index + (match[1] ?? '').length : 0;
 }
 
 export function formatField(path: readonly PropertyKey[]): string {

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayStatus, PathHealth } from '../../gateway/contracts.js';
 import type { FlowStore } from '../../store/store.js';
-import type { FlowSummary, HealthEvent, TickEvent } from './types.js';
+import type { FlowSummary, HealthEvent, TickEvent } from '../api-contract.js';
 
 export interface EventStreamOptions {
   store: FlowStore;

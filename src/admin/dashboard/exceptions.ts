@@ -2,8 +2,9 @@
 // destination. The grouping runs in the store when it can (FlowStore.groups); otherwise the flows
 // are paged through query() up to a scan limit, and the answer says it is partial.
 import type { Catalog, Rule } from '../../catalog/model.js';
+import { FlowGrouper } from '../../store/query.js';
 import type { FlowGroup, FlowQuery, FlowStore } from '../../store/store.js';
-import type { ExceptionGroup, ExceptionsView } from './types.js';
+import type { ExceptionGroup, ExceptionsView } from '../api-contract.js';
 
 /** The fallback reads at most this many exception flows (1000 per page). */
 export const FALLBACK_SCAN_LIMIT = 50_000;
@@ -65,29 +66,15 @@ async function groupsByScan(
   store: FlowStore,
   query: FlowQuery,
 ): Promise<{ groups: FlowGroup[]; total: number; partial: boolean }> {
-  const groups = new Map<string, FlowGroup>();
+  const grouper = new FlowGrouper();
   let offset = 0;
   let total = 0;
   for (;;) {
     const page = await store.query({ ...query, limit: 1000, offset });
     total = page.total;
-    for (const flow of page.flows) {
-      const host = flow.host ?? flow.sni ?? flow.destination;
-      const ruleId = flow.ruleId ?? null;
-      const key = `${ruleId}\u0000${host}`;
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { ruleId, host, flows: 0, bytesUp: 0, bytesDown: 0, lastSeen: null };
-        groups.set(key, group);
-      }
-      group.flows++;
-      group.bytesUp += flow.bytesUp ?? 0;
-      group.bytesDown += flow.bytesDown ?? 0;
-      if (flow.start !== null && (group.lastSeen === null || flow.start > group.lastSeen))
-        group.lastSeen = flow.start;
-    }
+    for (const flow of page.flows) grouper.add(flow);
     offset += page.flows.length;
     if (page.flows.length === 0 || offset >= page.total || offset >= FALLBACK_SCAN_LIMIT) break;
   }
-  return { groups: [...groups.values()], total, partial: offset < total };
+  return { groups: grouper.groups(), total, partial: offset < total };
 }

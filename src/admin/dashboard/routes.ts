@@ -10,13 +10,13 @@ import { isPathwardenError } from '../../errors.js';
 import type { GatewayStatus } from '../../gateway/contracts.js';
 import type { Policy } from '../../policy/policy.js';
 import type { FlowQuery, FlowStore } from '../../store/store.js';
+import type { ApiErrorBody, CatalogView, DashboardStatus } from '../api-contract.js';
 import { ParameterError, parseTime } from '../params.js';
 import { DashboardEvents } from './events.js';
 import { exceptionsView } from './exceptions.js';
 import { loadStaticSite } from './static.js';
-import type { CatalogView, DashboardStatus } from './types.js';
 
-export type * from './types.js';
+export type * from '../api-contract.js';
 
 export interface DashboardOptions {
   store: FlowStore;
@@ -130,6 +130,7 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
 /** What startAdminServer takes and returns, as far as the dashboard needs it. */
 interface AdminStarterOptions {
   token?: string | undefined;
+  onError?: ((error: unknown, path: string) => void) | undefined;
   store: FlowStore;
   policy: Policy;
   status: GatewayStatus;
@@ -145,7 +146,10 @@ export function withDashboard<O extends AdminStarterOptions, A extends { close()
   extra: Omit<DashboardOptions, 'store' | 'policy' | 'status' | 'token'> = {},
 ): (options: O) => Promise<A> {
   return async (options) => {
+    const onError = options.onError;
     const dashboard = createDashboardHandler({
+      // The dashboard's 500s go where the admin API's go, unless the caller chose otherwise.
+      ...(onError ? { onError: (error: unknown) => onError(error, '/dashboard') } : {}),
       ...extra,
       store: options.store,
       policy: options.policy,
@@ -206,5 +210,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+  const body: ApiErrorBody = { error: { code, message } };
+  sendJson(res, status, body);
 }

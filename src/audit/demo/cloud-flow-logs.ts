@@ -5,6 +5,8 @@
 // egress a flow used, and DNS answers from the DNS logs name the destination. Known leaks: the
 // PowerBI service-tag address 13.73.248.4 and api.powerbi.com reached from the Internet source
 // address, and a pbidedicated host reached the same way.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile } from './demo-file.js';
 import { TextFile } from './demo-file.js';
 import {
@@ -20,7 +22,6 @@ import {
   unknown,
   unverified,
 } from './network.js';
-import type { Random } from './random.js';
 
 const subscription = '00000000-0000-0000-0000-000000000000';
 const mac = '000D3A2B4C5D';

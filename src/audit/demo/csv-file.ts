@@ -2,6 +2,8 @@
 // sources no other format covers: a mobile device management export (component `mobile`, not
 // covered by the catalog's source), Desktop and embedded (PaaS) traffic seen by an on-premises
 // firewall.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile } from './demo-file.js';
 import { TextFile } from './demo-file.js';
 import {
@@ -14,7 +16,6 @@ import {
   notCovered,
   ok,
 } from './network.js';
-import type { Random } from './random.js';
 
 export const csvColumns = [
   'start',

@@ -2,6 +2,8 @@
 // RSYSLOG_FileFormat), whose reply lines teach the audit which name each address belongs to, and a BIND
 // query log (`querylog yes`, channel with print-time / print-category / print-severity). DNS queries
 // are flows with a name and no path evidence: unverified when a rule knows the name.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile } from './demo-file.js';
 import { TextFile, type Timed, writeInTimeOrder } from './demo-file.js';
 import {
@@ -13,7 +15,6 @@ import {
   unknown,
   unverified,
 } from './network.js';
-import type { Random } from './random.js';
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const two = (n: number) => String(n).padStart(2, '0');

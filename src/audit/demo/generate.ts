@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Verdict, verdicts } from '../../policy/verdict.js';
+import { Random } from '../../util/random.js';
 import { firewallLog, nsgFlowLog, vnetFlowLog, vpcFlowLog } from './cloud-flow-logs.js';
 import { csvFile } from './csv-file.js';
 import type { DemoFile } from './demo-file.js';
@@ -12,7 +13,6 @@ import { dnsLogs } from './dns-logs.js';
 import { harFile } from './har-file.js';
 import { topologyYaml } from './network.js';
 import { pcapFile } from './pcap-file.js';
-import { Random } from './random.js';
 import { squidLogs } from './squid-logs.js';
 import { zeekLogs } from './zeek-logs.js';
 

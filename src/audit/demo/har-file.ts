@@ -2,9 +2,10 @@
 // `serverIPAddress` is the evidence: most entries went straight out, so the topology's prefixes and
 // default path decide; one entry came from the cache (empty address: unverified), one used IPv6
 // (bracketed, as Chromium writes it). The known leak: a North Europe analysis host reached direct.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile, ExpectedRecord } from './demo-file.js';
 import { addresses, demoStart, type Expected, exception, leak, ok, unknown, unverified } from './network.js';
-import type { Random } from './random.js';
 
 interface Request {
   url: string;

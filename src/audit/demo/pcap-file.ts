@@ -2,6 +2,8 @@
 // ClientHello carries the server name (one ClientHello split over two segments), one without SNI
 // that a DNS response in the same capture names, and a plain HTTP request. The known leak: a TLS
 // connection to a North Europe analysis host that left by the default path.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile, ExpectedRecord } from './demo-file.js';
 import {
   addresses,
@@ -15,7 +17,6 @@ import {
   unverified,
 } from './network.js';
 import { dnsMessage, PcapWriter, tlsClientHello } from './pcap-writer.js';
-import type { Random } from './random.js';
 
 export function pcapFile(random: Random): DemoFile {
   const pcap = new PcapWriter();

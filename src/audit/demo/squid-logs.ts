@@ -5,6 +5,7 @@
 // api.powerbi.com handed to the Internet proxy, one to a North Europe analysis host sent direct,
 // and (in the rotated, gzipped log) credentials to login.microsoftonline.com over the Internet.
 import { gzipSync } from 'node:zlib';
+import type { Random } from '../../util/random.js';
 import type { DemoFile } from './demo-file.js';
 import { TextFile, type Timed, writeInTimeOrder } from './demo-file.js';
 import {
@@ -20,7 +21,6 @@ import {
   unknown,
   unverified,
 } from './network.js';
-import type { Random } from './random.js';
 
 interface SquidRequest {
   time: number;

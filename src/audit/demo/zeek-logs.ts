@@ -2,6 +2,8 @@
 // egress link: conn.log, ssl.log (server names, joined to conn by uid) and dns.log (answers that
 // name the conn records without an ssl record). The known leak: a TLS connection to a North Europe
 // analysis host that left by the default (Internet) path.
+
+import type { Random } from '../../util/random.js';
 import type { DemoFile } from './demo-file.js';
 import { TextFile } from './demo-file.js';
 import {
@@ -17,7 +19,6 @@ import {
   unknown,
   unverified,
 } from './network.js';
-import type { Random } from './random.js';
 
 const open = '2026-11-23-08-00-00';
 const close = '2026-11-23-12-00-00';

@@ -3,7 +3,7 @@
 // mutations that parsers disagree on (bare CR / LF, NUL, obs-fold, whitespace around the colon,
 // duplicate and conflicting framing, Connection naming framing, odd versions, truncation, random
 // bytes). Same seed, same heads: a failure names its seed and index and can be replayed.
-import { Random } from '../../audit/demo/random.js';
+import { Random } from '../../util/random.js';
 
 const seeds = [
   'GET http://api.powerbi.com/v1/x?y=1 HTTP/1.1\r\nHost: api.powerbi.com\r\nAccept: */*\r\n\r\n',

@@ -8,9 +8,17 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  input?: string,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      ...options,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => {

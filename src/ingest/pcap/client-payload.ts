@@ -1,8 +1,66 @@
 // Decides what a TCP connection carries from the first bytes its client sent: a TLS ClientHello
 // (server name), an HTTP request (Host header; CONNECT target and the ClientHello tunnelled after
 // it), or something else.
+import {
+  type ClientHelloResult,
+  looksLikeTlsRecord,
+  readClientHello,
+  readClientHelloHandshake,
+} from '../../protocol/tls-client-hello.js';
 import { HttpStatus, parseHttpRequestHead } from './http.js';
-import { type ClientHelloScan, HelloStatus, scanClientHello } from './tls-client-hello.js';
+
+export const HelloStatus = {
+  /** Looks like the start of a ClientHello, but more bytes are needed. */
+  incomplete: 0,
+  /** Not TLS. */
+  notTls: 1,
+  /** TLS records, but not starting with a readable ClientHello (a capture that began mid-connection). */
+  tlsOther: 2,
+  /** A ClientHello; `serverName` is its host_name, or null when it has none. */
+  clientHello: 3,
+} as const;
+export type HelloStatus = (typeof HelloStatus)[keyof typeof HelloStatus];
+
+export interface ClientHelloScan {
+  status: HelloStatus;
+  serverName: string | null;
+}
+
+const INCOMPLETE: ClientHelloScan = Object.freeze({ status: HelloStatus.incomplete, serverName: null });
+const NOT_TLS: ClientHelloScan = Object.freeze({ status: HelloStatus.notTls, serverName: null });
+const TLS_OTHER: ClientHelloScan = Object.freeze({ status: HelloStatus.tlsOther, serverName: null });
+
+/**
+ * What the client bytes `data[start, end)` say in TLS terms, read by the shared ClientHello reader
+ * (src/protocol) in its early mode: the name is taken as soon as it is in. `incomplete` while more
+ * bytes could still complete a ClientHello; the caller decides when no more will come.
+ */
+export function scanClientHello(data: Buffer, start: number, end: number): ClientHelloScan {
+  const bytes = data.subarray(start, end);
+  if (bytes.length === 0) return INCOMPLETE;
+  if (!looksLikeTlsRecord(bytes)) return NOT_TLS;
+  return toScan(readClientHello(bytes, { early: true }));
+}
+
+/**
+ * The same for a ClientHello handshake message that came without TLS records (QUIC carries it in
+ * CRYPTO frames: src/protocol/quic-initial.ts).
+ */
+export function scanHandshakeClientHello(handshake: Buffer): ClientHelloScan {
+  return toScan(readClientHelloHandshake(handshake, { early: true }));
+}
+
+function toScan(hello: ClientHelloResult): ClientHelloScan {
+  switch (hello.kind) {
+    case 'partial':
+      return INCOMPLETE;
+    case 'hello':
+      return { status: HelloStatus.clientHello, serverName: hello.sni };
+    default:
+      // Other record types first, or a hello that cannot be read: TLS, without a name.
+      return TLS_OTHER;
+  }
+}
 
 /** What the first client bytes said; the connection record takes these fields over. */
 export interface ClientPayloadInfo {
@@ -52,26 +110,6 @@ export function inspectClientPayload(
   }
   info.protocol = 'tcp';
   return true;
-}
-
-/** Largest TLS record body (RFC 8446 5.1): a longer handshake message spans records. */
-const MAX_RECORD = 16384;
-
-/**
- * Reads a ClientHello handshake message that came without TLS records (QUIC carries it in CRYPTO
- * frames: src/protocol/quic-initial.ts) by wrapping it in handshake records, so the one
- * ClientHello parser reads TLS and QUIC alike.
- */
-export function scanHandshakeClientHello(handshake: Buffer): ClientHelloScan {
-  const records: Buffer[] = [];
-  for (let at = 0; at < handshake.length; at += MAX_RECORD) {
-    const body = handshake.subarray(at, Math.min(at + MAX_RECORD, handshake.length));
-    const header = Buffer.from([22, 3, 1, 0, 0]);
-    header.writeUInt16BE(body.length, 3);
-    records.push(header, body);
-  }
-  const stream = Buffer.concat(records);
-  return scanClientHello(stream, 0, stream.length);
 }
 
 function inspectTls(

@@ -5,12 +5,12 @@
 // no allocation; a doubly linked list keeps connections in order of last activity.
 import { emptyFlow, type FlowRecord } from '../../flow/record.js';
 import { formatIp } from '../../match/ip.js';
+import { addressesOf, parseDnsMessage } from '../../protocol/dns.js';
 import { ClientHelloAssembler, InitialStatus, isV1Initial } from '../../protocol/quic-initial.js';
 import type { DnsAnswers } from '../dns-answers.js';
 import type { CaptureProblems } from './capture-problems.js';
 import { type ClientPayloadInfo, inspectClientPayload, scanHandshakeClientHello } from './client-payload.js';
 import { communityId } from './community-id.js';
-import { addressesOf, parseDnsMessage } from './dns.js';
 import { type PacketView, TCP, UDP } from './packet-view.js';
 import { ReassemblyBudget, StreamHead } from './tcp-reassembly.js';
 import { TcpFlag } from './transport.js';

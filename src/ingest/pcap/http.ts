@@ -1,7 +1,6 @@
 // The head of the first HTTP/1.x request on a connection: method, request target and Host header
 // (RFC 9112 3, RFC 9110 7.2). A CONNECT request's target and an absolute-form URL also name the
 // host the client asked for, as a forward proxy sees them.
-import { printableAscii } from './tls-client-hello.js';
 
 export const HttpStatus = {
   /** Could be an HTTP request whose head is not complete yet. */
@@ -128,4 +127,14 @@ function hostOfAbsoluteUrl(target: string): string | null {
   const authority = match[1] as string;
   const at = authority.lastIndexOf('@');
   return hostOfAuthority(at >= 0 ? authority.slice(at + 1) : authority);
+}
+
+/** The bytes as a string when they are all printable ASCII (a DNS name), else null. */
+function printableAscii(data: Buffer, start: number, end: number): string | null {
+  if (end <= start) return null;
+  for (let i = start; i < end; i++) {
+    const byte = data[i] as number;
+    if (byte <= 0x20 || byte >= 0x7f) return null;
+  }
+  return data.toString('latin1', start, end);
 }

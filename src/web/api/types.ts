@@ -1,16 +1,30 @@
-// The server's types, imported (never copied) so the page reads exactly what the API writes.
+// The API contract (src/admin/api-contract.ts), imported (never copied) so the page reads exactly
+// what the server writes. The one import of server-side code in src/web.
 
 export type {
+  ApiErrorBody,
   CatalogView,
   DashboardStatus,
+  Decision,
   ExceptionGroup,
   ExceptionsView,
+  ExplainRequest,
+  ExplainResponse,
+  FlowPage,
+  FlowQuery,
+  FlowRecord,
+  FlowStats,
   FlowSummary,
+  FlowsRequest,
+  FlowsResponse,
   HealthEvent,
+  HealthzResponse,
+  PathHealth,
+  Rule,
+  RulePath,
+  SourceDocument,
+  StatsRequest,
+  StatsResponse,
+  StoredFlow,
   TickEvent,
-} from '../../admin/dashboard/types.js';
-export type { Rule, RulePath, SourceDocument } from '../../catalog/model.js';
-export type { FlowRecord } from '../../flow/record.js';
-export type { PathHealth } from '../../gateway/contracts.js';
-export type { Decision } from '../../policy/policy.js';
-export type { FlowPage, FlowQuery, FlowStats, StoredFlow } from '../../store/store.js';
+} from '../../admin/api-contract.js';

@@ -3,7 +3,7 @@
 // and asks again only when that gives far too many or too few points.
 import { useEffect, useState } from 'preact/hooks';
 import { apiGet } from '../api/client.js';
-import type { FlowStats } from '../api/types.js';
+import type { FlowStats, StatsResponse } from '../api/types.js';
 
 export const ranges = {
   '15m': { label: 'Last 15 minutes', ms: 15 * 60_000 },
@@ -36,14 +36,14 @@ export async function loadOverviewStats(range: RangeKey, signal?: AbortSignal): 
   if (range !== 'all') {
     const to = Date.now();
     const from = to - ranges[range].ms;
-    const stats = await apiGet<FlowStats>(
+    const stats = await apiGet<StatsResponse>(
       '/api/stats',
       { from, to, bucket: niceBucket(ranges[range].ms) },
       signal,
     );
     return { stats, from, to };
   }
-  const first = await apiGet<FlowStats>('/api/stats', {}, signal);
+  const first = await apiGet<StatsResponse>('/api/stats', {}, signal);
   const times = first.series.points.map((point) => point.t);
   if (times.length === 0) return { stats: first, from: undefined, to: undefined };
   const span = Math.max(...times) - Math.min(...times) + first.series.bucketMs;
@@ -51,7 +51,7 @@ export async function loadOverviewStats(range: RangeKey, signal?: AbortSignal): 
   if (buckets >= 20 && buckets <= 600) return { stats: first, from: undefined, to: undefined };
   const bucketMs = niceBucket(span);
   if (bucketMs === first.series.bucketMs) return { stats: first, from: undefined, to: undefined };
-  const stats = await apiGet<FlowStats>('/api/stats', { bucket: bucketMs }, signal);
+  const stats = await apiGet<StatsResponse>('/api/stats', { bucket: bucketMs }, signal);
   return { stats, from: undefined, to: undefined };
 }
 

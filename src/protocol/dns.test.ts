@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { addressBytes, dnsMessage, dnsName, pointer } from '../../../test/fixtures/pcap/capture-writer.js';
+import { addressBytes, dnsMessage, dnsName, pointer } from '../../test/fixtures/pcap/capture-writer.js';
 import { addressesOf, parseDnsMessage, readName } from './dns.js';
 
 const HEADER = Buffer.alloc(12);

@@ -1,8 +1,54 @@
-// The JSON shapes of the dashboard's own endpoints (beside the admin API's /api/flows, /api/stats,
-// /api/explain). The SPA imports these types, so server and page cannot drift apart.
-import type { Catalog, RulePath } from '../../catalog/model.js';
-import type { PathHealth } from '../../gateway/contracts.js';
-import type { StoredFlow } from '../../store/store.js';
+// The contract of the admin address's JSON endpoints (/api/*, /healthz): request parameters and
+// response bodies, types only. The admin server and the dashboard routes write these shapes and the
+// SPA (src/web) reads them; src/web imports nothing else from the server side (checked by
+// src/architecture.test.ts), so server and page cannot drift apart. Documented in
+// docs/gateway-api.md and docs/dashboard.md.
+import type { Catalog, RulePath } from '../catalog/model.js';
+import type { PathHealth } from '../gateway/contracts.js';
+import type { Decision } from '../policy/policy.js';
+import type { FlowPage, FlowQuery, FlowStats, StoredFlow } from '../store/store.js';
+
+export type { Rule, RulePath, SourceDocument } from '../catalog/model.js';
+export type { FlowRecord } from '../flow/record.js';
+export type { PathHealth } from '../gateway/contracts.js';
+export type { Decision } from '../policy/policy.js';
+export type { FlowPage, FlowQuery, FlowStats, StoredFlow } from '../store/store.js';
+
+/**
+ * Every error answer: a stable code and a message; the admin API also names the query parameter
+ * at fault (null when none is), the dashboard's own endpoints leave it out.
+ */
+export interface ApiErrorBody {
+  error: { code: string; message: string; parameter?: string | null };
+}
+
+/** GET /healthz[?require=expressroute,internet]. */
+export interface HealthzResponse {
+  status: 'ok' | 'degraded' | 'unavailable';
+  paths: PathHealth[];
+}
+
+/** GET /api/flows: the query parameters are FlowQuery's fields (`from` / `to` also as ISO times). */
+export type FlowsRequest = FlowQuery;
+export type FlowsResponse = FlowPage;
+
+/** GET /api/stats[?from&to&bucketMs]: the store's statistics and the live state of the proxy. */
+export interface StatsRequest {
+  from?: number;
+  to?: number;
+  bucketMs?: number;
+}
+export interface StatsResponse extends FlowStats {
+  health: PathHealth[];
+  activeTunnels: number;
+}
+
+/** GET /api/explain?target=...[&component=...]: decide() on the target, as `explain` prints it. */
+export interface ExplainRequest {
+  target: string;
+  component?: string;
+}
+export type ExplainResponse = Decision;
 
 /** GET /api/status: what the page needs to frame everything else. */
 export interface DashboardStatus {

@@ -1,5 +1,5 @@
-// A seeded pseudo-random generator (mulberry32) so that the demo data set and the benchmark
-// inputs are the same bytes on every run and every machine.
+// A seeded pseudo-random generator (mulberry32) so that the demo data set, the benchmark inputs and
+// the gateway's fuzz tests are the same bytes on every run and every machine.
 
 export class Random {
   #state: number;

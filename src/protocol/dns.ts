@@ -1,7 +1,7 @@
 // DNS messages (RFC 1035 4.1): header, the question, and the A / AAAA / CNAME records of the
 // answer section, with name compression. Pointers may point anywhere inside the message, so a
 // bound on the number of jumps is what stops loops; names are capped at 255 bytes.
-import { formatIp } from '../../match/ip.js';
+import { formatIp } from '../match/ip.js';
 
 export const DnsType = { a: 1, cname: 5, aaaa: 28 } as const;
 

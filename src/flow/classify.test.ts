@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../catalog/load.js';
-import { emptyFlow } from '../flow/record.js';
+import { Policy } from '../policy/policy.js';
+import { PathResolver, topologySchema } from '../policy/topology.js';
 import { ClassifyCache, classifyFlow } from './classify.js';
-import { Policy } from './policy.js';
-import { PathResolver, topologySchema } from './topology.js';
+import { emptyFlow } from './record.js';
 
 const policy = Policy.compile(loadBuiltinCatalog().catalog);
 const resolver = new PathResolver(

@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, test } from 'vitest';
-import { readClientHello, tlsAlert } from './client-hello.js';
+import { readClientHello, readClientHelloHandshake, tlsAlert } from './tls-client-hello.js';
 
 /** The first bytes a real TLS client (Node's OpenSSL) sends, captured on a loopback socket. */
 async function captureClientHello(servername: string | undefined): Promise<Buffer> {
@@ -87,5 +87,41 @@ describe('ClientHello SNI', () => {
 
   test('the refusal alert is a fatal TLS alert record', () => {
     expect([...tlsAlert('access_denied')]).toEqual([21, 3, 1, 0, 2, 2, 49]);
+  });
+});
+
+describe('ClientHello from handshake bytes (no TLS records, as QUIC CRYPTO frames carry it)', () => {
+  test('reads the same name as from the records, and is partial on every prefix', async () => {
+    const records = await captureClientHello('api.powerbi.com');
+    const handshake = records.subarray(5, 5 + records.readUInt16BE(3));
+    expect(readClientHelloHandshake(handshake)).toEqual({ kind: 'hello', sni: 'api.powerbi.com' });
+    expect(readClientHelloHandshake(new Uint8Array(handshake))).toEqual({
+      kind: 'hello',
+      sni: 'api.powerbi.com',
+    });
+    for (const length of [0, 1, 3, 4, 40, handshake.length - 1]) {
+      expect(readClientHelloHandshake(handshake.subarray(0, length)).kind, `prefix ${length}`).toBe(
+        'partial',
+      );
+    }
+  });
+
+  test('early mode names the server before the rest of the hello is in', async () => {
+    const records = await captureClientHello('app.powerbi.com');
+    const handshake = records.subarray(5, 5 + records.readUInt16BE(3));
+    let first = -1;
+    for (let length = 0; length <= handshake.length && first < 0; length++) {
+      const result = readClientHelloHandshake(handshake.subarray(0, length), { early: true });
+      if (result.kind === 'hello') {
+        expect(result.sni).toBe('app.powerbi.com');
+        first = length;
+      } else expect(result.kind).toBe('partial');
+    }
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(handshake.length);
+  });
+
+  test('a handshake message that is not a ClientHello is malformed at once', () => {
+    expect(readClientHelloHandshake(Buffer.from([2])).kind).toBe('malformed');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { clientHello } from '../../../test/fixtures/pcap/capture-writer.js';
-import { HelloStatus, scanClientHello } from './tls-client-hello.js';
+import { HelloStatus, scanClientHello } from './client-payload.js';
 
 const scan = (bytes: Buffer) => scanClientHello(bytes, 0, bytes.length);
 

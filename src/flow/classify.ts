@@ -2,11 +2,11 @@
 // topology) and a decision (via the catalog). Audit and gateway both call it; nothing else
 // computes verdicts.
 import { type Component, components } from '../catalog/model.js';
-import type { FlowRecord } from '../flow/record.js';
 import { canonicalHostName } from '../match/host.js';
 import { type IpAddress, parseIp } from '../match/ip.js';
-import type { Decision, Policy } from './policy.js';
-import type { ActualPathResult, PathResolver } from './topology.js';
+import type { Decision, Policy } from '../policy/policy.js';
+import type { ActualPathResult, PathResolver } from '../policy/topology.js';
+import type { FlowRecord } from './record.js';
 
 export interface ClassifyOptions {
   /** Component of flows whose record does not say (default `saas`). */
