@@ -209,11 +209,13 @@ describe.skipIf(!needPeers('clickhouse'))('a fleet of gateways on a two-shard Cl
     await server.resume();
     await expect.poll(storedCount, { timeout: 60_000, interval: 250 }).toBe(sentTotal());
     await expectEachFlowOnce();
-    const spoolAfter = await Promise.all(
-      fleet.map(
-        async (member) => /pathwarden_store_spool_batches (\d+)/.exec(await member.metrics.metrics())?.[1],
-      ),
-    );
-    expect(spoolAfter).toEqual(['0', '0']);
+    // The insert is acknowledged before the replayed files are deleted: wait for the gauges too.
+    const spoolAfter = () =>
+      Promise.all(
+        fleet.map(
+          async (member) => /pathwarden_store_spool_batches (\d+)/.exec(await member.metrics.metrics())?.[1],
+        ),
+      );
+    await expect.poll(spoolAfter, { timeout: 20_000, interval: 250 }).toEqual(['0', '0']);
   }, 120_000);
 });
