@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
+import { packageRoot } from '../catalog/load.js';
 import { ALLOW_MISSING_PEERS, needPeers, peers } from './peers.js';
 
 const saved = process.env[ALLOW_MISSING_PEERS];
@@ -27,4 +30,14 @@ test('a missing peer fails with the install command, or skips only when the deve
   } finally {
     (peers as Record<string, { path: string; apt: string }>).squid = { ...real, path: saved };
   }
+});
+
+test('npm run docs:screenshots runs test files that exist and save through screenshotPath()', () => {
+  const root = packageRoot();
+  const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts[
+    'docs:screenshots'
+  ] as string;
+  const files = script.split(' ').filter((word) => word.endsWith('.test.ts'));
+  expect(files.length).toBeGreaterThanOrEqual(3);
+  for (const file of files) expect(readFileSync(join(root, file), 'utf8'), file).toContain('screenshotPath(');
 });
