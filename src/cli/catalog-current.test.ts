@@ -3,8 +3,8 @@
 // relay, today's sign-in hosts, downloads, maps, AppSource and the Office store).
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { runCli } from '../cli/program.js';
-import { loadBuiltinCatalog } from './load.js';
+import { loadBuiltinCatalog } from '../catalog/load.js';
+import { runCli } from './program.js';
 
 /** Sources of the current Microsoft lists (catalog/powerbi.yaml `sources`), each with a date or URL. */
 const currentSources = [

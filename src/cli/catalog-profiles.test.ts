@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadBuiltinCatalog, parseCatalog } from '../catalog/load.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { runPathwarden } from '../generate/testing/run-cli.js';
-import { loadBuiltinCatalog, parseCatalog } from './load.js';
-import { selectProfile } from './profiles.js';
 
 async function run(...argv: string[]) {
   const { code, stdout, stderr } = await runPathwarden(...argv);
