@@ -16,8 +16,8 @@ export interface ClassifyOptions {
   /** The `privatelink.*` CNAME a DNS answer for the address went through (Private Link evidence). */
   privateLinkOf?: (address: string) => string | undefined;
   /**
-   * Memo of earlier results for a long run of flows (an audit): actual paths per (upstream,
-   * source, destination) and decisions per (name or address text, component, port, actual path).
+   * Memo of earlier results for a long run of flows (an audit): actual paths per upstream,
+   * source or destination address and decisions per (name or address text, component, port, actual path).
    * Only ever filled by classifyFlow itself, so the results are exactly those without it.
    */
   cache?: ClassifyCache;
@@ -44,12 +44,23 @@ export class ClassifyCache {
    */
   #byProxy: Record<string, ActualPathResult | null | undefined> = Object.create(null);
   #proxyCount = 0;
-  /** Actual paths by source address, then destination ('' for null), for flows without a proxy. */
-  #byAddress: Record<string, Record<string, ActualPathResult | undefined> | undefined> = Object.create(null);
-  #addressCount = 0;
-  /** Address lookups and misses: the address table is given up when most lookups miss. */
-  #addressLookups = 0;
-  #addressMisses = 0;
+  /**
+   * Actual paths by source address and by destination address, for flows whose proxy (if any) does
+   * not decide: the topology tries the source, and only when the source is not listed does the
+   * destination decide alone, so the two are remembered apart (null: the source does not decide).
+   * Zeek's conn logs pair a few thousand sources with a few thousand responders: the pairs are far
+   * too many to remember, each side is not.
+   */
+  #bySource: Record<string, ActualPathResult | null | undefined> = Object.create(null);
+  #sourceCount = 0;
+  #byDestination: Record<string, ActualPathResult | undefined> = Object.create(null);
+  #destinationCount = 0;
+  /**
+   * Destination lookups and misses: the destination table is given up when most lookups miss (as
+   * for Squid's direct flows to the addresses of the whole web).
+   */
+  #destinationLookups = 0;
+  #destinationMisses = 0;
   readonly #limit: number;
 
   constructor(limit = CACHE_LIMIT) {
@@ -99,12 +110,12 @@ export class ClassifyCache {
     upstream: string | null,
     source: string | null,
     destination: string | null,
-    resolve: (proxyOnly: boolean) => ActualPathResult,
+    resolve: (part: PathPart) => ActualPathResult,
   ): ActualPathResult {
     if (upstream) {
       let byProxy = this.#byProxy[upstream];
       if (byProxy === undefined) {
-        const result = resolve(true);
+        const result = resolve('proxy');
         byProxy = result.path === 'unknown' ? null : { path: result.path, evidence: detach(result.evidence) };
         if (this.#proxyCount >= this.#limit) {
           this.#byProxy = Object.create(null);
@@ -115,32 +126,42 @@ export class ClassifyCache {
       }
       if (byProxy !== null) return byProxy;
     }
-    if (this.#addressLookups > this.#limit && this.#addressMisses * 2 > this.#addressLookups)
-      return resolve(false);
-    this.#addressLookups++;
-    const sourceKey = source ?? '';
-    const destinationKey = destination ?? '';
-    let byDestination = this.#byAddress[sourceKey];
-    const cached = byDestination?.[destinationKey];
+    if (source) {
+      let bySource = this.#bySource[source];
+      if (bySource === undefined) {
+        const result = resolve('source');
+        bySource =
+          result.path === 'unknown' ? null : { path: result.path, evidence: detach(result.evidence) };
+        if (this.#sourceCount >= this.#limit) {
+          this.#bySource = Object.create(null);
+          this.#sourceCount = 0;
+        }
+        this.#bySource[detach(source)] = bySource;
+        this.#sourceCount++;
+      }
+      if (bySource !== null) return bySource;
+    }
+    if (this.#destinationLookups > this.#limit && this.#destinationMisses * 2 > this.#destinationLookups)
+      return resolve('destination');
+    this.#destinationLookups++;
+    const key = destination ?? '';
+    const cached = this.#byDestination[key];
     if (cached !== undefined) return cached;
-    this.#addressMisses++;
-    const result = resolve(false);
-    // With a proxy that does not decide, the result depends on the two addresses alone.
+    this.#destinationMisses++;
+    const result = resolve('destination');
     const kept = { path: result.path, evidence: detach(result.evidence) };
-    if (this.#addressCount >= this.#limit) {
-      this.#byAddress = Object.create(null);
-      this.#addressCount = 0;
-      byDestination = undefined;
+    if (this.#destinationCount >= this.#limit) {
+      this.#byDestination = Object.create(null);
+      this.#destinationCount = 0;
     }
-    if (byDestination === undefined) {
-      byDestination = Object.create(null) as Record<string, ActualPathResult | undefined>;
-      this.#byAddress[detach(sourceKey)] = byDestination;
-    }
-    byDestination[detach(destinationKey)] = kept;
-    this.#addressCount++;
+    this.#byDestination[detach(key)] = kept;
+    this.#destinationCount++;
     return kept;
   }
 }
+
+/** Which evidence of a flow the topology is asked about (see ClassifyCache.path). */
+type PathPart = 'proxy' | 'source' | 'destination' | 'all';
 
 const componentCodes: Readonly<Record<string, number>> = Object.fromEntries(
   components.map((component, code) => [component, code]),
@@ -172,19 +193,15 @@ export function classifyFlow(
     // nothing about the path of the name's traffic, so a DNS record never proves a leak.
     flow.actualPathEvidence ??= 'dns lookup';
   } else if (flow.actualPath === 'unknown') {
-    const resolve = (proxyOnly: boolean) =>
-      resolver.resolve(
-        proxyOnly
-          ? { proxy: flow.upstream ?? undefined }
-          : {
-              destination: parseAddress(flow.destination),
-              source: parseAddress(flow.sourceAddress),
-              proxy: flow.upstream ?? undefined,
-            },
-      );
+    const resolve = (part: PathPart) =>
+      resolver.resolve({
+        proxy: part === 'proxy' || part === 'all' ? (flow.upstream ?? undefined) : undefined,
+        source: part === 'source' || part === 'all' ? parseAddress(flow.sourceAddress) : undefined,
+        destination: part === 'destination' || part === 'all' ? parseAddress(flow.destination) : undefined,
+      });
     const result =
       cache === undefined
-        ? resolve(false)
+        ? resolve('all')
         : cache.path(flow.upstream, flow.sourceAddress, flow.destination, resolve);
     flow.actualPath = result.path;
     if (result.path !== 'unknown' || flow.actualPathEvidence === null)
