@@ -42,8 +42,7 @@ export class ClassifyCache {
    * Squid's parent peers are few; its direct flows' destinations are as many as the addresses of
    * the web, so only the proxy part is worth remembering for them.
    */
-  #byProxy: Record<string, ActualPathResult | null | undefined> = Object.create(null);
-  #proxyCount = 0;
+  readonly #byProxy: PathTable;
   /**
    * Actual paths by source address and by destination address, for flows whose proxy (if any) does
    * not decide: the topology tries the source, and only when the source is not listed does the
@@ -51,20 +50,16 @@ export class ClassifyCache {
    * Zeek's conn logs pair a few thousand sources with a few thousand responders: the pairs are far
    * too many to remember, each side is not.
    */
-  #bySource: Record<string, ActualPathResult | null | undefined> = Object.create(null);
-  #sourceCount = 0;
-  #byDestination: Record<string, ActualPathResult | undefined> = Object.create(null);
-  #destinationCount = 0;
-  /**
-   * Destination lookups and misses: the destination table is given up when most lookups miss (as
-   * for Squid's direct flows to the addresses of the whole web).
-   */
-  #destinationLookups = 0;
-  #destinationMisses = 0;
+  readonly #bySource: PathTable;
+  readonly #byDestination: PathTable;
   readonly #limit: number;
 
   constructor(limit = CACHE_LIMIT) {
     this.#limit = limit;
+    this.#byProxy = new PathTable(limit, true);
+    this.#bySource = new PathTable(limit, true);
+    // Given up when most lookups miss (as for Squid's direct flows to the addresses of the web).
+    this.#byDestination = new PathTable(limit, false);
   }
 
   /**
@@ -113,50 +108,60 @@ export class ClassifyCache {
     resolve: (part: PathPart) => ActualPathResult,
   ): ActualPathResult {
     if (upstream) {
-      let byProxy = this.#byProxy[upstream];
-      if (byProxy === undefined) {
-        const result = resolve('proxy');
-        byProxy = result.path === 'unknown' ? null : { path: result.path, evidence: detach(result.evidence) };
-        if (this.#proxyCount >= this.#limit) {
-          this.#byProxy = Object.create(null);
-          this.#proxyCount = 0;
-        }
-        this.#byProxy[detach(upstream)] = byProxy;
-        this.#proxyCount++;
-      }
+      const byProxy = this.#byProxy.lookup(upstream, 'proxy', resolve);
       if (byProxy !== null) return byProxy;
     }
     if (source) {
-      let bySource = this.#bySource[source];
-      if (bySource === undefined) {
-        const result = resolve('source');
-        bySource =
-          result.path === 'unknown' ? null : { path: result.path, evidence: detach(result.evidence) };
-        if (this.#sourceCount >= this.#limit) {
-          this.#bySource = Object.create(null);
-          this.#sourceCount = 0;
-        }
-        this.#bySource[detach(source)] = bySource;
-        this.#sourceCount++;
-      }
+      const bySource = this.#bySource.lookup(source, 'source', resolve);
       if (bySource !== null) return bySource;
     }
-    if (this.#destinationLookups > this.#limit && this.#destinationMisses * 2 > this.#destinationLookups)
+    const byDestination = this.#byDestination;
+    if (byDestination.lookups > this.#limit && byDestination.misses * 2 > byDestination.lookups)
       return resolve('destination');
-    this.#destinationLookups++;
-    const key = destination ?? '';
-    const cached = this.#byDestination[key];
-    if (cached !== undefined) return cached;
-    this.#destinationMisses++;
-    const result = resolve('destination');
-    const kept = { path: result.path, evidence: detach(result.evidence) };
-    if (this.#destinationCount >= this.#limit) {
-      this.#byDestination = Object.create(null);
-      this.#destinationCount = 0;
+    return byDestination.lookup(destination ?? '', 'destination', resolve) as ActualPathResult;
+  }
+}
+
+/**
+ * Actual paths by the text of one piece of evidence (a proxy, a source or a destination address).
+ * For evidence that may decide alone (`decidesAlone`), null when it does not. Emptied when it
+ * reaches its limit.
+ */
+class PathTable {
+  #entries: Record<string, ActualPathResult | null | undefined> = Object.create(null);
+  #count = 0;
+  lookups = 0;
+  misses = 0;
+  readonly #limit: number;
+  readonly #decidesAlone: boolean;
+
+  constructor(limit: number, decidesAlone: boolean) {
+    this.#limit = limit;
+    this.#decidesAlone = decidesAlone;
+  }
+
+  lookup(
+    text: string,
+    part: PathPart,
+    resolve: (part: PathPart) => ActualPathResult,
+  ): ActualPathResult | null {
+    this.lookups++;
+    let known = this.#entries[text];
+    if (known === undefined) {
+      this.misses++;
+      const result = resolve(part);
+      known =
+        this.#decidesAlone && result.path === 'unknown'
+          ? null
+          : { path: result.path, evidence: detach(result.evidence) };
+      if (this.#count >= this.#limit) {
+        this.#entries = Object.create(null);
+        this.#count = 0;
+      }
+      this.#entries[detach(text)] = known;
+      this.#count++;
     }
-    this.#byDestination[detach(key)] = kept;
-    this.#destinationCount++;
-    return kept;
+    return known;
   }
 }
 
