@@ -167,7 +167,30 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-async function timeCalls(base: string, path: string): Promise<{ p50: number; p95: number }> {
+/** The admin API calls the dashboard's pages make, labelled (shared with bench/clickhouse.ts). */
+export function dashboardApiCalls(hourAgo: number): [string, string][] {
+  return [
+    ['overview: /api/stats (all flows)', '/api/stats'],
+    [
+      'overview: /api/stats (last hour, 30 s buckets)',
+      `/api/stats?from=${hourAgo}&to=${Date.now()}&bucket=30s`,
+    ],
+    ['flows: /api/flows (no filter)', '/api/flows?limit=50'],
+    ['flows: /api/flows?verdict=leak', '/api/flows?verdict=leak&limit=50'],
+    [
+      'flows: /api/flows?host=powerbi&component=desktop',
+      '/api/flows?host=powerbi&component=desktop&limit=50',
+    ],
+    [
+      'flows: /api/flows (host + verdict + last hour)',
+      `/api/flows?host=example&verdict=unknown&from=${hourAgo}&limit=50`,
+    ],
+    ['flows: /api/flows (page at offset 500,000)', '/api/flows?limit=50&offset=500000'],
+    ['exceptions: /api/exceptions', '/api/exceptions'],
+  ];
+}
+
+export async function timeCalls(base: string, path: string): Promise<{ p50: number; p95: number }> {
   const once = async () => {
     const start = performance.now();
     const response = await fetch(`${base}${path}`);
@@ -277,25 +300,7 @@ async function main(): Promise<void> {
     const base = `http://${admin.address}`;
     try {
       const hourAgo = Date.now() - 3_600_000;
-      const calls: [string, string][] = [
-        ['overview: /api/stats (all flows)', '/api/stats'],
-        [
-          'overview: /api/stats (last hour, 30 s buckets)',
-          `/api/stats?from=${hourAgo}&to=${Date.now()}&bucket=30s`,
-        ],
-        ['flows: /api/flows (no filter)', '/api/flows?limit=50'],
-        ['flows: /api/flows?verdict=leak', '/api/flows?verdict=leak&limit=50'],
-        [
-          'flows: /api/flows?host=powerbi&component=desktop',
-          '/api/flows?host=powerbi&component=desktop&limit=50',
-        ],
-        [
-          'flows: /api/flows (host + verdict + last hour)',
-          `/api/flows?host=example&verdict=unknown&from=${hourAgo}&limit=50`,
-        ],
-        ['flows: /api/flows (page at offset 500,000)', '/api/flows?limit=50&offset=500000'],
-        ['exceptions: /api/exceptions', '/api/exceptions'],
-      ];
+      const calls = dashboardApiCalls(hourAgo);
       say('');
       say(`| API call (${API_CALLS} calls each) | p50 ms | p95 ms |`);
       say('| --- | ---: | ---: |');

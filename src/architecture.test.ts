@@ -58,7 +58,7 @@ const layers: Layer[] = [
   },
   {
     folder: 'protocol',
-    job: 'one reader per wire protocol: TLS ClientHello, DNS',
+    job: 'one reader per wire protocol: TLS ClientHello, QUIC Initial, DNS',
     imports: ['errors.ts', 'util', 'match'],
   },
   {
@@ -120,6 +120,7 @@ const layers: Layer[] = [
     folder: 'server',
     job: 'wires the gateway and the admin server together',
     imports: ['errors.ts', 'util', 'match', 'catalog', 'policy', 'flow', 'store', 'gateway', 'admin'],
+    testImports: ['cli'],
   },
   {
     folder: 'cli',

@@ -17,6 +17,7 @@ export const errorCodes = {
     summary: 'A catalog failed validation (schema, duplicate ids, malformed patterns, conflicting rules).',
   },
   PW_ERR_RULE_NOT_FOUND: { exitCode: 2, summary: 'No rule has the requested id.' },
+  PW_ERR_PROFILE_UNKNOWN: { exitCode: 2, summary: 'The catalog has no profile of the requested name.' },
   PW_ERR_CONFIG_INVALID: {
     exitCode: 2,
     summary: 'A gateway configuration could not be read or failed validation.',

@@ -10,7 +10,13 @@ import type { Policy } from '../policy/policy.js';
 import { decisionToJson } from '../policy/serialize.js';
 import { FlowQueryError } from '../store/query.js';
 import type { FlowStore } from '../store/store.js';
-import { isLoopbackHost, isLoopbackHostPort, parseHostHeader, splitHostPort } from '../util/host-port.js';
+import {
+  isLoopbackHost,
+  isLoopbackHostPort,
+  listenError,
+  parseHostHeader,
+  splitHostPort,
+} from '../util/host-port.js';
 import type { ApiErrorBody, HealthzResponse, StatsResponse } from './api-contract.js';
 import type { GatewayMetrics } from './metrics.js';
 import {
@@ -218,15 +224,7 @@ function adminRoutes(options: AdminServerOptions): Map<string, Route> {
 
 function listen(server: Server, host: string, port: number, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const failed = (error: Error) => {
-      reject(
-        new PathwardenError(
-          'PW_ERR_CONFIG_INVALID',
-          `cannot listen on admin address ${text}: ${error.message}`,
-          { cause: error },
-        ),
-      );
-    };
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError('admin', text, error));
     server.once('error', failed);
     server.listen({ host, port }, () => {
       server.off('error', failed);

@@ -29,7 +29,7 @@ function aggregateOf(flows: FlowRecord[], limits = {}): AuditAggregate {
 function report(aggregate: AuditAggregate, top = 20) {
   return buildAuditReport(aggregate, {
     generatedAt: new Date(0),
-    catalog: { name: 'powerbi', version: 'test' },
+    catalog: { name: 'powerbi', version: 'test', profile: 'current' },
     topology: { file: null, default: 'internet' },
     inputs: [],
     dnsAnswers: 0,

@@ -96,7 +96,8 @@ export interface SeriesBucketJson {
 export interface AuditReport {
   schema: typeof auditReportSchema;
   generatedAt: string;
-  catalog: { name: string; version: string };
+  /** `profile`: the catalog profile that gave the expected paths (docs/model.md, "Profiles"). */
+  catalog: { name: string; version: string; profile: string };
   topology: { file: string | null; default: Topology['default'] };
   defaultComponent: Component;
   inputs: InputReport[];
@@ -142,7 +143,8 @@ export interface AuditReport {
 
 export interface ReportContext {
   generatedAt: Date;
-  catalog: { name: string; version: string };
+  /** `profile`: the catalog profile that gave the expected paths (docs/model.md, "Profiles"). */
+  catalog: { name: string; version: string; profile: string };
   topology: { file: string | null; default: Topology['default'] };
   inputs: InputReport[];
   dnsAnswers: number;

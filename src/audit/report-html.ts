@@ -80,7 +80,7 @@ function header(report: AuditReport): string {
   return `<header>
 <h1>Power BI path audit</h1>
 <p class="meta">${formatCount(report.flows)} flows from ${report.inputs.length} input${report.inputs.length === 1 ? '' : 's'}, ${escapeMarkup(range)}.
-Catalog <strong>${escapeMarkup(report.catalog.name)} ${escapeMarkup(report.catalog.version)}</strong>;
+Catalog <strong>${escapeMarkup(report.catalog.name)} ${escapeMarkup(report.catalog.version)}</strong>, profile <strong>${escapeMarkup(report.catalog.profile)}</strong>;
 topology <strong>${escapeMarkup(report.topology.file ?? 'none (actual paths unknown)')}</strong>;
 flows that do not name their component count as <strong>${escapeMarkup(report.defaultComponent)}</strong>.</p>
 </header>`;

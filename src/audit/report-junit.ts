@@ -67,6 +67,7 @@ export function renderJunitReport(report: AuditReport, options: JunitOptions = {
     '    <properties>',
     ...[
       ['catalog', `${report.catalog.name} ${report.catalog.version}`],
+      ['profile', report.catalog.profile],
       ['topology', report.topology.file ?? '(none)'],
       ['flows', String(report.flows)],
       ...verdicts.map((verdict) => [`verdict.${verdict}`, String(report.verdicts[verdict])]),

@@ -27,7 +27,7 @@ export function renderTerminalReport(report: AuditReport, options: TerminalOptio
   const read = report.inputs.filter((input) => input.status === 'read' || input.status === 'empty').length;
   out.push(
     `pathwarden audit: ${formatCount(report.flows)} flows from ${read} input${read === 1 ? '' : 's'}` +
-      ` (catalog ${report.catalog.name} ${report.catalog.version}; topology ${report.topology.file ?? 'none: actual paths unknown'})`,
+      ` (catalog ${report.catalog.name} ${report.catalog.version}, profile ${report.catalog.profile}; topology ${report.topology.file ?? 'none: actual paths unknown'})`,
   );
   if (report.timeRange.first) out.push(`time range ${report.timeRange.first} .. ${report.timeRange.last}`);
 

@@ -242,7 +242,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 
   return buildAuditReport(aggregate, {
     generatedAt: (options.now ?? (() => new Date()))(),
-    catalog: { name: options.policy.catalog.name, version: options.policy.catalog.version },
+    catalog: {
+      name: options.policy.catalog.name,
+      version: options.policy.catalog.version,
+      profile: options.policy.profile,
+    },
     topology: { file: options.topologyFile ?? null, default: topology.default },
     inputs: planned.map(({ report }) => report),
     dnsAnswers: dns.answers,

@@ -74,6 +74,18 @@ export function renderCatalogDocs(catalog: Catalog): string {
       );
     }
   }
+  const later = catalog.rules.filter((rule) => !rule.source.startsWith('seed'));
+  if (later.length > 0) {
+    out.push(
+      '',
+      '## Rules added from later documents',
+      '',
+      'Rules whose source is not the seed: each cites its own document (see Sources) and table row. The',
+      'traceability table above never maps a seed statement to one of them.',
+      '',
+    );
+    for (const rule of later) out.push(`- ${code(rule.id)} (${rule.path}): ${cell(rule.source)}`);
+  }
   const sources = Object.entries(catalog.sources);
   if (sources.length > 0) {
     out.push('', '## Sources', '', '| key | document | date |', '| --- | --- | --- |');

@@ -112,6 +112,14 @@ export function mergeCatalogs(base: LoadedCatalog, overlay: LoadedCatalog, file:
     notes: [...base.catalog.notes, ...overlay.catalog.notes],
     rules,
     statements: [...base.catalog.statements, ...overlay.catalog.statements],
+    // An overlay may add or redefine profiles; its new rules hold in every profile that is defined
+    // by `exclude`, and in a `rules` profile only when it names them (docs/model.md, "Profiles").
+    ...(base.catalog.profiles || overlay.catalog.profiles
+      ? { profiles: { ...base.catalog.profiles, ...overlay.catalog.profiles } }
+      : {}),
+    ...((overlay.catalog.defaultProfile ?? base.catalog.defaultProfile)
+      ? { defaultProfile: overlay.catalog.defaultProfile ?? base.catalog.defaultProfile }
+      : {}),
   };
   const problems = validateCatalog(catalog, (rule) => origins.get(rule));
   return requireValid({ catalog, origins, problems }, file);

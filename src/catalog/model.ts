@@ -59,6 +59,17 @@ export interface SourceDocument {
   date?: string;
 }
 
+/**
+ * A named view of a catalog (docs/model.md, "Profiles"): `rules` lists exactly the rules that hold
+ * (ids, or `prefix.*`), else every rule holds except those `exclude` names.
+ */
+export interface ProfileDefinition {
+  title: string;
+  description?: string;
+  rules?: readonly string[];
+  exclude?: readonly string[];
+}
+
 export interface Catalog {
   schema: 'pathwarden.catalog/v1';
   name: string;
@@ -69,6 +80,12 @@ export interface Catalog {
   notes: readonly { id: string; text: string; source: string }[];
   rules: readonly Rule[];
   statements: readonly Statement[];
+  /** Named views of the rules; a catalog without them has one implicit profile, `current`. */
+  profiles?: Readonly<Record<string, ProfileDefinition>>;
+  /** The profile used when none is asked for (`current` when absent). */
+  defaultProfile?: string;
+  /** Set on the view a profile selects (see selectProfile): the profile that answers. */
+  profile?: string;
 }
 
 export function coversAllComponents(rule: Pick<Rule, 'components'>): boolean {

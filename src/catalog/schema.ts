@@ -53,6 +53,22 @@ export const catalogSchema = z.strictObject({
   statements: z
     .array(z.strictObject({ ref: z.string().min(1), says: z.string().min(1), rules: z.array(z.string()) }))
     .default([]),
+  profiles: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9-]*$/, 'profile names are lower-case letters, digits and "-"'),
+      z
+        .strictObject({
+          title: z.string().min(1),
+          description: z.string().optional(),
+          rules: z.array(z.string().min(1)).optional(),
+          exclude: z.array(z.string().min(1)).optional(),
+        })
+        .refine((profile) => !(profile.rules && profile.exclude), {
+          message: 'a profile lists either `rules` (exactly these) or `exclude`, not both',
+        }),
+    )
+    .optional(),
+  defaultProfile: z.string().min(1).optional(),
 });
 
 export type CatalogInput = z.input<typeof catalogSchema>;

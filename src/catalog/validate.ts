@@ -5,6 +5,7 @@ import type { Location, Problem } from '../errors.js';
 import { formatHostPattern, parseHostPattern } from '../match/host.js';
 import { formatPrefix, parsePrefix } from '../match/ip.js';
 import { type Catalog, type Component, coversAllComponents, type Rule } from './model.js';
+import { rulesOfProfile, selectorMatches } from './profiles.js';
 
 /** Where a rule (or one of its fields) is written; the loader supplies it. */
 export type LocateRule = (rule: Rule, field?: string) => Location | undefined;
@@ -54,7 +55,39 @@ export function validateCatalog(catalog: Catalog, locate: LocateRule): Problem[]
     }
   });
 
-  for (const conflict of findConflicts(catalog.rules)) {
+  const catalogFile = locate(catalog.rules[0] as Rule)?.file ?? '<catalog>';
+  for (const [name, definition] of Object.entries(catalog.profiles ?? {})) {
+    for (const selector of [...(definition.rules ?? []), ...(definition.exclude ?? [])]) {
+      if (!catalog.rules.some((rule) => selectorMatches(selector, rule.id))) {
+        problems.push({
+          message: `profile "${name}" names "${selector}", which matches no rule`,
+          location: { file: catalogFile, field: `profiles.${name}` },
+        });
+      }
+    }
+  }
+  if (catalog.defaultProfile !== undefined && !catalog.profiles?.[catalog.defaultProfile]) {
+    problems.push({
+      message: `defaultProfile "${catalog.defaultProfile}" is not one of the catalog's profiles`,
+      location: { file: catalogFile, field: 'defaultProfile' },
+    });
+  }
+
+  // Rules of different profiles may disagree (that is what profiles are for): conflicts are
+  // checked within each profile, and a pair is reported once.
+  const ruleSets = catalog.profiles
+    ? Object.values(catalog.profiles).map((definition) => rulesOfProfile(catalog, definition))
+    : [catalog.rules];
+  const seenPairs = new Set<string>();
+  const conflicts = ruleSets
+    .flatMap((rules) => findConflicts(rules))
+    .filter((conflict) => {
+      const key = `${conflict.rules[0].id}\u0000${conflict.rules[1].id}\u0000${conflict.destination}`;
+      if (seenPairs.has(key)) return false;
+      seenPairs.add(key);
+      return true;
+    });
+  for (const conflict of conflicts) {
     const [a, b] = conflict.rules;
     const at = locate(a);
     report(

@@ -21,14 +21,16 @@ import { parseVpcFields } from '../ingest/aws-vpc.js';
 import type { FormatName } from '../ingest/format.js';
 import { compileSquidLogformat } from '../ingest/squid-logformat.js';
 import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
+import { storeTarget } from '../store/target.js';
 import { type CliIo, write } from './io.js';
 import {
   type CatalogOptions,
   catalogOption,
   componentOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -63,6 +65,9 @@ interface AuditCliOptions extends CatalogOptions {
   demo?: boolean;
   vpcFields?: string[];
   squidLogformat?: string;
+  store?: string;
+  auditId?: string;
+  spool: string;
 }
 
 export function auditCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -124,6 +129,19 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
           return [...(previous ?? []), value as FailOn];
         }),
     )
+    .option(
+      '--store <file|url>',
+      'also write every classified flow to a flow store: a DuckDB file (.jsonl: JSON lines) or clickhouse://HOST:PORT/DATABASE[?table=flows]',
+    )
+    .option(
+      '--audit-id <id>',
+      "this audit's name in the store's gateway column, as audit:<id> (default: the start time)",
+    )
+    .option(
+      '--spool <dir>',
+      'with --store clickhouse://: folder for batches ClickHouse has not acknowledged',
+      'pathwarden-spool',
+    )
     .option('--strict', 'stop at the first bad record (exit code 2) instead of counting and skipping it')
     .option(
       '--quiet',
@@ -131,6 +149,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .option('--demo', 'audit the bundled demo data set (mixed formats, known leaks) with its topology')
     .addHelpText(
       'after',
@@ -165,7 +184,7 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
-      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
@@ -176,6 +195,18 @@ Examples:
       const sinks: FlowSink[] = [];
       if (options.ndjson) sinks.push(ndjsonSink(stdout));
       if (options.csv) sinks.push(csvSink(stdout));
+      // Loaded on use: the store modules bring DuckDB and the ClickHouse client.
+      const storeSink = options.store
+        ? await (await import('../audit/store-sink.js')).openStoreSink(
+            storeTarget(options.store, options.spool),
+            options.auditId ??
+              new Date()
+                .toISOString()
+                .replace(/\.\d{3}Z$/, 'Z')
+                .replace(/:/g, '-'),
+          )
+        : undefined;
+      if (storeSink) sinks.push(storeSink);
       const stderr = io.stderr as Writable & { isTTY?: boolean; columns?: number };
       const progress = !options.quiet && stderr.isTTY === true ? new ProgressBar(stderr) : undefined;
 
@@ -200,6 +231,11 @@ Examples:
         if (options.html) writeOutput(options.html, renderHtmlReport(report));
         if (options.junit) writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
 
+        if (storeSink)
+          await write(
+            io.stderr,
+            `pathwarden audit: flows stored in ${options.store} as gateway ${storeSink.writer}\n`,
+          );
         const failed = report.inputs.filter((input) => input.status === 'failed');
         for (const input of failed) await write(io.stderr, `pathwarden: ${input.file}: ${input.message}\n`);
         if (failed.length > 0) setExit(2);

@@ -11,8 +11,10 @@ import {
   catalogOption,
   componentOption,
   loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 
 export function catalogCommand(io: CliIo, setExit: (code: number) => void): Command {
@@ -25,8 +27,9 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
     .addOption(componentOption('only rules that apply to this component'))
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .action(async (options: CatalogOptions & { json?: boolean; component?: string }) => {
-      const loaded = loadCatalogFromOptions(options);
+      const loaded = loadProfileFromOptions(options);
       const component = options.component ? parseComponent(options.component, 'saas') : undefined;
       const rules = loaded.catalog.rules.filter((rule) => !component || rule.components.includes(component));
       if (options.json) {
@@ -42,7 +45,7 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
       await write(io.stdout, table(['ID', 'PATH', 'COMPONENTS', 'DESTINATIONS'], rows));
       await write(
         io.stdout,
-        `\n${rules.length} rules, catalog ${loaded.catalog.name} ${loaded.catalog.version}\n`,
+        `\n${rules.length} rules, catalog ${loaded.catalog.name} ${loaded.catalog.version}, profile ${loaded.catalog.profile}\n`,
       );
     });
 

@@ -2,7 +2,13 @@
 // flow file until interrupted (Ctrl-C or SIGTERM).
 import { Command } from 'commander';
 import { type CliIo, write } from './io.js';
-import { type CatalogOptions, catalogOption, loadCatalogFromOptions, noBuiltinOption } from './options.js';
+import {
+  type CatalogOptions,
+  catalogOption,
+  loadProfileFromOptions,
+  noBuiltinOption,
+  profileOption,
+} from './options.js';
 
 interface DashboardOptions extends CatalogOptions {
   store: string;
@@ -24,6 +30,7 @@ export function dashboardCommand(io: CliIo, _setExit: (code: number) => void): C
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .addHelpText(
       'after',
       `
@@ -33,7 +40,7 @@ Examples:
   pathwarden audit squid access.log --ndjson > flows.ndjson && pathwarden dashboard --store flows.ndjson`,
     )
     .action(async (options: DashboardOptions) => {
-      const catalog = loadCatalogFromOptions(options).catalog;
+      const catalog = loadProfileFromOptions(options).catalog;
       // Loaded here, not at the top: the other commands stay free of DuckDB and the HTTP server.
       const { startStoredDashboard } = await import('../admin/dashboard/serve.js');
       const running = await startStoredDashboard({

@@ -14,9 +14,10 @@ import {
   type CatalogOptions,
   catalogOption,
   componentOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -49,6 +50,7 @@ export function explainCommand(io: CliIo, setExit: (code: number) => void): Comm
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
+    .addOption(profileOption())
     .addHelpText(
       'after',
       `
@@ -59,7 +61,7 @@ Examples:
   cut -d' ' -f3 hosts.txt | pathwarden explain - > decisions.ndjson`,
     )
     .action(async (targets: string[], options: ExplainOptions) => {
-      const policy = compilePolicy(loadCatalogFromOptions(options).catalog);
+      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
       const component = parseComponent(options.component, 'saas');
       const decideOptions = {
         component,
@@ -172,6 +174,7 @@ const pathLabels: Record<Decision['path'], string> = {
 export function formatDecision(decision: Decision, policy: Policy, component: Component): string {
   const lines = [`${decision.input}${decision.input === decision.host ? '' : `  (host ${decision.host})`}`];
   const field = (name: string, value: string) => lines.push(`  ${name.padEnd(10)}${value}`);
+  field('profile', decision.profile);
   field('component', decision.component);
   field('path', pathLabels[decision.path]);
   field(

@@ -55,6 +55,19 @@ describe.skipIf(!needPeers('build'))('gateway startup errors', () => {
     expect(result.code).toBe(2);
   });
 
+  test('the admin port is in use: one line, exit 2, the same code', async () => {
+    const file = writeGatewayConfig(dir, 'admin-busy.yaml', [], {
+      admin: `127.0.0.1:${busyPort}`,
+      log: '{ level: silent }',
+    });
+    const result = await run(['gateway', '--config', file]);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(
+      `cannot listen on admin address 127.0.0.1:${busyPort}: the port is in use`,
+    );
+    expect(result.code).toBe(2);
+  });
+
   test('a listen address that is not on this host: one line, exit 2', async () => {
     const result = await run(['gateway', '--config', config('not-here.yaml', [], '192.0.2.1:3128')]);
     expectOneLine(result.stderr);

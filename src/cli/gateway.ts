@@ -2,6 +2,7 @@
 // validates the config with --check. The wiring lives in src/server/gateway-server.ts.
 import { Command } from 'commander';
 import { resolveCatalog } from '../catalog/load.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
 import { type GatewayConfig, loadGatewayConfig } from '../gateway/config.js';
 import { isLocalAddress } from '../gateway/local-address.js';
@@ -71,7 +72,9 @@ Examples:
         : undefined;
       const source = options.config ?? 'the demo';
       const config = demo ? demo.config : loadGatewayConfig(source);
-      const policy = compilePolicy(resolveCatalog({ files: config.catalog }).catalog);
+      const policy = compilePolicy(
+        selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile),
+      );
       for (const warning of await egressWarnings(config))
         await write(io.stderr, `pathwarden: warning: ${warning}\n`);
       if (options.check) {

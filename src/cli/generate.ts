@@ -22,9 +22,10 @@ import { type CliIo, write } from './io.js';
 import {
   type CatalogOptions,
   catalogOption,
-  loadCatalogFromOptions,
+  loadProfileFromOptions,
   noBuiltinOption,
   parseComponent,
+  profileOption,
 } from './options.js';
 import { compilePolicy } from './policy-cache.js';
 
@@ -126,6 +127,7 @@ export function generateCommand(io: CliIo, _setExit: (code: number) => void): Co
       )
       .addOption(catalogOption())
       .addOption(noBuiltinOption())
+      .addOption(profileOption())
       .addHelpText(
         'after',
         `
@@ -152,7 +154,7 @@ Outputs and their verification: docs/generate.md.`,
             `unknown kind "${kind}" (expected one of ${generateKinds.join(', ')}, bundle)`,
           );
         }
-        const policy = compilePolicy(loadCatalogFromOptions(flags).catalog);
+        const policy = compilePolicy(loadProfileFromOptions(flags).catalog);
         const topology = flags.topology === undefined ? emptyTopology : loadTopologyFile(flags.topology);
         const request: GenerateRequest = {
           component: flags.component === undefined ? undefined : parseComponent(flags.component, 'saas'),

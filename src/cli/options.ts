@@ -2,11 +2,13 @@
 import { Option } from 'commander';
 import { type LoadedCatalog, resolveCatalog } from '../catalog/load.js';
 import { type Component, components } from '../catalog/model.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
 
 export interface CatalogOptions {
   catalog?: string[];
   builtinCatalog?: boolean;
+  profile?: string;
 }
 
 export const catalogOption = () =>
@@ -20,6 +22,18 @@ export const noBuiltinOption = () =>
 
 export function loadCatalogFromOptions(options: CatalogOptions): LoadedCatalog {
   return resolveCatalog({ files: options.catalog ?? [], noBuiltin: options.builtinCatalog === false });
+}
+
+export const profileOption = () =>
+  new Option(
+    '--profile <name>',
+    'catalog profile: seed (the 2018 document), current (default), private-link (docs/model.md)',
+  );
+
+/** The catalog in effect, seen through `--profile` (the catalog's default profile without it). */
+export function loadProfileFromOptions(options: CatalogOptions): LoadedCatalog {
+  const loaded = loadCatalogFromOptions(options);
+  return { ...loaded, catalog: selectProfile(loaded.catalog, options.profile) };
 }
 
 export const componentOption = (description = 'Power BI component of the traffic') =>

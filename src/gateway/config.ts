@@ -165,6 +165,8 @@ export const gatewayConfigSchema = z.strictObject({
   socks: hostPort.optional(),
   /** Catalog files laid over the built-in catalog (as --catalog does). */
   catalog: z.array(z.string()).default([]),
+  /** Catalog profile (as --profile does): seed, current (the catalog's default), private-link. */
+  profile: z.string().min(1).optional(),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -5,6 +5,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { resolveCatalog } from '../catalog/load.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { isPathwardenError } from '../errors.js';
 import { type IpAddress, parseIp, unmapIPv4 } from '../match/ip.js';
 import { Policy } from '../policy/policy.js';
@@ -69,7 +70,9 @@ export async function startGateway(
   config: GatewayConfig,
   deps: GatewayDependencies,
 ): Promise<RunningGateway> {
-  const policy = deps.policy ?? Policy.compile(resolveCatalog({ files: config.catalog }).catalog);
+  const policy =
+    deps.policy ??
+    Policy.compile(selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile));
   const resolver = new HostResolver(config.resolve, deps.lookup);
   const egresses = {
     expressroute: compileEgress('expressroute', config.egress.expressroute),

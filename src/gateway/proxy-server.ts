@@ -2,8 +2,7 @@
 // code (client-connection.ts), not node:http — that parser is lenient in places a proxy must not
 // be, would hide CONNECT early data and half-close, and costs an object graph per request.
 import { createServer, type Server, type Socket } from 'node:net';
-import { PathwardenError } from '../errors.js';
-import { splitHostPort } from '../util/host-port.js';
+import { listenError, splitHostPort } from '../util/host-port.js';
 import { ClientConnection } from './client-connection.js';
 import { type GatewayContext, nextConnectionId } from './context.js';
 
@@ -31,23 +30,6 @@ export function createProxyServer(
   return server;
 }
 
-/** Why a listener could not bind, in the operator's words (the errno stays in `cause`). */
-function listenFailure(error: NodeJS.ErrnoException): string {
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return 'the port is in use (another gateway or program listens there)';
-    case 'EADDRNOTAVAIL':
-      return 'not an address of this host';
-    case 'EACCES':
-      return 'permission denied (ports below 1024 need privileges)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    default:
-      return error.message;
-  }
-}
-
 /**
  * Listens on `host:port` (port 0 = any free one) and returns the bound `host:port`; a failure to
  * bind is PW_ERR_LISTEN naming `role` ("proxy", "SOCKS") and the address.
@@ -59,14 +41,7 @@ export function listen(
 ): Promise<{ text: string; host: string; port: number }> {
   const { host, port } = splitHostPort(hostPort);
   return new Promise((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) =>
-      reject(
-        new PathwardenError(
-          'PW_ERR_LISTEN',
-          `cannot listen on ${role} address ${hostPort}: ${listenFailure(error)}`,
-          { cause: error },
-        ),
-      );
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError(role, hostPort, error));
     server.once('error', failed);
     server.listen({ host, port, backlog: 4096 }, () => {
       server.off('error', failed);

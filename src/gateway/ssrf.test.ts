@@ -57,6 +57,10 @@ describe('destinations in denied ranges', () => {
     '0.0.0.0',
     '[64:ff9b::7f00:1]',
     '[2002:7f00:1::]',
+    // IPv4-translated (::ffff:0:0:0/96): issue 10 saw this one dialled.
+    '[::ffff:0:7f00:1]',
+    '[::ffff:0:127.0.0.1]',
+    '[::7f00:1]',
     'localhost',
     'metadata.lab.test',
     'private.lab.test',

@@ -97,7 +97,7 @@ function json(policy: Policy, view: CatalogView) {
     ports: entry.ports,
   });
   return {
-    catalog: { name: policy.catalog.name, version: policy.catalog.version },
+    catalog: { name: policy.catalog.name, version: policy.catalog.version, profile: policy.profile },
     components: view.components,
     either: view.choice.either,
     default: view.choice.unknown,

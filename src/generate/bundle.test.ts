@@ -13,6 +13,7 @@ import { createRouterNamespace, type RouterNamespace } from './testing/netns.js'
 import { run } from './testing/processes.js';
 import { runPathwarden } from './testing/run-cli.js';
 
+const runnable = needPeers('ip', 'nft', 'dnsmasq', 'squid', 'root');
 const policy = builtinPolicy();
 const circuit = ['--via', '192.0.2.1', '--via6', '2001:db8:2::1', '--dev', 'er0'];
 
@@ -67,7 +68,7 @@ describe('generate bundle', () => {
     expect(() => generateBundle(policy, exampleTopology(), {})).toThrow(/--via/);
   });
 
-  describe.skipIf(!needPeers('ip', 'nft', 'dnsmasq', 'squid', 'root'))('with the real consumers', () => {
+  describe.skipIf(!runnable)('with the real consumers', () => {
     test('check.sh passes; apply.sh applies nothing after a failed check, everything after a good one', {
       timeout: 90_000,
     }, async () => {

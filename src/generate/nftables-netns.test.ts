@@ -19,7 +19,7 @@ const example = exampleTopology();
 
 const answers = {
   'api.powerbi.com': '198.18.0.10', // circuit-bound name, outside every circuit prefix
-  'support.powerbi.com': '13.73.248.20', // Internet exception inside a circuit prefix
+  'platform.bing.com': '13.73.248.20', // Internet exception inside a circuit prefix
 };
 
 describe.skipIf(!needPeers('ip', 'nft', 'dnsmasq', 'root'))(

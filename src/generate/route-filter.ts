@@ -80,7 +80,7 @@ function asText(
   const communities = [region.community, ...(signIn === undefined ? [] : [signIn])];
   const out = [
     `ExpressRoute Microsoft peering for Power BI in ${region.displayName} (${region.name})`,
-    `Catalog ${policy.catalog.name} ${policy.catalog.version}, components ${view.components.join(', ')}.`,
+    `Catalog ${policy.catalog.name} ${policy.catalog.version}, profile ${policy.profile}, components ${view.components.join(', ')}.`,
     '',
     `Regional BGP community: ${region.community} (${region.geography})`,
     "  Allow it in the route filter attached to the circuit's Microsoft peering: without a route filter the",
@@ -158,7 +158,7 @@ function asJson(policy: Policy, region: RegionCommunity, view: CatalogView) {
     ...(entry.group === 'internet' ? { why: whyInternet(policy, entry) } : {}),
   });
   return {
-    catalog: { name: policy.catalog.name, version: policy.catalog.version },
+    catalog: { name: policy.catalog.name, version: policy.catalog.version, profile: policy.profile },
     region: {
       name: region.name,
       displayName: region.displayName,

@@ -24,6 +24,7 @@ import { freePort, type Recorder, startRecorder } from './testing/loopback.js';
 import { type Daemon, run, runOk, startDaemon, waitFor } from './testing/processes.js';
 
 const squidPath = '/usr/sbin/squid';
+const namespaces = needPeers('squid', 'ip', 'dnsmasq', 'curl', 'root');
 const policy = builtinPolicy();
 const example = exampleTopology();
 
@@ -181,7 +182,7 @@ describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
     const result = await run(squidPath, ['-k', 'parse', '-f', file]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).not.toMatch(/WARNING|ERROR|FATAL/);
-    expect(result.stderr).toContain('Processing: never_direct allow pw_1_expressroute');
+    expect(result.stderr).toMatch(/Processing: never_direct allow pw_\d+_expressroute/);
   });
 
   test('squid -k parse accepts a circuit parent with a direct Internet path, and source addresses only', async () => {
@@ -259,7 +260,7 @@ describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
     );
   });
 
-  test.skipIf(!needPeers('ip', 'dnsmasq', 'curl', 'root'))(
+  test.skipIf(!namespaces)(
     'never reverse-resolves an IP-literal request: a PTR record cannot pick the circuit',
     {
       timeout: 60_000,
@@ -330,6 +331,77 @@ describe.skipIf(!needPeers('squid'))('generate squid with Debian Squid', () => {
         // No reverse lookup at all: dnsmasq never saw the PTR question, and nothing waited for it.
         expect(dnsmasq.output()).not.toContain('7.100.51.198.in-addr.arpa');
         expect(elapsed).toBeLessThan(5_000);
+      } finally {
+        for (const daemon of daemons) await daemon.stop();
+        await run('ip', ['netns', 'del', ns]);
+      }
+    },
+  );
+
+  test.skipIf(!namespaces)(
+    'source-address mode binds IPv6 too: an IPv6 destination leaves from the circuit source',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Inside a namespace this test creates: the circuit and Internet source addresses of both
+      // families on lo, an origin on 2001:db8:9::1 that answers with the address it was reached from,
+      // and the circuit-bound and Internet names resolving only to IPv6 (Squid's hosts_file).
+      const ns = `pw-squid6-${randomBytes(4).toString('hex')}`;
+      await runOk('ip', ['netns', 'add', ns]);
+      const daemons: Daemon[] = [];
+      try {
+        await runOk('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        for (const address of ['2001:db8:5::5', '2001:db8:5::6', '2001:db8:9::1'])
+          await runOk('ip', ['-n', ns, '-6', 'addr', 'add', `${address}/128`, 'dev', 'lo', 'nodad']);
+        for (const address of ['127.0.0.2', '127.0.0.3'])
+          await runOk('ip', ['-n', ns, 'addr', 'add', `${address}/8`, 'dev', 'lo']);
+        const origin = join(dir, `${ns}-origin.mjs`);
+        await writeFile(
+          origin,
+          `import { createServer } from 'node:http';
+createServer((request, response) => response.end(request.headers.host + ' from ' + request.socket.remoteAddress))
+  .listen(8080, '2001:db8:9::1', () => console.log('ready'));`,
+        );
+        const server = startDaemon('ip', ['netns', 'exec', ns, process.execPath, origin]);
+        daemons.push(server);
+        await waitFor(() => server.output().includes('ready'), 10_000, 'the IPv6 origin');
+        const fragment = generateSquid(
+          policy,
+          loopbackTopology({
+            expressroute: { sourceAddresses: ['127.0.0.2', '2001:db8:5::5'] },
+            internet: { sourceAddresses: ['127.0.0.3', '2001:db8:5::6'] },
+          }),
+        );
+        const file = await writeConfig('v6', fragment, 3128);
+        const hosts = join(dir, 'hosts-v6');
+        await writeFile(hosts, '2001:db8:9::1 api.powerbi.com ajax.aspnetcdn.com\n');
+        await writeFile(
+          file,
+          (await readFile(file, 'utf8')).replace(`hosts_file ${dir}/hosts`, `hosts_file ${hosts}`),
+        );
+        const squid = startDaemon('ip', ['netns', 'exec', ns, squidPath, '-N', '-f', file]);
+        daemons.push(squid);
+        const fetch = (host: string) =>
+          run('ip', [
+            'netns',
+            'exec',
+            ns,
+            'curl',
+            '-s',
+            '-m',
+            '20',
+            '-x',
+            'http://127.0.0.1:3128',
+            `http://${host}:8080/`,
+          ]);
+        await waitFor(
+          async () => (await fetch('api.powerbi.com')).stdout.includes(' from '),
+          20_000,
+          `squid\n${squid.output()}`,
+        );
+        expect((await fetch('api.powerbi.com')).stdout).toBe('api.powerbi.com:8080 from 2001:db8:5::5');
+        expect((await fetch('ajax.aspnetcdn.com')).stdout).toBe('ajax.aspnetcdn.com:8080 from 2001:db8:5::6');
       } finally {
         for (const daemon of daemons) await daemon.stop();
         await run('ip', ['netns', 'del', ns]);

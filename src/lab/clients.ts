@@ -51,7 +51,7 @@ export async function runActivity(
   else args.push('--noproxy', '*');
   if (activity.method === 'POST') {
     const body =
-      activity.rule === 'service.credentials'
+      hostOf(activity.url) === 'login.microsoftonline.com'
         ? 'grant_type=password&username=lab&password=lab'
         : '{"lab":true}';
     args.push('-X', 'POST', '--data', body);

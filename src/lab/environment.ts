@@ -3,15 +3,16 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../catalog/load.js';
+import { packageRoot, resolveCatalog } from '../catalog/load.js';
 import type { Catalog } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
+import { Policy } from '../policy/policy.js';
 import { browserActivities, spaHtml } from './browser.js';
 import { type LabCertificates, makeCertificates } from './certificates.js';
 import type { ClientContext } from './clients.js';
-import { type LabFiles, squidConfig, writeLabFiles } from './lab-files.js';
+import { type LabFiles, squidConfig, writeDnsmasqConfig, writeLabFiles } from './lab-files.js';
 import { buildNetwork, removeNetwork } from './network.js';
-import { labAddresses as A, type LabNaming, labNames, labNaming } from './plan.js';
+import { labAddresses as A, type LabName, type LabNaming, labHosts, labNaming, placeNames } from './plan.js';
 import { type LabProcess, ProcessGroup, runInNs, waitFor } from './system.js';
 
 export interface LabEnvironmentOptions {
@@ -31,6 +32,9 @@ export class LabEnvironment {
   readonly dir: string;
   readonly group: ProcessGroup;
   files!: LabFiles;
+  catalog!: Catalog;
+  policy!: Policy;
+  names: LabName[] = [];
   certificates!: LabCertificates;
   gateway?: LabProcess;
   #squids: LabProcess[] = [];
@@ -63,13 +67,18 @@ export class LabEnvironment {
     this.log(`lab ${this.naming.id}: building namespaces in ${this.dir}`);
     this.#built = true;
     await buildNetwork(this.naming);
-    this.certificates = await makeCertificates(
-      this.dir,
-      labNames.map((name) => name.host),
-    );
+    this.certificates = await makeCertificates(this.dir, labHosts);
     this.files = writeLabFiles(this.dir, this.options.catalog, this.options.userCatalogs);
+    // The policy of the catalog in use plus the lab overlay: what the gateway, the generators and
+    // the audit all use, and what places each lab name behind the circuit or on the Internet.
+    this.catalog = resolveCatalog({
+      files: [...this.options.userCatalogs, this.files.catalogOverlay],
+    }).catalog;
+    this.policy = Policy.compile(this.catalog);
+    this.names = placeNames((host, component) => this.policy.decideHost(host, { component }).path);
+    const dnsmasqConfig = writeDnsmasqConfig(this.dir, this.names);
     const { ns } = this.naming;
-    await this.group.start('dnsmasq', ns.branch, 'dnsmasq', ['-k', '-C', this.files.dnsmasqConfig], {
+    await this.group.start('dnsmasq', ns.branch, 'dnsmasq', ['-k', '-C', dnsmasqConfig], {
       pattern: /started, version/,
       timeoutMs: 5000,
     });

@@ -4,7 +4,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Catalog, Rule } from '../catalog/model.js';
-import { labAddresses as A, clientAddresses, labNames, standInHosts } from './plan.js';
+import { labAddresses as A, clientAddresses, type LabName, standInHosts } from './plan.js';
 
 export interface LabFiles {
   catalogOverlay: string;
@@ -13,7 +13,6 @@ export interface LabFiles {
   uplinkTopology: { circuit: string; internet: string };
   gatewayConfig: string;
   flowStore: string;
-  dnsmasqConfig: string;
 }
 
 export const circuitPrefixRule = 'lab.circuit-prefix';
@@ -96,7 +95,7 @@ export function gatewayConfig(dir: string, catalogs: readonly string[]): object 
   };
 }
 
-export function dnsmasqConfig(dir: string): string {
+export function dnsmasqConfig(dir: string, names: readonly LabName[]): string {
   return [
     '# pathwarden lab DNS: every lab name, nothing else',
     'no-resolv',
@@ -105,7 +104,7 @@ export function dnsmasqConfig(dir: string): string {
     `listen-address=127.0.0.1,${A.branchClientSide}`,
     `pid-file=${join(dir, 'dnsmasq.pid')}`,
     'log-facility=-',
-    ...labNames.map((name) => `host-record=${name.host},${name.address}`),
+    ...names.map((name) => `host-record=${name.host},${name.address}`),
     '',
   ].join('\n');
 }
@@ -150,6 +149,12 @@ export function writeLabFiles(dir: string, base: Catalog, userCatalogs: readonly
     },
     gatewayConfig: file('gateway.json', gatewayConfig(dir, [...userCatalogs, catalogOverlayFile])),
     flowStore: join(dir, 'gateway-flows.jsonl'),
-    dnsmasqConfig: file('dnsmasq.conf', dnsmasqConfig(dir)),
   };
+}
+
+/** Writes the DNS configuration once the names are placed (which needs the catalog in use). */
+export function writeDnsmasqConfig(dir: string, names: readonly LabName[]): string {
+  const path = join(dir, 'dnsmasq.conf');
+  writeFileSync(path, dnsmasqConfig(dir, names));
+  return path;
 }

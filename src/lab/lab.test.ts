@@ -1,21 +1,34 @@
 // The lab end to end (root only: namespaces, veth links, tcpdump) and its pure parts. The
 // end-to-end tests run the built CLI and its processes: `npm run build` first.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadBuiltinCatalog } from '../catalog/load.js';
+import { loadBuiltinCatalog, resolveCatalog } from '../catalog/load.js';
+import { Policy } from '../policy/policy.js';
 import { needPeers } from '../testing/peers.js';
 import { cliMain } from './environment.js';
 import { catalogOverlay } from './lab-files.js';
-import { activities, labAddresses, labNames, labNaming, standInHosts } from './plan.js';
+import { activities, labAddresses, labHosts, labNaming, placeNames, standInHosts } from './plan.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { labReportJson } from './report.js';
 import { parseScenarios, runLab } from './run.js';
 import { runCommand } from './system.js';
 
 // Fails (naming the package) when a program is missing, instead of skipping: see src/testing/peers.ts.
+/** The built-in catalog with the lab overlay, as a lab run compiles it. */
+function labPolicy(): Policy {
+  const dir = mkdtempSync(join(tmpdir(), 'pwlab-unit-'));
+  try {
+    const file = join(dir, 'lab-catalog.json');
+    writeFileSync(file, JSON.stringify(catalogOverlay(loadBuiltinCatalog().catalog)));
+    return Policy.compile(resolveCatalog({ files: [file] }).catalog);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const ready = needPeers('root', 'build', 'ip', 'tcpdump', 'dnsmasq', 'squid', 'openssl', 'curl', 'chromium');
 
 /** What a lab run could leave behind: namespaces, links (root namespace), processes using its folder. */
@@ -143,10 +156,17 @@ describe('lab plan and report', () => {
     }
   });
 
-  test('lab addresses stay in 198.18.0.0/15 and the documentation ranges', () => {
+  test('lab addresses stay in 198.18.0.0/15 and the documentation ranges, placed by the catalog', () => {
     const allowed = /^(198\.(18|19)\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.)/;
+    const names = placeNames((host, component) => labPolicy().decideHost(host, { component }).path);
+    const side = (host: string) => names.find((n) => n.host === host)?.side;
+    expect(side('api.powerbi.com')).toBe('circuit');
+    expect(side('login.microsoftonline.com')).toBe('circuit');
+    expect(side('maxcdn.bootstrapcdn.com')).toBe('internet');
+    expect(side('app.powerbi.com')).toBe('both');
+    expect(new Set(names.map((n) => n.address)).size).toBe(names.length);
     for (const value of [
-      ...labNames.map((n) => n.address),
+      ...names.map((n) => n.address),
       ...Object.values(labAddresses).filter((v) => typeof v === 'string'),
     ])
       expect(value, String(value)).toMatch(allowed);
@@ -163,11 +183,14 @@ describe('lab plan and report', () => {
     // mobile.not-covered needs no host: any mobile flow is not covered.
     expect(hostless.filter((id) => !given.has(id))).toEqual(['mobile.not-covered']);
     for (const id of given) expect(standInHosts[id]).toBeDefined();
-    const names = new Set(labNames.map((n) => n.host));
+    const names = new Set(labHosts);
     for (const activity of activities)
       expect(names.has(new URL(activity.url).hostname), activity.url).toBe(true);
-    // Every rule a statement cites is exercised by some client activity.
-    const exercised = new Set(activities.map((a) => a.rule));
+    // Every rule a statement cites is the catalog's answer for some client activity.
+    const policy = labPolicy();
+    const exercised = new Set(
+      activities.map((a) => policy.decideHost(new URL(a.url).hostname, { component: a.component }).rule?.id),
+    );
     const citedRules = [...cited].filter((id) => catalog.rules.some((r) => r.id === id));
     expect(citedRules.filter((id) => !exercised.has(id))).toEqual([]);
   });

@@ -3,6 +3,7 @@
 // the documentation ranges are used, so nothing here can collide with a real network.
 import { randomBytes } from 'node:crypto';
 import type { Component, EgressPath, RulePath } from '../catalog/model.js';
+import type { ExpectedPath } from '../policy/policy.js';
 
 /** Where an origin name is served: behind the circuit, on the Internet, or on both (anycast-like). */
 export type OriginSide = 'circuit' | 'internet' | 'both';
@@ -47,60 +48,74 @@ export const clientAddresses: Readonly<Record<Component | 'leaky', string>> = {
   leaky: '198.18.1.20',
 };
 
-const circuit = (host: string, last: number): LabName => ({
-  host,
-  address: `198.19.10.${last}`,
-  side: 'circuit',
-});
-const both = (host: string, last: number): LabName => ({ host, address: `198.19.20.${last}`, side: 'both' });
-const internet = (host: string, last: number): LabName => ({
-  host,
-  address: `203.0.113.${last}`,
-  side: 'internet',
-});
-
-/** Every name the lab's DNS answers, and where its origin runs. */
-export const labNames: readonly LabName[] = [
-  circuit('login.microsoftonline.com', 10),
-  circuit('api.powerbi.com', 11),
-  circuit('wabi-west-europe-redirect.analysis.windows.net', 12),
-  circuit('lab-capacity.pbidedicated.windows.net', 13),
-  circuit('relay.gateway.pwlab.example', 14),
-  both('app.powerbi.com', 10),
-  both('dc.services.visualstudio.com', 11),
-  both('customlink.pwlab.example', 12),
-  both('provider.pwlab.example', 13),
-  both('getdata.pwlab.example', 14),
-  both('visual3p.pwlab.example', 15),
-  internet('powerbi.com', 10),
-  internet('maxcdn.bootstrapcdn.com', 11),
-  internet('ajax.aspnetcdn.com', 12),
-  internet('netdna.bootstrapcdn.com', 13),
-  internet('cdn.optimizely.com', 14),
-  internet('google-analytics.com', 15),
-  internet('secure.aadcdn.microsoftonline-p.com', 16),
-  internet('az416426.vo.msecnd.com', 17),
-  internet('app.localytics.com', 18),
-  internet('sjrtp2.mktoresp.com', 19),
-  internet('dev.virtualearth.net', 20),
-  internet('platform.bing.com', 21),
-  internet('c.microsoft.com', 22),
-  internet('powerbi.microsoft.com', 23),
-  internet('support.powerbi.com', 24),
-  internet('go.microsoft.com', 25),
-  internet('powerbi.uservoice.com', 26),
-  internet('ideas.powerbi.com', 27),
-  internet('content.powerapps.com', 28),
-  internet('visuals.azureedge.net', 29),
-  internet('pbivisuals.azureedge.net', 30),
-  internet('c1.microsoft.com', 31),
-  internet('ms-visuals.msecnd.net', 32),
-  internet('cdn-static.pwlab.example', 40),
-  internet('downloads.pwlab.example', 41),
-  internet('cortana.pwlab.example', 42),
-  internet('bingnews.pwlab.example', 43),
-  internet('update.pwlab.example', 44),
+/** Every name the lab's DNS answers (and its certificate covers). */
+export const labHosts: readonly string[] = [
+  'login.microsoftonline.com',
+  'api.powerbi.com',
+  'wabi-west-europe-redirect.analysis.windows.net',
+  'lab-capacity.pbidedicated.windows.net',
+  'relay.gateway.pwlab.example',
+  'app.powerbi.com',
+  'dc.services.visualstudio.com',
+  'customlink.pwlab.example',
+  'provider.pwlab.example',
+  'getdata.pwlab.example',
+  'visual3p.pwlab.example',
+  'powerbi.com',
+  'maxcdn.bootstrapcdn.com',
+  'ajax.aspnetcdn.com',
+  'netdna.bootstrapcdn.com',
+  'cdn.optimizely.com',
+  'google-analytics.com',
+  'secure.aadcdn.microsoftonline-p.com',
+  'az416426.vo.msecnd.com',
+  'app.localytics.com',
+  'sjrtp2.mktoresp.com',
+  'dev.virtualearth.net',
+  'platform.bing.com',
+  'c.microsoft.com',
+  'powerbi.microsoft.com',
+  'support.powerbi.com',
+  'go.microsoft.com',
+  'powerbi.uservoice.com',
+  'ideas.powerbi.com',
+  'content.powerapps.com',
+  'visuals.azureedge.net',
+  'pbivisuals.azureedge.net',
+  'c1.microsoft.com',
+  'ms-visuals.msecnd.net',
+  'cdn-static.pwlab.example',
+  'downloads.pwlab.example',
+  'cortana.pwlab.example',
+  'bingnews.pwlab.example',
+  'update.pwlab.example',
 ];
+
+const sideBase: Record<OriginSide, string> = {
+  circuit: '198.19.10.',
+  both: '198.19.20.',
+  internet: '203.0.113.',
+};
+
+/**
+ * Where each name's origin runs, from what the catalog in use expects for it: circuit-bound names
+ * behind the circuit, names documented on both paths on both sides, the rest on the Internet only.
+ * A name whose components disagree is answered on both sides. Derived, not fixed, so that the lab
+ * follows the catalog (a user's, or the built-in one as it changes).
+ */
+export function placeNames(expected: (host: string, component: Component) => ExpectedPath): LabName[] {
+  const counters: Record<OriginSide, number> = { circuit: 10, both: 10, internet: 10 };
+  return labHosts.map((host) => {
+    const paths = new Set(
+      activities.filter((a) => new URL(a.url).hostname === host).map((a) => expected(host, a.component)),
+    );
+    const circuitBound = paths.has('expressroute');
+    const internetBound = paths.has('internet') || paths.has('unknown');
+    const side: OriginSide =
+      paths.has('either') || (circuitBound && internetBound) ? 'both' : circuitBound ? 'circuit' : 'internet';
+    return { host, address: `${sideBase[side]}${counters[side]++}`, side };
+  });
+}
 
 /**
  * Stand-in hosts for catalog rules that name no destination (the seed names none): the lab's
@@ -119,154 +134,87 @@ export const standInHosts: Readonly<Record<string, string>> = {
   'gateway.compliant': 'relay.gateway.pwlab.example',
 };
 
-/** One request a lab client makes: which component, what, and the rule the catalog should pick. */
+/**
+ * One request a lab client makes: which component and what. Which rule and path it must take is
+ * the catalog's answer (decide()), never fixed here, so the lab checks the catalog in use.
+ */
 export interface Activity {
   component: Component;
   /** What the seed calls it, for the report. */
   label: string;
   method: 'GET' | 'POST';
   url: string;
-  /** The catalog rule this request exercises (checked against the gateway's record). */
-  rule: string;
 }
 
-const get = (component: Component, label: string, url: string, rule: string): Activity => ({
+const get = (component: Component, label: string, url: string): Activity => ({
   component,
   label,
   method: 'GET',
   url,
-  rule,
 });
-const post = (component: Component, label: string, url: string, rule: string): Activity => ({
+const post = (component: Component, label: string, url: string): Activity => ({
   component,
   label,
   method: 'POST',
   url,
-  rule,
 });
 
 /** The clients' activities, in the order a user would cause them. */
 export const activities: readonly Activity[] = [
   // SaaS web app (browser)
-  get('saas', 'landing page at powerbi.com', 'https://powerbi.com/', 'saas.powerbi-com'),
-  get('saas', 'landing page CDN', 'https://maxcdn.bootstrapcdn.com/bootstrap.min.css', 'saas.landing-page'),
-  get('saas', 'landing page CDN', 'https://ajax.aspnetcdn.com/jquery.min.js', 'saas.landing-page'),
-  get('saas', 'landing page CDN', 'https://netdna.bootstrapcdn.com/font.css', 'saas.landing-page'),
-  get('saas', 'landing page CDN', 'https://cdn.optimizely.com/js/lab.js', 'saas.landing-page'),
-  get('saas', 'landing page analytics', 'https://google-analytics.com/analytics.js', 'saas.landing-page'),
-  get(
-    'saas',
-    'browser configuration file',
-    'https://cdn-static.pwlab.example/config.json',
-    'overall.cdn-static',
-  ),
-  get(
-    'saas',
-    'product download',
-    'https://downloads.pwlab.example/PBIDesktopSetup.exe',
-    'overall.product-downloads',
-  ),
-  get('saas', 'CDN of the portal', 'https://content.powerapps.com/app.js', 'overall.cdn-2024'),
-  get(
-    'saas',
-    'login page assets',
-    'https://secure.aadcdn.microsoftonline-p.com/login.css',
-    'saas.login-page',
-  ),
-  get('saas', 'login page assets', 'https://az416426.vo.msecnd.com/login.js', 'saas.login-page'),
-  get('saas', 'login page assets', 'https://app.localytics.com/login-tracker.js', 'saas.login-page'),
-  get('saas', 'login page assets', 'https://sjrtp2.mktoresp.com/webevents/visitWebPage', 'saas.login-page'),
-  post(
-    'saas',
-    'credential POST',
-    'https://login.microsoftonline.com/common/oauth2/v2.0/token',
-    'service.credentials',
-  ),
-  get('saas', 'service front end', 'https://app.powerbi.com/groups/me/reports', 'service.portal'),
-  get('saas', 'backend API call', 'https://api.powerbi.com/v1.0/myorg/groups', 'service.backend-api'),
+  get('saas', 'landing page at powerbi.com', 'https://powerbi.com/'),
+  get('saas', 'landing page CDN', 'https://maxcdn.bootstrapcdn.com/bootstrap.min.css'),
+  get('saas', 'landing page CDN', 'https://ajax.aspnetcdn.com/jquery.min.js'),
+  get('saas', 'landing page CDN', 'https://netdna.bootstrapcdn.com/font.css'),
+  get('saas', 'landing page CDN', 'https://cdn.optimizely.com/js/lab.js'),
+  get('saas', 'landing page analytics', 'https://google-analytics.com/analytics.js'),
+  get('saas', 'browser configuration file', 'https://cdn-static.pwlab.example/config.json'),
+  get('saas', 'product download', 'https://downloads.pwlab.example/PBIDesktopSetup.exe'),
+  get('saas', 'CDN of the portal', 'https://content.powerapps.com/app.js'),
+  get('saas', 'login page assets', 'https://secure.aadcdn.microsoftonline-p.com/login.css'),
+  get('saas', 'login page assets', 'https://az416426.vo.msecnd.com/login.js'),
+  get('saas', 'login page assets', 'https://app.localytics.com/login-tracker.js'),
+  get('saas', 'login page assets', 'https://sjrtp2.mktoresp.com/webevents/visitWebPage'),
+  post('saas', 'credential POST', 'https://login.microsoftonline.com/common/oauth2/v2.0/token'),
+  get('saas', 'service front end', 'https://app.powerbi.com/groups/me/reports'),
+  get('saas', 'backend API call', 'https://api.powerbi.com/v1.0/myorg/groups'),
   post(
     'saas',
     'backend cluster query',
     'https://wabi-west-europe-redirect.analysis.windows.net/explore/query',
-    'service.backend-api',
   ),
-  get(
-    'saas',
-    'dedicated capacity',
-    'https://lab-capacity.pbidedicated.windows.net/webapi/capacities',
-    'service.backend-api',
-  ),
-  get('saas', 'map tiles', 'https://dev.virtualearth.net/REST/v1/Imagery/Map/Road', 'saas.maps'),
-  get('saas', 'geocoding', 'https://platform.bing.com/geo/spatial/v1/public/geodata', 'saas.maps'),
-  post('saas', 'telemetry', 'https://dc.services.visualstudio.com/v2/track', 'overall.telemetry'),
-  post('saas', 'usage analytics', 'https://c.microsoft.com/ms.js', 'saas.manage-analytics'),
-  get('saas', 'product site', 'https://powerbi.microsoft.com/', 'saas.product-site'),
-  get('saas', 'Cortana (Bing)', 'https://cortana.pwlab.example/search', 'saas.cortana'),
-  get(
-    'saas',
-    'custom link (image widget)',
-    'https://customlink.pwlab.example/image.png',
-    'saas.custom-links',
-  ),
-  post('saas', 'feedback (User Voice)', 'https://powerbi.uservoice.com/forums/265200', 'saas.feedback'),
-  get('saas', 'feedback (ideas)', 'https://ideas.powerbi.com/', 'saas.feedback-2024'),
-  get('saas', 'Bing News content', 'https://bingnews.pwlab.example/news', 'saas.bing-news'),
-  get('saas', 'app provider page', 'https://provider.pwlab.example/settings', 'saas.app-provider-pages'),
-  get('saas', 'support site', 'https://support.powerbi.com/', 'saas.support'),
-  get('saas', 'support link', 'https://go.microsoft.com/fwlink/?LinkId=1', 'saas.support'),
-  get(
-    'saas',
-    'custom visual package',
-    'https://visuals.azureedge.net/app-store/visual.js',
-    'visuals.azureedge-2024',
-  ),
-  get('saas', 'custom visual (msecnd.net)', 'https://ms-visuals.msecnd.net/visual.js', 'visuals.msecnd-net'),
+  get('saas', 'dedicated capacity', 'https://lab-capacity.pbidedicated.windows.net/webapi/capacities'),
+  get('saas', 'map tiles', 'https://dev.virtualearth.net/REST/v1/Imagery/Map/Road'),
+  get('saas', 'geocoding', 'https://platform.bing.com/geo/spatial/v1/public/geodata'),
+  post('saas', 'telemetry', 'https://dc.services.visualstudio.com/v2/track'),
+  post('saas', 'usage analytics', 'https://c.microsoft.com/ms.js'),
+  get('saas', 'product site', 'https://powerbi.microsoft.com/'),
+  get('saas', 'Cortana (Bing)', 'https://cortana.pwlab.example/search'),
+  get('saas', 'custom link (image widget)', 'https://customlink.pwlab.example/image.png'),
+  post('saas', 'feedback (User Voice)', 'https://powerbi.uservoice.com/forums/265200'),
+  get('saas', 'feedback (ideas)', 'https://ideas.powerbi.com/'),
+  get('saas', 'Bing News content', 'https://bingnews.pwlab.example/news'),
+  get('saas', 'app provider page', 'https://provider.pwlab.example/settings'),
+  get('saas', 'support site', 'https://support.powerbi.com/'),
+  get('saas', 'support link', 'https://go.microsoft.com/fwlink/?LinkId=1'),
+  get('saas', 'custom visual package', 'https://visuals.azureedge.net/app-store/visual.js'),
+  get('saas', 'custom visual (msecnd.net)', 'https://ms-visuals.msecnd.net/visual.js'),
   // Desktop
-  get(
-    'desktop',
-    'Desktop update check',
-    'https://update.pwlab.example/desktop/version',
-    'desktop.update-check',
-  ),
-  post('desktop', 'Desktop telemetry', 'https://dc.services.visualstudio.com/v2/track', 'overall.telemetry'),
-  get(
-    'desktop',
-    'Desktop map tiles',
-    'https://dev.virtualearth.net/REST/v1/Imagery/Map/Aerial',
-    'desktop.maps',
-  ),
-  get('desktop', 'Get Data from Web', 'https://getdata.pwlab.example/table.csv', 'desktop.get-data-web'),
-  get(
-    'desktop',
-    'Desktop publish (backend API)',
-    'https://api.powerbi.com/v1.0/myorg/imports',
-    'service.backend-api',
-  ),
+  get('desktop', 'Desktop update check', 'https://update.pwlab.example/desktop/version'),
+  post('desktop', 'Desktop telemetry', 'https://dc.services.visualstudio.com/v2/track'),
+  get('desktop', 'Desktop map tiles', 'https://dev.virtualearth.net/REST/v1/Imagery/Map/Aerial'),
+  get('desktop', 'Get Data from Web', 'https://getdata.pwlab.example/table.csv'),
+  get('desktop', 'Desktop publish (backend API)', 'https://api.powerbi.com/v1.0/myorg/imports'),
   // PaaS embedding
-  post(
-    'paas',
-    'public embed telemetry',
-    'https://c1.microsoft.com/embed/track',
-    'paas.public-embed-telemetry',
-  ),
-  get('paas', 'custom visual CDN', 'https://pbivisuals.azureedge.net/visual.js', 'paas.custom-visuals-cdn'),
-  get('paas', 'third-party visual', 'https://visual3p.pwlab.example/visual-data', 'paas.third-party-visuals'),
-  post(
-    'paas',
-    'embed token (backend API)',
-    'https://api.powerbi.com/v1.0/myorg/GenerateToken',
-    'service.backend-api',
-  ),
+  post('paas', 'public embed telemetry', 'https://c1.microsoft.com/embed/track'),
+  get('paas', 'custom visual CDN', 'https://pbivisuals.azureedge.net/visual.js'),
+  get('paas', 'third-party visual', 'https://visual3p.pwlab.example/visual-data'),
+  post('paas', 'embed token (backend API)', 'https://api.powerbi.com/v1.0/myorg/GenerateToken'),
   // On-premises data gateway
-  get('gateway', 'gateway relay', 'https://relay.gateway.pwlab.example/$hc/gateway', 'gateway.compliant'),
-  post(
-    'gateway',
-    'gateway data to the service',
-    'https://api.powerbi.com/v1.0/myorg/gateways',
-    'service.backend-api',
-  ),
+  get('gateway', 'gateway relay', 'https://relay.gateway.pwlab.example/$hc/gateway'),
+  post('gateway', 'gateway data to the service', 'https://api.powerbi.com/v1.0/myorg/gateways'),
   // Mobile: not covered by the seed
-  get('mobile', 'mobile app', 'https://app.powerbi.com/mobile', 'mobile.not-covered'),
+  get('mobile', 'mobile app', 'https://app.powerbi.com/mobile'),
 ];
 
 /** Names a lab run gives to its namespaces and links; a random suffix keeps runs apart. */

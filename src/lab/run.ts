@@ -2,7 +2,6 @@
 // and always tears the lab down (also on SIGINT / SIGTERM) unless asked to keep it.
 import { resolveCatalog } from '../catalog/load.js';
 import { PathwardenError } from '../errors.js';
-import { Policy } from '../policy/policy.js';
 import { LabEnvironment } from './environment.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { proveStatements, type StatementProof } from './proof.js';
@@ -69,10 +68,10 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const results: ScenarioResult[] = [];
   try {
     await env.up();
-    const catalog = resolveCatalog({ files: [...userCatalogs, env.files.catalogOverlay] }).catalog;
+    const catalog = env.catalog;
     const ctx: ScenarioContext = {
       env,
-      policy: Policy.compile(catalog),
+      policy: env.policy,
       userCatalogs,
       mutatePac: options.mutatePac,
     };

@@ -2,10 +2,9 @@
 // pathwarden's audit and returns a list of checks, each with the evidence it rests on.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RulePath } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 import { generatePac } from '../generate/pac.js';
-import type { Policy } from '../policy/policy.js';
+import type { ExpectedPath, Policy } from '../policy/policy.js';
 import { loadTopologyFile } from '../policy/topology.js';
 import { type BrowserResult, browserActivities, runBrowser } from './browser.js';
 import { startCaptures, type Uplink, uplinks } from './capture.js';
@@ -49,14 +48,20 @@ export interface ScenarioContext {
 
 const gatewayProxy = `${A.branchClientSide}:${A.gatewayPort}`;
 
-/** The path of a rule in the catalog in use (the overlay keeps ids and paths). */
-function rulePath(ctx: ScenarioContext, id: string): RulePath | undefined {
-  return ctx.policy.catalog.rules.find((rule) => rule.id === id)?.path;
+/** What the catalog in use says about an activity: its expected path and rule. */
+function expectedOf(ctx: ScenarioContext, activity: Activity): { path: ExpectedPath; rule: string | null } {
+  const decision = ctx.policy.decideHost(hostOf(activity.url), { component: activity.component });
+  return { path: decision.path, rule: decision.rule?.id ?? null };
 }
 
-/** The uplink a request for this rule must leave by (`either` rides the circuit, as configured). */
+/**
+ * The uplink a request must leave by: circuit-bound and `either` (decisions.either: expressroute)
+ * ride the circuit; exceptions and destinations no rule matches (decisions.unknown: internet) the
+ * Internet.
+ */
 function expectedUplink(ctx: ScenarioContext, activity: Activity): Uplink {
-  return rulePath(ctx, activity.rule) === 'internet' ? 'internet' : 'circuit';
+  const { path } = expectedOf(ctx, activity);
+  return path === 'internet' || path === 'unknown' ? 'internet' : 'circuit';
 }
 
 const check = (name: string, failures: readonly string[], okDetail: string): Check => ({
@@ -234,9 +239,10 @@ export async function baseline(ctx: ScenarioContext): Promise<ScenarioResult> {
       continue;
     }
     const egress = expectedUplink(ctx, result.activity) === 'circuit' ? 'expressroute' : 'internet';
-    if (flow.ruleId !== result.activity.rule || flow.egressPath !== egress)
+    const { rule } = expectedOf(ctx, result.activity);
+    if (flow.ruleId !== rule || flow.egressPath !== egress)
       decisionFailures.push(
-        `${host} (${result.activity.component}): rule ${flow.ruleId} egress ${flow.egressPath}, expected ${result.activity.rule} egress ${egress}`,
+        `${host} (${result.activity.component}): rule ${flow.ruleId} egress ${flow.egressPath}, the catalog says ${rule} egress ${egress}`,
       );
   }
   checks.push(
@@ -275,10 +281,10 @@ export async function baseline(ctx: ScenarioContext): Promise<ScenarioResult> {
 export async function circuitDown(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { env } = ctx;
   const started = Date.now();
-  const circuitBound = activities.filter((a) => covered(a) && rulePath(ctx, a.rule) === 'expressroute');
-  const exceptions = activities.filter(
-    (a) =>
-      covered(a) && rulePath(ctx, a.rule) === 'internet' && /maxcdn|virtualearth|c1\.|update\./.test(a.url),
+  const circuitBound = activities.filter((a) => covered(a) && expectedOf(ctx, a).path === 'expressroute');
+  // One exception per component that has one (the first in the clients' order).
+  const exceptions = (['saas', 'desktop', 'paas'] as const).flatMap((component) =>
+    activities.filter((a) => a.component === component && expectedOf(ctx, a).path === 'internet').slice(0, 2),
   );
   const viaGateway = (list: readonly Activity[]) =>
     list.map((activity) => ({ activity, client: clientAddresses[activity.component], proxy: gatewayProxy }));
@@ -375,9 +381,11 @@ export async function leakyClient(ctx: ScenarioContext): Promise<ScenarioResult>
   const { env } = ctx;
   const started = Date.now();
   const leaking = activities.filter(
-    (a) => a.component === 'saas' && rulePath(ctx, a.rule) === 'expressroute',
+    (a) => a.component === 'saas' && expectedOf(ctx, a).path === 'expressroute',
   );
-  const exception = activities.filter((a) => a.url.includes('maxcdn.bootstrapcdn.com'));
+  const exception = activities
+    .filter((a) => a.component === 'saas' && expectedOf(ctx, a).path === 'internet')
+    .slice(0, 1);
   const items = [...leaking, ...exception].map((activity) => ({
     activity,
     client: clientAddresses.leaky,
@@ -476,7 +484,7 @@ export async function pacOnly(ctx: ScenarioContext): Promise<ScenarioResult> {
       "the PAC picks each activity's proxy",
       wrongProxy.map(
         (r) =>
-          `${hostOf(r.activity.url)} (${r.activity.component}): PAC says ${r.via}, rule ${r.activity.rule} wants the ${expectedUplink(ctx, r.activity)} proxy`,
+          `${hostOf(r.activity.url)} (${r.activity.component}): PAC says ${r.via}, rule ${expectedOf(ctx, r.activity).rule} wants the ${expectedUplink(ctx, r.activity)} proxy`,
       ),
       `${clients.length} answers, each the proxy of the rule's path`,
     ),

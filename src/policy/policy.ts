@@ -11,6 +11,7 @@ import {
   type RulePath,
   uncoveredComponents,
 } from '../catalog/model.js';
+import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
 import { formatHostPattern, parseHostPattern } from '../match/host.js';
 import { HostIndex } from '../match/host-index.js';
@@ -33,6 +34,8 @@ export interface RuleRef {
 }
 
 export interface Decision {
+  /** The catalog profile that answered (docs/model.md, "Profiles"). */
+  profile: string;
   input: string;
   host: string;
   component: Component;
@@ -79,6 +82,8 @@ function actualSlot(actual: ActualPath): number {
 
 export class Policy {
   readonly catalog: Catalog;
+  /** The profile the compiled catalog is a view of (`current` for a catalog without profiles). */
+  readonly profile: string;
   readonly #hosts = new HostIndex<Candidates>(components.length);
   readonly #prefixes = new PrefixTrie<Candidates>(components.length);
   readonly #openRules = new Map<Component, Rule[]>();
@@ -88,6 +93,7 @@ export class Policy {
 
   private constructor(catalog: Catalog) {
     this.catalog = catalog;
+    this.profile = catalog.profile ?? catalog.defaultProfile ?? 'current';
     this.#hasPorts = catalog.rules.some((rule) => rule.ports !== undefined);
     const ranked = catalog.rules
       .map((rule, order) => ({ rule, order }))
@@ -145,9 +151,13 @@ export class Policy {
     }
   }
 
-  /** Compiles a (validated) catalog into the lookup structures. */
+  /**
+   * Compiles a (validated) catalog into the lookup structures. A catalog with profiles that is not
+   * already a profile's view is seen through its default profile: rules of different profiles may
+   * disagree, so they are never compiled together.
+   */
   static compile(catalog: Catalog): Policy {
-    return new Policy(catalog);
+    return new Policy(catalog.profile === undefined && catalog.profiles ? selectProfile(catalog) : catalog);
   }
 
   /**
@@ -222,6 +232,7 @@ export class Policy {
     const entry = candidates === undefined ? undefined : pick(candidates, port);
     if (entry === undefined) {
       return {
+        profile: this.profile,
         input,
         host,
         component,
@@ -235,6 +246,7 @@ export class Policy {
     }
     const verdict = verdictOf(entry.rule.path, actualPath);
     return {
+      profile: this.profile,
       input,
       host,
       component,
@@ -256,6 +268,7 @@ export class Policy {
   ): Decision {
     const rule = this.rulesWithoutDestinations(component)[0];
     return {
+      profile: this.profile,
       input,
       host,
       component,

@@ -27,8 +27,10 @@ interface RestOfLine {
 const tailCache = new WeakMap<RuleRef, Map<string, Tail>>();
 const nullRuleTails = new Map<string, Tail>();
 
-function tail(rule: RuleRef | null, reason: string): Tail {
+function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
   let cache: Map<string, Tail> | undefined;
+  // RuleRefs belong to one compiled policy, so one profile; the shared null-rule table is keyed by both.
+  const key = rule === null ? `${profile}\u0000${reason}` : reason;
   if (rule === null) {
     cache = nullRuleTails;
   } else {
@@ -38,10 +40,13 @@ function tail(rule: RuleRef | null, reason: string): Tail {
       tailCache.set(rule, cache);
     }
   }
-  let entry = cache.get(reason);
+  let entry = cache.get(key);
   if (entry === undefined) {
-    entry = { text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)}}`, rest: undefined };
-    cache.set(reason, entry);
+    entry = {
+      text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)},"profile":${JSON.stringify(profile)}}`,
+      rest: undefined,
+    };
+    cache.set(key, entry);
   }
   return entry;
 }
@@ -62,7 +67,7 @@ function middle(decision: Decision): string {
 
 /** One decision as a JSON object text (no trailing newline). Field order is stable. */
 export function decisionToJson(decision: Decision): string {
-  return head(decision) + middle(decision) + tail(decision.rule, decision.reason).text;
+  return head(decision) + middle(decision) + tail(decision.rule, decision.reason, decision.profile).text;
 }
 
 /**
@@ -70,7 +75,7 @@ export function decisionToJson(decision: Decision): string {
  * offset after the line, or -1 (nothing written) when the line might not fit.
  */
 export function writeDecisionLine(decision: Decision, out: Buffer, offset: number): number {
-  const entry = tail(decision.rule, decision.reason);
+  const entry = tail(decision.rule, decision.reason, decision.profile);
   let rest = entry.rest;
   if (
     rest === undefined ||

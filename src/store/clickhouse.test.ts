@@ -15,6 +15,7 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
+import { openFlowStore } from './store.js';
 import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
 import { TcpSwitch } from './testing/tcp-switch.js';
 
@@ -292,6 +293,47 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     store.append(flowAt(0));
     await store.flush();
     expect((await store.query({ limit: 1 })).flows[0]?.id).toBe(3);
+  });
+
+  test('audit --store writes the classified flows tagged audit:<id>, to ClickHouse and to a DuckDB file', async () => {
+    const target = `clickhouse://127.0.0.1:${server.httpPort}/${database}?table=audited`;
+    const spool = join(dir, 'audit-spool');
+    const run = await cli([
+      'audit',
+      '--demo',
+      '--quiet',
+      '--store',
+      target,
+      '--audit-id',
+      'site-7',
+      '--spool',
+      spool,
+    ]);
+    expect(run.code, run.err).toBeLessThan(2);
+    expect(run.err).toContain('as gateway audit:site-7');
+    const rows = (
+      await server.query(
+        `SELECT gateway, count(), uniqExact(id) FROM ${database}.audited GROUP BY gateway FORMAT CSV`,
+      )
+    ).trim();
+    const [writer, flows, unique] = rows.split(',');
+    expect(writer).toBe('"audit:site-7"');
+    expect(Number(flows)).toBeGreaterThan(10);
+    expect(unique).toBe(flows);
+    const file = join(dir, 'audit.duckdb');
+    const local = await cli(['audit', '--demo', '--quiet', '--store', file, '--audit-id', 'laptop']);
+    expect(local.code, local.err).toBeLessThan(2);
+    const store = await openFlowStore({ kind: 'duckdb', path: file, flushIntervalMs: 1000 });
+    try {
+      const stats = await store.stats({ gateway: 'audit:laptop' });
+      expect(stats.flows).toBe(Number(flows));
+      expect(Object.keys(stats.byGateway)).toEqual(['audit:laptop']);
+    } finally {
+      await store.close();
+    }
+    expect((await cli(['audit', '--demo', '--quiet', '--store', target, '--audit-id', 'bad id'])).code).toBe(
+      2,
+    );
   });
 
   test('refuses a table of another shape with PW_ERR_STORE_OPEN, and a missing one without createTables', async () => {

@@ -3,6 +3,7 @@
 // Loopback is decided by parsing the address, never by its first characters: `127.evil.example` is
 // a name that any DNS can point anywhere.
 import { BlockList, isIP } from 'node:net';
+import { PathwardenError } from '../errors.js';
 
 export function splitHostPort(text: string): { host: string; port: number } {
   const colon = text.lastIndexOf(':');
@@ -38,4 +39,32 @@ export function parseHostHeader(header: string): string | null {
   const match = hostHeaderRe.exec(header);
   if (!match) return null;
   return (match[1] ?? match[2] ?? '').toLowerCase() || null;
+}
+
+/**
+ * PW_ERR_LISTEN for a listener (`role`: proxy, SOCKS, admin) that could not bind `hostPort`, saying
+ * why in the operator's words; the errno stays in `cause`.
+ */
+export function listenError(role: string, hostPort: string, error: NodeJS.ErrnoException): PathwardenError {
+  let why: string;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      why = 'the port is in use (another gateway or program listens there)';
+      break;
+    case 'EADDRNOTAVAIL':
+      why = 'not an address of this host';
+      break;
+    case 'EACCES':
+      why = 'permission denied (ports below 1024 need privileges)';
+      break;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      why = 'the host name does not resolve';
+      break;
+    default:
+      why = error.message;
+  }
+  return new PathwardenError('PW_ERR_LISTEN', `cannot listen on ${role} address ${hostPort}: ${why}`, {
+    cause: error,
+  });
 }

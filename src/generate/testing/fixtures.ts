@@ -3,14 +3,16 @@
 import { join } from 'node:path';
 import { loadBuiltinCatalog, packageRoot, parseCatalog } from '../../catalog/load.js';
 import type { Component, EgressPath } from '../../catalog/model.js';
+import { selectProfile } from '../../catalog/profiles.js';
 import { parseHostPattern } from '../../match/host.js';
 import { Policy } from '../../policy/policy.js';
 import { loadTopologyFile, type Topology, topologySchema } from '../../policy/topology.js';
 
 export const exampleTopologyFile = join(packageRoot(), 'examples', 'topology.yaml');
 
-export function builtinPolicy(): Policy {
-  return Policy.compile(loadBuiltinCatalog().catalog);
+/** The built-in catalog under a profile (its default, `current`, when none is named). */
+export function builtinPolicy(profile?: string): Policy {
+  return Policy.compile(selectProfile(loadBuiltinCatalog().catalog, profile));
 }
 
 export function exampleTopology(): Topology {

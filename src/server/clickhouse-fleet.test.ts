@@ -15,9 +15,13 @@ import { runCli } from '../cli/program.js';
 import { gatewayConfigSchema, gatewayIdOf } from '../gateway/config.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
+import { openFlowStore } from '../store/store.js';
+import {
+  ClickHouseTestServer,
+  testClusterName,
+  testShardDatabases,
+} from '../store/testing/clickhouse-server.js';
 import { needPeers } from '../testing/peers.js';
-import { openFlowStore } from './store.js';
-import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
 
 const database = 'pw_fleet';
 
