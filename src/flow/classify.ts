@@ -16,8 +16,8 @@ export interface ClassifyOptions {
   /** The `privatelink.*` CNAME a DNS answer for the address went through (Private Link evidence). */
   privateLinkOf?: (address: string) => string | undefined;
   /**
-   * Memo of earlier results for a long run of flows (an audit): actual paths per (upstream,
-   * source, destination) and decisions per (name or address text, component, port, actual path).
+   * Memo of earlier results for a long run of flows (an audit): actual paths per upstream,
+   * source or destination address and decisions per (name or address text, component, port, actual path).
    * Only ever filled by classifyFlow itself, so the results are exactly those without it.
    */
   cache?: ClassifyCache;
@@ -42,18 +42,24 @@ export class ClassifyCache {
    * Squid's parent peers are few; its direct flows' destinations are as many as the addresses of
    * the web, so only the proxy part is worth remembering for them.
    */
-  #byProxy: Record<string, ActualPathResult | null | undefined> = Object.create(null);
-  #proxyCount = 0;
-  /** Actual paths by source address, then destination ('' for null), for flows without a proxy. */
-  #byAddress: Record<string, Record<string, ActualPathResult | undefined> | undefined> = Object.create(null);
-  #addressCount = 0;
-  /** Address lookups and misses: the address table is given up when most lookups miss. */
-  #addressLookups = 0;
-  #addressMisses = 0;
+  readonly #byProxy: PathTable;
+  /**
+   * Actual paths by source address and by destination address, for flows whose proxy (if any) does
+   * not decide: the topology tries the source, and only when the source is not listed does the
+   * destination decide alone, so the two are remembered apart (null: the source does not decide).
+   * Zeek's conn logs pair a few thousand sources with a few thousand responders: the pairs are far
+   * too many to remember, each side is not.
+   */
+  readonly #bySource: PathTable;
+  readonly #byDestination: PathTable;
   readonly #limit: number;
 
   constructor(limit = CACHE_LIMIT) {
     this.#limit = limit;
+    this.#byProxy = new PathTable(limit, true);
+    this.#bySource = new PathTable(limit, true);
+    // Given up when most lookups miss (as for Squid's direct flows to the addresses of the web).
+    this.#byDestination = new PathTable(limit, false);
   }
 
   /**
@@ -99,48 +105,68 @@ export class ClassifyCache {
     upstream: string | null,
     source: string | null,
     destination: string | null,
-    resolve: (proxyOnly: boolean) => ActualPathResult,
+    resolve: (part: PathPart) => ActualPathResult,
   ): ActualPathResult {
     if (upstream) {
-      let byProxy = this.#byProxy[upstream];
-      if (byProxy === undefined) {
-        const result = resolve(true);
-        byProxy = result.path === 'unknown' ? null : { path: result.path, evidence: detach(result.evidence) };
-        if (this.#proxyCount >= this.#limit) {
-          this.#byProxy = Object.create(null);
-          this.#proxyCount = 0;
-        }
-        this.#byProxy[detach(upstream)] = byProxy;
-        this.#proxyCount++;
-      }
+      const byProxy = this.#byProxy.lookup(upstream, 'proxy', resolve);
       if (byProxy !== null) return byProxy;
     }
-    if (this.#addressLookups > this.#limit && this.#addressMisses * 2 > this.#addressLookups)
-      return resolve(false);
-    this.#addressLookups++;
-    const sourceKey = source ?? '';
-    const destinationKey = destination ?? '';
-    let byDestination = this.#byAddress[sourceKey];
-    const cached = byDestination?.[destinationKey];
-    if (cached !== undefined) return cached;
-    this.#addressMisses++;
-    const result = resolve(false);
-    // With a proxy that does not decide, the result depends on the two addresses alone.
-    const kept = { path: result.path, evidence: detach(result.evidence) };
-    if (this.#addressCount >= this.#limit) {
-      this.#byAddress = Object.create(null);
-      this.#addressCount = 0;
-      byDestination = undefined;
+    if (source) {
+      const bySource = this.#bySource.lookup(source, 'source', resolve);
+      if (bySource !== null) return bySource;
     }
-    if (byDestination === undefined) {
-      byDestination = Object.create(null) as Record<string, ActualPathResult | undefined>;
-      this.#byAddress[detach(sourceKey)] = byDestination;
-    }
-    byDestination[detach(destinationKey)] = kept;
-    this.#addressCount++;
-    return kept;
+    const byDestination = this.#byDestination;
+    if (byDestination.lookups > this.#limit && byDestination.misses * 2 > byDestination.lookups)
+      return resolve('destination');
+    return byDestination.lookup(destination ?? '', 'destination', resolve) as ActualPathResult;
   }
 }
+
+/**
+ * Actual paths by the text of one piece of evidence (a proxy, a source or a destination address).
+ * For evidence that may decide alone (`decidesAlone`), null when it does not. Emptied when it
+ * reaches its limit.
+ */
+class PathTable {
+  #entries: Record<string, ActualPathResult | null | undefined> = Object.create(null);
+  #count = 0;
+  lookups = 0;
+  misses = 0;
+  readonly #limit: number;
+  readonly #decidesAlone: boolean;
+
+  constructor(limit: number, decidesAlone: boolean) {
+    this.#limit = limit;
+    this.#decidesAlone = decidesAlone;
+  }
+
+  lookup(
+    text: string,
+    part: PathPart,
+    resolve: (part: PathPart) => ActualPathResult,
+  ): ActualPathResult | null {
+    this.lookups++;
+    let known = this.#entries[text];
+    if (known === undefined) {
+      this.misses++;
+      const result = resolve(part);
+      known =
+        this.#decidesAlone && result.path === 'unknown'
+          ? null
+          : { path: result.path, evidence: detach(result.evidence) };
+      if (this.#count >= this.#limit) {
+        this.#entries = Object.create(null);
+        this.#count = 0;
+      }
+      this.#entries[detach(text)] = known;
+      this.#count++;
+    }
+    return known;
+  }
+}
+
+/** Which evidence of a flow the topology is asked about (see ClassifyCache.path). */
+type PathPart = 'proxy' | 'source' | 'destination' | 'all';
 
 const componentCodes: Readonly<Record<string, number>> = Object.fromEntries(
   components.map((component, code) => [component, code]),
@@ -172,19 +198,15 @@ export function classifyFlow(
     // nothing about the path of the name's traffic, so a DNS record never proves a leak.
     flow.actualPathEvidence ??= 'dns lookup';
   } else if (flow.actualPath === 'unknown') {
-    const resolve = (proxyOnly: boolean) =>
-      resolver.resolve(
-        proxyOnly
-          ? { proxy: flow.upstream ?? undefined }
-          : {
-              destination: parseAddress(flow.destination),
-              source: parseAddress(flow.sourceAddress),
-              proxy: flow.upstream ?? undefined,
-            },
-      );
+    const resolve = (part: PathPart) =>
+      resolver.resolve({
+        proxy: part === 'proxy' || part === 'all' ? (flow.upstream ?? undefined) : undefined,
+        source: part === 'source' || part === 'all' ? parseAddress(flow.sourceAddress) : undefined,
+        destination: part === 'destination' || part === 'all' ? parseAddress(flow.destination) : undefined,
+      });
     const result =
       cache === undefined
-        ? resolve(false)
+        ? resolve('all')
         : cache.path(flow.upstream, flow.sourceAddress, flow.destination, resolve);
     flow.actualPath = result.path;
     if (result.path !== 'unknown' || flow.actualPathEvidence === null)

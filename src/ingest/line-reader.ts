@@ -78,10 +78,15 @@ export async function* readChunks(
           lines++;
           chunk = chunk.subarray(newline + 1);
         } else {
-          pending.push(chunk);
-          chunk = Buffer.concat(pending, pendingBytes + chunk.length);
+          // Only the line that spanned the read is joined (not the whole read chunk, which would
+          // copy every byte of the input once more): it goes out as a chunk of its own.
+          pending.push(chunk.subarray(0, newline + 1));
+          const joined = Buffer.concat(pending, pendingBytes + newline + 1);
           pending = [];
           pendingBytes = 0;
+          yield { bytes: joined, linesBefore: lines, newlines: 1 };
+          lines++;
+          chunk = chunk.subarray(newline + 1);
         }
       }
       const last = chunk.lastIndexOf(NEWLINE);
