@@ -37,6 +37,8 @@ export interface StatsRequest {
   from?: number;
   to?: number;
   bucketMs?: number;
+  /** Only this gateway's flows (the `gateway` column); `byGateway` then holds that one. */
+  gateway?: string;
 }
 export interface StatsResponse extends FlowStats {
   health: PathHealth[];
@@ -57,15 +59,16 @@ export interface DashboardStatus {
   store: string;
   health: PathHealth[];
   activeTunnels: number;
-  catalog: { name: string; version: string; title: string | null };
+  /** `profile`: the catalog profile that answers every decision (docs/model.md, "Profiles"). */
+  catalog: { name: string; version: string; title: string | null; profile: string };
   serverTime: number;
 }
 
-/** GET /api/catalog: the rules with their sources. */
+/** GET /api/catalog: the rules (of the profile that answers) with their sources, and that profile. */
 export type CatalogView = Pick<
   Catalog,
   'name' | 'version' | 'title' | 'description' | 'sources' | 'notes' | 'rules'
->;
+> & { profile: string };
 
 /** Traffic to one destination under one rule. */
 export interface ExceptionDestination {

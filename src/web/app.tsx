@@ -55,7 +55,7 @@ export function App() {
       <OutageBanner health={health} />
       <main id="main" ref={main} tabIndex={-1} key={tokenVersion}>
         <ErrorNote error={error} what="the dashboard status" />
-        {route.page === 'overview' && <OverviewPage status={status} />}
+        {route.page === 'overview' && <OverviewPage status={status} params={route.params} />}
         {route.page === 'exceptions' && <ExceptionsPage />}
         {route.page === 'leaks' && <LeaksPage params={route.params} />}
         {route.page === 'flows' && <FlowsPage params={route.params} />}

@@ -91,6 +91,7 @@ function knownFlows(): FlowRecord[] {
   return flows;
 }
 
+const gateways = ['gw-fra-1', 'gw-ams-2'] as const;
 let dir: string;
 let store: FlowStore;
 let browser: Browser;
@@ -118,8 +119,14 @@ const closers: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   if (!ready) return;
   dir = mkdtempSync(join(tmpdir(), 'pathwarden-dashboard-e2e-'));
-  store = await openFlowStore({ kind: 'duckdb', path: join(dir, 'flows.duckdb'), flushIntervalMs: 100 });
-  for (const record of knownFlows()) store.append(record);
+  // Two gateways share the file (as a fleet shares a store): each stamps its id on what it appends.
+  const config = { kind: 'duckdb', path: join(dir, 'flows.duckdb'), flushIntervalMs: 100 } as const;
+  const flows = knownFlows();
+  const first = await openFlowStore(config, { gateway: gateways[0] });
+  for (const record of flows.filter((_, i) => i % 3 === 0)) first.append(record);
+  await first.close();
+  store = await openFlowStore(config, { gateway: gateways[1] });
+  for (const record of flows.filter((_, i) => i % 3 !== 0)) store.append(record);
   await store.flush();
   const start = withDashboard(startAdminServer, { tickMs: 500 });
   const metrics = new GatewayMetrics();
@@ -187,6 +194,9 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
         expect(await text(page, `[data-testid=path-flows-${path}]`), path).toBe(count(totals.flows));
       }
       expect(await text(page, '[data-testid=active-tunnels]')).toBe('7');
+      expect(await text(page, '[data-testid=catalog-profile]')).toBe(
+        `Catalog ${policy.catalog.name} ${policy.catalog.version} · profile ${policy.profile}`,
+      );
       expect(await text(page, '[data-testid=health-expressroute]')).toContain('Up');
       await page.locator('[data-testid=chart-bytes] canvas').first().waitFor({ state: 'visible' });
       await page.locator('[data-testid=chart-flows] canvas').first().waitFor({ state: 'visible' });
@@ -198,6 +208,48 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
       await page.selectOption('#range', '1h');
       await expect.poll(() => text(page, '.live')).toBe('Live');
       await page.screenshot({ path: screenshotPath('dashboard-overview.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  test('overview: a per-gateway table, and the gateway selector filters the numbers and the flows page', async () => {
+    const { page, errors, close } = await openPage(`${base}/#/overview`);
+    try {
+      await page.selectOption('#range', 'all');
+      const all = await store.stats();
+      expect(Object.keys(all.byGateway).sort()).toEqual([...gateways].sort());
+      await expect.poll(() => text(page, '[data-testid=total-flows]')).toBe(count(all.flows));
+      for (const [id, totals] of Object.entries(all.byGateway)) {
+        expect(await text(page, `[data-testid=gateway-flows-${id}]`), id).toBe(count(totals.flows));
+      }
+      const chosen = gateways[0];
+      const one = await store.stats({ gateway: chosen });
+      expect(one.flows).toBeGreaterThan(0);
+      expect(one.flows).toBeLessThan(all.flows);
+      await page.selectOption('#gateway', chosen);
+      await expect.poll(() => text(page, '[data-testid=total-flows]')).toBe(count(one.flows));
+      expect(page.url()).toContain(`gateway=${chosen}`);
+      expect(await page.locator('[data-testid=total-bytes-up]').getAttribute('title')).toBe(
+        `${one.bytesUp} bytes`,
+      );
+      for (const [verdict, flows] of Object.entries(one.byVerdict)) {
+        expect(await text(page, `[data-testid=verdict-${verdict}]`), verdict).toBe(count(flows));
+      }
+      // The table still shows the whole fleet, so the chosen gateway can be compared with the others.
+      expect(await text(page, `[data-testid=gateway-flows-${gateways[1]}]`)).toBe(
+        count(all.byGateway[gateways[1]]?.flows ?? -1),
+      );
+      await page.screenshot({ path: screenshotPath('dashboard-overview-gateway.png') });
+
+      // The verdict links carry the gateway to the flows page, whose query and form keep it.
+      await page.click('[data-verdict=ok] a');
+      await page.locator('#f-gateway').waitFor();
+      const ok = await store.query({ gateway: chosen, verdict: 'ok', limit: 50 });
+      expect(ok.total).toBeGreaterThan(0);
+      await expect.poll(() => text(page, '[data-testid=total]')).toBe(count(ok.total));
+      expect(await page.locator('#f-gateway').inputValue()).toBe(chosen);
       expect(errors).toEqual([]);
     } finally {
       await close();

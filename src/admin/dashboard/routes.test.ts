@@ -8,12 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../../catalog/load.js';
+import { selectProfile } from '../../catalog/profiles.js';
 import { emptyFlow, type FlowRecord } from '../../flow/record.js';
 import type { PathHealth } from '../../gateway/contracts.js';
 import { Policy } from '../../policy/policy.js';
 import type { FlowStore } from '../../store/store.js';
 import { openFlowStore } from '../../store/store.js';
-import { createDashboardHandler, type DashboardHandler, type ExceptionsView } from './routes.js';
+import {
+  type CatalogView,
+  createDashboardHandler,
+  type DashboardHandler,
+  type DashboardStatus,
+  type ExceptionsView,
+} from './routes.js';
 import { detectFlowFile, openStoredFlows } from './source.js';
 
 const policy = Policy.compile(loadBuiltinCatalog().catalog);
@@ -78,7 +85,7 @@ afterEach(async () => {
 });
 
 async function start(
-  options: { token?: string; flows?: FlowRecord[]; heartbeatMs?: number } = {},
+  options: { token?: string; flows?: FlowRecord[]; heartbeatMs?: number; policy?: Policy } = {},
 ): Promise<Harness> {
   const store = await openFlowStore(
     { kind: 'jsonl', path: join(dir, `flows-${open.length}.jsonl`), flushIntervalMs: 50 },
@@ -92,7 +99,7 @@ async function start(
   ];
   const handler = createDashboardHandler({
     store,
-    policy,
+    policy: options.policy ?? policy,
     status: { health: () => health, activeTunnels: () => 3 },
     token: options.token,
     webRoot: join(dir, 'web'),
@@ -227,8 +234,23 @@ describe('dashboard API', () => {
       mode: 'gateway',
       store: 'jsonl',
       activeTunnels: 3,
-      catalog: { name: 'powerbi' },
+      catalog: { name: 'powerbi', version: policy.catalog.version, profile: 'current' },
     });
+  });
+
+  test('/api/status and /api/catalog name the catalog profile that answers', async () => {
+    const view = selectProfile(loadBuiltinCatalog().catalog, 'private-link');
+    const { base } = await start({ policy: Policy.compile(view) });
+    const status = (await (await fetch(`${base}/api/status`)).json()) as DashboardStatus;
+    expect(status.catalog).toEqual({
+      name: view.name,
+      version: view.version,
+      title: view.title ?? null,
+      profile: 'private-link',
+    });
+    const catalog = (await (await fetch(`${base}/api/catalog`)).json()) as CatalogView;
+    expect(catalog.profile).toBe('private-link');
+    expect(catalog.rules.map((rule) => rule.id)).toEqual(view.rules.map((rule) => rule.id));
   });
 
   test('/api/exceptions groups exception flows per rule and destination, with the rule citation', async () => {

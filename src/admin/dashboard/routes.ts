@@ -66,6 +66,7 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
     sources: catalog.sources,
     notes: catalog.notes,
     rules: catalog.rules,
+    profile: options.policy.profile,
   };
   const catalogBody = JSON.stringify(catalogView);
 
@@ -74,7 +75,12 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
     store: options.store.kind,
     health: options.status.health(),
     activeTunnels: options.status.activeTunnels(),
-    catalog: { name: catalog.name, version: catalog.version, title: catalog.title ?? null },
+    catalog: {
+      name: catalog.name,
+      version: catalog.version,
+      title: catalog.title ?? null,
+      profile: options.policy.profile,
+    },
     serverTime: Date.now(),
   });
 

@@ -20,6 +20,8 @@ export interface FlowFilters {
   /** Egress the gateway used (`egress`). */
   egress: string;
   outcome: string;
+  /** Who stored the flow (`gateway`: a gateway's id or `audit:<id>`). */
+  gateway: string;
   from: number | undefined;
   to: number | undefined;
   limit: number;
@@ -43,6 +45,7 @@ export function filtersFromParams(params: URLSearchParams): FlowFilters {
     path: params.get('path') ?? '',
     egress: params.get('egress') ?? '',
     outcome: params.get('outcome') ?? '',
+    gateway: params.get('gateway') ?? '',
     from: number('from'),
     to: number('to'),
     limit: limit !== undefined && limit > 0 && limit <= 1000 ? limit : 50,
@@ -52,9 +55,14 @@ export function filtersFromParams(params: URLSearchParams): FlowFilters {
 interface Props {
   filters: FlowFilters;
   onApply: (filters: FlowFilters) => void;
+  /** The gateways in the store: the gateway field shows when there are two or more (or one is chosen). */
+  gateways?: readonly string[];
 }
 
-export function FlowFilterForm({ filters, onApply }: Props) {
+export function FlowFilterForm({ filters, onApply, gateways = [] }: Props) {
+  const gatewayChoices = gateways.filter((id) => id !== '');
+  if (filters.gateway !== '' && !gatewayChoices.includes(filters.gateway))
+    gatewayChoices.push(filters.gateway);
   const submit = (event: Event) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);
@@ -66,6 +74,7 @@ export function FlowFilterForm({ filters, onApply }: Props) {
       path: text('path'),
       egress: text('egress'),
       outcome: text('outcome'),
+      gateway: text('gateway'),
       from: fromLocalInput(text('from')),
       to: fromLocalInput(text('to')),
       limit: Number(text('limit')) || 50,
@@ -123,6 +132,15 @@ export function FlowFilterForm({ filters, onApply }: Props) {
         value={filters.outcome}
         choices={outcomeChoices.map((o) => [o, o] as const)}
       />
+      {(gatewayChoices.length > 1 || filters.gateway !== '') && (
+        <Select
+          id="f-gateway"
+          name="gateway"
+          label="Gateway"
+          value={filters.gateway}
+          choices={gatewayChoices.sort().map((id) => [id, id] as const)}
+        />
+      )}
       <div class="field">
         <label for="f-from">From (local time)</label>
         <input

@@ -44,6 +44,11 @@ export function SiteHeader({ page, status, liveState, onForgetToken }: Props) {
               : `Stored flows (${status.store}, read-only)`
             : ''}
         </p>
+        {status && (
+          <p class="context" data-testid="catalog-profile">
+            Catalog {status.catalog.name} {status.catalog.version} · profile {status.catalog.profile}
+          </p>
+        )}
         <p class={`live live-${liveState}`}>
           <span class="live-dot" aria-hidden="true" />
           {liveState === 'open' && status?.mode === 'stored' ? 'Connected' : liveWords[liveState]}

@@ -27,42 +27,66 @@ export function niceBucket(spanMs: number): number {
 }
 
 export interface OverviewStats {
+  /** The statistics of the chosen gateway (of every gateway when none is chosen). */
   stats: FlowStats;
+  /** Flows and bytes per gateway over the whole range, whichever gateway is chosen. */
+  byGateway: FlowStats['byGateway'];
   from: number | undefined;
   to: number | undefined;
 }
 
-export async function loadOverviewStats(range: RangeKey, signal?: AbortSignal): Promise<OverviewStats> {
+/** The largest bucket: the fleet-wide call only needs its per-gateway totals, not a series. */
+export const TOTALS_BUCKET = 604_800_000;
+
+export async function loadOverviewStats(
+  range: RangeKey,
+  gateway: string,
+  signal?: AbortSignal,
+): Promise<OverviewStats> {
+  const filter = gateway === '' ? {} : { gateway };
+  const [stats, from, to] = await loadRangeStats(range, filter, signal);
+  const byGateway =
+    gateway === ''
+      ? stats.byGateway
+      : (await apiGet<StatsResponse>('/api/stats', { from, to, bucket: TOTALS_BUCKET }, signal)).byGateway;
+  return { stats, byGateway, from, to };
+}
+
+async function loadRangeStats(
+  range: RangeKey,
+  filter: { gateway?: string },
+  signal?: AbortSignal,
+): Promise<[FlowStats, number | undefined, number | undefined]> {
   if (range !== 'all') {
     const to = Date.now();
     const from = to - ranges[range].ms;
     const stats = await apiGet<StatsResponse>(
       '/api/stats',
-      { from, to, bucket: niceBucket(ranges[range].ms) },
+      { ...filter, from, to, bucket: niceBucket(ranges[range].ms) },
       signal,
     );
-    return { stats, from, to };
+    return [stats, from, to];
   }
-  const first = await apiGet<StatsResponse>('/api/stats', {}, signal);
+  const first = await apiGet<StatsResponse>('/api/stats', filter, signal);
   const times = first.series.points.map((point) => point.t);
-  if (times.length === 0) return { stats: first, from: undefined, to: undefined };
+  if (times.length === 0) return [first, undefined, undefined];
   const span = Math.max(...times) - Math.min(...times) + first.series.bucketMs;
   const buckets = span / first.series.bucketMs;
-  if (buckets >= 20 && buckets <= 600) return { stats: first, from: undefined, to: undefined };
+  if (buckets >= 20 && buckets <= 600) return [first, undefined, undefined];
   const bucketMs = niceBucket(span);
-  if (bucketMs === first.series.bucketMs) return { stats: first, from: undefined, to: undefined };
-  const stats = await apiGet<StatsResponse>('/api/stats', { bucket: bucketMs }, signal);
-  return { stats, from: undefined, to: undefined };
+  if (bucketMs === first.series.bucketMs) return [first, undefined, undefined];
+  const stats = await apiGet<StatsResponse>('/api/stats', { ...filter, bucket: bucketMs }, signal);
+  return [stats, undefined, undefined];
 }
 
-export function useOverviewStats(range: RangeKey, refresh: number) {
+export function useOverviewStats(range: RangeKey, gateway: string, refresh: number) {
   const [state, setState] = useState<{ data?: OverviewStats; error?: Error; loading: boolean }>({
     loading: true,
   });
   useEffect(() => {
     const controller = new AbortController();
     setState((previous) => ({ ...previous, loading: true }));
-    loadOverviewStats(range, controller.signal).then(
+    loadOverviewStats(range, gateway, controller.signal).then(
       (data) => setState({ data, loading: false }),
       (error: unknown) => {
         if (!controller.signal.aborted)
@@ -70,6 +94,6 @@ export function useOverviewStats(range: RangeKey, refresh: number) {
       },
     );
     return () => controller.abort();
-  }, [range, refresh]);
+  }, [range, gateway, refresh]);
   return state;
 }

@@ -1,12 +1,13 @@
 // Flows: every stored record, searchable and paged; the filtering and paging run in the store
 // (/api/flows), so the page stays fast with millions of records. The page URL uses the admin API's
 // parameter names, so a filtered view maps one to one onto its API call.
-import type { FlowPage } from '../api/types.js';
+import type { FlowPage, StatsResponse } from '../api/types.js';
 import { ErrorNote } from '../components/error-note.js';
 import { FlowFilterForm, type FlowFilters, filtersFromParams } from '../components/flow-filters.js';
 import { FlowTable } from '../components/flow-table.js';
 import { Pager } from '../components/pager.js';
 import { useApi } from '../hooks/use-api.js';
+import { TOTALS_BUCKET } from '../hooks/use-overview-stats.js';
 import { href, navigate } from '../router.js';
 
 function toParams(filters: FlowFilters, offset: number, open?: number) {
@@ -17,6 +18,7 @@ function toParams(filters: FlowFilters, offset: number, open?: number) {
     path: filters.path,
     egress: filters.egress,
     outcome: filters.outcome,
+    gateway: filters.gateway,
     from: filters.from,
     to: filters.to,
     limit: filters.limit === 50 ? undefined : filters.limit,
@@ -32,13 +34,20 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
   const openId = openText === null ? undefined : Number(openText);
   const { open: _open, ...query } = toParams(filters, offset);
   const { data, error, loading } = useApi<FlowPage>('/api/flows', { ...query, limit: filters.limit });
+  // The store's writers, for the gateway field: one aggregate with a single bucket (no series needed).
+  const fleet = useApi<StatsResponse>('/api/stats', { bucket: TOTALS_BUCKET });
+  const gateways = fleet.data ? Object.keys(fleet.data.byGateway) : [];
 
   return (
     <>
       <div class="page-head">
         <h1 tabIndex={-1}>Flows</h1>
       </div>
-      <FlowFilterForm filters={filters} onApply={(next) => navigate('flows', toParams(next, 0))} />
+      <FlowFilterForm
+        filters={filters}
+        gateways={gateways}
+        onApply={(next) => navigate('flows', toParams(next, 0))}
+      />
       <ErrorNote error={error} what="the flows" />
       <section aria-labelledby="results-title" aria-busy={loading}>
         <h2 id="results-title" class="visually-hidden">

@@ -10,12 +10,19 @@ import { formatBytes, formatCount, formatTime } from '../format.js';
 import { useHealth, useLiveVersion, useTick } from '../hooks/use-live.js';
 import { type RangeKey, ranges, useOverviewStats } from '../hooks/use-overview-stats.js';
 import { pathNames, verdictHelp, verdictNames, verdictOrder } from '../labels.js';
-import { href } from '../router.js';
+import { href, navigate } from '../router.js';
 
 /** Marked once per page load: the benchmark reads it as "time to first render of the overview". */
 const FIRST_RENDER_MARK = 'pathwarden:overview-chart';
 
-export function OverviewPage({ status }: { status: DashboardStatus | undefined }) {
+export function OverviewPage({
+  status,
+  params,
+}: {
+  status: DashboardStatus | undefined;
+  params: URLSearchParams;
+}) {
+  const gateway = params.get('gateway') ?? '';
   const live = status?.mode === 'gateway';
   const [range, setRange] = useState<RangeKey>(live ? '1h' : 'all');
   const chosen = useRef(false);
@@ -24,7 +31,7 @@ export function OverviewPage({ status }: { status: DashboardStatus | undefined }
     if (!chosen.current && status) setRange(status.mode === 'gateway' ? '1h' : 'all');
   }, [status]);
   const version = useLiveVersion();
-  const { data, error, loading } = useOverviewStats(range, version);
+  const { data, error, loading } = useOverviewStats(range, gateway, version);
   const health = useHealth()?.health ?? status?.health;
   const tick = useTick();
   const markFirstDraw = useCallback(() => {
@@ -52,6 +59,7 @@ export function OverviewPage({ status }: { status: DashboardStatus | undefined }
             ))}
           </select>
         </div>
+        {data && <GatewaySelect gateway={gateway} byGateway={data.byGateway} />}
       </div>
       <ErrorNote error={error} what="the flow statistics" />
       <section aria-labelledby="totals-title">
@@ -75,13 +83,19 @@ export function OverviewPage({ status }: { status: DashboardStatus | undefined }
       <div class="two-columns">
         <section aria-labelledby="verdicts-title" class="card">
           <h2 id="verdicts-title">Verdicts</h2>
-          {data && <VerdictCounts stats={data.stats} from={data.from} to={data.to} />}
+          {data && <VerdictCounts stats={data.stats} from={data.from} to={data.to} gateway={gateway} />}
         </section>
         <section aria-labelledby="paths-title" class="card">
           <h2 id="paths-title">By path</h2>
           {data && <PathTotals stats={data.stats} />}
         </section>
       </div>
+      {data && Object.keys(data.byGateway).length > 1 && (
+        <section aria-labelledby="gateways-title" class="card">
+          <h2 id="gateways-title">By gateway</h2>
+          <GatewayTotals byGateway={data.byGateway} chosen={gateway} from={data.from} to={data.to} />
+        </section>
+      )}
       {live && <RecentFlows latest={tick?.latest} />}
     </>
   );
@@ -126,10 +140,12 @@ function VerdictCounts({
   stats,
   from,
   to,
+  gateway,
 }: {
   stats: FlowStats;
   from: number | undefined;
   to: number | undefined;
+  gateway: string;
 }) {
   const blocked = stats.byOutcome.blocked ?? 0;
   const extra = Object.keys(stats.byVerdict).filter((v) => !(verdictOrder as readonly string[]).includes(v));
@@ -141,7 +157,7 @@ function VerdictCounts({
       {rows.map(([verdict, count]) => (
         <li key={verdict} data-verdict={verdict}>
           <a
-            href={href('flows', { verdict, from, to })}
+            href={href('flows', { verdict, from, to, gateway })}
             aria-label={`${count} flows with verdict ${verdictNames[verdict] ?? verdict}: ${verdictHelp[verdict] ?? ''}`}
           >
             <VerdictBadge verdict={verdict} />
@@ -195,6 +211,91 @@ function PathTotals({ stats }: { stats: FlowStats }) {
               </td>
               <td class="num">{formatBytes(totals.bytesUp)}</td>
               <td class="num">{formatBytes(totals.bytesDown)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
+  );
+}
+
+/** The name a gateway goes by on the page: records written without an `id` have ''. */
+const gatewayName = (id: string) => (id === '' ? '(not named)' : id);
+
+/** Shown only for a fleet (more than one writer), or while a gateway is chosen, so it can be cleared. */
+function GatewaySelect({ gateway, byGateway }: { gateway: string; byGateway: FlowStats['byGateway'] }) {
+  const ids = Object.keys(byGateway).filter((id) => id !== '');
+  if (gateway !== '' && !ids.includes(gateway)) ids.push(gateway);
+  if (ids.length < 2 && gateway === '') return null;
+  return (
+    <div class="field inline">
+      <label for="gateway">Gateway</label>
+      <select
+        id="gateway"
+        value={gateway}
+        onChange={(event) =>
+          navigate('overview', { gateway: (event.currentTarget as HTMLSelectElement).value })
+        }
+      >
+        <option value="">All gateways</option>
+        {ids.sort().map((id) => (
+          <option key={id} value={id}>
+            {id}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+function GatewayTotals({
+  byGateway,
+  chosen,
+  from,
+  to,
+}: {
+  byGateway: FlowStats['byGateway'];
+  chosen: string;
+  from: number | undefined;
+  to: number | undefined;
+}) {
+  const rows = Object.entries(byGateway).sort(([a], [b]) => a.localeCompare(b));
+  return (
+    <TableScroll label="Flows and bytes by gateway">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Gateway</th>
+            <th scope="col" class="num">
+              Flows
+            </th>
+            <th scope="col" class="num">
+              Bytes up
+            </th>
+            <th scope="col" class="num">
+              Bytes down
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([id, totals]) => (
+            <tr key={id} data-gateway={id} aria-current={id === chosen && chosen !== '' ? 'true' : undefined}>
+              <th scope="row">
+                {id === '' ? (
+                  gatewayName(id)
+                ) : (
+                  <a href={href('flows', { gateway: id, from, to })}>{gatewayName(id)}</a>
+                )}
+              </th>
+              <td class="num" data-testid={`gateway-flows-${id}`}>
+                {formatCount(totals.flows)}
+              </td>
+              <td class="num" title={`${totals.bytesUp} bytes`}>
+                {formatBytes(totals.bytesUp)}
+              </td>
+              <td class="num" title={`${totals.bytesDown} bytes`}>
+                {formatBytes(totals.bytesDown)}
+              </td>
             </tr>
           ))}
         </tbody>
