@@ -1,4 +1,5 @@
 // Overview: is the circuit up, how much rides each path, what the verdicts are, live.
+import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { DashboardStatus, FlowStats, FlowSummary } from '../api/types.js';
 import { PathLabel, VerdictBadge } from '../components/badges.js';
@@ -179,43 +180,54 @@ function VerdictCounts({
   );
 }
 
+/** A table of flows, bytes up and bytes down per `first` (a path, a gateway); rows are the children. */
+function TotalsTable({
+  label,
+  first,
+  children,
+}: {
+  label: string;
+  first: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <TableScroll label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{first}</th>
+            {['Flows', 'Bytes up', 'Bytes down'].map((column) => (
+              <th key={column} scope="col" class="num">
+                {column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </TableScroll>
+  );
+}
+
 function PathTotals({ stats }: { stats: FlowStats }) {
   const paths = Object.entries(stats.byEgressPath);
   if (paths.length === 0) return <p class="muted">No flows in this range.</p>;
   return (
-    <TableScroll label="Flows and bytes by path">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Path</th>
-            <th scope="col" class="num">
-              Flows
-            </th>
-            <th scope="col" class="num">
-              Bytes up
-            </th>
-            <th scope="col" class="num">
-              Bytes down
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {paths.map(([path, totals]) => (
-            <tr key={path} data-path={path}>
-              <th scope="row">
-                <PathLabel path={path} />
-                <span class="visually-hidden">{pathNames[path] ? '' : path}</span>
-              </th>
-              <td class="num" data-testid={`path-flows-${path}`}>
-                {formatCount(totals.flows)}
-              </td>
-              <td class="num">{formatBytes(totals.bytesUp)}</td>
-              <td class="num">{formatBytes(totals.bytesDown)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableScroll>
+    <TotalsTable label="Flows and bytes by path" first="Path">
+      {paths.map(([path, totals]) => (
+        <tr key={path} data-path={path}>
+          <th scope="row">
+            <PathLabel path={path} />
+            <span class="visually-hidden">{pathNames[path] ? '' : path}</span>
+          </th>
+          <td class="num" data-testid={`path-flows-${path}`}>
+            {formatCount(totals.flows)}
+          </td>
+          <td class="num">{formatBytes(totals.bytesUp)}</td>
+          <td class="num">{formatBytes(totals.bytesDown)}</td>
+        </tr>
+      ))}
+    </TotalsTable>
   );
 }
 
@@ -261,46 +273,28 @@ function GatewayTotals({
 }) {
   const rows = Object.entries(byGateway).sort(([a], [b]) => a.localeCompare(b));
   return (
-    <TableScroll label="Flows and bytes by gateway">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Gateway</th>
-            <th scope="col" class="num">
-              Flows
-            </th>
-            <th scope="col" class="num">
-              Bytes up
-            </th>
-            <th scope="col" class="num">
-              Bytes down
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map(([id, totals]) => (
-            <tr key={id} data-gateway={id} aria-current={id === chosen && chosen !== '' ? 'true' : undefined}>
-              <th scope="row">
-                {id === '' ? (
-                  gatewayName(id)
-                ) : (
-                  <a href={href('flows', { gateway: id, from, to })}>{gatewayName(id)}</a>
-                )}
-              </th>
-              <td class="num" data-testid={`gateway-flows-${id}`}>
-                {formatCount(totals.flows)}
-              </td>
-              <td class="num" title={`${totals.bytesUp} bytes`}>
-                {formatBytes(totals.bytesUp)}
-              </td>
-              <td class="num" title={`${totals.bytesDown} bytes`}>
-                {formatBytes(totals.bytesDown)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableScroll>
+    <TotalsTable label="Flows and bytes by gateway" first="Gateway">
+      {rows.map(([id, totals]) => (
+        <tr key={id} data-gateway={id} aria-current={id === chosen && chosen !== '' ? 'true' : undefined}>
+          <th scope="row">
+            {id === '' ? (
+              gatewayName(id)
+            ) : (
+              <a href={href('flows', { gateway: id, from, to })}>{gatewayName(id)}</a>
+            )}
+          </th>
+          <td class="num" data-testid={`gateway-flows-${id}`}>
+            {formatCount(totals.flows)}
+          </td>
+          <td class="num" title={`${totals.bytesUp} bytes`}>
+            {formatBytes(totals.bytesUp)}
+          </td>
+          <td class="num" title={`${totals.bytesDown} bytes`}>
+            {formatBytes(totals.bytesDown)}
+          </td>
+        </tr>
+      ))}
+    </TotalsTable>
   );
 }
 
