@@ -72,7 +72,7 @@ export class LabEnvironment {
     // The policy of the catalog in use plus the lab overlay: what the gateway, the generators and
     // the audit all use, and what places each lab name behind the circuit or on the Internet.
     this.catalog = resolveCatalog({
-      files: [...this.options.userCatalogs, this.files.catalogOverlay],
+      files: [...this.options.userCatalogs, ...this.files.catalogFiles],
     }).catalog;
     this.policy = Policy.compile(this.catalog);
     this.names = placeNames((host, component) => this.policy.decideHost(host, { component }).path);
