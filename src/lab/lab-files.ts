@@ -18,6 +18,8 @@ export interface LabFiles {
   /** Topologies that place every flow of one uplink's capture on that uplink's path. */
   uplinkTopology: { circuit: string; internet: string };
   gatewayConfig: string;
+  /** The same gateway configuration with `profile: private-link`. */
+  privateLinkGatewayConfig: string;
   flowStore: string;
 }
 
@@ -96,7 +98,7 @@ export function writeCatalogFiles(
 export function labTopology(defaultPath: 'internet' | 'expressroute' = 'internet', withPrefixes = true) {
   return {
     expressroute: {
-      prefixes: withPrefixes ? [A.circuitPrefix, A.bothPrefix] : [],
+      prefixes: withPrefixes ? [A.circuitPrefix, A.bothPrefix, A.privateEndpointPrefix] : [],
       proxies: [`${A.branchClientSide}:${A.squidCircuitPort}`],
       sourceAddresses: [A.branchCircuitSide],
     },
@@ -110,15 +112,16 @@ export function labTopology(defaultPath: 'internet' | 'expressroute' = 'internet
   };
 }
 
-export function gatewayConfig(dir: string, catalogs: readonly string[]): object {
+export function gatewayConfig(dir: string, catalogs: readonly string[], profile?: string): object {
   return {
+    ...(profile ? { profile } : {}),
     listen: `${A.branchClientSide}:${A.gatewayPort}`,
     admin: `127.0.0.1:${A.adminPort}`,
     egress: {
       expressroute: { localAddress: A.branchCircuitSide },
       internet: { localAddress: A.branchInternetSide },
     },
-    allowDestinations: [A.circuitPrefix, A.bothPrefix, A.internetPrefix],
+    allowDestinations: [A.circuitPrefix, A.bothPrefix, A.privateEndpointPrefix, A.internetPrefix],
     ports: [80, 443],
     decisions: { either: 'expressroute', unknown: 'internet', notCovered: 'deny', sniMismatch: 'reject' },
     components: (['desktop', 'paas', 'gateway', 'mobile'] as const).map((component) => ({
@@ -136,7 +139,19 @@ export function gatewayConfig(dir: string, catalogs: readonly string[]): object 
   };
 }
 
-export function dnsmasqConfig(dir: string, names: readonly LabName[]): string {
+/** A service name answered through a Private Link zone: `host` CNAME `alias` A `address`. */
+export interface PrivateLinkName {
+  host: string;
+  alias: string;
+  address: string;
+}
+
+export function dnsmasqConfig(
+  dir: string,
+  names: readonly LabName[],
+  privateLink: readonly PrivateLinkName[] = [],
+): string {
+  const aliased = new Set(privateLink.map((name) => name.host));
   return [
     '# pathwarden lab DNS: every lab name, nothing else',
     'no-resolv',
@@ -145,7 +160,13 @@ export function dnsmasqConfig(dir: string, names: readonly LabName[]): string {
     `listen-address=127.0.0.1,${A.branchClientSide}`,
     `pid-file=${join(dir, 'dnsmasq.pid')}`,
     'log-facility=-',
-    ...names.map((name) => `host-record=${name.host},${name.address}`),
+    ...names
+      .filter((name) => !aliased.has(name.host))
+      .map((name) => `host-record=${name.host},${name.address}`),
+    ...privateLink.flatMap((name) => [
+      `host-record=${name.alias},${name.address}`,
+      `cname=${name.host},${name.alias}`,
+    ]),
     '',
   ].join('\n');
 }
@@ -189,13 +210,21 @@ export function writeLabFiles(dir: string, base: Catalog, userCatalogs: readonly
       internet: file('uplink-internet-topology.json', labTopology('internet', false)),
     },
     gatewayConfig: file('gateway.json', gatewayConfig(dir, [...userCatalogs, ...catalog.catalogFiles])),
+    privateLinkGatewayConfig: file(
+      'gateway-private-link.json',
+      gatewayConfig(dir, [...userCatalogs, ...catalog.catalogFiles], 'private-link'),
+    ),
     flowStore: join(dir, 'gateway-flows.jsonl'),
   };
 }
 
 /** Writes the DNS configuration once the names are placed (which needs the catalog in use). */
-export function writeDnsmasqConfig(dir: string, names: readonly LabName[]): string {
-  const path = join(dir, 'dnsmasq.conf');
-  writeFileSync(path, dnsmasqConfig(dir, names));
+export function writeDnsmasqConfig(
+  dir: string,
+  names: readonly LabName[],
+  privateLink: readonly PrivateLinkName[] = [],
+): string {
+  const path = join(dir, privateLink.length > 0 ? 'dnsmasq-private-link.conf' : 'dnsmasq.conf');
+  writeFileSync(path, dnsmasqConfig(dir, names, privateLink));
   return path;
 }

@@ -81,6 +81,7 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
       ['circuit-down', true],
       ['leaky-client', true],
       ['pac-only', true],
+      ['private-link', true],
     ]);
     expect(elapsed).toBeLessThan(180_000);
     // Every traffic statement is proven with evidence; the two that are not are said why.
@@ -201,7 +202,13 @@ describe('lab plan and report', () => {
   });
 
   test('unknown scenarios are a usage error', () => {
-    expect(parseScenarios(undefined)).toEqual(['baseline', 'circuit-down', 'leaky-client', 'pac-only']);
+    expect(parseScenarios(undefined)).toEqual([
+      'baseline',
+      'circuit-down',
+      'leaky-client',
+      'pac-only',
+      'private-link',
+    ]);
     expect(() => parseScenarios(['baseline', 'nope'])).toThrow(/unknown scenario "nope"/);
   });
 
