@@ -24,7 +24,7 @@ export function labCommand(io: CliIo, setExit: (code: number) => void): Command 
     .description('build the lab, run the scenarios, audit the uplink captures, report and tear down')
     .option(
       '--scenario <name>',
-      'run this scenario (repeatable): baseline, circuit-down, leaky-client, pac-only; default all',
+      'run this scenario (repeatable): baseline, circuit-down, leaky-client, pac-only, private-link; default all',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--json', 'write the report as JSON to stdout (shape in docs/lab.md)')

@@ -10,7 +10,13 @@ import { Policy } from '../policy/policy.js';
 import { browserActivities, spaHtml } from './browser.js';
 import { type LabCertificates, makeCertificates } from './certificates.js';
 import type { ClientContext } from './clients.js';
-import { type LabFiles, squidConfig, writeDnsmasqConfig, writeLabFiles } from './lab-files.js';
+import {
+  type LabFiles,
+  type PrivateLinkName,
+  squidConfig,
+  writeDnsmasqConfig,
+  writeLabFiles,
+} from './lab-files.js';
 import { buildNetwork, removeNetwork } from './network.js';
 import { labAddresses as A, type LabName, type LabNaming, labHosts, labNaming, placeNames } from './plan.js';
 import { type LabProcess, ProcessGroup, runInNs, waitFor } from './system.js';
@@ -38,6 +44,7 @@ export class LabEnvironment {
   certificates!: LabCertificates;
   gateway?: LabProcess;
   #squids: LabProcess[] = [];
+  #dns?: LabProcess;
   #built = false;
 
   constructor(readonly options: LabEnvironmentOptions) {
@@ -72,16 +79,12 @@ export class LabEnvironment {
     // The policy of the catalog in use plus the lab overlay: what the gateway, the generators and
     // the audit all use, and what places each lab name behind the circuit or on the Internet.
     this.catalog = resolveCatalog({
-      files: [...this.options.userCatalogs, this.files.catalogOverlay],
+      files: [...this.options.userCatalogs, ...this.files.catalogFiles],
     }).catalog;
     this.policy = Policy.compile(this.catalog);
     this.names = placeNames((host, component) => this.policy.decideHost(host, { component }).path);
-    const dnsmasqConfig = writeDnsmasqConfig(this.dir, this.names);
     const { ns } = this.naming;
-    await this.group.start('dnsmasq', ns.branch, 'dnsmasq', ['-k', '-C', dnsmasqConfig], {
-      pattern: /started, version/,
-      timeoutMs: 5000,
-    });
+    await this.startDns();
     writeFileSync(this.spaFile, spaHtml(browserActivities));
     for (const side of ['circuit', 'internet'] as const) {
       await this.group.start(
@@ -95,12 +98,22 @@ export class LabEnvironment {
     await this.startGateway();
   }
 
-  async startGateway(): Promise<void> {
+  /** (Re)starts dnsmasq with the lab names, and the Private Link CNAMEs when given. */
+  async startDns(privateLink: readonly PrivateLinkName[] = []): Promise<void> {
+    if (this.#dns) await this.group.stop(this.#dns);
+    const config = writeDnsmasqConfig(this.dir, this.names, privateLink);
+    this.#dns = await this.group.start('dnsmasq', this.naming.ns.branch, 'dnsmasq', ['-k', '-C', config], {
+      pattern: /started, version/,
+      timeoutMs: 5000,
+    });
+  }
+
+  async startGateway(config = this.files.gatewayConfig): Promise<void> {
     this.gateway = await this.group.start(
       'gateway',
       this.naming.ns.branch,
       process.execPath,
-      [cliMain(), 'gateway', '--config', this.files.gatewayConfig],
+      [cliMain(), 'gateway', '--config', config],
       { pattern: /proxy on/, timeoutMs: 20_000 },
     );
     // Ready means both probes have answered once (the first result sets the state at once).
@@ -112,6 +125,23 @@ export class LabEnvironment {
   async stopGateway(): Promise<void> {
     if (this.gateway) await this.group.stop(this.gateway);
     this.gateway = undefined;
+  }
+
+  /**
+   * Resolves each Private Link name from the client namespace (`getent ahostsv4`, whose first
+   * line carries the canonical name); returns what differs from the CNAME and address expected.
+   */
+  async checkPrivateLinkDns(names: readonly PrivateLinkName[]): Promise<string[]> {
+    const problems: string[] = [];
+    for (const name of names) {
+      const result = await runInNs(this.naming.ns.client, 'getent', ['ahostsv4', name.host], 5000);
+      const first = result.stdout.split('\n')[0]?.trim().split(/\s+/) ?? [];
+      if (first[0] !== name.address || first[2] !== name.alias)
+        problems.push(
+          `${name.host}: getent says "${result.stdout.split('\n')[0] ?? ''}", expected ${name.address} ${name.alias}`,
+        );
+    }
+    return problems;
   }
 
   /** `GET /healthz?require=expressroute` on the gateway's admin address, from the branch. */
@@ -169,6 +199,7 @@ export class LabEnvironment {
   async down(): Promise<void> {
     await this.group.stopAll();
     this.#squids = [];
+    this.#dns = undefined;
     removeSquidShm(`pwlab${this.naming.id}`);
     if (this.#built) await removeNetwork(this.naming);
     this.#built = false;

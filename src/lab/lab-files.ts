@@ -1,26 +1,37 @@
-// The files a lab run writes into its folder: the catalog overlay (stand-in hosts, the circuit's
-// prefix), the lab topology, the gateway configuration, dnsmasq and Squid configurations. They are
+// The files a lab run writes into its folder: the catalog overlay (stand-in hosts), a Service Tags
+// file for the circuit's prefix and the overlay imported from it, the lab topology, the gateway configuration, dnsmasq and Squid configurations. They are
 // the same kinds of files a user writes, read by the same loaders.
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { importServiceTags, overlayYaml } from '../catalog/import.js';
 import type { Catalog, Rule } from '../catalog/model.js';
 import { labAddresses as A, clientAddresses, type LabName, standInHosts } from './plan.js';
 
 export interface LabFiles {
   catalogOverlay: string;
+  /** The Service Tags file the lab publishes for its circuit, and the overlay imported from it. */
+  serviceTags: string;
+  serviceTagsOverlay: string;
+  /** The catalog files the lab lays over the catalog in use, in order. */
+  catalogFiles: string[];
   topology: string;
   /** Topologies that place every flow of one uplink's capture on that uplink's path. */
   uplinkTopology: { circuit: string; internet: string };
   gatewayConfig: string;
+  /** The same gateway configuration with `profile: private-link`. */
+  privateLinkGatewayConfig: string;
   flowStore: string;
 }
 
-export const circuitPrefixRule = 'lab.circuit-prefix';
+/** The tag the lab's Service Tags file carries, as Microsoft's file names Power BI's. */
+export const circuitServiceTag = 'PowerBI';
+/** A Service Tags file name (`ServiceTags_Public_YYYYMMDD.json`), so the import cites a date. */
+export const serviceTagsFileName = 'ServiceTags_Public_20260101.json';
 
 /**
  * The overlay gives every host-less rule of the catalog in use its stand-in host (same id, so
- * flows to it carry the rule's id), and adds the circuit's lab prefix as a circuit-bound rule, as
- * `catalog import service-tags` would for the PowerBI tag.
+ * flows to it carry the rule's id). The circuit's prefix is not here: it comes from the lab's
+ * Service Tags file through `catalog import service-tags` (see writeCatalogFiles).
  */
 export function catalogOverlay(base: Catalog): object {
   const rules: Rule[] = [];
@@ -33,16 +44,6 @@ export function catalogOverlay(base: Catalog): object {
       note: `${rule.note ? `${rule.note} ` : ''}Lab stand-in host ${host}: the source names no destination.`,
     });
   }
-  rules.push({
-    id: circuitPrefixRule,
-    components: ['saas', 'desktop', 'paas', 'gateway', 'mobile'],
-    activity: 'Power BI backend addresses of the lab circuit (stand-in for the PowerBI service tag)',
-    hosts: [],
-    prefixes: [A.circuitPrefix],
-    path: 'expressroute',
-    data: 'service-data',
-    source: 'pathwarden lab: the prefix the lab circuit advertises',
-  });
   return {
     schema: 'pathwarden.catalog/v1',
     name: 'lab',
@@ -52,10 +53,52 @@ export function catalogOverlay(base: Catalog): object {
   };
 }
 
+/** An Azure Service Tags file (Microsoft's format) whose PowerBI tag is the lab circuit's prefix. */
+export function serviceTagsFile(): object {
+  return {
+    changeNumber: 1,
+    cloud: 'Public',
+    values: [
+      {
+        name: circuitServiceTag,
+        id: circuitServiceTag,
+        properties: {
+          changeNumber: 1,
+          region: '',
+          systemService: circuitServiceTag,
+          addressPrefixes: [A.circuitPrefix],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Writes the lab's catalog files: the stand-in overlay, the Service Tags file and the overlay
+ * `catalog import service-tags` makes of it (the importer a user runs, same options).
+ */
+export function writeCatalogFiles(
+  dir: string,
+  base: Catalog,
+): { catalogOverlay: string; serviceTags: string; serviceTagsOverlay: string; catalogFiles: string[] } {
+  const catalogOverlayFile = join(dir, 'lab-catalog.json');
+  writeFileSync(catalogOverlayFile, `${JSON.stringify(catalogOverlay(base), null, 2)}\n`);
+  const serviceTags = join(dir, serviceTagsFileName);
+  writeFileSync(serviceTags, `${JSON.stringify(serviceTagsFile(), null, 2)}\n`);
+  const serviceTagsOverlay = join(dir, 'servicetag-powerbi.yaml');
+  writeFileSync(serviceTagsOverlay, overlayYaml(importServiceTags(serviceTags, { tag: circuitServiceTag })));
+  return {
+    catalogOverlay: catalogOverlayFile,
+    serviceTags,
+    serviceTagsOverlay,
+    catalogFiles: [catalogOverlayFile, serviceTagsOverlay],
+  };
+}
+
 export function labTopology(defaultPath: 'internet' | 'expressroute' = 'internet', withPrefixes = true) {
   return {
     expressroute: {
-      prefixes: withPrefixes ? [A.circuitPrefix, A.bothPrefix] : [],
+      prefixes: withPrefixes ? [A.circuitPrefix, A.bothPrefix, A.privateEndpointPrefix] : [],
       proxies: [`${A.branchClientSide}:${A.squidCircuitPort}`],
       sourceAddresses: [A.branchCircuitSide],
     },
@@ -69,15 +112,16 @@ export function labTopology(defaultPath: 'internet' | 'expressroute' = 'internet
   };
 }
 
-export function gatewayConfig(dir: string, catalogs: readonly string[]): object {
+export function gatewayConfig(dir: string, catalogs: readonly string[], profile?: string): object {
   return {
+    ...(profile ? { profile } : {}),
     listen: `${A.branchClientSide}:${A.gatewayPort}`,
     admin: `127.0.0.1:${A.adminPort}`,
     egress: {
       expressroute: { localAddress: A.branchCircuitSide },
       internet: { localAddress: A.branchInternetSide },
     },
-    allowDestinations: [A.circuitPrefix, A.bothPrefix, A.internetPrefix],
+    allowDestinations: [A.circuitPrefix, A.bothPrefix, A.privateEndpointPrefix, A.internetPrefix],
     ports: [80, 443],
     decisions: { either: 'expressroute', unknown: 'internet', notCovered: 'deny', sniMismatch: 'reject' },
     components: (['desktop', 'paas', 'gateway', 'mobile'] as const).map((component) => ({
@@ -95,7 +139,19 @@ export function gatewayConfig(dir: string, catalogs: readonly string[]): object 
   };
 }
 
-export function dnsmasqConfig(dir: string, names: readonly LabName[]): string {
+/** A service name answered through a Private Link zone: `host` CNAME `alias` A `address`. */
+export interface PrivateLinkName {
+  host: string;
+  alias: string;
+  address: string;
+}
+
+export function dnsmasqConfig(
+  dir: string,
+  names: readonly LabName[],
+  privateLink: readonly PrivateLinkName[] = [],
+): string {
+  const aliased = new Set(privateLink.map((name) => name.host));
   return [
     '# pathwarden lab DNS: every lab name, nothing else',
     'no-resolv',
@@ -104,7 +160,13 @@ export function dnsmasqConfig(dir: string, names: readonly LabName[]): string {
     `listen-address=127.0.0.1,${A.branchClientSide}`,
     `pid-file=${join(dir, 'dnsmasq.pid')}`,
     'log-facility=-',
-    ...names.map((name) => `host-record=${name.host},${name.address}`),
+    ...names
+      .filter((name) => !aliased.has(name.host))
+      .map((name) => `host-record=${name.host},${name.address}`),
+    ...privateLink.flatMap((name) => [
+      `host-record=${name.alias},${name.address}`,
+      `cname=${name.host},${name.alias}`,
+    ]),
     '',
   ].join('\n');
 }
@@ -139,22 +201,30 @@ export function writeLabFiles(dir: string, base: Catalog, userCatalogs: readonly
     writeFileSync(path, typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
     return path;
   };
-  const catalogOverlayFile = file('lab-catalog.json', catalogOverlay(base));
+  const catalog = writeCatalogFiles(dir, base);
   return {
-    catalogOverlay: catalogOverlayFile,
+    ...catalog,
     topology: file('lab-topology.json', labTopology()),
     uplinkTopology: {
       circuit: file('uplink-circuit-topology.json', labTopology('expressroute', false)),
       internet: file('uplink-internet-topology.json', labTopology('internet', false)),
     },
-    gatewayConfig: file('gateway.json', gatewayConfig(dir, [...userCatalogs, catalogOverlayFile])),
+    gatewayConfig: file('gateway.json', gatewayConfig(dir, [...userCatalogs, ...catalog.catalogFiles])),
+    privateLinkGatewayConfig: file(
+      'gateway-private-link.json',
+      gatewayConfig(dir, [...userCatalogs, ...catalog.catalogFiles], 'private-link'),
+    ),
     flowStore: join(dir, 'gateway-flows.jsonl'),
   };
 }
 
 /** Writes the DNS configuration once the names are placed (which needs the catalog in use). */
-export function writeDnsmasqConfig(dir: string, names: readonly LabName[]): string {
-  const path = join(dir, 'dnsmasq.conf');
-  writeFileSync(path, dnsmasqConfig(dir, names));
+export function writeDnsmasqConfig(
+  dir: string,
+  names: readonly LabName[],
+  privateLink: readonly PrivateLinkName[] = [],
+): string {
+  const path = join(dir, privateLink.length > 0 ? 'dnsmasq-private-link.conf' : 'dnsmasq.conf');
+  writeFileSync(path, dnsmasqConfig(dir, names, privateLink));
   return path;
 }

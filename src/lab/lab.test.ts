@@ -1,7 +1,7 @@
 // The lab end to end (root only: namespaces, veth links, tcpdump) and its pure parts. The
 // end-to-end tests run the built CLI and its processes: `npm run build` first.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -9,7 +9,7 @@ import { loadBuiltinCatalog, resolveCatalog } from '../catalog/load.js';
 import { Policy } from '../policy/policy.js';
 import { needPeers } from '../testing/peers.js';
 import { cliMain } from './environment.js';
-import { catalogOverlay } from './lab-files.js';
+import { catalogOverlay, writeCatalogFiles } from './lab-files.js';
 import { activities, labAddresses, labHosts, labNaming, placeNames, standInHosts } from './plan.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { labReportJson } from './report.js';
@@ -21,9 +21,8 @@ import { runCommand } from './system.js';
 function labPolicy(): Policy {
   const dir = mkdtempSync(join(tmpdir(), 'pwlab-unit-'));
   try {
-    const file = join(dir, 'lab-catalog.json');
-    writeFileSync(file, JSON.stringify(catalogOverlay(loadBuiltinCatalog().catalog)));
-    return Policy.compile(resolveCatalog({ files: [file] }).catalog);
+    const { catalogFiles } = writeCatalogFiles(dir, loadBuiltinCatalog().catalog);
+    return Policy.compile(resolveCatalog({ files: catalogFiles }).catalog);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -82,6 +81,7 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
       ['circuit-down', true],
       ['leaky-client', true],
       ['pac-only', true],
+      ['private-link', true],
     ]);
     expect(elapsed).toBeLessThan(180_000);
     // Every traffic statement is proven with evidence; the two that are not are said why.
@@ -158,12 +158,18 @@ describe('lab plan and report', () => {
 
   test('lab addresses stay in 198.18.0.0/15 and the documentation ranges, placed by the catalog', () => {
     const allowed = /^(198\.(18|19)\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.)/;
-    const names = placeNames((host, component) => labPolicy().decideHost(host, { component }).path);
+    const policy = labPolicy();
+    const names = placeNames((host, component) => policy.decideHost(host, { component }).path);
     const side = (host: string) => names.find((n) => n.host === host)?.side;
     expect(side('api.powerbi.com')).toBe('circuit');
     expect(side('login.microsoftonline.com')).toBe('circuit');
     expect(side('maxcdn.bootstrapcdn.com')).toBe('internet');
     expect(side('app.powerbi.com')).toBe('both');
+    // The circuit's prefix comes from the lab's Service Tags file through the importer.
+    const circuitAddress = labAddresses.circuitPrefix.replace(/0\/24$/, '77');
+    const byAddress = policy.decide(circuitAddress, { component: 'desktop' });
+    expect(byAddress.path).toBe('expressroute');
+    expect(byAddress.rule?.id).toBe('servicetag.powerbi');
     expect(new Set(names.map((n) => n.address)).size).toBe(names.length);
     for (const value of [
       ...names.map((n) => n.address),
@@ -196,7 +202,13 @@ describe('lab plan and report', () => {
   });
 
   test('unknown scenarios are a usage error', () => {
-    expect(parseScenarios(undefined)).toEqual(['baseline', 'circuit-down', 'leaky-client', 'pac-only']);
+    expect(parseScenarios(undefined)).toEqual([
+      'baseline',
+      'circuit-down',
+      'leaky-client',
+      'pac-only',
+      'private-link',
+    ]);
     expect(() => parseScenarios(['baseline', 'nope'])).toThrow(/unknown scenario "nope"/);
   });
 

@@ -95,7 +95,8 @@ export async function buildNetwork(naming: LabNaming): Promise<void> {
   // Circuit (Microsoft side): the advertised prefix and the front end, answered locally.
   await ipn(ns.circuit, 'addr', 'add', `${A.circuitPeer}/24`, 'dev', links.circuit.peer);
   await ipn(ns.circuit, 'link', 'set', links.circuit.peer, 'up');
-  for (const prefix of [A.circuitPrefix, A.bothPrefix])
+  // Private endpoints (private-link scenario) live behind the circuit only.
+  for (const prefix of [A.circuitPrefix, A.bothPrefix, A.privateEndpointPrefix])
     await ipn(ns.circuit, 'route', 'add', 'local', prefix, 'dev', 'lo');
 
   // Internet: CDNs and third parties, plus Microsoft's public addresses (reachable here too).

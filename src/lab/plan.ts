@@ -31,6 +31,8 @@ export const labAddresses = {
   internetPeer: '198.18.3.2',
   circuitPrefix: '198.19.10.0/24',
   bothPrefix: '198.19.20.0/24',
+  /** Private-endpoint addresses (private-link scenario): behind the circuit only. */
+  privateEndpointPrefix: '198.18.40.0/24',
   internetPrefix: '203.0.113.0/24',
   gatewayPort: 3128,
   squidCircuitPort: 3129,

@@ -2,22 +2,30 @@
 // pathwarden's audit and returns a list of checks, each with the evidence it rests on.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { selectProfile } from '../catalog/profiles.js';
 import type { FlowRecord } from '../flow/record.js';
 import { generatePac } from '../generate/pac.js';
-import type { ExpectedPath, Policy } from '../policy/policy.js';
+import { type ExpectedPath, Policy } from '../policy/policy.js';
 import { loadTopologyFile } from '../policy/topology.js';
 import { type BrowserResult, browserActivities, runBrowser } from './browser.js';
 import { startCaptures, type Uplink, uplinks } from './capture.js';
 import { type ClientResult, describeResult, hostOf, runActivities } from './clients.js';
 import type { LabEnvironment } from './environment.js';
 import { auditUplink, bytesOf, flowHost, packetRef, readGatewayFlows, type UplinkAudit } from './evidence.js';
+import type { PrivateLinkName } from './lab-files.js';
 import { setCircuitLink, setCircuitRoute } from './network.js';
 import { loadPac } from './pac.js';
 import { labAddresses as A, type Activity, activities, clientAddresses } from './plan.js';
 import { findProgram } from './prerequisites.js';
 import { sleep, waitFor } from './system.js';
 
-export const scenarioNames = ['baseline', 'circuit-down', 'leaky-client', 'pac-only'] as const;
+export const scenarioNames = [
+  'baseline',
+  'circuit-down',
+  'leaky-client',
+  'pac-only',
+  'private-link',
+] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface Check {
@@ -493,6 +501,130 @@ export async function pacOnly(ctx: ScenarioContext): Promise<ScenarioResult> {
   return finish('pac-only', started, checks, clients, audits, []);
 }
 
+/** Service names a Power BI / Fabric Private Link setup answers with its private endpoint. */
+const privateLinkService =
+  /(^|\.)(powerbi\.com|analysis\.windows\.net|pbidedicated\.windows\.net|fabric\.microsoft\.com)$/;
+
+/** `api.powerbi.com` -> `api-powerbi-com.privatelink.analysis.windows.net` (the zone Step 5 creates). */
+const privateLinkAlias = (host: string) => `${host.replace(/\./g, '-')}.privatelink.analysis.windows.net`;
+
+/**
+ * Power BI / Fabric Private Link: the gateway runs the catalog's `private-link` profile, the
+ * service names resolve through `privatelink.*` CNAMEs to private-endpoint addresses behind the
+ * circuit, and the captures show all of it on the circuit while CDN and third-party exceptions
+ * still leave by the Internet. Restores the lab's DNS and gateway afterwards.
+ */
+export async function privateLink(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { env } = ctx;
+  const started = Date.now();
+  const policy = Policy.compile(selectProfile(env.catalog, 'private-link'));
+  const plCtx: ScenarioContext = { ...ctx, policy };
+  // The service names the profile puts on the circuit; the product site, support and feedback
+  // pages under powerbi.com stay documented Internet exceptions with their public addresses.
+  const serviceActivities = activities.filter((a) => covered(a) && privateLinkService.test(hostOf(a.url)));
+  const hosts = [...new Set(serviceActivities.map((a) => hostOf(a.url)))].filter((host) =>
+    serviceActivities
+      .filter((a) => hostOf(a.url) === host)
+      .every((a) => expectedOf(plCtx, a).path === 'expressroute'),
+  );
+  const base = A.privateEndpointPrefix.replace(/0\/24$/, '');
+  const endpoints: PrivateLinkName[] = hosts.map((host, i) => ({
+    host,
+    alias: privateLinkAlias(host),
+    address: `${base}${10 + i}`,
+  }));
+  const items = activities.filter(covered).map((activity) => ({
+    activity,
+    client: clientAddresses[activity.component],
+    proxy: gatewayProxy,
+  }));
+  const checks: Check[] = [];
+  let run: { clients: ClientResult[]; audits: Record<Uplink, UplinkAudit> };
+  let dns: string[] = [];
+  await env.stopGateway();
+  try {
+    await env.startDns(endpoints);
+    await env.startGateway(env.files.privateLinkGatewayConfig);
+    env.log(
+      `  private-link: gateway on profile private-link, ${endpoints.length} names behind privatelink CNAMEs`,
+    );
+    dns = await env.checkPrivateLinkDns(endpoints);
+    run = await captureAndAudit(plCtx, 'private-link', () => runActivities(env.clientContext(), items));
+  } finally {
+    await env.stopGateway();
+    await env.startDns();
+    await env.startGateway();
+  }
+  const { clients, audits } = run;
+  const flows = await gatewayFlowsSince(plCtx, started, items.length);
+  checks.push(
+    check(
+      'the service names resolve through privatelink CNAMEs to private endpoints',
+      dns,
+      endpoints.map((e) => `${e.host} -> ${e.alias} -> ${e.address}`).join('; '),
+    ),
+  );
+  checks.push(
+    check(
+      'every client works on the private-link profile',
+      clients.filter((r) => r.status !== 200).map(describeResult),
+      `${clients.length} requests answered 200`,
+    ),
+  );
+  // The names Private Link must carry (app.powerbi.com, api.powerbi.com, *.analysis.windows.net).
+  const mustCarry = ['app.powerbi.com', 'api.powerbi.com', 'wabi-west-europe-redirect.analysis.windows.net'];
+  checks.push(
+    check(
+      'the private-link profile puts the front end and the backend on the circuit',
+      mustCarry
+        .filter((host) => !hosts.includes(host))
+        .map((host) => `${host}: not circuit-bound in the profile`),
+      `${hosts.length} names behind private endpoints: ${hosts.join(', ')}`,
+    ),
+  );
+  const addressOf = new Map(endpoints.map((e) => [e.host, e.address]));
+  const circuitFlows = audits.circuit.flows;
+  const onEndpoint: string[] = [];
+  for (const e of endpoints) {
+    const flow = circuitFlows.find((f) => flowHost(f) === e.host);
+    if (!flow) onEndpoint.push(`${e.host}: not in the circuit capture`);
+    else if (String(flow.destination).replace(/:\d+$/, '') !== e.address)
+      onEndpoint.push(
+        `${e.host}: to ${flow.destination} (${packetRef(flow)}), not its private endpoint ${e.address}`,
+      );
+  }
+  checks.push(
+    check(
+      'the circuit uplink carries every service name to its private endpoint',
+      onEndpoint,
+      `${endpoints.length} names seen on the circuit capture at their private-endpoint addresses (${[...addressOf.values()].join(', ')})`,
+    ),
+  );
+  const internetService = audits.internet.flows.filter((f) => {
+    const host = flowHost(f);
+    return (host !== null && addressOf.has(host)) || String(f.destination).startsWith(base);
+  });
+  checks.push(
+    check(
+      'the Internet uplink carries none of them',
+      internetService.map((f) => `${flowHost(f) ?? f.destination} (${bytesOf(f)} bytes, ${packetRef(f)})`),
+      `${audits.internet.flows.length} flows on the Internet uplink, none to a service name or private endpoint`,
+    ),
+  );
+  const wrongEgress = flows
+    .filter((f) => f.host !== null && addressOf.has(f.host) && f.egressPath !== 'expressroute')
+    .map((f) => `${f.host}: gateway egress ${f.egressPath}`);
+  checks.push(
+    check(
+      'the gateway sends every service name out on the circuit',
+      wrongEgress,
+      `${flows.filter((f) => f.host !== null && addressOf.has(f.host)).length} gateway records with egress expressroute`,
+    ),
+  );
+  checks.push(...uplinkChecks(clients, audits, (r) => expectedUplink(plCtx, r.activity)));
+  return finish('private-link', started, checks, clients, audits, flows);
+}
+
 function finish(
   name: ScenarioName,
   started: number,
@@ -517,4 +649,5 @@ export const scenarios: Record<ScenarioName, (ctx: ScenarioContext) => Promise<S
   'circuit-down': circuitDown,
   'leaky-client': leakyClient,
   'pac-only': pacOnly,
+  'private-link': privateLink,
 };
