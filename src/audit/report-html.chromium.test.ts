@@ -11,6 +11,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../cli/program.js';
 import { verdicts } from '../policy/verdict.js';
+import { chromiumArgs } from '../testing/chromium.js';
 import { screenshotPath } from '../testing/output.js';
 import { needPeers, peers } from '../testing/peers.js';
 import type { AuditReport } from './audit-report.js';
@@ -43,16 +44,7 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: chromiumPath,
     // A fresh profile per launch (playwright's default): no extensions, no cache, no sync.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...chromiumArgs],
   });
 }, 60_000);
 

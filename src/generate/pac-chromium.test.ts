@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EgressPath } from '../catalog/model.js';
+import { chromiumArgs } from '../testing/chromium.js';
 import { needPeers, peers } from '../testing/peers.js';
 import { generatePac } from './pac.js';
 import { builtinPolicy, documentedEgress, sampleHosts, topology } from './testing/fixtures.js';
@@ -60,13 +61,7 @@ describe.skipIf(!needPeers('chromium'))('generate pac in Chromium', () => {
       executablePath: chromiumPath,
       headless: true,
       args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...chromiumArgs,
         `--proxy-pac-url=${pacUrl}`,
         // No name resolves: a request that skipped the proxies would fail instead of leaving the host.
         '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',

@@ -19,19 +19,10 @@ import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { openFlowStore } from '../store/store.js';
+import { chromiumArgs } from '../testing/chromium.js';
 import { screenshotPath } from '../testing/output.js';
 import { needPeers, peers } from '../testing/peers.js';
 
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ready = needPeers('chromium', 'build');
 
 let dir: string;
@@ -104,7 +95,7 @@ beforeAll(async () => {
   proxy = new ProxyAgent({ uri: `http://${gateway.address}`, proxyTunnel: false });
   browser = await chromium.launch({
     executablePath: peers.chromium?.path,
-    args: chromiumArgs,
+    args: [...chromiumArgs],
   });
 }, 60_000);
 

@@ -16,22 +16,13 @@ import type { PathHealth } from '../../gateway/contracts.js';
 import { Policy } from '../../policy/policy.js';
 import type { FlowStore } from '../../store/store.js';
 import { openFlowStore } from '../../store/store.js';
+import { chromiumArgs } from '../../testing/chromium.js';
 import { screenshotPath } from '../../testing/output.js';
 import { needPeers, peers } from '../../testing/peers.js';
 import { GatewayMetrics } from '../metrics.js';
 import { startAdminServer } from '../server.js';
 import { withDashboard } from './routes.js';
 
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ready = needPeers('chromium', 'build');
 const policy = Policy.compile(loadBuiltinCatalog().catalog);
 const token = 'e2e-admin-token-0123456789';
@@ -138,7 +129,7 @@ beforeAll(async () => {
   tokenBase = `http://${guarded.address}`;
   browser = await chromium.launch({
     executablePath: peers.chromium?.path,
-    args: chromiumArgs,
+    args: [...chromiumArgs],
   });
 }, 60_000);
 
