@@ -64,21 +64,33 @@ function cpuSeconds(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1e6;
 }
 
+/** Fields of /proc/PID/stat after the command name (which may hold spaces); undefined off Linux. */
+function procStat(pid: number | 'self'): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+// In /proc/PID/stat, state is field 3, utime 14, stime 15, cutime 16, cstime 17, in clock ticks of
+// USER_HZ, which Linux fixes at 100 for /proc.
+
 /**
  * CPU seconds (user + system) used so far by this process's finished children, from
  * /proc/self/stat (Linux); `undefined` where that file does not exist.
  */
 export function childrenCpuSeconds(): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync('/proc/self/stat', 'utf8');
-  } catch {
-    return undefined;
-  }
-  // Fields after the command name (which may hold spaces): state is field 3, cutime 16, cstime 17,
-  // in clock ticks of USER_HZ, which Linux fixes at 100 for /proc.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100;
+  const fields = procStat('self');
+  return fields && (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** CPU seconds (user + system) used so far by a running process (Linux); undefined when unknown. */
+export function processCpuSeconds(pid: number): number | undefined {
+  const fields = procStat(pid);
+  return fields && (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 let sink: unknown;

@@ -118,6 +118,11 @@ export abstract class BufferedFlowStore implements FlowStore {
   /** Releases files and connections; called once, after the last write. */
   protected abstract release(): Promise<void>;
 
+  /** Records appended and not written yet (a loader waits while this is high; see load.ts). */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
   append(flow: FlowRecord): void {
     try {
       if (this.#closing) {

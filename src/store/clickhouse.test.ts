@@ -163,6 +163,22 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(await ids()).toBe('"gw-fra-1",1\n"gw-fra-1",2');
   });
 
+  test('TabSeparated inserts keep every character of text, and a batch of many streamed chunks whole', async () => {
+    const store = await open('gw\tx');
+    const awkward = 'tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t, quote\' "dq"';
+    store.append(flowAt(0, { host: awkward, error: '\\N', reason: '' }));
+    for (let index = 1; index < 5000; index++) store.append(flowAt(index));
+    await store.flush();
+    expect(store.spool.batches).toBe(0);
+    expect(await count()).toBe(5000);
+    const [first] = (await store.query({ host: 'line' })).flows;
+    expect(first).toMatchObject({ id: 1, gateway: 'gw\tx', host: awkward, error: '\\N', reason: '' });
+    expect(first?.connectMs).toBeNull();
+    expect(
+      await server.query(`SELECT uniqExact(id), min(id), max(id) FROM ${database}.flows FORMAT CSV`),
+    ).toBe('5000,1,5000\n');
+  });
+
   test('while ClickHouse is away batches are spooled, then replayed in order, each flow once', async () => {
     const recorded = recorder();
     const store = await open('a', {}, recorded);
@@ -219,7 +235,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     const body = await store.spool.read(batch as NonNullable<typeof batch>);
     const firstTwo = body.split('\n').slice(0, 2).join('\n');
     await fetch(
-      `${server.url}/?query=${encodeURIComponent(`INSERT INTO ${database}.flows FORMAT JSONEachRow`)}`,
+      `${server.url}/?query=${encodeURIComponent(`INSERT INTO ${database}.flows FORMAT ${batch?.format}`)}`,
       {
         method: 'POST',
         body: firstTwo,

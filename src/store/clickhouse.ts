@@ -17,9 +17,9 @@ import {
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import {
   type ColumnValue,
-  columnValuesOf,
   flowColumns,
   flowPathSql,
+  flowTimeOf,
   noneKey,
   storedColumns,
   storedFlowFromValues,
@@ -35,7 +35,7 @@ import {
   sortFlowGroups,
   whereSql,
 } from './query.js';
-import { Spool, type SpooledBatch, type SpoolHeader, type SpoolWriter } from './spool.js';
+import { Spool, type SpooledBatch, type SpoolFormat, type SpoolHeader, type SpoolWriter } from './spool.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
 export interface ClickHouseStoreConfig {
@@ -76,7 +76,6 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 /** Column names in insert order: the table's, which are the stored flow columns plus event_time. */
 const insertColumns = clickhouseColumns.map((column) => column.name);
 const flowColumnIndex = new Map(flowColumns.map((column, index) => [column.name, index]));
-const timeIndex = flowColumnIndex.get('time_ms') as number;
 const maxDateTime = 4_294_967_295;
 
 /** A ClickHouse string literal (backslash and quote escaped): the only way values enter SQL here. */
@@ -114,24 +113,66 @@ function isServerError(error: unknown): boolean {
   return serverErrorCode(error) !== undefined;
 }
 
-/** One JSONEachRow line per flow, in `insertColumns` order. */
-export function insertRowsOf(gateway: string, flows: readonly StoredFlow[]): string {
-  const gatewayJson = JSON.stringify(gateway);
-  const keys = insertColumns.map((name) => `${JSON.stringify(name)}:`);
+/** Inserts (and new spool files) are TabSeparated; spooled JSONEachRow batches stay replayable. */
+export type InsertFormat = SpoolFormat;
+export const insertFormat: InsertFormat = 'TabSeparated';
+
+/** Rows per chunk of a streamed insert body: the next chunk is built while ClickHouse parses this one. */
+const chunkRows = 2048;
+
+/** The readers of the columns after gateway, id and event_time, in `insertColumns` order. */
+const valueReaders = insertColumns
+  .slice(3)
+  .map((name) => (flowColumns[flowColumnIndex.get(name) as number] as (typeof flowColumns)[number]).read);
+const tsvSpecial = /[\\\t\n\r]/;
+const tsvSpecials = /[\\\t\n\r]/g;
+const tsvEscapes: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A TabSeparated field: backslash, tab, newline and carriage return escaped (ClickHouse's escaping). */
+function tsvText(text: string): string {
+  return tsvSpecial.test(text) ? text.replace(tsvSpecials, (char) => tsvEscapes[char] as string) : text;
+}
+
+/**
+ * One TabSeparated line per flow of `flows[from..to)`, in `insertColumns` order (`\N` is null): built by
+ * hand in one string, from the same column readers as every store. Text of a few hundred bytes a flow
+ * that ClickHouse parses faster than JSONEachRow and node builds several times faster.
+ */
+export function insertRowsOf(
+  gateway: string,
+  flows: readonly StoredFlow[],
+  from = 0,
+  to = flows.length,
+): string {
+  const prefix = `${tsvText(gateway)}\t`;
   let text = '';
-  for (const flow of flows) {
-    const values = columnValuesOf(flow);
-    const time = values[timeIndex];
-    const seconds =
-      typeof time === 'number' ? Math.min(Math.max(Math.floor(time / 1000), 0), maxDateTime) : 0;
-    let line = `{${keys[0]}${gatewayJson},${keys[1]}${flow.id},${keys[2]}${seconds}`;
-    for (let index = 3; index < insertColumns.length; index++) {
-      const value = values[flowColumnIndex.get(insertColumns[index] as string) as number] ?? null;
-      line += `,${keys[index]}${value === null ? 'null' : typeof value === 'number' ? String(value) : JSON.stringify(value)}`;
+  for (let index = from; index < to; index++) {
+    const flow = flows[index] as StoredFlow;
+    const time = flowTimeOf(flow);
+    const seconds = time === null ? 0 : Math.min(Math.max(Math.floor(time / 1000), 0), maxDateTime);
+    // Ten digits: 18.16 reads a DateTime field whose fifth character is not a digit as text
+    // (YYYY-MM-DD hh:mm:ss), so a short number such as 0 would be misread.
+    let line = `${prefix}${flow.id}\t${String(seconds).padStart(10, '0')}`;
+    for (const read of valueReaders) {
+      const value = read(flow);
+      line += value === null ? '\t\\N' : typeof value === 'number' ? `\t${value}` : `\t${tsvText(value)}`;
     }
-    text += `${line}}\n`;
+    text += `${line}\n`;
   }
   return text;
+}
+
+/** The insert body of `flows` in chunks of `chunkRows` lines, each built only when the request asks for it. */
+function* insertChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
+  for (let from = 0; from < flows.length; from += chunkRows)
+    yield Buffer.from(insertRowsOf(gateway, flows, from, Math.min(from + chunkRows, flows.length)));
+}
+
+/** The id of one line of an insert body (second TabSeparated field, or a JSONEachRow line's `id`). */
+export function idOfLine(line: string, format: InsertFormat): number {
+  if (format === 'JSONEachRow') return Number((JSON.parse(line) as { id: unknown }).id);
+  const start = line.indexOf('\t') + 1;
+  return Number(line.slice(start, line.indexOf('\t', start)));
 }
 
 /** The SQL of one flow table: inserts, id checks, pages, statistics and groups. */
@@ -191,14 +232,15 @@ export class ClickHouseFlowTable {
   }
 
   /**
-   * Inserts JSONEachRow lines. `insert_distributed_sync` makes a Distributed table answer only once
-   * every shard has its rows, so an acknowledged batch is readable and a failed one is checkable.
+   * Inserts rows in `format` (the whole body, or its chunks streamed as they are built).
+   * `insert_distributed_sync` makes a Distributed table answer only once every shard has its rows, so
+   * an acknowledged batch is readable and a failed one is checkable.
    */
-  async insert(body: string, queryId: string): Promise<void> {
-    // exec, not insert(): the body is JSONEachRow text already, which insert() would encode again.
+  async insert(body: string | Iterable<Buffer>, queryId: string, format: InsertFormat): Promise<void> {
+    // exec, not insert(): the body is text in `format` already, which insert() would encode again.
     const result = await this.client.exec({
-      query: `INSERT INTO ${this.qualified} FORMAT JSONEachRow`,
-      values: Readable.from([Buffer.from(body)]),
+      query: `INSERT INTO ${this.qualified} FORMAT ${format}`,
+      values: Readable.from(typeof body === 'string' ? [Buffer.from(body)] : body),
       query_id: queryId,
       clickhouse_settings: { insert_distributed_sync: 1 },
     });
@@ -206,7 +248,6 @@ export class ClickHouseFlowTable {
     await finished(result.stream);
   }
 
-  /** Whether a query with this id (or started by it, on a Distributed table) still runs here. */
   /** Whether a query whose id starts with `prefix` (or one started by it) still runs on this server. */
   async running(prefix: string): Promise<boolean> {
     // substring(), not startsWith(): 18.16 has no startsWith.
@@ -441,8 +482,8 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
         firstId: first.id,
         lastId: last.id,
         rows: flows.length,
+        format: insertFormat,
       };
-      const body = insertRowsOf(this.gateway, flows);
       if (last.id > this.#reserved) {
         this.#reserved = last.id + idBlock;
         await this.spool.reserveIds(this.#reserved);
@@ -450,7 +491,9 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       if (this.spool.batches === 0) {
         try {
           await this.#ensureReady();
-          await this.#table.insert(body, queryIdOf(header));
+          // The happy path is this one request: the body streams out as it is built, nothing is
+          // asked before it and nothing is written to disk.
+          await this.#table.insert(insertChunks(this.gateway, flows), queryIdOf(header), insertFormat);
           this.#recovered();
           return;
         } catch (error) {
@@ -459,7 +502,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       }
       // Behind other spooled batches, or ClickHouse failed: to disk, replayed in order. A spool
       // failure (full, or past spoolMaxBytes) throws, and the buffer retries and then drops it.
-      await this.spool.push(header, body);
+      await this.spool.push(header, insertRowsOf(this.gateway, flows));
       this.#reportSpool();
       if (Date.now() >= this.#replayAt) await this.#replay();
     });
@@ -510,6 +553,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       firstId: first.firstId,
       lastId: last.lastId,
       rows: 0,
+      format: first.format,
     };
     if (await this.#table.running(queryIdPrefix(this.gateway))) {
       throw new StoreIoError(`an earlier insert of gateway ${this.gateway} is still running`);
@@ -520,11 +564,11 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
     if (stored.size > 0) {
       body = body
         .split('\n')
-        .filter((line) => line !== '' && !stored.has(idOfLine(line)))
+        .filter((line) => line !== '' && !stored.has(idOfLine(line, header.format)))
         .map((line) => `${line}\n`)
         .join('');
     }
-    if (body !== '') await this.#table.insert(body, queryIdOf(header));
+    if (body !== '') await this.#table.insert(body, queryIdOf(header), header.format);
   }
 
   /** A batch ClickHouse refuses whatever the retries would never store: set aside, counted, logged. */
@@ -609,8 +653,4 @@ function queryIdPrefix(gateway: string): string {
 
 function queryIdOf(batch: SpoolHeader): string {
   return `${queryIdPrefix(batch.gateway)}${batch.firstId}-${batch.lastId}`;
-}
-
-function idOfLine(line: string): number {
-  return Number((JSON.parse(line) as { id: unknown }).id);
 }

@@ -17,12 +17,17 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PathwardenError } from '../errors.js';
 
-/** What a spooled batch says about itself: whose records, which ids, how many. */
+/** Text formats of spooled rows (ClickHouse's names). Batches spooled before `format` existed are JSONEachRow. */
+export type SpoolFormat = 'TabSeparated' | 'JSONEachRow';
+const spoolFormats: readonly SpoolFormat[] = ['TabSeparated', 'JSONEachRow'];
+
+/** What a spooled batch says about itself: whose records, which ids, how many, in which format. */
 export interface SpoolHeader {
   gateway: string;
   firstId: number;
   lastId: number;
   rows: number;
+  format: SpoolFormat;
 }
 
 export interface SpooledBatch extends SpoolHeader {
@@ -74,13 +79,21 @@ function parseHeader(line: string): SpoolHeader | undefined {
   try {
     const value = JSON.parse(line) as Record<string, unknown>;
     const { gateway, firstId, lastId, rows } = value;
+    const format = value.format ?? 'JSONEachRow';
     if (
       typeof gateway === 'string' &&
+      spoolFormats.includes(format as SpoolFormat) &&
       Number.isSafeInteger(firstId) &&
       Number.isSafeInteger(lastId) &&
       Number.isSafeInteger(rows)
     ) {
-      return { gateway, firstId: firstId as number, lastId: lastId as number, rows: rows as number };
+      return {
+        gateway,
+        firstId: firstId as number,
+        lastId: lastId as number,
+        rows: rows as number,
+        format: format as SpoolFormat,
+      };
     }
   } catch {
     // not a header
@@ -156,12 +169,15 @@ export class Spool {
     return this.#batches[0];
   }
 
-  /** The oldest batches, in order, up to `maxRows` rows in all (at least one batch when any). */
+  /**
+   * The oldest batches, in order, of one format and up to `maxRows` rows in all (at least one batch
+   * when any).
+   */
   peekGroup(maxRows: number): SpooledBatch[] {
     const group: SpooledBatch[] = [];
     let rows = 0;
     for (const batch of this.#batches) {
-      if (group.length > 0 && rows + batch.rows > maxRows) break;
+      if (group.length > 0 && (rows + batch.rows > maxRows || batch.format !== group[0]?.format)) break;
       group.push(batch);
       rows += batch.rows;
     }

@@ -87,6 +87,8 @@ export interface FlowStore {
   append(flow: FlowRecord): void;
   /** Writes everything buffered so far. */
   flush(): Promise<void>;
+  /** Records appended and not written yet (optional: bulk loaders pace themselves on it). */
+  readonly buffered?: number;
   query(query: FlowQuery): Promise<FlowPage>;
   stats(range?: StatsRange): Promise<FlowStats>;
   /**

@@ -124,6 +124,11 @@ export class ClickHouseTestServer {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
+  /** The server's process id while it runs (benchmarks read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get running(): boolean {
     return this.#child !== undefined;
   }
