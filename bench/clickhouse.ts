@@ -1,57 +1,83 @@
-// `npm run bench:clickhouse [-- --flows N]`: the ClickHouse flow store next to DuckDB in one run, on a
-// clickhouse-server started for the run (Debian's package, its own temporary folder). Measures
-// (1) insert throughput from one process: appends through the store until ClickHouse acknowledged
-// every batch, and the same into a DuckDB file; (2) the dashboard's admin API calls (p50 / p95 of 50
-// calls each) over `dashboard --store clickhouse://...` and over the DuckDB file, at the same size.
-// Target (issue 14): >= 100k flows/s inserted. Default size 1M flows; --flows 10000000 for the 10M run.
+// `npm run bench:clickhouse [-- --flows N] [-- --calls N]`: the ClickHouse flow store next to DuckDB in
+// one run, on a clickhouse-server started for the run (Debian's package, its own temporary folder).
+// (1) Bulk load: N seeded synthetic gateway flows (bench/dashboard.ts's generator, default 10M) are
+// generated in chunks of 100,000 and each chunk is loaded through the store interface (append, paced
+// by src/store/load.ts) into ClickHouse and then into DuckDB, until each store has written it; only
+// the loading is timed, and the CPU it took (this process, and the server's for ClickHouse).
+// (2) The dashboard's admin API calls (bench/dashboard.ts's list; p50 / p95 of --calls calls each)
+// over `dashboard --store clickhouse://...` and over the DuckDB file, at the same size.
+// Target (issue 14): >= 100k flows/s inserted from one process.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startStoredDashboard } from '../src/admin/dashboard/serve.js';
 import { loadBuiltinCatalog } from '../src/catalog/load.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { Policy } from '../src/policy/policy.js';
-import { type FlowStoreConfig, openFlowStore } from '../src/store/store.js';
+import { loadFlows } from '../src/store/load.js';
+import { type FlowStore, type FlowStoreConfig, openFlowStore } from '../src/store/store.js';
 import { ClickHouseTestServer } from '../src/store/testing/clickhouse-server.js';
 import { dashboardApiCalls, syntheticFlows, timeCalls } from './dashboard.js';
+import { formatRate, formatRatio, formatTable, processCpuSeconds } from './lib/measure.js';
 
-/** Distinct records generated once and appended again and again (generation is not what is measured). */
-const POOL = 50_000;
+const TARGET_FLOWS_PER_SECOND = 100_000;
+/** Flows generated (untimed) and then loaded into each store (timed) at a time: memory stays flat. */
+const CHUNK = 100_000;
 
-function flowCount(): number {
-  const index = process.argv.indexOf('--flows');
-  const text = index >= 0 ? process.argv[index + 1] : process.env.PATHWARDEN_BENCH_FLOWS;
-  const count = Number(text ?? 1_000_000);
-  if (!Number.isSafeInteger(count) || count < 1)
-    throw new Error(`--flows must be a positive whole number; got ${text}`);
-  return count;
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const text = index >= 0 ? process.argv[index + 1] : undefined;
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive whole number; got ${text}`);
+  return value;
 }
 
-/** Appends `count` flows (the pool, its times spread over the last day) and waits until all are stored. */
-async function insert(config: FlowStoreConfig, pool: readonly FlowRecord[], count: number): Promise<number> {
-  const store = await openFlowStore(config, { gateway: 'bench' });
+interface Tally {
+  label: string;
+  store: FlowStore;
+  seconds: number;
+  /** CPU seconds of this process while loading (DuckDB's threads included). */
+  cpuSeconds: number;
+  /** CPU seconds of the ClickHouse server while loading (undefined for DuckDB or off Linux). */
+  serverCpuSeconds?: number;
+  serverPid?: number;
+}
+
+/** Loads one chunk into one store and adds the wall and CPU time it took until the store wrote it. */
+async function loadChunk(tally: Tally, flows: readonly FlowRecord[]): Promise<void> {
+  const server = tally.serverPid === undefined ? undefined : processCpuSeconds(tally.serverPid);
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  for (let index = 0; index < count; index++) {
-    store.append(pool[index % pool.length] as FlowRecord);
-    if ((index + 1) % 8192 === 0) await store.flush();
-  }
-  await store.close();
-  return count / ((performance.now() - started) / 1000);
+  await loadFlows(tally.store, flows);
+  tally.seconds += (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  tally.cpuSeconds += (used.user + used.system) / 1e6;
+  const serverNow = tally.serverPid === undefined ? undefined : processCpuSeconds(tally.serverPid);
+  if (server !== undefined && serverNow !== undefined)
+    tally.serverCpuSeconds = (tally.serverCpuSeconds ?? 0) + serverNow - server;
 }
+
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
 
 async function main(): Promise<void> {
-  const count = flowCount();
+  const count = option('--flows', 10_000_000);
+  const calls = option('--calls', 50);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const catalog = loadBuiltinCatalog().catalog;
-  const pool = [...syntheticFlows(Policy.compile(catalog), Math.min(POOL, count))];
+  const policy = Policy.compile(catalog);
   const dir = await mkdtemp(join(tmpdir(), 'pw-bench-clickhouse-'));
   const server = await ClickHouseTestServer.start();
   try {
     const version = (await server.query('SELECT version()')).trim();
-    say(
-      `ClickHouse ${version} (clickhouse-server, one local process) vs DuckDB; ${count.toLocaleString('en')} flows`,
-    );
+    say(`# pathwarden ClickHouse benchmark: ${count.toLocaleString('en')} flows`);
+    say(`ClickHouse ${version} (one local clickhouse-server) vs DuckDB; node ${process.version}`);
+    say(`load average at start: ${load()}`);
     const clickhouse: FlowStoreConfig = {
       kind: 'clickhouse',
       url: server.url,
@@ -61,20 +87,72 @@ async function main(): Promise<void> {
       spool: join(dir, 'spool'),
       createTables: true,
     };
-    const duckdb: FlowStoreConfig = {
-      kind: 'duckdb',
-      path: join(dir, 'flows.duckdb'),
-      flushIntervalMs: 1000,
-    };
-    const clickhouseRate = await insert(clickhouse, pool, count);
-    const duckdbRate = await insert(duckdb, pool, count);
+    const duckdbPath = join(dir, 'flows.duckdb');
+    const duckdb: FlowStoreConfig = { kind: 'duckdb', path: duckdbPath, flushIntervalMs: 1000 };
+    const tallies: Tally[] = [
+      {
+        label: 'ClickHouse',
+        store: await openFlowStore(clickhouse, { gateway: 'bench' }),
+        seconds: 0,
+        cpuSeconds: 0,
+        serverPid: server.pid,
+      },
+      {
+        label: 'DuckDB',
+        store: await openFlowStore(duckdb, { gateway: 'bench' }),
+        seconds: 0,
+        cpuSeconds: 0,
+      },
+    ];
+    const flows = syntheticFlows(policy, count);
+    let loaded = 0;
+    while (loaded < count) {
+      const chunk: FlowRecord[] = [];
+      while (chunk.length < CHUNK) {
+        const next = flows.next();
+        if (next.done) break;
+        chunk.push(next.value);
+      }
+      for (const tally of tallies) await loadChunk(tally, chunk);
+      loaded += chunk.length;
+      if (loaded % 1_000_000 === 0 || loaded === count)
+        process.stderr.write(`  ${loaded.toLocaleString('en')} flows loaded into both stores\n`);
+    }
+    for (const tally of tallies) await tally.store.close();
+    const stored = Number(await server.query('SELECT count() FROM bench.flows'));
+    if (stored !== count) throw new Error(`ClickHouse holds ${stored} flows, not ${count}`);
+
     say('');
-    say('| store | insert, flows/s (one process) |');
-    say('| --- | ---: |');
+    say(`## Bulk load through the store interface (one process, chunks of ${CHUNK.toLocaleString('en')})`);
     say(
-      `| ClickHouse (HTTP, JSONEachRow, batches of 8192) | ${Math.round(clickhouseRate).toLocaleString('en')} |`,
+      formatTable(
+        [
+          'store',
+          'flows/s',
+          `vs ${formatRate(TARGET_FLOWS_PER_SECOND)}/s target`,
+          'seconds',
+          'CPU s (node + server)',
+          'flows per CPU-second',
+        ],
+        tallies.map((tally) => {
+          const rate = count / tally.seconds;
+          const cpu = tally.cpuSeconds + (tally.serverCpuSeconds ?? 0);
+          return [
+            tally.label,
+            formatRate(rate),
+            formatRatio(rate / TARGET_FLOWS_PER_SECOND),
+            tally.seconds.toFixed(1),
+            tally.serverCpuSeconds === undefined
+              ? tally.cpuSeconds.toFixed(1)
+              : `${tally.cpuSeconds.toFixed(1)} + ${tally.serverCpuSeconds.toFixed(1)}`,
+            formatRate(count / cpu),
+          ];
+        }),
+      ),
     );
-    say(`| DuckDB (appender) | ${Math.round(duckdbRate).toLocaleString('en')} |`);
+    const [ch, duck] = tallies as [Tally, Tally];
+    say(`ClickHouse / DuckDB insert rate: ${formatRatio(duck.seconds / ch.seconds)}`);
+    say(`load average after loading: ${load()}`);
 
     const dashboards = [
       await startStoredDashboard({
@@ -82,22 +160,42 @@ async function main(): Promise<void> {
         listen: '127.0.0.1:0',
         catalog,
       }),
-      await startStoredDashboard({ file: duckdb.path, listen: '127.0.0.1:0', catalog }),
+      await startStoredDashboard({ file: duckdbPath, listen: '127.0.0.1:0', catalog }),
     ];
     try {
+      const rows: string[][] = [];
+      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000)) {
+        const [onClickHouse, onDuckDb] = [
+          await timeCalls((dashboards[0]?.url ?? '').replace(/\/$/, ''), call, calls),
+          await timeCalls((dashboards[1]?.url ?? '').replace(/\/$/, ''), call, calls),
+        ] as const;
+        rows.push([
+          label,
+          onClickHouse.p50.toFixed(1),
+          onClickHouse.p95.toFixed(1),
+          onDuckDb.p50.toFixed(1),
+          onDuckDb.p95.toFixed(1),
+          formatRatio(onClickHouse.p95 / onDuckDb.p95),
+        ]);
+      }
       say('');
       say(
-        '| API call (50 calls each) | ClickHouse p50 ms | ClickHouse p95 ms | DuckDB p50 ms | DuckDB p95 ms |',
+        `## Dashboard API at ${count.toLocaleString('en')} flows (${calls} calls each, after 3 warm-up calls)`,
       );
-      say('| --- | ---: | ---: | ---: | ---: |');
-      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000)) {
-        const results = [];
-        for (const dashboard of dashboards)
-          results.push(await timeCalls(dashboard.url.replace(/\/$/, ''), call));
-        say(
-          `| ${label} | ${results.map(({ p50, p95 }) => `${p50.toFixed(1)} | ${p95.toFixed(1)}`).join(' | ')} |`,
-        );
-      }
+      say(
+        formatTable(
+          [
+            'API call',
+            'ClickHouse p50 ms',
+            'ClickHouse p95 ms',
+            'DuckDB p50 ms',
+            'DuckDB p95 ms',
+            'p95 ClickHouse / DuckDB',
+          ],
+          rows,
+        ),
+      );
+      say(`load average at the end: ${load()}`);
     } finally {
       for (const dashboard of dashboards) await dashboard.close();
     }

@@ -190,7 +190,11 @@ export function dashboardApiCalls(hourAgo: number): [string, string][] {
   ];
 }
 
-export async function timeCalls(base: string, path: string): Promise<{ p50: number; p95: number }> {
+export async function timeCalls(
+  base: string,
+  path: string,
+  calls = API_CALLS,
+): Promise<{ p50: number; p95: number }> {
   const once = async () => {
     const start = performance.now();
     const response = await fetch(`${base}${path}`);
@@ -200,7 +204,7 @@ export async function timeCalls(base: string, path: string): Promise<{ p50: numb
   };
   for (let i = 0; i < 3; i++) await once();
   const times: number[] = [];
-  for (let i = 0; i < API_CALLS; i++) times.push(await once());
+  for (let i = 0; i < calls; i++) times.push(await once());
   times.sort((a, b) => a - b);
   return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }

@@ -4,11 +4,9 @@
 import { PathwardenError } from '../errors.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { FlowStoreObserver, StoreLog } from '../store/buffer.js';
+import { FlowLoader } from '../store/load.js';
 import { type FlowStore, type FlowStoreConfig, openFlowStore } from '../store/store.js';
 import type { FlowSink } from './flow-sink.js';
-
-/** The audit waits for the store every this many flows, so memory stays flat on big inputs. */
-const flushEvery = 8192;
 
 export interface StoreSink extends FlowSink {
   /** The value of the `gateway` column of this audit's flows. */
@@ -36,20 +34,20 @@ export async function openStoreSink(
   };
   const writer = `audit:${auditId}`;
   const store: FlowStore = await openFlowStore(config, { gateway: writer, observer, log });
-  let written = 0;
+  // Paced bulk appends: the audit keeps classifying while the store writes, and waits only while the
+  // store is behind (memory stays flat on big inputs).
+  const loader = new FlowLoader(store);
   return {
     writer,
     write(flow: FlowRecord) {
-      store.append(flow);
-      written++;
-      return written % flushEvery === 0 ? store.flush() : undefined;
+      return loader.append(flow);
     },
     async close() {
       await store.close();
       if (dropped > 0) {
         throw new PathwardenError(
           'PW_ERR_STORE_IO',
-          `the flow store dropped ${dropped} of ${written} audit flows (see the log above)`,
+          `the flow store dropped ${dropped} of ${loader.appended} audit flows (see the log above)`,
         );
       }
     },
