@@ -73,6 +73,16 @@ async function main(): Promise<void> {
   const policy = Policy.compile(catalog);
   const dir = await mkdtemp(join(tmpdir(), 'pw-bench-clickhouse-'));
   const server = await ClickHouseTestServer.start();
+  // Interrupted (Ctrl-C, timeout): stop the server and remove its data rather than leave them behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping clickhouse-server and removing ${dir}\n`);
+    void server
+      .dispose()
+      .then(() => rm(dir, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const version = (await server.query('SELECT version()')).trim();
     say(`# pathwarden ClickHouse benchmark: ${count.toLocaleString('en')} flows`);
