@@ -28,12 +28,16 @@ import {
   storedFlowFromValues,
 } from './columns.js';
 import {
+  afterSql,
   chooseBucketMs,
   type FlowCondition,
   FlowStatsBuilder,
   groupNameSql,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
+  newestFirstSql,
+  pageOf,
+  type SqlDialect,
   sortFlowGroups,
   whereSql,
 } from './query.js';
@@ -168,17 +172,22 @@ export class DuckDbFlowStore extends BufferedFlowStore {
       const params: DuckDBValue[] = [];
       const where = whereClause(query.conditions, params);
       const total = await connection.runAndReadAll(`SELECT count(*) FROM ${table}${where}`, params);
+      const count = Number(total.getRows()[0]?.[0] ?? 0);
+      if (query.limit === 0) return pageOf([], query, count);
+      const pageParams: DuckDBValue[] = [];
+      const keyset = query.after === undefined ? [] : [afterSql(query.after, duckDialect(pageParams))];
+      const pageWhere = whereClause(query.conditions, pageParams, keyset);
+      // One row more than the page, to know whether a next page exists.
       const page = await connection.runAndReadAll(
-        `SELECT ${selectList} FROM ${table}${where}
-         ORDER BY time_ms DESC NULLS LAST, id DESC LIMIT ${query.limit} OFFSET ${query.offset}`,
-        params,
+        `SELECT ${selectList} FROM ${table}${pageWhere}
+         ORDER BY ${newestFirstSql} LIMIT ${query.limit + 1} OFFSET ${query.offset}`,
+        pageParams,
       );
-      return {
-        total: Number(total.getRows()[0]?.[0] ?? 0),
-        offset: query.offset,
-        limit: query.limit,
-        flows: page.getRows().map((row) => storedFlowFromValues(row.map(fromDuck))),
-      };
+      return pageOf(
+        page.getRows().map((row) => storedFlowFromValues(row.map(fromDuck))),
+        query,
+        count,
+      );
     });
   }
 
@@ -312,12 +321,20 @@ function fromDuck(value: DuckDBValue): ColumnValue {
 }
 
 /** DuckDB's SQL for the store-neutral conditions; every value is a bound parameter. */
-function whereClause(conditions: readonly FlowCondition[], params: DuckDBValue[]): string {
-  return whereSql(conditions, {
+function whereClause(
+  conditions: readonly FlowCondition[],
+  params: DuckDBValue[],
+  extra: readonly string[] = [],
+): string {
+  return whereSql(conditions, duckDialect(params), extra);
+}
+
+function duckDialect(params: DuckDBValue[]): SqlDialect {
+  return {
     value: (value) => {
       params.push(value);
       return typeof value === 'number' ? `$${params.length}::BIGINT` : `$${params.length}`;
     },
     contains: (column, text) => `contains(lower(${column}), ${text})`,
-  });
+  };
 }

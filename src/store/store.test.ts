@@ -239,6 +239,68 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect((await store.query({ limit: 1000 })).flows).toHaveLength(26);
   });
 
+  test('cursor pages walk the same order as one big page, across ties on time', async () => {
+    const store = await openStore();
+    // Three flows per minute (ties on time), one flow with only an end time, two without a time.
+    for (let index = 0; index < 24; index++) {
+      store.append(gatewayFlow(Math.floor(index / 3), { verdict: index % 4 === 0 ? 'leak' : 'ok' }));
+    }
+    store.append({ ...gatewayFlow(0), start: null, end: t0 + 3 * minute + 1 });
+    store.append({ ...gatewayFlow(0), start: null, end: null });
+    store.append({ ...gatewayFlow(0), start: null, end: null, verdict: 'leak' });
+    for (const filter of [{}, { verdict: 'leak' as const }, { from: t0 + minute, to: t0 + 5 * minute }]) {
+      const all = await store.query({ ...filter, limit: 1000 });
+      expect(all.next).toBeNull();
+      for (const limit of [1, 3, 4, 7]) {
+        const walked: number[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 100; pages++) {
+          const page = await store.query({ ...filter, limit, ...(cursor ? { cursor } : {}) });
+          expect(page.total, JSON.stringify(filter)).toBe(all.total);
+          expect(page.flows.length).toBeLessThanOrEqual(limit);
+          walked.push(...page.flows.map((flow) => flow.id));
+          if (page.next === null) break;
+          expect(page.flows).toHaveLength(limit);
+          cursor = page.next;
+        }
+        expect(walked, `${JSON.stringify(filter)} by ${limit}`).toEqual(all.flows.map((flow) => flow.id));
+      }
+    }
+    // Ties: the three flows of minute 5 are ids 18, 17, 16 (newest id first); a page ending inside
+    // the tie continues inside it.
+    const full = (await store.query({ limit: 1000 })).flows.map((flow) => flow.id);
+    expect(full.slice(0, 8)).toEqual([24, 23, 22, 21, 20, 19, 18, 17]);
+    expect(full.slice(-2)).toEqual([27, 26]);
+    expect(full.slice(full.indexOf(13), full.indexOf(13) + 3)).toEqual([13, 25, 12]);
+    const first = await store.query({ limit: 7 });
+    const second = await store.query({ limit: 2, cursor: first.next as string });
+    expect(second.flows.map((flow) => flow.id)).toEqual([17, 16]);
+  });
+
+  test('rejects a cursor that is not one, and a cursor with an offset', async () => {
+    const store = await openStore();
+    store.append(gatewayFlow(0));
+    store.append(gatewayFlow(1));
+    const { next } = await store.query({ limit: 1 });
+    expect(next).toEqual(expect.any(String));
+    const cursors = [
+      'not a cursor',
+      Buffer.from('[1,2]').toString('base64url'),
+      Buffer.from('{"time":1}').toString('base64url'),
+      Buffer.from('[1.5,2,"g"]').toString('base64url'),
+      Buffer.from('[1,-2,"g"]').toString('base64url'),
+      Buffer.from('[1,2,3]').toString('base64url'),
+      'x'.repeat(2000),
+    ];
+    for (const cursor of cursors) {
+      const error = await store.query({ cursor }).catch((caught: unknown) => caught);
+      expect(error, cursor).toBeInstanceOf(FlowQueryError);
+      expect((error as FlowQueryError).field).toBe('cursor');
+    }
+    const error = await store.query({ cursor: next as string, offset: 1 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ field: 'cursor' });
+  });
+
   test('rejects invalid queries naming the field', async () => {
     const store = await openStore();
     const cases: [Parameters<FlowStore['query']>[0], string][] = [
@@ -527,6 +589,7 @@ class FlakyStore extends BufferedFlowStore {
     offset: 0,
     limit: 100,
     flows: this.written,
+    next: null,
   });
   protected readStats = async () => {
     throw new Error('not used');

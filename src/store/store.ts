@@ -26,8 +26,14 @@ export interface FlowQuery {
   to?: number;
   /** Only the flows this gateway (or audit, `audit:<id>`) stored: the `gateway` column. */
   gateway?: string;
-  /** Page size (default 100, at most 1000) and offset. */
+  /** Page size (default 100, at most 1000). */
   limit?: number;
+  /**
+   * Keyset paging: the `next` of the previous page; the page starts right after that page's last
+   * flow, however deep, at the cost of the first page. Not combined with `offset`.
+   */
+  cursor?: string;
+  /** Offset paging (older clients): costs grow with the offset. */
   offset?: number;
 }
 
@@ -48,9 +54,12 @@ export interface StoredFlow extends FlowRecord {
 
 export interface FlowPage {
   total: number;
+  /** The offset asked for (0 with a cursor). */
   offset: number;
   limit: number;
   flows: StoredFlow[];
+  /** Cursor of the page after this one; null when no flow follows. */
+  next: string | null;
 }
 
 export interface FlowStats {

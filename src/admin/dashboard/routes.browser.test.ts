@@ -298,6 +298,20 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
       expect(
         await page.locator('table.flows tbody tr[data-flow-id]').first().getAttribute('data-flow-id'),
       ).toBe(String(second.flows[0]?.id));
+      // Paged by cursor: the URL carries the store's `next`, and Previous goes back without offsets.
+      expect(page.url()).toContain(`cursor=${all.next}`);
+      expect(page.url()).not.toContain('offset=');
+      await page.getByRole('link', { name: 'Next' }).click();
+      await expect
+        .poll(() => text(page, '.pager-position'))
+        .toBe(`101–${count(Math.min(150, all.total))} of ${count(all.total)}`);
+      await page.getByRole('link', { name: 'Previous' }).click();
+      await expect.poll(() => text(page, '.pager-position')).toBe(`51–100 of ${count(all.total)}`);
+      await page.getByRole('link', { name: 'Previous' }).click();
+      await expect.poll(() => text(page, '.pager-position')).toBe(`1–50 of ${count(all.total)}`);
+      await expect
+        .poll(() => page.locator('table.flows tbody tr[data-flow-id]').first().getAttribute('data-flow-id'))
+        .toBe(String(all.flows[0]?.id));
 
       await page.getByLabel('Host, SNI or address contains').fill('analysis');
       await page.getByLabel('Verdict').selectOption('leak');
