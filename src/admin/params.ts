@@ -31,6 +31,7 @@ export const queryFieldParameter: Record<QueryField, string> = {
   cursor: 'cursor',
   offset: 'offset',
   bucketMs: 'bucket',
+  series: 'series',
 };
 
 /**

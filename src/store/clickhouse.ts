@@ -277,7 +277,7 @@ export class ClickHouseFlowTable {
       first ??= typeof min === 'number' ? min : null;
       last ??= typeof max === 'number' ? max : null;
     }
-    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
     const bucket = builder.bucketMs;
     // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here. Buckets
     // round down (floor), also for times before 1970, as bucketStart() does.

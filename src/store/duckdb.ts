@@ -27,6 +27,7 @@ import {
   storedColumns,
   storedFlowFromValues,
 } from './columns.js';
+import { createRollup, lastRolledUpId, minuteMs, refreshRollup, statisticsSources } from './duckdb-rollup.js';
 import {
   afterSql,
   chooseBucketMs,
@@ -124,6 +125,12 @@ export class DuckDbFlowStore extends BufferedFlowStore {
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
   readonly #reads = new Set<Promise<unknown>>();
+  #rollupRefresh: Promise<void> = Promise.resolve();
+  #rollupCreated = false;
+  /** Statistics read the per-minute rollup where it is exact (false: always the raw flows; benchmarks compare). */
+  useRollup = true;
+  /** Statistics answered from the rollup so far (tests and benchmarks read it). */
+  rollupReads = 0;
 
   constructor(
     instance: DuckDBInstance,
@@ -191,7 +198,15 @@ export class DuckDbFlowStore extends BufferedFlowStore {
     });
   }
 
-  protected readStats(range: NormalizedStatsRange): Promise<FlowStats> {
+  protected async readStats(range: NormalizedStatsRange): Promise<FlowStats> {
+    if (this.useRollup) {
+      await this.#refreshRollup();
+      const stats = await this.#read((connection) => this.#statsFromRollup(connection, range));
+      if (stats !== undefined) {
+        this.rollupReads++;
+        return stats;
+      }
+    }
     return this.#read(async (connection) => {
       const params: DuckDBValue[] = [];
       const where = whereClause(range.conditions, params);
@@ -206,51 +221,81 @@ export class DuckDbFlowStore extends BufferedFlowStore {
         first ??= min === null || min === undefined ? null : Number(min);
         last ??= max === null || max === undefined ? null : Number(max);
       }
-      const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
-      // One scan, six groupings: totals, by verdict, path, outcome and gateway, and the time series.
-      const reader = await connection.runAndReadAll(
-        `WITH f AS (
-           SELECT coalesce(verdict, '${noneKey}') AS verdict, ${flowPathSql} AS path,
-                  coalesce(outcome, '${noneKey}') AS outcome,
-                  (time_ms // ${builder.bucketMs}) * ${builder.bucketMs} AS bucket,
-                  coalesce(bytes_up, 0) AS up, coalesce(bytes_down, 0) AS down,
-                  coalesce(gateway, '') AS gateway
-           FROM ${table}${where})
-         SELECT GROUPING(verdict, path, outcome, bucket, gateway) AS grouping_id, verdict, path, outcome,
-                bucket, gateway, count(*) AS flows, sum(up)::DOUBLE AS up, sum(down)::DOUBLE AS down
-         FROM f
-         GROUP BY GROUPING SETS ((), (verdict), (path), (outcome), (bucket, path), (gateway))`,
+      const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
+      await groupStats(
+        connection,
+        builder,
+        `SELECT coalesce(verdict, '${noneKey}') AS verdict, ${flowPathSql} AS path,
+                coalesce(outcome, '${noneKey}') AS outcome,
+                (time_ms // ${builder.bucketMs}) * ${builder.bucketMs} AS bucket,
+                coalesce(bytes_up, 0) AS up, coalesce(bytes_down, 0) AS down,
+                coalesce(gateway, '') AS gateway, 1 AS flows
+         FROM ${table}${where}`,
         params,
       );
-      for (const row of reader.getRows()) {
-        const [grouping, verdict, path, outcome, bucket, gateway, flows, up, down] = row.map(fromDuck);
-        const count = Number(flows);
-        const bytesUp = Number(up ?? 0);
-        const bytesDown = Number(down ?? 0);
-        // GROUPING() sets one bit per column left out of the group, first column highest.
-        switch (grouping) {
-          case 0b11111:
-            builder.addTotals(count, bytesUp, bytesDown);
-            break;
-          case 0b01111:
-            builder.addVerdict(String(verdict), count);
-            break;
-          case 0b10111:
-            builder.addPath(String(path), count, bytesUp, bytesDown);
-            break;
-          case 0b11011:
-            builder.addOutcome(String(outcome), count);
-            break;
-          case 0b10101:
-            if (bucket !== null) builder.addPoint(Number(bucket), String(path), count, bytesUp + bytesDown);
-            break;
-          case 0b11110:
-            builder.addGateway(String(gateway), count, bytesUp, bytesDown);
-            break;
-        }
-      }
       return builder.build();
     });
+  }
+
+  /**
+   * Statistics from the per-minute rollup (duckdb-rollup.ts), read in one transaction so the rollup
+   * and the raw rows agree; undefined when it cannot answer exactly (a series bucket that is not whole
+   * minutes, or a range without a whole minute).
+   */
+  async #statsFromRollup(
+    connection: DuckDBConnection,
+    range: NormalizedStatsRange,
+  ): Promise<FlowStats | undefined> {
+    if (range.series && range.bucketMs !== undefined && range.bucketMs % minuteMs !== 0) return undefined;
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      const params: DuckDBValue[] = [];
+      const sources = statisticsSources(
+        range,
+        await lastRolledUpId(connection),
+        table,
+        (conditions, extra) => whereClause(conditions, params, extra),
+        params,
+      );
+      if (sources === undefined) return undefined;
+      let first = range.from ?? null;
+      let last = range.to === undefined ? null : range.to - 1;
+      if (first === null || last === null) {
+        const bounds = await connection.runAndReadAll(
+          `SELECT min(first_ms), max(last_ms) FROM (${sources})`,
+          params,
+        );
+        const [min, max] = bounds.getRows()[0] ?? [];
+        first ??= min === null || min === undefined ? null : Number(min);
+        last ??= max === null || max === undefined ? null : Number(max);
+      }
+      const bucketMs = chooseBucketMs(range.bucketMs, first, last);
+      if (range.series && bucketMs % minuteMs !== 0) return undefined;
+      const builder = new FlowStatsBuilder(bucketMs, range.series);
+      await groupStats(
+        connection,
+        builder,
+        `SELECT verdict, path, outcome, (minute // ${bucketMs}) * ${bucketMs} AS bucket, up, down, gateway, flows
+         FROM (${sources})`,
+        params,
+      );
+      return builder.build();
+    } finally {
+      await connection.run('COMMIT');
+    }
+  }
+
+  /** One rollup refresh at a time; a read waits for the one running and then runs its own. */
+  #refreshRollup(): Promise<void> {
+    const run = this.#rollupRefresh.then(() =>
+      this.#read(async (connection) => {
+        if (!this.#rollupCreated) await createRollup(connection);
+        this.#rollupCreated = true;
+        await refreshRollup(connection, table);
+      }),
+    );
+    this.#rollupRefresh = run.catch(() => undefined);
+    return run;
   }
 
   protected readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
@@ -311,6 +356,53 @@ export class DuckDbFlowStore extends BufferedFlowStore {
     }
     this.#writer.closeSync();
     this.#instance.closeSync();
+  }
+}
+
+/**
+ * Runs the six groupings statistics need over `source` (columns verdict, path, outcome, bucket, up,
+ * down, gateway, flows: raw flows with flows = 1, or rollup rows) in one pass, into `builder`.
+ */
+async function groupStats(
+  connection: DuckDBConnection,
+  builder: FlowStatsBuilder,
+  source: string,
+  params: DuckDBValue[],
+): Promise<void> {
+  const reader = await connection.runAndReadAll(
+    `WITH f AS (${source})
+     SELECT GROUPING(verdict, path, outcome, bucket, gateway) AS grouping_id, verdict, path, outcome,
+            bucket, gateway, sum(flows) AS flows, sum(up)::DOUBLE AS up, sum(down)::DOUBLE AS down
+     FROM f
+     GROUP BY GROUPING SETS ((), (verdict), (path), (outcome), (bucket, path), (gateway))`,
+    params,
+  );
+  for (const row of reader.getRows()) {
+    const [grouping, verdict, path, outcome, bucket, gateway, flows, up, down] = row.map(fromDuck);
+    const count = Number(flows);
+    const bytesUp = Number(up ?? 0);
+    const bytesDown = Number(down ?? 0);
+    // GROUPING() sets one bit per column left out of the group, first column highest.
+    switch (grouping) {
+      case 0b11111:
+        builder.addTotals(count, bytesUp, bytesDown);
+        break;
+      case 0b01111:
+        builder.addVerdict(String(verdict), count);
+        break;
+      case 0b10111:
+        builder.addPath(String(path), count, bytesUp, bytesDown);
+        break;
+      case 0b11011:
+        builder.addOutcome(String(outcome), count);
+        break;
+      case 0b10101:
+        if (bucket !== null) builder.addPoint(Number(bucket), String(path), count, bytesUp + bytesDown);
+        break;
+      case 0b11110:
+        builder.addGateway(String(gateway), count, bytesUp, bytesDown);
+        break;
+    }
   }
 }
 

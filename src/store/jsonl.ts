@@ -171,7 +171,7 @@ export class JsonlFlowStore extends BufferedFlowStore {
       first ??= min;
       last ??= max;
     }
-    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
     for (const flow of matches) builder.addFlow(flow);
     return builder.build();
   }

@@ -19,7 +19,7 @@ export const minBucketMs = 1000;
 export const blockedOutcomes: readonly FlowOutcome[] = ['blocked', 'denied', 'error'];
 
 /** Which field of a query or statistics request was wrong, for callers that report it (the admin API). */
-export type QueryField = keyof FlowQuery | 'bucketMs';
+export type QueryField = keyof FlowQuery | 'bucketMs' | 'series';
 
 export class FlowQueryError extends PathwardenError {
   readonly field: QueryField;
@@ -73,6 +73,8 @@ export interface NormalizedStatsRange {
   to: number | undefined;
   /** Given by the caller, or undefined to choose from the range of the data. */
   bucketMs: number | undefined;
+  /** False: the caller wants no time series (`series.points` stays empty). */
+  series: boolean;
 }
 
 function oneOf<T extends string>(field: QueryField, value: unknown, allowed: readonly T[]): T | undefined {
@@ -229,7 +231,10 @@ export function normalizeStatsRange(range: StatsRange = {}): NormalizedStatsRang
     checkBucketCount(range.from, range.to, bucketMs);
   }
   const conditions = [gateway, time].filter((condition) => condition !== undefined);
-  return { conditions, from: range.from, to: range.to, bucketMs };
+  if (range.series !== undefined && typeof range.series !== 'boolean') {
+    throw new FlowQueryError('series', 'series must be true or false');
+  }
+  return { conditions, from: range.from, to: range.to, bucketMs, series: range.series ?? true };
 }
 
 function checkBucketCount(from: number, to: number, bucketMs: number): void {
@@ -343,8 +348,11 @@ function addTo(
 export class FlowStatsBuilder {
   readonly #stats: FlowStats;
   readonly #points = new Map<string, { t: number; path: string; flows: number; bytes: number }>();
+  readonly #series: boolean;
 
-  constructor(bucketMs: number) {
+  /** `series` false leaves the time series empty (addPoint does nothing). */
+  constructor(bucketMs: number, series = true) {
+    this.#series = series;
     this.#stats = {
       flows: 0,
       bytesUp: 0,
@@ -397,6 +405,7 @@ export class FlowStatsBuilder {
   }
 
   addPoint(t: number, path: string, flows: number, bytes: number): void {
+    if (!this.#series) return;
     const key = `${t}/${path}`;
     const point = this.#points.get(key);
     if (point) {

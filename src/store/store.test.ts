@@ -549,6 +549,87 @@ describe('DuckDB store files', () => {
     }
   });
 
+  test('statistics from the per-minute rollup equal those from every flow, also after more writes', async () => {
+    const path = join(dir, 'flows.duckdb');
+    const verdicts = ['ok', 'leak', 'exception', 'unknown'] as const;
+    const appendSome = (store: FlowStore, seed: number, count: number) => {
+      for (let index = 0; index < count; index++) {
+        const step = (index * 7919 + seed * 104_729) % 9973;
+        const start = t0 + step * 1234; // about 3.4 hours, most minutes hit several times
+        const blocked = step % 13 === 0;
+        store.append(
+          gatewayFlow(0, {
+            start: step % 97 === 0 ? null : start,
+            end: step % 97 === 0 ? (step % 2 === 0 ? null : start + 5) : start + 5,
+            verdict: verdicts[step % verdicts.length] as FlowRecord['verdict'],
+            egressPath: blocked ? null : step % 3 === 0 ? 'internet' : 'expressroute',
+            actualPath: blocked ? 'unknown' : step % 3 === 0 ? 'internet' : 'expressroute',
+            outcome: blocked ? 'blocked' : 'forwarded',
+            bytesUp: step % 11 === 0 ? null : step,
+            bytesDown: step * 3,
+          }),
+        );
+      }
+    };
+    const h = 3_600_000;
+    const ranges = [
+      {},
+      { series: false },
+      { bucketMs: minute },
+      { bucketMs: 5 * minute, gateway: 'b' },
+      { from: t0 + 17_345, to: t0 + 2 * h + 1234 },
+      { from: t0 + 30 * minute, to: t0 + 90 * minute, bucketMs: 10 * minute },
+      { from: t0 + h + 5000 },
+      { to: t0 + h + 59_999 },
+      { from: t0 + 10_000, to: t0 + 50_000 },
+      { from: t0 + 10_000, to: t0 + minute + 50_000 },
+      { from: t0 + h, to: t0 + 2 * h, bucketMs: 30_000 },
+      { gateway: 'a', series: false, from: t0 + 1000 },
+      { gateway: 'nobody' },
+    ];
+    const compare = async (store: FlowStore) => {
+      const duck = store as unknown as { useRollup: boolean; rollupReads: number };
+      const before = duck.rollupReads;
+      for (const range of ranges) {
+        duck.useRollup = true;
+        const rolled = await store.stats(range);
+        duck.useRollup = false;
+        const raw = await store.stats(range);
+        duck.useRollup = true;
+        expect(rolled, JSON.stringify(range)).toEqual(raw);
+      }
+      // From the raw flows: the range without a whole minute, the 30 s buckets, and the two ranges
+      // of about 1 and 2 hours whose automatic bucket (15 s, 30 s) is not whole minutes.
+      expect(duck.rollupReads - before).toBe(ranges.length - 5);
+    };
+    const a = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 50 }, { gateway: 'a' });
+    appendSome(a, 1, 3000);
+    await compare(a);
+    // More flows after the first refresh, some into minutes the rollup already holds.
+    appendSome(a, 2, 500);
+    await compare(a);
+    await a.close();
+    const b = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 50 }, { gateway: 'b' });
+    appendSome(b, 3, 700);
+    await compare(b);
+    const all = await b.stats({ series: false });
+    expect(all.flows).toBe(4200);
+    expect(all.series.points).toEqual([]);
+    await b.close();
+    // The rollup is a table in the file: a few rows per minute, all flows counted once.
+    const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+    try {
+      const connection = await instance.connect();
+      const reader = await connection.runAndReadAll('SELECT count(*), sum(flows) FROM flows_minute');
+      const [rows, flows] = reader.getRows()[0] ?? [];
+      expect(Number(flows)).toBe(4200);
+      expect(Number(rows)).toBeLessThan(4200);
+      connection.closeSync();
+    } finally {
+      instance.closeSync();
+    }
+  });
+
   test('refuses files that are not its database with PW_ERR_STORE_OPEN', async () => {
     const notDuck = join(dir, 'text.duckdb');
     writeFileSync(notDuck, 'hello, I am not a database\n'.repeat(200));

@@ -43,6 +43,11 @@ export interface StatsRange {
   to?: number;
   bucketMs?: number;
   gateway?: string;
+  /**
+   * False when only the totals are wanted (the live ticks): `series.points` is then empty, and a
+   * store with a per-minute rollup answers from it whatever the span.
+   */
+  series?: boolean;
 }
 
 export interface StoredFlow extends FlowRecord {
