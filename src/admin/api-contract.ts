@@ -96,7 +96,7 @@ export interface ExceptionGroup {
   destinations: ExceptionDestination[];
 }
 
-/** GET /api/exceptions[?from&to]. */
+/** GET /api/exceptions[?from&to&gateway]: `gateway` narrows to one writer, as on /api/flows. */
 export interface ExceptionsView {
   groups: ExceptionGroup[];
   /** Exception flows in the range (as the store counts them). */

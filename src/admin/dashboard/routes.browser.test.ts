@@ -383,6 +383,20 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
       await page.locator(`#flow-detail-${target?.id}`).waitFor();
       expect(page.url()).toContain(`open=${target?.id}`);
       expect(await text(page, `#flow-detail-${target?.id}`)).toContain(target?.reason ?? 'missing');
+
+      // The gateway selector narrows both lists to one gateway's flows, as on the overview.
+      await page.goto(`${base}/#/leaks`);
+      const chosen = gateways[1];
+      const oneLeaks = await store.query({ verdict: 'leak', gateway: chosen });
+      const oneBlocked = await store.query({ outcome: 'blocked', gateway: chosen });
+      expect(oneLeaks.total).toBeLessThan(leaks.total);
+      await page.selectOption('#gateway', chosen);
+      await expect.poll(() => text(page, '#leaks-title .count-pill')).toBe(count(oneLeaks.total));
+      await expect.poll(() => text(page, '#blocked-title .count-pill')).toBe(count(oneBlocked.total));
+      expect(page.url()).toContain(`gateway=${chosen}`);
+      await expect
+        .poll(() => page.locator('[data-testid=section-leaks] tr[data-flow-id]').count())
+        .toBe(oneLeaks.flows.length);
       expect(errors).toEqual([]);
     } finally {
       await close();
@@ -411,6 +425,25 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
         '#/flows?host=maps.virtualearth.net&verdict=exception',
       );
       await page.screenshot({ path: screenshotPath('dashboard-exceptions.png') });
+
+      // One gateway's exceptions: the counts follow, and the destination links keep the gateway.
+      const chosen = gateways[0];
+      const oneGroups = (await store.groups?.({ verdict: 'exception', gateway: chosen })) ?? [];
+      const oneTotal = oneGroups.reduce((sum, group) => sum + group.flows, 0);
+      expect(oneTotal).toBeLessThan(groups.reduce((sum, group) => sum + group.flows, 0));
+      await page.selectOption('#gateway', chosen);
+      expect(page.url()).toContain(`gateway=${chosen}`);
+      await expect
+        .poll(async () =>
+          (await page.locator('[data-testid=exception-flows]').allTextContents()).reduce(
+            (sum, flows) => sum + Number(flows.replace(/,/g, '')),
+            0,
+          ),
+        )
+        .toBe(oneTotal);
+      expect(
+        await page.locator('section.exception a[href^="#/flows"]').first().getAttribute('href'),
+      ).toContain(`gateway=${chosen}`);
       expect(errors).toEqual([]);
     } finally {
       await close();

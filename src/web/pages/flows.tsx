@@ -1,13 +1,13 @@
 // Flows: every stored record, searchable and paged; the filtering and paging run in the store
 // (/api/flows, paged by cursor), so the page stays fast with millions of records, deep pages too. The page URL uses the admin API's
 // parameter names, so a filtered view maps one to one onto its API call.
-import type { FlowPage, StatsResponse } from '../api/types.js';
+import type { FlowPage } from '../api/types.js';
 import { ErrorNote } from '../components/error-note.js';
 import { FlowFilterForm, type FlowFilters, filtersFromParams } from '../components/flow-filters.js';
 import { FlowTable } from '../components/flow-table.js';
 import { Pager } from '../components/pager.js';
 import { useApi } from '../hooks/use-api.js';
-import { TOTALS_BUCKET } from '../hooks/use-overview-stats.js';
+import { useGateways } from '../hooks/use-gateways.js';
 import { type CursorTrail, firstPage, trailFromParams, trailParams } from '../paging.js';
 import { href, navigate } from '../router.js';
 
@@ -45,9 +45,8 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
     limit: filters.limit,
     cursor: trail.cursor,
   });
-  // The store's writers, for the gateway field: one aggregate with a single bucket (no series needed).
-  const fleet = useApi<StatsResponse>('/api/stats', { bucket: TOTALS_BUCKET });
-  const gateways = fleet.data ? Object.keys(fleet.data.byGateway) : [];
+  const byGateway = useGateways();
+  const gateways = byGateway ? Object.keys(byGateway) : [];
 
   return (
     <>

@@ -3,8 +3,10 @@
 import type { FlowPage, StoredFlow } from '../api/types.js';
 import { ErrorNote } from '../components/error-note.js';
 import { FlowTable } from '../components/flow-table.js';
+import { GatewaySelect } from '../components/gateway-select.js';
 import { Pager } from '../components/pager.js';
 import { useApi } from '../hooks/use-api.js';
+import { useGateways } from '../hooks/use-gateways.js';
 import { useLiveVersion } from '../hooks/use-live.js';
 import { type CursorTrail, trailFromParams, trailParams } from '../paging.js';
 import { href } from '../router.js';
@@ -12,7 +14,7 @@ import { href } from '../router.js';
 const PAGE = 50;
 
 /** The Flows page narrowed to this record (same host and start), with the record opened. */
-function recordHref(filter: { verdict?: string; outcome?: string }) {
+function recordHref(filter: { verdict?: string; outcome?: string; gateway?: string }) {
   return (flow: StoredFlow) =>
     href('flows', {
       ...filter,
@@ -24,11 +26,14 @@ function recordHref(filter: { verdict?: string; outcome?: string }) {
 }
 
 export function LeaksPage({ params }: { params: URLSearchParams }) {
+  const gateway = params.get('gateway') ?? '';
+  const byGateway = useGateways();
   const leakTrail = trailFromParams(params, 'leak');
   const blockedTrail = trailFromParams(params, 'blocked');
   const version = useLiveVersion();
   const pageHref = (next: { leak?: CursorTrail; blocked?: CursorTrail }) =>
     href('leaks', {
+      gateway,
       ...trailParams(next.leak ?? leakTrail, 'leak'),
       ...trailParams(next.blocked ?? blockedTrail, 'blocked'),
     });
@@ -37,12 +42,13 @@ export function LeaksPage({ params }: { params: URLSearchParams }) {
     <>
       <div class="page-head">
         <h1 tabIndex={-1}>Leaks and blocked</h1>
+        {byGateway && <GatewaySelect page="leaks" gateway={gateway} byGateway={byGateway} />}
       </div>
       <FlowSection
         id="leaks"
         title="Leaks"
         intro="Traffic whose rule says it must ride the ExpressRoute circuit, seen crossing the public Internet."
-        filter={{ verdict: 'leak' }}
+        filter={{ verdict: 'leak', gateway }}
         trail={leakTrail}
         version={version}
         hrefFor={(trail) => pageHref({ leak: trail })}
@@ -51,7 +57,7 @@ export function LeaksPage({ params }: { params: URLSearchParams }) {
         id="blocked"
         title="Blocked"
         intro="Connections the gateway refused, e.g. circuit-bound traffic while the circuit was down (fail closed)."
-        filter={{ outcome: 'blocked' }}
+        filter={{ outcome: 'blocked', gateway }}
         trail={blockedTrail}
         version={version}
         hrefFor={(trail) => pageHref({ blocked: trail })}
@@ -64,7 +70,7 @@ interface SectionProps {
   id: string;
   title: string;
   intro: string;
-  filter: { verdict?: string; outcome?: string };
+  filter: { verdict?: string; outcome?: string; gateway: string };
   trail: CursorTrail;
   version: number;
   hrefFor: (trail: CursorTrail) => string;
