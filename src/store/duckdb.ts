@@ -174,28 +174,38 @@ export class DuckDbFlowStore extends BufferedFlowStore {
     }
   }
 
-  protected readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
-    return this.#read(async (connection) => {
-      const params: DuckDBValue[] = [];
-      const where = whereClause(query.conditions, params);
-      const total = await connection.runAndReadAll(`SELECT count(*) FROM ${table}${where}`, params);
-      const count = Number(total.getRows()[0]?.[0] ?? 0);
-      if (query.limit === 0) return pageOf([], query, count);
-      const pageParams: DuckDBValue[] = [];
-      const keyset = query.after === undefined ? [] : [afterSql(query.after, duckDialect(pageParams))];
-      const pageWhere = whereClause(query.conditions, pageParams, keyset);
-      // One row more than the page, to know whether a next page exists.
-      const page = await connection.runAndReadAll(
-        `SELECT ${selectList} FROM ${table}${pageWhere}
-         ORDER BY ${newestFirstSql} LIMIT ${query.limit + 1} OFFSET ${query.offset}`,
-        pageParams,
-      );
-      return pageOf(
-        page.getRows().map((row) => storedFlowFromValues(row.map(fromDuck))),
-        query,
-        count,
-      );
-    });
+  protected async readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
+    // The count and the page run side by side, each on its own connection.
+    const [count, rows] = await Promise.all([
+      this.#read(async (connection) => {
+        const params: DuckDBValue[] = [];
+        const total = await connection.runAndReadAll(
+          `SELECT count(*) FROM ${table}${whereClause(query.conditions, params)}`,
+          params,
+        );
+        return Number(total.getRows()[0]?.[0] ?? 0);
+      }),
+      query.limit === 0
+        ? []
+        : this.#read(async (connection) => {
+            const params: DuckDBValue[] = [];
+            const keyset = query.after === undefined ? [] : [afterSql(query.after, duckDialect(params))];
+            const where = whereClause(query.conditions, params, keyset);
+            // Two steps: the page's ids by a sort over the key columns alone, then the whole rows of
+            // those ids. In one step DuckDB reads every column of every matching row before its
+            // top-N (at 1M flows: 3x slower for a deep or sparse page). Ids are unique in a file.
+            // One row more than the page, to know whether a next page exists.
+            const page = await connection.runAndReadAll(
+              `SELECT ${selectList} FROM ${table}
+               WHERE id IN (SELECT id FROM ${table}${where}
+                            ORDER BY ${newestFirstSql} LIMIT ${query.limit + 1} OFFSET ${query.offset})
+               ORDER BY ${newestFirstSql}`,
+              params,
+            );
+            return page.getRows().map((row) => storedFlowFromValues(row.map(fromDuck)));
+          }),
+    ]);
+    return pageOf(rows, query, count);
   }
 
   protected async readStats(range: NormalizedStatsRange): Promise<FlowStats> {
