@@ -281,10 +281,14 @@ export class ClickHouseFlowTable {
     const bucket = builder.bucketMs;
     // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here. Buckets
     // round down (floor), also for times before 1970, as bucketStart() does.
+    // Without a series (the live ticks) there is no bucket to group by: far fewer groups.
+    const bucketSql = range.series
+      ? `if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
+                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0))`
+      : 'NULL';
     const rows = await this.rows(
       `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
-              gateway, if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
-                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0)) AS b,
+              gateway, ${bucketSql} AS b,
               count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
        FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
     );

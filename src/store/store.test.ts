@@ -383,6 +383,10 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect(all.flows).toBe(6);
     expect(all.series.bucketMs).toBe(30_000);
     expect((await store.stats({ from: t0 + 1000 * minute })).flows).toBe(0);
+    // Totals only (the live ticks): the same counts, no series.
+    const totals = await store.stats({ series: false });
+    expect(totals.series.points).toEqual([]);
+    expect({ ...totals, series: all.series }).toEqual(all);
   });
 
   test('groups flows per rule and destination', async () => {
