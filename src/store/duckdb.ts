@@ -27,7 +27,14 @@ import {
   storedColumns,
   storedFlowFromValues,
 } from './columns.js';
-import { createRollup, lastRolledUpId, minuteMs, refreshRollup, statisticsSources } from './duckdb-rollup.js';
+import {
+  createRollup,
+  exceptionGroupSources,
+  lastRolledUpId,
+  minuteMs,
+  refreshRollup,
+  statisticsSources,
+} from './duckdb-rollup.js';
 import {
   afterSql,
   chooseBucketMs,
@@ -308,27 +315,45 @@ export class DuckDbFlowStore extends BufferedFlowStore {
     return run;
   }
 
-  protected readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+  protected async readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
+    if (this.useRollup) {
+      await this.#refreshRollup();
+      const groups = await this.#read(async (connection) => {
+        // One transaction: the rollup and the raw rows after it agree.
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          const params: DuckDBValue[] = [];
+          const sources = exceptionGroupSources(
+            conditions,
+            await lastRolledUpId(connection),
+            table,
+            (only, extra) => whereClause(only, params, extra),
+            params,
+          );
+          if (sources === undefined) return undefined;
+          return await readFlowGroups(
+            connection,
+            `SELECT rule_id, name, sum(flows), sum(up)::DOUBLE, sum(down)::DOUBLE, max(last_start)
+             FROM (${sources}) GROUP BY ALL`,
+            params,
+          );
+        } finally {
+          await connection.run('COMMIT');
+        }
+      });
+      if (groups !== undefined) {
+        this.rollupReads++;
+        return groups;
+      }
+    }
     return this.#read(async (connection) => {
       const params: DuckDBValue[] = [];
-      const reader = await connection.runAndReadAll(
+      return readFlowGroups(
+        connection,
         `SELECT rule_id, ${groupNameSql} AS name, count(*) AS flows, sum(coalesce(bytes_up, 0))::DOUBLE,
                 sum(coalesce(bytes_down, 0))::DOUBLE, max(start_ms)
          FROM ${table}${whereClause(conditions, params)} GROUP BY ALL`,
         params,
-      );
-      return sortFlowGroups(
-        reader.getRows().map((row) => {
-          const [ruleId, host, flows, bytesUp, bytesDown, lastSeen] = row.map(fromDuck);
-          return {
-            ruleId: ruleId === null ? null : String(ruleId),
-            host: host === null ? null : String(host),
-            flows: Number(flows),
-            bytesUp: Number(bytesUp ?? 0),
-            bytesDown: Number(bytesDown ?? 0),
-            lastSeen: lastSeen === null ? null : Number(lastSeen),
-          };
-        }),
       );
     });
   }
@@ -414,6 +439,28 @@ async function groupStats(
         break;
     }
   }
+}
+
+/** Groups from SQL whose columns are (rule_id, name, flows, bytes up, bytes down, last start). */
+async function readFlowGroups(
+  connection: DuckDBConnection,
+  sql: string,
+  params: DuckDBValue[],
+): Promise<FlowGroup[]> {
+  const reader = await connection.runAndReadAll(sql, params);
+  return sortFlowGroups(
+    reader.getRows().map((row) => {
+      const [ruleId, host, flows, bytesUp, bytesDown, lastSeen] = row.map(fromDuck);
+      return {
+        ruleId: ruleId === null ? null : String(ruleId),
+        host: host === null ? null : String(host),
+        flows: Number(flows),
+        bytesUp: Number(bytesUp ?? 0),
+        bytesDown: Number(bytesDown ?? 0),
+        lastSeen: lastSeen === null ? null : Number(lastSeen),
+      };
+    }),
+  );
 }
 
 function fromDuck(value: DuckDBValue): ColumnValue {

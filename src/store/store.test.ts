@@ -571,6 +571,9 @@ describe('DuckDB store files', () => {
             outcome: blocked ? 'blocked' : 'forwarded',
             bytesUp: step % 11 === 0 ? null : step,
             bytesDown: step * 3,
+            ruleId: step % 17 === 0 ? null : `rule.${step % 3}`,
+            host: step % 19 === 0 ? null : `h${step % 5}.example.com`,
+            sni: step % 38 === 0 ? null : 'sni.example.com',
           }),
         );
       }
@@ -602,9 +605,29 @@ describe('DuckDB store files', () => {
         duck.useRollup = true;
         expect(rolled, JSON.stringify(range)).toEqual(raw);
       }
+      const exception = 'exception' as const;
+      const groupQueries = [
+        { verdict: exception },
+        { verdict: exception, gateway: 'b' },
+        { verdict: exception, from: t0 + 17_345, to: t0 + 2 * h + 1234 },
+        { verdict: exception, to: t0 + h },
+        { verdict: exception, from: t0 + 10_000, to: t0 + 50_000 },
+        { verdict: 'leak' as const },
+        { verdict: exception, host: 'h1' },
+      ];
+      for (const query of groupQueries) {
+        duck.useRollup = true;
+        const rolled = await store.groups?.(query);
+        duck.useRollup = false;
+        const raw = await store.groups?.(query);
+        duck.useRollup = true;
+        expect(rolled, JSON.stringify(query)).toEqual(raw);
+        // Several rules and names, some of them null (the grouping keys the rollup must keep apart).
+        if (query === groupQueries[0]) expect(raw?.length).toBeGreaterThan(10);
+      }
       // From the raw flows: the range without a whole minute, the 30 s buckets, and the two ranges
       // of about 1 and 2 hours whose automatic bucket (15 s, 30 s) is not whole minutes.
-      expect(duck.rollupReads - before).toBe(ranges.length - 5);
+      expect(duck.rollupReads - before).toBe(ranges.length - 5 + groupQueries.length - 3);
     };
     const a = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 50 }, { gateway: 'a' });
     appendSome(a, 1, 3000);
