@@ -354,7 +354,7 @@ async function main(): Promise<void> {
           `| ${label} | ${p50.toFixed(1)} | ${p95.toFixed(1)} | < ${TARGET_MS} | ${p95 < TARGET_MS ? 'met' : 'MISSED'} |`,
         );
       }
-      // Baselines in the same run: statistics without the rollup, and the deep page by offset.
+      // Baselines in the same run: statistics and exceptions without the rollups, the deep page by offset.
       say('');
       say('| figure | p95 ms | baseline in this run | baseline p95 ms | ratio |');
       say('| --- | ---: | --- | ---: | ---: |');
@@ -363,7 +363,9 @@ async function main(): Promise<void> {
       say(
         `| deep page by cursor | ${(p95s.get(deep) ?? Number.NaN).toFixed(1)} | the same page by offset | ${(p95s.get(offset) ?? Number.NaN).toFixed(1)} | ${((p95s.get(offset) ?? 0) / (p95s.get(deep) ?? 1)).toFixed(1)}x |`,
       );
-      for (const [label, call] of calls.filter(([, path]) => path.startsWith('/api/stats'))) {
+      for (const [label, call] of calls.filter(
+        ([, path]) => path.startsWith('/api/stats') || path.startsWith('/api/exceptions'),
+      )) {
         duck.useRollup = false;
         const raw = await timeCalls(base, call);
         duck.useRollup = true;
