@@ -28,7 +28,11 @@ export interface HealthzResponse {
   paths: PathHealth[];
 }
 
-/** GET /api/flows: the query parameters are FlowQuery's fields (`from` / `to` also as ISO times). */
+/**
+ * GET /api/flows: the query parameters are FlowQuery's fields (`from` / `to` also as ISO times).
+ * Paging is by `cursor` (the `next` of the page before; deep pages cost what the first costs); `offset`
+ * still works for older clients but grows with the offset, and the two cannot be combined.
+ */
 export type FlowsRequest = FlowQuery;
 export type FlowsResponse = FlowPage;
 
@@ -92,7 +96,7 @@ export interface ExceptionGroup {
   destinations: ExceptionDestination[];
 }
 
-/** GET /api/exceptions[?from&to]. */
+/** GET /api/exceptions[?from&to&gateway]: `gateway` narrows to one writer, as on /api/flows. */
 export interface ExceptionsView {
   groups: ExceptionGroup[];
   /** Exception flows in the range (as the store counts them). */

@@ -28,8 +28,10 @@ export const queryFieldParameter: Record<QueryField, string> = {
   from: 'from',
   to: 'to',
   limit: 'limit',
+  cursor: 'cursor',
   offset: 'offset',
   bucketMs: 'bucket',
+  series: 'series',
 };
 
 /**
@@ -107,6 +109,7 @@ export function flowQueryFromUrl(url: URL, now: number): FlowQuery {
     'from',
     'to',
     'limit',
+    'cursor',
     'offset',
   ]);
   const query: FlowQuery = {};
@@ -125,6 +128,8 @@ export function flowQueryFromUrl(url: URL, now: number): FlowQuery {
   if (to !== undefined) query.to = parseTime('to', to, now);
   const limit = text('limit');
   if (limit !== undefined) query.limit = parseCount('limit', limit);
+  const cursor = text('cursor');
+  if (cursor !== undefined) query.cursor = cursor;
   const offset = text('offset');
   if (offset !== undefined) query.offset = parseCount('offset', offset);
   return query;

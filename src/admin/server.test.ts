@@ -133,6 +133,21 @@ describe('admin server', () => {
     ]);
     const page2 = await getJson(`${base}/api/flows?limit=2&offset=2`);
     expect((page2.body.flows as { id: number }[]).map((flow) => flow.id)).toEqual([2, 1]);
+    expect(page2.body.next).toBeNull();
+  });
+
+  test('GET /api/flows pages by cursor: `next` leads to the following page; a bad cursor is a 400', async () => {
+    const first = await getJson(`${base}/api/flows?limit=3`);
+    expect(first.body.next).toEqual(expect.any(String));
+    const second = await getJson(`${base}/api/flows?limit=3&cursor=${first.body.next as string}`);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ total: 4, offset: 0, limit: 3, next: null });
+    expect((second.body.flows as { id: number }[]).map((flow) => flow.id)).toEqual([1]);
+    for (const search of ['cursor=%21%21', `cursor=${first.body.next as string}&offset=3`]) {
+      const bad = await getJson(`${base}/api/flows?${search}`);
+      expect(bad.status, search).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'PW_ERR_QUERY_INVALID', parameter: 'cursor' });
+    }
   });
 
   test('GET /api/flows maps every filter parameter onto the store query', async () => {

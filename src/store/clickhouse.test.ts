@@ -11,10 +11,12 @@ import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { needPeers } from '../testing/peers.js';
 import {
   type ClickHouseFlowStore,
+  ClickHouseFlowTable,
   type ClickHouseStoreConfig,
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
+import { normalizeFlowQuery } from './query.js';
 import { openFlowStore } from './store.js';
 import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
 import { TcpSwitch } from './testing/tcp-switch.js';
@@ -177,6 +179,54 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(
       await server.query(`SELECT uniqExact(id), min(id), max(id) FROM ${database}.flows FORMAT CSV`),
     ).toBe('5000,1,5000\n');
+  });
+
+  test('pages read from a recent window of event_time give what one unbounded read gives', async () => {
+    // Two gateways with the same ids and times: the gateway breaks the tie, also across a cursor.
+    const a = await open('a');
+    const b = await open('b', { spool: join(dir, 'spool-b') });
+    for (let index = 0; index < 40; index++) {
+      const flow = flowAt(index * 30, { verdict: index % 5 === 0 ? 'leak' : 'ok' });
+      a.append(flow);
+      b.append(flow);
+    }
+    a.append({ ...flowAt(0), start: null, end: null });
+    await a.flush();
+    await b.flush();
+    const table = new ClickHouseFlowTable({ url: tcp.url, database, table: 'flows' });
+    try {
+      for (const filter of [{}, { verdict: 'leak' as const, from: t0 + 300_000 }]) {
+        const all = await a.query({ ...filter, limit: 1000 });
+        expect(all.flows.slice(0, 2).map((flow) => [flow.gateway, flow.id])).toEqual(
+          'verdict' in filter
+            ? [
+                ['b', 36],
+                ['a', 36],
+              ]
+            : [
+                ['b', 40],
+                ['a', 40],
+              ],
+        );
+        // Now: right after the newest flow (the first window holds a page), years later (windows
+        // widen), and before the flows (they lie in the future).
+        for (const now of [t0 + 1200 * 1000, t0 + 3 * 365 * 86_400_000, t0 - 60_000]) {
+          const walked: string[] = [];
+          let cursor: string | undefined;
+          for (let pages = 0; pages < 100; pages++) {
+            const page = await table.page(normalizeFlowQuery({ ...filter, limit: 11, cursor }), now);
+            walked.push(...page.flows.map((flow) => `${flow.gateway}${flow.id}`));
+            if (page.next === null) break;
+            cursor = page.next;
+          }
+          expect(walked, `${JSON.stringify(filter)} at ${now}`).toEqual(
+            all.flows.map((flow) => `${flow.gateway}${flow.id}`),
+          );
+        }
+      }
+    } finally {
+      await table.close();
+    }
   });
 
   test('while ClickHouse is away batches are spooled, then replayed in order, each flow once', async () => {

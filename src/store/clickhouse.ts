@@ -25,12 +25,15 @@ import {
   storedFlowFromValues,
 } from './columns.js';
 import {
+  afterSql,
   chooseBucketMs,
   type FlowCondition,
   FlowStatsBuilder,
   groupNameSql,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
+  newestFirstSql,
+  pageOf,
   type SqlDialect,
   sortFlowGroups,
   whereSql,
@@ -267,22 +270,42 @@ export class ClickHouseFlowTable {
     return new Set(rows.map(([id]) => Number(id)));
   }
 
-  async page(query: NormalizedFlowQuery): Promise<FlowPage> {
+  /**
+   * A page newest first. The sort key is ascending event_time and 18.16 cannot read it backwards
+   * for ORDER BY ... DESC LIMIT, so a page is read from a recent window of event_time first
+   * (primary-key ranges: only those parts and granules are read), widened 16 times per round
+   * until the window holds the page; the last round has no lower bound (flows without a time).
+   */
+  async page(query: NormalizedFlowQuery, now = Date.now()): Promise<FlowPage> {
     const where = whereClause(query.conditions);
     const [total] = await this.rows(`SELECT count() FROM ${this.qualified}${where}`);
-    const rows =
-      query.limit === 0
-        ? []
-        : await this.rows(
-            `SELECT ${selectList} FROM ${this.qualified}${where}
-             ORDER BY time_ms DESC NULLS LAST, id DESC, gateway DESC LIMIT ${query.offset}, ${query.limit}`,
-          );
-    return {
-      total: Number(total?.[0] ?? 0),
-      offset: query.offset,
-      limit: query.limit,
-      flows: rows.map((row) => storedFlowFromValues(row)),
-    };
+    const count = Number(total?.[0] ?? 0);
+    if (query.limit === 0) return pageOf([], query, count);
+    const keyset: string[] = [];
+    let top = Math.floor(now / 1000);
+    const { after } = query;
+    if (after !== undefined) {
+      keyset.push(afterSql(after, clickhouseDialect));
+      // Flows after the cursor are no later than its second (or have no time: event_time 0).
+      const second = after.time === null ? 0 : clampSeconds(Math.floor(after.time / 1000));
+      keyset.push(`event_time <= toDateTime(${second})`);
+      top = second;
+    }
+    const time = query.conditions.find((condition) => condition.kind === 'time');
+    if (time?.to !== undefined) top = Math.min(top, Math.floor((time.to - 1) / 1000));
+    const floor = time?.from === undefined ? 0 : Math.floor(time.from / 1000);
+    const read = (bounds: string[]) =>
+      this.rows(
+        `SELECT ${selectList} FROM ${this.qualified}${whereClause(query.conditions, [...keyset, ...bounds])}
+         ORDER BY ${newestFirstSql} LIMIT ${query.offset}, ${query.limit + 1}`,
+      );
+    for (let window = firstWindowSeconds; after?.time !== null; window *= 16) {
+      const lowest = top - window;
+      if (lowest <= floor || lowest <= 0 || window > maxWindowSeconds) break;
+      const rows = await read([`event_time >= toDateTime(${clampSeconds(lowest)})`]);
+      if (rows.length > query.limit) return pageOf(rows.map(storedFlowFromValues), query, count);
+    }
+    return pageOf((await read([])).map(storedFlowFromValues), query, count);
   }
 
   async stats(range: NormalizedStatsRange): Promise<FlowStats> {
@@ -295,14 +318,18 @@ export class ClickHouseFlowTable {
       first ??= typeof min === 'number' ? min : null;
       last ??= typeof max === 'number' ? max : null;
     }
-    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
     const bucket = builder.bucketMs;
     // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here. Buckets
     // round down (floor), also for times before 1970, as bucketStart() does.
+    // Without a series (the live ticks) there is no bucket to group by: far fewer groups.
+    const bucketSql = range.series
+      ? `if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
+                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0))`
+      : 'NULL';
     const rows = await this.rows(
       `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
-              gateway, if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
-                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0)) AS b,
+              gateway, ${bucketSql} AS b,
               count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
        FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
     );
@@ -344,9 +371,17 @@ export class ClickHouseFlowTable {
   }
 }
 
+/** The first window of event_time a page is looked for in, and the widest before reading all. */
+const firstWindowSeconds = 60;
+const maxWindowSeconds = 60 * 16 ** 6;
+
+function clampSeconds(seconds: number): number {
+  return Math.min(Math.max(seconds, 0), maxDateTime);
+}
+
 /** ClickHouse's SQL for the store-neutral conditions: escaped literals (18.16 has no parameters). */
-export function whereClause(conditions: readonly FlowCondition[]): string {
-  return whereSql(conditions, clickhouseDialect);
+export function whereClause(conditions: readonly FlowCondition[], extra: readonly string[] = []): string {
+  return whereSql(conditions, clickhouseDialect, extra);
 }
 
 const clickhouseDialect: SqlDialect = {

@@ -12,11 +12,14 @@ import {
   chooseBucketMs,
   conditionsPredicate,
   type FlowCondition,
+  type FlowPosition,
   FlowStatsBuilder,
   groupFlows,
+  isAfter,
   type NormalizedFlowQuery,
   type NormalizedStatsRange,
   newestFirst,
+  pageOf,
 } from './query.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
 
@@ -147,12 +150,9 @@ export class JsonlFlowStore extends BufferedFlowStore {
   protected async readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
     const matches = await this.#matching(query.conditions);
     matches.sort(newestFirst);
-    return {
-      total: matches.length,
-      offset: query.offset,
-      limit: query.limit,
-      flows: matches.slice(query.offset, query.offset + query.limit),
-    };
+    const { after } = query;
+    const start = after === undefined ? query.offset : firstAfter(matches, after);
+    return pageOf(matches.slice(start, start + query.limit + 1), query, matches.length);
   }
 
   protected async readStats(range: NormalizedStatsRange): Promise<FlowStats> {
@@ -171,7 +171,7 @@ export class JsonlFlowStore extends BufferedFlowStore {
       first ??= min;
       last ??= max;
     }
-    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last));
+    const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
     for (const flow of matches) builder.addFlow(flow);
     return builder.build();
   }
@@ -201,4 +201,16 @@ export class JsonlFlowStore extends BufferedFlowStore {
   protected async release(): Promise<void> {
     await this.#handle.close();
   }
+}
+
+/** Index of the first flow after `position` in flows sorted newest first (binary search). */
+function firstAfter(sorted: readonly StoredFlow[], position: FlowPosition): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isAfter(sorted[middle] as StoredFlow, position)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }

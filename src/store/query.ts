@@ -5,7 +5,7 @@ import { PathwardenError } from '../errors.js';
 import type { FlowOutcome } from '../flow/record.js';
 import { components, egressPaths, expectedPaths, flowOutcomes, verdicts } from '../flow/vocabulary.js';
 import { type ColumnValue, flowColumns, flowPathOf, flowTimeOf, noneKey } from './columns.js';
-import type { FlowGroup, FlowQuery, FlowStats, StatsRange, StoredFlow } from './store.js';
+import type { FlowGroup, FlowPage, FlowQuery, FlowStats, StatsRange, StoredFlow } from './store.js';
 
 export const defaultPageSize = 100;
 export const maxPageSize = 1000;
@@ -19,7 +19,7 @@ export const minBucketMs = 1000;
 export const blockedOutcomes: readonly FlowOutcome[] = ['blocked', 'denied', 'error'];
 
 /** Which field of a query or statistics request was wrong, for callers that report it (the admin API). */
-export type QueryField = keyof FlowQuery | 'bucketMs';
+export type QueryField = keyof FlowQuery | 'bucketMs' | 'series';
 
 export class FlowQueryError extends PathwardenError {
   readonly field: QueryField;
@@ -53,6 +53,18 @@ export interface NormalizedFlowQuery {
   conditions: FlowCondition[];
   limit: number;
   offset: number;
+  /** Keyset paging: only flows after this position in newest-first order (the decoded `cursor`). */
+  after: FlowPosition | undefined;
+}
+
+/**
+ * A flow's place in newest-first order: its time (null sorts last), then id, then gateway (ids are
+ * per gateway in a shared ClickHouse store). A cursor is this position of a page's last flow.
+ */
+export interface FlowPosition {
+  time: number | null;
+  id: number;
+  gateway: string;
 }
 
 export interface NormalizedStatsRange {
@@ -61,6 +73,8 @@ export interface NormalizedStatsRange {
   to: number | undefined;
   /** Given by the caller, or undefined to choose from the range of the data. */
   bucketMs: number | undefined;
+  /** False: the caller wants no time series (`series.points` stays empty). */
+  series: boolean;
 }
 
 function oneOf<T extends string>(field: QueryField, value: unknown, allowed: readonly T[]): T | undefined {
@@ -130,10 +144,81 @@ export function normalizeFlowQuery(query: FlowQuery): NormalizedFlowQuery {
   if (gateway) conditions.push(gateway);
   const time = timeRange(query.from, query.to);
   if (time) conditions.push(time);
+  const offset = integer('offset', query.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const after = decodeCursor(query.cursor);
+  if (after !== undefined && offset !== 0) {
+    throw new FlowQueryError(
+      'cursor',
+      'cursor and offset cannot be combined: a cursor already says where the page starts',
+    );
+  }
   return {
     conditions,
     limit: integer('limit', query.limit, 0, maxPageSize) ?? defaultPageSize,
-    offset: integer('offset', query.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0,
+    offset,
+    after,
+  };
+}
+
+/** The cursor of a flow: base64url of its position, opaque to clients (docs/gateway-api.md). */
+export function cursorOf(flow: Pick<StoredFlow, 'start' | 'end' | 'id' | 'gateway'>): string {
+  return Buffer.from(JSON.stringify([flowTimeOf(flow), flow.id, flow.gateway])).toString('base64url');
+}
+
+/** Reads a cursor back; anything that is not one this code wrote is a FlowQueryError naming `cursor`. */
+export function decodeCursor(cursor: unknown): FlowPosition | undefined {
+  if (cursor === undefined) return undefined;
+  const invalid = () =>
+    new FlowQueryError('cursor', 'cursor must be the `next` value of an earlier page, unchanged');
+  if (typeof cursor !== 'string' || cursor.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw invalid();
+  const [time, id, gateway] = parsed as unknown[];
+  const safe = (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value);
+  if (!(time === null || safe(time)) || !safe(id) || (id as number) < 0 || typeof gateway !== 'string') {
+    throw invalid();
+  }
+  return { time: time as number | null, id: id as number, gateway };
+}
+
+/** Whether a flow comes after `position` in newest-first order (the JSONL store's keyset test). */
+export function isAfter(flow: StoredFlow, position: FlowPosition): boolean {
+  return comparePositions(positionOf(flow), position) > 0;
+}
+
+function positionOf(flow: StoredFlow): FlowPosition {
+  return { time: flowTimeOf(flow), id: flow.id, gateway: flow.gateway };
+}
+
+/** Negative when `a` comes first newest-first: later time, nulls last, then higher id, then gateway. */
+function comparePositions(a: FlowPosition, b: FlowPosition): number {
+  if (a.time !== b.time) {
+    if (a.time === null) return 1;
+    if (b.time === null) return -1;
+    return b.time - a.time;
+  }
+  if (a.id !== b.id) return b.id - a.id;
+  return a.gateway === b.gateway ? 0 : a.gateway < b.gateway ? 1 : -1;
+}
+
+/**
+ * A page from up to `limit + 1` rows in newest-first order (stores read one row more than they
+ * return, to know whether another page follows): the flows and the cursor of the next page.
+ */
+export function pageOf(rows: StoredFlow[], query: NormalizedFlowQuery, total: number): FlowPage {
+  const flows = rows.slice(0, query.limit);
+  const last = flows.at(-1);
+  return {
+    total,
+    offset: query.offset,
+    limit: query.limit,
+    flows,
+    next: rows.length > query.limit && last !== undefined ? cursorOf(last) : null,
   };
 }
 
@@ -146,7 +231,10 @@ export function normalizeStatsRange(range: StatsRange = {}): NormalizedStatsRang
     checkBucketCount(range.from, range.to, bucketMs);
   }
   const conditions = [gateway, time].filter((condition) => condition !== undefined);
-  return { conditions, from: range.from, to: range.to, bucketMs };
+  if (range.series !== undefined && typeof range.series !== 'boolean') {
+    throw new FlowQueryError('series', 'series must be true or false');
+  }
+  return { conditions, from: range.from, to: range.to, bucketMs, series: range.series ?? true };
 }
 
 function checkBucketCount(from: number, to: number, bucketMs: number): void {
@@ -234,17 +322,11 @@ function conditionTest(
   };
 }
 
-/** Newest first: by flow time (flows without a time last), then by id. The DuckDB ORDER BY matches. */
+/** Newest first: by flow time (flows without a time last), then by id, then gateway (`newestFirstSql`). */
 export function newestFirst(a: StoredFlow, b: StoredFlow): number {
-  const ta = flowTimeOf(a);
-  const tb = flowTimeOf(b);
-  if (ta !== tb) {
-    if (ta === null) return 1;
-    if (tb === null) return -1;
-    return tb - ta;
-  }
-  return b.id - a.id;
+  return comparePositions(positionOf(a), positionOf(b));
 }
+export const newestFirstSql = 'time_ms DESC NULLS LAST, id DESC, gateway DESC';
 
 // --- statistics assembly (both stores) ---
 
@@ -266,8 +348,11 @@ function addTo(
 export class FlowStatsBuilder {
   readonly #stats: FlowStats;
   readonly #points = new Map<string, { t: number; path: string; flows: number; bytes: number }>();
+  readonly #series: boolean;
 
-  constructor(bucketMs: number) {
+  /** `series` false leaves the time series empty (addPoint does nothing). */
+  constructor(bucketMs: number, series = true) {
+    this.#series = series;
     this.#stats = {
       flows: 0,
       bytesUp: 0,
@@ -320,6 +405,7 @@ export class FlowStatsBuilder {
   }
 
   addPoint(t: number, path: string, flows: number, bytes: number): void {
+    if (!this.#series) return;
     const key = `${t}/${path}`;
     const point = this.#points.get(key);
     if (point) {
@@ -404,8 +490,25 @@ export interface SqlDialect {
   timeBounds?(from: number | undefined, to: number | undefined): string[];
 }
 
-/** The WHERE clause of the conditions in a dialect ('' when there are none). */
-export function whereSql(conditions: readonly FlowCondition[], dialect: SqlDialect): string {
+/**
+ * The keyset condition: rows after `position` in newest-first order (`newestFirstSql`), spelled
+ * without tuple comparison (ClickHouse 18.16 has none).
+ */
+export function afterSql(position: FlowPosition, dialect: SqlDialect): string {
+  const id = dialect.value(position.id);
+  const gateway = dialect.value(position.gateway);
+  const sameTimeAfter = `(id < ${id} OR (id = ${id} AND gateway < ${gateway}))`;
+  if (position.time === null) return `(time_ms IS NULL AND ${sameTimeAfter})`;
+  const time = dialect.value(position.time);
+  return `(time_ms < ${time} OR time_ms IS NULL OR (time_ms = ${time} AND ${sameTimeAfter}))`;
+}
+
+/** The WHERE clause of the conditions in a dialect ('' when there are none); `extra` is ANDed SQL. */
+export function whereSql(
+  conditions: readonly FlowCondition[],
+  dialect: SqlDialect,
+  extra: readonly string[] = [],
+): string {
   const parts = conditions.map((condition) => {
     if (condition.kind === 'contains') {
       const text = dialect.value(condition.text);
@@ -420,5 +523,6 @@ export function whereSql(conditions: readonly FlowCondition[], dialect: SqlDiale
     bounds.push(...(dialect.timeBounds?.(condition.from, condition.to) ?? []));
     return bounds.join(' AND ');
   });
+  parts.push(...extra);
   return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`;
 }

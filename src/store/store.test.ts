@@ -239,6 +239,68 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect((await store.query({ limit: 1000 })).flows).toHaveLength(26);
   });
 
+  test('cursor pages walk the same order as one big page, across ties on time', async () => {
+    const store = await openStore();
+    // Three flows per minute (ties on time), one flow with only an end time, two without a time.
+    for (let index = 0; index < 24; index++) {
+      store.append(gatewayFlow(Math.floor(index / 3), { verdict: index % 4 === 0 ? 'leak' : 'ok' }));
+    }
+    store.append({ ...gatewayFlow(0), start: null, end: t0 + 3 * minute + 1 });
+    store.append({ ...gatewayFlow(0), start: null, end: null });
+    store.append({ ...gatewayFlow(0), start: null, end: null, verdict: 'leak' });
+    for (const filter of [{}, { verdict: 'leak' as const }, { from: t0 + minute, to: t0 + 5 * minute }]) {
+      const all = await store.query({ ...filter, limit: 1000 });
+      expect(all.next).toBeNull();
+      for (const limit of [1, 3, 4, 7]) {
+        const walked: number[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 100; pages++) {
+          const page = await store.query({ ...filter, limit, ...(cursor ? { cursor } : {}) });
+          expect(page.total, JSON.stringify(filter)).toBe(all.total);
+          expect(page.flows.length).toBeLessThanOrEqual(limit);
+          walked.push(...page.flows.map((flow) => flow.id));
+          if (page.next === null) break;
+          expect(page.flows).toHaveLength(limit);
+          cursor = page.next;
+        }
+        expect(walked, `${JSON.stringify(filter)} by ${limit}`).toEqual(all.flows.map((flow) => flow.id));
+      }
+    }
+    // Ties: the three flows of minute 5 are ids 18, 17, 16 (newest id first); a page ending inside
+    // the tie continues inside it.
+    const full = (await store.query({ limit: 1000 })).flows.map((flow) => flow.id);
+    expect(full.slice(0, 8)).toEqual([24, 23, 22, 21, 20, 19, 18, 17]);
+    expect(full.slice(-2)).toEqual([27, 26]);
+    expect(full.slice(full.indexOf(13), full.indexOf(13) + 3)).toEqual([13, 25, 12]);
+    const first = await store.query({ limit: 7 });
+    const second = await store.query({ limit: 2, cursor: first.next as string });
+    expect(second.flows.map((flow) => flow.id)).toEqual([17, 16]);
+  });
+
+  test('rejects a cursor that is not one, and a cursor with an offset', async () => {
+    const store = await openStore();
+    store.append(gatewayFlow(0));
+    store.append(gatewayFlow(1));
+    const { next } = await store.query({ limit: 1 });
+    expect(next).toEqual(expect.any(String));
+    const cursors = [
+      'not a cursor',
+      Buffer.from('[1,2]').toString('base64url'),
+      Buffer.from('{"time":1}').toString('base64url'),
+      Buffer.from('[1.5,2,"g"]').toString('base64url'),
+      Buffer.from('[1,-2,"g"]').toString('base64url'),
+      Buffer.from('[1,2,3]').toString('base64url'),
+      'x'.repeat(2000),
+    ];
+    for (const cursor of cursors) {
+      const error = await store.query({ cursor }).catch((caught: unknown) => caught);
+      expect(error, cursor).toBeInstanceOf(FlowQueryError);
+      expect((error as FlowQueryError).field).toBe('cursor');
+    }
+    const error = await store.query({ cursor: next as string, offset: 1 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ field: 'cursor' });
+  });
+
   test('rejects invalid queries naming the field', async () => {
     const store = await openStore();
     const cases: [Parameters<FlowStore['query']>[0], string][] = [
@@ -321,6 +383,10 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect(all.flows).toBe(6);
     expect(all.series.bucketMs).toBe(30_000);
     expect((await store.stats({ from: t0 + 1000 * minute })).flows).toBe(0);
+    // Totals only (the live ticks): the same counts, no series.
+    const totals = await store.stats({ series: false });
+    expect(totals.series.points).toEqual([]);
+    expect({ ...totals, series: all.series }).toEqual(all);
   });
 
   test('groups flows per rule and destination', async () => {
@@ -487,6 +553,110 @@ describe('DuckDB store files', () => {
     }
   });
 
+  test('statistics from the per-minute rollup equal those from every flow, also after more writes', async () => {
+    const path = join(dir, 'flows.duckdb');
+    const verdicts = ['ok', 'leak', 'exception', 'unknown'] as const;
+    const appendSome = (store: FlowStore, seed: number, count: number) => {
+      for (let index = 0; index < count; index++) {
+        const step = (index * 7919 + seed * 104_729) % 9973;
+        const start = t0 + step * 1234; // about 3.4 hours, most minutes hit several times
+        const blocked = step % 13 === 0;
+        store.append(
+          gatewayFlow(0, {
+            start: step % 97 === 0 ? null : start,
+            end: step % 97 === 0 ? (step % 2 === 0 ? null : start + 5) : start + 5,
+            verdict: verdicts[step % verdicts.length] as FlowRecord['verdict'],
+            egressPath: blocked ? null : step % 3 === 0 ? 'internet' : 'expressroute',
+            actualPath: blocked ? 'unknown' : step % 3 === 0 ? 'internet' : 'expressroute',
+            outcome: blocked ? 'blocked' : 'forwarded',
+            bytesUp: step % 11 === 0 ? null : step,
+            bytesDown: step * 3,
+            ruleId: step % 17 === 0 ? null : `rule.${step % 3}`,
+            host: step % 19 === 0 ? null : `h${step % 5}.example.com`,
+            sni: step % 38 === 0 ? null : 'sni.example.com',
+          }),
+        );
+      }
+    };
+    const h = 3_600_000;
+    const ranges = [
+      {},
+      { series: false },
+      { bucketMs: minute },
+      { bucketMs: 5 * minute, gateway: 'b' },
+      { from: t0 + 17_345, to: t0 + 2 * h + 1234 },
+      { from: t0 + 30 * minute, to: t0 + 90 * minute, bucketMs: 10 * minute },
+      { from: t0 + h + 5000 },
+      { to: t0 + h + 59_999 },
+      { from: t0 + 10_000, to: t0 + 50_000 },
+      { from: t0 + 10_000, to: t0 + minute + 50_000 },
+      { from: t0 + h, to: t0 + 2 * h, bucketMs: 30_000 },
+      { gateway: 'a', series: false, from: t0 + 1000 },
+      { gateway: 'nobody' },
+    ];
+    const compare = async (store: FlowStore) => {
+      const duck = store as unknown as { useRollup: boolean; rollupReads: number };
+      const before = duck.rollupReads;
+      for (const range of ranges) {
+        duck.useRollup = true;
+        const rolled = await store.stats(range);
+        duck.useRollup = false;
+        const raw = await store.stats(range);
+        duck.useRollup = true;
+        expect(rolled, JSON.stringify(range)).toEqual(raw);
+      }
+      const exception = 'exception' as const;
+      const groupQueries = [
+        { verdict: exception },
+        { verdict: exception, gateway: 'b' },
+        { verdict: exception, from: t0 + 17_345, to: t0 + 2 * h + 1234 },
+        { verdict: exception, to: t0 + h },
+        { verdict: exception, from: t0 + 10_000, to: t0 + 50_000 },
+        { verdict: 'leak' as const },
+        { verdict: exception, host: 'h1' },
+      ];
+      for (const query of groupQueries) {
+        duck.useRollup = true;
+        const rolled = await store.groups?.(query);
+        duck.useRollup = false;
+        const raw = await store.groups?.(query);
+        duck.useRollup = true;
+        expect(rolled, JSON.stringify(query)).toEqual(raw);
+        // Several rules and names, some of them null (the grouping keys the rollup must keep apart).
+        if (query === groupQueries[0]) expect(raw?.length).toBeGreaterThan(10);
+      }
+      // From the raw flows: the range without a whole minute, the 30 s buckets, and the two ranges
+      // of about 1 and 2 hours whose automatic bucket (15 s, 30 s) is not whole minutes.
+      expect(duck.rollupReads - before).toBe(ranges.length - 5 + groupQueries.length - 3);
+    };
+    const a = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 50 }, { gateway: 'a' });
+    appendSome(a, 1, 3000);
+    await compare(a);
+    // More flows after the first refresh, some into minutes the rollup already holds.
+    appendSome(a, 2, 500);
+    await compare(a);
+    await a.close();
+    const b = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 50 }, { gateway: 'b' });
+    appendSome(b, 3, 700);
+    await compare(b);
+    const all = await b.stats({ series: false });
+    expect(all.flows).toBe(4200);
+    expect(all.series.points).toEqual([]);
+    await b.close();
+    // The rollup is a table in the file: a few rows per minute, all flows counted once.
+    const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+    try {
+      const connection = await instance.connect();
+      const reader = await connection.runAndReadAll('SELECT count(*), sum(flows) FROM flows_minute');
+      const [rows, flows] = reader.getRows()[0] ?? [];
+      expect(Number(flows)).toBe(4200);
+      expect(Number(rows)).toBeLessThan(4200);
+      connection.closeSync();
+    } finally {
+      instance.closeSync();
+    }
+  });
+
   test('refuses files that are not its database with PW_ERR_STORE_OPEN', async () => {
     const notDuck = join(dir, 'text.duckdb');
     writeFileSync(notDuck, 'hello, I am not a database\n'.repeat(200));
@@ -527,6 +697,7 @@ class FlakyStore extends BufferedFlowStore {
     offset: 0,
     limit: 100,
     flows: this.written,
+    next: null,
   });
   protected readStats = async () => {
     throw new Error('not used');

@@ -26,8 +26,14 @@ export interface FlowQuery {
   to?: number;
   /** Only the flows this gateway (or audit, `audit:<id>`) stored: the `gateway` column. */
   gateway?: string;
-  /** Page size (default 100, at most 1000) and offset. */
+  /** Page size (default 100, at most 1000). */
   limit?: number;
+  /**
+   * Keyset paging: the `next` of the previous page; the page starts right after that page's last
+   * flow, however deep, at the cost of the first page. Not combined with `offset`.
+   */
+  cursor?: string;
+  /** Offset paging (older clients): costs grow with the offset. */
   offset?: number;
 }
 
@@ -37,6 +43,11 @@ export interface StatsRange {
   to?: number;
   bucketMs?: number;
   gateway?: string;
+  /**
+   * False when only the totals are wanted (the live ticks): `series.points` is then empty, and a
+   * store with a per-minute rollup answers from it whatever the span.
+   */
+  series?: boolean;
 }
 
 export interface StoredFlow extends FlowRecord {
@@ -48,9 +59,12 @@ export interface StoredFlow extends FlowRecord {
 
 export interface FlowPage {
   total: number;
+  /** The offset asked for (0 with a cursor). */
   offset: number;
   limit: number;
   flows: StoredFlow[];
+  /** Cursor of the page after this one; null when no flow follows. */
+  next: string | null;
 }
 
 export interface FlowStats {

@@ -56,7 +56,7 @@ export function App() {
       <main id="main" ref={main} tabIndex={-1} key={tokenVersion}>
         <ErrorNote error={error} what="the dashboard status" />
         {route.page === 'overview' && <OverviewPage status={status} params={route.params} />}
-        {route.page === 'exceptions' && <ExceptionsPage />}
+        {route.page === 'exceptions' && <ExceptionsPage params={route.params} />}
         {route.page === 'leaks' && <LeaksPage params={route.params} />}
         {route.page === 'flows' && <FlowsPage params={route.params} />}
         {route.page === 'catalog' && <CatalogPage params={route.params} />}

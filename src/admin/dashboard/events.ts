@@ -117,7 +117,7 @@ export class DashboardEvents {
     this.#ticking = true;
     try {
       const { store, status } = this.#options;
-      const stats = await store.stats();
+      const stats = await store.stats({ series: false });
       const previous = this.#lastTick;
       const activeTunnels = status.activeTunnels();
       const unchanged =

@@ -12,7 +12,7 @@ export const FALLBACK_SCAN_LIMIT = 50_000;
 export async function exceptionsView(
   store: FlowStore,
   catalog: Catalog,
-  range: Pick<FlowQuery, 'from' | 'to'>,
+  range: Pick<FlowQuery, 'from' | 'to' | 'gateway'>,
 ): Promise<ExceptionsView> {
   const query: FlowQuery = { ...range, verdict: 'exception' };
   const { groups, total, partial } = store.groups

@@ -298,6 +298,20 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
       expect(
         await page.locator('table.flows tbody tr[data-flow-id]').first().getAttribute('data-flow-id'),
       ).toBe(String(second.flows[0]?.id));
+      // Paged by cursor: the URL carries the store's `next`, and Previous goes back without offsets.
+      expect(page.url()).toContain(`cursor=${all.next}`);
+      expect(page.url()).not.toContain('offset=');
+      await page.getByRole('link', { name: 'Next' }).click();
+      await expect
+        .poll(() => text(page, '.pager-position'))
+        .toBe(`101–${count(Math.min(150, all.total))} of ${count(all.total)}`);
+      await page.getByRole('link', { name: 'Previous' }).click();
+      await expect.poll(() => text(page, '.pager-position')).toBe(`51–100 of ${count(all.total)}`);
+      await page.getByRole('link', { name: 'Previous' }).click();
+      await expect.poll(() => text(page, '.pager-position')).toBe(`1–50 of ${count(all.total)}`);
+      await expect
+        .poll(() => page.locator('table.flows tbody tr[data-flow-id]').first().getAttribute('data-flow-id'))
+        .toBe(String(all.flows[0]?.id));
 
       await page.getByLabel('Host, SNI or address contains').fill('analysis');
       await page.getByLabel('Verdict').selectOption('leak');
@@ -369,6 +383,20 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
       await page.locator(`#flow-detail-${target?.id}`).waitFor();
       expect(page.url()).toContain(`open=${target?.id}`);
       expect(await text(page, `#flow-detail-${target?.id}`)).toContain(target?.reason ?? 'missing');
+
+      // The gateway selector narrows both lists to one gateway's flows, as on the overview.
+      await page.goto(`${base}/#/leaks`);
+      const chosen = gateways[1];
+      const oneLeaks = await store.query({ verdict: 'leak', gateway: chosen });
+      const oneBlocked = await store.query({ outcome: 'blocked', gateway: chosen });
+      expect(oneLeaks.total).toBeLessThan(leaks.total);
+      await page.selectOption('#gateway', chosen);
+      await expect.poll(() => text(page, '#leaks-title .count-pill')).toBe(count(oneLeaks.total));
+      await expect.poll(() => text(page, '#blocked-title .count-pill')).toBe(count(oneBlocked.total));
+      expect(page.url()).toContain(`gateway=${chosen}`);
+      await expect
+        .poll(() => page.locator('[data-testid=section-leaks] tr[data-flow-id]').count())
+        .toBe(oneLeaks.flows.length);
       expect(errors).toEqual([]);
     } finally {
       await close();
@@ -397,6 +425,25 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
         '#/flows?host=maps.virtualearth.net&verdict=exception',
       );
       await page.screenshot({ path: screenshotPath('dashboard-exceptions.png') });
+
+      // One gateway's exceptions: the counts follow, and the destination links keep the gateway.
+      const chosen = gateways[0];
+      const oneGroups = (await store.groups?.({ verdict: 'exception', gateway: chosen })) ?? [];
+      const oneTotal = oneGroups.reduce((sum, group) => sum + group.flows, 0);
+      expect(oneTotal).toBeLessThan(groups.reduce((sum, group) => sum + group.flows, 0));
+      await page.selectOption('#gateway', chosen);
+      expect(page.url()).toContain(`gateway=${chosen}`);
+      await expect
+        .poll(async () =>
+          (await page.locator('[data-testid=exception-flows]').allTextContents()).reduce(
+            (sum, flows) => sum + Number(flows.replace(/,/g, '')),
+            0,
+          ),
+        )
+        .toBe(oneTotal);
+      expect(
+        await page.locator('section.exception a[href^="#/flows"]').first().getAttribute('href'),
+      ).toContain(`gateway=${chosen}`);
       expect(errors).toEqual([]);
     } finally {
       await close();

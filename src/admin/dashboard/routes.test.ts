@@ -287,6 +287,13 @@ describe('dashboard API', () => {
     ).json()) as ExceptionsView;
     expect(ranged.flows).toBe(1);
     expect((await fetch(`${base}/api/exceptions?from=yesterday`)).status).toBe(400);
+
+    // Per gateway: these flows were stored without a gateway id, so another gateway has none.
+    const other = (await (await fetch(`${base}/api/exceptions?gateway=gw-other`)).json()) as ExceptionsView;
+    expect(other).toMatchObject({ flows: 0, groups: [] });
+    expect(((await (await fetch(`${base}/api/exceptions?gateway=`)).json()) as ExceptionsView).flows).toBe(3);
+    expect((await fetch(`${base}/api/exceptions?gateway=a&gateway=b`)).status).toBe(400);
+    expect((await fetch(`${base}/api/exceptions?host=x`)).status).toBe(400);
   });
 
   test('/api/exceptions falls back to paging through query() for stores that cannot group', async () => {

@@ -188,18 +188,23 @@ function bearerCheck(token: string | undefined): (req: IncomingMessage) => boole
   };
 }
 
-/** `from` / `to` in the admin API's forms (epoch ms, ISO 8601 with zone, now, now-15m). */
-function parseRange(url: URL): Pick<FlowQuery, 'from' | 'to'> {
-  const range: Pick<FlowQuery, 'from' | 'to'> = {};
+/** `from` / `to` in the admin API's forms (epoch ms, ISO 8601 with zone, now, now-15m), and `gateway`. */
+function parseRange(url: URL): Pick<FlowQuery, 'from' | 'to' | 'gateway'> {
+  const range: Pick<FlowQuery, 'from' | 'to' | 'gateway'> = {};
   const now = Date.now();
+  const seen = new Set<string>();
   for (const [name, value] of url.searchParams) {
-    if (name !== 'from' && name !== 'to') {
+    if (name !== 'from' && name !== 'to' && name !== 'gateway') {
       throw new ParameterError(
         name,
-        `unknown parameter ${JSON.stringify(name)}; this endpoint takes from, to`,
+        `unknown parameter ${JSON.stringify(name)}; this endpoint takes from, to, gateway`,
       );
     }
-    if (value !== '') range[name] = parseTime(name, value, now);
+    if (seen.has(name)) throw new ParameterError(name, `parameter ${name} is given more than once`);
+    seen.add(name);
+    if (value === '') continue;
+    if (name === 'gateway') range.gateway = value;
+    else range[name] = parseTime(name, value, now);
   }
   return range;
 }

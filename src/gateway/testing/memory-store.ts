@@ -41,7 +41,7 @@ export class MemoryFlowStore implements FlowStore {
   async flush(): Promise<void> {}
 
   async query(): Promise<FlowPage> {
-    return { total: this.flows.length, offset: 0, limit: this.flows.length, flows: [] };
+    return { total: this.flows.length, offset: 0, limit: this.flows.length, flows: [], next: null };
   }
 
   async stats(): Promise<FlowStats> {

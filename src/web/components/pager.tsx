@@ -1,26 +1,32 @@
-// Previous / next links for a page of a store query; the position is part of the URL.
+// Previous / next links for a page of a store query, paged by cursor; the position is part of the URL
+// (src/web/paging.ts), so a deep page is as fast as the first and can be bookmarked.
+import { type CursorTrail, nextTrail, pagesBefore, previousTrail } from '../paging.js';
+
 interface Props {
   total: number;
-  offset: number;
   limit: number;
   shown: number;
-  hrefFor: (offset: number) => string;
+  trail: CursorTrail;
+  /** The `next` cursor of the page shown (null on the last page). */
+  next: string | null;
+  hrefFor: (trail: CursorTrail) => string;
   label: string;
 }
 
-export function Pager({ total, offset, limit, shown, hrefFor, label }: Props) {
-  const first = total === 0 ? 0 : offset + 1;
+export function Pager({ total, limit, shown, trail, next, hrefFor, label }: Props) {
+  // Pages of `limit` flows each came before; flows stored since then do not move a cursor page.
+  const offset = pagesBefore(trail) * limit;
+  const first = shown === 0 ? 0 : offset + 1;
   const last = offset + shown;
-  const hasPrevious = offset > 0;
-  const hasNext = last < total;
+  const previous = previousTrail(trail);
   return (
     <nav class="pager" aria-label={label}>
       <p class="pager-position" aria-live="polite">
         {first.toLocaleString('en-US')}–{last.toLocaleString('en-US')} of{' '}
         <span data-testid="total">{total.toLocaleString('en-US')}</span>
       </p>
-      {hasPrevious ? (
-        <a class="button" href={hrefFor(Math.max(0, offset - limit))} rel="prev">
+      {previous ? (
+        <a class="button" href={hrefFor(previous)} rel="prev">
           Previous
         </a>
       ) : (
@@ -28,8 +34,8 @@ export function Pager({ total, offset, limit, shown, hrefFor, label }: Props) {
           Previous
         </span>
       )}
-      {hasNext ? (
-        <a class="button" href={hrefFor(offset + limit)} rel="next">
+      {next !== null ? (
+        <a class="button" href={hrefFor(nextTrail(trail, next))} rel="next">
           Next
         </a>
       ) : (

@@ -4,21 +4,26 @@ import type { ExceptionGroup, ExceptionsView } from '../api/types.js';
 import { PathLabel } from '../components/badges.js';
 import { Citation } from '../components/citation.js';
 import { ErrorNote } from '../components/error-note.js';
+import { GatewaySelect } from '../components/gateway-select.js';
 import { TableScroll } from '../components/table-scroll.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
 import { useApi } from '../hooks/use-api.js';
 import { useCatalog } from '../hooks/use-catalog.js';
+import { useGateways } from '../hooks/use-gateways.js';
 import { useLiveVersion } from '../hooks/use-live.js';
 import { href } from '../router.js';
 
-export function ExceptionsPage() {
+export function ExceptionsPage({ params }: { params: URLSearchParams }) {
+  const gateway = params.get('gateway') ?? '';
   const version = useLiveVersion(5000);
-  const { data, error, loading } = useApi<ExceptionsView>('/api/exceptions', {}, version);
+  const { data, error, loading } = useApi<ExceptionsView>('/api/exceptions', { gateway }, version);
   const { catalog } = useCatalog();
+  const byGateway = useGateways();
   return (
     <>
       <div class="page-head">
         <h1 tabIndex={-1}>Exceptions</h1>
+        {byGateway && <GatewaySelect page="exceptions" gateway={gateway} byGateway={byGateway} />}
       </div>
       <p class="lead">
         Traffic that crossed the public Internet as a documented exception: the rule that allows it, where the
@@ -35,7 +40,7 @@ export function ExceptionsPage() {
       <div aria-busy={loading}>
         {data && data.groups.length === 0 && <p class="muted">No exception flows stored.</p>}
         {data?.groups.map((group) => (
-          <ExceptionCard key={group.ruleId ?? ''} group={group} catalog={catalog} />
+          <ExceptionCard key={group.ruleId ?? ''} group={group} catalog={catalog} gateway={gateway} />
         ))}
       </div>
     </>
@@ -45,9 +50,11 @@ export function ExceptionsPage() {
 function ExceptionCard({
   group,
   catalog,
+  gateway,
 }: {
   group: ExceptionGroup;
   catalog: ReturnType<typeof useCatalog>['catalog'];
+  gateway: string;
 }) {
   const id = `exception-${group.ruleId ?? 'none'}`;
   return (
@@ -95,7 +102,7 @@ function ExceptionCard({
             {group.destinations.map((destination) => (
               <tr key={destination.host}>
                 <td class="host">
-                  <a href={href('flows', { host: destination.host, verdict: 'exception' })}>
+                  <a href={href('flows', { host: destination.host, verdict: 'exception', gateway })}>
                     {destination.host}
                   </a>
                 </td>

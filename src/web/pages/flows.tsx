@@ -1,16 +1,18 @@
 // Flows: every stored record, searchable and paged; the filtering and paging run in the store
-// (/api/flows), so the page stays fast with millions of records. The page URL uses the admin API's
+// (/api/flows, paged by cursor), so the page stays fast with millions of records, deep pages too. The page URL uses the admin API's
 // parameter names, so a filtered view maps one to one onto its API call.
-import type { FlowPage, StatsResponse } from '../api/types.js';
+import type { FlowPage } from '../api/types.js';
 import { ErrorNote } from '../components/error-note.js';
 import { FlowFilterForm, type FlowFilters, filtersFromParams } from '../components/flow-filters.js';
 import { FlowTable } from '../components/flow-table.js';
 import { Pager } from '../components/pager.js';
 import { useApi } from '../hooks/use-api.js';
-import { TOTALS_BUCKET } from '../hooks/use-overview-stats.js';
+import { useGateways } from '../hooks/use-gateways.js';
+import { type CursorTrail, firstPage, trailFromParams, trailParams } from '../paging.js';
 import { href, navigate } from '../router.js';
 
-function toParams(filters: FlowFilters, offset: number, open?: number) {
+/** The filters as URL and API parameters (the API's names). */
+function filterParams(filters: FlowFilters) {
   return {
     host: filters.host,
     component: filters.component,
@@ -21,22 +23,30 @@ function toParams(filters: FlowFilters, offset: number, open?: number) {
     gateway: filters.gateway,
     from: filters.from,
     to: filters.to,
+  };
+}
+
+/** The page's own URL: the filters, the page size when not the default, and where the pager stands. */
+function toParams(filters: FlowFilters, trail: CursorTrail) {
+  return {
+    ...filterParams(filters),
     limit: filters.limit === 50 ? undefined : filters.limit,
-    offset: offset === 0 ? undefined : offset,
-    open,
+    ...trailParams(trail),
   };
 }
 
 export function FlowsPage({ params }: { params: URLSearchParams }) {
   const filters = filtersFromParams(params);
-  const offset = Math.max(0, Number(params.get('offset')) || 0);
+  const trail = trailFromParams(params);
   const openText = params.get('open');
   const openId = openText === null ? undefined : Number(openText);
-  const { open: _open, ...query } = toParams(filters, offset);
-  const { data, error, loading } = useApi<FlowPage>('/api/flows', { ...query, limit: filters.limit });
-  // The store's writers, for the gateway field: one aggregate with a single bucket (no series needed).
-  const fleet = useApi<StatsResponse>('/api/stats', { bucket: TOTALS_BUCKET });
-  const gateways = fleet.data ? Object.keys(fleet.data.byGateway) : [];
+  const { data, error, loading } = useApi<FlowPage>('/api/flows', {
+    ...filterParams(filters),
+    limit: filters.limit,
+    cursor: trail.cursor,
+  });
+  const byGateway = useGateways();
+  const gateways = byGateway ? Object.keys(byGateway) : [];
 
   return (
     <>
@@ -46,7 +56,7 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
       <FlowFilterForm
         filters={filters}
         gateways={gateways}
-        onApply={(next) => navigate('flows', toParams(next, 0))}
+        onApply={(next) => navigate('flows', toParams(next, firstPage))}
       />
       <ErrorNote error={error} what="the flows" />
       <section aria-labelledby="results-title" aria-busy={loading}>
@@ -58,9 +68,10 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
             <Pager
               label="Flow pages"
               total={data.total}
-              offset={data.offset}
               limit={filters.limit}
               shown={data.flows.length}
+              trail={trail}
+              next={data.next}
               hrefFor={(next) => href('flows', toParams(filters, next))}
             />
             <FlowTable

@@ -3,15 +3,18 @@
 import type { FlowPage, StoredFlow } from '../api/types.js';
 import { ErrorNote } from '../components/error-note.js';
 import { FlowTable } from '../components/flow-table.js';
+import { GatewaySelect } from '../components/gateway-select.js';
 import { Pager } from '../components/pager.js';
 import { useApi } from '../hooks/use-api.js';
+import { useGateways } from '../hooks/use-gateways.js';
 import { useLiveVersion } from '../hooks/use-live.js';
+import { type CursorTrail, trailFromParams, trailParams } from '../paging.js';
 import { href } from '../router.js';
 
 const PAGE = 50;
 
 /** The Flows page narrowed to this record (same host and start), with the record opened. */
-function recordHref(filter: { verdict?: string; outcome?: string }) {
+function recordHref(filter: { verdict?: string; outcome?: string; gateway?: string }) {
   return (flow: StoredFlow) =>
     href('flows', {
       ...filter,
@@ -23,37 +26,41 @@ function recordHref(filter: { verdict?: string; outcome?: string }) {
 }
 
 export function LeaksPage({ params }: { params: URLSearchParams }) {
-  const leakOffset = Math.max(0, Number(params.get('leakOffset')) || 0);
-  const blockedOffset = Math.max(0, Number(params.get('blockedOffset')) || 0);
+  const gateway = params.get('gateway') ?? '';
+  const byGateway = useGateways();
+  const leakTrail = trailFromParams(params, 'leak');
+  const blockedTrail = trailFromParams(params, 'blocked');
   const version = useLiveVersion();
-  const pageHref = (next: { leakOffset?: number; blockedOffset?: number }) =>
+  const pageHref = (next: { leak?: CursorTrail; blocked?: CursorTrail }) =>
     href('leaks', {
-      leakOffset: (next.leakOffset ?? leakOffset) || undefined,
-      blockedOffset: (next.blockedOffset ?? blockedOffset) || undefined,
+      gateway,
+      ...trailParams(next.leak ?? leakTrail, 'leak'),
+      ...trailParams(next.blocked ?? blockedTrail, 'blocked'),
     });
 
   return (
     <>
       <div class="page-head">
         <h1 tabIndex={-1}>Leaks and blocked</h1>
+        {byGateway && <GatewaySelect page="leaks" gateway={gateway} byGateway={byGateway} />}
       </div>
       <FlowSection
         id="leaks"
         title="Leaks"
         intro="Traffic whose rule says it must ride the ExpressRoute circuit, seen crossing the public Internet."
-        filter={{ verdict: 'leak' }}
-        offset={leakOffset}
+        filter={{ verdict: 'leak', gateway }}
+        trail={leakTrail}
         version={version}
-        hrefFor={(offset) => pageHref({ leakOffset: offset })}
+        hrefFor={(trail) => pageHref({ leak: trail })}
       />
       <FlowSection
         id="blocked"
         title="Blocked"
         intro="Connections the gateway refused, e.g. circuit-bound traffic while the circuit was down (fail closed)."
-        filter={{ outcome: 'blocked' }}
-        offset={blockedOffset}
+        filter={{ outcome: 'blocked', gateway }}
+        trail={blockedTrail}
         version={version}
-        hrefFor={(offset) => pageHref({ blockedOffset: offset })}
+        hrefFor={(trail) => pageHref({ blocked: trail })}
       />
     </>
   );
@@ -63,16 +70,16 @@ interface SectionProps {
   id: string;
   title: string;
   intro: string;
-  filter: { verdict?: string; outcome?: string };
-  offset: number;
+  filter: { verdict?: string; outcome?: string; gateway: string };
+  trail: CursorTrail;
   version: number;
-  hrefFor: (offset: number) => string;
+  hrefFor: (trail: CursorTrail) => string;
 }
 
-function FlowSection({ id, title, intro, filter, offset, version, hrefFor }: SectionProps) {
+function FlowSection({ id, title, intro, filter, trail, version, hrefFor }: SectionProps) {
   const { data, error, loading } = useApi<FlowPage>(
     '/api/flows',
-    { ...filter, limit: PAGE, offset },
+    { ...filter, limit: PAGE, cursor: trail.cursor },
     version,
   );
   return (
@@ -89,9 +96,10 @@ function FlowSection({ id, title, intro, filter, offset, version, hrefFor }: Sec
             <Pager
               label={`${title} pages`}
               total={data.total}
-              offset={data.offset}
               limit={PAGE}
               shown={data.flows.length}
+              trail={trail}
+              next={data.next}
               hrefFor={hrefFor}
             />
           )}

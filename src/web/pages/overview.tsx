@@ -4,6 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { DashboardStatus, FlowStats, FlowSummary } from '../api/types.js';
 import { PathLabel, VerdictBadge } from '../components/badges.js';
 import { ErrorNote } from '../components/error-note.js';
+import { GatewaySelect } from '../components/gateway-select.js';
 import { HealthPanel } from '../components/health-panel.js';
 import { PathCharts } from '../components/path-charts.js';
 import { TableScroll } from '../components/table-scroll.js';
@@ -11,7 +12,7 @@ import { formatBytes, formatCount, formatTime } from '../format.js';
 import { useHealth, useLiveVersion, useTick } from '../hooks/use-live.js';
 import { type RangeKey, ranges, useOverviewStats } from '../hooks/use-overview-stats.js';
 import { pathNames, verdictHelp, verdictNames, verdictOrder } from '../labels.js';
-import { href, navigate } from '../router.js';
+import { href } from '../router.js';
 
 /** Marked once per page load: the benchmark reads it as "time to first render of the overview". */
 const FIRST_RENDER_MARK = 'pathwarden:overview-chart';
@@ -60,7 +61,7 @@ export function OverviewPage({
             ))}
           </select>
         </div>
-        {data && <GatewaySelect gateway={gateway} byGateway={data.byGateway} />}
+        {data && <GatewaySelect page="overview" gateway={gateway} byGateway={data.byGateway} />}
       </div>
       <ErrorNote error={error} what="the flow statistics" />
       <section aria-labelledby="totals-title">
@@ -233,32 +234,6 @@ function PathTotals({ stats }: { stats: FlowStats }) {
 
 /** The name a gateway goes by on the page: records written without an `id` have ''. */
 const gatewayName = (id: string) => (id === '' ? '(not named)' : id);
-
-/** Shown only for a fleet (more than one writer), or while a gateway is chosen, so it can be cleared. */
-function GatewaySelect({ gateway, byGateway }: { gateway: string; byGateway: FlowStats['byGateway'] }) {
-  const ids = Object.keys(byGateway).filter((id) => id !== '');
-  if (gateway !== '' && !ids.includes(gateway)) ids.push(gateway);
-  if (ids.length < 2 && gateway === '') return null;
-  return (
-    <div class="field inline">
-      <label for="gateway">Gateway</label>
-      <select
-        id="gateway"
-        value={gateway}
-        onChange={(event) =>
-          navigate('overview', { gateway: (event.currentTarget as HTMLSelectElement).value })
-        }
-      >
-        <option value="">All gateways</option>
-        {ids.sort().map((id) => (
-          <option key={id} value={id}>
-            {id}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
 
 function GatewayTotals({
   byGateway,
