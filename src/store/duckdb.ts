@@ -47,8 +47,8 @@ const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
   VARCHAR,
 };
 const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
-/** Rows per data chunk handed to the appender (DuckDB's vector size). */
-const chunkRows = 2048;
+/** Rows converted and appended per turn of the event loop (about 2 ms of work here). */
+const sliceRows = 128;
 
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
 // and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
@@ -115,7 +115,7 @@ async function checkColumns(connection: DuckDBConnection, path: string): Promise
   }
 }
 
-export class DuckDbFlowStore extends BufferedFlowStore {
+export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   readonly kind = 'duckdb';
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
@@ -133,25 +133,37 @@ export class DuckDbFlowStore extends BufferedFlowStore {
     this.#writer = writer;
   }
 
-  protected async writeBatch(flows: readonly StoredFlow[]): Promise<void> {
+  /** One row: its column values in `flowColumns` order, read in append(). */
+  protected override encode(flow: StoredFlow): ColumnValue[] {
+    return columnValuesOf(flow);
+  }
+
+  /**
+   * Appends the batch in slices of `sliceRows` rows, letting the event loop run between slices: the
+   * Appender converts every value on the calling thread (about 15 us a row), so one batch of a
+   * second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices share
+   * one transaction: the batch is still in the file wholly or not at all.
+   */
+  protected async writeBatch(rows: readonly ColumnValue[][]): Promise<void> {
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
       const appender = await writer.createAppender(table);
       try {
-        for (let offset = 0; offset < flows.length; offset += chunkRows) {
-          const rows = flows.slice(offset, offset + chunkRows);
-          const columns: ColumnValue[][] = flowColumns.map(() => new Array<ColumnValue>(rows.length));
-          rows.forEach((flow, row) => {
-            columnValuesOf(flow).forEach((value, column) => {
-              (columns[column] as ColumnValue[])[row] = value;
-            });
-          });
-          const chunk = DuckDBDataChunk.create(columnTypes, rows.length);
+        for (let offset = 0; offset < rows.length; offset += sliceRows) {
+          if (offset > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          const count = Math.min(sliceRows, rows.length - offset);
+          const columns: ColumnValue[][] = flowColumns.map(() => new Array<ColumnValue>(count));
+          for (let row = 0; row < count; row++) {
+            const values = rows[offset + row] as ColumnValue[];
+            for (let column = 0; column < values.length; column++)
+              (columns[column] as ColumnValue[])[row] = values[column] as ColumnValue;
+          }
+          const chunk = DuckDBDataChunk.create(columnTypes, count);
           chunk.setColumnsConverted(columns, JSToDuckDBValueConverter);
           appender.appendDataChunk(chunk);
+          appender.flushSync();
         }
-        appender.flushSync();
       } finally {
         appender.closeSync();
       }
