@@ -49,6 +49,8 @@ const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
 const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
 /** Rows converted and appended per turn of the event loop (about 2 ms of work here). */
 const sliceRows = 128;
+/** Rows between the Appender's flushes into the transaction (a multiple of sliceRows). */
+const flushRows = 1024;
 
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
 // and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
@@ -162,8 +164,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
           const chunk = DuckDBDataChunk.create(columnTypes, count);
           chunk.setColumnsConverted(columns, JSToDuckDBValueConverter);
           appender.appendDataChunk(chunk);
-          appender.flushSync();
+          // Each flush has a fixed cost (per slice it was 7 % of the gateway's CPU): every few slices.
+          if ((offset + count) % flushRows === 0) appender.flushSync();
         }
+        appender.flushSync();
       } finally {
         appender.closeSync();
       }
