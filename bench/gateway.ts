@@ -751,21 +751,25 @@ async function main(): Promise<void> {
       http.set(name, { c50: medianResult(seen.c50), c1: medianResult(seen.c1) });
 
     // CONNECT tunnel throughput: rounds alternate the contenders too; the median of each.
-    const transfers = new Map<string, { mbPerSecond: number; seconds: number }[]>();
+    const transfers = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }[]>();
     for (let round = 1; round <= options.rounds; round++) {
       for (const { name, proxy } of contenders) {
         log(`tunnel: round ${round}/${options.rounds}, ${name}, ${options.tunnelMb} MB`);
         const seen = transfers.get(name) ?? [];
-        seen.push(await tunnelTransfer(origins.streamPort, tunnelBytes, proxy));
+        const before = proxy ? cpuSeconds(proxy.pid) : 0;
+        const result = await tunnelTransfer(origins.streamPort, tunnelBytes, proxy);
+        const cpuMsPerMb = proxy ? ((cpuSeconds(proxy.pid) - before) * 1000) / options.tunnelMb : Number.NaN;
+        seen.push({ ...result, cpuMsPerMb });
         transfers.set(name, seen);
         await sleep(500);
       }
     }
-    const transfer = new Map<string, { mbPerSecond: number; seconds: number }>();
+    const transfer = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }>();
     for (const [name, seen] of transfers) {
       transfer.set(name, {
         mbPerSecond: median(seen.map((t) => t.mbPerSecond)),
         seconds: median(seen.map((t) => t.seconds)),
+        cpuMsPerMb: median(seen.map((t) => t.cpuMsPerMb)),
       });
     }
 
@@ -851,9 +855,10 @@ async function main(): Promise<void> {
     const squidMb = (transfer.get(squid.name) as { mbPerSecond: number }).mbPerSecond;
     out.push(
       formatTable(
-        ['path', 'MB', 'seconds', 'MB/s', 'vs direct', 'vs Squid'],
+        ['path', 'MB', 'seconds', 'MB/s', 'vs direct', 'vs Squid', 'proxy CPU ms/MB', 'vs Squid'],
         contenders.map(({ name }) => {
-          const t = transfer.get(name) as { mbPerSecond: number; seconds: number };
+          const t = transfer.get(name) as { mbPerSecond: number; seconds: number; cpuMsPerMb: number };
+          const squidCpu = (transfer.get(squid.name) as { cpuMsPerMb: number }).cpuMsPerMb;
           return [
             name,
             String(options.tunnelMb),
@@ -861,6 +866,8 @@ async function main(): Promise<void> {
             t.mbPerSecond.toFixed(0),
             (t.mbPerSecond / directMb).toFixed(2),
             (t.mbPerSecond / squidMb).toFixed(2),
+            Number.isNaN(t.cpuMsPerMb) ? '-' : t.cpuMsPerMb.toFixed(2),
+            ratio(t.cpuMsPerMb, squidCpu),
           ];
         }),
       ),
