@@ -11,6 +11,7 @@ import type { DestinationGuard } from './destination-guard.js';
 import type { FlowRecorder } from './flow-recorder.js';
 import type { HealthMonitor } from './health.js';
 import type { HostResolver } from './host-resolver.js';
+import type { IdleSweep } from './idle-sweep.js';
 import type { ProxyAuth } from './proxy-auth.js';
 import type { Egress } from './upstream-dial.js';
 
@@ -33,6 +34,8 @@ export interface GatewayContext {
   readonly selfEndpoints: { address: IpAddress; port: number }[];
   /** Set when shutdown starts: finished exchanges close their connection instead of keeping it. */
   draining: boolean;
+  /** The idle timeout of open tunnels: one timer for all of them. */
+  readonly idle: IdleSweep;
   /** Tunnels currently open (CONNECT and SOCKS). */
   activeTunnels: number;
 }

@@ -19,6 +19,7 @@ import { DestinationGuard } from './destination-guard.js';
 import { FlowRecorder } from './flow-recorder.js';
 import { HealthMonitor } from './health.js';
 import { HostResolver, type LookupAll } from './host-resolver.js';
+import { IdleSweep } from './idle-sweep.js';
 import { ProxyAuth } from './proxy-auth.js';
 import { createProxyServer, type DrainableConnection, listen } from './proxy-server.js';
 import { createSocksServer } from './socks-server.js';
@@ -99,6 +100,7 @@ export async function startGateway(
     ),
     selfEndpoints: [],
     draining: false,
+    idle: new IdleSweep(config.limits.idleTimeoutMs),
     activeTunnels: 0,
   };
   const status: GatewayStatus = {
@@ -201,6 +203,7 @@ export async function startGateway(
       await listenersClosed;
       health.stop();
       ctx.gate.stop();
+      ctx.idle.stop();
       await deps.store.close();
       deps.logger?.info({ listen: address }, 'gateway stopped');
       deps.logger?.flush();

@@ -10,6 +10,7 @@ import { MAX_CLIENT_HELLO_BYTES, readClientHello, tlsAlert } from '../protocol/t
 import type { GatewayContext } from './context.js';
 import { GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
 import type { GatewayFlow } from './flow-recorder.js';
+import type { IdleWatched } from './idle-sweep.js';
 import { planRoute, type Route } from './route.js';
 import { dialUpstream, type Upstream } from './upstream-dial.js';
 
@@ -32,16 +33,26 @@ export interface TunnelStart {
 
 type Phase = 'peek' | 'rerouting' | 'open' | 'closed';
 
-export class Tunnel {
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Relays with `pipe` both ways; nothing runs per chunk in this class: bytes are counted from the
+ * sockets' own counters when the tunnel closes, and the idle timeout is one shared sweep
+ * (ctx.idle) instead of a socket timer re-armed on every chunk.
+ */
+export class Tunnel implements IdleWatched {
   readonly #ctx: GatewayContext;
   readonly #client: Socket;
   readonly #flow: GatewayFlow;
-  readonly #start: TunnelStart;
+  readonly #target: Target;
+  readonly #port: number;
+  readonly #component: Component;
+  readonly #onClosed: () => void;
   #upstream: Socket;
   /** The origin address the current upstream leads to (for a proxy egress: the CONNECTed one). */
   #origin: string;
   #phase: Phase = 'peek';
-  #held: Buffer = Buffer.alloc(0);
+  #held: Buffer = EMPTY;
   #helloTimer: NodeJS.Timeout | undefined;
   #clientEnded = false;
   #clientClosed = false;
@@ -54,7 +65,11 @@ export class Tunnel {
     this.#ctx = ctx;
     this.#client = start.client;
     this.#flow = start.flow;
-    this.#start = start;
+    // Only what the tunnel needs later: the start (its early bytes, the route) is not kept.
+    this.#target = start.target;
+    this.#port = start.route.port;
+    this.#component = start.component;
+    this.#onClosed = start.onClosed;
     this.#upstream = start.upstream.socket;
     this.#origin = formatIp(start.route.addresses[0] as IpAddress);
     this.#readBase = this.#client.bytesRead - (start.early?.length ?? 0) - start.requestBytes;
@@ -68,11 +83,26 @@ export class Tunnel {
     client.on('end', this.#onPeekEnd);
     client.on('error', this.#onClientError);
     client.on('close', this.#onClientClose);
-    client.on('timeout', this.#onIdle);
-    client.setTimeout(ctx.limits.idleTimeoutMs);
+    // The connection's own idle timer (armed while it read request heads) is the sweep's job now.
+    client.setTimeout(0);
+    ctx.idle.add(this);
     this.#attachUpstream(start.upstream);
     if (start.early && start.early.length > 0) this.#onPeekData(start.early);
     if (this.#phase === 'peek') client.resume();
+  }
+
+  /** Bytes moved through both sockets so far (the idle sweep watches this). */
+  bytesMoved(): number {
+    const client = this.#client;
+    const upstream = this.#upstream;
+    return client.bytesRead + client.bytesWritten + upstream.bytesRead + upstream.bytesWritten;
+  }
+
+  /** No byte either way for limits.idleTimeoutMs (called by the idle sweep). */
+  onIdle(): void {
+    this.#error ??= 'PW_GW_IDLE_TIMEOUT';
+    this.#client.destroy();
+    this.#upstream.destroy();
   }
 
   /** Ends the tunnel at shutdown (after the drain time). */
@@ -87,8 +117,7 @@ export class Tunnel {
     this.#upstream = socket;
     socket.on('error', this.#onUpstreamError);
     socket.on('close', this.#onUpstreamClose);
-    socket.on('timeout', this.#onIdle);
-    socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
+    socket.setTimeout(0);
     if (upstream.leftover) this.#client.write(upstream.leftover);
     // Server-first protocols: the origin may speak before the client; that direction flows at once.
     socket.pipe(this.#client);
@@ -128,7 +157,7 @@ export class Tunnel {
       case 'hello':
         record.protocol = 'tls';
         record.sni = hello.sni;
-        if (hello.sni === null || hello.sni === this.#start.target.host) this.#open();
+        if (hello.sni === null || hello.sni === this.#target.host) this.#open();
         else if (this.#ctx.config.decisions.sniMismatch === 'reject')
           this.#fail('PW_GW_SNI_MISMATCH', 'access_denied');
         else void this.#reroute(hello.sni);
@@ -144,15 +173,9 @@ export class Tunnel {
     this.#client.pause();
     clearTimeout(this.#helloTimer);
     const previousPath = this.#flow.record.egressPath;
-    const target: Target = { input: sni, host: sni, address: undefined, port: this.#start.route.port };
+    const target: Target = { input: sni, host: sni, address: undefined, port: this.#port };
     try {
-      const route = await planRoute(
-        this.#ctx,
-        this.#flow,
-        target,
-        this.#start.route.port,
-        this.#start.component,
-      );
+      const route = await planRoute(this.#ctx, this.#flow, target, this.#port, this.#component);
       if (this.#phase !== 'rerouting') return;
       const same =
         route.egress.path === previousPath &&
@@ -162,7 +185,6 @@ export class Tunnel {
         old.unpipe(this.#client);
         old.off('close', this.#onUpstreamClose);
         old.off('error', this.#onUpstreamError);
-        old.off('timeout', this.#onIdle);
         old.on('error', () => {});
         old.destroy();
         const upstream = await dialUpstream(route.egress, route.addresses, route.port, {
@@ -197,7 +219,7 @@ export class Tunnel {
     client.off('data', this.#onPeekData);
     client.off('end', this.#onPeekEnd);
     if (this.#held.length > 0) this.#upstream.write(this.#held);
-    this.#held = Buffer.alloc(0);
+    this.#held = EMPTY;
     if (this.#clientEnded) this.#upstream.end();
     else client.pipe(this.#upstream);
   }
@@ -216,12 +238,6 @@ export class Tunnel {
     // A client that keeps its side open must not hold the socket forever.
     setTimeout(() => this.#client.destroy(), 2000).unref();
   }
-
-  #onIdle = (): void => {
-    this.#error ??= 'PW_GW_IDLE_TIMEOUT';
-    this.#client.destroy();
-    this.#upstream.destroy();
-  };
 
   #onClientError = (error: NodeJS.ErrnoException): void => {
     if (this.#phase === 'closed') return;
@@ -257,12 +273,13 @@ export class Tunnel {
     if (!this.#clientClosed || !this.#upstreamClosed) return;
     if (this.#phase !== 'closed') this.#phase = 'closed';
     clearTimeout(this.#helloTimer);
+    this.#ctx.idle.delete(this);
     const record = this.#flow.record;
     record.bytesUp = Math.max(0, this.#client.bytesRead - this.#readBase);
     record.bytesDown = Math.max(0, this.#client.bytesWritten - this.#writeBase);
     this.#ctx.activeTunnels--;
     this.#ctx.metrics.tunnelClosed();
     this.#ctx.recorder.finish(this.#flow, this.#error);
-    this.#start.onClosed();
+    this.#onClosed();
   }
 }

@@ -70,15 +70,19 @@ export function describeError(error: unknown): string {
 /**
  * Base of the DuckDB and JSONL stores. Subclasses write batches, answer queries and release their
  * resources; ids, buffering, timing, retries, logging and counting live here once.
+ *
+ * `Item` is what the buffer holds per record: by default the normalized StoredFlow; a store whose
+ * batch is text (JSONL lines, DuckDB's JSON rows) encodes each record in append() instead, so that
+ * a flush on the event loop only joins strings and never stalls it for the whole batch's work.
  */
-export abstract class BufferedFlowStore implements FlowStore {
+export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore {
   abstract readonly kind: string;
   protected readonly log: StoreLog;
   readonly #observer: FlowStoreObserver | undefined;
   readonly #maxAttempts: number;
   readonly #maxBuffered: number;
   readonly #timer: NodeJS.Timeout;
-  #buffer: StoredFlow[] = [];
+  #buffer: Item[] = [];
   #nextId: number;
   readonly #gateway: string;
   /** Consecutive failed attempts of the records at the head of the buffer. */
@@ -111,7 +115,11 @@ export abstract class BufferedFlowStore implements FlowStore {
   }
 
   /** Writes one batch durably (all or nothing), or throws. */
-  protected abstract writeBatch(flows: readonly StoredFlow[]): Promise<void>;
+  protected abstract writeBatch(items: readonly Item[]): Promise<void>;
+  /** The buffered form of a normalized record (the record itself unless a store overrides it). */
+  protected encode(flow: StoredFlow): Item {
+    return flow as unknown as Item;
+  }
   protected abstract readPage(query: NormalizedFlowQuery): Promise<FlowPage>;
   protected abstract readStats(range: NormalizedStatsRange): Promise<FlowStats>;
   protected abstract readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]>;
@@ -137,7 +145,7 @@ export abstract class BufferedFlowStore implements FlowStore {
         return;
       }
       // Normalize now: the caller may reuse or mutate its object after append() returns.
-      this.#buffer.push(toStoredFlow(flow, this.#nextId++, this.#gateway));
+      this.#buffer.push(this.encode(toStoredFlow(flow, this.#nextId++, this.#gateway)));
       if (this.#buffer.length > this.#maxBuffered)
         this.#drop(this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered).length);
       this.#observer?.storeFlowsBuffered(this.#buffer.length);

@@ -94,7 +94,8 @@ async function scan(
   }
 }
 
-export class JsonlFlowStore extends BufferedFlowStore {
+/** Buffers each record as its line, stringified in append(); a flush only joins them. */
+export class JsonlFlowStore extends BufferedFlowStore<string> {
   readonly kind = 'jsonl';
   readonly path: string;
   /** 1-based numbers of the lines found not to be records when the store was opened. */
@@ -131,8 +132,12 @@ export class JsonlFlowStore extends BufferedFlowStore {
     }
   }
 
-  protected async writeBatch(flows: readonly StoredFlow[]): Promise<void> {
-    const text = Buffer.from(`${flows.map((flow) => JSON.stringify(flow)).join('\n')}\n`);
+  protected override encode(flow: StoredFlow): string {
+    return JSON.stringify(flow);
+  }
+
+  protected async writeBatch(lines: readonly string[]): Promise<void> {
+    const text = Buffer.from(`${lines.join('\n')}\n`);
     try {
       // A kill -9 can cut a batch short only at the end of the file, where the next open finds and
       // reports the partial line.
