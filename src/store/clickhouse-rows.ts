@@ -100,6 +100,7 @@ export function insertRowsOf(
  */
 export class RowBinaryWriter {
   #buffer = Buffer.allocUnsafe(1 << 20);
+  #view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
   #offset = 0;
 
   get length(): number {
@@ -118,6 +119,7 @@ export class RowBinaryWriter {
     const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + bytes));
     this.#buffer.copy(grown, 0, 0, this.#offset);
     this.#buffer = grown;
+    this.#view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
 
   /** Bytes as they are (a string encoded once for every row). */
@@ -134,27 +136,27 @@ export class RowBinaryWriter {
 
   uint32(value: number): void {
     this.#room(4);
-    this.#buffer.writeUInt32LE(value, this.#offset);
+    this.#view.setUint32(this.#offset, value, true);
     this.#offset += 4;
   }
 
   /** Any whole number in [-2^63, 2^63) (UInt64 or Int64): low and high 32 bits, exact for doubles. */
   int64(value: number): void {
     this.#room(8);
-    this.#buffer.writeUInt32LE(value >>> 0, this.#offset);
-    this.#buffer.writeUInt32LE(Math.floor(value / 4_294_967_296) >>> 0, this.#offset + 4);
+    this.#view.setUint32(this.#offset, value >>> 0, true);
+    this.#view.setUint32(this.#offset + 4, Math.floor(value / 4_294_967_296) >>> 0, true);
     this.#offset += 8;
   }
 
   int32(value: number): void {
     this.#room(4);
-    this.#buffer.writeInt32LE(value, this.#offset);
+    this.#view.setInt32(this.#offset, value, true);
     this.#offset += 4;
   }
 
   float64(value: number): void {
     this.#room(8);
-    this.#buffer.writeDoubleLE(value, this.#offset);
+    this.#view.setFloat64(this.#offset, value, true);
     this.#offset += 8;
   }
 
@@ -190,6 +192,19 @@ export class RowBinaryWriter {
   }
 }
 
+/** One String value in RowBinary (the gateway name, the same in every row of a batch). */
+function rowBinaryString(text: string): Buffer {
+  const bytes = Buffer.from(text);
+  const count: number[] = [];
+  let rest = bytes.length;
+  while (rest >= 0x80) {
+    count.push((rest & 0x7f) | 0x80);
+    rest >>>= 7;
+  }
+  count.push(rest);
+  return Buffer.concat([Buffer.from(count), bytes]);
+}
+
 /** Appends the RowBinary rows of `flows[from..to)` (the table's columns, in order) to `writer`. */
 export function writeRowBinary(
   writer: RowBinaryWriter,
@@ -198,9 +213,7 @@ export function writeRowBinary(
   from = 0,
   to = flows.length,
 ): void {
-  const prefix = new RowBinaryWriter();
-  prefix.string(gateway);
-  const gatewayBytes = prefix.take();
+  const gatewayBytes = rowBinaryString(gateway);
   for (let index = from; index < to; index++) {
     const flow = flows[index] as StoredFlow;
     writer.bytes(gatewayBytes);
@@ -222,9 +235,14 @@ export function writeRowBinary(
   }
 }
 
+/**
+ * The buffer every insert body is built in. Shared safely: a chunk is written and copied out in one
+ * synchronous step, so bodies of concurrent inserts never interleave within it.
+ */
+const writer = new RowBinaryWriter();
+
 /** A RowBinary insert body of `flows` in chunks of `chunkRows` rows, each built when the request asks. */
 export function* rowBinaryChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
-  const writer = new RowBinaryWriter();
   for (let from = 0; from < flows.length; from += chunkRows) {
     writeRowBinary(writer, gateway, flows, from, Math.min(from + chunkRows, flows.length));
     yield writer.take();
