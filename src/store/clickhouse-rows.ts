@@ -109,7 +109,9 @@ export class RowBinaryWriter {
 
   /** A copy of what was written since the last reset (the buffer itself is reused). */
   take(): Buffer {
-    const bytes = Buffer.from(this.#buffer.subarray(0, this.#offset));
+    // allocUnsafe and copy (a memcpy): Buffer.from(subarray) zero-fills and copies element by element.
+    const bytes = Buffer.allocUnsafe(this.#offset);
+    this.#buffer.copy(bytes, 0, 0, this.#offset);
     this.#offset = 0;
     return bytes;
   }
