@@ -107,6 +107,11 @@ export class RowBinaryWriter {
     return this.#offset;
   }
 
+  /** Forgets what was written (a chunk an exception cut short must not start the next one). */
+  reset(): void {
+    this.#offset = 0;
+  }
+
   /** A copy of what was written since the last reset (the buffer itself is reused). */
   take(): Buffer {
     // allocUnsafe and copy (a memcpy): Buffer.from(subarray) zero-fills and copies element by element.
@@ -246,6 +251,7 @@ const writer = new RowBinaryWriter();
 /** A RowBinary insert body of `flows` in chunks of `chunkRows` rows, each built when the request asks. */
 export function* rowBinaryChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
   for (let from = 0; from < flows.length; from += chunkRows) {
+    writer.reset();
     writeRowBinary(writer, gateway, flows, from, Math.min(from + chunkRows, flows.length));
     yield writer.take();
   }
