@@ -6,6 +6,10 @@
 // the loading is timed, and the CPU it took (this process, and the server's for ClickHouse).
 // (2) The dashboard's admin API calls (bench/dashboard.ts's list; p50 / p95 of --calls calls each)
 // over `dashboard --store clickhouse://...` and over the DuckDB file, at the same size.
+// (0) Insert encodings, same run: one batch of 65,536 flows encoded as TabSeparated (the format before,
+// and the spool's) and as RowBinary (live inserts), and inserted in each straight through the table
+// (no store): node CPU per flow to encode, node and server CPU per flow to insert, and flows/s.
+// `--skip-duckdb` loads ClickHouse only and skips the dashboard comparison (for profiling the insert).
 // Target (issue 14): >= 100k flows/s inserted from one process.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -15,11 +19,13 @@ import { startStoredDashboard } from '../src/admin/dashboard/serve.js';
 import { loadBuiltinCatalog } from '../src/catalog/load.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { Policy } from '../src/policy/policy.js';
+import { ClickHouseFlowTable } from '../src/store/clickhouse.js';
+import { rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
 import { loadFlows } from '../src/store/load.js';
-import { type FlowStore, type FlowStoreConfig, openFlowStore } from '../src/store/store.js';
+import { type FlowStore, type FlowStoreConfig, openFlowStore, type StoredFlow } from '../src/store/store.js';
 import { ClickHouseTestServer } from '../src/store/testing/clickhouse-server.js';
 import { dashboardApiCalls, syntheticFlows, timeCalls } from './dashboard.js';
-import { formatRate, formatRatio, formatTable, processCpuSeconds } from './lib/measure.js';
+import { formatRate, formatRatio, formatTable, median, processCpuSeconds } from './lib/measure.js';
 
 const TARGET_FLOWS_PER_SECOND = 100_000;
 /** Flows generated (untimed) and then loaded into each store (timed) at a time: memory stays flat. */
@@ -60,6 +66,88 @@ async function loadChunk(tally: Tally, flows: readonly FlowRecord[]): Promise<vo
     tally.serverCpuSeconds = (tally.serverCpuSeconds ?? 0) + serverNow - server;
 }
 
+/** Rows of the batch the encodings are compared on (the size batches grow to under load). */
+const ENCODING_ROWS = 65_536;
+const ENCODING_RUNS = 5;
+
+interface EncodingFigures {
+  label: string;
+  encodeMicros: number;
+  insertNodeMicros: number;
+  insertServerMicros?: number;
+  flowsPerSecond: number;
+  bytesPerFlow: number;
+}
+
+/** Encodes and inserts one batch in each format, alternating, ENCODING_RUNS times; medians. */
+async function compareEncodings(server: ClickHouseTestServer, policy: Policy): Promise<EncodingFigures[]> {
+  const flows: StoredFlow[] = [];
+  for (const flow of syntheticFlows(policy, ENCODING_ROWS, 7))
+    flows.push({ ...flow, id: flows.length + 1, gateway: 'bench' });
+  const encodings = [
+    { label: 'TabSeparated (before)', format: 'TabSeparated' as const, chunks: tabSeparatedChunks },
+    { label: 'RowBinary (after)', format: 'RowBinary' as const, chunks: rowBinaryChunks },
+  ];
+  const samples = encodings.map(() => ({
+    encode: [] as number[],
+    node: [] as number[],
+    server: [] as number[],
+    wall: [] as number[],
+    bytes: 0,
+  }));
+  const pid = server.pid;
+  const serverCpu = () => (pid === undefined ? undefined : processCpuSeconds(pid));
+  const tables = encodings.map(
+    (encoding) =>
+      new ClickHouseFlowTable({ url: server.url, database: 'bench', table: `encoding_${encoding.format}` }),
+  );
+  try {
+    for (const table of tables) await table.create();
+    for (let run = 0; run <= ENCODING_RUNS; run++) {
+      for (const [index, encoding] of encodings.entries()) {
+        const sample = samples[index] as (typeof samples)[number];
+        const table = tables[index] as ClickHouseFlowTable;
+        let cpu = process.cpuUsage();
+        let bytes = 0;
+        for (const chunk of encoding.chunks('bench', flows)) bytes += chunk.length;
+        let used = process.cpuUsage(cpu);
+        // The first round warms up (JIT, the server's first part of the table) and is not counted.
+        if (run > 0) sample.encode.push((used.user + used.system) / ENCODING_ROWS);
+        sample.bytes = bytes / ENCODING_ROWS;
+        const serverBefore = serverCpu();
+        cpu = process.cpuUsage();
+        const started = performance.now();
+        await table.insert(
+          encoding.chunks('bench', flows),
+          `bench-${encoding.format}-${run}`,
+          encoding.format,
+        );
+        const wall = (performance.now() - started) / 1000;
+        used = process.cpuUsage(cpu);
+        const serverAfter = serverCpu();
+        if (run === 0) continue;
+        sample.node.push((used.user + used.system) / ENCODING_ROWS);
+        sample.wall.push(wall);
+        if (serverBefore !== undefined && serverAfter !== undefined)
+          sample.server.push(((serverAfter - serverBefore) * 1e6) / ENCODING_ROWS);
+      }
+    }
+  } finally {
+    for (const table of tables) await table.close();
+  }
+  return encodings.map((encoding, index) => {
+    const sample = samples[index] as (typeof samples)[number];
+    return {
+      label: encoding.label,
+      encodeMicros: median(sample.encode),
+      insertNodeMicros: median(sample.node),
+      insertServerMicros: sample.server.length === 0 ? undefined : median(sample.server),
+      flowsPerSecond: ENCODING_ROWS / median(sample.wall),
+      bytesPerFlow: sample.bytes,
+    };
+  });
+}
+
 const load = () =>
   loadavg()
     .map((value) => value.toFixed(2))
@@ -68,6 +156,7 @@ const load = () =>
 async function main(): Promise<void> {
   const count = option('--flows', 10_000_000);
   const calls = option('--calls', 50);
+  const skipDuckDb = process.argv.includes('--skip-duckdb');
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const catalog = loadBuiltinCatalog().catalog;
   const policy = Policy.compile(catalog);
@@ -88,6 +177,40 @@ async function main(): Promise<void> {
     say(`# pathwarden ClickHouse benchmark: ${count.toLocaleString('en')} flows`);
     say(`ClickHouse ${version} (one local clickhouse-server) vs DuckDB; node ${process.version}`);
     say(`load average at start: ${load()}`);
+    const encodings = await compareEncodings(server, policy);
+    say('');
+    say(
+      `## Insert encodings (one batch of ${ENCODING_ROWS.toLocaleString('en')} flows, straight into the table; median of ${ENCODING_RUNS})`,
+    );
+    say(
+      formatTable(
+        [
+          'format',
+          'bytes/flow',
+          'node µs/flow (encode)',
+          'node µs/flow (insert)',
+          'server µs/flow (insert)',
+          'flows/s (insert)',
+        ],
+        encodings.map((figures) => [
+          figures.label,
+          figures.bytesPerFlow.toFixed(0),
+          figures.encodeMicros.toFixed(2),
+          figures.insertNodeMicros.toFixed(2),
+          figures.insertServerMicros?.toFixed(2) ?? 'n/a',
+          formatRate(figures.flowsPerSecond),
+        ]),
+      ),
+    );
+    const [tsv, rowBinary] = encodings as [EncodingFigures, EncodingFigures];
+    say(
+      `RowBinary / TabSeparated: encode CPU ${formatRatio(rowBinary.encodeMicros / tsv.encodeMicros)}, server CPU ${
+        rowBinary.insertServerMicros === undefined || tsv.insertServerMicros === undefined
+          ? 'n/a'
+          : formatRatio(rowBinary.insertServerMicros / tsv.insertServerMicros)
+      }, insert rate ${formatRatio(rowBinary.flowsPerSecond / tsv.flowsPerSecond)}`,
+    );
+    say(`load average after the encodings: ${load()}`);
     const clickhouse: FlowStoreConfig = {
       kind: 'clickhouse',
       url: server.url,
@@ -107,12 +230,16 @@ async function main(): Promise<void> {
         cpuSeconds: 0,
         serverPid: server.pid,
       },
-      {
-        label: 'DuckDB',
-        store: await openFlowStore(duckdb, { gateway: 'bench' }),
-        seconds: 0,
-        cpuSeconds: 0,
-      },
+      ...(skipDuckDb
+        ? []
+        : [
+            {
+              label: 'DuckDB',
+              store: await openFlowStore(duckdb, { gateway: 'bench' }),
+              seconds: 0,
+              cpuSeconds: 0,
+            },
+          ]),
     ];
     const flows = syntheticFlows(policy, count);
     let loaded = 0;
@@ -160,9 +287,10 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    const [ch, duck] = tallies as [Tally, Tally];
-    say(`ClickHouse / DuckDB insert rate: ${formatRatio(duck.seconds / ch.seconds)}`);
+    const [ch, duck] = tallies as [Tally, Tally | undefined];
+    if (duck !== undefined) say(`ClickHouse / DuckDB insert rate: ${formatRatio(duck.seconds / ch.seconds)}`);
     say(`load average after loading: ${load()}`);
+    if (skipDuckDb) return;
 
     const dashboards = [
       await startStoredDashboard({

@@ -16,6 +16,7 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
+import { clickhouseColumns } from './clickhouse-schema.js';
 import { normalizeFlowQuery } from './query.js';
 import { openFlowStore } from './store.js';
 import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
@@ -165,7 +166,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(await ids()).toBe('"gw-fra-1",1\n"gw-fra-1",2');
   });
 
-  test('TabSeparated inserts keep every character of text, and a batch of many streamed chunks whole', async () => {
+  test('RowBinary inserts keep every character of text, and a batch of many streamed chunks whole', async () => {
     const store = await open('gw\tx');
     const awkward = 'tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t, quote\' "dq"';
     store.append(flowAt(0, { host: awkward, error: '\\N', reason: '' }));
@@ -227,6 +228,95 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     } finally {
       await table.close();
     }
+  });
+
+  test('RowBinary inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
+    const long = `${'é'.repeat(30)}\t${'x'.repeat(20_000)}`;
+    const awkward: FlowRecord[] = [
+      flowAt(0, {
+        host: 'tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t, quote\' "dq"',
+        sni: 'bücher.example, 中文, 🙂 and a lone \ud800 half',
+        reason: '',
+        error: '\\N',
+        client: '2001:db8::1',
+        destination: '[2001:db8:0:0:1::5]:443',
+        sourceAddress: 'fe80::1%eth0',
+        upstream: long,
+        bytesUp: Number.MAX_SAFE_INTEGER,
+        bytesDown: 2 ** 40 + 7,
+        connectMs: 0.1 + 0.2,
+      }),
+      // Every nullable column null: no times, no text, no numbers, no classification.
+      { ...emptyFlow({ kind: 'gateway' }) },
+      flowAt(1, { start: t0 + 999, end: t0 + 1000, bytesUp: 0, bytesDown: null, port: 65535 }),
+      flowAt(2, {
+        start: t0 + 1000,
+        end: t0 + 1999.5,
+        origin: { kind: 'squid', file: 'a\tb.log', line: 2 ** 40 },
+      }),
+      flowAt(3, { start: -1, end: 0, port: 0, connectMs: 1e-9 }),
+      flowAt(4, { start: 4_294_967_295_999, end: 4_294_967_296_000 }),
+      // Int64's lowest value is stored; a number no Int64 holds is stored as null, not refused.
+      flowAt(5, { bytesUp: 1e21, bytesDown: -(2 ** 63) }),
+    ];
+    const live = await open('rb');
+    const spooled = await open('tsv');
+    for (const flow of awkward) live.append(flow);
+    await live.flush();
+    tcp.off();
+    for (const flow of awkward) spooled.append(flow);
+    await spooled.flush();
+    expect(live.spool.batches).toBe(0);
+    expect(spooled.spool.batches).toBe(1);
+    tcp.on();
+    await expect.poll(() => spooled.spool.batches, { timeout: 15_000, interval: 100 }).toBe(0);
+
+    const read = async (store: ClickHouseFlowStore) =>
+      (await store.query({ gateway: store.gateway, limit: 100 })).flows
+        .sort((a, b) => a.id - b.id)
+        .map(({ id: _id, gateway: _gateway, ...flow }) => flow);
+    const [fromRowBinary, fromSpool] = [await read(live), await read(spooled)];
+    expect(fromRowBinary).toHaveLength(awkward.length);
+    expect(fromRowBinary).toEqual(fromSpool);
+    // The values as they went in: text byte for byte (a lone surrogate is stored as U+FFFD, as
+    // Buffer.from does), numbers exact, nulls null.
+    for (const [index, flow] of awkward.entries()) {
+      const stored = fromRowBinary[index];
+      for (const key of [
+        'start',
+        'end',
+        'host',
+        'client',
+        'destination',
+        'sourceAddress',
+        'upstream',
+        'bytesDown',
+        'port',
+        'reason',
+        'error',
+        'connectMs',
+      ] as const) {
+        expect(stored?.[key] ?? null, `${index} ${key}`).toEqual(flow[key] ?? null);
+      }
+      if (index < 6) expect(stored?.bytesUp ?? null).toEqual(flow.bytesUp);
+      expect(stored?.sni ?? null).toEqual(flow.sni === null ? null : Buffer.from(flow.sni).toString());
+    }
+    expect(fromRowBinary[6]).toMatchObject({ bytesUp: null, bytesDown: -(2 ** 63) });
+    expect(fromRowBinary[3]?.origin).toEqual({ kind: 'squid', file: 'a\tb.log', line: 2 ** 40 });
+    // Every column, as the server holds it, is the same whichever path stored the row.
+    const dump = (gateway: string) =>
+      server.query(
+        `SELECT ${clickhouseColumns
+          .slice(1)
+          .map((column) => column.name)
+          .join(', ')} FROM ${database}.flows WHERE gateway = '${gateway}' ORDER BY id FORMAT TabSeparated`,
+      );
+    expect(await dump('rb')).toBe(await dump('tsv'));
+    expect(
+      await server.query(
+        `SELECT toUnixTimestamp(event_time) FROM ${database}.flows WHERE gateway = 'rb' ORDER BY id FORMAT CSV`,
+      ),
+    ).toBe(`${[t0 / 1000, 0, t0 / 1000, t0 / 1000 + 1, 0, 4_294_967_295, t0 / 1000 + 5].join('\n')}\n`);
   });
 
   test('while ClickHouse is away batches are spooled, then replayed in order, each flow once', async () => {

@@ -14,16 +14,9 @@ import {
   queryFailure,
   StoreIoError,
 } from './buffer.js';
+import { insertRowsOf, maxDateTime, rowBinaryChunks } from './clickhouse-rows.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
-import {
-  type ColumnValue,
-  flowColumns,
-  flowPathSql,
-  flowTimeOf,
-  noneKey,
-  storedColumns,
-  storedFlowFromValues,
-} from './columns.js';
+import { type ColumnValue, flowPathSql, noneKey, storedColumns, storedFlowFromValues } from './columns.js';
 import {
   afterSql,
   chooseBucketMs,
@@ -77,9 +70,6 @@ const idBlock = 1_000_000;
 
 const selectList = storedColumns.map((column) => column.name).join(', ');
 /** Column names in insert order: the table's, which are the stored flow columns plus event_time. */
-const insertColumns = clickhouseColumns.map((column) => column.name);
-const flowColumnIndex = new Map(flowColumns.map((column, index) => [column.name, index]));
-const maxDateTime = 4_294_967_295;
 
 /** A ClickHouse string literal (backslash and quote escaped): the only way values enter SQL here. */
 export function sqlString(text: string): string {
@@ -116,63 +106,15 @@ function isServerError(error: unknown): boolean {
   return serverErrorCode(error) !== undefined;
 }
 
-/** Inserts (and new spool files) are TabSeparated; spooled JSONEachRow batches stay replayable. */
-export type InsertFormat = SpoolFormat;
-export const insertFormat: InsertFormat = 'TabSeparated';
-
-/** Rows per chunk of a streamed insert body: the next chunk is built while ClickHouse parses this one. */
-const chunkRows = 2048;
-
-/** The readers of the columns after gateway, id and event_time, in `insertColumns` order. */
-const valueReaders = insertColumns
-  .slice(3)
-  .map((name) => (flowColumns[flowColumnIndex.get(name) as number] as (typeof flowColumns)[number]).read);
-const tsvSpecial = /[\\\t\n\r]/;
-const tsvSpecials = /[\\\t\n\r]/g;
-const tsvEscapes: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/** A TabSeparated field: backslash, tab, newline and carriage return escaped (ClickHouse's escaping). */
-function tsvText(text: string): string {
-  return tsvSpecial.test(text) ? text.replace(tsvSpecials, (char) => tsvEscapes[char] as string) : text;
-}
-
 /**
- * One TabSeparated line per flow of `flows[from..to)`, in `insertColumns` order (`\N` is null): built by
- * hand in one string, from the same column readers as every store. Text of a few hundred bytes a flow
- * that ClickHouse parses faster than JSONEachRow and node builds several times faster.
+ * Live inserts are RowBinary; spool files are TabSeparated (JSONEachRow ones spooled by earlier
+ * versions stay replayable). The spool never holds RowBinary: a failed batch is encoded again as text.
  */
-export function insertRowsOf(
-  gateway: string,
-  flows: readonly StoredFlow[],
-  from = 0,
-  to = flows.length,
-): string {
-  const prefix = `${tsvText(gateway)}\t`;
-  let text = '';
-  for (let index = from; index < to; index++) {
-    const flow = flows[index] as StoredFlow;
-    const time = flowTimeOf(flow);
-    const seconds = time === null ? 0 : Math.min(Math.max(Math.floor(time / 1000), 0), maxDateTime);
-    // Ten digits: 18.16 reads a DateTime field whose fifth character is not a digit as text
-    // (YYYY-MM-DD hh:mm:ss), so a short number such as 0 would be misread.
-    let line = `${prefix}${flow.id}\t${String(seconds).padStart(10, '0')}`;
-    for (const read of valueReaders) {
-      const value = read(flow);
-      line += value === null ? '\t\\N' : typeof value === 'number' ? `\t${value}` : `\t${tsvText(value)}`;
-    }
-    text += `${line}\n`;
-  }
-  return text;
-}
-
-/** The insert body of `flows` in chunks of `chunkRows` lines, each built only when the request asks for it. */
-function* insertChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
-  for (let from = 0; from < flows.length; from += chunkRows)
-    yield Buffer.from(insertRowsOf(gateway, flows, from, Math.min(from + chunkRows, flows.length)));
-}
+export type InsertFormat = SpoolFormat | 'RowBinary';
+export const spoolFormat: SpoolFormat = 'TabSeparated';
 
 /** The id of one line of an insert body (second TabSeparated field, or a JSONEachRow line's `id`). */
-export function idOfLine(line: string, format: InsertFormat): number {
+export function idOfLine(line: string, format: SpoolFormat): number {
   if (format === 'JSONEachRow') return Number((JSON.parse(line) as { id: unknown }).id);
   const start = line.indexOf('\t') + 1;
   return Number(line.slice(start, line.indexOf('\t', start)));
@@ -517,7 +459,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
         firstId: first.id,
         lastId: last.id,
         rows: flows.length,
-        format: insertFormat,
+        format: spoolFormat,
       };
       if (last.id > this.#reserved) {
         this.#reserved = last.id + idBlock;
@@ -526,16 +468,17 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       if (this.spool.batches === 0) {
         try {
           await this.#ensureReady();
-          // The happy path is this one request: the body streams out as it is built, nothing is
-          // asked before it and nothing is written to disk.
-          await this.#table.insert(insertChunks(this.gateway, flows), queryIdOf(header), insertFormat);
+          // The happy path is this one request: the RowBinary body streams out as it is built,
+          // nothing is asked before it and nothing is written to disk.
+          await this.#table.insert(rowBinaryChunks(this.gateway, flows), queryIdOf(header), 'RowBinary');
           this.#recovered();
           return;
         } catch (error) {
           this.#failed(error);
         }
       }
-      // Behind other spooled batches, or ClickHouse failed: to disk, replayed in order. A spool
+      // Behind other spooled batches, or ClickHouse failed: to disk as text (encoded again from the
+      // flows the batch holds), replayed in order. A spool
       // failure (full, or past spoolMaxBytes) throws, and the buffer retries and then drops it.
       await this.spool.push(header, insertRowsOf(this.gateway, flows));
       this.#reportSpool();
