@@ -61,7 +61,7 @@ Examples:
   cut -d' ' -f3 hosts.txt | pathwarden explain - > decisions.ndjson`,
     )
     .action(async (targets: string[], options: ExplainOptions) => {
-      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
+      const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
       const component = parseComponent(options.component, 'saas');
       const decideOptions = {
         component,

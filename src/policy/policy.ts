@@ -85,7 +85,9 @@ export class Policy {
   /** The profile the compiled catalog is a view of (`current` for a catalog without profiles). */
   readonly profile: string;
   readonly #hosts = new HostIndex<Candidates>(components.length);
-  readonly #prefixes = new PrefixTrie<Candidates>(components.length);
+  /** Built on the first address lookup (see #prefixTrie); until then, the rules with prefixes, best first. */
+  #prefixes: PrefixTrie<Candidates> | undefined;
+  #prefixRules: { rule: Rule; entry: (matched: string) => MatchEntry }[] | undefined = [];
   readonly #openRules = new Map<Component, Rule[]>();
   readonly #hasPorts: boolean;
   /** Unknown-destination reasons by component slot * 2 + (address ? 1 : 0). */
@@ -137,18 +139,35 @@ export class Policy {
           else this.#hosts.set(pattern, slot, [matchEntry]);
         }
       }
+      if (rule.prefixes?.length) this.#prefixRules?.push({ rule, entry });
+    }
+  }
+
+  /**
+   * The prefix trie, built when the first address is decided: a process that decides only names
+   * (`pathwarden explain HOST`) parses and inserts none of the catalog's hundreds of prefixes.
+   * Catalog loaders validate every prefix; an unvalidated catalog with a bad one gets its
+   * PW_ERR_CATALOG_INVALID from the first address decided.
+   */
+  #prefixTrie(): PrefixTrie<Candidates> {
+    if (this.#prefixes) return this.#prefixes;
+    const trie = new PrefixTrie<Candidates>(components.length);
+    for (const { rule, entry } of this.#prefixRules ?? []) {
       for (const text of rule.prefixes ?? []) {
         const prefix = parsePrefix(text);
         if (typeof prefix === 'string') throw invalid(rule, prefix);
         const matchEntry = entry(formatPrefix(prefix));
         for (const component of rule.components) {
           const slot = componentSlot[component];
-          const existing = this.#prefixes.lookupPrefix(prefix, slot);
+          const existing = trie.lookupPrefix(prefix, slot);
           if (existing) existing.push(matchEntry);
-          else this.#prefixes.set(prefix, slot, [matchEntry]);
+          else trie.set(prefix, slot, [matchEntry]);
         }
       }
     }
+    this.#prefixes = trie;
+    this.#prefixRules = undefined;
+    return trie;
   }
 
   /**
@@ -228,7 +247,7 @@ export class Policy {
     const candidates =
       address === undefined
         ? this.#hosts.lookup(host, slot, accept)
-        : this.#prefixes.lookup(address, slot, accept);
+        : this.#prefixTrie().lookup(address, slot, accept);
     const entry = candidates === undefined ? undefined : pick(candidates, port);
     if (entry === undefined) {
       return {
