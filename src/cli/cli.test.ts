@@ -100,6 +100,42 @@ describe('pathwarden explain', () => {
     expect(code).toBe(2);
   });
 
+  test('stdin in many reads: lines split across reads, CRLF split between reads, batches of output', async () => {
+    const targets = ['api.powerbi.com', 'unknown-name.example', '20.37.195.66', 'https://app.powerbi.com/x'];
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++)
+      lines.push(i === 1234 ? 'bad host!' : (targets[i % targets.length] as string));
+    const text = `${lines.join('\r\n')}\r\n`;
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    stderr.on('data', (chunk) => {
+      err += chunk;
+    });
+    // Reads of 7 bytes: every line, and many "\r\n" pairs, span two reads.
+    for (let i = 0; i < text.length; i += 7) stdin.write(text.slice(i, i + 7));
+    stdin.end();
+    const code = await runCli(['explain', '-'], { stdin, stdout, stderr });
+    const expected = await Promise.all(
+      targets.map(async (target) => (await run(['explain', '--json', target])).out.trim()),
+    );
+    const written = out.trim().split('\n');
+    expect(written).toHaveLength(2999);
+    written.forEach((line, i) => {
+      const index = i < 1234 ? i : i + 1;
+      expect(line).toBe(expected[index % targets.length]);
+    });
+    expect(err).toBe(
+      'stdin:1235: "bad host!" is not a valid host name\npathwarden: 1 of 3000 lines were not valid targets (skipped)\n',
+    );
+    expect(code).toBe(2);
+  });
+
   test('bad input: one-line error and exit code 2', async () => {
     const badTarget = await run(['explain', 'bad host!']);
     expect(badTarget.code).toBe(2);

@@ -13,9 +13,9 @@ import {
 } from '../catalog/model.js';
 import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
-import { formatHostPattern, parseHostPattern } from '../match/host.js';
+import { canonicalPlainName, formatHostPattern, parseHostPattern } from '../match/host.js';
 import { HostIndex } from '../match/host-index.js';
-import { formatPrefix, type IpAddress, parsePrefix } from '../match/ip.js';
+import { formatPrefix, type IpAddress, ipv4Word, parsePrefix, writeIPv4 } from '../match/ip.js';
 import { PrefixTrie } from '../match/prefix-trie.js';
 import { parseTarget, type Target } from './target.js';
 import { type ActualPath, type Verdict, verdictOf } from './verdict.js';
@@ -56,6 +56,9 @@ export interface DecideOptions {
 /** The default options, shared: a fresh `{}` per call is garbage the hot path does not need. */
 const noOptions: DecideOptions = Object.freeze({});
 
+/** The address decide(text) looks up for a dotted quad; lookups never keep it. */
+const scratchIPv4: IpAddress = { version: 4, bytes: new Uint8Array(4) };
+
 /** One rule as reached through one of its patterns. */
 interface MatchEntry {
   rule: Rule;
@@ -71,6 +74,9 @@ type Candidates = MatchEntry[];
 const componentSlot: Readonly<Record<Component, number>> = Object.fromEntries(
   components.map((component, slot) => [component, slot]),
 ) as Record<Component, number>;
+
+/** uncoveredComponents by slot: an array load instead of a Set lookup per decision. */
+const uncoveredSlots: readonly boolean[] = components.map((component) => uncoveredComponents.has(component));
 
 /**
  * Reason texts are cached by small integers rather than by composed string keys: building and
@@ -184,6 +190,17 @@ export class Policy {
    * text that is none of those; use `decideTarget` with `parseTarget` to handle that yourself.
    */
   decide(input: string, options: DecideOptions = noOptions): Decision {
+    // The two common forms, a plain name and a dotted quad, are decided without building a
+    // Target (the text is all a Decision keeps): what parseTarget gives for them, minus the garbage.
+    const component = options.component ?? 'saas';
+    const actualPath = options.actualPath ?? 'unknown';
+    const name = canonicalPlainName(input);
+    if (name !== undefined) return this.#decide(input, name, undefined, component, options.port, actualPath);
+    const word = ipv4Word(input);
+    if (word >= 0) {
+      writeIPv4(word, scratchIPv4.bytes);
+      return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
+    }
     const target = parseTarget(input);
     if (typeof target === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', target);
     return this.decideTarget(target, options);
@@ -240,8 +257,8 @@ export class Policy {
     port: number | undefined,
     actualPath: ActualPath,
   ): Decision {
-    if (uncoveredComponents.has(component)) return this.#notCovered(input, host, component, port, actualPath);
     const slot = componentSlot[component];
+    if (uncoveredSlots[slot] === true) return this.#notCovered(input, host, component, port, actualPath);
     const accept =
       this.#hasPorts && port !== undefined ? (c: Candidates) => pick(c, port) !== undefined : undefined;
     const candidates =
