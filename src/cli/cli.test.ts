@@ -6,7 +6,8 @@ import { runCli } from './program.js';
 
 const root = packageRoot();
 
-async function run(argv: string[], stdinText?: string) {
+/** Runs the CLI in-process; stdin is one text, or several written one after the other (separate reads). */
+async function run(argv: string[], stdinText?: string | readonly string[]) {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -18,7 +19,11 @@ async function run(argv: string[], stdinText?: string) {
   stderr.on('data', (chunk) => {
     err += chunk;
   });
-  if (stdinText !== undefined) stdin.end(stdinText);
+  if (typeof stdinText === 'string') stdin.end(stdinText);
+  else if (stdinText !== undefined) {
+    for (const chunk of stdinText) stdin.write(chunk);
+    stdin.end();
+  }
   const code = await runCli(argv, { stdin, stdout, stderr });
   return { code, out, err };
 }
@@ -106,21 +111,10 @@ describe('pathwarden explain', () => {
     for (let i = 0; i < 3000; i++)
       lines.push(i === 1234 ? 'bad host!' : (targets[i % targets.length] as string));
     const text = `${lines.join('\r\n')}\r\n`;
-    const stdin = new PassThrough();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    stderr.on('data', (chunk) => {
-      err += chunk;
-    });
     // Reads of 7 bytes: every line, and many "\r\n" pairs, span two reads.
-    for (let i = 0; i < text.length; i += 7) stdin.write(text.slice(i, i + 7));
-    stdin.end();
-    const code = await runCli(['explain', '-'], { stdin, stdout, stderr });
+    const reads: string[] = [];
+    for (let i = 0; i < text.length; i += 7) reads.push(text.slice(i, i + 7));
+    const { code, out, err } = await run(['explain', '-'], reads);
     const expected = await Promise.all(
       targets.map(async (target) => (await run(['explain', '--json', target])).out.trim()),
     );
