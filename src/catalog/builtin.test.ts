@@ -6,8 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { run } from '../generate/testing/processes.js';
-import { runPathwarden } from '../generate/testing/run-cli.js';
 import { needPeers } from '../testing/peers.js';
 import { compiledCatalogName, type LoadedCatalog } from './builtin.js';
 import { builtinCatalogFile, compileBuiltinCatalog, loadCatalogFile, packageRoot } from './load.js';
@@ -58,29 +56,5 @@ describe.skipIf(!ready)('the compiled built-in catalog', () => {
     // A fresh module instance (the query string), so the first one's cache does not answer.
     const fresh = (await import(`${pathToFileURL(join(dir, 'builtin.js')).href}?edited`)) as BuiltinModule;
     expect(fresh.compiledBuiltinCatalog()).toBeUndefined();
-  });
-
-  test('explain from the build answers as the validated catalog does, under every profile', async () => {
-    const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-    const targets = [
-      'app.powerbi.com',
-      'api.powerbi.com',
-      'contoso.powerbi.com',
-      'content.powerapps.com',
-      'maxcdn.bootstrapcdn.com',
-      'tenant-api.privatelink.analysis.windows.net',
-      '13.73.248.4',
-      '20.37.195.66',
-      'unknown.example',
-    ];
-    for (const profile of ['seed', 'current', 'private-link']) {
-      const argv = ['explain', '--json', '--profile', profile, ...targets];
-      const built = await run(process.execPath, [main, ...argv]);
-      // In-process from src/, where there is no compiled file: the YAML is parsed and validated.
-      const parsed = await runPathwarden(...argv);
-      expect(built.code, built.stderr).toBe(0);
-      expect(parsed.code).toBe(0);
-      expect(JSON.parse(built.stdout), profile).toStrictEqual(JSON.parse(parsed.stdout));
-    }
   });
 });

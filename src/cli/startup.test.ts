@@ -1,10 +1,12 @@
 // `pathwarden explain` loads only what it needs (docs/performance.md, "Start-up"): no YAML parser,
 // no zod, no logger, no database, no HTTP client, no dashboard build, and none of the other
-// commands' modules. Checked on the build by listing every module the process loads.
+// commands' modules (checked on the build by listing every module the process loads); and what it
+// answers from the compiled catalog equals what the validating path answers, under every profile.
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
 import { run } from '../generate/testing/processes.js';
+import { runPathwarden } from '../generate/testing/run-cli.js';
 import { needPeers } from '../testing/peers.js';
 
 const ready = needPeers('build');
@@ -62,5 +64,31 @@ describe.skipIf(!ready)('explain start-up', () => {
     );
     expect(loaded).toContain('dist/src/catalog/load.js');
     expect(loaded.some((url) => url.startsWith('node_modules/zod/'))).toBe(true);
+  });
+
+  // The built explain answers from the compiled catalog (src/catalog/builtin.ts); in-process from
+  // src/ there is no compiled file, so the YAML is parsed and validated: both must agree.
+  test('explain from the build answers as the validated catalog does, under every profile', async () => {
+    const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+    const targets = [
+      'app.powerbi.com',
+      'api.powerbi.com',
+      'contoso.powerbi.com',
+      'content.powerapps.com',
+      'maxcdn.bootstrapcdn.com',
+      'tenant-api.privatelink.analysis.windows.net',
+      '13.73.248.4',
+      '20.37.195.66',
+      'unknown.example',
+    ];
+    for (const profile of ['seed', 'current', 'private-link']) {
+      const argv = ['explain', '--json', '--profile', profile, ...targets];
+      const built = await run(process.execPath, [main, ...argv]);
+      // In-process from src/, where there is no compiled file: the YAML is parsed and validated.
+      const parsed = await runPathwarden(...argv);
+      expect(built.code, built.stderr).toBe(0);
+      expect(parsed.code).toBe(0);
+      expect(JSON.parse(built.stdout), profile).toStrictEqual(JSON.parse(parsed.stdout));
+    }
   });
 });
