@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBuiltinCatalog, packageRoot } from '../src/catalog/load.js';
 import { components } from '../src/catalog/model.js';
+import { selectProfile } from '../src/catalog/profiles.js';
 import { type Decision, Policy } from '../src/policy/policy.js';
 import { parseTarget, type Target } from '../src/policy/target.js';
 import {
@@ -29,10 +30,11 @@ import { buildPac, createPac, pacArguments, pathOfPacResult } from './lib/pac.js
 import { Prng } from './lib/prng.js';
 import { generateTargets, type TargetKind } from './lib/targets.js';
 
-/** The issue's targets (docs/performance.md). */
+/** The issues' targets (docs/performance.md): issue 12 raised them to these. */
 const GOAL_INDEX_RATE = 3_000_000;
-const GOAL_INDEX_VS_PAC = 50;
-const GOAL_EXPLAIN_RATE = 300_000;
+const GOAL_INDEX_VS_PAC = 100;
+/** `explain -` lines per second after start-up (the run's time minus the empty-input run's). */
+const GOAL_EXPLAIN_RATE = 800_000;
 
 const { values: flags } = parseArgs({
   options: {
@@ -78,7 +80,9 @@ function positive(name: string, text: string): number {
 const say = (text = '') => process.stdout.write(`${text}\n`);
 
 // ---- Setup: catalog, policy, targets -------------------------------------------------------
-const { catalog } = loadBuiltinCatalog();
+// The default profile's view: what Policy.compile decides with, so the naive scan, the generated
+// targets and the PAC see the same rules (other profiles' rules may disagree with them).
+const catalog = selectProfile(loadBuiltinCatalog().catalog);
 const policy = Policy.compile(catalog);
 const naive = new NaiveScanner(catalog.rules);
 const { targets, counts } = generateTargets(catalog, count, new Prng(seed));
@@ -317,8 +321,11 @@ if (!flags['no-explain']) {
       explainRuns,
     );
     const wc = await timeProcess('wc', ['-l'], file, explainRuns);
-    explainRate = explainLines / explain.seconds;
-    explainCpuRate = explain.cpuSeconds === undefined ? undefined : explainLines / explain.cpuSeconds;
+    explainRate = explainLines / (explain.seconds - startup.seconds);
+    explainCpuRate =
+      explain.cpuSeconds === undefined || startup.cpuSeconds === undefined
+        ? undefined
+        : explainLines / (explain.cpuSeconds - startup.cpuSeconds);
     const line = (name: string, timing: ProcessTiming, versus: string, lines = explainLines): string[] => [
       name,
       timing.seconds.toFixed(2),
@@ -376,6 +383,6 @@ say(
 );
 if (explainRate !== undefined) {
   say(
-    `${goal(explainRate >= GOAL_EXPLAIN_RATE)}  explain - >= ${formatRate(GOAL_EXPLAIN_RATE)} lines/s: ${formatRate(explainRate)}${cpuNote(explainCpuRate)}`,
+    `${goal(explainRate >= GOAL_EXPLAIN_RATE)}  explain - >= ${formatRate(GOAL_EXPLAIN_RATE)} lines/s after start-up: ${formatRate(explainRate)}${cpuNote(explainCpuRate)}`,
   );
 }

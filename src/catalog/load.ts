@@ -1,19 +1,21 @@
 // Reads catalog files (YAML or JSON) into typed Catalogs, reporting every problem with its file,
 // line, column and field. Also merges a user catalog over the built-in one.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Location, PathwardenError, type Problem } from '../errors.js';
 import { parseLocatedYaml, splitField } from '../util/located-yaml.js';
+import {
+  builtinCatalogFile,
+  type CompiledCatalog,
+  cacheBuiltinCatalog,
+  compiledBuiltinCatalog,
+  compiledCatalogFormat,
+  type LoadedCatalog,
+} from './builtin.js';
 import type { Catalog, Rule } from './model.js';
 import { catalogSchema } from './schema.js';
 import { validateCatalog } from './validate.js';
 
-export interface LoadedCatalog {
-  catalog: Catalog;
-  /** Where each rule was written, for messages that point at it. */
-  origins: ReadonlyMap<Rule, Location>;
-}
+export { builtinCatalogFile, type LoadedCatalog, packageRoot } from './builtin.js';
 
 export interface ParseResult {
   catalog?: Catalog;
@@ -68,29 +70,31 @@ function requireValid(result: ParseResult, file: string): LoadedCatalog {
   return { catalog: result.catalog, origins: result.origins };
 }
 
-/** Folder of the installed package (works from src/ under vitest and from dist/src/ when built). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'pathwarden') return dir;
-    } catch {
-      // not here; keep walking up
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('pathwarden package root not found');
+/**
+ * The built-in Power BI catalog (once per process): from the form the build compiled it to when
+ * that matches the installed YAML, else parsed and validated from the YAML.
+ */
+export function loadBuiltinCatalog(): LoadedCatalog {
+  return compiledBuiltinCatalog() ?? cacheBuiltinCatalog(loadCatalogFile(builtinCatalogFile()));
 }
 
-export const builtinCatalogFile = (): string => join(packageRoot(), 'catalog', 'powerbi.yaml');
-
-let builtin: LoadedCatalog | undefined;
-
-/** The built-in Power BI catalog (parsed once per process). */
-export function loadBuiltinCatalog(): LoadedCatalog {
-  builtin ??= loadCatalogFile(builtinCatalogFile());
-  return builtin;
+/**
+ * The compiled form of the built-in catalog (`npm run build` writes it, see src/catalog/builtin.ts):
+ * always from the YAML, parsed and validated here, never from an earlier compiled file.
+ */
+export function compileBuiltinCatalog(): CompiledCatalog {
+  const file = builtinCatalogFile();
+  const sourceText = readFileSync(file, 'utf8');
+  const { catalog, origins } = requireValid(parseCatalog(sourceText, file), file);
+  return {
+    format: compiledCatalogFormat,
+    sourceText,
+    catalog,
+    origins: catalog.rules.map((rule) => {
+      const { file: _file, ...at } = origins.get(rule) ?? { file };
+      return at;
+    }),
+  };
 }
 
 /**

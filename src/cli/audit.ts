@@ -184,7 +184,7 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
-      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
+      const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);

@@ -37,7 +37,7 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
     .addOption(noBuiltinOption())
     .addOption(profileOption())
     .action(async (options: CatalogOptions & { json?: boolean; component?: string }) => {
-      const loaded = loadProfileFromOptions(options);
+      const loaded = await loadProfileFromOptions(options);
       const component = options.component ? parseComponent(options.component, 'saas') : undefined;
       const rules = loaded.catalog.rules.filter((rule) => !component || rule.components.includes(component));
       if (options.json) {
@@ -65,7 +65,7 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
     .action(async (id: string, options: CatalogOptions & { json?: boolean }) => {
-      const loaded = loadCatalogFromOptions(options);
+      const loaded = await loadCatalogFromOptions(options);
       const rule = loaded.catalog.rules.find((candidate) => candidate.id === id);
       if (!rule) {
         const near = loaded.catalog.rules.filter((candidate) =>
@@ -141,7 +141,7 @@ export function catalogCommand(io: CliIo, setExit: (code: number) => void): Comm
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
     .action(async (options: CatalogOptions & { output?: string }) => {
-      const markdown = renderCatalogDocs(loadCatalogFromOptions(options).catalog);
+      const markdown = renderCatalogDocs((await loadCatalogFromOptions(options)).catalog);
       if (options.output) writeFileSync(options.output, markdown);
       else await write(io.stdout, markdown);
     });

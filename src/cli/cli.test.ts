@@ -6,7 +6,8 @@ import { runCli } from './program.js';
 
 const root = packageRoot();
 
-async function run(argv: string[], stdinText?: string) {
+/** Runs the CLI in-process; stdin is one text, or several written one after the other (separate reads). */
+async function run(argv: string[], stdinText?: string | readonly string[]) {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -18,7 +19,11 @@ async function run(argv: string[], stdinText?: string) {
   stderr.on('data', (chunk) => {
     err += chunk;
   });
-  if (stdinText !== undefined) stdin.end(stdinText);
+  if (typeof stdinText === 'string') stdin.end(stdinText);
+  else if (stdinText !== undefined) {
+    for (const chunk of stdinText) stdin.write(chunk);
+    stdin.end();
+  }
   const code = await runCli(argv, { stdin, stdout, stderr });
   return { code, out, err };
 }
@@ -97,6 +102,31 @@ describe('pathwarden explain', () => {
       ['app.powerbi.com', 'either'],
     ]);
     expect(err).toContain('stdin:4: "bad host!" is not a valid host name');
+    expect(code).toBe(2);
+  });
+
+  test('stdin in many reads: lines split across reads, CRLF split between reads, batches of output', async () => {
+    const targets = ['api.powerbi.com', 'unknown-name.example', '20.37.195.66', 'https://app.powerbi.com/x'];
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++)
+      lines.push(i === 1234 ? 'bad host!' : (targets[i % targets.length] as string));
+    const text = `${lines.join('\r\n')}\r\n`;
+    // Reads of 7 bytes: every line, and many "\r\n" pairs, span two reads.
+    const reads: string[] = [];
+    for (let i = 0; i < text.length; i += 7) reads.push(text.slice(i, i + 7));
+    const { code, out, err } = await run(['explain', '-'], reads);
+    const expected = await Promise.all(
+      targets.map(async (target) => (await run(['explain', '--json', target])).out.trim()),
+    );
+    const written = out.trim().split('\n');
+    expect(written).toHaveLength(2999);
+    written.forEach((line, i) => {
+      const index = i < 1234 ? i : i + 1;
+      expect(line).toBe(expected[index % targets.length]);
+    });
+    expect(err).toBe(
+      'stdin:1235: "bad host!" is not a valid host name\npathwarden: 1 of 3000 lines were not valid targets (skipped)\n',
+    );
     expect(code).toBe(2);
   });
 

@@ -40,7 +40,7 @@ Examples:
   pathwarden audit squid access.log --ndjson > flows.ndjson && pathwarden dashboard --store flows.ndjson`,
     )
     .action(async (options: DashboardOptions) => {
-      const catalog = loadProfileFromOptions(options).catalog;
+      const catalog = (await loadProfileFromOptions(options)).catalog;
       // Loaded here, not at the top: the other commands stay free of DuckDB and the HTTP server.
       const { startStoredDashboard } = await import('../admin/dashboard/serve.js');
       const running = await startStoredDashboard({

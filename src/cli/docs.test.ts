@@ -21,7 +21,7 @@ function commandsOf(command: Command, prefix: string[] = []): { path: string; co
 }
 
 const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-const commands = commandsOf(buildProgram(io, () => {}));
+const commands = commandsOf(await buildProgram(io, () => {}));
 
 describe('docs cover the CLI', () => {
   test('there are commands to check', () => {

@@ -1,6 +1,5 @@
 // `pathwarden explain`: which path does this URL / host / IP take, and why.
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import type { Component } from '../catalog/model.js';
@@ -61,7 +60,7 @@ Examples:
   cut -d' ' -f3 hosts.txt | pathwarden explain - > decisions.ndjson`,
     )
     .action(async (targets: string[], options: ExplainOptions) => {
-      const policy = compilePolicy(loadProfileFromOptions(options).catalog);
+      const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
       const component = parseComponent(options.component, 'saas');
       const decideOptions = {
         component,
@@ -116,48 +115,76 @@ async function writeBytes(stream: Writable, bytes: Buffer): Promise<void> {
   if (!stream.write(bytes)) await once(stream, 'drain');
 }
 
-/** Streams stdin lines to NDJSON; bad lines are reported on stderr with their line number. */
+/**
+ * Streams stdin lines to NDJSON; bad lines are reported on stderr with their line number. Lines
+ * come from the ingest formats' line reader (one await per input chunk, not one promise per line
+ * as with readline); each chunk's lines are decided synchronously into byte batches, which are
+ * written, with the chunk's problems, before the next chunk is read.
+ */
 async function explainStream(
   io: CliIo,
   policy: Policy,
   options: { component: Component; actualPath: ActualPath; port: number | undefined },
 ): Promise<number> {
-  const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNumber = 0;
+  const { readLines } = await import('../ingest/line-reader.js');
+  const { DnsAnswers } = await import('../ingest/dns-answers.js');
+  let lastLine = 0;
   let bad = 0;
+  let problems = '';
   // Output is gathered as bytes: most of a line is the same rule and reason text as thousands of
   // lines before it, and writeDecisionLine copies those bytes instead of encoding them again.
   let out = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
   let used = 0;
-  for await (const line of lines) {
-    lineNumber++;
+  const full: Buffer[] = [];
+  const ctx = {
+    file: 'stdin',
+    dns: new DnsAnswers(),
+    problem(line: number, message: string) {
+      bad++;
+      lastLine = Math.max(lastLine, line);
+      problems += `stdin:${line}: ${message}\n`;
+    },
+  };
+  const onLine = (line: string, lineNumber: number) => {
+    lastLine = lineNumber;
     const text = line.trim();
-    if (text === '' || text.startsWith('#')) continue;
+    if (text === '' || text.charCodeAt(0) === 0x23) return; // blank, or a `#` comment
     const target = parseTarget(text);
     if (typeof target === 'string') {
       bad++;
-      await write(io.stderr, `stdin:${lineNumber}: ${target}\n`);
-      continue;
+      problems += `stdin:${lineNumber}: ${target}\n`;
+      return;
     }
     const decision = policy.decideTarget(target, options);
     let end = writeDecisionLine(decision, out, used);
     if (end < 0) {
-      if (used > 0) await writeBytes(io.stdout, out.subarray(0, used));
-      // The written batch may still sit in the stream's queue: never reuse it.
+      // The batch is full: it is written after this chunk, so it is never reused.
+      if (used > 0) full.push(out.subarray(0, used));
       out = Buffer.allocUnsafe(OUTPUT_BATCH_BYTES);
       used = 0;
       end = writeDecisionLine(decision, out, 0);
       if (end < 0) {
         // A line longer than a batch (a very long URL): written on its own.
-        await write(io.stdout, `${decisionToJson(decision)}\n`);
-        continue;
+        full.push(Buffer.from(`${decisionToJson(decision)}\n`));
+        return;
       }
     }
     used = end;
+  };
+  for await (const _ of readLines(io.stdin, ctx, onLine)) {
+    // Problems of this chunk first: they name lines that come before the batch's last one.
+    if (problems !== '') {
+      await write(io.stderr, problems);
+      problems = '';
+    }
+    for (const batch of full) await writeBytes(io.stdout, batch);
+    full.length = 0;
   }
+  if (problems !== '') await write(io.stderr, problems);
+  for (const batch of full) await writeBytes(io.stdout, batch);
   if (used > 0) await writeBytes(io.stdout, out.subarray(0, used));
   if (bad > 0) {
-    await write(io.stderr, `pathwarden: ${bad} of ${lineNumber} lines were not valid targets (skipped)\n`);
+    await write(io.stderr, `pathwarden: ${bad} of ${lastLine} lines were not valid targets (skipped)\n`);
     return 2;
   }
   return 0;

@@ -154,7 +154,7 @@ Outputs and their verification: docs/generate.md.`,
             `unknown kind "${kind}" (expected one of ${generateKinds.join(', ')}, bundle)`,
           );
         }
-        const policy = compilePolicy(loadProfileFromOptions(flags).catalog);
+        const policy = compilePolicy((await loadProfileFromOptions(flags)).catalog);
         const topology = flags.topology === undefined ? emptyTopology : loadTopologyFile(flags.topology);
         const request: GenerateRequest = {
           component: flags.component === undefined ? undefined : parseComponent(flags.component, 'saas'),

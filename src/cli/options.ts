@@ -1,6 +1,6 @@
 // Options shared by several commands, parsed once: catalog choice and component names.
 import { Option } from 'commander';
-import { type LoadedCatalog, resolveCatalog } from '../catalog/load.js';
+import { compiledBuiltinCatalog, type LoadedCatalog } from '../catalog/builtin.js';
 import { type Component, components } from '../catalog/model.js';
 import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
@@ -20,8 +20,17 @@ export const catalogOption = () =>
 export const noBuiltinOption = () =>
   new Option('--no-builtin-catalog', 'start from an empty catalog: only the --catalog files count');
 
-export function loadCatalogFromOptions(options: CatalogOptions): LoadedCatalog {
-  return resolveCatalog({ files: options.catalog ?? [], noBuiltin: options.builtinCatalog === false });
+/**
+ * The catalog the options choose. The built-in catalog alone comes from its compiled form when
+ * there is one; any `--catalog` file loads the parser and validator (src/catalog/load.ts) first.
+ */
+export async function loadCatalogFromOptions(options: CatalogOptions): Promise<LoadedCatalog> {
+  const files = options.catalog ?? [];
+  const noBuiltin = options.builtinCatalog === false;
+  const compiled = files.length === 0 && !noBuiltin ? compiledBuiltinCatalog() : undefined;
+  if (compiled) return compiled;
+  const { resolveCatalog } = await import('../catalog/load.js');
+  return resolveCatalog({ files, noBuiltin });
 }
 
 export const profileOption = () =>
@@ -31,8 +40,8 @@ export const profileOption = () =>
   );
 
 /** The catalog in effect, seen through `--profile` (the catalog's default profile without it). */
-export function loadProfileFromOptions(options: CatalogOptions): LoadedCatalog {
-  const loaded = loadCatalogFromOptions(options);
+export async function loadProfileFromOptions(options: CatalogOptions): Promise<LoadedCatalog> {
+  const loaded = await loadCatalogFromOptions(options);
   return { ...loaded, catalog: selectProfile(loaded.catalog, options.profile) };
 }
 

@@ -85,6 +85,8 @@ describe.skipIf(!ready)('npm pack, installed into an empty folder', () => {
     for (const needed of [
       'dist/web/index.html',
       'catalog/powerbi.yaml',
+      // The built-in catalog as the build compiled it, which explain loads without YAML or zod.
+      'dist/src/catalog/powerbi.compiled.json',
       'demo/topology.yaml',
       'demo/gateway/origin-cert.pem',
     ]) {
@@ -96,6 +98,11 @@ describe.skipIf(!ready)('npm pack, installed into an empty folder', () => {
     const result = await run(bin, ['explain', 'maxcdn.bootstrapcdn.com'], undefined, { cwd: app });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('internet');
+    const seed = await run(bin, ['explain', '--json', '--profile', 'seed', 'api.powerbi.com'], undefined, {
+      cwd: app,
+    });
+    expect(seed.code, seed.stderr).toBe(0);
+    expect(JSON.parse(seed.stdout)).toMatchObject({ profile: 'seed', path: 'expressroute' });
   });
 
   test('audit --demo reads the packed demo data set', async () => {

@@ -2,25 +2,42 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { packageRoot } from '../catalog/load.js';
+import { packageRoot } from '../catalog/builtin.js';
 import { formatProblem, isPathwardenError } from '../errors.js';
-import { auditCommand } from './audit.js';
-import { catalogCommand } from './catalog.js';
-import { dashboardCommand } from './dashboard.js';
-import { explainCommand } from './explain.js';
-import { gatewayCommand } from './gateway.js';
-import { generateCommand } from './generate.js';
 import type { CliIo } from './io.js';
-import { labCommand } from './lab.js';
-import { storeCommand } from './store.js';
+
+type CommandFactory = (io: CliIo, setExit: (code: number) => void) => Command;
+
+/**
+ * Each command's module, imported only when the command runs: `explain` must not pay for DuckDB,
+ * pino, zod or the YAML parser that other commands load (docs/performance.md, "Start-up").
+ * In the order `--help` lists them.
+ */
+const commandModules: Record<string, () => Promise<CommandFactory>> = {
+  explain: async () => (await import('./explain.js')).explainCommand,
+  catalog: async () => (await import('./catalog.js')).catalogCommand,
+  generate: async () => (await import('./generate.js')).generateCommand,
+  gateway: async () => (await import('./gateway.js')).gatewayCommand,
+  audit: async () => (await import('./audit.js')).auditCommand,
+  dashboard: async () => (await import('./dashboard.js')).dashboardCommand,
+  lab: async () => (await import('./lab.js')).labCommand,
+  store: async () => (await import('./store.js')).storeCommand,
+};
 
 export function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
     .version;
 }
 
-/** The whole command tree, writing to `io`; `setExit` raises the exit code of the run. */
-export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * The command tree, writing to `io`; `setExit` raises the exit code of the run. With `only`, the
+ * tree holds just those commands (what a command line naming one needs); else every command.
+ */
+export async function buildProgram(
+  io: CliIo,
+  setExit: (code: number) => void,
+  only?: readonly string[],
+): Promise<Command> {
   const program = new Command('pathwarden')
     .description(
       'Keeps Power BI traffic on the ExpressRoute circuit: which path each destination must take, and why.',
@@ -28,14 +45,11 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.addCommand(explainCommand(io, setExit));
-  program.addCommand(catalogCommand(io, setExit));
-  program.addCommand(generateCommand(io, setExit));
-  program.addCommand(gatewayCommand(io, setExit));
-  program.addCommand(auditCommand(io, setExit));
-  program.addCommand(dashboardCommand(io, setExit));
-  program.addCommand(labCommand(io, setExit));
-  program.addCommand(storeCommand(io, setExit));
+  const names = only ?? Object.keys(commandModules);
+  const factories = await Promise.all(
+    names.map((name) => (commandModules[name] as () => Promise<CommandFactory>)()),
+  );
+  for (const factory of factories) program.addCommand(factory(io, setExit));
   applyToTree(program, io);
   return program;
 }
@@ -46,7 +60,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
   };
-  const program = buildProgram(io, setExit);
+  // A command line that names a command needs only that command, `--version` none; `--help`,
+  // `help` and typos (commander suggests the closest name) get the whole tree.
+  const first = argv[0];
+  const only =
+    first !== undefined && Object.hasOwn(commandModules, first)
+      ? [first]
+      : argv.length === 1 && (first === '-V' || first === '--version')
+        ? []
+        : undefined;
+  const program = await buildProgram(io, setExit, only);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {

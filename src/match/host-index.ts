@@ -9,6 +9,7 @@ import type { HostPattern } from './host.js';
 interface PatternEntry<V> {
   /** The exact name, or the suffix of a `*.suffix` wildcard (canonical form). */
   name: string;
+  hash: number;
   exact: (V | undefined)[] | undefined;
   wildcard: (V | undefined)[] | undefined;
   /** The next entry whose name has the same table key (hash collisions are resolved by comparing). */
@@ -24,10 +25,8 @@ function step(hash: number, code: number): number {
   return Math.imul(hash ^ code, FNV_PRIME);
 }
 
-/** A table key that stays a small integer (Smi) on every V8 build, so Map probes stay cheap. */
-function tableKey(hash: number): number {
-  return hash & 0x3fffffff;
-}
+/** Buckets per entry at least (a power of two): chains stay about one entry long. */
+const LOAD = 4;
 
 function hashOf(name: string): number {
   let hash = FNV_OFFSET;
@@ -37,7 +36,13 @@ function hashOf(name: string): number {
 
 export class HostIndex<V> {
   readonly slotCount: number;
-  readonly #table = new Map<number, PatternEntry<V>>();
+  /**
+   * Open hashing in a plain array indexed by the low bits of the hash: a probe is an array load,
+   * several times cheaper than a Map lookup, and a lookup probes once per label.
+   */
+  #buckets: (PatternEntry<V> | undefined)[] = new Array<PatternEntry<V> | undefined>(16).fill(undefined);
+  #mask = 15;
+  #entries = 0;
   #size = 0;
 
   constructor(slotCount: number) {
@@ -55,9 +60,11 @@ export class HostIndex<V> {
     const hash = hashOf(name);
     let entry = this.#find(hash, name, 0);
     if (entry === undefined) {
-      const key = tableKey(hash);
-      entry = { name, exact: undefined, wildcard: undefined, next: this.#table.get(key) };
-      this.#table.set(key, entry);
+      if ((this.#entries + 1) * LOAD > this.#buckets.length) this.#grow();
+      const bucket = hash & this.#mask;
+      entry = { name, hash, exact: undefined, wildcard: undefined, next: this.#buckets[bucket] };
+      this.#buckets[bucket] = entry;
+      this.#entries++;
     }
     const field = pattern.kind === 'exact' ? 'exact' : 'wildcard';
     entry[field] ??= new Array<V | undefined>(this.slotCount).fill(undefined);
@@ -98,8 +105,23 @@ export class HostIndex<V> {
   }
 
   /** The entry whose name is `text` from `start` to its end, given that suffix's hash. */
+  #grow(): void {
+    const entries = this.#buckets.flatMap((first) => {
+      const chain: PatternEntry<V>[] = [];
+      for (let entry = first; entry !== undefined; entry = entry.next) chain.push(entry);
+      return chain;
+    });
+    this.#buckets = new Array<PatternEntry<V> | undefined>(this.#buckets.length * 2).fill(undefined);
+    this.#mask = this.#buckets.length - 1;
+    for (const entry of entries) {
+      const bucket = entry.hash & this.#mask;
+      entry.next = this.#buckets[bucket];
+      this.#buckets[bucket] = entry;
+    }
+  }
+
   #find(hash: number, text: string, start: number): PatternEntry<V> | undefined {
-    for (let entry = this.#table.get(tableKey(hash)); entry !== undefined; entry = entry.next) {
+    for (let entry = this.#buckets[hash & this.#mask]; entry !== undefined; entry = entry.next) {
       // With the lengths equal, endsWith compares exactly text[start..]; it is the fastest
       // allocation-free comparison V8 offers here (startsWith with a position is several times slower).
       if (entry.name.length === text.length - start && text.endsWith(entry.name)) return entry;

@@ -55,6 +55,45 @@ export function canonicalHostName(input: string): string | undefined {
   return trailingDot ? name.slice(0, -1) : name;
 }
 
+/**
+ * The canonical form of `input` when it is a plain ASCII DNS name (letters, digits, `-`, `_`,
+ * dots; one trailing dot allowed) whose last label does not start with a digit, else `undefined`.
+ * For such a text, parseTarget's answer is exactly this name with no address and no port; callers
+ * take their general path for everything else (addresses, URLs, ports, spaces, Unicode, errors).
+ * One pass, no allocation for names already in canonical form.
+ */
+export function canonicalPlainName(input: string): string | undefined {
+  const length = input.length;
+  let needsLower = false;
+  let labelStart = 0;
+  let lastLabelStart = 0;
+  for (let i = 0; i < length; i++) {
+    const code = input.charCodeAt(i);
+    const cls = code < 128 ? (charClass[code] as number) : 0;
+    if (cls === 0) return undefined;
+    if (cls === 2) {
+      needsLower = true;
+    } else if (code === 0x2e) {
+      const labelLength = i - labelStart;
+      if (labelLength === 0 || labelLength > MAX_LABEL_LENGTH) return undefined;
+      lastLabelStart = labelStart;
+      labelStart = i + 1;
+    }
+  }
+  const trailingDot = labelStart === length;
+  if (!trailingDot) {
+    if (length - labelStart > MAX_LABEL_LENGTH) return undefined;
+    lastLabelStart = labelStart;
+  }
+  const nameLength = trailingDot ? length - 1 : length;
+  if (nameLength <= 0 || nameLength > MAX_NAME_LENGTH) return undefined;
+  // A last label that starts with a digit may make the text an IPv4 address in one of its forms.
+  const first = input.charCodeAt(lastLabelStart);
+  if (first >= 0x30 && first <= 0x39) return undefined;
+  const name = needsLower ? input.toLowerCase() : input;
+  return trailingDot ? name.slice(0, -1) : name;
+}
+
 /** The slow path of canonicalHostName: IDNA (UTS #46) conversion to punycode, then label checks. */
 function canonicalUnicodeName(input: string): string | undefined {
   let name = input;

@@ -12,10 +12,29 @@ export interface IpPrefix extends IpAddress {
 
 /** Strict dotted-quad IPv4 (no leading zeros, no shorthand); `undefined` otherwise. */
 export function parseIPv4(text: string): Uint8Array | undefined {
-  // Most texts asked about are names: reject them on the first character, and allocate the
-  // result only once the text has proved to be an address.
+  const word = ipv4Word(text);
+  if (word < 0) return undefined;
+  const bytes = new Uint8Array(4);
+  writeIPv4(word, bytes);
+  return bytes;
+}
+
+/** The bytes of an IPv4 address given as a 32-bit word, written into `bytes` (network order). */
+export function writeIPv4(word: number, bytes: Uint8Array): void {
+  bytes[0] = word >>> 24;
+  bytes[1] = (word >>> 16) & 0xff;
+  bytes[2] = (word >>> 8) & 0xff;
+  bytes[3] = word & 0xff;
+}
+
+/**
+ * The address of a strict dotted-quad IPv4 text as a 32-bit unsigned word, or -1: what parseIPv4
+ * reads, without allocating, for callers that do not keep the bytes.
+ */
+export function ipv4Word(text: string): number {
+  // Most texts asked about are names: reject them on the first character.
   const first = text.charCodeAt(0);
-  if (!(first >= 0x30 && first <= 0x39) || text.length > 15) return undefined;
+  if (!(first >= 0x30 && first <= 0x39) || text.length > 15) return -1;
   let word = 0;
   let part = 0;
   let value = 0;
@@ -23,27 +42,21 @@ export function parseIPv4(text: string): Uint8Array | undefined {
   for (let i = 0; i <= text.length; i++) {
     const code = i < text.length ? text.charCodeAt(i) : 0x2e;
     if (code === 0x2e) {
-      if (digits === 0 || part > 3) return undefined;
+      if (digits === 0 || part > 3) return -1;
       word = word * 256 + value;
       part++;
       value = 0;
       digits = 0;
     } else if (code >= 0x30 && code <= 0x39) {
-      if (digits > 0 && value === 0) return undefined; // leading zero: ambiguous octal form
+      if (digits > 0 && value === 0) return -1; // leading zero: ambiguous octal form
       value = value * 10 + (code - 0x30);
-      if (value > 255) return undefined;
+      if (value > 255) return -1;
       digits++;
     } else {
-      return undefined;
+      return -1;
     }
   }
-  if (part !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  bytes[0] = word >>> 24;
-  bytes[1] = (word >>> 16) & 0xff;
-  bytes[2] = (word >>> 8) & 0xff;
-  bytes[3] = word & 0xff;
-  return bytes;
+  return part === 4 ? word : -1;
 }
 
 /** Value of a hex digit, -1 for any other character. */

@@ -14,7 +14,8 @@ interface PrefixEntry<V> {
 }
 
 interface ByteNode<V> {
-  children: Map<number, ByteNode<V>> | undefined;
+  /** By the next address byte: an array of 256, indexed without hashing (a Map probe costs more). */
+  children: (ByteNode<V> | undefined)[] | undefined;
   /** Prefixes ending inside the next byte (or exactly here), longest first. */
   entries: PrefixEntry<V>[] | undefined;
 }
@@ -47,11 +48,11 @@ export class PrefixTrie<V> {
     let node = prefix.version === 4 ? this.#v4 : this.#v6;
     for (let depth = 0; depth < whole; depth++) {
       const byte = prefix.bytes[depth] as number;
-      node.children ??= new Map();
-      let child = node.children.get(byte);
+      node.children ??= new Array<ByteNode<V> | undefined>(256).fill(undefined);
+      let child = node.children[byte];
       if (child === undefined) {
         child = newNode();
-        node.children.set(byte, child);
+        node.children[byte] = child;
       }
       node = child;
     }
@@ -79,7 +80,7 @@ export class PrefixTrie<V> {
     const whole = prefix.length >> 3;
     let node: ByteNode<V> | undefined = prefix.version === 4 ? this.#v4 : this.#v6;
     for (let depth = 0; depth < whole && node !== undefined; depth++) {
-      node = node.children?.get(prefix.bytes[depth] as number);
+      node = node.children?.[prefix.bytes[depth] as number];
     }
     return node === undefined ? undefined : findEntry(node, prefix, whole)?.values[slot];
   }
@@ -106,7 +107,7 @@ export class PrefixTrie<V> {
         }
       }
       if (depth === bytes.length) break;
-      node = node.children?.get(bytes[depth] as number);
+      node = node.children?.[bytes[depth] as number];
     }
     return best;
   }

@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { parseCatalog } from '../catalog/load.js';
 import type { Catalog } from '../catalog/model.js';
+import { canonicalPlainName } from '../match/host.js';
+import { ipv4Word } from '../match/ip.js';
 import { Policy } from './policy.js';
+import { parseTarget, parseTargetGeneral } from './target.js';
 import { verdictOf } from './verdict.js';
 
 function catalogOf(rulesYaml: string): Catalog {
@@ -153,4 +156,101 @@ describe('invalid targets', () => {
       expect(() => policy.decide(target)).toThrow(expect.objectContaining({ code: 'PW_ERR_TARGET_INVALID' }));
     },
   );
+});
+
+describe('decide(text) shortcuts agree with the general path', () => {
+  // Texts near every boundary the shortcuts draw: case, trailing dots, label and name lengths,
+  // numeric last labels (IPv4 in its legacy forms), ports, URLs, brackets, spaces, Unicode.
+  const alphabet = [
+    'a',
+    'Z',
+    'x',
+    'powerbi',
+    'Api',
+    '.com',
+    '.net',
+    '0',
+    '1',
+    '9',
+    '.',
+    '.',
+    '-',
+    '_',
+    ':',
+    '/',
+    '[',
+    ']',
+    ' ',
+    'é',
+    '0x',
+    '255',
+    '13.73.248.',
+  ];
+  const crafted = [
+    '',
+    '.',
+    'a.',
+    'a..b',
+    'API.PowerBI.COM.',
+    '13.73.248.4',
+    '13.73.248.04',
+    '13.73.248.4.',
+    '1.2.3',
+    '0x7f.1',
+    'a.0x1f',
+    'a.1b',
+    '1e100.net',
+    ` ${'a'.repeat(10)}.com`,
+    `${'a'.repeat(63)}.com`,
+    `${'a'.repeat(64)}.com`,
+    `${'abcdefghi.'.repeat(25)}com`,
+    `${'abcdefghi.'.repeat(24)}abcdefghijk.`,
+    'api.powerbi.com:443',
+    'https://api.powerbi.com/x',
+    '[2001:db8:e5::1]',
+    'bücher.example',
+  ];
+  let seed = 1234567;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+    return (seed >>> 8) / 2 ** 24;
+  };
+  const texts = [...crafted];
+  for (let i = 0; i < 20_000; i++) {
+    let text = '';
+    const parts = 1 + Math.floor(random() * 12);
+    for (let j = 0; j < parts; j++) text += alphabet[Math.floor(random() * alphabet.length)];
+    texts.push(text);
+  }
+  const outcome = (run: () => unknown) => {
+    try {
+      return run();
+    } catch (error) {
+      return { threw: (error as Error).message };
+    }
+  };
+
+  test('parseTarget equals parseTargetGeneral, and decide(text) equals decideTarget of it, for every text', () => {
+    let shortcuts = 0;
+    for (const text of texts) {
+      const general = parseTargetGeneral(text);
+      expect(parseTarget(text), JSON.stringify(text)).toStrictEqual(general);
+      if (canonicalPlainName(text) !== undefined || ipv4Word(text) >= 0) shortcuts++;
+      for (const options of [
+        {},
+        { component: 'desktop' as const, port: 443, actualPath: 'internet' as const },
+      ]) {
+        const expected = outcome(() => {
+          if (typeof general === 'string') throw new Error(general);
+          return policy.decideTarget(general, options);
+        });
+        expect(
+          outcome(() => policy.decide(text, options)),
+          JSON.stringify(text),
+        ).toStrictEqual(expected);
+      }
+    }
+    // The random texts reach the shortcuts often enough for the comparison to mean something.
+    expect(shortcuts).toBeGreaterThan(1_500);
+  });
 });

@@ -13,9 +13,9 @@ import {
 } from '../catalog/model.js';
 import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
-import { formatHostPattern, parseHostPattern } from '../match/host.js';
+import { canonicalPlainName, formatHostPattern, parseHostPattern } from '../match/host.js';
 import { HostIndex } from '../match/host-index.js';
-import { formatPrefix, type IpAddress, parsePrefix } from '../match/ip.js';
+import { formatPrefix, type IpAddress, ipv4Word, parsePrefix, writeIPv4 } from '../match/ip.js';
 import { PrefixTrie } from '../match/prefix-trie.js';
 import { parseTarget, type Target } from './target.js';
 import { type ActualPath, type Verdict, verdictOf } from './verdict.js';
@@ -56,6 +56,9 @@ export interface DecideOptions {
 /** The default options, shared: a fresh `{}` per call is garbage the hot path does not need. */
 const noOptions: DecideOptions = Object.freeze({});
 
+/** The address decide(text) looks up for a dotted quad; lookups never keep it. */
+const scratchIPv4: IpAddress = { version: 4, bytes: new Uint8Array(4) };
+
 /** One rule as reached through one of its patterns. */
 interface MatchEntry {
   rule: Rule;
@@ -72,6 +75,9 @@ const componentSlot: Readonly<Record<Component, number>> = Object.fromEntries(
   components.map((component, slot) => [component, slot]),
 ) as Record<Component, number>;
 
+/** uncoveredComponents by slot: an array load instead of a Set lookup per decision. */
+const uncoveredSlots: readonly boolean[] = components.map((component) => uncoveredComponents.has(component));
+
 /**
  * Reason texts are cached by small integers rather than by composed string keys: building and
  * hashing a key string cost more than the rest of a decision.
@@ -85,7 +91,9 @@ export class Policy {
   /** The profile the compiled catalog is a view of (`current` for a catalog without profiles). */
   readonly profile: string;
   readonly #hosts = new HostIndex<Candidates>(components.length);
-  readonly #prefixes = new PrefixTrie<Candidates>(components.length);
+  /** Built on the first address lookup (see #prefixTrie); until then, the rules with prefixes, best first. */
+  #prefixes: PrefixTrie<Candidates> | undefined;
+  #prefixRules: { rule: Rule; entry: (matched: string) => MatchEntry }[] | undefined = [];
   readonly #openRules = new Map<Component, Rule[]>();
   readonly #hasPorts: boolean;
   /** Unknown-destination reasons by component slot * 2 + (address ? 1 : 0). */
@@ -137,18 +145,35 @@ export class Policy {
           else this.#hosts.set(pattern, slot, [matchEntry]);
         }
       }
+      if (rule.prefixes?.length) this.#prefixRules?.push({ rule, entry });
+    }
+  }
+
+  /**
+   * The prefix trie, built when the first address is decided: a process that decides only names
+   * (`pathwarden explain HOST`) parses and inserts none of the catalog's hundreds of prefixes.
+   * Catalog loaders validate every prefix; an unvalidated catalog with a bad one gets its
+   * PW_ERR_CATALOG_INVALID from the first address decided.
+   */
+  #prefixTrie(): PrefixTrie<Candidates> {
+    if (this.#prefixes) return this.#prefixes;
+    const trie = new PrefixTrie<Candidates>(components.length);
+    for (const { rule, entry } of this.#prefixRules ?? []) {
       for (const text of rule.prefixes ?? []) {
         const prefix = parsePrefix(text);
         if (typeof prefix === 'string') throw invalid(rule, prefix);
         const matchEntry = entry(formatPrefix(prefix));
         for (const component of rule.components) {
           const slot = componentSlot[component];
-          const existing = this.#prefixes.lookupPrefix(prefix, slot);
+          const existing = trie.lookupPrefix(prefix, slot);
           if (existing) existing.push(matchEntry);
-          else this.#prefixes.set(prefix, slot, [matchEntry]);
+          else trie.set(prefix, slot, [matchEntry]);
         }
       }
     }
+    this.#prefixes = trie;
+    this.#prefixRules = undefined;
+    return trie;
   }
 
   /**
@@ -165,6 +190,17 @@ export class Policy {
    * text that is none of those; use `decideTarget` with `parseTarget` to handle that yourself.
    */
   decide(input: string, options: DecideOptions = noOptions): Decision {
+    // The two common forms, a plain name and a dotted quad, are decided without building a
+    // Target (the text is all a Decision keeps): what parseTarget gives for them, minus the garbage.
+    const component = options.component ?? 'saas';
+    const actualPath = options.actualPath ?? 'unknown';
+    const name = canonicalPlainName(input);
+    if (name !== undefined) return this.#decide(input, name, undefined, component, options.port, actualPath);
+    const word = ipv4Word(input);
+    if (word >= 0) {
+      writeIPv4(word, scratchIPv4.bytes);
+      return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
+    }
     const target = parseTarget(input);
     if (typeof target === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', target);
     return this.decideTarget(target, options);
@@ -221,14 +257,14 @@ export class Policy {
     port: number | undefined,
     actualPath: ActualPath,
   ): Decision {
-    if (uncoveredComponents.has(component)) return this.#notCovered(input, host, component, port, actualPath);
     const slot = componentSlot[component];
+    if (uncoveredSlots[slot] === true) return this.#notCovered(input, host, component, port, actualPath);
     const accept =
       this.#hasPorts && port !== undefined ? (c: Candidates) => pick(c, port) !== undefined : undefined;
     const candidates =
       address === undefined
         ? this.#hosts.lookup(host, slot, accept)
-        : this.#prefixes.lookup(address, slot, accept);
+        : this.#prefixTrie().lookup(address, slot, accept);
     const entry = candidates === undefined ? undefined : pick(candidates, port);
     if (entry === undefined) {
       return {

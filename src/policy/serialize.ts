@@ -25,14 +25,20 @@ interface RestOfLine {
 }
 
 const tailCache = new WeakMap<RuleRef, Map<string, Tail>>();
-const nullRuleTails = new Map<string, Tail>();
+/** Tails of decisions without a rule, by profile and then reason (no key is built per line). */
+const nullRuleTails = new Map<string, Map<string, Tail>>();
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
+  // RuleRefs belong to one compiled policy, so one profile; decisions without a rule are keyed by
+  // the profile too. Reasons and profiles are the policy's own strings, whose hashes V8 caches:
+  // each lookup here hashes nothing new.
   let cache: Map<string, Tail> | undefined;
-  // RuleRefs belong to one compiled policy, so one profile; the shared null-rule table is keyed by both.
-  const key = rule === null ? `${profile}\u0000${reason}` : reason;
   if (rule === null) {
-    cache = nullRuleTails;
+    cache = nullRuleTails.get(profile);
+    if (cache === undefined) {
+      cache = new Map();
+      nullRuleTails.set(profile, cache);
+    }
   } else {
     cache = tailCache.get(rule);
     if (cache === undefined) {
@@ -40,13 +46,13 @@ function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
       tailCache.set(rule, cache);
     }
   }
-  let entry = cache.get(key);
+  let entry = cache.get(reason);
   if (entry === undefined) {
     entry = {
       text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)},"profile":${JSON.stringify(profile)}}`,
       rest: undefined,
     };
-    cache.set(key, entry);
+    cache.set(reason, entry);
   }
   return entry;
 }
@@ -99,21 +105,26 @@ export function writeDecisionLine(decision: Decision, out: Buffer, offset: numbe
   // Room for the worst case: a UTF-16 code unit never takes more than 6 bytes as JSON (\uXXXX).
   const room = HEAD_FIXED_BYTES + (input.length + (host === input ? 0 : host.length)) * 6 + rest.bytes.length;
   if (offset + room > out.length) return -1;
-  let end = offset;
-  out.set(INPUT_KEY, end);
-  end = writeJsonString(input, out, end + INPUT_KEY.length);
-  out.set(HOST_KEY, end);
-  end += HOST_KEY.length;
+  // Short pieces are copied with loops: a call into TypedArray#set or #copyWithin costs more
+  // than moving a dozen bytes. Only the long rest of the line goes through set().
+  let end = copyBytes(INPUT_KEY, out, offset);
+  const inputStart = end;
+  end = writeJsonString(input, out, end);
+  const inputEnd = end;
+  end = copyBytes(HOST_KEY, out, end);
   if (host === input) {
-    const start = offset + INPUT_KEY.length;
-    const length = end - HOST_KEY.length - start;
-    out.copyWithin(end, start, start + length);
-    end += length;
+    for (let i = inputStart; i < inputEnd; i++) out[end++] = out[i] as number;
   } else {
     end = writeJsonString(host, out, end);
   }
   out.set(rest.bytes, end);
   return end + rest.bytes.length;
+}
+
+function copyBytes(bytes: Uint8Array, out: Buffer, offset: number): number {
+  let end = offset;
+  for (let i = 0; i < bytes.length; i++) out[end++] = bytes[i] as number;
+  return end;
 }
 
 const INPUT_KEY = Buffer.from('{"input":');

@@ -1,7 +1,7 @@
 // Turns what a user or a log gives us (URL, host, host:port, IP literal, numeric host forms)
 // into one canonical target. Names take the fast path; anything unusual goes through the WHATWG
 // URL host parser so that `127.1`, `0x7f.1` and `[::ffff:127.0.0.1]` mean what browsers mean.
-import { canonicalHostName } from '../match/host.js';
+import { canonicalHostName, canonicalPlainName } from '../match/host.js';
 import { formatIp, type IpAddress, parseIPv4, parseIPv6, unmapIPv4 } from '../match/ip.js';
 
 export interface Target {
@@ -34,6 +34,17 @@ export function backslashProblem(input: string): string {
 
 /** Parses a target; returns a sentence naming the problem when it is not one. */
 export function parseTarget(input: string): Target | string {
+  // Most targets are plain names: one pass decides that and canonicalizes them.
+  const name = canonicalPlainName(input);
+  if (name !== undefined) return { input, host: name, address: undefined, port: undefined };
+  return parseTargetGeneral(input);
+}
+
+/**
+ * parseTarget without its plain-name shortcut: every text through the general path. The two
+ * must agree on every text; tests compare them.
+ */
+export function parseTargetGeneral(input: string): Target | string {
   const text = input.trim();
   if (text.length === 0) return 'empty target';
   if (text.includes('\\')) return backslashProblem(input);
