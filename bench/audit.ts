@@ -28,19 +28,25 @@ import { getFormat } from '../src/ingest/registry.js';
 import { Random } from '../src/util/random.js';
 
 const MB = 1_000_000;
+/** The benchmark's topology: circuit and Internet proxies, source addresses and prefixes. */
+const TOPOLOGY =
+  'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n';
 const MAWK_PROGRAM = '{split($7,a,":"); c[a[1]]++}';
 
 interface Options {
   sizeMb: number;
   keep: boolean;
+  /** Only write the Squid and Zeek conn inputs into this folder (for profiling), then stop. */
+  generate: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { sizeMb: 1100, keep: false };
+  const options: Options = { sizeMb: 1100, keep: false, generate: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.sizeMb = 32;
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--generate') options.generate = argv[++i] ?? '';
     else if (arg === '--size') {
       const value = Number(argv[++i]);
       if (!(value > 0)) throw new Error('--size needs a number of MB');
@@ -305,6 +311,13 @@ function table(rows: string[][]): string {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const bytes = Math.round(options.sizeMb * MB);
+  if (options.generate !== null) {
+    if (options.generate === '') throw new Error('--generate needs a folder');
+    generateSquid(join(options.generate, 'access.log'), bytes);
+    generateZeekConn(join(options.generate, 'conn.log'), bytes);
+    writeFileSync(join(options.generate, 'topology.yaml'), TOPOLOGY);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'pathwarden-bench-audit-'));
   const cleanup = () => {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
@@ -316,10 +329,7 @@ async function main(): Promise<void> {
   const mawk = hasCommand('mawk');
   try {
     const topology = join(dir, 'topology.yaml');
-    writeFileSync(
-      topology,
-      'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n',
-    );
+    writeFileSync(topology, TOPOLOGY);
     const inputs: { name: string; path: string; awk: boolean }[] = [];
     const generate = (
       name: string,

@@ -174,6 +174,19 @@ export interface LeakEvidence {
   bytesDown: number | null;
 }
 
+/**
+ * Where `AuditAggregate.add()` counted a flow: its verdict and actual path (indexes), component,
+ * cell and destination tally (undefined: the untracked row). Every flow with the same decision,
+ * component and actual path is counted in the same slot.
+ */
+export interface CountSlot {
+  readonly verdict: number;
+  readonly path: number;
+  readonly component: Component;
+  readonly cell: Cell;
+  readonly destination: DestinationTally | undefined;
+}
+
 export interface AggregateLimits {
   /** Distinct destinations tracked one by one (default 100,000). */
   destinations?: number;
@@ -220,19 +233,61 @@ export class AuditAggregate {
   /**
    * Adds one flow that classifyFlow() has just classified with `decision`. The hot path of an audit:
    * one cell (rule x component x path x verdict), one destination, one time bucket; every other
-   * total is derived from the cells at the end (`totals()`).
+   * total is derived from the cells at the end (`totals()`). Returns where the flow was counted:
+   * a later flow with the same decision and actual path can be counted there with `count()`.
    */
-  add(flow: FlowRecord, decision: Decision): void {
-    const verdict = verdictIndex[decision.verdict];
-    const path = pathIndex[flow.actualPath];
-    const up = flow.bytesUp ?? 0;
-    const down = flow.bytesDown ?? 0;
-    const first = flow.start ?? flow.end ?? Number.POSITIVE_INFINITY;
-    const last = flow.end ?? flow.start ?? Number.NEGATIVE_INFINITY;
+  add(flow: FlowRecord, decision: Decision): CountSlot {
+    const slot = this.#slotFor(flow, decision);
+    this.count(slot, flow.bytesUp ?? 0, flow.bytesDown ?? 0, flow.start, flow.end);
+    if (slot.verdict === LEAK) this.#recordLeak(flow, decision, slot.component);
+    return slot;
+  }
+
+  /**
+   * Counts one more flow in `slot` (from an earlier `add()` of a flow with the same decision,
+   * component and actual path) without its record. Leak evidence is not recorded here: while the
+   * evidence list has room (`leakEvidenceFull` false), leaks go through `add()`.
+   */
+  count(slot: CountSlot, up: number, down: number, start: number | null, end: number | null): void {
+    const verdict = slot.verdict;
+    const first = start ?? end ?? Number.POSITIVE_INFINITY;
+    const last = end ?? start ?? Number.NEGATIVE_INFINITY;
     this.flows++;
     if (first < this.first) this.first = first;
     if (last > this.last) this.last = last;
+    const cell = slot.cell;
+    cell.flows++;
+    cell.bytesUp += up;
+    cell.bytesDown += down;
+    if (first < cell.first) cell.first = first;
+    if (last > cell.last) cell.last = last;
+    const destination = slot.destination;
+    if (destination === undefined) {
+      this.untracked.add(verdict, up, down, first, last);
+    } else {
+      const cellsOf = destination.cells;
+      (cellsOf[verdict] as number)++;
+      (cellsOf[UP + verdict] as number) += up;
+      (cellsOf[DOWN + verdict] as number) += down;
+      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
+      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
+    }
+    if (start !== null || end !== null) {
+      this.series.add((start ?? end) as number, slot.path, verdict, up + down);
+    } else {
+      this.undated++;
+    }
+    if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal++;
+  }
 
+  /** True once no more leak evidence is kept (later leaks are only counted). */
+  get leakEvidenceFull(): boolean {
+    return this.leaks.length >= this.leakLimit;
+  }
+
+  #slotFor(flow: FlowRecord, decision: Decision): CountSlot {
+    const verdict = verdictIndex[decision.verdict];
+    const path = pathIndex[flow.actualPath];
     const rule = decision.rule;
     const ruleKey = rule === null ? '' : rule.id;
     let cells = this.#lastRule;
@@ -252,11 +307,6 @@ export class AuditAggregate {
       cell = new Cell();
       (cells as RuleCells).cells[index] = cell;
     }
-    cell.flows++;
-    cell.bytesUp += up;
-    cell.bytesDown += down;
-    if (first < cell.first) cell.first = first;
-    if (last > cell.last) cell.last = last;
 
     // Classified by name when it could be; a host that is not a valid name is still shown as seen.
     const name =
@@ -277,26 +327,9 @@ export class AuditAggregate {
       }
       if (rule !== null && destination !== undefined) this.#rememberRef(rule, decision, destination);
     }
-    if (destination === undefined) {
-      this.untracked.add(verdict, up, down, first, last);
-    } else {
-      const cellsOf = destination.cells;
-      (cellsOf[verdict] as number)++;
-      (cellsOf[UP + verdict] as number) += up;
-      (cellsOf[DOWN + verdict] as number) += down;
-      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
-      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
-      if (destination.ruleByVerdict[verdict] === undefined)
-        destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
-    }
-
-    if (flow.start !== null || flow.end !== null) {
-      this.series.add((flow.start ?? flow.end) as number, path, verdict, up + down);
-    } else {
-      this.undated++;
-    }
-
-    if (verdict === LEAK) this.#recordLeak(flow, decision, component);
+    if (destination !== undefined && destination.ruleByVerdict[verdict] === undefined)
+      destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
+    return { verdict, path, component, cell, destination };
   }
 
   /** Totals per verdict, actual path, component and rule, summed from the cells. */
@@ -353,8 +386,8 @@ export class AuditAggregate {
   }
 
   #recordLeak(flow: FlowRecord, decision: Decision, component: Component): void {
+    if (this.leaks.length >= this.leakLimit) return; // then count() counted it
     this.leakTotal++;
-    if (this.leaks.length >= this.leakLimit) return;
     this.leaks.push({
       file: detachOrNull(flow.origin.file ?? null),
       line: flow.origin.line ?? null,

@@ -16,11 +16,13 @@ import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import { flowBatches } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
+import { FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
 import { type AuditReport, buildAuditReport, type InputReport } from './audit-report.js';
+import { AuditCounter } from './flow-counter.js';
 import type { FlowSink } from './flow-sink.js';
 import {
   closeFile,
@@ -29,6 +31,7 @@ import {
   openFile,
   type PlannedInput,
   planInput,
+  readsDirectly,
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
@@ -86,6 +89,12 @@ export interface AuditOptions {
   rename?: (path: string) => string;
   limits?: AuditLimits;
   now?: () => Date;
+  /**
+   * Count the flows of Squid native and Zeek conn logs from their key fields, without a record each,
+   * when nothing keeps records (no sinks, no Zeek join): flow-counter.ts. Default true; false
+   * builds and classifies every record (the reference the fast path is tested against).
+   */
+  fastCount?: boolean;
 }
 
 type ReadMode =
@@ -168,24 +177,41 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const format = input.format;
     if (format === null || report.status === 'failed') return;
     if (mode === 'unmatched' && join.waiting === 0) return;
-    let handle: OpenedFile;
-    try {
-      handle = input.pending ?? (await openFile(input.path, options.stdin));
-    } catch (cause) {
-      fail(entry, describeFsError(cause), problems);
-      return;
+    let handle: OpenedFile | undefined;
+    let chunks: FileChunks | undefined;
+    if (readsDirectly(input)) {
+      chunks = new FileChunks(input.path);
+    } else {
+      try {
+        handle = input.pending ?? (await openFile(input.path, options.stdin));
+      } catch (cause) {
+        fail(entry, describeFsError(cause), problems);
+        return;
+      }
     }
     input.pending = undefined;
-    const raw = handle.raw;
+    const raw = handle?.raw;
     options.progress?.update({
       step,
       steps: steps.length,
       file: input.name,
       total: input.size,
-      bytesRead: () => raw?.bytesRead ?? 0,
+      bytesRead: () => chunks?.bytesRead ?? raw?.bytesRead ?? 0,
       flows: () => aggregate.flows,
     });
+    const counter =
+      // Joining names to conn records (while ssl/http names wait) needs each record.
+      mode === 'emit' && sinks.length === 0 && join.waiting === 0 && options.fastCount !== false
+        ? new AuditCounter({
+            aggregate,
+            policy: options.policy,
+            resolver,
+            classify: classifyOptions,
+            dns,
+          })
+        : undefined;
     const ctx: IngestContext = {
+      counter,
       file: input.name,
       dns,
       options: options.formatOptions,
@@ -204,7 +230,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     };
     try {
       // Batches (about one per read chunk) rather than one await per flow: see IngestFormat.
-      batches: for await (const batch of flowBatches(format, handle.opened.stream, ctx)) {
+      const source = chunks ?? (handle as OpenedFile).opened.stream;
+      batches: for await (const batch of flowBatches(format, source, ctx)) {
         for (const flow of batch) {
           if (strictProblem) break batches;
           if (flow.origin.file === undefined) flow.origin.file = input.name;
@@ -227,7 +254,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         throw new PathwardenError('PW_ERR_INPUT_READ', `${input.name}: ${describeFsError(cause)}`, { cause });
       }
     } finally {
-      closeFile(handle);
+      if (handle !== undefined) closeFile(handle);
+      if (counter !== undefined) {
+        report.records += counter.taken;
+        report.flows += counter.taken;
+      }
     }
     if (strictProblem) throw strictFailure(strictProblem);
   };

@@ -3,6 +3,7 @@
 // what one line means.
 import { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
+import { FileChunks } from './file-chunks.js';
 import type { FormatName, IngestContext, IngestFormat } from './format.js';
 import { type LineReaderOptions, readLines } from './line-reader.js';
 
@@ -14,13 +15,19 @@ import { type LineReaderOptions, readLines } from './line-reader.js';
  */
 export async function* flowBatches(
   format: IngestFormat,
-  input: Readable,
+  input: Readable | FileChunks,
   ctx: IngestContext,
   batchSize = 512,
 ): AsyncGenerator<FlowRecord[], void, undefined> {
   const watch = new InputWatch();
+  const counted = ctx.counter?.taken ?? 0;
   const watched = watch.context(ctx);
-  const content = Readable.from(watch.content(input), { objectMode: false });
+  // A FileChunks reuses its buffer: it goes to the parser without a stream's read-ahead (only
+  // formats that merely iterate their input, see `iteratesInput`, are given one).
+  const content =
+    input instanceof FileChunks
+      ? (watch.content(input) as unknown as Readable)
+      : Readable.from(watch.content(input), { objectMode: false });
   if (format.parseBatches) {
     for await (const batch of format.parseBatches(content, watched)) {
       watch.flows += batch.length;
@@ -38,6 +45,7 @@ export async function* flowBatches(
     }
     if (batch.length > 0) yield batch;
   }
+  if (ctx.counter) watch.flows += ctx.counter.taken - counted;
   if (watch.sawContent && watch.flows === 0 && watch.problems === 0) {
     ctx.problem(
       1,
@@ -57,6 +65,7 @@ class InputWatch {
       file: ctx.file,
       dns: ctx.dns,
       options: ctx.options,
+      counter: ctx.counter,
       problem: (line, message, field) => {
         this.problems++;
         ctx.problem(line, message, field);
@@ -93,6 +102,8 @@ export interface FormatSpec {
   description: string;
   sniff(head: Buffer): number;
   parseBatches(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
+  /** See IngestFormat.iteratesInput. */
+  iteratesInput?: boolean;
 }
 
 /** An IngestFormat from a batch parser; `parse` yields the same flows one by one. */
@@ -102,6 +113,7 @@ export function defineFormat(spec: FormatSpec): IngestFormat {
     description: spec.description,
     sniff: spec.sniff,
     parseBatches: spec.parseBatches,
+    iteratesInput: spec.iteratesInput,
     async *parse(input, ctx) {
       for await (const batch of spec.parseBatches(input, ctx)) yield* batch;
     },

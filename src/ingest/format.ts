@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
 import type { DnsAnswers } from './dns-answers.js';
+import type { FlowCounter } from './flow-facts.js';
 
 export type FormatName =
   | 'har'
@@ -40,6 +41,12 @@ export interface IngestContext {
   dns: DnsAnswers;
   /** Settings given for the formats (none by default). */
   options?: FormatOptions;
+  /**
+   * When set, formats that support it (Squid native, Zeek conn) hand their flows to it instead of
+   * yielding them (see flow-facts.ts); other formats ignore it. Only for consumers that keep no
+   * flow.
+   */
+  counter?: FlowCounter;
 }
 
 export interface IngestFormat {
@@ -63,4 +70,10 @@ export interface IngestFormat {
    * reads any format this way.
    */
   parseBatches?(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
+  /**
+   * True when `parseBatches` only iterates its input (for await) through readChunks() and keeps no
+   * view of a chunk: it may then be given a FileChunks (file-chunks.ts) instead of a stream, and a
+   * byte range of a file that starts and ends at line boundaries.
+   */
+  iteratesInput?: boolean;
 }
