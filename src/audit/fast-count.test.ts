@@ -3,56 +3,14 @@
 // JSON reports must be byte-identical on every fixture and sample, alone and together, and on
 // logs made to exercise the fast path's edges (repeated keys, leaks past the evidence limit, a full
 // destination table, bad lines between good ones, DNS answers, several hierarchy codes).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packageRoot, parseCatalog } from '../catalog/load.js';
-import { isPathwardenError } from '../errors.js';
+import { parseCatalog } from '../catalog/load.js';
 import { Policy } from '../policy/policy.js';
-import { topologySchema } from '../policy/topology.js';
-import { renderJsonReport } from './report-json.js';
-import { type AuditOptions, runAudit } from './run-audit.js';
-import { builtinPolicy } from './test-support.js';
-
-const topology = topologySchema.parse({
-  expressroute: {
-    prefixes: ['13.73.248.0/24', '175.16.199.0/26'],
-    proxies: ['10.9.0.1:3128'],
-    sourceAddresses: ['10.20.0.5'],
-  },
-  internet: { proxies: ['10.9.0.2:3128'], sourceAddresses: ['10.20.0.6'] },
-  default: 'internet',
-});
-
-const fixtures = join(packageRoot(), 'test', 'fixtures');
-/** Every audit input among the fixtures (not code, notes or catalogs). */
-export function fixtureInputs(): string[] {
-  const files: string[] = [];
-  for (const folder of ['samples', 'ingest', 'pcap']) {
-    for (const name of readdirSync(join(fixtures, folder)).sort()) {
-      const path = join(fixtures, folder, name);
-      if (statSync(path).isFile() && !/\.(md|ts|sh|mjs|hex)$/.test(name)) files.push(path);
-    }
-  }
-  return files;
-}
-
-/** The --json report of an audit, or the error it stops with. */
-export async function jsonOf(options: Partial<AuditOptions> & { inputs: string[] }): Promise<string> {
-  try {
-    const report = await runAudit({
-      policy: builtinPolicy(),
-      topology,
-      now: () => new Date(0),
-      ...options,
-    });
-    return renderJsonReport(report);
-  } catch (error) {
-    if (isPathwardenError(error)) return `error ${error.code}: ${error.message}`;
-    throw error;
-  }
-}
+import type { AuditOptions } from './run-audit.js';
+import { fixtureFolders, fixtureInputs, fixtures, jsonOf } from './test-reports.js';
 
 const both = async (options: Partial<AuditOptions> & { inputs: string[] }) => {
   const general = await jsonOf({ ...options, fastCount: false });
@@ -151,8 +109,7 @@ describe('fast path of the audit', () => {
   });
 
   test('same JSON report on all fixtures audited together', async () => {
-    const folders = ['samples', 'ingest', 'pcap'].map((folder) => join(fixtures, folder));
-    const { general, fast } = await both({ inputs: folders });
+    const { general, fast } = await both({ inputs: fixtureFolders() });
     expect(fast).toBe(general);
     expect(general).toContain('"flows"');
   });
