@@ -9,7 +9,7 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Decision, ExpectedPath, RuleRef } from '../policy/policy.js';
 import { type Verdict, verdicts } from '../policy/verdict.js';
 import { detach, detachOrNull } from './detach.js';
-import { type SeriesPath, seriesPaths, TimeSeries } from './time-series.js';
+import { type SeriesPath, type SeriesSnapshot, seriesPaths, TimeSeries } from './time-series.js';
 
 const verdictIndex: Readonly<Record<Verdict, number>> = Object.fromEntries(
   verdicts.map((verdict, i) => [verdict, i]),
@@ -187,6 +187,33 @@ export interface CountSlot {
   readonly destination: DestinationTally | undefined;
 }
 
+/** AuditAggregate.snapshot(): the counts of (part of) an audit as plain, cloneable data. */
+export interface AggregateSnapshot {
+  flows: number;
+  leakTotal: number;
+  undated: number;
+  first: number;
+  last: number;
+  rules: {
+    key: string;
+    ruleId: string | null;
+    activity: string | null;
+    expectedPath: ExpectedPath;
+    cells: (readonly [number, Omit<Cell, never>])[];
+  }[];
+  destinations: { destination: string; cells: Float64Array; ruleByVerdict: (string | null | undefined)[] }[];
+  untracked: {
+    flows: number;
+    bytesUp: number;
+    bytesDown: number;
+    first: number;
+    last: number;
+    verdicts: Float64Array;
+  };
+  series: SeriesSnapshot;
+  leaks: LeakEvidence[];
+}
+
 export interface AggregateLimits {
   /** Distinct destinations tracked one by one (default 100,000). */
   destinations?: number;
@@ -330,6 +357,103 @@ export class AuditAggregate {
     if (destination !== undefined && destination.ruleByVerdict[verdict] === undefined)
       destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
     return { verdict, path, component, cell, destination };
+  }
+
+  /** Everything counted so far as plain data, for a worker thread to send its part of an audit. */
+  snapshot(): AggregateSnapshot {
+    const plain = (cell: Cell) => ({ ...cell });
+    return {
+      flows: this.flows,
+      leakTotal: this.leakTotal,
+      undated: this.undated,
+      first: this.first,
+      last: this.last,
+      rules: [...this.#rules].map(([key, rule]) => ({
+        key,
+        ruleId: rule.ruleId,
+        activity: rule.activity,
+        expectedPath: rule.expectedPath,
+        cells: rule.cells.flatMap((cell, index) =>
+          cell === undefined ? [] : [[index, plain(cell)] as const],
+        ),
+      })),
+      destinations: this.destinationTallies().map((tally) => ({
+        destination: tally.destination,
+        cells: tally.cells,
+        ruleByVerdict: tally.ruleByVerdict,
+      })),
+      untracked: { ...this.untracked, verdicts: this.untracked.verdicts },
+      series: this.series.snapshot(),
+      leaks: this.leaks,
+    };
+  }
+
+  /**
+   * Adds the counts of a later part of the same audit (a snapshot of the flows that come after
+   * every flow counted here), as if its flows had been added one by one after these: new rules and
+   * destinations go after the known ones, leak evidence is appended up to the limit. Returns false,
+   * having changed nothing, when that is not possible exactly: when the destination table would
+   * overflow (which names are tracked would depend on the order of flows within the parts).
+   */
+  merge(part: AggregateSnapshot): boolean {
+    let added = 0;
+    for (const { destination } of part.destinations)
+      if (this.#destinations[destination] === undefined) added++;
+    if (
+      part.untracked.flows > 0 ||
+      this.untracked.flows > 0 ||
+      this.#destinationCount + added > this.destinationLimit
+    )
+      return false;
+    this.flows += part.flows;
+    this.leakTotal += part.leakTotal;
+    this.undated += part.undated;
+    this.first = Math.min(this.first, part.first);
+    this.last = Math.max(this.last, part.last);
+    for (const rule of part.rules) {
+      let cells = this.#rules.get(rule.key);
+      if (cells === undefined) {
+        cells = new RuleCells(rule.ruleId, rule.activity, rule.expectedPath);
+        this.#rules.set(rule.key, cells);
+      }
+      for (const [index, from] of rule.cells) {
+        let cell = cells.cells[index];
+        if (cell === undefined) {
+          cell = new Cell();
+          cells.cells[index] = cell;
+        }
+        cell.flows += from.flows;
+        cell.bytesUp += from.bytesUp;
+        cell.bytesDown += from.bytesDown;
+        cell.first = Math.min(cell.first, from.first);
+        cell.last = Math.max(cell.last, from.last);
+      }
+    }
+    this.#lastRuleKey = undefined;
+    this.#lastRule = undefined;
+    for (const from of part.destinations) {
+      let tally = this.#destinations[from.destination];
+      if (tally === undefined) {
+        tally = new DestinationTally(from.destination);
+        this.#destinations[from.destination] = tally;
+        this.#destinationCount++;
+      }
+      const cells = tally.cells;
+      for (let v = 0; v < verdicts.length; v++) {
+        (cells[v] as number) += from.cells[v] as number;
+        (cells[UP + v] as number) += from.cells[UP + v] as number;
+        (cells[DOWN + v] as number) += from.cells[DOWN + v] as number;
+        cells[FIRST + v] = Math.min(cells[FIRST + v] as number, from.cells[FIRST + v] as number);
+        cells[LAST + v] = Math.max(cells[LAST + v] as number, from.cells[LAST + v] as number);
+        if (tally.ruleByVerdict[v] === undefined) tally.ruleByVerdict[v] = from.ruleByVerdict[v];
+      }
+    }
+    this.series.merge(part.series);
+    for (const leak of part.leaks) {
+      if (this.leaks.length >= this.leakLimit) break;
+      this.leaks.push(leak);
+    }
+    return true;
   }
 
   /** Totals per verdict, actual path, component and rule, summed from the cells. */

@@ -14,7 +14,7 @@ import type { Component } from '../catalog/model.js';
 import { PathwardenError, type Problem } from '../errors.js';
 import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
-import { flowBatches } from '../ingest/batches.js';
+import { flowBatches, type InputSeen } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import { FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
@@ -95,6 +95,16 @@ export interface AuditOptions {
    * builds and classifies every record (the reference the fast path is tested against).
    */
   fastCount?: boolean;
+  /**
+   * Worker threads (`audit --jobs N`, default 1): inputs, and byte ranges of large line-based
+   * inputs, are read in parallel and their counts merged into the report one job would give
+   * (jobs.ts says when an audit stays on one thread).
+   */
+  jobs?: number;
+  /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
+  splitBytes?: number;
+  /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
+  part?: { start: number; end: number; prelude: Buffer | null };
 }
 
 type ReadMode =
@@ -105,7 +115,51 @@ type ReadMode =
   /** Second read of an ssl/http log: only records whose uid met no conn record become flows. */
   | 'unmatched';
 
+/** Audits the inputs: with `jobs` above 1 on worker threads where it can (jobs.ts), else here. */
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  if ((options.jobs ?? 1) > 1) {
+    const { runJobs } = await import('./jobs.js');
+    const report = await runJobs(options);
+    if (report !== undefined) return report;
+  }
+  return reportOf(await readAll(options), options);
+}
+
+/** What reading an audit's inputs leaves: the counts and everything the report says besides. */
+export interface AuditState {
+  aggregate: AuditAggregate;
+  problems: ProblemLog;
+  planned: PlannedEntry[];
+  dns: DnsAnswers;
+  join: ZeekNameJoin;
+  topology: Topology;
+  /** Per problem reported once per input (OnceReporter), its key (for parts, see AuditOptions.part). */
+  onceKeys: Map<AuditProblem, string>;
+  /** Part reads: what flowBatches saw and how many newlines were read (prelude included). */
+  seen?: InputSeen;
+  lines: number;
+}
+
+export function reportOf(state: AuditState, options: AuditOptions): AuditReport {
+  const { aggregate, topology, planned, dns, join, problems } = state;
+  return buildAuditReport(aggregate, {
+    generatedAt: (options.now ?? (() => new Date()))(),
+    catalog: {
+      name: options.policy.catalog.name,
+      version: options.policy.catalog.version,
+      profile: options.policy.profile,
+    },
+    topology: { file: options.topologyFile ?? null, default: topology.default },
+    inputs: planned.map(({ report }) => report),
+    dnsAnswers: dns.answers,
+    zeek: { joined: join.joined, unmatched: join.waiting, overflow: join.overflow },
+    problems,
+    top: options.limits?.top,
+  });
+}
+
+/** Reads every input in order on this thread (one job). */
+export async function readAll(options: AuditOptions): Promise<AuditState> {
   const formats = options.formats ?? registryFormats;
   const forced = options.format === undefined ? undefined : formats.get(options.format);
   if (options.format !== undefined && forced === undefined) {
@@ -136,6 +190,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   }
   const join = new ZeekNameJoin(limits.zeekJoin);
   let strictProblem: AuditProblem | undefined;
+  const onceKeys = new Map<AuditProblem, string>();
+  let onceKey: string | undefined;
+  let seen: InputSeen | undefined;
+  let lines = 0;
+  const part = options.part;
 
   const readable = planned.filter(({ input }) => input.format !== null);
   const names = joining ? readable.filter(({ input }) => input.role === 'zeek-names') : [];
@@ -179,7 +238,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     if (mode === 'unmatched' && join.waiting === 0) return;
     let handle: OpenedFile | undefined;
     let chunks: FileChunks | undefined;
-    if (readsDirectly(input)) {
+    if (part !== undefined) {
+      chunks = new FileChunks(input.path, part.start, part.end, part.prelude);
+    } else if (readsDirectly(input)) {
       chunks = new FileChunks(input.path);
     } else {
       try {
@@ -212,6 +273,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         : undefined;
     const ctx: IngestContext = {
       counter,
+      once: (key) => {
+        onceKey = key;
+      },
+      linesRead: (count) => {
+        lines = count;
+      },
       file: input.name,
       dns,
       options: options.formatOptions,
@@ -220,6 +287,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
           ? () => {}
           : (line, message, field) => {
               const problem = problems.add(input.name, line, field ? `${field}: ${message}` : message);
+              if (onceKey !== undefined) {
+                onceKeys.set(problem, onceKey);
+                onceKey = undefined;
+              }
               report.problems++;
               if (options.strict) {
                 strictProblem ??= problem;
@@ -231,7 +302,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     try {
       // Batches (about one per read chunk) rather than one await per flow: see IngestFormat.
       const source = chunks ?? (handle as OpenedFile).opened.stream;
-      batches: for await (const batch of flowBatches(format, source, ctx)) {
+      const watch =
+        part === undefined
+          ? undefined
+          : (what: InputSeen) => {
+              seen = what;
+            };
+      batches: for await (const batch of flowBatches(format, source, ctx, undefined, watch)) {
         for (const flow of batch) {
           if (strictProblem) break batches;
           if (flow.origin.file === undefined) flow.origin.file = input.name;
@@ -271,23 +348,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     for (const { input } of planned) if (input.pending) closeFile(input.pending);
   }
 
-  return buildAuditReport(aggregate, {
-    generatedAt: (options.now ?? (() => new Date()))(),
-    catalog: {
-      name: options.policy.catalog.name,
-      version: options.policy.catalog.version,
-      profile: options.policy.profile,
-    },
-    topology: { file: options.topologyFile ?? null, default: topology.default },
-    inputs: planned.map(({ report }) => report),
-    dnsAnswers: dns.answers,
-    zeek: { joined: join.joined, unmatched: join.waiting, overflow: join.overflow },
-    problems,
-    top: limits.top,
-  });
+  return { aggregate, problems, planned, dns, join, topology, onceKeys, seen, lines };
 }
 
-interface PlannedEntry {
+export interface PlannedEntry {
   input: PlannedInput;
   report: InputReport;
 }
@@ -296,7 +360,7 @@ interface PlannedEntry {
  * Expands and opens every input before reading any, so that a missing file or an unrecognised
  * format is reported (all of them at once) before any output is written.
  */
-async function planInputs(
+export async function planInputs(
   options: AuditOptions,
   forced: PlannedInput['format'] | undefined,
   formats: FormatSource,

@@ -32,6 +32,12 @@ export interface SeriesResult {
   buckets: SeriesBucket[];
 }
 
+/** A TimeSeries as plain data: its ladder rung and its buckets (index at that width, cells). */
+export interface SeriesSnapshot {
+  rung: number;
+  cells: [number, Float64Array][];
+}
+
 export class TimeSeries {
   readonly maxBuckets: number;
   #rung = 0;
@@ -49,34 +55,35 @@ export class TimeSeries {
 
   /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */
   add(time: number, path: number, verdict: number, bytes: number): void {
-    let index = Math.floor(time / this.#bucketMs);
-    let cells: Float64Array | undefined;
-    if (index === this.#lastIndex) {
-      cells = this.#last;
-    } else {
-      cells = this.#cells.get(index);
-      if (cells === undefined) {
-        const min = Math.min(this.#min, index);
-        const max = Math.max(this.#max, index);
-        if (max - min + 1 > this.maxBuckets) {
-          this.#coarsen(time);
-          index = Math.floor(time / this.#bucketMs);
-          cells = this.#cells.get(index);
-        }
-        if (cells === undefined) {
-          cells = new Float64Array(CELLS);
-          this.#cells.set(index, cells);
-          if (index < this.#min) this.#min = index;
-          if (index > this.#max) this.#max = index;
-        }
-      }
-      this.#lastIndex = index;
-      this.#last = cells;
-    }
-    const target = cells as Float64Array;
+    const index = Math.floor(time / this.#bucketMs);
+    const target = index === this.#lastIndex ? (this.#last as Float64Array) : this.#cellsAt(time);
     (target[FLOWS] as number)++;
     (target[PATH0 + path] as number) += bytes;
     (target[VERDICT0 + verdict] as number) += bytes;
+  }
+
+  /** The bucket of `time`, made (and the width widened, if needed) when it has none yet. */
+  #cellsAt(time: number): Float64Array {
+    let index = Math.floor(time / this.#bucketMs);
+    let cells = this.#cells.get(index);
+    if (cells === undefined) {
+      const min = Math.min(this.#min, index);
+      const max = Math.max(this.#max, index);
+      if (max - min + 1 > this.maxBuckets) {
+        this.#coarsen(time);
+        index = Math.floor(time / this.#bucketMs);
+        cells = this.#cells.get(index);
+      }
+      if (cells === undefined) {
+        cells = new Float64Array(CELLS);
+        this.#cells.set(index, cells);
+        if (index < this.#min) this.#min = index;
+        if (index > this.#max) this.#max = index;
+      }
+    }
+    this.#lastIndex = index;
+    this.#last = cells;
+    return cells;
   }
 
   /** Current internal bucket width in ms. */
@@ -112,6 +119,51 @@ export class TimeSeries {
       buckets.push(toBucket(index * widthMs, merged.get(index)));
     }
     return { bucketMs: widthMs, buckets };
+  }
+
+  /** The buckets as plain data (for a worker thread to send its part of an audit). */
+  snapshot(): SeriesSnapshot {
+    return { rung: this.#rung, cells: [...this.#cells] };
+  }
+
+  /**
+   * Adds another series' buckets (same maxBuckets): both are brought to the wider width, then
+   * widened further if the union spans too many buckets. The result is the series a single run over
+   * both sets of flows would hold: widths depend only on the span of the times, and sums on nothing
+   * but the flows.
+   */
+  merge(other: SeriesSnapshot): void {
+    if (other.cells.length === 0) return;
+    if (other.rung > this.#rung) this.#widen(other.rung);
+    const otherMs = ladderMs(other.rung);
+    for (const [index, values] of other.cells) {
+      // The bucket's start stands for its flows: every width divides the wider ones.
+      const target = this.#cellsAt(index * otherMs);
+      for (let i = 0; i < CELLS; i++) (target[i] as number) += values[i] as number;
+    }
+  }
+
+  /** Moves every bucket to ladder rung `rung` (wider). */
+  #widen(rung: number): void {
+    const widthMs = ladderMs(rung);
+    const cells = new Map<number, Float64Array>();
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const [index, values] of this.#cells) {
+      const outer = Math.floor((index * this.#bucketMs) / widthMs);
+      const into = cells.get(outer);
+      if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += values[i] as number;
+      else cells.set(outer, values);
+      min = Math.min(min, outer);
+      max = Math.max(max, outer);
+    }
+    this.#cells = cells;
+    this.#min = min;
+    this.#max = max;
+    this.#rung = rung;
+    this.#bucketMs = widthMs;
+    this.#lastIndex = Number.NaN;
+    this.#last = undefined;
   }
 
   #coarsen(time: number): void {

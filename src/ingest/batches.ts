@@ -18,6 +18,8 @@ export async function* flowBatches(
   input: Readable | FileChunks,
   ctx: IngestContext,
   batchSize = 512,
+  /** For a byte range of an input: no "no record recognised" problem; what was seen is passed here. */
+  part?: (seen: InputSeen) => void,
 ): AsyncGenerator<FlowRecord[], void, undefined> {
   const watch = new InputWatch();
   const counted = ctx.counter?.taken ?? 0;
@@ -46,12 +48,24 @@ export async function* flowBatches(
     if (batch.length > 0) yield batch;
   }
   if (ctx.counter) watch.flows += ctx.counter.taken - counted;
-  if (watch.sawContent && watch.flows === 0 && watch.problems === 0) {
-    ctx.problem(
-      1,
-      `no record recognised: the input has content, but nothing in it was read as a ${format.name} record (another format or variant, or only records that are not flows)`,
-    );
-  }
+  if (part) part({ sawContent: watch.sawContent, flows: watch.flows, problems: watch.problems });
+  else if (isUnrecognised(watch)) ctx.problem(1, unrecognisedMessage(format.name));
+}
+
+/** What flowBatches saw of an input (or of a byte range of it). */
+export interface InputSeen {
+  sawContent: boolean;
+  flows: number;
+  problems: number;
+}
+
+/** An input with content that gave neither a flow nor a problem. */
+export function isUnrecognised(seen: InputSeen): boolean {
+  return seen.sawContent && seen.flows === 0 && seen.problems === 0;
+}
+
+export function unrecognisedMessage(format: FormatName): string {
+  return `no record recognised: the input has content, but nothing in it was read as a ${format} record (another format or variant, or only records that are not flows)`;
 }
 
 /** What flowBatches counts of one input: whether it had content, its flows and its problems. */
@@ -66,6 +80,8 @@ class InputWatch {
       dns: ctx.dns,
       options: ctx.options,
       counter: ctx.counter,
+      once: ctx.once,
+      linesRead: ctx.linesRead,
       problem: (line, message, field) => {
         this.problems++;
         ctx.problem(line, message, field);
@@ -104,6 +120,8 @@ export interface FormatSpec {
   parseBatches(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
   /** See IngestFormat.iteratesInput. */
   iteratesInput?: boolean;
+  /** See IngestFormat.headerLine. */
+  headerLine?(line: string): 'start' | 'header' | undefined;
 }
 
 /** An IngestFormat from a batch parser; `parse` yields the same flows one by one. */
@@ -114,6 +132,7 @@ export function defineFormat(spec: FormatSpec): IngestFormat {
     sniff: spec.sniff,
     parseBatches: spec.parseBatches,
     iteratesInput: spec.iteratesInput,
+    headerLine: spec.headerLine,
     async *parse(input, ctx) {
       for await (const batch of spec.parseBatches(input, ctx)) yield* batch;
     },

@@ -18,6 +18,8 @@ export class FileChunks implements AsyncIterable<Buffer> {
     readonly start = 0,
     /** Byte offset after the last byte read (default: the end of the file). */
     readonly end = Number.POSITIVE_INFINITY,
+    /** Whole lines read before the range (the header lines a range needs, e.g. Zeek's #fields). */
+    readonly prelude: Uint8Array | null = null,
     readonly chunkBytes = FILE_CHUNK_BYTES,
   ) {}
 
@@ -25,6 +27,10 @@ export class FileChunks implements AsyncIterable<Buffer> {
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     const handle = await open(this.path, 'r');
     try {
+      const prelude = this.prelude;
+      // A Buffer sent to a worker thread arrives as a plain Uint8Array: made a Buffer again.
+      if (prelude !== null && prelude.length > 0)
+        yield Buffer.from(prelude.buffer, prelude.byteOffset, prelude.length);
       const buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
       let position = this.start;
       while (position < this.end) {

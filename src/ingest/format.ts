@@ -47,6 +47,13 @@ export interface IngestContext {
    * flow.
    */
   counter?: FlowCounter;
+  /**
+   * Told the key of a problem reported once per input (OnceReporter) just before it is reported:
+   * an audit that reads one input in several byte ranges keeps only the first of each key.
+   */
+  once?: (key: string) => void;
+  /** Told the number of newlines in the input once readChunks() has read all of it. */
+  linesRead?: (lines: number) => void;
 }
 
 export interface IngestFormat {
@@ -76,4 +83,11 @@ export interface IngestFormat {
    * byte range of a file that starts and ends at line boundaries.
    */
   iteratesInput?: boolean;
+  /**
+   * For formats whose lines depend on header lines before them (Zeek's `#fields`): whether `line`
+   * starts a new header block (`start`: earlier header lines no longer apply), belongs to one
+   * (`header`), or neither. A byte range of such an input is read after the header lines in force
+   * where it starts.
+   */
+  headerLine?(line: string): 'start' | 'header' | undefined;
 }

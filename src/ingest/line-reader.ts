@@ -120,6 +120,7 @@ export async function* readChunks(
   }
   if (pendingBytes > 0)
     yield { bytes: Buffer.concat(pending, pendingBytes), linesBefore: lines, newlines: -1 };
+  ctx.linesRead?.(lines);
 }
 
 function countNewlines(bytes: Buffer): number {

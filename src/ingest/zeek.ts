@@ -39,6 +39,8 @@ export const zeekFormat = defineFormat({
   name: 'zeek',
   description: 'Zeek conn, dns, ssl and http logs (TSV with #fields headers, or JSON lines)',
   iteratesInput: true,
+  headerLine: (line) =>
+    line.startsWith('#separator') ? 'start' : line.startsWith('#') ? 'header' : undefined,
   sniff(head) {
     const lines = headLines(head, 10);
     const first = lines[0];
