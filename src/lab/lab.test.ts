@@ -60,6 +60,8 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     const elapsed = Date.now() - started;
+    // Say why when the lab printed no report (a crash or an error exit), instead of a bare JSON error.
+    expect(stdout.trim(), `lab run exited ${code} without a JSON report; stderr:\n${stderr}`).toMatch(/^\{/);
     const report = JSON.parse(stdout) as {
       passed: boolean;
       scenarios: {
