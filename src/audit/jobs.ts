@@ -21,6 +21,7 @@ import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import { FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestFormat } from '../ingest/format.js';
+import type { Policy } from '../policy/policy.js';
 import { emptyTopology, type Topology } from '../policy/topology.js';
 import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
@@ -32,6 +33,7 @@ import {
   type AuditState,
   type PlannedEntry,
   planInputs,
+  readAll,
   reportOf,
 } from './run-audit.js';
 import { ZeekNameJoin } from './zeek-join.js';
@@ -241,7 +243,44 @@ async function headerLines(
   }
 }
 
-/** Runs the items on `count` workers; undefined when a worker fails (the audit then runs here). */
+/**
+ * Reads one item with readAll() on a fresh state and returns its counts as plain data (on a worker
+ * thread, or on this one).
+ */
+export async function readItem(item: JobItem, policy: Policy, init: JobInit): Promise<PartResult> {
+  const state = await readAll({
+    inputs: [item.path],
+    rename: () => item.name,
+    policy,
+    topology: init.topology,
+    component: init.component,
+    format: item.format,
+    formatOptions: init.formatOptions,
+    limits: init.limits,
+    fastCount: init.fastCount,
+    part: item.part,
+  });
+  const entry = state.planned[0];
+  return {
+    item: item.index,
+    aggregate: state.aggregate.snapshot(),
+    problems: state.problems.listed.map((problem) => ({
+      ...problem,
+      once: state.onceKeys.get(problem) ?? null,
+    })),
+    problemTotal: state.problems.total,
+    failures: state.problems.inputs,
+    report: entry === undefined ? null : entry.report,
+    dnsAnswers: state.dns.answers,
+    seen: state.seen ?? null,
+    lines: state.lines,
+  };
+}
+
+/**
+ * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
+ * module loading and JIT warm-up); undefined when one fails (the audit then runs on one thread).
+ */
 function runWorkers(
   script: string,
   count: number,
@@ -271,41 +310,49 @@ function runWorkers(
       options.progress?.stop();
       resolve(value);
     };
-    const feed = (worker: Worker) => {
+    const fail = () => {
+      if (failed) return;
+      failed = true;
+      finish(undefined);
+    };
+    const take = (): JobItem | undefined => {
       const item = items[next];
-      if (item === undefined) {
-        worker.postMessage(null);
-        return;
-      }
+      if (item === undefined) return undefined;
       next++;
       const { entry: _entry, preludeLines: _lines, ...job } = item;
-      worker.postMessage(job);
+      return job;
     };
-    for (let i = 0; i < count; i++) {
+    /** Records a result; true while items remain to be read. */
+    const record = (result: PartResult): void => {
+      results[result.item] = result;
+      flows += result.aggregate.flows;
+      const item = items[result.item];
+      if (item?.part) bytes += item.part.end - item.part.start;
+      done++;
+      if (done === items.length) finish(results);
+    };
+    const feed = (worker: Worker) => worker.postMessage(take() ?? null);
+    for (let i = 1; i < count; i++) {
       const worker = new Worker(script, { workerData: init });
       workers.push(worker);
       worker.on('message', (result: PartResult | { item: number; error: string }) => {
         if (failed) return;
-        if ('error' in result) {
-          failed = true;
-          finish(undefined);
-          return;
-        }
-        results[result.item] = result;
-        flows += result.aggregate.flows;
-        const item = items[result.item];
-        if (item?.part) bytes += item.part.end - item.part.start;
-        done++;
-        if (done === items.length) finish(results);
-        else feed(worker);
+        if ('error' in result) return fail();
+        record(result);
+        if (!failed) feed(worker);
       });
-      worker.on('error', () => {
-        if (failed) return;
-        failed = true;
-        finish(undefined);
-      });
+      worker.on('error', fail);
       feed(worker);
     }
+    void (async () => {
+      for (let item = take(); item !== undefined && !failed; item = take()) {
+        try {
+          record(await readItem(item, options.policy, init));
+        } catch {
+          fail();
+        }
+      }
+    })();
   });
 }
 
