@@ -64,18 +64,9 @@ function squidLog(lines: number): string {
 
 /** A Zeek conn log (TSV) with a few responders, repeated, and some records the fast path declines. */
 function zeekLog(lines: number): string {
-  const fields = [
-    'ts',
-    'uid',
-    'id.orig_h',
-    'id.orig_p',
-    'id.resp_h',
-    'id.resp_p',
-    'proto',
-    'duration',
-    'orig_bytes',
-    'resp_bytes',
-  ];
+  const fields = 'ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto duration orig_bytes resp_bytes'.split(
+    ' ',
+  );
   const out = ['#separator \\x09', '#path\tconn', `#fields\t${fields.join('\t')}`];
   const responders = ['13.73.248.20', '52.123.1.10', '10.9.9.9', '93.184.216.34', '2001:db8::2', '013.1.1.1'];
   for (let i = 0; i < lines; i++) {

@@ -168,34 +168,15 @@ export class TimeSeries {
 
   #coarsen(time: number): void {
     const point = Math.floor(time / this.#bucketMs);
-    let min = Math.min(this.#min, point) * this.#bucketMs;
-    let max = Math.max(this.#max, point) * this.#bucketMs;
+    const min = Math.min(this.#min, point) * this.#bucketMs;
+    const max = Math.max(this.#max, point) * this.#bucketMs;
     let rung = this.#rung;
     let widthMs = this.#bucketMs;
     while (Math.floor(max / widthMs) - Math.floor(min / widthMs) + 1 > this.maxBuckets) {
       rung++;
       widthMs = ladderMs(rung);
     }
-    const cells = new Map<number, Float64Array>();
-    let newMin = Number.POSITIVE_INFINITY;
-    let newMax = Number.NEGATIVE_INFINITY;
-    for (const [index, values] of this.#cells) {
-      const outer = Math.floor((index * this.#bucketMs) / widthMs);
-      const into = cells.get(outer);
-      if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += values[i] as number;
-      else cells.set(outer, values);
-      newMin = Math.min(newMin, outer);
-      newMax = Math.max(newMax, outer);
-    }
-    min = newMin;
-    max = newMax;
-    this.#cells = cells;
-    this.#min = min;
-    this.#max = max;
-    this.#rung = rung;
-    this.#bucketMs = widthMs;
-    this.#lastIndex = Number.NaN;
-    this.#last = undefined;
+    this.#widen(rung);
   }
 }
 
