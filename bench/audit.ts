@@ -1,13 +1,16 @@
 // `npm run bench:audit`: throughput and memory of `pathwarden audit` on a >= 1 GB Squid log and a
 // >= 1 GB Zeek conn log (and a pcap when the pcap format is registered), next to two baselines run
 // on the same files in the same run: `wc -l` (the I/O floor) and a mawk one-liner that counts hosts
-// without any matching. Each command runs in a child process under /usr/bin/time -v for its peak
-// RSS. Inputs are generated in os.tmpdir() and deleted afterwards.
+// without any matching, and the audit again with --jobs 2 on the Squid and Zeek logs. Each command
+// runs in a child process under /usr/bin/time -v for its peak RSS and CPU time (user + system):
+// MB/s on the wall clock and MB per CPU second, each with its ratio to mawk's in the same run.
+// Inputs are generated in os.tmpdir() and deleted afterwards.
 //
-//   node dist/bench/audit.js [--size MB] [--quick] [--keep]
+//   node dist/bench/audit.js [--size MB] [--quick] [--keep] [--generate DIR]
 //
 // --size MB: size of each generated input (default 1100 MB, i.e. >= 1 GiB); --quick: 32 MB inputs,
-// a smoke run; --keep: leave the inputs in place. MB = 1,000,000 bytes throughout.
+// a smoke run; --keep: leave the inputs in place; --generate DIR: only write the Squid log, the
+// Zeek conn log and the topology into DIR (for profiling), measure nothing. MB = 1,000,000 bytes.
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -28,19 +31,25 @@ import { getFormat } from '../src/ingest/registry.js';
 import { Random } from '../src/util/random.js';
 
 const MB = 1_000_000;
+/** The benchmark's topology: circuit and Internet proxies, source addresses and prefixes. */
+const TOPOLOGY =
+  'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n';
 const MAWK_PROGRAM = '{split($7,a,":"); c[a[1]]++}';
 
 interface Options {
   sizeMb: number;
   keep: boolean;
+  /** Only write the Squid and Zeek conn inputs into this folder (for profiling), then stop. */
+  generate: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { sizeMb: 1100, keep: false };
+  const options: Options = { sizeMb: 1100, keep: false, generate: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.sizeMb = 32;
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--generate') options.generate = argv[++i] ?? '';
     else if (arg === '--size') {
       const value = Number(argv[++i]);
       if (!(value > 0)) throw new Error('--size needs a number of MB');
@@ -211,6 +220,8 @@ function generatePcap(path: string, bytes: number): number {
 interface Run {
   tool: string;
   seconds: number;
+  /** User + system CPU seconds (from /usr/bin/time -v), null without it. */
+  cpuSeconds: number | null;
   peakRssKb: number | null;
   stdout: string;
   ok: boolean;
@@ -227,10 +238,13 @@ function measure(tool: string, command: string, args: readonly string[]): Run {
     : spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * MB });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr ?? '');
+  const user = /User time \(seconds\): ([\d.]+)/.exec(result.stderr ?? '');
+  const system = /System time \(seconds\): ([\d.]+)/.exec(result.stderr ?? '');
   const ok = result.status === 0 || (result.status === 1 && tool.startsWith('pathwarden'));
   return {
     tool,
     seconds,
+    cpuSeconds: user && system ? Number(user[1]) + Number(system[1]) : null,
     peakRssKb: rss ? Number(rss[1]) : null,
     stdout: result.stdout ?? '',
     ok,
@@ -249,9 +263,9 @@ interface Row {
   flows: number | null;
 }
 
-function auditRun(file: string, topology: string): Row['run'] & { flows: number | null } {
+function auditRun(file: string, topology: string, jobs = 1): Row['run'] & { flows: number | null } {
   const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-  const run = measure('pathwarden audit', process.execPath, [
+  const run = measure(jobs === 1 ? 'pathwarden audit' : `pathwarden audit --jobs ${jobs}`, process.execPath, [
     main,
     'audit',
     file,
@@ -259,6 +273,8 @@ function auditRun(file: string, topology: string): Row['run'] & { flows: number 
     '--quiet',
     '--topology',
     topology,
+    '--jobs',
+    String(jobs),
   ]);
   let flows: number | null = null;
   try {
@@ -274,26 +290,48 @@ function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
 }
 
-function formatRow(row: Row, wc: Row | undefined, mawk: Row | undefined): string[] {
-  const mbPerSecond = row.sizeBytes / MB / row.run.seconds;
+function formatRow(row: Row, wc: Row | undefined, mawk: Row | undefined, oneJob?: Row): string[] {
+  const mb = row.sizeBytes / MB;
+  const mbPerSecond = mb / row.run.seconds;
+  const perCpu = (run: Run) => (run.cpuSeconds ? mb / run.cpuSeconds : null);
   const ratio = (base: Row | undefined) =>
     base?.run.ok && row.run.ok
       ? `${(mbPerSecond / (base.sizeBytes / MB / base.run.seconds)).toFixed(2)}x`
       : '-';
+  const cpuRatio = (base: Row | undefined) => {
+    const mine = perCpu(row.run);
+    const theirs = base?.run.ok ? perCpu(base.run) : null;
+    return mine !== null && theirs !== null && row.run.ok ? `${(mine / theirs).toFixed(2)}x` : '-';
+  };
+  const audit = row.run.tool.startsWith('pathwarden');
+  const cpu = perCpu(row.run);
   return [
     row.input,
     row.run.tool,
     row.run.ok ? `${row.run.seconds.toFixed(2)} s` : 'failed',
     row.run.ok ? mbPerSecond.toFixed(0) : '-',
+    row.run.ok && cpu !== null ? cpu.toFixed(0) : '-',
     row.flows === null || !row.run.ok ? '-' : `${(row.flows / row.run.seconds / 1e6).toFixed(2)} M`,
     row.run.peakRssKb === null ? 'n/a' : `${(row.run.peakRssKb / 1024).toFixed(0)} MiB`,
-    row.run.tool.startsWith('pathwarden') ? ratio(wc) : '',
-    row.run.tool.startsWith('pathwarden') ? ratio(mawk) : '',
+    audit ? ratio(wc) : '',
+    audit ? `${ratio(mawk)} / ${cpuRatio(mawk)}` : '',
+    oneJob ? ratio(oneJob) : '',
   ];
 }
 
 function table(rows: string[][]): string {
-  const header = ['input', 'tool', 'time', 'MB/s', 'flows/s', 'peak RSS', 'vs wc -l', 'vs mawk'];
+  const header = [
+    'input',
+    'tool',
+    'time',
+    'MB/s (wall)',
+    'MB per CPU-s',
+    'flows/s',
+    'peak RSS',
+    'vs wc -l',
+    'vs mawk (wall / CPU)',
+    'vs 1 job (wall)',
+  ];
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
   );
@@ -305,6 +343,13 @@ function table(rows: string[][]): string {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const bytes = Math.round(options.sizeMb * MB);
+  if (options.generate !== null) {
+    if (options.generate === '') throw new Error('--generate needs a folder');
+    generateSquid(join(options.generate, 'access.log'), bytes);
+    generateZeekConn(join(options.generate, 'conn.log'), bytes);
+    writeFileSync(join(options.generate, 'topology.yaml'), TOPOLOGY);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'pathwarden-bench-audit-'));
   const cleanup = () => {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
@@ -314,12 +359,13 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   const mawk = hasCommand('mawk');
+  const loadBefore = (await import('node:os'))
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
   try {
     const topology = join(dir, 'topology.yaml');
-    writeFileSync(
-      topology,
-      'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n',
-    );
+    writeFileSync(topology, TOPOLOGY);
     const inputs: { name: string; path: string; awk: boolean }[] = [];
     const generate = (
       name: string,
@@ -361,15 +407,30 @@ async function main(): Promise<void> {
           : undefined;
       const audit = auditRun(input.path, topology);
       const auditRow: Row = { input: input.name, sizeBytes: size, run: audit, flows: audit.flows };
+      const twoJobs = input.awk ? auditRun(input.path, topology, 2) : undefined;
+      const twoJobsRow: Row | undefined = twoJobs && {
+        input: input.name,
+        sizeBytes: size,
+        run: twoJobs,
+        flows: twoJobs.flows,
+      };
       rows.push(formatRow(wc, undefined, undefined));
       if (awk) rows.push(formatRow(awk, undefined, undefined));
       rows.push(formatRow(auditRow, wc, awk));
-      for (const row of [wc, awk, auditRow]) {
+      if (twoJobsRow) rows.push(formatRow(twoJobsRow, wc, awk, auditRow));
+      for (const row of [wc, awk, auditRow, twoJobsRow]) {
         if (row && !row.run.ok)
           process.stderr.write(`${row.run.tool} on ${input.name} failed:\n${row.run.error}\n`);
       }
     }
     process.stdout.write(`\n${table(rows)}\n\n`);
+    const os = await import('node:os');
+    process.stdout.write(
+      `load average before / after: ${loadBefore} / ${os
+        .loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')}; ${os.cpus().length} CPUs\n`,
+    );
     process.stdout.write(
       [
         `node ${process.version}, ${(await import('node:os')).cpus()[0]?.model ?? 'unknown CPU'}; MB = 10^6 bytes; inputs in the page cache (wc -l runs first).`,

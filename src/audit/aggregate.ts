@@ -9,7 +9,7 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Decision, ExpectedPath, RuleRef } from '../policy/policy.js';
 import { type Verdict, verdicts } from '../policy/verdict.js';
 import { detach, detachOrNull } from './detach.js';
-import { type SeriesPath, seriesPaths, TimeSeries } from './time-series.js';
+import { type SeriesPath, type SeriesSnapshot, seriesPaths, TimeSeries } from './time-series.js';
 
 const verdictIndex: Readonly<Record<Verdict, number>> = Object.fromEntries(
   verdicts.map((verdict, i) => [verdict, i]),
@@ -174,6 +174,46 @@ export interface LeakEvidence {
   bytesDown: number | null;
 }
 
+/**
+ * Where `AuditAggregate.add()` counted a flow: its verdict and actual path (indexes), component,
+ * cell and destination tally (undefined: the untracked row). Every flow with the same decision,
+ * component and actual path is counted in the same slot.
+ */
+export interface CountSlot {
+  readonly verdict: number;
+  readonly path: number;
+  readonly component: Component;
+  readonly cell: Cell;
+  readonly destination: DestinationTally | undefined;
+}
+
+/** AuditAggregate.snapshot(): the counts of (part of) an audit as plain, cloneable data. */
+export interface AggregateSnapshot {
+  flows: number;
+  leakTotal: number;
+  undated: number;
+  first: number;
+  last: number;
+  rules: {
+    key: string;
+    ruleId: string | null;
+    activity: string | null;
+    expectedPath: ExpectedPath;
+    cells: (readonly [number, Omit<Cell, never>])[];
+  }[];
+  destinations: { destination: string; cells: Float64Array; ruleByVerdict: (string | null | undefined)[] }[];
+  untracked: {
+    flows: number;
+    bytesUp: number;
+    bytesDown: number;
+    first: number;
+    last: number;
+    verdicts: Float64Array;
+  };
+  series: SeriesSnapshot;
+  leaks: LeakEvidence[];
+}
+
 export interface AggregateLimits {
   /** Distinct destinations tracked one by one (default 100,000). */
   destinations?: number;
@@ -220,19 +260,61 @@ export class AuditAggregate {
   /**
    * Adds one flow that classifyFlow() has just classified with `decision`. The hot path of an audit:
    * one cell (rule x component x path x verdict), one destination, one time bucket; every other
-   * total is derived from the cells at the end (`totals()`).
+   * total is derived from the cells at the end (`totals()`). Returns where the flow was counted:
+   * a later flow with the same decision and actual path can be counted there with `count()`.
    */
-  add(flow: FlowRecord, decision: Decision): void {
-    const verdict = verdictIndex[decision.verdict];
-    const path = pathIndex[flow.actualPath];
-    const up = flow.bytesUp ?? 0;
-    const down = flow.bytesDown ?? 0;
-    const first = flow.start ?? flow.end ?? Number.POSITIVE_INFINITY;
-    const last = flow.end ?? flow.start ?? Number.NEGATIVE_INFINITY;
+  add(flow: FlowRecord, decision: Decision): CountSlot {
+    const slot = this.#slotFor(flow, decision);
+    this.count(slot, flow.bytesUp ?? 0, flow.bytesDown ?? 0, flow.start, flow.end);
+    if (slot.verdict === LEAK) this.#recordLeak(flow, decision, slot.component);
+    return slot;
+  }
+
+  /**
+   * Counts one more flow in `slot` (from an earlier `add()` of a flow with the same decision,
+   * component and actual path) without its record. Leak evidence is not recorded here: while the
+   * evidence list has room (`leakEvidenceFull` false), leaks go through `add()`.
+   */
+  count(slot: CountSlot, up: number, down: number, start: number | null, end: number | null): void {
+    const verdict = slot.verdict;
+    const first = start ?? end ?? Number.POSITIVE_INFINITY;
+    const last = end ?? start ?? Number.NEGATIVE_INFINITY;
     this.flows++;
     if (first < this.first) this.first = first;
     if (last > this.last) this.last = last;
+    const cell = slot.cell;
+    cell.flows++;
+    cell.bytesUp += up;
+    cell.bytesDown += down;
+    if (first < cell.first) cell.first = first;
+    if (last > cell.last) cell.last = last;
+    const destination = slot.destination;
+    if (destination === undefined) {
+      this.untracked.add(verdict, up, down, first, last);
+    } else {
+      const cellsOf = destination.cells;
+      (cellsOf[verdict] as number)++;
+      (cellsOf[UP + verdict] as number) += up;
+      (cellsOf[DOWN + verdict] as number) += down;
+      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
+      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
+    }
+    if (start !== null || end !== null) {
+      this.series.add((start ?? end) as number, slot.path, verdict, up + down);
+    } else {
+      this.undated++;
+    }
+    if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal++;
+  }
 
+  /** True once no more leak evidence is kept (later leaks are only counted). */
+  get leakEvidenceFull(): boolean {
+    return this.leaks.length >= this.leakLimit;
+  }
+
+  #slotFor(flow: FlowRecord, decision: Decision): CountSlot {
+    const verdict = verdictIndex[decision.verdict];
+    const path = pathIndex[flow.actualPath];
     const rule = decision.rule;
     const ruleKey = rule === null ? '' : rule.id;
     let cells = this.#lastRule;
@@ -252,11 +334,6 @@ export class AuditAggregate {
       cell = new Cell();
       (cells as RuleCells).cells[index] = cell;
     }
-    cell.flows++;
-    cell.bytesUp += up;
-    cell.bytesDown += down;
-    if (first < cell.first) cell.first = first;
-    if (last > cell.last) cell.last = last;
 
     // Classified by name when it could be; a host that is not a valid name is still shown as seen.
     const name =
@@ -277,26 +354,106 @@ export class AuditAggregate {
       }
       if (rule !== null && destination !== undefined) this.#rememberRef(rule, decision, destination);
     }
-    if (destination === undefined) {
-      this.untracked.add(verdict, up, down, first, last);
-    } else {
-      const cellsOf = destination.cells;
-      (cellsOf[verdict] as number)++;
-      (cellsOf[UP + verdict] as number) += up;
-      (cellsOf[DOWN + verdict] as number) += down;
-      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
-      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
-      if (destination.ruleByVerdict[verdict] === undefined)
-        destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
-    }
+    if (destination !== undefined && destination.ruleByVerdict[verdict] === undefined)
+      destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
+    return { verdict, path, component, cell, destination };
+  }
 
-    if (flow.start !== null || flow.end !== null) {
-      this.series.add((flow.start ?? flow.end) as number, path, verdict, up + down);
-    } else {
-      this.undated++;
-    }
+  /** Everything counted so far as plain data, for a worker thread to send its part of an audit. */
+  snapshot(): AggregateSnapshot {
+    const plain = (cell: Cell) => ({ ...cell });
+    return {
+      flows: this.flows,
+      leakTotal: this.leakTotal,
+      undated: this.undated,
+      first: this.first,
+      last: this.last,
+      rules: [...this.#rules].map(([key, rule]) => ({
+        key,
+        ruleId: rule.ruleId,
+        activity: rule.activity,
+        expectedPath: rule.expectedPath,
+        cells: rule.cells.flatMap((cell, index) =>
+          cell === undefined ? [] : [[index, plain(cell)] as const],
+        ),
+      })),
+      destinations: this.destinationTallies().map((tally) => ({
+        destination: tally.destination,
+        cells: tally.cells,
+        ruleByVerdict: tally.ruleByVerdict,
+      })),
+      untracked: { ...this.untracked, verdicts: this.untracked.verdicts },
+      series: this.series.snapshot(),
+      leaks: this.leaks,
+    };
+  }
 
-    if (verdict === LEAK) this.#recordLeak(flow, decision, component);
+  /**
+   * Adds the counts of a later part of the same audit (a snapshot of the flows that come after
+   * every flow counted here), as if its flows had been added one by one after these: new rules and
+   * destinations go after the known ones, leak evidence is appended up to the limit. Returns false,
+   * having changed nothing, when that is not possible exactly: when the destination table would
+   * overflow (which names are tracked would depend on the order of flows within the parts).
+   */
+  merge(part: AggregateSnapshot): boolean {
+    let added = 0;
+    for (const { destination } of part.destinations)
+      if (this.#destinations[destination] === undefined) added++;
+    if (
+      part.untracked.flows > 0 ||
+      this.untracked.flows > 0 ||
+      this.#destinationCount + added > this.destinationLimit
+    )
+      return false;
+    this.flows += part.flows;
+    this.leakTotal += part.leakTotal;
+    this.undated += part.undated;
+    this.first = Math.min(this.first, part.first);
+    this.last = Math.max(this.last, part.last);
+    for (const rule of part.rules) {
+      let cells = this.#rules.get(rule.key);
+      if (cells === undefined) {
+        cells = new RuleCells(rule.ruleId, rule.activity, rule.expectedPath);
+        this.#rules.set(rule.key, cells);
+      }
+      for (const [index, from] of rule.cells) {
+        let cell = cells.cells[index];
+        if (cell === undefined) {
+          cell = new Cell();
+          cells.cells[index] = cell;
+        }
+        cell.flows += from.flows;
+        cell.bytesUp += from.bytesUp;
+        cell.bytesDown += from.bytesDown;
+        cell.first = Math.min(cell.first, from.first);
+        cell.last = Math.max(cell.last, from.last);
+      }
+    }
+    this.#lastRuleKey = undefined;
+    this.#lastRule = undefined;
+    for (const from of part.destinations) {
+      let tally = this.#destinations[from.destination];
+      if (tally === undefined) {
+        tally = new DestinationTally(from.destination);
+        this.#destinations[from.destination] = tally;
+        this.#destinationCount++;
+      }
+      const cells = tally.cells;
+      for (let v = 0; v < verdicts.length; v++) {
+        (cells[v] as number) += from.cells[v] as number;
+        (cells[UP + v] as number) += from.cells[UP + v] as number;
+        (cells[DOWN + v] as number) += from.cells[DOWN + v] as number;
+        cells[FIRST + v] = Math.min(cells[FIRST + v] as number, from.cells[FIRST + v] as number);
+        cells[LAST + v] = Math.max(cells[LAST + v] as number, from.cells[LAST + v] as number);
+        if (tally.ruleByVerdict[v] === undefined) tally.ruleByVerdict[v] = from.ruleByVerdict[v];
+      }
+    }
+    this.series.merge(part.series);
+    for (const leak of part.leaks) {
+      if (this.leaks.length >= this.leakLimit) break;
+      this.leaks.push(leak);
+    }
+    return true;
   }
 
   /** Totals per verdict, actual path, component and rule, summed from the cells. */
@@ -353,8 +510,8 @@ export class AuditAggregate {
   }
 
   #recordLeak(flow: FlowRecord, decision: Decision, component: Component): void {
+    if (this.leaks.length >= this.leakLimit) return; // then count() counted it
     this.leakTotal++;
-    if (this.leaks.length >= this.leakLimit) return;
     this.leaks.push({
       file: detachOrNull(flow.origin.file ?? null),
       line: flow.origin.line ?? null,

@@ -5,7 +5,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FormatName, IngestFormat } from '../ingest/format.js';
-import { type OpenedInput, openInput } from '../ingest/open-input.js';
+import { type InputEncoding, type OpenedInput, openInput } from '../ingest/open-input.js';
 import { detectFormat, getFormat } from '../ingest/registry.js';
 import { describeFsError, type InputFile } from './inputs.js';
 
@@ -35,6 +35,8 @@ export interface PlannedInput extends InputFile {
   zeekLog: string | null;
   role: InputRole;
   compressed: boolean;
+  /** How the text was encoded (UTF-16 inputs are decoded by openInput's stream). */
+  encoding?: InputEncoding;
   /** Stdin stays open from planning to reading, because it cannot be opened twice. */
   pending?: OpenedFile;
 }
@@ -61,6 +63,19 @@ export async function openFile(path: string, stdin: Readable | undefined): Promi
     raw.destroy();
     throw error;
   }
+}
+
+/**
+ * Whether an input can be read straight from its file (FileChunks), without a stream: a regular
+ * file, not compressed, UTF-8, whose format only iterates its input.
+ */
+export function readsDirectly(input: PlannedInput): boolean {
+  return (
+    input.path !== '-' &&
+    !input.compressed &&
+    input.encoding === 'utf-8' &&
+    input.format?.iteratesInput === true
+  );
 }
 
 export function closeFile(file: OpenedFile): void {
@@ -106,6 +121,7 @@ export async function planInput(
     zeekLog,
     role: roleOf(format?.name, zeekLog),
     compressed,
+    encoding: handle.opened.encoding,
   };
   if (file.path === '-') input.pending = handle;
   else closeFile(handle);

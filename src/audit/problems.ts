@@ -33,6 +33,13 @@ export class ProblemLog {
     return problem;
   }
 
+  /** Counts `count` more problems of `file` whose text is not kept (merging a worker's part). */
+  countMore(file: string, count: number): void {
+    if (count <= 0) return;
+    this.#total += count;
+    this.byFile.set(file, (this.byFile.get(file) ?? 0) + count);
+  }
+
   addInput(file: string, message: string): void {
     this.inputs.push({ file, message });
   }

@@ -14,13 +14,15 @@ import type { Component } from '../catalog/model.js';
 import { PathwardenError, type Problem } from '../errors.js';
 import { ClassifyCache, classifyFlow } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
-import { flowBatches } from '../ingest/batches.js';
+import { flowBatches, type InputSeen } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
+import { FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestContext } from '../ingest/format.js';
 import type { Policy } from '../policy/policy.js';
 import { emptyTopology, PathResolver, type Topology } from '../policy/topology.js';
 import { type AggregateLimits, AuditAggregate } from './aggregate.js';
 import { type AuditReport, buildAuditReport, type InputReport } from './audit-report.js';
+import { AuditCounter } from './flow-counter.js';
 import type { FlowSink } from './flow-sink.js';
 import {
   closeFile,
@@ -29,6 +31,7 @@ import {
   openFile,
   type PlannedInput,
   planInput,
+  readsDirectly,
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
@@ -86,6 +89,22 @@ export interface AuditOptions {
   rename?: (path: string) => string;
   limits?: AuditLimits;
   now?: () => Date;
+  /**
+   * Count the flows of Squid native and Zeek conn logs from their key fields, without a record each,
+   * when nothing keeps records (no sinks, no Zeek join): flow-counter.ts. Default true; false
+   * builds and classifies every record (the reference the fast path is tested against).
+   */
+  fastCount?: boolean;
+  /**
+   * Worker threads (`audit --jobs N`, default 1): inputs, and byte ranges of large line-based
+   * inputs, are read in parallel and their counts merged into the report one job would give
+   * (jobs.ts says when an audit stays on one thread).
+   */
+  jobs?: number;
+  /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
+  splitBytes?: number;
+  /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
+  part?: { start: number; end: number; prelude: Buffer | null };
 }
 
 type ReadMode =
@@ -96,7 +115,51 @@ type ReadMode =
   /** Second read of an ssl/http log: only records whose uid met no conn record become flows. */
   | 'unmatched';
 
+/** Audits the inputs: with `jobs` above 1 on worker threads where it can (jobs.ts), else here. */
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  if ((options.jobs ?? 1) > 1) {
+    const { runJobs } = await import('./jobs.js');
+    const report = await runJobs(options);
+    if (report !== undefined) return report;
+  }
+  return reportOf(await readAll(options), options);
+}
+
+/** What reading an audit's inputs leaves: the counts and everything the report says besides. */
+export interface AuditState {
+  aggregate: AuditAggregate;
+  problems: ProblemLog;
+  planned: PlannedEntry[];
+  dns: DnsAnswers;
+  join: ZeekNameJoin;
+  topology: Topology;
+  /** Per problem reported once per input (OnceReporter), its key (for parts, see AuditOptions.part). */
+  onceKeys: Map<AuditProblem, string>;
+  /** Part reads: what flowBatches saw and how many newlines were read (prelude included). */
+  seen?: InputSeen;
+  lines: number;
+}
+
+export function reportOf(state: AuditState, options: AuditOptions): AuditReport {
+  const { aggregate, topology, planned, dns, join, problems } = state;
+  return buildAuditReport(aggregate, {
+    generatedAt: (options.now ?? (() => new Date()))(),
+    catalog: {
+      name: options.policy.catalog.name,
+      version: options.policy.catalog.version,
+      profile: options.policy.profile,
+    },
+    topology: { file: options.topologyFile ?? null, default: topology.default },
+    inputs: planned.map(({ report }) => report),
+    dnsAnswers: dns.answers,
+    zeek: { joined: join.joined, unmatched: join.waiting, overflow: join.overflow },
+    problems,
+    top: options.limits?.top,
+  });
+}
+
+/** Reads every input in order on this thread (one job). */
+export async function readAll(options: AuditOptions): Promise<AuditState> {
   const formats = options.formats ?? registryFormats;
   const forced = options.format === undefined ? undefined : formats.get(options.format);
   if (options.format !== undefined && forced === undefined) {
@@ -127,6 +190,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   }
   const join = new ZeekNameJoin(limits.zeekJoin);
   let strictProblem: AuditProblem | undefined;
+  const onceKeys = new Map<AuditProblem, string>();
+  let onceKey: string | undefined;
+  let seen: InputSeen | undefined;
+  let lines = 0;
+  const part = options.part;
 
   const readable = planned.filter(({ input }) => input.format !== null);
   const names = joining ? readable.filter(({ input }) => input.role === 'zeek-names') : [];
@@ -168,24 +236,49 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const format = input.format;
     if (format === null || report.status === 'failed') return;
     if (mode === 'unmatched' && join.waiting === 0) return;
-    let handle: OpenedFile;
-    try {
-      handle = input.pending ?? (await openFile(input.path, options.stdin));
-    } catch (cause) {
-      fail(entry, describeFsError(cause), problems);
-      return;
+    let handle: OpenedFile | undefined;
+    let chunks: FileChunks | undefined;
+    if (part !== undefined) {
+      chunks = new FileChunks(input.path, part.start, part.end, part.prelude);
+    } else if (readsDirectly(input)) {
+      chunks = new FileChunks(input.path);
+    } else {
+      try {
+        handle = input.pending ?? (await openFile(input.path, options.stdin));
+      } catch (cause) {
+        fail(entry, describeFsError(cause), problems);
+        return;
+      }
     }
     input.pending = undefined;
-    const raw = handle.raw;
+    const raw = handle?.raw;
     options.progress?.update({
       step,
       steps: steps.length,
       file: input.name,
       total: input.size,
-      bytesRead: () => raw?.bytesRead ?? 0,
+      bytesRead: () => chunks?.bytesRead ?? raw?.bytesRead ?? 0,
       flows: () => aggregate.flows,
     });
+    const counter =
+      // Joining names to conn records (while ssl/http names wait) needs each record.
+      mode === 'emit' && sinks.length === 0 && join.waiting === 0 && options.fastCount !== false
+        ? new AuditCounter({
+            aggregate,
+            policy: options.policy,
+            resolver,
+            classify: classifyOptions,
+            dns,
+          })
+        : undefined;
     const ctx: IngestContext = {
+      counter,
+      once: (key) => {
+        onceKey = key;
+      },
+      linesRead: (count) => {
+        lines = count;
+      },
       file: input.name,
       dns,
       options: options.formatOptions,
@@ -194,6 +287,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
           ? () => {}
           : (line, message, field) => {
               const problem = problems.add(input.name, line, field ? `${field}: ${message}` : message);
+              if (onceKey !== undefined) {
+                onceKeys.set(problem, onceKey);
+                onceKey = undefined;
+              }
               report.problems++;
               if (options.strict) {
                 strictProblem ??= problem;
@@ -204,7 +301,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     };
     try {
       // Batches (about one per read chunk) rather than one await per flow: see IngestFormat.
-      batches: for await (const batch of flowBatches(format, handle.opened.stream, ctx)) {
+      const source = chunks ?? (handle as OpenedFile).opened.stream;
+      const watch =
+        part === undefined
+          ? undefined
+          : (what: InputSeen) => {
+              seen = what;
+            };
+      batches: for await (const batch of flowBatches(format, source, ctx, undefined, watch)) {
         for (const flow of batch) {
           if (strictProblem) break batches;
           if (flow.origin.file === undefined) flow.origin.file = input.name;
@@ -227,7 +331,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         throw new PathwardenError('PW_ERR_INPUT_READ', `${input.name}: ${describeFsError(cause)}`, { cause });
       }
     } finally {
-      closeFile(handle);
+      if (handle !== undefined) closeFile(handle);
+      if (counter !== undefined) {
+        report.records += counter.taken;
+        report.flows += counter.taken;
+      }
     }
     if (strictProblem) throw strictFailure(strictProblem);
   };
@@ -240,23 +348,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     for (const { input } of planned) if (input.pending) closeFile(input.pending);
   }
 
-  return buildAuditReport(aggregate, {
-    generatedAt: (options.now ?? (() => new Date()))(),
-    catalog: {
-      name: options.policy.catalog.name,
-      version: options.policy.catalog.version,
-      profile: options.policy.profile,
-    },
-    topology: { file: options.topologyFile ?? null, default: topology.default },
-    inputs: planned.map(({ report }) => report),
-    dnsAnswers: dns.answers,
-    zeek: { joined: join.joined, unmatched: join.waiting, overflow: join.overflow },
-    problems,
-    top: limits.top,
-  });
+  return { aggregate, problems, planned, dns, join, topology, onceKeys, seen, lines };
 }
 
-interface PlannedEntry {
+export interface PlannedEntry {
   input: PlannedInput;
   report: InputReport;
 }
@@ -265,7 +360,7 @@ interface PlannedEntry {
  * Expands and opens every input before reading any, so that a missing file or an unrecognised
  * format is reported (all of them at once) before any output is written.
  */
-async function planInputs(
+export async function planInputs(
   options: AuditOptions,
   forced: PlannedInput['format'] | undefined,
   formats: FormatSource,

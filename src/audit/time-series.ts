@@ -32,6 +32,12 @@ export interface SeriesResult {
   buckets: SeriesBucket[];
 }
 
+/** A TimeSeries as plain data: its ladder rung and its buckets (index at that width, cells). */
+export interface SeriesSnapshot {
+  rung: number;
+  cells: [number, Float64Array][];
+}
+
 export class TimeSeries {
   readonly maxBuckets: number;
   #rung = 0;
@@ -49,34 +55,35 @@ export class TimeSeries {
 
   /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */
   add(time: number, path: number, verdict: number, bytes: number): void {
-    let index = Math.floor(time / this.#bucketMs);
-    let cells: Float64Array | undefined;
-    if (index === this.#lastIndex) {
-      cells = this.#last;
-    } else {
-      cells = this.#cells.get(index);
-      if (cells === undefined) {
-        const min = Math.min(this.#min, index);
-        const max = Math.max(this.#max, index);
-        if (max - min + 1 > this.maxBuckets) {
-          this.#coarsen(time);
-          index = Math.floor(time / this.#bucketMs);
-          cells = this.#cells.get(index);
-        }
-        if (cells === undefined) {
-          cells = new Float64Array(CELLS);
-          this.#cells.set(index, cells);
-          if (index < this.#min) this.#min = index;
-          if (index > this.#max) this.#max = index;
-        }
-      }
-      this.#lastIndex = index;
-      this.#last = cells;
-    }
-    const target = cells as Float64Array;
+    const index = Math.floor(time / this.#bucketMs);
+    const target = index === this.#lastIndex ? (this.#last as Float64Array) : this.#cellsAt(time);
     (target[FLOWS] as number)++;
     (target[PATH0 + path] as number) += bytes;
     (target[VERDICT0 + verdict] as number) += bytes;
+  }
+
+  /** The bucket of `time`, made (and the width widened, if needed) when it has none yet. */
+  #cellsAt(time: number): Float64Array {
+    let index = Math.floor(time / this.#bucketMs);
+    let cells = this.#cells.get(index);
+    if (cells === undefined) {
+      const min = Math.min(this.#min, index);
+      const max = Math.max(this.#max, index);
+      if (max - min + 1 > this.maxBuckets) {
+        this.#coarsen(time);
+        index = Math.floor(time / this.#bucketMs);
+        cells = this.#cells.get(index);
+      }
+      if (cells === undefined) {
+        cells = new Float64Array(CELLS);
+        this.#cells.set(index, cells);
+        if (index < this.#min) this.#min = index;
+        if (index > this.#max) this.#max = index;
+      }
+    }
+    this.#lastIndex = index;
+    this.#last = cells;
+    return cells;
   }
 
   /** Current internal bucket width in ms. */
@@ -114,29 +121,42 @@ export class TimeSeries {
     return { bucketMs: widthMs, buckets };
   }
 
-  #coarsen(time: number): void {
-    const point = Math.floor(time / this.#bucketMs);
-    let min = Math.min(this.#min, point) * this.#bucketMs;
-    let max = Math.max(this.#max, point) * this.#bucketMs;
-    let rung = this.#rung;
-    let widthMs = this.#bucketMs;
-    while (Math.floor(max / widthMs) - Math.floor(min / widthMs) + 1 > this.maxBuckets) {
-      rung++;
-      widthMs = ladderMs(rung);
+  /** The buckets as plain data (for a worker thread to send its part of an audit). */
+  snapshot(): SeriesSnapshot {
+    return { rung: this.#rung, cells: [...this.#cells] };
+  }
+
+  /**
+   * Adds another series' buckets (same maxBuckets): both are brought to the wider width, then
+   * widened further if the union spans too many buckets. The result is the series a single run over
+   * both sets of flows would hold: widths depend only on the span of the times, and sums on nothing
+   * but the flows.
+   */
+  merge(other: SeriesSnapshot): void {
+    if (other.cells.length === 0) return;
+    if (other.rung > this.#rung) this.#widen(other.rung);
+    const otherMs = ladderMs(other.rung);
+    for (const [index, values] of other.cells) {
+      // The bucket's start stands for its flows: every width divides the wider ones.
+      const target = this.#cellsAt(index * otherMs);
+      for (let i = 0; i < CELLS; i++) (target[i] as number) += values[i] as number;
     }
+  }
+
+  /** Moves every bucket to ladder rung `rung` (wider). */
+  #widen(rung: number): void {
+    const widthMs = ladderMs(rung);
     const cells = new Map<number, Float64Array>();
-    let newMin = Number.POSITIVE_INFINITY;
-    let newMax = Number.NEGATIVE_INFINITY;
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
     for (const [index, values] of this.#cells) {
       const outer = Math.floor((index * this.#bucketMs) / widthMs);
       const into = cells.get(outer);
       if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += values[i] as number;
       else cells.set(outer, values);
-      newMin = Math.min(newMin, outer);
-      newMax = Math.max(newMax, outer);
+      min = Math.min(min, outer);
+      max = Math.max(max, outer);
     }
-    min = newMin;
-    max = newMax;
     this.#cells = cells;
     this.#min = min;
     this.#max = max;
@@ -144,6 +164,19 @@ export class TimeSeries {
     this.#bucketMs = widthMs;
     this.#lastIndex = Number.NaN;
     this.#last = undefined;
+  }
+
+  #coarsen(time: number): void {
+    const point = Math.floor(time / this.#bucketMs);
+    const min = Math.min(this.#min, point) * this.#bucketMs;
+    const max = Math.max(this.#max, point) * this.#bucketMs;
+    let rung = this.#rung;
+    let widthMs = this.#bucketMs;
+    while (Math.floor(max / widthMs) - Math.floor(min / widthMs) + 1 > this.maxBuckets) {
+      rung++;
+      widthMs = ladderMs(rung);
+    }
+    this.#widen(rung);
   }
 }
 

@@ -61,6 +61,7 @@ interface AuditCliOptions extends CatalogOptions {
   junit?: string;
   failOn?: FailOn[];
   strict?: boolean;
+  jobs?: number;
   quiet?: boolean;
   demo?: boolean;
   vpcFields?: string[];
@@ -144,6 +145,16 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .option('--strict', 'stop at the first bad record (exit code 2) instead of counting and skipping it')
     .option(
+      '--jobs <n>',
+      'read inputs, and byte ranges of large Squid / Zeek logs, on N worker threads; same report as one job (default 1)',
+      (value: string) => {
+        const jobs = Number(value);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256)
+          throw new PathwardenError('PW_ERR_USAGE', `--jobs "${value}" is not a whole number from 1 to 256`);
+        return jobs;
+      },
+    )
+    .option(
       '--quiet',
       'no progress bar and no summary; outputs asked for, errors and --fail-on messages only',
     )
@@ -220,6 +231,7 @@ Examples:
           format: options.format === 'auto' ? undefined : (options.format as FormatName),
           formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
           strict: options.strict,
+          jobs: options.jobs,
           stdin: io.stdin,
           sinks,
           progress,

@@ -198,16 +198,7 @@ export function classifyFlow(
     // nothing about the path of the name's traffic, so a DNS record never proves a leak.
     flow.actualPathEvidence ??= 'dns lookup';
   } else if (flow.actualPath === 'unknown') {
-    const resolve = (part: PathPart) =>
-      resolver.resolve({
-        proxy: part === 'proxy' || part === 'all' ? (flow.upstream ?? undefined) : undefined,
-        source: part === 'source' || part === 'all' ? parseAddress(flow.sourceAddress) : undefined,
-        destination: part === 'destination' || part === 'all' ? parseAddress(flow.destination) : undefined,
-      });
-    const result =
-      cache === undefined
-        ? resolve('all')
-        : cache.path(flow.upstream, flow.sourceAddress, flow.destination, resolve);
+    const result = actualPathOf(flow, resolver, cache);
     flow.actualPath = result.path;
     if (result.path !== 'unknown' || flow.actualPathEvidence === null)
       flow.actualPathEvidence = result.evidence;
@@ -222,6 +213,26 @@ export function classifyFlow(
   flow.ruleId = decision.rule?.id ?? null;
   flow.reason = decision.reason;
   return decision;
+}
+
+/**
+ * The actual path of a flow whose input did not say, from its upstream proxy, source and
+ * destination address through the topology (and the cache's memo of earlier answers).
+ */
+export function actualPathOf(
+  flow: Pick<FlowRecord, 'upstream' | 'sourceAddress' | 'destination'>,
+  resolver: PathResolver,
+  cache?: ClassifyCache,
+): ActualPathResult {
+  const resolve = (part: PathPart) =>
+    resolver.resolve({
+      proxy: part === 'proxy' || part === 'all' ? (flow.upstream ?? undefined) : undefined,
+      source: part === 'source' || part === 'all' ? parseAddress(flow.sourceAddress) : undefined,
+      destination: part === 'destination' || part === 'all' ? parseAddress(flow.destination) : undefined,
+    });
+  return cache === undefined
+    ? resolve('all')
+    : cache.path(flow.upstream, flow.sourceAddress, flow.destination, resolve);
 }
 
 /**
@@ -286,6 +297,17 @@ function decideFlow(
     }
   }
   return policy.decideHost('', decideOptions);
+}
+
+/**
+ * Whether the flow's first name candidate (host, SNI, HTTP Host) decides it, as decideFlow tries
+ * it: an address or a valid host name. When not, the decision comes from a later candidate or the
+ * destination address.
+ */
+export function decidedByFirstName(flow: Pick<FlowRecord, 'host' | 'sni' | 'httpHost'>): boolean {
+  const candidate = flow.host || flow.sni || flow.httpHost;
+  if (!candidate) return false;
+  return parseAddress(candidate) !== undefined || canonicalHostName(candidate) !== undefined;
 }
 
 function parseAddress(text: string | null): IpAddress | undefined {

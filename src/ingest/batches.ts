@@ -3,6 +3,7 @@
 // what one line means.
 import { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
+import { FileChunks } from './file-chunks.js';
 import type { FormatName, IngestContext, IngestFormat } from './format.js';
 import { type LineReaderOptions, readLines } from './line-reader.js';
 
@@ -14,13 +15,21 @@ import { type LineReaderOptions, readLines } from './line-reader.js';
  */
 export async function* flowBatches(
   format: IngestFormat,
-  input: Readable,
+  input: Readable | FileChunks,
   ctx: IngestContext,
   batchSize = 512,
+  /** For a byte range of an input: no "no record recognised" problem; what was seen is passed here. */
+  part?: (seen: InputSeen) => void,
 ): AsyncGenerator<FlowRecord[], void, undefined> {
   const watch = new InputWatch();
+  const counted = ctx.counter?.taken ?? 0;
   const watched = watch.context(ctx);
-  const content = Readable.from(watch.content(input), { objectMode: false });
+  // A FileChunks reuses its buffer: it goes to the parser without a stream's read-ahead (only
+  // formats that merely iterate their input, see `iteratesInput`, are given one).
+  const content =
+    input instanceof FileChunks
+      ? (watch.content(input) as unknown as Readable)
+      : Readable.from(watch.content(input), { objectMode: false });
   if (format.parseBatches) {
     for await (const batch of format.parseBatches(content, watched)) {
       watch.flows += batch.length;
@@ -38,12 +47,25 @@ export async function* flowBatches(
     }
     if (batch.length > 0) yield batch;
   }
-  if (watch.sawContent && watch.flows === 0 && watch.problems === 0) {
-    ctx.problem(
-      1,
-      `no record recognised: the input has content, but nothing in it was read as a ${format.name} record (another format or variant, or only records that are not flows)`,
-    );
-  }
+  if (ctx.counter) watch.flows += ctx.counter.taken - counted;
+  if (part) part({ sawContent: watch.sawContent, flows: watch.flows, problems: watch.problems });
+  else if (isUnrecognised(watch)) ctx.problem(1, unrecognisedMessage(format.name));
+}
+
+/** What flowBatches saw of an input (or of a byte range of it). */
+export interface InputSeen {
+  sawContent: boolean;
+  flows: number;
+  problems: number;
+}
+
+/** An input with content that gave neither a flow nor a problem. */
+export function isUnrecognised(seen: InputSeen): boolean {
+  return seen.sawContent && seen.flows === 0 && seen.problems === 0;
+}
+
+export function unrecognisedMessage(format: FormatName): string {
+  return `no record recognised: the input has content, but nothing in it was read as a ${format} record (another format or variant, or only records that are not flows)`;
 }
 
 /** What flowBatches counts of one input: whether it had content, its flows and its problems. */
@@ -57,6 +79,9 @@ class InputWatch {
       file: ctx.file,
       dns: ctx.dns,
       options: ctx.options,
+      counter: ctx.counter,
+      once: ctx.once,
+      linesRead: ctx.linesRead,
       problem: (line, message, field) => {
         this.problems++;
         ctx.problem(line, message, field);
@@ -93,6 +118,10 @@ export interface FormatSpec {
   description: string;
   sniff(head: Buffer): number;
   parseBatches(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
+  /** See IngestFormat.iteratesInput. */
+  iteratesInput?: boolean;
+  /** See IngestFormat.headerLine. */
+  headerLine?(line: string): 'start' | 'header' | undefined;
 }
 
 /** An IngestFormat from a batch parser; `parse` yields the same flows one by one. */
@@ -102,6 +131,8 @@ export function defineFormat(spec: FormatSpec): IngestFormat {
     description: spec.description,
     sniff: spec.sniff,
     parseBatches: spec.parseBatches,
+    iteratesInput: spec.iteratesInput,
+    headerLine: spec.headerLine,
     async *parse(input, ctx) {
       for await (const batch of spec.parseBatches(input, ctx)) yield* batch;
     },

@@ -275,26 +275,33 @@ export function parseScaledDecimalBytes(b: Uint8Array, scale: number, start: num
 
 /** isIPv4At over `b[start, end)`. */
 export function isIPv4Bytes(b: Uint8Array, start: number, end: number): boolean {
+  return ipv4Value(b, start, end) >= 0;
+}
+
+/** The value of a dotted-quad IPv4 address in `b[start, end)` (no leading zeros), or -1. */
+export function ipv4Value(b: Uint8Array, start: number, end: number): number {
   let parts = 0;
   let value = 0;
+  let part = 0;
   let digits = 0;
   for (let i = start; i <= end; i++) {
     const c = i < end ? (b[i] as number) : 0x2e;
     if (c === 0x2e) {
-      if (digits === 0 || parts === 4) return false;
+      if (digits === 0 || parts === 4) return -1;
       parts++;
-      value = 0;
+      value = value * 256 + part;
+      part = 0;
       digits = 0;
     } else if (c >= 0x30 && c <= 0x39) {
-      if (digits > 0 && value === 0) return false;
-      value = value * 10 + (c - 0x30);
-      if (value > 255) return false;
+      if (digits > 0 && part === 0) return -1;
+      part = part * 10 + (c - 0x30);
+      if (part > 255) return -1;
       digits++;
     } else {
-      return false;
+      return -1;
     }
   }
-  return parts === 4;
+  return parts === 4 ? value : -1;
 }
 
 /**

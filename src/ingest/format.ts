@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
 import type { DnsAnswers } from './dns-answers.js';
+import type { FlowCounter } from './flow-facts.js';
 
 export type FormatName =
   | 'har'
@@ -40,6 +41,19 @@ export interface IngestContext {
   dns: DnsAnswers;
   /** Settings given for the formats (none by default). */
   options?: FormatOptions;
+  /**
+   * When set, formats that support it (Squid native, Zeek conn) hand their flows to it instead of
+   * yielding them (see flow-facts.ts); other formats ignore it. Only for consumers that keep no
+   * flow.
+   */
+  counter?: FlowCounter;
+  /**
+   * Told the key of a problem reported once per input (OnceReporter) just before it is reported:
+   * an audit that reads one input in several byte ranges keeps only the first of each key.
+   */
+  once?: (key: string) => void;
+  /** Told the number of newlines in the input once readChunks() has read all of it. */
+  linesRead?: (lines: number) => void;
 }
 
 export interface IngestFormat {
@@ -63,4 +77,17 @@ export interface IngestFormat {
    * reads any format this way.
    */
   parseBatches?(input: Readable, ctx: IngestContext): AsyncIterable<FlowRecord[]>;
+  /**
+   * True when `parseBatches` only iterates its input (for await) through readChunks() and keeps no
+   * view of a chunk: it may then be given a FileChunks (file-chunks.ts) instead of a stream, and a
+   * byte range of a file that starts and ends at line boundaries.
+   */
+  iteratesInput?: boolean;
+  /**
+   * For formats whose lines depend on header lines before them (Zeek's `#fields`): whether `line`
+   * starts a new header block (`start`: earlier header lines no longer apply), belongs to one
+   * (`header`), or neither. A byte range of such an input is read after the header lines in force
+   * where it starts.
+   */
+  headerLine?(line: string): 'start' | 'header' | undefined;
 }

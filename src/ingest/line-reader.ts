@@ -34,7 +34,9 @@ export interface LineChunk {
 }
 
 /**
- * Regroups `input` (Buffers or strings) into chunks of whole lines. A read error (e.g. a truncated
+ * Regroups `input` (Buffers or strings) into chunks of whole lines. Keeps no view of an input chunk
+ * once it asks for the next (the partial line at its end is copied), so the input may read every
+ * chunk into the same buffer (FileChunks). A read error (e.g. a truncated
  * gzip stream) is reported as a problem and ends the input: what came before it is delivered.
  */
 export async function* readChunks(
@@ -56,7 +58,7 @@ export async function* readChunks(
         const newline = chunk.indexOf(NEWLINE);
         if (newline < 0) {
           if (!discarding) {
-            pending.push(chunk);
+            pending.push(Buffer.from(chunk));
             pendingBytes += chunk.length;
             if (pendingBytes > maxLineBytes) {
               reportLong();
@@ -92,7 +94,7 @@ export async function* readChunks(
       const last = chunk.lastIndexOf(NEWLINE);
       if (last < 0) {
         if (chunk.length > 0) {
-          pending.push(chunk);
+          pending.push(Buffer.from(chunk));
           pendingBytes = chunk.length;
           if (pendingBytes > maxLineBytes) {
             reportLong();
@@ -105,7 +107,7 @@ export async function* readChunks(
       }
       const whole = chunk.subarray(0, last + 1);
       if (last + 1 < chunk.length) {
-        pending.push(chunk.subarray(last + 1));
+        pending.push(Buffer.from(chunk.subarray(last + 1)));
         pendingBytes = chunk.length - last - 1;
       }
       const lineChunk: LineChunk = { bytes: whole, linesBefore: lines, newlines: -1 };
@@ -118,6 +120,7 @@ export async function* readChunks(
   }
   if (pendingBytes > 0)
     yield { bytes: Buffer.concat(pending, pendingBytes), linesBefore: lines, newlines: -1 };
+  ctx.linesRead?.(lines);
 }
 
 function countNewlines(bytes: Buffer): number {

@@ -36,6 +36,7 @@ export class OnceReporter {
   report(key: string, line: number, message: string, field?: string): void {
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
+    this.ctx.once?.(key);
     this.ctx.problem(line, message, field);
   }
 }

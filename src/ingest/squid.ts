@@ -4,7 +4,7 @@
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { defineFormat, headLines, type LineParser, lineBatches } from './batches.js';
 import {
-  isIPv4Bytes,
+  ipv4Value,
   lowerAscii,
   normalizeAddress,
   parseAbsoluteUrl,
@@ -13,6 +13,7 @@ import {
   parseUint,
   splitHostPort,
 } from './fields.js';
+import { type FlowCounter, FlowFacts } from './flow-facts.js';
 import type { IngestContext } from './format.js';
 import {
   DEFAULT_MAX_LINE_BYTES,
@@ -35,6 +36,7 @@ const SQUID_TAIL = / [A-Z_]+:[A-Z_]+$/;
 export const squidFormat = defineFormat({
   name: 'squid',
   description: 'Squid access.log: native format, or common / combined with absolute URLs',
+  iteratesInput: true,
   sniff(head) {
     const lines = headLines(head);
     if (lines.length === 0) return 0;
@@ -81,16 +83,17 @@ const BATCH = 1024;
 
 async function* parseSquid(input: AsyncIterable<Buffer | string>, ctx: IngestContext) {
   const parser = new SquidLineParser(ctx);
+  const counter = ctx.counter;
+  const facts = counter === undefined ? undefined : new FlowFacts();
   let out: FlowRecord[] = [];
   for await (const chunk of readChunks(input, ctx)) {
     const bytes = chunk.bytes;
-    // One char per byte, so byte and char offsets agree; fields the fast path reads are ASCII.
-    const text = bytes.toString('latin1');
+    const length = bytes.length;
     let lineNumber = chunk.linesBefore;
     let position = 0;
-    while (position < text.length) {
-      let newline = text.indexOf('\n', position);
-      if (newline < 0) newline = text.length;
+    while (position < length) {
+      let newline = bytes.indexOf(0x0a, position);
+      if (newline < 0) newline = length;
       lineNumber++;
       let end = newline;
       if (end > position && bytes[end - 1] === 0x0d) end--;
@@ -98,9 +101,13 @@ async function* parseSquid(input: AsyncIterable<Buffer | string>, ctx: IngestCon
       if (
         end > position &&
         !isTooLong(ctx, end - position, lineNumber, DEFAULT_MAX_LINE_BYTES) &&
-        !parseNativeFast(bytes, text, position, end, lineNumber, ctx.file, out)
+        !parseNativeFast(bytes, position, end, lineNumber, ctx.file, out, facts, counter)
       ) {
         parser.line(bytes.toString('utf8', position, end), lineNumber, out);
+      }
+      if (counter !== undefined && out.length > 0) {
+        for (const flow of out) counter.take(flow);
+        out.length = 0;
       }
       position = newline + 1;
       if (out.length >= BATCH) {
@@ -108,25 +115,27 @@ async function* parseSquid(input: AsyncIterable<Buffer | string>, ctx: IngestCon
         out = [];
       }
     }
-    chunk.newlines = lineNumber - chunk.linesBefore - (text.endsWith('\n') ? 0 : 1);
+    chunk.newlines = lineNumber - chunk.linesBefore - (bytes[length - 1] === 0x0a ? 0 : 1);
   }
   if (out.length > 0) yield out;
 }
 
 /**
- * The common case of a native line, read straight from the chunk's bytes (`text` is the same
- * bytes as latin1): `http`/`https` URL or `CONNECT host:port`, a well-formed hierarchy field.
+ * The common case of a native line, read straight from the chunk's bytes (strings are made as
+ * latin1, one char per byte, only for the record): `http`/`https` URL or `CONNECT host:port`, a well-formed hierarchy field.
  * Returns false, having done nothing, for anything else; the string-based parser then reads the
- * line and reports what is wrong with it.
+ * line and reports what is wrong with it. With `facts` (an audit's counter), the flow is first
+ * offered to ctx.counter by its numbers and offsets, and only built when the counter declines.
  */
 function parseNativeFast(
   b: Buffer,
-  text: string,
   start: number,
   end: number,
   lineNumber: number,
   file: string,
   out: FlowRecord[],
+  facts?: FlowFacts,
+  counter?: FlowCounter,
 ): boolean {
   let i = start;
   let c = b[i] as number;
@@ -166,13 +175,13 @@ function parseNativeFast(
   while (b[i] === 0x20) i++;
   // client
   const clientStart = i;
-  const clientEnd = text.indexOf(' ', i);
-  if (clientEnd < 0 || clientEnd >= end) return false;
+  const clientEnd = spaceAt(b, i, end);
+  if (clientEnd >= end) return false;
   i = clientEnd;
   while (b[i] === 0x20) i++;
   // code/status: not needed
-  i = text.indexOf(' ', i);
-  if (i < 0 || i >= end) return false;
+  i = spaceAt(b, i, end);
+  if (i >= end) return false;
   while (b[i] === 0x20) i++;
   // reply bytes
   let bytesDown = 0;
@@ -186,15 +195,16 @@ function parseNativeFast(
   while (b[i] === 0x20) i++;
   // method
   const methodStart = i;
-  i = text.indexOf(' ', i);
-  if (i < 0 || i >= end) return false;
+  i = spaceAt(b, i, end);
+  if (i >= end) return false;
   const connect = i - methodStart === 7 && b[methodStart] === 0x43 && b[methodStart + 1] === 0x4f; // CO
   while (b[i] === 0x20) i++;
   // URL
   const urlStart = i;
-  const urlEnd = text.indexOf(' ', i);
-  if (urlEnd < 0 || urlEnd >= end) return false;
-  let host: string;
+  const urlEnd = spaceAt(b, i, end);
+  if (urlEnd >= end) return false;
+  let hostStart: number;
+  let hostEnd: number;
   let port: number;
   let protocol: string;
   let upper = false;
@@ -215,7 +225,8 @@ function parseNativeFast(
       if (c === 0x3a || c === 0x5b || c === 0x40) return false; // IPv6, brackets, userinfo
       if (c >= 0x41 && c <= 0x5a) upper = true;
     }
-    host = text.slice(urlStart, j);
+    hostStart = urlStart;
+    hostEnd = j;
     protocol = port === 443 ? 'https' : 'tcp';
   } else {
     let authority: number;
@@ -256,8 +267,7 @@ function parseNativeFast(
         upper = true;
       }
     }
-    const hostEnd = colon >= 0 ? colon : j;
-    if (hostEnd === authority) return false;
+    if ((colon >= 0 ? colon : j) === authority) return false;
     if (colon >= 0) {
       if (j === colon + 1 || j - colon > 6) return false;
       port = 0;
@@ -268,48 +278,70 @@ function parseNativeFast(
       }
       if (port > 65535) return false;
     }
-    host = text.slice(authority, hostEnd);
+    hostStart = authority;
+    hostEnd = colon >= 0 ? colon : j;
   }
   // rfc931 user
   i = urlEnd;
   while (b[i] === 0x20) i++;
-  i = text.indexOf(' ', i);
-  if (i < 0 || i >= end) return false;
+  i = spaceAt(b, i, end);
+  if (i >= end) return false;
   while (b[i] === 0x20) i++;
   // hierarchy code/peer
   const hierStart = i;
-  let hierEnd = text.indexOf(' ', i);
-  if (hierEnd < 0 || hierEnd > end) hierEnd = end;
-  const slash = text.indexOf('/', hierStart);
-  if (slash < 0 || slash >= hierEnd || hierEnd === i) return false;
-  let destination: string | null = null;
-  let upstream: string | null = null;
-  let evidence: string | null = null;
+  const hierEnd = spaceAt(b, i, end);
+  let slash = hierStart;
+  while (slash < hierEnd && b[slash] !== 0x2f) slash++;
+  if (slash >= hierEnd || hierEnd === i) return false;
   const peerStart = slash + 1;
   const noPeer = peerStart === hierEnd || (b[peerStart] === 0x2d && peerStart + 1 === hierEnd);
   const direct =
     (slash - hierStart === 11 && b[hierStart] === 0x48 && b[hierStart + 5] === 0x44) || // HIER_DIRECT
     (slash - hierStart === 6 && b[hierStart] === 0x44 && b[hierStart + 1] === 0x49); // DIRECT
+  const kind = direct ? 'destination' : hierarchyKindAt(b, hierStart, slash);
+  if (kind === 'unknown') return false; // the slow path reports it
+  const address4 = kind === 'destination' && !noPeer ? ipv4Value(b, peerStart, hierEnd) : -1;
+  if (facts !== undefined && !noPeer && (kind === 'upstream' || address4 >= 0)) {
+    facts.reset(b, lineNumber);
+    facts.start = endTime - elapsed;
+    facts.end = endTime;
+    facts.bytesDown = bytesDown;
+    facts.port = port;
+    facts.nameStart = hostStart;
+    facts.nameEnd = hostEnd;
+    if (kind === 'upstream') {
+      facts.upstreamStart = peerStart;
+      facts.upstreamEnd = hierEnd;
+    } else {
+      facts.destinationStart = peerStart;
+      facts.destinationEnd = hierEnd;
+      facts.destination4 = address4;
+    }
+    if (counter?.count(facts)) return true;
+  }
+  let destination: string | null = null;
+  let upstream: string | null = null;
+  let evidence: string | null = null;
   if (direct) {
     // The destination address is the evidence: no need for a copy of the field.
     if (!noPeer) {
-      if (isIPv4Bytes(b, peerStart, hierEnd)) destination = text.slice(peerStart, hierEnd);
-      else destination = normalizeAddress(text.slice(peerStart, hierEnd)) ?? null;
-      if (destination === null) evidence = text.slice(hierStart, hierEnd); // a name, not an address
+      if (address4 >= 0) destination = b.toString('latin1', peerStart, hierEnd);
+      else destination = normalizeAddress(b.toString('latin1', peerStart, hierEnd)) ?? null;
+      if (destination === null) evidence = b.toString('latin1', hierStart, hierEnd); // a name, not an address
     }
   } else {
-    const kind = hierarchyKind(text.slice(hierStart, slash));
-    if (kind === 'unknown') return false; // the slow path reports it
-    evidence = text.slice(hierStart, hierEnd);
+    evidence = b.toString('latin1', hierStart, hierEnd);
     if (!noPeer) {
-      if (kind === 'upstream') upstream = text.slice(peerStart, hierEnd);
-      else if (kind === 'destination') destination = normalizeAddress(text.slice(peerStart, hierEnd)) ?? null;
+      if (kind === 'upstream') upstream = b.toString('latin1', peerStart, hierEnd);
+      else if (kind === 'destination')
+        destination = normalizeAddress(b.toString('latin1', peerStart, hierEnd)) ?? null;
     }
   }
+  const host = b.toString('latin1', hostStart, hostEnd);
   const flow = emptyFlow({ kind: 'squid', file, line: lineNumber });
   flow.start = endTime - elapsed;
   flow.end = endTime;
-  flow.client = text.slice(clientStart, clientEnd);
+  flow.client = b.toString('latin1', clientStart, clientEnd);
   flow.host = upper ? host.toLowerCase() : host;
   flow.port = port;
   flow.protocol = protocol;
@@ -319,6 +351,31 @@ function parseNativeFast(
   flow.actualPathEvidence = evidence;
   out.push(flow);
   return true;
+}
+
+/** Index of the first space in `b[start, end)`, or `end`. */
+function spaceAt(b: Buffer, start: number, end: number): number {
+  let i = start;
+  while (i < end && b[i] !== 0x20) i++;
+  return i;
+}
+
+/** The last hierarchy codes seen, as bytes, with their kinds: most logs use two or three. */
+const recentCodes: { bytes: Buffer; kind: HierarchyKind }[] = [];
+
+/** hierarchyKind() of the code in `b[start, end)`, without a string when the code was seen lately. */
+function hierarchyKindAt(b: Buffer, start: number, end: number): HierarchyKind {
+  const length = end - start;
+  search: for (const known of recentCodes) {
+    const code = known.bytes;
+    if (code.length !== length) continue;
+    for (let i = 0; i < length; i++) if (code[i] !== b[start + i]) continue search;
+    return known.kind;
+  }
+  const kind = hierarchyKind(b.toString('latin1', start, end));
+  if (recentCodes.length >= 16) recentCodes.shift();
+  recentCodes.push({ bytes: Buffer.from(b.subarray(start, end)), kind });
+  return kind;
 }
 
 /** Where a hierarchy code sends the request: to the origin (destination) or to a peer (upstream). */

@@ -5,6 +5,7 @@ import { isAscii } from 'node:buffer';
 import { emptyFlow, type FlowOriginKind, type FlowRecord } from '../flow/record.js';
 import { defineFormat, headLines } from './batches.js';
 import {
+  ipv4Value,
   isIPv4At,
   isIPv4Bytes,
   isUnspecified,
@@ -20,6 +21,7 @@ import {
   toCount,
   toPort,
 } from './fields.js';
+import { type FlowCounter, FlowFacts } from './flow-facts.js';
 import type { IngestContext } from './format.js';
 import { DEFAULT_MAX_LINE_BYTES, isTooLong, readChunks } from './line-reader.js';
 import { badField, errorMessage, missingField, OnceReporter, quote } from './problems.js';
@@ -36,6 +38,9 @@ const originKinds: Record<ZeekLog, FlowOriginKind> = {
 export const zeekFormat = defineFormat({
   name: 'zeek',
   description: 'Zeek conn, dns, ssl and http logs (TSV with #fields headers, or JSON lines)',
+  iteratesInput: true,
+  headerLine: (line) =>
+    line.startsWith('#separator') ? 'start' : line.startsWith('#') ? 'header' : undefined,
   sniff(head) {
     const lines = headLines(head, 10);
     const first = lines[0];
@@ -70,6 +75,7 @@ const BATCH = 1024;
 async function* parseZeek(input: AsyncIterable<Buffer | string>, ctx: IngestContext) {
   const tsv = new ZeekTsvReader(ctx);
   const json = new ZeekJsonReader(ctx);
+  const counter = ctx.counter;
   let out: FlowRecord[] = [];
   for await (const chunk of readChunks(input, ctx)) {
     const ascii = isAscii(chunk.bytes);
@@ -90,6 +96,10 @@ async function* parseZeek(input: AsyncIterable<Buffer | string>, ctx: IngestCont
         if (first === 0x7b /* { */) json.line(text.slice(position, end), lineNumber, out);
         else if (first === 0x23 /* # */) tsv.header(text.slice(position, end), lineNumber);
         else tsv.data(text, bytes, position, end, lineNumber, out);
+      }
+      if (counter !== undefined && out.length > 0) {
+        for (const flow of out) counter.take(flow);
+        out.length = 0;
       }
       position = newline + 1;
       if (out.length >= BATCH) {
@@ -312,6 +322,13 @@ class ZeekTsvReader {
       badField(ctx, lineNumber, 'ts', this.field(tsColumn), 'epoch seconds');
       return;
     }
+    if (
+      log === 'conn' &&
+      bytes !== null &&
+      ctx.counter !== undefined &&
+      this.countConn(bytes, micros, lineNumber)
+    )
+      return;
     const flow = emptyFlow({ kind: section.originKind, file: ctx.file, line: lineNumber });
     flow.start = Math.floor(micros / 1000);
     flow.client = this.field(column['id.orig_h']);
@@ -388,6 +405,61 @@ class ZeekTsvReader {
     }
     out.push(flow);
   }
+
+  /**
+   * Offers a conn record of an ASCII chunk to ctx.counter by its numbers (TCP or UDP to an IPv4
+   * responder, every number well-formed); false when the counter declines or the line needs the
+   * general reading (which reports what is wrong with it).
+   */
+  countConn(bytes: Buffer, micros: number, lineNumber: number): boolean {
+    const column = this.#section.column;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const respColumn = column['id.resp_h'];
+    const respStart = starts[respColumn] as number;
+    const respEnd = ends[respColumn] as number;
+    const address = ipv4Value(bytes, respStart, respEnd);
+    if (address < 0 || this.isUnset(column.proto)) return false;
+    const protocol = protocolOf(this.#text, starts[column.proto] as number, ends[column.proto] as number);
+    if (protocol !== 'tcp' && protocol !== 'udp') return false;
+    const portColumn = column['id.resp_p'];
+    let port = -1;
+    if (!this.isUnset(portColumn)) {
+      port = parseUintBytes(bytes, starts[portColumn] as number, ends[portColumn] as number);
+      if (!(port <= 65535)) return false;
+    }
+    let end = Number.NaN;
+    const durationColumn = column.duration;
+    if (!this.isUnset(durationColumn)) {
+      const duration = parseScaledDecimalBytes(
+        bytes,
+        6,
+        starts[durationColumn] as number,
+        ends[durationColumn] as number,
+      );
+      if (Number.isNaN(duration)) return false;
+      end = Math.floor((micros + duration) / 1000);
+    }
+    const up = this.isUnset(column.orig_bytes)
+      ? -1
+      : parseUintBytes(bytes, starts[column.orig_bytes] as number, ends[column.orig_bytes] as number);
+    const down = this.isUnset(column.resp_bytes)
+      ? -1
+      : parseUintBytes(bytes, starts[column.resp_bytes] as number, ends[column.resp_bytes] as number);
+    if (Number.isNaN(up) || Number.isNaN(down)) return false;
+    const facts = this.#facts.reset(bytes, lineNumber);
+    facts.start = Math.floor(micros / 1000);
+    facts.end = end;
+    facts.bytesUp = up;
+    facts.bytesDown = down;
+    facts.port = port;
+    facts.destinationStart = respStart;
+    facts.destinationEnd = respEnd;
+    facts.destination4 = address;
+    return (this.ctx.counter as FlowCounter).count(facts);
+  }
+
+  readonly #facts = new FlowFacts();
 
   /** The current line (set by data()); fields are read through the offsets below. */
   #text = '';

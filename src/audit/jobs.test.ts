@@ -1,0 +1,85 @@
+// `audit --jobs N` against one job: the JSON reports must be byte-identical on every fixture and
+// sample, alone and together, with every line-based input cut into byte ranges (line numbers of
+// problems and leak evidence included), and on logs made to cut Zeek headers and once-per-input
+// problems across ranges. Needs the built worker (npm run build: dist/src/audit/audit-worker.js).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { packageRoot } from '../catalog/load.js';
+import { runJobs } from './jobs.js';
+import type { AuditOptions } from './run-audit.js';
+import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
+import { builtinPolicy } from './test-support.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pathwarden-jobs-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** One job, then 2 and 3 jobs cutting every line-based input (splitBytes 1). */
+async function compare(options: Partial<AuditOptions> & { inputs: string[] }): Promise<string> {
+  const one = await jsonOf({ ...options, jobs: 1 });
+  for (const jobs of [2, 3]) {
+    expect(await jsonOf({ ...options, jobs, splitBytes: 1 }), `${jobs} jobs`).toBe(one);
+  }
+  return one;
+}
+
+describe('audit --jobs', () => {
+  test('the worker script is built', () => {
+    expect(existsSync(join(packageRoot(), 'dist', 'src', 'audit', 'audit-worker.js'))).toBe(true);
+  });
+
+  test.each(fixtureInputs())('same JSON report as one job: %s', async (path) => {
+    await compare({ inputs: [path] });
+  });
+
+  test('same JSON report on all fixtures together', async () => {
+    expect(await compare({ inputs: fixtureFolders() })).toContain('"flows"');
+  });
+
+  test('same report when ranges cut Zeek sections, bad lines and once-per-input notices', async () => {
+    const zeek = join(dir, 'conn.log');
+    const header = (path: string) => [
+      '#separator \\x09',
+      `#path\t${path}`,
+      '#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\torig_bytes\tresp_bytes',
+    ];
+    const lines: string[] = ['1700000000.000000\tC0\t10.1.0.1\t1\t13.73.248.9\t443\ttcp\t1\t1\t1'];
+    for (const section of ['conn', 'weird', 'conn']) {
+      lines.push(...header(section));
+      for (let i = 0; i < 400; i++) {
+        const bad = i % 37 === 5 ? 'x' : String(i);
+        lines.push(
+          `${1_700_000_000 + i}.5\tC${i}\t10.1.0.${i % 5}\t${40000 + i}\t${i % 2 ? '13.73.248.9' : '52.123.1.10'}\t443\ttcp\t0.5\t${bad}\t${i * 3}`,
+        );
+      }
+    }
+    writeFileSync(zeek, `${lines.join('\n')}\n`);
+    const squid = join(dir, 'access.log');
+    const squidLines: string[] = [];
+    for (let i = 0; i < 900; i++) {
+      const hierarchy =
+        i % 50 === 3 ? 'ODD_CODE/10.0.0.1' : i % 2 ? 'FIRSTUP_PARENT/10.9.0.2' : 'HIER_DIRECT/93.184.216.34';
+      squidLines.push(
+        `${1_700_000_000 + i}.000 10 10.1.0.1 TCP_TUNNEL/200 ${i} CONNECT ${i % 3 ? 'api.powerbi.com' : 'app.powerbi.com'}:443 - ${hierarchy} -`,
+      );
+    }
+    writeFileSync(squid, squidLines.join('\n')); // no final newline
+    // These inputs do run on workers (no silent fallback to one job).
+    const parallel = await runJobs({
+      inputs: [zeek, squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      splitBytes: 1,
+    });
+    expect(parallel?.flows).toBeGreaterThan(1000);
+    for (const limits of [{}, { leaks: 5, problems: 4 }]) {
+      const report = JSON.parse(await compare({ inputs: [zeek, squid], limits }));
+      expect(report.flows).toBeGreaterThan(1000);
+    }
+  });
+});

@@ -1,0 +1,430 @@
+// `audit --jobs N`: the inputs of an audit, and byte ranges of its large line-based inputs, read on
+// N worker threads (audit-worker.ts), their counts merged in input order into the state one job
+// would have, so the report is the same. A range starts and ends at line boundaries and is read
+// after the header lines in force where it starts (Zeek's #fields); its line numbers are shifted
+// by the newlines of the ranges before it. Inputs that cannot be cut (pcap, HAR, JSON documents,
+// compressed files) go whole to one worker.
+//
+// One job is used instead (runJobs returns undefined) when order matters across inputs or when the
+// parts could not be merged exactly: DNS logs or Zeek ssl/http logs among the inputs (their answers
+// and names change how later flows are classified), DNS answers inside another input, per-flow
+// sinks (--ndjson, --csv, --store), --strict, stdin, formats not from the registry, a destination
+// table that overflows, or no built worker script (dist/src/audit/audit-worker.js).
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../catalog/load.js';
+import type { Component } from '../catalog/model.js';
+import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
+import { DnsAnswers } from '../ingest/dns-answers.js';
+import { FileChunks } from '../ingest/file-chunks.js';
+import type { FormatName, FormatOptions, IngestFormat } from '../ingest/format.js';
+import type { Policy } from '../policy/policy.js';
+import { emptyTopology, type Topology } from '../policy/topology.js';
+import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
+import type { AuditReport, InputReport } from './audit-report.js';
+import { readsDirectly, registryFormats } from './input-plan.js';
+import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
+import {
+  type AuditLimits,
+  type AuditOptions,
+  type AuditState,
+  type PlannedEntry,
+  planInputs,
+  readAll,
+  reportOf,
+} from './run-audit.js';
+import { ZeekNameJoin } from './zeek-join.js';
+
+/** Inputs smaller than this are read whole by one worker. */
+const SPLIT_BYTES = 8 << 20;
+/** Header lines of one input beyond which it is not cut (each range would carry them). */
+const MAX_HEADER_LINES = 1000;
+
+/** What every worker is started with. */
+export interface JobInit {
+  catalog: unknown;
+  topology: Topology;
+  component?: Component;
+  formatOptions?: FormatOptions;
+  limits: AuditLimits;
+  fastCount?: boolean;
+}
+
+/** One input, or one byte range of it. */
+export interface JobItem {
+  index: number;
+  path: string;
+  name: string;
+  format: FormatName;
+  part?: { start: number; end: number; prelude: Buffer | null };
+}
+
+/** A worker's counts of one item. */
+export interface PartResult {
+  item: number;
+  aggregate: AggregateSnapshot;
+  problems: (AuditProblem & { once: string | null })[];
+  problemTotal: number;
+  failures: InputFailure[];
+  report: InputReport | null;
+  dnsAnswers: number;
+  seen: { sawContent: boolean; flows: number; problems: number } | null;
+  lines: number;
+}
+
+interface Planned extends JobItem {
+  entry: number;
+  /** Lines of the prelude (0 for whole inputs and first ranges). */
+  preludeLines: number;
+}
+
+/** The report of a multi-job audit, or undefined when it has to run on one thread. */
+export async function runJobs(options: AuditOptions): Promise<AuditReport | undefined> {
+  const jobs = options.jobs ?? 1;
+  const script = workerScript();
+  if (
+    jobs <= 1 ||
+    script === undefined ||
+    options.strict ||
+    (options.sinks?.length ?? 0) > 0 ||
+    options.formats !== undefined ||
+    options.inputs.includes('-')
+  )
+    return undefined;
+  const problemsLimit = options.limits?.problems ?? 1000;
+  const forced = options.format === undefined ? undefined : registryFormats.get(options.format);
+  if (options.format !== undefined && forced === undefined) return undefined;
+  // Planning notes skipped inputs here, first, as one job does.
+  const problems = new ProblemLog(options.limits?.problems);
+  const planned = await planInputs(options, forced, registryFormats, problems);
+  if (planned.some(({ input }) => input.role === 'dns' || input.role === 'zeek-names')) return undefined;
+
+  const items: Planned[] = [];
+  for (const [entry, { input }] of planned.entries()) {
+    const format = input.format;
+    if (format === null) continue;
+    const whole = {
+      index: items.length,
+      entry,
+      path: input.path,
+      name: input.name,
+      format: format.name,
+      preludeLines: 0,
+    };
+    const ranges =
+      readsDirectly(input) && input.size !== null && input.size >= (options.splitBytes ?? SPLIT_BYTES)
+        ? await cut(input.path, input.size, jobs, format)
+        : null;
+    if (ranges === null) {
+      items.push(whole);
+      continue;
+    }
+    for (const range of ranges)
+      items.push({ ...whole, index: items.length, part: range.part, preludeLines: range.preludeLines });
+  }
+
+  const results = await runWorkers(
+    script,
+    Math.min(jobs, items.length),
+    items,
+    {
+      catalog: options.policy.catalog,
+      topology: options.topology ?? emptyTopology,
+      component: options.component,
+      formatOptions: options.formatOptions,
+      // Parts may list problems another part lists first: each keeps some more than the report.
+      limits: { ...options.limits, problems: problemsLimit * 2 },
+      fastCount: options.fastCount,
+    },
+    options,
+  );
+  if (results === undefined) return undefined;
+  const state = merge(planned, items, results, options, problems);
+  return state === undefined ? undefined : reportOf(state, options);
+}
+
+/** The worker script next to this module (built), or in dist/ when this module is not built. */
+function workerScript(): string | undefined {
+  const here = fileURLToPath(new URL('./audit-worker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  const built = join(packageRoot(), 'dist', 'src', 'audit', 'audit-worker.js');
+  return existsSync(built) ? built : undefined;
+}
+
+/**
+ * Byte ranges of about size / jobs each, cut after a newline, with the header lines in force at
+ * each cut; null when the input cannot be cut (no newline near a cut, too many header lines).
+ */
+async function cut(
+  path: string,
+  size: number,
+  jobs: number,
+  format: IngestFormat,
+): Promise<{ part: NonNullable<JobItem['part']>; preludeLines: number }[] | null> {
+  const handle = await open(path, 'r');
+  const bounds = [0];
+  try {
+    const probe = Buffer.allocUnsafe(1 << 16);
+    for (let k = 1; k < jobs; k++) {
+      const at = Math.floor((size * k) / jobs);
+      if (at <= (bounds[bounds.length - 1] as number)) continue;
+      const { bytesRead } = await handle.read(probe, 0, probe.length, at - 1);
+      const newline = probe.subarray(0, bytesRead).indexOf(0x0a);
+      if (newline < 0) return null;
+      const bound = at + newline;
+      if (bound < size) bounds.push(bound);
+    }
+  } finally {
+    await handle.close();
+  }
+  bounds.push(size);
+  const headers = format.headerLine ? await headerLines(path, format) : [];
+  if (headers === null) return null;
+  const ranges: { part: NonNullable<JobItem['part']>; preludeLines: number }[] = [];
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const start = bounds[k] as number;
+    let prelude: string[] = [];
+    if (k > 0 && format.headerLine) {
+      for (const header of headers) {
+        if (header.offset >= start) break;
+        if (format.headerLine(header.text) === 'start') prelude = [];
+        prelude.push(header.text);
+      }
+    }
+    ranges.push({
+      part: {
+        start,
+        end: bounds[k + 1] as number,
+        prelude: prelude.length > 0 ? Buffer.from(`${prelude.join('\n')}\n`, 'utf8') : null,
+      },
+      preludeLines: prelude.length,
+    });
+  }
+  return ranges;
+}
+
+/** Every line of the file that starts with `#` (header candidates), with its offset; null if too many. */
+async function headerLines(
+  path: string,
+  format: IngestFormat,
+): Promise<{ offset: number; text: string }[] | null> {
+  const starts: number[] = [];
+  let offset = 0;
+  let lineStart = true;
+  for await (const chunk of new FileChunks(path)) {
+    if (lineStart && chunk[0] === 0x23) starts.push(offset);
+    let i = chunk.indexOf('\n#');
+    while (i >= 0) {
+      starts.push(offset + i + 1);
+      if (starts.length > MAX_HEADER_LINES) return null;
+      i = chunk.indexOf('\n#', i + 1);
+    }
+    lineStart = chunk[chunk.length - 1] === 0x0a;
+    offset += chunk.length;
+  }
+  const handle = await open(path, 'r');
+  try {
+    const out: { offset: number; text: string }[] = [];
+    const buffer = Buffer.allocUnsafe(1 << 16);
+    for (const start of starts) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+      let end = buffer.subarray(0, bytesRead).indexOf(0x0a);
+      if (end < 0) end = bytesRead;
+      let text = buffer.toString('utf8', 0, end);
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (format.headerLine?.(text) !== undefined) out.push({ offset: start, text });
+    }
+    return out;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads one item with readAll() on a fresh state and returns its counts as plain data (on a worker
+ * thread, or on this one).
+ */
+export async function readItem(item: JobItem, policy: Policy, init: JobInit): Promise<PartResult> {
+  const state = await readAll({
+    inputs: [item.path],
+    rename: () => item.name,
+    policy,
+    topology: init.topology,
+    component: init.component,
+    format: item.format,
+    formatOptions: init.formatOptions,
+    limits: init.limits,
+    fastCount: init.fastCount,
+    part: item.part,
+  });
+  const entry = state.planned[0];
+  return {
+    item: item.index,
+    aggregate: state.aggregate.snapshot(),
+    problems: state.problems.listed.map((problem) => ({
+      ...problem,
+      once: state.onceKeys.get(problem) ?? null,
+    })),
+    problemTotal: state.problems.total,
+    failures: state.problems.inputs,
+    report: entry === undefined ? null : entry.report,
+    dnsAnswers: state.dns.answers,
+    seen: state.seen ?? null,
+    lines: state.lines,
+  };
+}
+
+/**
+ * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
+ * module loading and JIT warm-up); undefined when one fails (the audit then runs on one thread).
+ */
+function runWorkers(
+  script: string,
+  count: number,
+  items: readonly Planned[],
+  init: JobInit,
+  options: AuditOptions,
+): Promise<PartResult[] | undefined> {
+  return new Promise((resolve) => {
+    const results: PartResult[] = new Array(items.length);
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    let flows = 0;
+    let bytes = 0;
+    const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
+    options.progress?.update({
+      step: 1,
+      steps: 1,
+      file: `${items.length} parts on ${count} threads`,
+      total: total > 0 ? total : null,
+      bytesRead: () => bytes,
+      flows: () => flows,
+    });
+    const workers: Worker[] = [];
+    const finish = (value: PartResult[] | undefined) => {
+      for (const worker of workers) void worker.terminate();
+      options.progress?.stop();
+      resolve(value);
+    };
+    const fail = () => {
+      if (failed) return;
+      failed = true;
+      finish(undefined);
+    };
+    const take = (): JobItem | undefined => {
+      const item = items[next];
+      if (item === undefined) return undefined;
+      next++;
+      const { entry: _entry, preludeLines: _lines, ...job } = item;
+      return job;
+    };
+    /** Records a result; true while items remain to be read. */
+    const record = (result: PartResult): void => {
+      results[result.item] = result;
+      flows += result.aggregate.flows;
+      const item = items[result.item];
+      if (item?.part) bytes += item.part.end - item.part.start;
+      done++;
+      if (done === items.length) finish(results);
+    };
+    const feed = (worker: Worker) => worker.postMessage(take() ?? null);
+    for (let i = 1; i < count; i++) {
+      const worker = new Worker(script, { workerData: init });
+      workers.push(worker);
+      worker.on('message', (result: PartResult | { item: number; error: string }) => {
+        if (failed) return;
+        if ('error' in result) return fail();
+        record(result);
+        if (!failed) feed(worker);
+      });
+      worker.on('error', fail);
+      feed(worker);
+    }
+    void (async () => {
+      for (let item = take(); item !== undefined && !failed; item = take()) {
+        try {
+          record(await readItem(item, options.policy, init));
+        } catch {
+          fail();
+        }
+      }
+    })();
+  });
+}
+
+/** The state one job would have, from the parts in input order; undefined when not exact. */
+function merge(
+  planned: PlannedEntry[],
+  items: readonly Planned[],
+  results: readonly PartResult[],
+  options: AuditOptions,
+  problems: ProblemLog,
+): AuditState | undefined {
+  const limits = options.limits ?? {};
+  const aggregate = new AuditAggregate(options.component ?? 'saas', limits);
+  const byEntry = new Map<number, { lines: number; once: Set<string>; seen: boolean; flows: number }>();
+  for (const [index, item] of items.entries()) {
+    const result = results[index] as PartResult;
+    if (result.dnsAnswers > 0) return undefined;
+    const entry = planned[item.entry] as PlannedEntry;
+    let file = byEntry.get(item.entry);
+    if (file === undefined) {
+      file = { lines: 0, once: new Set(), seen: false, flows: 0 };
+      byEntry.set(item.entry, file);
+    }
+    const shift = item.part && item.part.start > 0 ? file.lines - item.preludeLines : 0;
+    const leaks = result.aggregate.leaks.map((leak) =>
+      leak.line === null ? leak : { ...leak, line: leak.line + shift },
+    );
+    if (!aggregate.merge({ ...result.aggregate, leaks })) return undefined;
+    let dropped = 0;
+    for (const problem of result.problems) {
+      const inPrelude = shift !== 0 && problem.line <= item.preludeLines;
+      const repeated = problem.once !== null && file.once.has(problem.once);
+      if (inPrelude || repeated) {
+        dropped++;
+        continue;
+      }
+      if (problem.once !== null) file.once.add(problem.once);
+      problems.add(problem.file, problem.line + (item.part ? shift : 0), problem.message);
+    }
+    problems.countMore(entry.input.name, result.problemTotal - result.problems.length);
+    for (const failure of result.failures) problems.addInput(failure.file, failure.message);
+    const report = entry.report;
+    if (result.report !== null) {
+      report.records += result.report.records;
+      report.flows += result.report.flows;
+      report.problems += result.report.problems - dropped;
+      if (result.report.status === 'failed') {
+        report.status = 'failed';
+        report.message ??= result.report.message;
+      }
+    }
+    if (result.seen?.sawContent) file.seen = true;
+    file.flows += result.seen?.flows ?? 0;
+    file.lines += result.lines - item.preludeLines;
+    const last = items[index + 1]?.entry !== item.entry;
+    if (
+      last &&
+      item.part &&
+      isUnrecognised({ sawContent: file.seen, flows: file.flows, problems: report.problems })
+    ) {
+      problems.add(entry.input.name, 1, unrecognisedMessage(entry.input.format?.name as FormatName));
+      report.problems++;
+    }
+  }
+  return {
+    aggregate,
+    problems,
+    planned,
+    dns: new DnsAnswers(),
+    join: new ZeekNameJoin(limits.zeekJoin),
+    topology: options.topology ?? emptyTopology,
+    onceKeys: new Map(),
+    lines: 0,
+  };
+}

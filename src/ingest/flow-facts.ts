@@ -1,0 +1,65 @@
+// The audit's fast path through the two busiest line formats (Squid native, Zeek conn): the parser
+// describes a flow by numbers and byte offsets into its read chunk (FlowFacts, one object reused
+// for every line) and offers it to a FlowCounter, which counts it without a FlowRecord when an
+// earlier flow with the same key fields taught it where. Otherwise the parser builds the record as
+// always and hands it to the counter (or yields it, when no counter is given).
+import type { FlowRecord } from '../flow/record.js';
+
+/** One flow's fields as numbers and offsets into `bytes`; -1 (NaN for times) means absent. */
+export class FlowFacts {
+  /** The read chunk the offsets point into (its bytes are the line's bytes). */
+  bytes: Buffer = Buffer.alloc(0);
+  line = 0;
+  /** Epoch ms. */
+  start = Number.NaN;
+  end = Number.NaN;
+  bytesUp = -1;
+  bytesDown = -1;
+  port = -1;
+  /** The name the client asked for (decides the flow when present). */
+  nameStart = -1;
+  nameEnd = -1;
+  /** The upstream proxy the flow was handed to. */
+  upstreamStart = -1;
+  upstreamEnd = -1;
+  /** The destination address, when it is a dotted-quad IPv4 address (`destination4` its value). */
+  destinationStart = -1;
+  destinationEnd = -1;
+  destination4 = -1;
+
+  /** Sets every field to absent except `bytes` and `line`. */
+  reset(bytes: Buffer, line: number): this {
+    this.bytes = bytes;
+    this.line = line;
+    this.start = Number.NaN;
+    this.end = Number.NaN;
+    this.bytesUp = -1;
+    this.bytesDown = -1;
+    this.port = -1;
+    this.nameStart = -1;
+    this.nameEnd = -1;
+    this.upstreamStart = -1;
+    this.upstreamEnd = -1;
+    this.destinationStart = -1;
+    this.destinationEnd = -1;
+    this.destination4 = -1;
+    return this;
+  }
+}
+
+/**
+ * Takes the flows of one input in place of the parser's batches (IngestContext.counter). Both calls
+ * are synchronous, so flows are taken in input order.
+ */
+export interface FlowCounter {
+  /**
+   * Counts the flow `facts` describes (no source address, component or protocol-specific names,
+   * as in Squid native and Zeek conn lines) and returns true, or returns false having done nothing:
+   * the parser then builds the FlowRecord and passes it to `take()` at once.
+   */
+  count(facts: FlowFacts): boolean;
+  /** Takes a complete flow (classified and counted at once; never kept). */
+  take(flow: FlowRecord): void;
+  /** Flows taken or counted so far. */
+  readonly taken: number;
+}
