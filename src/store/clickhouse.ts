@@ -222,7 +222,11 @@ export class ClickHouseFlowTable {
     const where = whereClause(query.conditions);
     const [total] = await this.rows(`SELECT count() FROM ${this.qualified}${where}`);
     const count = Number(total?.[0] ?? 0);
-    if (query.limit === 0) return pageOf([], query, count);
+    // Nothing to read at or past the end: without this, every window and then the whole table
+    // were sorted only to answer empty (8.5 s at 300,000 flows for offset=500000).
+    if (query.limit === 0 || (query.after === undefined && query.offset >= count)) {
+      return pageOf([], query, count);
+    }
     const keyset: string[] = [];
     let top = Math.floor(now / 1000);
     const { after } = query;

@@ -234,6 +234,8 @@ describe.each(kinds)('FlowStore contract: $kind', ({ kind, config }) => {
     expect(page.flows.map((flow) => flow.id)).toEqual([15, 14, 13, 12, 11, 10, 9, 8, 7, 6]);
     const last = await store.query({ limit: 3, offset: 24 });
     expect(last.flows.map((flow) => flow.id)).toEqual([1, 26]);
+    const beyond = await store.query({ limit: 5, offset: 26 });
+    expect(beyond).toMatchObject({ total: 26, offset: 26, flows: [], next: null });
     const countOnly = await store.query({ limit: 0 });
     expect(countOnly).toMatchObject({ total: 26, flows: [] });
     expect((await store.query({ limit: 1000 })).flows).toHaveLength(26);
