@@ -20,6 +20,7 @@ import type { GatewayStatus } from '../src/gateway/contracts.js';
 import { Policy } from '../src/policy/policy.js';
 import type { FlowStore } from '../src/store/store.js';
 import { openFlowStore } from '../src/store/store.js';
+import { chromiumArgs } from '../src/util/chromium.js';
 import { median } from './lib/measure.js';
 import { Prng } from './lib/prng.js';
 
@@ -31,17 +32,6 @@ const TARGET_MS = 100;
 const DEEP = 500_000;
 const PAGE_LOADS = 5;
 const SPAN_MS = 24 * 3_600_000;
-
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const componentWeights: [Component, number][] = [
   ['saas', 0.7],
@@ -256,7 +246,7 @@ async function firstRender(base: string): Promise<RenderTiming[]> {
   // launch() starts Chromium on a fresh temporary profile of its own, removed when it closes.
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: chromiumArgs,
+    args: [...chromiumArgs],
   });
   const timings: RenderTiming[] = [];
   try {

@@ -11,9 +11,9 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../cli/program.js';
 import { verdicts } from '../policy/verdict.js';
-import { chromiumArgs } from '../testing/chromium.js';
 import { screenshotPath } from '../testing/output.js';
 import { needPeers, peers } from '../testing/peers.js';
+import { chromiumArgs } from '../util/chromium.js';
 import type { AuditReport } from './audit-report.js';
 import { seriesPaths } from './time-series.js';
 

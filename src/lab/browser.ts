@@ -5,6 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromiumArgs } from '../util/chromium.js';
 import { type Activity, activities } from './plan.js';
 import { runInNs } from './system.js';
 
@@ -65,14 +66,7 @@ export async function runBrowser(
       ns,
       chromium,
       [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...chromiumArgs,
         `--user-data-dir=${profile}`,
         `--proxy-server=http://${proxy}`,
         // Trust exactly the lab origins' key (the lab CA is not in any trust store).

@@ -19,9 +19,9 @@ import { type Origin, startHttpOrigin } from '../gateway/testing/origins.js';
 import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { openFlowStore } from '../store/store.js';
-import { chromiumArgs } from '../testing/chromium.js';
 import { screenshotPath } from '../testing/output.js';
 import { needPeers, peers } from '../testing/peers.js';
+import { chromiumArgs } from '../util/chromium.js';
 
 const ready = needPeers('chromium', 'build');
 

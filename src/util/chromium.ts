@@ -1,5 +1,5 @@
-// The flags every browser test starts Debian's Chromium with: headless, as root, and silent on a
-// machine without network (no background, component or sync requests that would be refused).
+// The flags pathwarden starts Debian's Chromium with (browser tests, the lab, benchmarks): headless,
+// as root, and silent on a machine without network (no background, component or sync requests).
 export const chromiumArgs: readonly string[] = [
   '--headless',
   '--no-sandbox',
