@@ -17,8 +17,8 @@ import {
 import type { FlowRecord } from '../flow/record.js';
 import type { DnsAnswers } from '../ingest/dns-answers.js';
 import type { FlowCounter, FlowFacts } from '../ingest/flow-facts.js';
+import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
-import type { PathResolver } from '../policy/topology.js';
 import { verdicts } from '../policy/verdict.js';
 import type { AuditAggregate, CountSlot } from './aggregate.js';
 import { seriesPaths } from './time-series.js';

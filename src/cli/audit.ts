@@ -9,19 +9,14 @@ import { demoDir } from '../audit/demo/location.js';
 import { type FailOn, failOnVerdicts, matchedFailOn } from '../audit/fail-on.js';
 import type { FlowSink } from '../audit/flow-sink.js';
 import { ProgressBar } from '../audit/progress.js';
-import { csvSink } from '../audit/report-csv.js';
-import { renderHtmlReport } from '../audit/report-html.js';
 import { renderJsonReport } from '../audit/report-json.js';
-import { renderJunitReport } from '../audit/report-junit.js';
-import { ndjsonSink } from '../audit/report-ndjson.js';
-import { renderTerminalReport } from '../audit/report-terminal.js';
 import { runAudit } from '../audit/run-audit.js';
 import { PathwardenError } from '../errors.js';
 import { parseVpcFields } from '../ingest/aws-vpc.js';
 import type { FormatName } from '../ingest/format.js';
 import { compileSquidLogformat } from '../ingest/squid-logformat.js';
-import { emptyTopology, loadTopologyFile } from '../policy/topology.js';
-import { storeTarget } from '../store/target.js';
+import { emptyTopology } from '../policy/path-resolver.js';
+import { readTopologyFile } from '../policy/topology-file.js';
 import { type CliIo, write } from './io.js';
 import {
   type CatalogOptions,
@@ -199,17 +194,18 @@ Examples:
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
       const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
-      const topology = topologyFile ? loadTopologyFile(topologyFile) : emptyTopology;
+      const topology = topologyFile ? await readTopologyFile(topologyFile) : emptyTopology;
       const rename = demo ? packageRelative(demo) : undefined;
 
       const stdout = options.output ? openOutput(options.output) : io.stdout;
       const sinks: FlowSink[] = [];
-      if (options.ndjson) sinks.push(ndjsonSink(stdout));
-      if (options.csv) sinks.push(csvSink(stdout));
+      // Writers and sinks are loaded on use: an audit that writes JSON loads neither HTML nor CSV.
+      if (options.ndjson) sinks.push((await import('../audit/report-ndjson.js')).ndjsonSink(stdout));
+      if (options.csv) sinks.push((await import('../audit/report-csv.js')).csvSink(stdout));
       // Loaded on use: the store modules bring DuckDB and the ClickHouse client.
       const storeSink = options.store
         ? await (await import('../audit/store-sink.js')).openStoreSink(
-            storeTarget(options.store, options.spool),
+            (await import('../store/target.js')).storeTarget(options.store, options.spool),
             options.auditId ??
               new Date()
                 .toISOString()
@@ -239,9 +235,13 @@ Examples:
         });
         if (options.json) await write(stdout, renderJsonReport(report));
         else if (stdoutFormats.length === 0 && !options.quiet)
-          await write(stdout, renderTerminalReport(report));
-        if (options.html) writeOutput(options.html, renderHtmlReport(report));
-        if (options.junit) writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
+          await write(stdout, (await import('../audit/report-terminal.js')).renderTerminalReport(report));
+        if (options.html)
+          writeOutput(options.html, (await import('../audit/report-html.js')).renderHtmlReport(report));
+        if (options.junit) {
+          const { renderJunitReport } = await import('../audit/report-junit.js');
+          writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
+        }
 
         if (storeSink)
           await write(

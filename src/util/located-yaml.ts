@@ -61,6 +61,20 @@ export function parseLocatedYaml<S extends z.ZodType>(
   return { value: parsed.data, problems, locate };
 }
 
+/**
+ * The plain value of a YAML (or JSON) text that parses without any problem, read as
+ * parseLocatedYaml reads it; undefined when it has one (parseLocatedYaml then says which).
+ */
+export function plainYaml(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) return undefined;
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The yaml library's default; named here so the problem can say it. */
 const MAX_ALIAS_COUNT = 100;
 
