@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
-import { runJobs } from './jobs.js';
+import { runJobs, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function compare(options: Partial<AuditOptions> & { inputs: string[] }): Promise<string> {
   const one = await jsonOf({ ...options, jobs: 1 });
   for (const jobs of [2, 3]) {
-    expect(await jsonOf({ ...options, jobs, splitBytes: 1 }), `${jobs} jobs`).toBe(one);
+    expect(await jsonOf({ ...options, jobs, splitBytes: 1, threadBytes: 1 }), `${jobs} jobs`).toBe(one);
   }
   return one;
 }
@@ -75,8 +75,13 @@ describe('audit --jobs', () => {
       topology: reportTopology,
       jobs: 2,
       splitBytes: 1,
+      threadBytes: 1,
     });
     expect(parallel?.flows).toBeGreaterThan(1000);
+    // Under THREAD_BYTES per thread the same audit stays on this thread (runJobs declines).
+    const small = { inputs: [zeek, squid], policy: builtinPolicy(), topology: reportTopology, jobs: 2 };
+    expect(await runJobs({ ...small, splitBytes: 1 })).toBeUndefined();
+    expect(await runJobs({ ...small, splitBytes: 1, threadBytes: THREAD_BYTES })).toBeUndefined();
     for (const limits of [{}, { leaks: 5, problems: 4 }]) {
       const report = JSON.parse(await compare({ inputs: [zeek, squid], limits }));
       expect(report.flows).toBeGreaterThan(1000);

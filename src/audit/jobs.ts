@@ -40,6 +40,13 @@ import { ZeekNameJoin } from './zeek-join.js';
 
 /** Inputs smaller than this are read whole by one worker. */
 const SPLIT_BYTES = 8 << 20;
+/**
+ * Bytes of input each thread must have before another one is started: a worker costs about
+ * 0.2 CPU-s of module loading and 14 MiB before it reads a byte, then its own JIT warm-up and
+ * garbage collection (docs/performance.md, "Audit"), which 64 MiB of Squid or Zeek lines (about
+ * half a CPU-second of counting) pay for. Below twice this, the audit runs on one thread.
+ */
+export const THREAD_BYTES = 64 << 20;
 /** Header lines of one input beyond which it is not cut (each range would carry them). */
 const MAX_HEADER_LINES = 1000;
 
@@ -102,6 +109,11 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   const planned = await planInputs(options, forced, registryFormats, problems);
   if (planned.some(({ input }) => input.role === 'dns' || input.role === 'zeek-names')) return undefined;
 
+  // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
+  const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
+  const threads = Math.min(jobs, Math.floor(bytes / Math.max(1, options.threadBytes ?? THREAD_BYTES)));
+  if (threads <= 1) return undefined;
+
   const items: Planned[] = [];
   for (const [entry, { input }] of planned.entries()) {
     const format = input.format;
@@ -116,7 +128,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
     };
     const ranges =
       readsDirectly(input) && input.size !== null && input.size >= (options.splitBytes ?? SPLIT_BYTES)
-        ? await cut(input.path, input.size, jobs, format)
+        ? await cut(input.path, input.size, threads, format)
         : null;
     if (ranges === null) {
       items.push(whole);
@@ -128,7 +140,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
 
   const results = await runWorkers(
     script,
-    Math.min(jobs, items.length),
+    Math.min(threads, items.length),
     items,
     {
       catalog: options.policy.catalog,

@@ -103,6 +103,8 @@ export interface AuditOptions {
   jobs?: number;
   /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
   splitBytes?: number;
+  /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
+  threadBytes?: number;
   /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
   part?: { start: number; end: number; prelude: Buffer | null };
 }
