@@ -89,8 +89,39 @@ function zeekLog(lines: number): string {
         down,
       ].join('\t'),
     );
+    if (i % 97 === 5) out.push(...zeekOddLines(i));
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Lines the byte scanner of the Zeek reader must read as the string path does: short and bad
+ * records, CRLF, a JSON record, a section with another separator, field order and unset marker.
+ */
+function zeekOddLines(i: number): string[] {
+  const ts = (1_700_000_000 + i * 3.5).toFixed(6);
+  const fields = 'ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto duration orig_bytes resp_bytes';
+  return [
+    `${ts}\tCshort\t10.1.0.1\t40000\t52.123.1.10`,
+    `x${ts}\tCbad\t10.1.0.1\t40000\t52.123.1.10\t443\ttcp\t1.0\t1\t2`,
+    `${ts}\tCcrlf\t10.1.0.1\t40000\t52.123.1.10\t443\ttcp\t1.0\t1\t2\r`,
+    `{"ts":${ts},"uid":"Cjson","id.orig_h":"10.1.0.2","id.orig_p":1,"id.resp_h":"13.73.248.20","id.resp_p":443,"proto":"tcp","orig_bytes":5}`,
+    '#separator |',
+    `#path|conn`,
+    `#fields|${fields.split(' ').join('|')}`,
+    `${ts}|Cpipe|10.1.0.3|40001|13.73.248.20|443|tcp|2.5|10|20`,
+    `${ts}|Cpipe2|10.1.0.3|40001|93.184.216.34|443|tcp|2.5|10|20`,
+    '#separator \\x09',
+    '#path\tconn',
+    '#unset_field\t(none)',
+    `#fields\t${fields.split(' ').reverse().join('\t')}`,
+    ['30', '(none)', '2.000000', 'tcp', '443', '52.123.1.10', '40002', '10.1.0.4', 'Crev', ts].join('\t'),
+    ['30', '7', '(none)', 'udp', '(none)', '93.184.216.34', '40002', '10.1.0.4', 'Crev2', ts].join('\t'),
+    ['30', '7', '1.5', 'tcp', '443', '-', '40002', '10.1.0.4', 'Crev3', ts].join('\t'),
+    '#separator \\x09',
+    '#path\tconn',
+    `#fields\t${fields.split(' ').join('\t')}`,
+  ];
 }
 
 describe('fast path of the audit', () => {

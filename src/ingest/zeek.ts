@@ -23,7 +23,7 @@ import {
 } from './fields.js';
 import { type FlowCounter, FlowFacts } from './flow-facts.js';
 import type { IngestContext } from './format.js';
-import { DEFAULT_MAX_LINE_BYTES, isTooLong, readChunks } from './line-reader.js';
+import { DEFAULT_MAX_LINE_BYTES, isTooLong, type LineChunk, readChunks } from './line-reader.js';
 import { badField, errorMessage, missingField, OnceReporter, quote } from './problems.js';
 
 export type ZeekLog = 'conn' | 'dns' | 'ssl' | 'http';
@@ -79,6 +79,12 @@ async function* parseZeek(input: AsyncIterable<Buffer | string>, ctx: IngestCont
   let out: FlowRecord[] = [];
   for await (const chunk of readChunks(input, ctx)) {
     const ascii = isAscii(chunk.bytes);
+    if (ascii && counter !== undefined) {
+      // The audit's fast path: lines are found and conn records counted on the bytes; only the
+      // lines the counter declines (and headers, JSON records) become strings.
+      countChunk(chunk, tsv, json, counter, ctx);
+      continue;
+    }
     const text = chunk.bytes.toString(ascii ? 'latin1' : 'utf8');
     // In an ASCII chunk byte and char offsets agree: numbers and addresses are read from the bytes.
     const bytes = ascii ? chunk.bytes : null;
@@ -110,6 +116,53 @@ async function* parseZeek(input: AsyncIterable<Buffer | string>, ctx: IngestCont
     chunk.newlines = lineNumber - chunk.linesBefore - (text.endsWith('\n') ? 0 : 1);
   }
   if (out.length > 0) yield out;
+}
+
+/**
+ * One ASCII chunk read for a counter (the audit): the same lines, problems and flows as the
+ * string path of parseZeek, without turning the chunk into a string. Every flow goes to the counter.
+ */
+function countChunk(
+  chunk: LineChunk,
+  tsv: ZeekTsvReader,
+  json: ZeekJsonReader,
+  counter: FlowCounter,
+  ctx: IngestContext,
+): void {
+  const bytes = chunk.bytes;
+  const out: FlowRecord[] = [];
+  let lineNumber = chunk.linesBefore;
+  let position = 0;
+  while (position < bytes.length) {
+    let newline = bytes.indexOf(0x0a, position);
+    if (newline < 0) newline = bytes.length;
+    lineNumber++;
+    let end = newline;
+    if (end > position && bytes[end - 1] === 0x0d) end--;
+    if (end > position && !isTooLong(ctx, end - position, lineNumber, DEFAULT_MAX_LINE_BYTES)) {
+      const first = bytes[position];
+      if (first === 0x7b /* { */) json.line(bytes.toString('latin1', position, end), lineNumber, out);
+      else if (first === 0x23 /* # */) tsv.header(bytes.toString('latin1', position, end), lineNumber);
+      else if (!tsv.countBytes(bytes, position, end, lineNumber)) {
+        // Declined or not a plain conn record: the string path reads (and reports) the line.
+        tsv.data(
+          bytes.toString('latin1', position, end),
+          bytes.subarray(position, end),
+          0,
+          end - position,
+          lineNumber,
+          out,
+          true,
+        );
+      }
+      if (out.length > 0) {
+        for (const flow of out) counter.take(flow);
+        out.length = 0;
+      }
+    }
+    position = newline + 1;
+  }
+  chunk.newlines = lineNumber - chunk.linesBefore - (bytes[bytes.length - 1] === 0x0a ? 0 : 1);
 }
 
 /** The log a field set belongs to, when no `#path` / `_path` says it. */
@@ -282,6 +335,8 @@ class ZeekTsvReader {
     end: number,
     lineNumber: number,
     out: FlowRecord[],
+    /** countBytes() declined the line already: do not offer it to the counter again. */
+    offered = false,
   ): void {
     if (this.#skipping) return;
     const ctx = this.ctx;
@@ -325,6 +380,7 @@ class ZeekTsvReader {
     if (
       log === 'conn' &&
       bytes !== null &&
+      !offered &&
       ctx.counter !== undefined &&
       this.countConn(bytes, micros, lineNumber)
     )
@@ -411,6 +467,35 @@ class ZeekTsvReader {
    * responder, every number well-formed); false when the counter declines or the line needs the
    * general reading (which reports what is wrong with it).
    */
+  /**
+   * countConn() on a data line of an ASCII chunk, its fields found on the bytes; false when the
+   * line is not a well-formed conn record with a one-byte separator (the string path then reads
+   * and reports it) or the counter declines it.
+   */
+  countBytes(bytes: Buffer, start: number, end: number, lineNumber: number): boolean {
+    const section = this.#section;
+    if (this.#skipping || !this.#hasFields || section.log !== 'conn' || section.separator.length !== 1)
+      return false;
+    const separator = section.separator.charCodeAt(0);
+    if (separator > 0x7f) return false;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    let position = start;
+    const last = section.lastColumn;
+    for (let index = 0; index <= last; index++) {
+      if (position > end) return false;
+      let next = bytes.indexOf(separator, position);
+      if (next < 0 || next > end) next = end;
+      starts[index] = position;
+      ends[index] = next;
+      position = next + 1;
+    }
+    const tsColumn = section.column.ts;
+    const micros = parseScaledDecimalBytes(bytes, 6, starts[tsColumn] as number, ends[tsColumn] as number);
+    if (Number.isNaN(micros)) return false;
+    return this.countConn(bytes, micros, lineNumber);
+  }
+
   countConn(bytes: Buffer, micros: number, lineNumber: number): boolean {
     const column = this.#section.column;
     const starts = this.#starts;
@@ -419,18 +504,17 @@ class ZeekTsvReader {
     const respStart = starts[respColumn] as number;
     const respEnd = ends[respColumn] as number;
     const address = ipv4Value(bytes, respStart, respEnd);
-    if (address < 0 || this.isUnset(column.proto)) return false;
-    const protocol = protocolOf(this.#text, starts[column.proto] as number, ends[column.proto] as number);
-    if (protocol !== 'tcp' && protocol !== 'udp') return false;
+    if (address < 0 || column.proto < 0) return false;
+    if (!isTcpOrUdp(bytes, starts[column.proto] as number, ends[column.proto] as number)) return false;
     const portColumn = column['id.resp_p'];
     let port = -1;
-    if (!this.isUnset(portColumn)) {
+    if (!this.isUnsetBytes(bytes, portColumn)) {
       port = parseUintBytes(bytes, starts[portColumn] as number, ends[portColumn] as number);
       if (!(port <= 65535)) return false;
     }
     let end = Number.NaN;
     const durationColumn = column.duration;
-    if (!this.isUnset(durationColumn)) {
+    if (!this.isUnsetBytes(bytes, durationColumn)) {
       const duration = parseScaledDecimalBytes(
         bytes,
         6,
@@ -440,10 +524,10 @@ class ZeekTsvReader {
       if (Number.isNaN(duration)) return false;
       end = Math.floor((micros + duration) / 1000);
     }
-    const up = this.isUnset(column.orig_bytes)
+    const up = this.isUnsetBytes(bytes, column.orig_bytes)
       ? -1
       : parseUintBytes(bytes, starts[column.orig_bytes] as number, ends[column.orig_bytes] as number);
-    const down = this.isUnset(column.resp_bytes)
+    const down = this.isUnsetBytes(bytes, column.resp_bytes)
       ? -1
       : parseUintBytes(bytes, starts[column.resp_bytes] as number, ends[column.resp_bytes] as number);
     if (Number.isNaN(up) || Number.isNaN(down)) return false;
@@ -457,6 +541,16 @@ class ZeekTsvReader {
     facts.destinationEnd = respEnd;
     facts.destination4 = address;
     return (this.ctx.counter as FlowCounter).count(facts);
+  }
+
+  /** isUnset() read on the bytes of an ASCII chunk (offsets as set by data() or countBytes()). */
+  isUnsetBytes(bytes: Buffer, index: number): boolean {
+    if (index < 0) return true;
+    const unset = this.#section.unsetField;
+    const start = this.#starts[index] as number;
+    if ((this.#ends[index] as number) - start !== unset.length) return false;
+    for (let i = 0; i < unset.length; i++) if (bytes[start + i] !== unset.charCodeAt(i)) return false;
+    return true;
   }
 
   readonly #facts = new FlowFacts();
@@ -485,6 +579,14 @@ class ZeekTsvReader {
     if (Number.isNaN(value)) badField(this.ctx, lineNumber, name, this.field(index), 'a byte count');
     return value;
   }
+}
+
+/** True when the bytes are `tcp` or `udp`. */
+function isTcpOrUdp(b: Buffer, start: number, end: number): boolean {
+  if (end - start !== 3 || b[start + 2] !== 0x70 /* p */) return false;
+  const c0 = b[start];
+  const c1 = b[start + 1];
+  return (c0 === 0x74 && c1 === 0x63) /* tc */ || (c0 === 0x75 && c1 === 0x64) /* ud */;
 }
 
 /** Zeek's transport names as shared constants (no new string per line for the usual three). */
