@@ -1,8 +1,8 @@
 // Ingest format for packet captures: classic libpcap and pcapng files, read as a stream. The
 // reader lives in ./pcap/ (file formats, link layer, IP, TCP reassembly, TLS, HTTP, DNS, flows);
-// docs/pcap.md says what becomes a flow and what is skipped.
+// docs/pcap.md says what becomes a flow and what is skipped. The reader is loaded when a capture
+// is read: detecting the format needs only the two magic checks, so a log audit does not load it.
 import { defineFormat } from './batches.js';
-import { readCaptureBatches } from './pcap/capture.js';
 import { isPcapMagic } from './pcap/pcap-file.js';
 import { isPcapngMagic } from './pcap/pcapng.js';
 
@@ -13,7 +13,8 @@ export const pcapFormat = defineFormat({
   sniff(head: Buffer): number {
     return isPcapMagic(head) || isPcapngMagic(head) ? 1 : 0;
   },
-  parseBatches(input, ctx) {
-    return readCaptureBatches(input, ctx);
+  async *parseBatches(input, ctx) {
+    const { readCaptureBatches } = await import('./pcap/capture.js');
+    yield* readCaptureBatches(input, ctx);
   },
 });
