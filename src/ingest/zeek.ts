@@ -79,7 +79,7 @@ async function* parseZeek(input: AsyncIterable<Buffer | string>, ctx: IngestCont
   let out: FlowRecord[] = [];
   for await (const chunk of readChunks(input, ctx)) {
     const ascii = isAscii(chunk.bytes);
-    if (ascii && counter !== undefined) {
+    if (ascii && counter !== undefined && tsv.readsConn) {
       // The audit's fast path: lines are found and conn records counted on the bytes; only the
       // lines the counter declines (and headers, JSON records) become strings.
       countChunk(chunk, tsv, json, counter, ctx);
@@ -467,6 +467,11 @@ class ZeekTsvReader {
    * responder, every number well-formed); false when the counter declines or the line needs the
    * general reading (which reports what is wrong with it).
    */
+  /** True unless the current section is another log than conn (whose lines countBytes declines). */
+  get readsConn(): boolean {
+    return !this.#hasFields || this.#section.log === 'conn';
+  }
+
   /**
    * countConn() on a data line of an ASCII chunk, its fields found on the bytes; false when the
    * line is not a well-formed conn record with a one-byte separator (the string path then reads
