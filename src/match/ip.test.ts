@@ -91,6 +91,30 @@ describe('parsing', () => {
     expect(agreed).toBeGreaterThan(12_000);
   });
 
+  test('prefixes: host bits found and masked byte by byte as a bit-by-bit check does', () => {
+    const random = new Random(20261208);
+    for (let i = 0; i < 5000; i++) {
+      const version = random.next() < 0.5 ? 4 : 6;
+      const bytes = new Uint8Array(version === 4 ? 4 : 16);
+      for (let b = 0; b < bytes.length; b++) bytes[b] = random.next() < 0.5 ? 0 : random.int(0, 255);
+      const max = bytes.length * 8;
+      const length = random.int(0, max);
+      let hostBits = false;
+      const masked = new Uint8Array(bytes);
+      for (let bit = length; bit < max; bit++) {
+        const mask = 1 << (7 - (bit & 7));
+        if ((bytes[bit >> 3] as number) & mask) hostBits = true;
+        masked[bit >> 3] = (masked[bit >> 3] as number) & ~mask;
+      }
+      const text = `${formatIp({ version, bytes })}/${length}`;
+      const maskedText = `${formatIp({ version, bytes: masked })}/${length}`;
+      const parsed = parsePrefix(text);
+      if (hostBits) expect(parsed, text).toBe(`"${text}" has host bits set (did you mean ${maskedText}?)`);
+      else expect(parsed, text).toEqual({ version, bytes, length });
+      expect(formatPrefix({ version, bytes, length }), text).toBe(maskedText);
+    }
+  });
+
   test('IPv4-mapped IPv6 unmaps to IPv4', () => {
     expect(formatIp(unmapIPv4(ip('::ffff:127.0.0.1')))).toBe('127.0.0.1');
     expect(unmapIPv4(ip('2001:db8::1')).version).toBe(6);
