@@ -6,8 +6,8 @@ import type { Component } from '../catalog/model.js';
 import { selectProfile } from '../catalog/profiles.js';
 import { Policy } from '../policy/policy.js';
 import { parseTarget } from '../policy/target.js';
+import { generalJson, randomTargets } from '../policy/test-decisions.js';
 import type { ActualPath } from '../policy/verdict.js';
-import { generalJson, randomTargets } from '../testing/decisions.js';
 import { Random } from '../util/random.js';
 import { runCli } from './program.js';
 

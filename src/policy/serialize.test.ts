@@ -6,11 +6,11 @@ import { describe, expect, test } from 'vitest';
 import { loadBuiltinCatalog } from '../catalog/load.js';
 import { components } from '../catalog/model.js';
 import { profileNames, selectProfile } from '../catalog/profiles.js';
-import { generalJson, randomTargets } from '../testing/decisions.js';
 import { Random } from '../util/random.js';
 import { Policy } from './policy.js';
 import { decisionToJson, writeDecisionLine } from './serialize.js';
 import { parseTarget } from './target.js';
+import { generalJson, randomTargets } from './test-decisions.js';
 import type { ActualPath } from './verdict.js';
 
 const catalog = loadBuiltinCatalog().catalog;

@@ -1,8 +1,8 @@
 // Test helpers for decisions: the general serializer the fast ones are compared with, and random
-// targets of every kind (src/policy/serialize.test.ts, src/cli/cli.test.ts).
+// targets of every kind (src/policy/serialize.test.ts, src/cli/cli.test.ts). Not part of the build.
 import { loadBuiltinCatalog } from '../catalog/load.js';
-import type { Decision } from '../policy/policy.js';
 import type { Random } from '../util/random.js';
+import type { Decision } from './policy.js';
 
 /** The general serializer: the documented fields, in order, through JSON.stringify. */
 export function generalJson(decision: Decision): string {
