@@ -16,6 +16,7 @@ import {
   readlineFloorScript,
   runProcess,
   timeProcess,
+  timeProcesses,
 } from './lib/explain-throughput.js';
 import {
   formatRate,
@@ -39,7 +40,8 @@ const GOAL_EXPLAIN_RATE = 800_000;
 const { values: flags } = parseArgs({
   options: {
     targets: { type: 'string', default: '1000000' },
-    runs: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '11' },
+    before: { type: 'string' },
     'pac-targets': { type: 'string', default: '20000' },
     'explain-lines': { type: 'string' },
     seed: { type: 'string', default: '20261126' },
@@ -52,7 +54,9 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`usage: npm run bench:decide -- [options]
   --targets N        targets decided by each contender (default 1000000)
-  --runs N           timed runs per contender; the median is reported (default 5; PAC and explain: 3)
+  --runs N           timed runs of each index contender; the median is reported (default 11;
+                     naive scan and explain: at most 5, PAC: at most 3)
+  --before FILE      another build's dist/src/cli/main.js: its explain - timed in the same run
   --pac-targets N    first N targets given to the PAC contender (default 20000)
   --explain-lines N  lines of the host list fed to explain - (default: --targets)
   --seed N           PRNG seed of the target mix (default 20261126)
@@ -185,7 +189,9 @@ for (let i = 0; i < warm; i++) {
   naive.decide(targets[i] as string);
 }
 const index = measureSync(runs, count, decideAll);
-const scan = measureSync(runs, count, scanAll);
+// The naive scan is the slow baseline (a ratio, not a target): fewer runs of it.
+const scanRuns = Math.min(runs, 5);
+const scan = measureSync(scanRuns, count, scanAll);
 
 // The same targets parsed (and, for names, canonicalized) beforehand: what the lookup alone costs.
 let parsed: Target[] = targets.map((text) => parseTarget(text) as Target);
@@ -247,7 +253,7 @@ resolver.dispose();
 // ---- Table ---------------------------------------------------------------------------------
 say();
 say(
-  `## Decisions per second (median of ${runs} runs; PAC: median of ${pacRuns} runs on the first ${pacCount.toLocaleString('en-US')} targets)`,
+  `## Decisions per second (median of ${runs} runs; naive scan: ${scanRuns}; PAC: ${pacRuns} runs on the first ${pacCount.toLocaleString('en-US')} targets)`,
 );
 say();
 const row = (name: string, measurement: Measurement, note: string): string[] => [
@@ -309,11 +315,24 @@ if (!flags['no-explain']) {
       );
       process.exit(1);
     }
-    const explainRuns = 3;
+    const explainRuns = Math.min(runs, 5);
     const emptyFile = join(dir, 'empty.txt');
     writeFileSync(emptyFile, '');
-    const startup = await timeProcess(process.execPath, explainArgs, emptyFile, explainRuns);
-    const explain = await timeProcess(process.execPath, explainArgs, file, explainRuns);
+    // The runs with and without input (and another build's, with --before) take turns.
+    const before = flags.before ? [flags.before, 'explain', '-'] : undefined;
+    const [startup, explain, beforeStartup, beforeExplain] = (await timeProcesses(
+      [
+        { command: process.execPath, args: explainArgs, inputFile: emptyFile },
+        { command: process.execPath, args: explainArgs, inputFile: file },
+        ...(before
+          ? [
+              { command: process.execPath, args: before, inputFile: emptyFile },
+              { command: process.execPath, args: before, inputFile: file },
+            ]
+          : []),
+      ],
+      explainRuns,
+    )) as [ProcessTiming, ProcessTiming, ProcessTiming | undefined, ProcessTiming | undefined];
     const floor = await timeProcess(
       process.execPath,
       ['--input-type=module', '-e', readlineFloorScript],
@@ -336,13 +355,14 @@ if (!flags['no-explain']) {
         : formatRate(lines / timing.cpuSeconds),
       versus,
     ];
-    const minusStartup: ProcessTiming = {
-      seconds: explain.seconds - startup.seconds,
+    const minus = (run: ProcessTiming, empty: ProcessTiming): ProcessTiming => ({
+      seconds: run.seconds - empty.seconds,
       cpuSeconds:
-        explain.cpuSeconds === undefined || startup.cpuSeconds === undefined
+        run.cpuSeconds === undefined || empty.cpuSeconds === undefined
           ? undefined
-          : explain.cpuSeconds - startup.cpuSeconds,
-    };
+          : run.cpuSeconds - empty.cpuSeconds,
+    });
+    const minusStartup = minus(explain, startup);
     say();
     say(
       `## explain - on a ${explainLines.toLocaleString('en-US')}-line host list (median of ${explainRuns} runs, spawn to exit, stdout to /dev/null)`,
@@ -354,6 +374,20 @@ if (!flags['no-explain']) {
         [
           line('pathwarden explain -', explain, '1x'),
           line('  the same, minus startup', minusStartup, '-'),
+          ...(beforeExplain && beforeStartup
+            ? [
+                line(
+                  'before: explain -',
+                  beforeExplain,
+                  `${formatRatio(beforeExplain.seconds / explain.seconds)} slower`,
+                ),
+                line(
+                  '  the same, minus startup',
+                  minus(beforeExplain, beforeStartup),
+                  `${formatRatio(minus(beforeExplain, beforeStartup).seconds / minusStartup.seconds)} slower`,
+                ),
+              ]
+            : []),
           line('node readline floor', floor, `${formatRatio(explain.seconds / floor.seconds)} slower`),
           line('wc -l', wc, `${formatRatio(explain.seconds / wc.seconds)} slower`),
         ],
@@ -376,7 +410,7 @@ const goal = (ok: boolean) => (ok ? 'met ' : 'MISS');
 const cpuNote = (rate: number | undefined) =>
   rate === undefined ? '' : `; per CPU second ${formatRate(rate)}`;
 say(
-  `${goal(index.rate >= GOAL_INDEX_RATE)}  (a) >= ${formatRate(GOAL_INDEX_RATE)} decisions/s on one core: ${formatRate(index.rate)}${cpuNote(index.cpuRate)}`,
+  `${goal(index.rate >= GOAL_INDEX_RATE)}  (a) >= ${formatRate(GOAL_INDEX_RATE)} decisions/s on one core: ${formatRate(index.rate)} (median of ${index.rates.length} runs, ${formatRate(Math.min(...index.rates))}-${formatRate(Math.max(...index.rates))})${cpuNote(index.cpuRate)}`,
 );
 say(
   `${goal(index.rate / pacRate.rate >= GOAL_INDEX_VS_PAC)}  (a) >= ${GOAL_INDEX_VS_PAC}x (c): ${formatRatio(index.rate / pacRate.rate)}; per CPU second ${formatRatio(index.cpuRate / pacRate.cpuRate)}`,

@@ -62,24 +62,48 @@ export interface ProcessTiming {
   cpuSeconds: number | undefined;
 }
 
-/** Median wall and CPU time of `runs` runs (stdout discarded); throws when a run fails. */
+/** One command of an interleaved timing: its stdin file. */
+export interface TimedCommand {
+  command: string;
+  args: readonly string[];
+  inputFile: string;
+}
+
+/**
+ * Median wall and CPU time of `runs` runs of each command (stdout discarded), interleaved: one run
+ * of each, then the next round, so that a machine whose load drifts hits every command alike.
+ * Throws when a run fails.
+ */
+export async function timeProcesses(
+  commands: readonly TimedCommand[],
+  runs: number,
+): Promise<ProcessTiming[]> {
+  const times = commands.map((): number[] => []);
+  const cpuTimes = commands.map((): number[] => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [i, { command, args, inputFile }] of commands.entries()) {
+      const result = await runProcess(command, args, inputFile, 'discard');
+      if (result.exitCode !== 0) {
+        throw new Error(`${command} ${args.join(' ')} exited with ${result.exitCode}: ${result.stderr}`);
+      }
+      times[i]?.push(result.seconds);
+      if (result.cpuSeconds !== undefined) cpuTimes[i]?.push(result.cpuSeconds);
+    }
+  }
+  return commands.map((_, i) => ({
+    seconds: median(times[i] as number[]),
+    cpuSeconds: cpuTimes[i]?.length === runs ? median(cpuTimes[i] as number[]) : undefined,
+  }));
+}
+
+/** Median wall and CPU time of `runs` runs of one command (stdout discarded). */
 export async function timeProcess(
   command: string,
   args: readonly string[],
   inputFile: string,
   runs: number,
 ): Promise<ProcessTiming> {
-  const times: number[] = [];
-  const cpuTimes: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const result = await runProcess(command, args, inputFile, 'discard');
-    if (result.exitCode !== 0) {
-      throw new Error(`${command} ${args.join(' ')} exited with ${result.exitCode}: ${result.stderr}`);
-    }
-    times.push(result.seconds);
-    if (result.cpuSeconds !== undefined) cpuTimes.push(result.cpuSeconds);
-  }
-  return { seconds: median(times), cpuSeconds: cpuTimes.length === runs ? median(cpuTimes) : undefined };
+  return (await timeProcesses([{ command, args, inputFile }], runs))[0] as ProcessTiming;
 }
 
 /**

@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { packageRoot } from '../catalog/load.js';
+import { loadBuiltinCatalog, packageRoot } from '../catalog/load.js';
+import type { Component } from '../catalog/model.js';
+import { selectProfile } from '../catalog/profiles.js';
+import { Policy } from '../policy/policy.js';
+import { parseTarget } from '../policy/target.js';
+import { generalJson, randomTargets } from '../policy/test-decisions.js';
+import type { ActualPath } from '../policy/verdict.js';
+import { Random } from '../util/random.js';
 import { runCli } from './program.js';
 
 const root = packageRoot();
@@ -128,6 +135,102 @@ describe('pathwarden explain', () => {
       'stdin:1235: "bad host!" is not a valid host name\npathwarden: 1 of 3000 lines were not valid targets (skipped)\n',
     );
     expect(code).toBe(2);
+  });
+
+  test('explain - and --json give the bytes of the general serializer on random targets, for every option', async () => {
+    // The fast path (cached rule/reason bytes, batches reused across chunks) against JSON.stringify
+    // of each decision, in the documented field order, with the options explain offers.
+    const random = new Random(20261207);
+    const texts = randomTargets(random, 1500);
+    const catalog = loadBuiltinCatalog().catalog;
+    const optionSets: {
+      args: string[];
+      profile?: string;
+      component: Component;
+      actualPath: ActualPath;
+      port?: number;
+    }[] = [
+      { args: [], component: 'saas', actualPath: 'unknown' },
+      {
+        args: ['--component', 'desktop', '--actual-path', 'internet'],
+        component: 'desktop',
+        actualPath: 'internet',
+      },
+      {
+        args: ['--component', 'gateway', '--port', '443', '--actual-path', 'expressroute'],
+        component: 'gateway',
+        actualPath: 'expressroute',
+        port: 443,
+      },
+      { args: ['--component', 'mobile'], component: 'mobile', actualPath: 'unknown' },
+      {
+        args: ['--profile', 'seed', '--component', 'paas'],
+        profile: 'seed',
+        component: 'paas',
+        actualPath: 'unknown',
+      },
+    ];
+    for (const options of optionSets) {
+      const policy = Policy.compile(selectProfile(catalog, options.profile));
+      const expected: string[] = [];
+      for (const text of texts) {
+        const target = parseTarget(text.trim());
+        if (typeof target === 'string') continue;
+        const decision = policy.decideTarget(target, options);
+        expected.push(generalJson(decision));
+      }
+      // Reads of odd sizes, so that lines and batches straddle reads.
+      const input = `${texts.join('\n')}\n`;
+      const reads: string[] = [];
+      for (let i = 0; i < input.length; i += 4093) reads.push(input.slice(i, i + 4093));
+      const stream = await run(['explain', ...options.args, '-'], reads);
+      expect(stream.out).toBe(expected.map((line) => `${line}\n`).join(''));
+      const valid = texts.filter((text) => typeof parseTarget(text.trim()) !== 'string').slice(0, 40);
+      const array = await run(['explain', '--json', ...options.args, ...valid]);
+      expect(array.out).toBe(
+        `[\n${expected
+          .slice(0, 40)
+          .map((line) => `  ${line}`)
+          .join(',\n')}\n]\n`,
+      );
+      const one = await run(['explain', '--json', ...options.args, valid[0] as string]);
+      expect(one.out).toBe(`${expected[0]}\n`);
+    }
+  });
+
+  test('explain -: a lone \\r is not a line break; the summary counts every line; long lines are skipped', async () => {
+    const long = `${'a'.repeat(1 << 20)}.example.com`;
+    const input = [
+      'api.powerbi.com',
+      'app.powerbi.com\rapi.powerbi.com',
+      long,
+      'bad host!',
+      '13.73.248.4',
+      '',
+      '',
+      '',
+    ].join('\n');
+    const { code, out, err } = await run(['explain', '-'], [input.slice(0, 70_000), input.slice(70_000)]);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).host),
+    ).toEqual(['api.powerbi.com', '13.73.248.4']);
+    expect(err).toBe(
+      [
+        'stdin:2: "app.powerbi.com\\rapi.powerbi.com" is not a valid host name',
+        `stdin:3: line is longer than ${1 << 20} bytes; skipped`,
+        'stdin:4: "bad host!" is not a valid host name',
+        // 7 newlines: lines 6 and 7 are blank, and count (line 8, after the last newline, is empty).
+        'pathwarden: 3 of 7 lines were not valid targets (skipped)',
+        '',
+      ].join('\n'),
+    );
+    expect(code).toBe(2);
+    // A last line without a newline counts too.
+    const unterminated = await run(['explain', '-'], 'bad host!\n\napi.powerbi.com');
+    expect(unterminated.err).toContain('pathwarden: 1 of 3 lines were not valid targets');
   });
 
   test('bad input: one-line error and exit code 2', async () => {

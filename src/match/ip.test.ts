@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { Random } from '../util/random.js';
 import {
   formatIp,
   formatPrefix,
@@ -38,6 +39,79 @@ describe('parsing', () => {
     expect(formatIp(ip('::ffff:10.1.2.3'))).toBe('::ffff:a01:203');
     for (const bad of ['1::2::3', '12345::', ':::', '1:2:3:4:5:6:7:8:9', 'g::1', '::1%eth0']) {
       expect(parseIPv6(bad), bad).toBeUndefined();
+    }
+  });
+
+  test('IPv6: parse and canonical text agree with the WHATWG URL parser on random texts', () => {
+    // Random addresses written in every way RFC 4291 allows (and some it does not): zero runs,
+    // `::` anywhere, mixed case, leading zeros, a dotted-quad tail, stray characters. The URL
+    // parser's host serializer is RFC 5952's canonical text, so the two must agree on every
+    // address, and on which texts are addresses at all.
+    const random = new Random(20261205);
+    const group = () => {
+      const roll = random.next();
+      if (roll < 0.35) return '0';
+      const value = random.int(0, roll < 0.6 ? 0xff : 0xffff).toString(16);
+      const padded = random.next() < 0.2 ? value.padStart(4, '0') : value;
+      return random.next() < 0.3 ? padded.toUpperCase() : padded;
+    };
+    let agreed = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const groups = Array.from({ length: 8 }, group);
+      if (random.next() < 0.15) {
+        groups.splice(
+          6,
+          2,
+          `${random.int(0, 255)}.${random.int(0, 255)}.${random.int(0, 255)}.${random.int(0, 255)}`,
+        );
+        if (random.next() < 0.5) groups.splice(0, 6, '0', '0', '0', '0', '0', 'ffff');
+      }
+      let text = groups.join(':');
+      if (random.next() < 0.6) {
+        // Replace a run of groups with `::` (sometimes a run of length 0, which is invalid).
+        const from = random.int(0, groups.length - 1);
+        const to = random.int(from, groups.length);
+        text = `${groups.slice(0, from).join(':')}::${groups.slice(to).join(':')}`;
+      }
+      if (random.next() < 0.05) {
+        const at = random.int(0, text.length);
+        text = text.slice(0, at) + random.pick([':', '::', 'g', '.', '1', '00000']) + text.slice(at);
+      }
+      let expected: string | undefined;
+      try {
+        expected = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+      } catch {
+        expected = undefined;
+      }
+      const bytes = parseIPv6(text);
+      expect(bytes === undefined ? undefined : formatIp({ version: 6, bytes }), text).toBe(expected);
+      if (expected !== undefined) agreed++;
+    }
+    // Most texts are addresses: the comparison is not only about rejections.
+    expect(agreed).toBeGreaterThan(12_000);
+  });
+
+  test('prefixes: host bits found and masked byte by byte as a bit-by-bit check does', () => {
+    const random = new Random(20261208);
+    for (let i = 0; i < 5000; i++) {
+      const version = random.next() < 0.5 ? 4 : 6;
+      const bytes = new Uint8Array(version === 4 ? 4 : 16);
+      for (let b = 0; b < bytes.length; b++) bytes[b] = random.next() < 0.5 ? 0 : random.int(0, 255);
+      const max = bytes.length * 8;
+      const length = random.int(0, max);
+      let hostBits = false;
+      const masked = new Uint8Array(bytes);
+      for (let bit = length; bit < max; bit++) {
+        const mask = 1 << (7 - (bit & 7));
+        if ((bytes[bit >> 3] as number) & mask) hostBits = true;
+        masked[bit >> 3] = (masked[bit >> 3] as number) & ~mask;
+      }
+      const text = `${formatIp({ version, bytes })}/${length}`;
+      const maskedText = `${formatIp({ version, bytes: masked })}/${length}`;
+      const parsed = parsePrefix(text);
+      if (hostBits) expect(parsed, text).toBe(`"${text}" has host bits set (did you mean ${maskedText}?)`);
+      else expect(parsed, text).toEqual({ version, bytes, length });
+      expect(formatPrefix({ version, bytes, length }), text).toBe(maskedText);
     }
   });
 

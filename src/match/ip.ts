@@ -32,15 +32,20 @@ export function writeIPv4(word: number, bytes: Uint8Array): void {
  * reads, without allocating, for callers that do not keep the bytes.
  */
 export function ipv4Word(text: string): number {
+  return ipv4WordAt(text, 0, text.length);
+}
+
+/** ipv4Word of `text[start..end)`, read in place. */
+function ipv4WordAt(text: string, start: number, end: number): number {
   // Most texts asked about are names: reject them on the first character.
-  const first = text.charCodeAt(0);
-  if (!(first >= 0x30 && first <= 0x39) || text.length > 15) return -1;
+  const first = text.charCodeAt(start);
+  if (!(first >= 0x30 && first <= 0x39) || end - start > 15) return -1;
   let word = 0;
   let part = 0;
   let value = 0;
   let digits = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const code = i < text.length ? text.charCodeAt(i) : 0x2e;
+  for (let i = start; i <= end; i++) {
+    const code = i < end ? text.charCodeAt(i) : 0x2e;
     if (code === 0x2e) {
       if (digits === 0 || part > 3) return -1;
       word = word * 256 + value;
@@ -69,55 +74,69 @@ function hexDigit(code: number): number {
 
 /** IPv6 text form (RFC 4291, with `::` and a trailing dotted quad); no zone id, no brackets. */
 export function parseIPv6(text: string): Uint8Array | undefined {
+  const bytes = new Uint8Array(16);
+  return readIPv6(text, 0, text.length, bytes) ? bytes : undefined;
+}
+
+/**
+ * parseIPv6 of `text[start..end)`, written into `bytes` (16 of them; all are written when the
+ * text is an address). Reads the text in place: no slice, no allocation, so hot paths can parse
+ * into a scratch array and copy only what they keep.
+ */
+export function readIPv6(text: string, start: number, end: number, bytes: Uint8Array): boolean {
   // One pass, groups written straight into the result; `::` is expanded at the end by moving
   // the groups that follow it to the tail.
-  const length = text.length;
-  if (length < 2 || length > 45) return undefined;
-  const bytes = new Uint8Array(16);
+  const length = end - start;
+  if (length < 2 || length > 45) return false;
   let count = 0; // groups written
   let gap = -1; // group index where `::` stands
-  let i = 0;
-  if (text.charCodeAt(0) === 0x3a) {
-    if (text.charCodeAt(1) !== 0x3a) return undefined;
+  let i = start;
+  if (text.charCodeAt(i) === 0x3a) {
+    if (text.charCodeAt(i + 1) !== 0x3a) return false;
     gap = 0;
-    i = 2;
+    i += 2;
   }
-  while (i < length) {
-    const start = i;
+  while (i < end) {
+    const groupStart = i;
     let value = 0;
-    for (let digit = hexDigit(text.charCodeAt(i)); digit >= 0 && i - start < 5; ) {
+    let digit = hexDigit(text.charCodeAt(i));
+    while (digit >= 0 && i - groupStart < 5) {
       value = value * 16 + digit;
-      digit = hexDigit(text.charCodeAt(++i));
+      i++;
+      digit = i < end ? hexDigit(text.charCodeAt(i)) : -1;
     }
-    if (text.charCodeAt(i) === 0x2e) {
+    if (i < end && text.charCodeAt(i) === 0x2e) {
       // A dotted quad is allowed only as the last two groups.
-      const v4 = parseIPv4(text.slice(start));
-      if (v4 === undefined || count > 6) return undefined;
-      bytes.set(v4, count * 2);
+      const word = count > 6 ? -1 : ipv4WordAt(text, groupStart, end);
+      if (word < 0) return false;
+      bytes[count * 2] = word >>> 24;
+      bytes[count * 2 + 1] = (word >>> 16) & 0xff;
+      bytes[count * 2 + 2] = (word >>> 8) & 0xff;
+      bytes[count * 2 + 3] = word & 0xff;
       count += 2;
       break;
     }
-    if (i === start || i - start > 4 || count === 8) return undefined;
+    if (i === groupStart || i - groupStart > 4 || count === 8) return false;
     bytes[count * 2] = value >> 8;
     bytes[count * 2 + 1] = value & 0xff;
     count++;
-    if (i === length) break;
-    if (text.charCodeAt(i) !== 0x3a) return undefined;
+    if (i === end) break;
+    if (text.charCodeAt(i) !== 0x3a) return false;
     i++;
-    if (text.charCodeAt(i) === 0x3a) {
-      if (gap >= 0) return undefined;
+    if (i < end && text.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return false;
       gap = count;
       i++;
-    } else if (i === length) {
-      return undefined; // a single trailing colon
+    } else if (i === end) {
+      return false; // a single trailing colon
     }
   }
-  if (gap < 0) return count === 8 ? bytes : undefined;
-  if (count > 7) return undefined; // `::` must stand for at least one group
+  if (gap < 0) return count === 8;
+  if (count > 7) return false; // `::` must stand for at least one group
   const moved = (count - gap) * 2;
   bytes.copyWithin(16 - moved, gap * 2, count * 2);
   bytes.fill(0, gap * 2, 16 - moved);
-  return bytes;
+  return true;
 }
 
 export function parseIp(text: string): IpAddress | undefined {
@@ -131,11 +150,14 @@ export function parseIp(text: string): IpAddress | undefined {
 
 /** `::ffff:a.b.c.d` (IPv4-mapped) as the IPv4 address it stands for; other addresses unchanged. */
 export function unmapIPv4(address: IpAddress): IpAddress {
-  if (address.version !== 6) return address;
-  const b = address.bytes;
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return address;
-  if (b[10] !== 0xff || b[11] !== 0xff) return address;
-  return { version: 4, bytes: b.slice(12) };
+  if (address.version !== 6 || !isIPv4Mapped(address.bytes)) return address;
+  return { version: 4, bytes: address.bytes.slice(12) };
+}
+
+/** True when 16 address bytes are `::ffff:a.b.c.d` (an IPv4-mapped IPv6 address). */
+export function isIPv4Mapped(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
 /** Parses `addr/len` (or a bare address as a host prefix); host bits must be zero. */
@@ -153,29 +175,37 @@ export function parsePrefix(text: string): IpPrefix | string {
     }
     length = Number(lengthText);
   }
-  for (let bit = length; bit < max; bit++) {
-    if (((address.bytes[bit >> 3] as number) >> (7 - (bit & 7))) & 1) {
-      return `"${text}" has host bits set (did you mean ${formatPrefix({ ...address, length })}?)`;
-    }
+  if (hasHostBits(address.bytes, length)) {
+    return `"${text}" has host bits set (did you mean ${formatPrefix({ ...address, length })}?)`;
   }
-  return { ...address, length };
+  return { version: address.version, bytes: address.bytes, length };
+}
+
+/**
+ * True when any bit after the first `length` is set. Byte by byte: the policy parses a catalog's
+ * hundreds of prefixes on its first address, mostly before the JIT has compiled this (a loop per
+ * bit took most of the 60-90 ms that first address cost).
+ */
+function hasHostBits(bytes: Uint8Array, length: number): boolean {
+  const whole = length >> 3;
+  if (length & 7 && ((bytes[whole] as number) & (0xff >> (length & 7))) !== 0) return true;
+  for (let i = whole + (length & 7 ? 1 : 0); i < bytes.length; i++) if (bytes[i] !== 0) return true;
+  return false;
 }
 
 export function formatIp(address: IpAddress): string {
   const b = address.bytes;
   if (address.version === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] as number) << 8) | (b[i + 1] as number));
-  // RFC 5952: compress the longest run of two or more zero groups.
+  // RFC 5952: compress the longest run of two or more zero groups (the first of equal runs).
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if ((b[i * 2] as number) !== 0 || (b[i * 2 + 1] as number) !== 0) {
       i++;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    let j = i + 1;
+    while (j < 8 && (b[j * 2] as number) === 0 && (b[j * 2 + 1] as number) === 0) j++;
     if (j - i > bestLength) {
       bestStart = i;
       bestLength = j - i;
@@ -190,16 +220,25 @@ export function formatIp(address: IpAddress): string {
       continue;
     }
     if (i > 0 && i !== bestStart + bestLength) text += ':';
-    text += (groups[i] as number).toString(16);
+    text += hexGroup(b[i * 2] as number, b[i * 2 + 1] as number);
   }
   return text;
 }
 
+/** Lower-case hex of 0-255 without leading zeros, and with two digits: built once. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, value) => value.toString(16));
+const HEX2: readonly string[] = HEX.map((digits) => digits.padStart(2, '0'));
+
+/** One group as RFC 5952 writes it (lower case, no leading zeros), from its two bytes. */
+function hexGroup(high: number, low: number): string {
+  return high === 0 ? (HEX[low] as string) : (HEX[high] as string) + (HEX2[low] as string);
+}
+
 export function formatPrefix(prefix: IpPrefix): string {
   const masked = new Uint8Array(prefix.bytes);
-  for (let bit = prefix.length; bit < masked.length * 8; bit++) {
-    masked[bit >> 3] = (masked[bit >> 3] as number) & ~(1 << (7 - (bit & 7)));
-  }
+  const whole = prefix.length >> 3;
+  if (prefix.length & 7) masked[whole] = (masked[whole] as number) & (0xff00 >> (prefix.length & 7));
+  masked.fill(0, whole + (prefix.length & 7 ? 1 : 0));
   return `${formatIp({ version: prefix.version, bytes: masked })}/${prefix.length}`;
 }
 

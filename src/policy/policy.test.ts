@@ -230,7 +230,7 @@ describe('decide(text) shortcuts agree with the general path', () => {
     }
   };
 
-  test('parseTarget equals parseTargetGeneral, and decide(text) equals decideTarget of it, for every text', () => {
+  test('parseTarget equals parseTargetGeneral, and decide(text) and decideText equal decideTarget of it, for every text', () => {
     let shortcuts = 0;
     for (const text of texts) {
       const general = parseTargetGeneral(text);
@@ -248,6 +248,10 @@ describe('decide(text) shortcuts agree with the general path', () => {
           outcome(() => policy.decide(text, options)),
           JSON.stringify(text),
         ).toStrictEqual(expected);
+        // decideText: the same decision, or the problem sentence instead of the error.
+        expect(policy.decideText(text, options), JSON.stringify(text)).toStrictEqual(
+          typeof general === 'string' ? general : expected,
+        );
       }
     }
     // The random texts reach the shortcuts often enough for the comparison to mean something.

@@ -187,9 +187,20 @@ export class Policy {
 
   /**
    * Decides a target given as text (URL, host, host:port, IP). Throws PW_ERR_TARGET_INVALID for
-   * text that is none of those; use `decideTarget` with `parseTarget` to handle that yourself.
+   * text that is none of those; use `decideText` (or `decideTarget` with `parseTarget`) to handle
+   * that yourself.
    */
   decide(input: string, options: DecideOptions = noOptions): Decision {
+    const decision = this.decideText(input, options);
+    if (typeof decision === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', decision);
+    return decision;
+  }
+
+  /**
+   * `decide`, with a sentence naming the problem returned instead of thrown: what `explain -`
+   * calls per line. Equal to `decideTarget(parseTarget(input), options)` for every text.
+   */
+  decideText(input: string, options: DecideOptions = noOptions): Decision | string {
     // The two common forms, a plain name and a dotted quad, are decided without building a
     // Target (the text is all a Decision keeps): what parseTarget gives for them, minus the garbage.
     const component = options.component ?? 'saas';
@@ -202,7 +213,7 @@ export class Policy {
       return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
     }
     const target = parseTarget(input);
-    if (typeof target === 'string') throw new PathwardenError('PW_ERR_TARGET_INVALID', target);
+    if (typeof target === 'string') return target;
     return this.decideTarget(target, options);
   }
 

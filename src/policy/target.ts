@@ -2,7 +2,7 @@
 // into one canonical target. Names take the fast path; anything unusual goes through the WHATWG
 // URL host parser so that `127.1`, `0x7f.1` and `[::ffff:127.0.0.1]` mean what browsers mean.
 import { canonicalHostName, canonicalPlainName } from '../match/host.js';
-import { formatIp, type IpAddress, parseIPv4, parseIPv6, unmapIPv4 } from '../match/ip.js';
+import { formatIp, type IpAddress, isIPv4Mapped, parseIPv4, readIPv6 } from '../match/ip.js';
 
 export interface Target {
   /** The text as given. */
@@ -64,9 +64,9 @@ export function parseTargetGeneral(input: string): Target | string {
     if (rest !== '' && !rest.startsWith(':')) return `"${input}" has text after "]" that is not a port`;
     const port = rest === '' ? undefined : parsePort(rest.slice(1));
     if (port === null) return `"${input}" has an invalid port`;
-    return ipv6Target(input, text.slice(1, close), port);
+    return ipv6Target(input, text, 1, close, port);
   }
-  if (colons >= 2) return ipv6Target(input, text, undefined);
+  if (colons >= 2) return ipv6Target(input, text, 0, text.length, undefined);
   let host = text;
   let port: number | undefined;
   if (colons === 1) {
@@ -95,14 +95,29 @@ function parseUrlTarget(input: string, text: string): Target | string {
   }
   if (url.hostname === '') return `"${input}" has no host`;
   const port = url.port === '' ? defaultPorts[url.protocol] : Number(url.port);
-  if (url.hostname.startsWith('[')) return ipv6Target(input, url.hostname.slice(1, -1), port);
+  if (url.hostname.startsWith('[')) {
+    return ipv6Target(input, url.hostname, 1, url.hostname.length - 1, port);
+  }
   return hostTarget(input, url.hostname, port);
 }
 
-function ipv6Target(input: string, text: string, port: number | undefined): Target | string {
-  const bytes = parseIPv6(text);
-  if (!bytes) return `"${text}" is not a valid IPv6 address`;
-  const address = unmapIPv4({ version: 6, bytes });
+/** Parse buffer of ipv6Target: the Target gets a copy of only the bytes it keeps. */
+const scratchIPv6 = new Uint8Array(16);
+
+/** The target for the IPv6 text `text[start..end)` (no brackets). */
+function ipv6Target(
+  input: string,
+  text: string,
+  start: number,
+  end: number,
+  port: number | undefined,
+): Target | string {
+  if (!readIPv6(text, start, end, scratchIPv6)) {
+    return `"${text.slice(start, end)}" is not a valid IPv6 address`;
+  }
+  const address = isIPv4Mapped(scratchIPv6)
+    ? { version: 4 as const, bytes: scratchIPv6.slice(12) }
+    : { version: 6 as const, bytes: scratchIPv6.slice() };
   return { input, host: formatIp(address), address, port };
 }
 
