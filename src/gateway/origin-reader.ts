@@ -49,7 +49,7 @@ export class OriginReader {
   #socket: Socket | null = null;
   #target: Socket | null = null;
   /** Bytes read before the relay was attached (copies), written first. */
-  #held: Buffer[] = [];
+  #held: Buffer[] | null = null;
   #own: Buffer | null = null;
   /** The own buffer is referred to by a client write that has not completed. */
   #lent = false;
@@ -68,8 +68,8 @@ export class OriginReader {
     this.#socket = socket;
     this.#target = target;
     const held = this.#held;
-    this.#held = [];
-    for (const chunk of held) target.write(chunk);
+    this.#held = null;
+    if (held) for (const chunk of held) target.write(chunk);
     socket.on('end', this.#onEnd);
     if (target.writableNeedDrain) this.#waitForDrain();
     // Flowing mode: reading starts again, and the end of the stream is emitted as 'end'.
@@ -95,7 +95,7 @@ export class OriginReader {
   #onRead(length: number, buffer: Buffer): boolean {
     const target = this.#target;
     if (target === null || this.#released) {
-      this.#held.push(Buffer.from(buffer.subarray(0, length)));
+      (this.#held ??= []).push(Buffer.from(buffer.subarray(0, length)));
       return false;
     }
     if (buffer === SHARED) {
