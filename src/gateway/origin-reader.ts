@@ -95,7 +95,9 @@ export class OriginReader {
   #onRead(length: number, buffer: Buffer): boolean {
     const target = this.#target;
     if (target === null || this.#released) {
-      (this.#held ??= []).push(Buffer.from(buffer.subarray(0, length)));
+      const copy = Buffer.from(buffer.subarray(0, length));
+      if (this.#held === null) this.#held = [copy];
+      else this.#held.push(copy);
       return false;
     }
     if (buffer === SHARED) {
