@@ -388,12 +388,17 @@ export class ClientConnection {
     socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
     exchange.upstream = socket;
     exchange.flow.forwarded = true;
+    // The head and the body bytes already buffered leave in one write (one system call, one
+    // segment with noDelay) instead of one each; a request without a body is one write anyway.
+    const corked = !exchange.body.done && this.#buffer.length > 0;
+    if (corked) socket.cork();
     socket.write(upstreamRequestHead(exchange.head, route, exchange.path), 'latin1');
     if (exchange.body.done) {
       exchange.requestDone = true;
       this.#maybeFinish(exchange);
     }
     this.#process();
+    if (corked) socket.uncork();
   }
 
   // ---- upstream side -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ export async function dialConnectTarget(
     timeoutMs: ctx.limits.connectTimeoutMs,
     tunnel: true,
     authority: route.authority,
+    relay: true,
   });
   return { route, upstream };
 }

@@ -242,6 +242,7 @@ class SocksConnection implements DrainableConnection {
         timeoutMs: this.#ctx.limits.connectTimeoutMs,
         tunnel: true,
         authority: route.authority,
+        relay: true,
       });
       if (this.#closed) {
         upstream.socket.destroy();

@@ -11,6 +11,7 @@ import type { GatewayContext } from './context.js';
 import { GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
 import type { GatewayFlow } from './flow-recorder.js';
 import type { IdleWatched } from './idle-sweep.js';
+import type { OriginReader } from './origin-reader.js';
 import { planRoute, type Route } from './route.js';
 import { dialUpstream, type Upstream } from './upstream-dial.js';
 
@@ -36,9 +37,10 @@ type Phase = 'peek' | 'rerouting' | 'open' | 'closed';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Relays with `pipe` both ways; nothing runs per chunk in this class: bytes are counted from the
- * sockets' own counters when the tunnel closes, and the idle timeout is one shared sweep
- * (ctx.idle) instead of a socket timer re-armed on every chunk.
+ * Relays client-to-origin with `pipe`, origin-to-client through the dial's OriginReader (reused read
+ * buffers; `pipe` for dials through an upstream proxy); nothing else runs per chunk in this class:
+ * bytes are counted from the sockets' own counters when the tunnel closes, and the idle timeout is
+ * one shared sweep (ctx.idle) instead of a socket timer re-armed on every chunk.
  */
 export class Tunnel implements IdleWatched {
   readonly #ctx: GatewayContext;
@@ -49,6 +51,8 @@ export class Tunnel implements IdleWatched {
   readonly #component: Component;
   readonly #onClosed: () => void;
   #upstream: Socket;
+  /** The origin-to-client relay of a direct dial (origin-reader.ts); null: `pipe`. */
+  #reader: OriginReader | null = null;
   /** The origin address the current upstream leads to (for a proxy egress: the CONNECTed one). */
   #origin: string;
   #phase: Phase = 'peek';
@@ -120,7 +124,9 @@ export class Tunnel implements IdleWatched {
     socket.setTimeout(0);
     if (upstream.leftover) this.#client.write(upstream.leftover);
     // Server-first protocols: the origin may speak before the client; that direction flows at once.
-    socket.pipe(this.#client);
+    this.#reader = upstream.reader;
+    if (upstream.reader) upstream.reader.attach(socket, this.#client);
+    else socket.pipe(this.#client);
   }
 
   #onPeekData = (chunk: Buffer): void => {
@@ -182,7 +188,8 @@ export class Tunnel implements IdleWatched {
         route.addresses.some((address) => formatIp(address) === this.#origin);
       if (!same) {
         const old = this.#upstream;
-        old.unpipe(this.#client);
+        if (this.#reader) this.#reader.release();
+        else old.unpipe(this.#client);
         old.off('close', this.#onUpstreamClose);
         old.off('error', this.#onUpstreamError);
         old.on('error', () => {});
@@ -191,9 +198,11 @@ export class Tunnel implements IdleWatched {
           timeoutMs: this.#ctx.limits.connectTimeoutMs,
           tunnel: true,
           authority: route.authority,
+          relay: true,
         });
         if (this.#phase !== 'rerouting') {
           upstream.socket.destroy();
+          upstream.reader?.release();
           return;
         }
         this.#flow.record.connectMs = Math.round(upstream.connectMs);
@@ -274,6 +283,7 @@ export class Tunnel implements IdleWatched {
     if (this.#phase !== 'closed') this.#phase = 'closed';
     clearTimeout(this.#helloTimer);
     this.#ctx.idle.delete(this);
+    this.#reader?.release();
     const record = this.#flow.record;
     record.bytesUp = Math.max(0, this.#client.bytesRead - this.#readBase);
     record.bytesDown = Math.max(0, this.#client.bytesWritten - this.#writeBase);

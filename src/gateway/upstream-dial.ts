@@ -9,6 +9,7 @@ import { formatIp, type IpAddress } from '../match/ip.js';
 import type { EgressConfig } from './egress.js';
 import { GatewayError } from './errors.js';
 import { findHeadEnd, parseResponseHead } from './http-head.js';
+import { OriginReader } from './origin-reader.js';
 
 export interface UpstreamProxy {
   host: string;
@@ -67,6 +68,11 @@ export interface Upstream {
   /** The address dialed (origin, or the upstream proxy's). */
   address: string;
   connectMs: number;
+  /**
+   * Reads of a direct tunnel dial (`relay`): the socket emits no 'data'; the tunnel relays through
+   * this (origin-reader.ts). Null for other dials: they are read as streams.
+   */
+  reader: OriginReader | null;
 }
 
 /** `host:port` of an address as it goes on a request line (`[v6]:port`). */
@@ -89,7 +95,7 @@ export async function dialUpstream(
   egress: Egress,
   addresses: readonly IpAddress[],
   port: number,
-  options: { timeoutMs: number; tunnel: boolean; authority: string },
+  options: { timeoutMs: number; tunnel: boolean; authority: string; relay?: boolean },
 ): Promise<Upstream> {
   const started = performance.now();
   const deadline = started + options.timeoutMs;
@@ -104,19 +110,20 @@ export async function dialUpstream(
     if (options.tunnel) {
       leftover = await requestTunnel(socket, proxy, options.authority, deadline, egress.path);
     }
-    return { socket, leftover, address: proxy.host, connectMs: performance.now() - started };
+    return { socket, leftover, address: proxy.host, connectMs: performance.now() - started, reader: null };
   }
   let lastError: GatewayError | undefined;
   for (const address of addresses) {
     const host = formatIp(address);
+    const reader = options.relay ? new OriginReader() : null;
     try {
       const socket = await openSocket(
-        { host, port, localAddress: egress.localAddress },
+        { host, port, localAddress: egress.localAddress, reader },
         deadline,
         () =>
           `${authorityOf(address, port)}${egress.localAddress ? ` from ${egress.localAddress}` : ''} on the ${egress.path} egress`,
       );
-      return { socket, leftover: null, address: host, connectMs: performance.now() - started };
+      return { socket, leftover: null, address: host, connectMs: performance.now() - started, reader };
     } catch (error) {
       lastError = error as GatewayError;
       if (lastError.code === 'PW_GW_CONNECT_TIMEOUT') break;
@@ -128,7 +135,7 @@ export async function dialUpstream(
 function ignore(): void {}
 
 function openSocket(
-  options: { host: string; port: number; localAddress?: string | undefined },
+  options: { host: string; port: number; localAddress?: string | undefined; reader?: OriginReader | null },
   deadline: number,
   describe: () => string,
 ): Promise<Socket> {
@@ -138,6 +145,7 @@ function openSocket(
       host: options.host,
       port: options.port,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.reader ? { onread: options.reader.onread } : {}),
       allowHalfOpen: true,
       noDelay: true,
     });
