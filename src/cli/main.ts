@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `pathwarden` executable: wires the process streams to runCli and sets the exit code.
+// First: sets V8's young-generation growth for a gateway process before other modules allocate.
+import './young-generation.js';
 import { runCli } from './program.js';
 
 const isTTY = Boolean(process.stdout.isTTY);
