@@ -28,8 +28,9 @@ describe.skipIf(!needPeers('build'))('young generation of the built CLI', () => 
   const script = join(dir, 'allocate.mjs');
   writeFileSync(
     script,
-    `import ${JSON.stringify(built)};
+    `import { letYoungGenerationGrow } from ${JSON.stringify(built)};
 import { getHeapSpaceStatistics } from 'node:v8';
+if (process.env.PW_TEST_GROW === '1') letYoungGenerationGrow();
 const kept = [];
 for (let i = 0; i < 3_000_000; i++) {
   const item = { index: i, text: 'item ' + i };
@@ -40,14 +41,21 @@ const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
 process.stdout.write(String(space.space_size));
 `,
   );
-  const newSpaceMb = (...argv: string[]): number => {
-    const result = spawnSync(process.execPath, [script, ...argv], { encoding: 'utf8' });
+  const newSpaceMb = (argv: string[], grow = false): number => {
+    const result = spawnSync(process.execPath, [script, ...argv], {
+      encoding: 'utf8',
+      env: { ...process.env, PW_TEST_GROW: grow ? '1' : '0' },
+    });
     expect(result.status, result.stderr).toBe(0);
     return Number(result.stdout) / 2 ** 20;
   };
 
   test('a gateway process stays at two 1 MiB semi-spaces; other commands grow', () => {
-    expect(newSpaceMb('gateway', '--config', 'gateway.yaml')).toBeLessThanOrEqual(2);
-    expect(newSpaceMb('audit', 'access.log')).toBeGreaterThan(2);
+    expect(newSpaceMb(['gateway', '--config', 'gateway.yaml'])).toBeLessThanOrEqual(2);
+    expect(newSpaceMb(['audit', 'access.log'])).toBeGreaterThan(2);
+  });
+
+  test('limits.youngGeneration: grow gives the growth back', () => {
+    expect(newSpaceMb(['gateway', '--config', 'gateway.yaml'], true)).toBeGreaterThan(2);
   });
 });

@@ -14,4 +14,15 @@ export function runsGateway(argv: readonly string[]): boolean {
   );
 }
 
+/** V8's default growth factor of the semi-spaces (each growth doubles them). */
+const DEFAULT_GROWTH_FACTOR = 2;
+
 if (runsGateway(process.argv.slice(2))) setFlagsFromString('--semi-space-growth-factor=1');
+
+/**
+ * `limits.youngGeneration: grow` in the gateway config: gives the growth back (read at the next
+ * scavenge), for a gateway that would rather spend memory than scavenge more often.
+ */
+export function letYoungGenerationGrow(): void {
+  setFlagsFromString(`--semi-space-growth-factor=${DEFAULT_GROWTH_FACTOR}`);
+}
