@@ -38,6 +38,12 @@ interface Options {
   rounds: number;
   /** The pathwarden CLI to run (another build, for a before/after comparison). */
   cli: string;
+  /** Only the idle-tunnel part (no wrk, no Squid or tinyproxy, no transfer): fresh gateways. */
+  idleOnly: boolean;
+  /** The stores whose gateways run (`--store duckdb|jsonl`; both by default). */
+  stores: ('jsonl' | 'duckdb')[];
+  /** Seconds the idle tunnels are held before the gateway's RSS is read. */
+  idleSettle: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -61,7 +67,16 @@ function parseOptions(argv: readonly string[]): Options {
     tunnels: Math.round(number('--tunnels', quick ? 2000 : 10_000)),
     rounds: Math.round(number('--rounds', quick ? 1 : 3)),
     cli: value('--cli') ?? BUILT_CLI,
+    idleOnly: argv.includes('--idle-only'),
+    stores: storesOf(value('--store')),
+    idleSettle: number('--idle-settle', quick ? 2 : 5),
   };
+}
+
+function storesOf(text: string | undefined): ('jsonl' | 'duckdb')[] {
+  if (text === undefined) return ['jsonl', 'duckdb'];
+  if (text === 'jsonl' || text === 'duckdb') return [text];
+  throw new Error(`--store needs jsonl or duckdb, got ${text}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +626,8 @@ interface IdleResult {
   failed: number;
   baseRssMb: number;
   rssMb: number;
+  /** RssAnon with the tunnels open: VmRSS without the file-backed pages (node's and DuckDB's code). */
+  anonMb: number;
   hwmMb: number;
   error: string;
 }
@@ -641,6 +658,7 @@ async function idleTunnels(
   await sleep(settleMs);
   const rssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
   const hwmMb = statusField(proxy.pid, 'VmHWM') ?? Number.NaN;
+  const anonMb = statusField(proxy.pid, 'RssAnon') ?? Number.NaN;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.stdin?.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -653,9 +671,127 @@ async function idleTunnels(
     failed: Number(failed),
     baseRssMb,
     rssMb,
+    anonMb,
     hwmMb,
     error: JSON.parse(error ?? '""') as string,
   };
+}
+
+/** Per tunnel: what the tunnels added over the RSS just before them, KB. */
+const perTunnelKb = (r: IdleResult) => (r.opened > 0 ? ((r.rssMb - r.baseRssMb) * 1024) / r.opened : 0);
+/**
+ * The RSS before the tunnels plus the measured growth per tunnel times 10,000, MB; never below the
+ * RSS measured (after a load, a collection while the tunnels open can make the growth negative).
+ */
+const projected = (r: IdleResult) => Math.max(r.rssMb, r.baseRssMb + (perTunnelKb(r) * 10_000) / 1024);
+
+/** The idle-tunnel section of the report. */
+function idleTable(
+  idle: ReadonlyMap<string, IdleResult>,
+  proxies: readonly Proxy[],
+  tunnels: number,
+  asked: number,
+  limit: number,
+  gateLimit: number,
+): string[] {
+  const out = ['', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, ''];
+  out.push(
+    formatTable(
+      [
+        'gateway',
+        'tunnels open',
+        'failed',
+        'RSS at start MB',
+        'RSS before tunnels MB',
+        'RSS with tunnels MB',
+        'of it anon MB',
+        'KB per tunnel',
+        'at 10,000 (projected) MB',
+        'peak (VmHWM) MB',
+      ],
+      [...idle].map(([name, r]) => [
+        name,
+        String(r.opened),
+        String(r.failed),
+        (proxies.find((p) => p.name === name)?.startRssMb ?? Number.NaN).toFixed(1),
+        r.baseRssMb.toFixed(1),
+        r.rssMb.toFixed(1),
+        r.anonMb.toFixed(1),
+        perTunnelKb(r).toFixed(1),
+        projected(r).toFixed(1),
+        r.hwmMb.toFixed(1),
+      ]),
+    ),
+  );
+  if (tunnels < asked) {
+    out.push(
+      '',
+      `tunnels   ${tunnels} instead of ${asked}: the descriptor limit is ${limit} (hard, not raisable here) and the gateway admits ${gateLimit} connections under it (two descriptors each plus a reserve); the 10,000 column adds the measured per-tunnel growth`,
+    );
+  }
+  for (const [name, r] of idle) if (r.error) out.push(`error     ${name}: ${r.error}`);
+  return out;
+}
+
+/**
+ * The RSS target's row: under 150 MB both as measured and projected to 10,000, with every tunnel
+ * open and as many as the gateway admits up to 10,000 (a smaller `--tunnels` projects too far).
+ */
+function idleTargetRow(name: string, r: IdleResult, gateLimit: number): string[] {
+  const complete = r.opened >= Math.min(10_000, gateLimit) && r.failed === 0;
+  return [
+    name,
+    `RSS at ${r.opened} idle tunnels`,
+    '< 150 MB',
+    `${r.rssMb.toFixed(1)} MB (10,000 projected: ${projected(r).toFixed(1)} MB)`,
+    verdict(r.rssMb < 150 && projected(r) < 150 && complete),
+  ];
+}
+
+/**
+ * `--idle-only`: fresh gateways (no HTTP or transfer load before), the idle tunnels through each,
+ * and the RSS target; no wrk, Squid or tinyproxy needed.
+ */
+async function idleOnly(options: Options, limit: number, gateLimit: number, tunnels: number): Promise<void> {
+  const loadStart = load();
+  const startedAt = new Date().toISOString();
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-gateway-'));
+  const origins = await startOrigins(1);
+  const ports = [origins.httpPort, origins.streamPort, origins.holdPort];
+  const proxies: Proxy[] = [];
+  const log = (text: string) => process.stderr.write(`${text}\n`);
+  try {
+    const idle = new Map<string, IdleResult>();
+    for (const store of options.stores) {
+      const proxy = await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli);
+      proxies.push(proxy);
+      log(`idle tunnels: ${proxy.name}, ${tunnels}`);
+      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
+      await proxy.close();
+    }
+    const out = ['# pathwarden gateway benchmark: idle tunnels only (--idle-only)', ''];
+    out.push(`date      ${startedAt}`);
+    out.push(`node      ${process.version} (${process.platform}/${process.arch})`);
+    out.push(`load      ${loadStart} at start, ${load()} at end (1, 5, 15 min)`);
+    out.push(
+      `note      fresh gateways (no HTTP or transfer load before the tunnels); RSS read ${options.idleSettle} s after the last tunnel opened`,
+    );
+    if (process.env.PATHWARDEN_BENCH_NODE_ARGS)
+      out.push(`node args ${process.env.PATHWARDEN_BENCH_NODE_ARGS} (PATHWARDEN_BENCH_NODE_ARGS)`);
+    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, limit, gateLimit));
+    out.push('', '## Target (issue 12 item 4)', '');
+    out.push(
+      formatTable(
+        ['gateway', 'figure', 'target', 'measured', 'result'],
+        [...idle].map(([name, r]) => idleTargetRow(name, r, gateLimit)),
+      ),
+    );
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    for (const proxy of proxies) await proxy.close().catch(() => {});
+    await origins.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,14 +817,18 @@ async function main(): Promise<void> {
     return;
   }
   const options = parseOptions(argv);
-  for (const tool of [WRK, SQUID, TINYPROXY])
-    if (!existsSync(tool)) throw new Error(`${tool} is not installed`);
   const limit = fdLimit();
   // The gateway holds two descriptors per tunnel (client and origin side) under the same limit, and
   // admits no more connections than its own gate allows under it (src/gateway/connection-gate.ts);
   // a hard limit cannot be raised without CAP_SYS_RESOURCE.
   const gateLimit = effectiveConnectionLimit(60_000, descriptorLimit());
   const tunnels = Math.min(options.tunnels, gateLimit);
+  if (options.idleOnly) {
+    await idleOnly(options, limit, gateLimit, tunnels);
+    return;
+  }
+  for (const tool of [WRK, SQUID, TINYPROXY])
+    if (!existsSync(tool)) throw new Error(`${tool} is not installed`);
   const loadStart = load();
   const cpu = cpus();
   const startedAt = new Date().toISOString();
@@ -777,7 +917,7 @@ async function main(): Promise<void> {
     const idle = new Map<string, IdleResult>();
     for (const proxy of [pwJsonl, pwDuckdb]) {
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
-      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.quick ? 2000 : 5000));
+      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
     }
     const loadEnd = load();
 
@@ -872,43 +1012,7 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    out.push('', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, '');
-    // Per tunnel: what the tunnels added over the RSS just before them; projected to 10,000.
-    const perTunnelKb = (r: IdleResult) => (r.opened > 0 ? ((r.rssMb - r.baseRssMb) * 1024) / r.opened : 0);
-    const projected = (r: IdleResult) => r.baseRssMb + (perTunnelKb(r) * 10_000) / 1024;
-    out.push(
-      formatTable(
-        [
-          'gateway',
-          'tunnels open',
-          'failed',
-          'RSS at start MB',
-          'RSS before tunnels MB',
-          'RSS with tunnels MB',
-          'KB per tunnel',
-          'at 10,000 (projected) MB',
-          'peak (VmHWM) MB',
-        ],
-        [...idle].map(([name, r]) => [
-          name,
-          String(r.opened),
-          String(r.failed),
-          (proxies.find((p) => p.name === name)?.startRssMb ?? Number.NaN).toFixed(1),
-          r.baseRssMb.toFixed(1),
-          r.rssMb.toFixed(1),
-          perTunnelKb(r).toFixed(1),
-          projected(r).toFixed(1),
-          r.hwmMb.toFixed(1),
-        ]),
-      ),
-    );
-    if (tunnels < options.tunnels) {
-      out.push(
-        '',
-        `tunnels   ${tunnels} instead of ${options.tunnels}: the descriptor limit is ${limit} (hard, not raisable here) and the gateway admits ${gateLimit} connections under it (two descriptors each plus a reserve); the 10,000 column adds the measured per-tunnel growth`,
-      );
-    }
-    for (const [name, r] of idle) if (r.error) out.push(`error     ${name}: ${r.error}`);
+    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, limit, gateLimit));
 
     out.push(
       '',
@@ -921,7 +1025,6 @@ async function main(): Promise<void> {
       const rpsRatio = h.c50.rps / squidHttp.c50.rps;
       const tunnelRatio = (transfer.get(pw.name) as { mbPerSecond: number }).mbPerSecond / directMb;
       const r = idle.get(pw.name) as IdleResult;
-      const complete = r.opened >= tunnels && r.failed === 0;
       targetRows.push(
         [pw.name, 'req/s @50 vs Squid', '>= 1.30x', `${rpsRatio.toFixed(2)}x`, verdict(rpsRatio >= 1.3)],
         [
@@ -945,13 +1048,7 @@ async function main(): Promise<void> {
           `${tunnelRatio.toFixed(2)} (Squid ${(squidMb / directMb).toFixed(2)})`,
           verdict(tunnelRatio >= 0.85),
         ],
-        [
-          pw.name,
-          `RSS at ${r.opened} idle tunnels`,
-          '< 150 MB',
-          `${r.rssMb.toFixed(1)} MB (10,000 projected: ${projected(r).toFixed(1)} MB)`,
-          verdict(r.rssMb < 150 && projected(r) < 150 && complete),
-        ],
+        idleTargetRow(pw.name, r, gateLimit),
       );
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));

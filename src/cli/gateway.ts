@@ -8,6 +8,7 @@ import { type GatewayConfig, loadGatewayConfig } from '../gateway/config.js';
 import { isLocalAddress } from '../gateway/local-address.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
+import { letYoungGenerationGrow } from './young-generation.js';
 
 interface GatewayOptions {
   config?: string;
@@ -72,6 +73,7 @@ Examples:
         : undefined;
       const source = options.config ?? 'the demo';
       const config = demo ? demo.config : loadGatewayConfig(source);
+      if (config.limits.youngGeneration === 'grow') letYoungGenerationGrow();
       const policy = compilePolicy(
         selectProfile(resolveCatalog({ files: config.catalog }).catalog, config.profile),
       );

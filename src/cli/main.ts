@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `pathwarden` executable: wires the process streams to runCli and sets the exit code.
+// First: sets V8's young-generation growth for a gateway process before other modules allocate.
+import './young-generation.js';
 import { runCli } from './program.js';
 
 /** 128 + SIGPIPE: what a C tool reports when its reader went away (`pathwarden catalog list | head -1`). */

@@ -11,7 +11,7 @@ import { ClientPolicy } from './client-policy.js';
 import { connectEstablished, dialConnectTarget } from './connect.js';
 import type { GatewayContext } from './context.js';
 import { errorResponse, GatewayError, type GatewayErrorCode, isGatewayError } from './errors.js';
-import { type GatewayFlow, startFlow } from './flow-recorder.js';
+import { type GatewayFlow, ownCopy, settleDecision, startFlow } from './flow-recorder.js';
 import { MAX_RESPONSE_HEAD, planResponse, upstreamKeyOf, upstreamRequestHead } from './forwarded-heads.js';
 import { type BodyFramer, ChunkedFramer, LengthFramer, UntilCloseFramer } from './http-body.js';
 import {
@@ -28,6 +28,8 @@ import { Tunnel } from './tunnel.js';
 import { dialUpstream } from './upstream-dial.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Stands in for the client socket's handlers once a tunnel has taken the socket over. */
+const released = (): void => {};
 /** How long a refused client may keep sending before its socket is destroyed. */
 const LINGER_MS = 2000;
 
@@ -690,24 +692,43 @@ export class ClientConnection {
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
     socket.off('timeout', this.#onTimeout);
+    // The connection lives as long as its tunnel (hours, for an idle one); it keeps no handlers it
+    // will not run again, and the flow keeps no strings that point into the request head's text.
+    this.#onData = this.#onEnd = this.#onError = this.#onClose = this.#onTimeout = released;
+    this.#onHeadTimeout = released;
+    const flow = exchange.flow;
+    settleDecision(flow);
+    const record = flow.record;
+    const host = ownCopy(target.host);
+    if (record.host === target.host) record.host = host;
+    if (record.httpHost !== null) record.httpHost = ownCopy(record.httpHost);
     this.#tunnel = new Tunnel(this.#ctx, {
       client: socket,
       upstream,
       route,
-      flow: exchange.flow,
-      target,
+      flow,
+      target: { input: ownCopy(target.input), host, address: target.address, port: target.port },
       component: this.#component,
       early,
       requestBytes: exchange.head.length,
       replyBytes: reply.length,
-      onClosed: () => {
-        this.#closed = true;
-        this.#tunnel = null;
-        clearTimeout(this.#headTimer);
-        this.#pooled?.socket.destroy();
-        this.#onClosed(this);
-      },
+      onClosed: this.#tunnelCloser(),
     });
+  }
+
+  /**
+   * The tunnel's `onClosed`, made outside #openTunnel: a closure made there would share that
+   * function's scope, which holds the exchange (the parsed request head, its text and headers)
+   * for as long as the tunnel stays open.
+   */
+  #tunnelCloser(): () => void {
+    return () => {
+      this.#closed = true;
+      this.#tunnel = null;
+      clearTimeout(this.#headTimer);
+      this.#pooled?.socket.destroy();
+      this.#onClosed(this);
+    };
   }
 }
 

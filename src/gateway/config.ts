@@ -144,6 +144,11 @@ export const gatewayConfigSchema = z.strictObject({
       maxConnections: z.number().int().min(1).default(20000),
       /** At shutdown, how long open requests and tunnels may finish before they are cut. */
       drainTimeoutMs: z.number().int().min(0).max(600000).default(10000),
+      /**
+       * `fixed`: V8's young generation stays at two 1 MiB semi-spaces (less memory, more frequent
+       * scavenges); `grow`: node's default, up to two 16 MiB (src/cli/young-generation.ts).
+       */
+      youngGeneration: z.enum(['fixed', 'grow']).default('fixed'),
     })
     .default({
       headerBytes: 16384,
@@ -152,6 +157,7 @@ export const gatewayConfigSchema = z.strictObject({
       connectTimeoutMs: 5000,
       maxConnections: 20000,
       drainTimeoutMs: 10000,
+      youngGeneration: 'fixed',
     }),
   /** The JSON log (pino): one line per flow at `info`, plus start, stop and probe changes. */
   log: z

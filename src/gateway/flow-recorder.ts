@@ -25,6 +25,11 @@ export interface GatewayFlow {
   forwarded: boolean;
   actualPathEvidence: string | null;
   finished: boolean;
+  /**
+   * The final verdict and reason for the record's egress path, worked out ahead by settleDecision
+   * (a tunnel, which may stay open for hours); null while `redecide` is still to be run at the end.
+   */
+  settled: Pick<Decision, 'verdict' | 'reason'> | null;
 }
 
 export function startFlow(client: string | null, connectionId: string, component: Component): GatewayFlow {
@@ -37,16 +42,49 @@ export function startFlow(client: string | null, connectionId: string, component
   record.connectMs = null;
   record.bytesUp = 0;
   record.bytesDown = 0;
-  return { record, redecide: null, forwarded: false, actualPathEvidence: null, finished: false };
+  return {
+    record,
+    redecide: null,
+    forwarded: false,
+    actualPathEvidence: null,
+    finished: false,
+    settled: null,
+  };
 }
 
 export function applyDecision(flow: GatewayFlow, decision: Decision, redecide: Redecide): void {
   flow.redecide = redecide;
+  flow.settled = null;
   const record = flow.record;
   record.expectedPath = decision.path;
   record.verdict = decision.verdict;
   record.ruleId = decision.rule?.id ?? null;
   record.reason = decision.reason;
+}
+
+/**
+ * For a flow about to stay open (a tunnel): runs the final decision for its egress now and drops
+ * `redecide`, whose closure holds the lookup's inputs (the target, its host string cut from the
+ * request head, the options) for as long as the flow lives. A later applyDecision (a tunnel
+ * rerouted by its SNI) brings `redecide` back; finish() gives the same verdict either way.
+ */
+export function settleDecision(flow: GatewayFlow): void {
+  const path = flow.record.egressPath;
+  if (flow.redecide === null || !path) return;
+  const { verdict, reason } = flow.redecide(path);
+  flow.settled = { verdict, reason };
+  flow.redecide = null;
+}
+
+/**
+ * A copy of `text` that shares no memory with the string it was cut from: V8 represents a slice
+ * of a string (a regular-expression match, `slice`) as a view that keeps the whole original alive,
+ * so a host cut from a request head would hold that head's text (every header line) for as long
+ * as a tunnel's record lives. Strings of characters up to U+00FF only (what a latin1-decoded head
+ * holds); others are returned as they are.
+ */
+export function ownCopy(text: string): string {
+  return /[\u0100-\uffff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('latin1');
 }
 
 export class FlowRecorder {
@@ -79,8 +117,8 @@ export class FlowRecorder {
     if (flow.forwarded && record.egressPath) {
       record.actualPath = record.egressPath;
       record.actualPathEvidence = flow.actualPathEvidence;
-      if (flow.redecide) {
-        const decision = flow.redecide(record.egressPath);
+      const decision = flow.redecide ? flow.redecide(record.egressPath) : flow.settled;
+      if (decision) {
         record.verdict = decision.verdict;
         record.reason = decision.reason;
       }
