@@ -16,10 +16,15 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
-import { clickhouseColumns } from './clickhouse-schema.js';
+import { clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import { normalizeFlowQuery } from './query.js';
 import { openFlowStore } from './store.js';
-import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
+import {
+  ClickHouseTestServer,
+  smallMemoryUser,
+  testClusterName,
+  testShardDatabases,
+} from './testing/clickhouse-server.js';
 import { TcpSwitch } from './testing/tcp-switch.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -105,7 +110,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
   const stores: ClickHouseFlowStore[] = [];
 
   beforeAll(async () => {
-    server = await ClickHouseTestServer.start();
+    server = await ClickHouseTestServer.start({ smallMemoryBytes: 100_000_000 });
     tcp = await TcpSwitch.start(server.httpPort);
   }, 90_000);
 
@@ -229,6 +234,45 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
       await table.close();
     }
   });
+
+  test('a deep page sorts only the positions: it answers where whole rows would pass max_memory_usage', async () => {
+    // At 10M flows, offset=500000 sorted every row of a 4-hour window in full and went past the
+    // server's max_memory_usage (Code 241). The same at a small scale: 60,000 rows of 2 kB read by a
+    // user whose queries may use 100 MB. Granules of 1,024 rows: reading one granule of all the
+    // columns (and ~40 MB of read buffers) must fit, and with 8,192 rows of 2 kB it barely does.
+    await server.query(`CREATE DATABASE ${database}`);
+    await server.query(
+      mergeTreeDdl(database, 'flows').replace('index_granularity = 8192', 'index_granularity = 1024'),
+    );
+    const writer = await open('g');
+    const flows = 60_000;
+    for (let index = 0; index < flows; index++) {
+      writer.append(flowAt(index, { reason: `${index} ${'r'.repeat(2000)}` }));
+      if (index % 8192 === 8191) await writer.flush();
+    }
+    await writer.flush();
+    expect(writer.spool.batches).toBe(0);
+    const reader = await openClickHouseFlowStore(
+      config({ url: tcp.url.replace('//', `//${smallMemoryUser}@`), spool: join(dir, 'reader-spool') }),
+      'reader',
+    );
+    stores.push(reader);
+    for (const offset of [30_000, flows - 20]) {
+      const page = await reader.query({ offset, limit: 50 });
+      expect(page.total).toBe(flows);
+      const newest = flows - offset;
+      expect(page.flows.map((flow) => flow.id)).toEqual(
+        Array.from({ length: Math.min(50, newest) }, (_, index) => newest - index),
+      );
+      expect(page.flows[0]?.reason).toBe(`${newest - 1} ${'r'.repeat(2000)}`);
+    }
+    // The same page by cursor.
+    const before = await reader.query({ offset: 29_999, limit: 1 });
+    const page = await reader.query({ cursor: before.next ?? '', limit: 50 });
+    expect(page.flows.map((flow) => flow.id)).toEqual(
+      Array.from({ length: 50 }, (_, index) => 30_000 - index),
+    );
+  }, 120_000);
 
   test('RowBinary inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
     const long = `${'é'.repeat(30)}\t${'x'.repeat(20_000)}`;
