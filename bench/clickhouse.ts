@@ -19,12 +19,16 @@ import { startStoredDashboard } from '../src/admin/dashboard/serve.js';
 import { loadBuiltinCatalog } from '../src/catalog/load.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { Policy } from '../src/policy/policy.js';
+import type { StoreLog } from '../src/store/buffer.js';
 import { ClickHouseFlowTable } from '../src/store/clickhouse.js';
 import { rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
 import { loadFlows } from '../src/store/load.js';
 import { type FlowStore, type FlowStoreConfig, openFlowStore, type StoredFlow } from '../src/store/store.js';
 import { ClickHouseTestServer } from '../src/store/testing/clickhouse-server.js';
-import { dashboardApiCalls, syntheticFlows, timeCalls } from './dashboard.js';
+import { dashboardApiCalls, deepCursorOf, syntheticFlows, timeCalls } from './dashboard.js';
+
+type CallTimes = Awaited<ReturnType<typeof timeCalls>>;
+
 import { formatRate, formatRatio, formatTable, median, processCpuSeconds } from './lib/measure.js';
 
 const TARGET_FLOWS_PER_SECOND = 100_000;
@@ -146,6 +150,15 @@ async function compareEncodings(server: ClickHouseTestServer, policy: Policy): P
       bytesPerFlow: sample.bytes,
     };
   });
+}
+
+/** `HTTP 500 PW_ERR_STORE_IO` from timeCalls' error (`PATH: HTTP STATUS BODY`), else its first line. */
+function failureSummary(message: string): string {
+  const http = /HTTP (\d+)/.exec(message)?.[1];
+  const code = /"code":"([A-Z_]+)"/.exec(message)?.[1];
+  return http === undefined
+    ? (message.split('\n')[0] ?? '').slice(0, 80)
+    : `HTTP ${http}${code === undefined ? '' : ` ${code}`}`;
 }
 
 const load = () =>
@@ -292,28 +305,58 @@ async function main(): Promise<void> {
     say(`load average after loading: ${load()}`);
     if (skipDuckDb) return;
 
+    // The dashboards log what the store said when a call fails (the API answers only "the flow store
+    // could not answer"): the last message per dashboard goes into the table next to the status.
+    const lastErrors: (string | undefined)[] = [undefined, undefined];
+    const logFor = (index: number): StoreLog => ({
+      warn: () => undefined,
+      error: (details) => {
+        lastErrors[index] = String(details.err ?? '');
+      },
+    });
     const dashboards = [
       await startStoredDashboard({
         file: `clickhouse://127.0.0.1:${server.httpPort}/bench?table=flows`,
         listen: '127.0.0.1:0',
         catalog,
+        log: logFor(0),
       }),
-      await startStoredDashboard({ file: duckdbPath, listen: '127.0.0.1:0', catalog }),
+      await startStoredDashboard({ file: duckdbPath, listen: '127.0.0.1:0', catalog, log: logFor(1) }),
     ];
     try {
       const rows: string[][] = [];
-      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000)) {
-        const [onClickHouse, onDuckDb] = [
-          await timeCalls((dashboards[0]?.url ?? '').replace(/\/$/, ''), call, calls),
-          await timeCalls((dashboards[1]?.url ?? '').replace(/\/$/, ''), call, calls),
-        ] as const;
+      const failures: string[] = [];
+      // The deep page by cursor too (the cursor asked from DuckDB: both stores hold the same flows
+      // under the same ids); none when the store holds fewer flows or the question fails.
+      const deepCursor = await deepCursorOf((dashboards[1]?.url ?? '').replace(/\/$/, '')).catch(
+        () => undefined,
+      );
+      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000, deepCursor)) {
+        const timed: (CallTimes | string)[] = [];
+        for (const [index, dashboard] of dashboards.entries()) {
+          lastErrors[index] = undefined;
+          try {
+            timed.push(await timeCalls(dashboard.url.replace(/\/$/, ''), call, calls));
+          } catch (error) {
+            // One failed call is a row of the table, not the end of the run.
+            const message = error instanceof Error ? error.message : String(error);
+            const reason = lastErrors[index];
+            timed.push(`failed: ${failureSummary(message)}`);
+            failures.push(
+              `${index === 0 ? 'ClickHouse' : 'DuckDB'}, ${label}: ${message}${reason === undefined ? '' : `; the store said: ${reason}`}`,
+            );
+          }
+        }
+        const [onClickHouse, onDuckDb] = timed as [CallTimes | string, CallTimes | string];
+        const cells = (times: CallTimes | string) =>
+          typeof times === 'string' ? [times, '–'] : [times.p50.toFixed(1), times.p95.toFixed(1)];
         rows.push([
           label,
-          onClickHouse.p50.toFixed(1),
-          onClickHouse.p95.toFixed(1),
-          onDuckDb.p50.toFixed(1),
-          onDuckDb.p95.toFixed(1),
-          formatRatio(onClickHouse.p95 / onDuckDb.p95),
+          ...cells(onClickHouse),
+          ...cells(onDuckDb),
+          typeof onClickHouse === 'string' || typeof onDuckDb === 'string'
+            ? '–'
+            : formatRatio(onClickHouse.p95 / onDuckDb.p95),
         ]);
       }
       say('');
@@ -333,6 +376,12 @@ async function main(): Promise<void> {
           rows,
         ),
       );
+      if (failures.length > 0) {
+        say('');
+        say(`${failures.length} API call(s) failed; the run went on with the others:`);
+        for (const failure of failures) say(`- ${failure}`);
+        process.exitCode = 1;
+      }
       say(`load average at the end: ${load()}`);
     } finally {
       for (const dashboard of dashboards) await dashboard.close();
