@@ -2,6 +2,18 @@
 // The `pathwarden` executable: wires the process streams to runCli and sets the exit code.
 import { runCli } from './program.js';
 
+/** 128 + SIGPIPE: what a C tool reports when its reader went away (`pathwarden catalog list | head -1`). */
+const CLOSED_PIPE_EXIT = 141;
+
+const isClosedPipe = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+
+// Node ignores SIGPIPE, so a write into a closed pipe fails with EPIPE instead: nothing more that this
+// process writes can be read, so it stops quietly rather than printing a stack trace.
+process.stdout.on('error', (error) => {
+  if (!isClosedPipe(error)) throw error;
+  process.exit(CLOSED_PIPE_EXIT);
+});
+
 const isTTY = Boolean(process.stdout.isTTY);
 runCli(process.argv.slice(2), {
   stdin: process.stdin,
@@ -13,6 +25,7 @@ runCli(process.argv.slice(2), {
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (isClosedPipe(error)) process.exit(CLOSED_PIPE_EXIT);
     process.stderr.write(
       `pathwarden: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

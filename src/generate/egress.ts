@@ -40,18 +40,6 @@ export function egressOf(path: ExpectedPath, choice: PathChoice): EgressPath {
   }
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** Splits a topology `host:port` (IPv6 in brackets, as the topology schema requires). */
-export function splitHostPort(text: string): HostPort {
-  const colon = text.lastIndexOf(':');
-  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(text.slice(colon + 1)) };
-}
-
 /** One line per path saying how it leaves, for the headers of generated files. */
 export function describeEgress(topology: Topology, path: EgressPath): string {
   const egress = topology[path];

@@ -8,6 +8,7 @@ import type { HostPattern } from '../match/host.js';
 import { parseIp } from '../match/ip.js';
 import type { Policy } from '../policy/policy.js';
 import type { Topology } from '../policy/topology.js';
+import { splitHostPort } from '../util/host-port.js';
 import {
   comment,
   type GenerateContext,
@@ -18,7 +19,6 @@ import {
   ruleLabel,
 } from './context.js';
 import { displayOrder, hostPatternCovers, specificityOrder } from './destinations.js';
-import { splitHostPort } from './egress.js';
 import { precedenceBlocks } from './precedence.js';
 import { routeOf, singleEgress } from './routes.js';
 

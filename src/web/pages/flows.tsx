@@ -6,7 +6,7 @@ import { ErrorNote } from '../components/error-note.js';
 import { FlowFilterForm, type FlowFilters, filtersFromParams } from '../components/flow-filters.js';
 import { FlowTable } from '../components/flow-table.js';
 import { Pager } from '../components/pager.js';
-import { useApi } from '../hooks/use-api.js';
+import { useApi, useSettled } from '../hooks/use-api.js';
 import { useGateways } from '../hooks/use-gateways.js';
 import { type CursorTrail, firstPage, trailFromParams, trailParams } from '../paging.js';
 import { href, navigate } from '../router.js';
@@ -40,11 +40,13 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
   const trail = trailFromParams(params);
   const openText = params.get('open');
   const openId = openText === null ? undefined : Number(openText);
-  const { data, error, loading } = useApi<FlowPage>('/api/flows', {
+  const { data, error, loading, stale } = useApi<FlowPage>('/api/flows', {
     ...filterParams(filters),
     limit: filters.limit,
     cursor: trail.cursor,
   });
+  // The pager describes the rows on screen, so it moves when they do.
+  const shown = useSettled({ filters, trail }, stale);
   const byGateway = useGateways();
   const gateways = byGateway ? Object.keys(byGateway) : [];
 
@@ -68,11 +70,11 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
             <Pager
               label="Flow pages"
               total={data.total}
-              limit={filters.limit}
+              limit={shown.filters.limit}
               shown={data.flows.length}
-              trail={trail}
+              trail={shown.trail}
               next={data.next}
-              hrefFor={(next) => href('flows', toParams(filters, next))}
+              hrefFor={(next) => href('flows', toParams(shown.filters, next))}
             />
             <FlowTable
               flows={data.flows}

@@ -5,7 +5,7 @@ import { ErrorNote } from '../components/error-note.js';
 import { FlowTable } from '../components/flow-table.js';
 import { GatewaySelect } from '../components/gateway-select.js';
 import { Pager } from '../components/pager.js';
-import { useApi } from '../hooks/use-api.js';
+import { useApi, useSettled } from '../hooks/use-api.js';
 import { useGateways } from '../hooks/use-gateways.js';
 import { useLiveVersion } from '../hooks/use-live.js';
 import { type CursorTrail, trailFromParams, trailParams } from '../paging.js';
@@ -77,11 +77,13 @@ interface SectionProps {
 }
 
 function FlowSection({ id, title, intro, filter, trail, version, hrefFor }: SectionProps) {
-  const { data, error, loading } = useApi<FlowPage>(
+  const { data, error, loading, stale } = useApi<FlowPage>(
     '/api/flows',
     { ...filter, limit: PAGE, cursor: trail.cursor },
     version,
   );
+  // The pager describes the rows on screen, so it moves when they do.
+  const shownTrail = useSettled(trail, stale);
   return (
     <section aria-labelledby={`${id}-title`} aria-busy={loading} class="card" data-testid={`section-${id}`}>
       <h2 id={`${id}-title`}>
@@ -98,7 +100,7 @@ function FlowSection({ id, title, intro, filter, trail, version, hrefFor }: Sect
               total={data.total}
               limit={PAGE}
               shown={data.flows.length}
-              trail={trail}
+              trail={shownTrail}
               next={data.next}
               hrefFor={hrefFor}
             />
