@@ -6,9 +6,9 @@
 // the loading is timed, and the CPU it took (this process, and the server's for ClickHouse).
 // (2) The dashboard's admin API calls (bench/dashboard.ts's list; p50 / p95 of --calls calls each)
 // over `dashboard --store clickhouse://...` and over the DuckDB file, at the same size.
-// (0) Insert encodings, same run: one batch of 65,536 flows encoded as TabSeparated (the format before,
-// and the spool's) and as RowBinary (live inserts), and inserted in each straight through the table
-// (no store): node CPU per flow to encode, node and server CPU per flow to insert, and flows/s.
+// (0) Insert encodings, same run: one batch of 65,536 flows encoded as TabSeparated (the spool's),
+// RowBinary (live inserts before) and Native (live inserts now), and inserted in each straight through
+// the table (no store): node CPU per flow to encode, node and server CPU per flow to insert, flows/s.
 // `--skip-duckdb` loads ClickHouse only and skips the dashboard comparison (for profiling the insert).
 // Target (issue 14): >= 100k flows/s inserted from one process.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,7 +21,8 @@ import type { FlowRecord } from '../src/flow/record.js';
 import { Policy } from '../src/policy/policy.js';
 import type { StoreLog } from '../src/store/buffer.js';
 import { ClickHouseFlowTable } from '../src/store/clickhouse.js';
-import { rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
+import { nativeChunks, rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
+import { toStoredFlow } from '../src/store/columns.js';
 import { loadFlows } from '../src/store/load.js';
 import { type FlowStore, type FlowStoreConfig, openFlowStore, type StoredFlow } from '../src/store/store.js';
 import { ClickHouseTestServer } from '../src/store/testing/clickhouse-server.js';
@@ -86,11 +87,13 @@ interface EncodingFigures {
 /** Encodes and inserts one batch in each format, alternating, ENCODING_RUNS times; medians. */
 async function compareEncodings(server: ClickHouseTestServer, policy: Policy): Promise<EncodingFigures[]> {
   const flows: StoredFlow[] = [];
+  // In the shape the store keeps (toStoredFlow), which is what its inserts encode.
   for (const flow of syntheticFlows(policy, ENCODING_ROWS, 7))
-    flows.push({ ...flow, id: flows.length + 1, gateway: 'bench' });
+    flows.push(toStoredFlow(flow, flows.length + 1, 'bench'));
   const encodings = [
-    { label: 'TabSeparated (before)', format: 'TabSeparated' as const, chunks: tabSeparatedChunks },
-    { label: 'RowBinary (after)', format: 'RowBinary' as const, chunks: rowBinaryChunks },
+    { label: 'TabSeparated (the spool)', format: 'TabSeparated' as const, chunks: tabSeparatedChunks },
+    { label: 'RowBinary (before)', format: 'RowBinary' as const, chunks: rowBinaryChunks },
+    { label: 'Native (after: live inserts)', format: 'Native' as const, chunks: nativeChunks },
   ];
   const samples = encodings.map(() => ({
     encode: [] as number[],
@@ -215,14 +218,17 @@ async function main(): Promise<void> {
         ]),
       ),
     );
-    const [tsv, rowBinary] = encodings as [EncodingFigures, EncodingFigures];
-    say(
-      `RowBinary / TabSeparated: encode CPU ${formatRatio(rowBinary.encodeMicros / tsv.encodeMicros)}, server CPU ${
-        rowBinary.insertServerMicros === undefined || tsv.insertServerMicros === undefined
+    const [tsv, rowBinary, native] = encodings as [EncodingFigures, EncodingFigures, EncodingFigures];
+    const ratios = (after: EncodingFigures, before: EncodingFigures) =>
+      `encode CPU ${formatRatio(after.encodeMicros / before.encodeMicros)}, node CPU ${formatRatio(
+        after.insertNodeMicros / before.insertNodeMicros,
+      )}, server CPU ${
+        after.insertServerMicros === undefined || before.insertServerMicros === undefined
           ? 'n/a'
-          : formatRatio(rowBinary.insertServerMicros / tsv.insertServerMicros)
-      }, insert rate ${formatRatio(rowBinary.flowsPerSecond / tsv.flowsPerSecond)}`,
-    );
+          : formatRatio(after.insertServerMicros / before.insertServerMicros)
+      }, insert rate ${formatRatio(after.flowsPerSecond / before.flowsPerSecond)}`;
+    say(`RowBinary / TabSeparated: ${ratios(rowBinary, tsv)}`);
+    say(`Native / RowBinary: ${ratios(native, rowBinary)}`);
     say(`load average after the encodings: ${load()}`);
     const clickhouse: FlowStoreConfig = {
       kind: 'clickhouse',

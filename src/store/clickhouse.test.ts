@@ -16,7 +16,9 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
+import { nativeChunks } from './clickhouse-rows.js';
 import { clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
+import { toStoredFlow } from './columns.js';
 import { normalizeFlowQuery } from './query.js';
 import { openFlowStore } from './store.js';
 import {
@@ -171,7 +173,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(await ids()).toBe('"gw-fra-1",1\n"gw-fra-1",2');
   });
 
-  test('RowBinary inserts keep every character of text, and a batch of many streamed chunks whole', async () => {
+  test('Native inserts keep every character of text, and a batch of many streamed blocks whole', async () => {
     const store = await open('gw\tx');
     const awkward = 'tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t, quote\' "dq"';
     store.append(flowAt(0, { host: awkward, error: '\\N', reason: '' }));
@@ -185,6 +187,24 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(
       await server.query(`SELECT uniqExact(id), min(id), max(id) FROM ${database}.flows FORMAT CSV`),
     ).toBe('5000,1,5000\n');
+    // One body of three Native blocks (8,192 rows each at most), the awkward row in the second.
+    const flows = Array.from({ length: 20_000 }, (_, index) =>
+      toStoredFlow(flowAt(index, index === 9000 ? { host: awkward, port: null } : {}), index + 1, 'direct'),
+    );
+    expect([...nativeChunks('direct', flows)]).toHaveLength(3);
+    const table = new ClickHouseFlowTable({ url: tcp.url, database, table: 'flows' });
+    try {
+      await table.insert(nativeChunks('direct', flows), 'direct-1', 'Native');
+    } finally {
+      await table.close();
+    }
+    expect(
+      await server.query(
+        `SELECT count(), uniqExact(id), min(id), max(id), countIf(isNull(port)) FROM ${database}.flows WHERE gateway = 'direct' FORMAT CSV`,
+      ),
+    ).toBe('20000,20000,1,20000,1\n');
+    const direct = (await store.query({ host: 'line', gateway: 'direct' })).flows;
+    expect(direct.map((flow) => [flow.id, flow.host, flow.port])).toEqual([[9001, awkward, null]]);
   });
 
   test('pages read from a recent window of event_time give what one unbounded read gives', async () => {
@@ -274,7 +294,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     );
   }, 120_000);
 
-  test('RowBinary inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
+  test('Native inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
     const long = `${'é'.repeat(30)}\t${'x'.repeat(20_000)}`;
     const awkward: FlowRecord[] = [
       flowAt(0, {
@@ -319,13 +339,13 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
       (await store.query({ gateway: store.gateway, limit: 100 })).flows
         .sort((a, b) => a.id - b.id)
         .map(({ id: _id, gateway: _gateway, ...flow }) => flow);
-    const [fromRowBinary, fromSpool] = [await read(live), await read(spooled)];
-    expect(fromRowBinary).toHaveLength(awkward.length);
-    expect(fromRowBinary).toEqual(fromSpool);
+    const [fromNative, fromSpool] = [await read(live), await read(spooled)];
+    expect(fromNative).toHaveLength(awkward.length);
+    expect(fromNative).toEqual(fromSpool);
     // The values as they went in: text byte for byte (a lone surrogate is stored as U+FFFD, as
     // Buffer.from does), numbers exact, nulls null.
     for (const [index, flow] of awkward.entries()) {
-      const stored = fromRowBinary[index];
+      const stored = fromNative[index];
       for (const key of [
         'start',
         'end',
@@ -345,8 +365,8 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
       if (index < 6) expect(stored?.bytesUp ?? null).toEqual(flow.bytesUp);
       expect(stored?.sni ?? null).toEqual(flow.sni === null ? null : Buffer.from(flow.sni).toString());
     }
-    expect(fromRowBinary[6]).toMatchObject({ bytesUp: null, bytesDown: -(2 ** 63) });
-    expect(fromRowBinary[3]?.origin).toEqual({ kind: 'squid', file: 'a\tb.log', line: 2 ** 40 });
+    expect(fromNative[6]).toMatchObject({ bytesUp: null, bytesDown: -(2 ** 63) });
+    expect(fromNative[3]?.origin).toEqual({ kind: 'squid', file: 'a\tb.log', line: 2 ** 40 });
     // Every column, as the server holds it, is the same whichever path stored the row.
     const dump = (gateway: string) =>
       server.query(

@@ -14,7 +14,7 @@ import {
   queryFailure,
   StoreIoError,
 } from './buffer.js';
-import { insertRowsOf, maxDateTime, rowBinaryChunks } from './clickhouse-rows.js';
+import { insertRowsOf, maxDateTime, nativeChunks } from './clickhouse-rows.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import { type ColumnValue, flowPathSql, noneKey, storedColumns, storedFlowFromValues } from './columns.js';
 import {
@@ -108,10 +108,11 @@ function isServerError(error: unknown): boolean {
 }
 
 /**
- * Live inserts are RowBinary; spool files are TabSeparated (JSONEachRow ones spooled by earlier
- * versions stay replayable). The spool never holds RowBinary: a failed batch is encoded again as text.
+ * Live inserts are Native (column blocks); spool files are TabSeparated (JSONEachRow ones spooled by
+ * earlier versions stay replayable). The spool never holds binary rows: a failed batch is encoded
+ * again as text. RowBinary (the live format before Native) is kept for the benchmark's comparison.
  */
-export type InsertFormat = SpoolFormat | 'RowBinary';
+export type InsertFormat = SpoolFormat | 'RowBinary' | 'Native';
 export const spoolFormat: SpoolFormat = 'TabSeparated';
 
 /** The id of one line of an insert body (second TabSeparated field, or a JSONEachRow line's `id`). */
@@ -514,9 +515,9 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       if (this.spool.batches === 0) {
         try {
           await this.#ensureReady();
-          // The happy path is this one request: the RowBinary body streams out as it is built,
+          // The happy path is this one request: the Native body streams out as it is built,
           // nothing is asked before it and nothing is written to disk.
-          await this.#table.insert(rowBinaryChunks(this.gateway, flows), queryIdOf(header), 'RowBinary');
+          await this.#table.insert(nativeChunks(this.gateway, flows), queryIdOf(header), 'Native');
           this.#recovered();
           return;
         } catch (error) {
