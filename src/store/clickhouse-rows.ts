@@ -236,14 +236,17 @@ function rowBinaryString(text: string): Buffer {
   return Buffer.concat([Buffer.from(count), bytes]);
 }
 
-/** Appends the RowBinary rows of `flows[from..to)` (the table's columns, in order) to `writer`. */
-export function writeRowBinary(
+/** Appends the part of an insert body that holds `flows[from..to)` to `writer`. */
+type ChunkWriter = (
   writer: RowBinaryWriter,
   gateway: string,
   flows: readonly StoredFlow[],
-  from = 0,
-  to = flows.length,
-): void {
+  from: number,
+  to: number,
+) => void;
+
+/** Appends the RowBinary rows of `flows[from..to)` (the table's columns, in order) to `writer`. */
+const writeRowBinary: ChunkWriter = (writer, gateway, flows, from, to) => {
   const gatewayBytes = rowBinaryString(gateway);
   for (let index = from; index < to; index++) {
     const flow = flows[index] as StoredFlow;
@@ -264,7 +267,7 @@ export function writeRowBinary(
       else writer.float64(value);
     }
   }
-}
+};
 
 /**
  * The buffer every insert body is built in. Shared safely: a chunk is written and copied out in one
@@ -272,13 +275,23 @@ export function writeRowBinary(
  */
 const writer = new RowBinaryWriter();
 
-/** A RowBinary insert body of `flows` in chunks of `chunkRows` rows, each built when the request asks. */
-export function* rowBinaryChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
-  for (let from = 0; from < flows.length; from += chunkRows) {
+/** An insert body of `flows` in chunks of `rows` rows written by `write`, each built when the request asks. */
+function* chunksOf(
+  write: ChunkWriter,
+  rows: number,
+  gateway: string,
+  flows: readonly StoredFlow[],
+): Generator<Buffer> {
+  for (let from = 0; from < flows.length; from += rows) {
     writer.reset();
-    writeRowBinary(writer, gateway, flows, from, Math.min(from + chunkRows, flows.length));
+    write(writer, gateway, flows, from, Math.min(from + rows, flows.length));
     yield writer.take();
   }
+}
+
+/** A RowBinary insert body of `flows` in chunks of `chunkRows` rows. */
+export function rowBinaryChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
+  return chunksOf(writeRowBinary, chunkRows, gateway, flows);
 }
 
 /**
@@ -294,13 +307,7 @@ export const nativeBlockRows = 2048;
  * null) followed by every row's value (the type's default where null). The server reads a column in
  * one go (numbers are copied as they are) instead of value by value as in RowBinary.
  */
-export function writeNativeBlock(
-  writer: RowBinaryWriter,
-  gateway: string,
-  flows: readonly StoredFlow[],
-  from = 0,
-  to = flows.length,
-): void {
+const writeNativeBlock: ChunkWriter = (writer, gateway, flows, from, to) => {
   const rows = to - from;
   writer.varUInt(clickhouseColumns.length);
   writer.varUInt(rows);
@@ -347,15 +354,11 @@ export function writeNativeBlock(
       }
     }
   }
-}
+};
 
-/** A Native insert body of `flows` in blocks of `nativeBlockRows` rows, each built when the request asks. */
-export function* nativeChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
-  for (let from = 0; from < flows.length; from += nativeBlockRows) {
-    writer.reset();
-    writeNativeBlock(writer, gateway, flows, from, Math.min(from + nativeBlockRows, flows.length));
-    yield writer.take();
-  }
+/** A Native insert body of `flows` in blocks of `nativeBlockRows` rows. */
+export function nativeChunks(gateway: string, flows: readonly StoredFlow[]): Generator<Buffer> {
+  return chunksOf(writeNativeBlock, nativeBlockRows, gateway, flows);
 }
 
 /** A TabSeparated insert body of `flows` in chunks of `chunkRows` lines (the format before RowBinary). */

@@ -16,7 +16,7 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
-import { nativeChunks } from './clickhouse-rows.js';
+import { nativeBlockRows, nativeChunks } from './clickhouse-rows.js';
 import { clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import { toStoredFlow } from './columns.js';
 import { normalizeFlowQuery } from './query.js';
@@ -187,11 +187,12 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(
       await server.query(`SELECT uniqExact(id), min(id), max(id) FROM ${database}.flows FORMAT CSV`),
     ).toBe('5000,1,5000\n');
-    // One body of three Native blocks (8,192 rows each at most), the awkward row in the second.
+    // One body of many Native blocks (nativeBlockRows each at most), the awkward row in a middle one.
     const flows = Array.from({ length: 20_000 }, (_, index) =>
       toStoredFlow(flowAt(index, index === 9000 ? { host: awkward, port: null } : {}), index + 1, 'direct'),
     );
-    expect([...nativeChunks('direct', flows)]).toHaveLength(3);
+    expect([...nativeChunks('direct', flows)]).toHaveLength(Math.ceil(20_000 / nativeBlockRows));
+    expect(nativeBlockRows).toBeLessThan(9000);
     const table = new ClickHouseFlowTable({ url: tcp.url, database, table: 'flows' });
     try {
       await table.insert(nativeChunks('direct', flows), 'direct-1', 'Native');
