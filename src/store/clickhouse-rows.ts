@@ -1,7 +1,8 @@
 // The rows of a ClickHouse insert, in the table's column order (clickhouse-schema.ts), built from the
-// same column readers as every store. Live inserts are RowBinary (fixed-width numbers and
-// length-prefixed strings, nothing to escape or parse as text); the spool stays TabSeparated, so a
-// spooled batch can be read, filtered by id line by line and replayed by any version of pathwarden.
+// same column readers as every store. Live inserts are Native blocks (every column's values together,
+// fixed-width numbers and length-prefixed strings; RowBinary, the format before, is kept for the
+// benchmark); the spool stays TabSeparated, so a spooled batch can be read, filtered by id line by
+// line and replayed by any version of pathwarden.
 import { type ClickHouseColumn, clickhouseColumns } from './clickhouse-schema.js';
 import { type ColumnValue, flowColumns, flowTimeOf } from './columns.js';
 import type { StoredFlow } from './store.js';
