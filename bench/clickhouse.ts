@@ -6,9 +6,9 @@
 // the loading is timed, and the CPU it took (this process, and the server's for ClickHouse).
 // (2) The dashboard's admin API calls (bench/dashboard.ts's list; p50 / p95 of --calls calls each)
 // over `dashboard --store clickhouse://...` and over the DuckDB file, at the same size.
-// (0) Insert encodings, same run: one batch of 65,536 flows encoded as TabSeparated (the format before,
-// and the spool's) and as RowBinary (live inserts), and inserted in each straight through the table
-// (no store): node CPU per flow to encode, node and server CPU per flow to insert, and flows/s.
+// (0) Insert encodings, same run: one batch of 65,536 flows encoded as TabSeparated (the spool's),
+// RowBinary (live inserts before) and Native (live inserts now), and inserted in each straight through
+// the table (no store): node CPU per flow to encode, node and server CPU per flow to insert, flows/s.
 // `--skip-duckdb` loads ClickHouse only and skips the dashboard comparison (for profiling the insert).
 // Target (issue 14): >= 100k flows/s inserted from one process.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,12 +19,17 @@ import { startStoredDashboard } from '../src/admin/dashboard/serve.js';
 import { loadBuiltinCatalog } from '../src/catalog/load.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { Policy } from '../src/policy/policy.js';
+import type { StoreLog } from '../src/store/buffer.js';
 import { ClickHouseFlowTable } from '../src/store/clickhouse.js';
-import { rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
+import { nativeChunks, rowBinaryChunks, tabSeparatedChunks } from '../src/store/clickhouse-rows.js';
+import { toStoredFlow } from '../src/store/columns.js';
 import { loadFlows } from '../src/store/load.js';
 import { type FlowStore, type FlowStoreConfig, openFlowStore, type StoredFlow } from '../src/store/store.js';
 import { ClickHouseTestServer } from '../src/store/testing/clickhouse-server.js';
-import { dashboardApiCalls, syntheticFlows, timeCalls } from './dashboard.js';
+import { dashboardApiCalls, deepCursorOf, syntheticFlows, timeCalls } from './dashboard.js';
+
+type CallTimes = Awaited<ReturnType<typeof timeCalls>>;
+
 import { formatRate, formatRatio, formatTable, median, processCpuSeconds } from './lib/measure.js';
 
 const TARGET_FLOWS_PER_SECOND = 100_000;
@@ -82,11 +87,13 @@ interface EncodingFigures {
 /** Encodes and inserts one batch in each format, alternating, ENCODING_RUNS times; medians. */
 async function compareEncodings(server: ClickHouseTestServer, policy: Policy): Promise<EncodingFigures[]> {
   const flows: StoredFlow[] = [];
+  // In the shape the store keeps (toStoredFlow), which is what its inserts encode.
   for (const flow of syntheticFlows(policy, ENCODING_ROWS, 7))
-    flows.push({ ...flow, id: flows.length + 1, gateway: 'bench' });
+    flows.push(toStoredFlow(flow, flows.length + 1, 'bench'));
   const encodings = [
-    { label: 'TabSeparated (before)', format: 'TabSeparated' as const, chunks: tabSeparatedChunks },
-    { label: 'RowBinary (after)', format: 'RowBinary' as const, chunks: rowBinaryChunks },
+    { label: 'TabSeparated (the spool)', format: 'TabSeparated' as const, chunks: tabSeparatedChunks },
+    { label: 'RowBinary (before)', format: 'RowBinary' as const, chunks: rowBinaryChunks },
+    { label: 'Native (after: live inserts)', format: 'Native' as const, chunks: nativeChunks },
   ];
   const samples = encodings.map(() => ({
     encode: [] as number[],
@@ -148,6 +155,15 @@ async function compareEncodings(server: ClickHouseTestServer, policy: Policy): P
   });
 }
 
+/** `HTTP 500 PW_ERR_STORE_IO` from timeCalls' error (`PATH: HTTP STATUS BODY`), else its first line. */
+function failureSummary(message: string): string {
+  const http = /HTTP (\d+)/.exec(message)?.[1];
+  const code = /"code":"([A-Z_]+)"/.exec(message)?.[1];
+  return http === undefined
+    ? (message.split('\n')[0] ?? '').slice(0, 80)
+    : `HTTP ${http}${code === undefined ? '' : ` ${code}`}`;
+}
+
 const load = () =>
   loadavg()
     .map((value) => value.toFixed(2))
@@ -202,14 +218,17 @@ async function main(): Promise<void> {
         ]),
       ),
     );
-    const [tsv, rowBinary] = encodings as [EncodingFigures, EncodingFigures];
-    say(
-      `RowBinary / TabSeparated: encode CPU ${formatRatio(rowBinary.encodeMicros / tsv.encodeMicros)}, server CPU ${
-        rowBinary.insertServerMicros === undefined || tsv.insertServerMicros === undefined
+    const [tsv, rowBinary, native] = encodings as [EncodingFigures, EncodingFigures, EncodingFigures];
+    const ratios = (after: EncodingFigures, before: EncodingFigures) =>
+      `encode CPU ${formatRatio(after.encodeMicros / before.encodeMicros)}, node CPU ${formatRatio(
+        after.insertNodeMicros / before.insertNodeMicros,
+      )}, server CPU ${
+        after.insertServerMicros === undefined || before.insertServerMicros === undefined
           ? 'n/a'
-          : formatRatio(rowBinary.insertServerMicros / tsv.insertServerMicros)
-      }, insert rate ${formatRatio(rowBinary.flowsPerSecond / tsv.flowsPerSecond)}`,
-    );
+          : formatRatio(after.insertServerMicros / before.insertServerMicros)
+      }, insert rate ${formatRatio(after.flowsPerSecond / before.flowsPerSecond)}`;
+    say(`RowBinary / TabSeparated: ${ratios(rowBinary, tsv)}`);
+    say(`Native / RowBinary: ${ratios(native, rowBinary)}`);
     say(`load average after the encodings: ${load()}`);
     const clickhouse: FlowStoreConfig = {
       kind: 'clickhouse',
@@ -292,28 +311,58 @@ async function main(): Promise<void> {
     say(`load average after loading: ${load()}`);
     if (skipDuckDb) return;
 
+    // The dashboards log what the store said when a call fails (the API answers only "the flow store
+    // could not answer"): the last message per dashboard goes into the table next to the status.
+    const lastErrors: (string | undefined)[] = [undefined, undefined];
+    const logFor = (index: number): StoreLog => ({
+      warn: () => undefined,
+      error: (details) => {
+        lastErrors[index] = String(details.err ?? '');
+      },
+    });
     const dashboards = [
       await startStoredDashboard({
         file: `clickhouse://127.0.0.1:${server.httpPort}/bench?table=flows`,
         listen: '127.0.0.1:0',
         catalog,
+        log: logFor(0),
       }),
-      await startStoredDashboard({ file: duckdbPath, listen: '127.0.0.1:0', catalog }),
+      await startStoredDashboard({ file: duckdbPath, listen: '127.0.0.1:0', catalog, log: logFor(1) }),
     ];
     try {
       const rows: string[][] = [];
-      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000)) {
-        const [onClickHouse, onDuckDb] = [
-          await timeCalls((dashboards[0]?.url ?? '').replace(/\/$/, ''), call, calls),
-          await timeCalls((dashboards[1]?.url ?? '').replace(/\/$/, ''), call, calls),
-        ] as const;
+      const failures: string[] = [];
+      // The deep page by cursor too (the cursor asked from DuckDB: both stores hold the same flows
+      // under the same ids); none when the store holds fewer flows or the question fails.
+      const deepCursor = await deepCursorOf((dashboards[1]?.url ?? '').replace(/\/$/, '')).catch(
+        () => undefined,
+      );
+      for (const [label, call] of dashboardApiCalls(Date.now() - 3_600_000, deepCursor)) {
+        const timed: (CallTimes | string)[] = [];
+        for (const [index, dashboard] of dashboards.entries()) {
+          lastErrors[index] = undefined;
+          try {
+            timed.push(await timeCalls(dashboard.url.replace(/\/$/, ''), call, calls));
+          } catch (error) {
+            // One failed call is a row of the table, not the end of the run.
+            const message = error instanceof Error ? error.message : String(error);
+            const reason = lastErrors[index];
+            timed.push(`failed: ${failureSummary(message)}`);
+            failures.push(
+              `${index === 0 ? 'ClickHouse' : 'DuckDB'}, ${label}: ${message}${reason === undefined ? '' : `; the store said: ${reason}`}`,
+            );
+          }
+        }
+        const [onClickHouse, onDuckDb] = timed as [CallTimes | string, CallTimes | string];
+        const cells = (times: CallTimes | string) =>
+          typeof times === 'string' ? [times, '–'] : [times.p50.toFixed(1), times.p95.toFixed(1)];
         rows.push([
           label,
-          onClickHouse.p50.toFixed(1),
-          onClickHouse.p95.toFixed(1),
-          onDuckDb.p50.toFixed(1),
-          onDuckDb.p95.toFixed(1),
-          formatRatio(onClickHouse.p95 / onDuckDb.p95),
+          ...cells(onClickHouse),
+          ...cells(onDuckDb),
+          typeof onClickHouse === 'string' || typeof onDuckDb === 'string'
+            ? '–'
+            : formatRatio(onClickHouse.p95 / onDuckDb.p95),
         ]);
       }
       say('');
@@ -333,6 +382,12 @@ async function main(): Promise<void> {
           rows,
         ),
       );
+      if (failures.length > 0) {
+        say('');
+        say(`${failures.length} API call(s) failed; the run went on with the others:`);
+        for (const failure of failures) say(`- ${failure}`);
+        process.exitCode = 1;
+      }
       say(`load average at the end: ${load()}`);
     } finally {
       for (const dashboard of dashboards) await dashboard.close();

@@ -16,10 +16,17 @@ import {
   type ClickHouseStoreOptions,
   openClickHouseFlowStore,
 } from './clickhouse.js';
-import { clickhouseColumns } from './clickhouse-schema.js';
+import { nativeBlockRows, nativeChunks } from './clickhouse-rows.js';
+import { clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
+import { toStoredFlow } from './columns.js';
 import { normalizeFlowQuery } from './query.js';
 import { openFlowStore } from './store.js';
-import { ClickHouseTestServer, testClusterName, testShardDatabases } from './testing/clickhouse-server.js';
+import {
+  ClickHouseTestServer,
+  smallMemoryUser,
+  testClusterName,
+  testShardDatabases,
+} from './testing/clickhouse-server.js';
 import { TcpSwitch } from './testing/tcp-switch.js';
 
 const t0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -105,7 +112,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
   const stores: ClickHouseFlowStore[] = [];
 
   beforeAll(async () => {
-    server = await ClickHouseTestServer.start();
+    server = await ClickHouseTestServer.start({ smallMemoryBytes: 100_000_000 });
     tcp = await TcpSwitch.start(server.httpPort);
   }, 90_000);
 
@@ -166,7 +173,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(await ids()).toBe('"gw-fra-1",1\n"gw-fra-1",2');
   });
 
-  test('RowBinary inserts keep every character of text, and a batch of many streamed chunks whole', async () => {
+  test('Native inserts keep every character of text, and a batch of many streamed blocks whole', async () => {
     const store = await open('gw\tx');
     const awkward = 'tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t, quote\' "dq"';
     store.append(flowAt(0, { host: awkward, error: '\\N', reason: '' }));
@@ -180,6 +187,25 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     expect(
       await server.query(`SELECT uniqExact(id), min(id), max(id) FROM ${database}.flows FORMAT CSV`),
     ).toBe('5000,1,5000\n');
+    // One body of many Native blocks (nativeBlockRows each at most), the awkward row in a middle one.
+    const flows = Array.from({ length: 20_000 }, (_, index) =>
+      toStoredFlow(flowAt(index, index === 9000 ? { host: awkward, port: null } : {}), index + 1, 'direct'),
+    );
+    expect([...nativeChunks('direct', flows)]).toHaveLength(Math.ceil(20_000 / nativeBlockRows));
+    expect(nativeBlockRows).toBeLessThan(9000);
+    const table = new ClickHouseFlowTable({ url: tcp.url, database, table: 'flows' });
+    try {
+      await table.insert(nativeChunks('direct', flows), 'direct-1', 'Native');
+    } finally {
+      await table.close();
+    }
+    expect(
+      await server.query(
+        `SELECT count(), uniqExact(id), min(id), max(id), countIf(isNull(port)) FROM ${database}.flows WHERE gateway = 'direct' FORMAT CSV`,
+      ),
+    ).toBe('20000,20000,1,20000,1\n');
+    const direct = (await store.query({ host: 'line', gateway: 'direct' })).flows;
+    expect(direct.map((flow) => [flow.id, flow.host, flow.port])).toEqual([[9001, awkward, null]]);
   });
 
   test('pages read from a recent window of event_time give what one unbounded read gives', async () => {
@@ -230,7 +256,46 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
     }
   });
 
-  test('RowBinary inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
+  test('a deep page sorts only the positions: it answers where whole rows would pass max_memory_usage', async () => {
+    // At 10M flows, offset=500000 sorted every row of a 4-hour window in full and went past the
+    // server's max_memory_usage (Code 241). The same at a small scale: 60,000 rows of 2 kB read by a
+    // user whose queries may use 100 MB. Granules of 1,024 rows: reading one granule of all the
+    // columns (and ~40 MB of read buffers) must fit, and with 8,192 rows of 2 kB it barely does.
+    await server.query(`CREATE DATABASE ${database}`);
+    await server.query(
+      mergeTreeDdl(database, 'flows').replace('index_granularity = 8192', 'index_granularity = 1024'),
+    );
+    const writer = await open('g');
+    const flows = 60_000;
+    for (let index = 0; index < flows; index++) {
+      writer.append(flowAt(index, { reason: `${index} ${'r'.repeat(2000)}` }));
+      if (index % 8192 === 8191) await writer.flush();
+    }
+    await writer.flush();
+    expect(writer.spool.batches).toBe(0);
+    const reader = await openClickHouseFlowStore(
+      config({ url: tcp.url.replace('//', `//${smallMemoryUser}@`), spool: join(dir, 'reader-spool') }),
+      'reader',
+    );
+    stores.push(reader);
+    for (const offset of [30_000, flows - 20]) {
+      const page = await reader.query({ offset, limit: 50 });
+      expect(page.total).toBe(flows);
+      const newest = flows - offset;
+      expect(page.flows.map((flow) => flow.id)).toEqual(
+        Array.from({ length: Math.min(50, newest) }, (_, index) => newest - index),
+      );
+      expect(page.flows[0]?.reason).toBe(`${newest - 1} ${'r'.repeat(2000)}`);
+    }
+    // The same page by cursor.
+    const before = await reader.query({ offset: 29_999, limit: 1 });
+    const page = await reader.query({ cursor: before.next ?? '', limit: 50 });
+    expect(page.flows.map((flow) => flow.id)).toEqual(
+      Array.from({ length: 50 }, (_, index) => 30_000 - index),
+    );
+  }, 120_000);
+
+  test('Native inserts and spooled TabSeparated batches store awkward values alike, as they went in', async () => {
     const long = `${'é'.repeat(30)}\t${'x'.repeat(20_000)}`;
     const awkward: FlowRecord[] = [
       flowAt(0, {
@@ -275,13 +340,13 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
       (await store.query({ gateway: store.gateway, limit: 100 })).flows
         .sort((a, b) => a.id - b.id)
         .map(({ id: _id, gateway: _gateway, ...flow }) => flow);
-    const [fromRowBinary, fromSpool] = [await read(live), await read(spooled)];
-    expect(fromRowBinary).toHaveLength(awkward.length);
-    expect(fromRowBinary).toEqual(fromSpool);
+    const [fromNative, fromSpool] = [await read(live), await read(spooled)];
+    expect(fromNative).toHaveLength(awkward.length);
+    expect(fromNative).toEqual(fromSpool);
     // The values as they went in: text byte for byte (a lone surrogate is stored as U+FFFD, as
     // Buffer.from does), numbers exact, nulls null.
     for (const [index, flow] of awkward.entries()) {
-      const stored = fromRowBinary[index];
+      const stored = fromNative[index];
       for (const key of [
         'start',
         'end',
@@ -301,8 +366,8 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse flow store', () => {
       if (index < 6) expect(stored?.bytesUp ?? null).toEqual(flow.bytesUp);
       expect(stored?.sni ?? null).toEqual(flow.sni === null ? null : Buffer.from(flow.sni).toString());
     }
-    expect(fromRowBinary[6]).toMatchObject({ bytesUp: null, bytesDown: -(2 ** 63) });
-    expect(fromRowBinary[3]?.origin).toEqual({ kind: 'squid', file: 'a\tb.log', line: 2 ** 40 });
+    expect(fromNative[6]).toMatchObject({ bytesUp: null, bytesDown: -(2 ** 63) });
+    expect(fromNative[3]?.origin).toEqual({ kind: 'squid', file: 'a\tb.log', line: 2 ** 40 });
     // Every column, as the server holds it, is the same whichever path stored the row.
     const dump = (gateway: string) =>
       server.query(

@@ -14,13 +14,14 @@ import {
   queryFailure,
   StoreIoError,
 } from './buffer.js';
-import { insertRowsOf, maxDateTime, rowBinaryChunks } from './clickhouse-rows.js';
+import { insertRowsOf, maxDateTime, nativeChunks } from './clickhouse-rows.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import { type ColumnValue, flowPathSql, noneKey, storedColumns, storedFlowFromValues } from './columns.js';
 import {
   afterSql,
   chooseBucketMs,
   type FlowCondition,
+  type FlowPosition,
   FlowStatsBuilder,
   groupNameSql,
   type NormalizedFlowQuery,
@@ -107,10 +108,11 @@ function isServerError(error: unknown): boolean {
 }
 
 /**
- * Live inserts are RowBinary; spool files are TabSeparated (JSONEachRow ones spooled by earlier
- * versions stay replayable). The spool never holds RowBinary: a failed batch is encoded again as text.
+ * Live inserts are Native (column blocks); spool files are TabSeparated (JSONEachRow ones spooled by
+ * earlier versions stay replayable). The spool never holds binary rows: a failed batch is encoded
+ * again as text. RowBinary (the live format before Native) is kept for the benchmark's comparison.
  */
-export type InsertFormat = SpoolFormat | 'RowBinary';
+export type InsertFormat = SpoolFormat | 'RowBinary' | 'Native';
 export const spoolFormat: SpoolFormat = 'TabSeparated';
 
 /** The id of one line of an insert body (second TabSeparated field, or a JSONEachRow line's `id`). */
@@ -213,10 +215,14 @@ export class ClickHouseFlowTable {
   }
 
   /**
-   * A page newest first. The sort key is ascending event_time and 18.16 cannot read it backwards
-   * for ORDER BY ... DESC LIMIT, so a page is read from a recent window of event_time first
-   * (primary-key ranges: only those parts and granules are read), widened 16 times per round
-   * until the window holds the page; the last round has no lower bound (flows without a time).
+   * A page newest first, in two steps. The sort key is ascending event_time and 18.16 cannot read it
+   * backwards for ORDER BY ... DESC LIMIT, so the page's positions (time, id, gateway: three narrow
+   * columns) are read from a recent window of event_time first (primary-key ranges: only those
+   * parts and granules are read), widened 16 times per round until the window holds the page; the
+   * last round has no lower bound (flows without a time). Then the page's rows are read by their
+   * positions. Sorting only the positions keeps a deep offset's sort small: sorting whole rows held
+   * every row of the window in memory, which at 10M flows went past the server's max_memory_usage
+   * for offset=500000 (Code 241).
    */
   async page(query: NormalizedFlowQuery, now = Date.now()): Promise<FlowPage> {
     const where = whereClause(query.conditions);
@@ -240,18 +246,46 @@ export class ClickHouseFlowTable {
     const time = query.conditions.find((condition) => condition.kind === 'time');
     if (time?.to !== undefined) top = Math.min(top, Math.floor((time.to - 1) / 1000));
     const floor = time?.from === undefined ? 0 : Math.floor(time.from / 1000);
-    const read = (bounds: string[]) =>
-      this.rows(
-        `SELECT ${selectList} FROM ${this.qualified}${whereClause(query.conditions, [...keyset, ...bounds])}
-         ORDER BY ${newestFirstSql} LIMIT ${query.offset}, ${query.limit + 1}`,
+    const read = async (bounds: string[]) =>
+      positionsOf(
+        await this.rows(
+          `SELECT time_ms, id, gateway FROM ${this.qualified}${whereClause(query.conditions, [...keyset, ...bounds])}
+           ORDER BY ${newestFirstSql} LIMIT ${query.offset}, ${query.limit + 1}`,
+        ),
       );
     for (let window = firstWindowSeconds; after?.time !== null; window *= 16) {
       const lowest = top - window;
       if (lowest <= floor || lowest <= 0 || window > maxWindowSeconds) break;
-      const rows = await read([`event_time >= toDateTime(${clampSeconds(lowest)})`]);
-      if (rows.length > query.limit) return pageOf(rows.map(storedFlowFromValues), query, count);
+      const positions = await read([`event_time >= toDateTime(${clampSeconds(lowest)})`]);
+      if (positions.length > query.limit) return pageOf(await this.flowsAt(positions), query, count);
     }
-    return pageOf((await read([])).map(storedFlowFromValues), query, count);
+    return pageOf(await this.flowsAt(await read([])), query, count);
+  }
+
+  /**
+   * The flows at `positions` (newest first, as the positions are). Bounded by the positions'
+   * event_time, so only the parts and granules of those seconds are read; a position without a
+   * time drops the bound (its event_time is 0 or, past DateTime's range, its end).
+   */
+  async flowsAt(positions: readonly FlowPosition[]): Promise<StoredFlow[]> {
+    if (positions.length === 0) return [];
+    const bounds: string[] = [];
+    if (positions.every((position) => position.time !== null)) {
+      const seconds = positions.map((position) => clampSeconds(Math.floor((position.time as number) / 1000)));
+      bounds.push(
+        `event_time >= toDateTime(${Math.min(...seconds)})`,
+        `event_time <= toDateTime(${Math.max(...seconds)})`,
+      );
+    }
+    const keys = positions
+      .map((position) => `(${sqlString(position.gateway)}, ${sqlNumber(position.id)})`)
+      .join(', ');
+    const rows = await this.rows(
+      `SELECT ${selectList} FROM ${this.qualified}
+       WHERE ${[...bounds, `(gateway, id) IN (${keys})`].join(' AND ')}
+       ORDER BY ${newestFirstSql}`,
+    );
+    return rows.map(storedFlowFromValues);
   }
 
   async stats(range: NormalizedStatsRange): Promise<FlowStats> {
@@ -320,6 +354,15 @@ export class ClickHouseFlowTable {
 /** The first window of event_time a page is looked for in, and the widest before reading all. */
 const firstWindowSeconds = 60;
 const maxWindowSeconds = 60 * 16 ** 6;
+
+/** Positions from rows of (time_ms, id, gateway). */
+function positionsOf(rows: readonly ColumnValue[][]): FlowPosition[] {
+  return rows.map(([time, id, gateway]) => ({
+    time: time === null || time === undefined ? null : Number(time),
+    id: Number(id),
+    gateway: String(gateway),
+  }));
+}
 
 function clampSeconds(seconds: number): number {
   return Math.min(Math.max(seconds, 0), maxDateTime);
@@ -472,9 +515,9 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
       if (this.spool.batches === 0) {
         try {
           await this.#ensureReady();
-          // The happy path is this one request: the RowBinary body streams out as it is built,
+          // The happy path is this one request: the Native body streams out as it is built,
           // nothing is asked before it and nothing is written to disk.
-          await this.#table.insert(rowBinaryChunks(this.gateway, flows), queryIdOf(header), 'RowBinary');
+          await this.#table.insert(nativeChunks(this.gateway, flows), queryIdOf(header), 'Native');
           this.#recovered();
           return;
         } catch (error) {

@@ -4,6 +4,7 @@ import type { Catalog } from '../../catalog/model.js';
 import { PathwardenError } from '../../errors.js';
 import type { GatewayStatus } from '../../gateway/contracts.js';
 import { Policy } from '../../policy/policy.js';
+import { stderrLog } from '../../store/buffer.js';
 import type { StoreLog } from '../../store/store.js';
 import { isLoopbackHostPort } from '../../util/host-port.js';
 import { GatewayMetrics } from '../metrics.js';
@@ -44,14 +45,18 @@ export async function startStoredDashboard(options: StoredDashboardOptions): Pro
   }
   const policy = Policy.compile(options.catalog);
   const source = await openStoredFlows(options.file, { log: options.log });
+  // The API answers a store failure with only "the flow store could not answer"; the log (the
+  // store's, stderr by default) gets why, with the store's own words (ClickHouse's message).
+  const log = options.log ?? stderrLog;
+  const onError = (error: unknown) =>
+    log.error({ code: 'PW_ERR_STORE_IO', err: String(error) }, 'dashboard query failed');
   const dashboard = createDashboardHandler({
     store: source.store,
     policy,
     status: storedStatus,
     token: options.token,
     mode: 'stored',
-    onError: (error) =>
-      options.log?.error({ code: 'PW_ERR_STORE_IO', err: String(error) }, 'dashboard query failed'),
+    onError,
   });
   try {
     const admin = await startAdminServer({
@@ -62,6 +67,7 @@ export async function startStoredDashboard(options: StoredDashboardOptions): Pro
       policy,
       status: storedStatus,
       static: dashboard,
+      onError,
     });
     return {
       url: `http://${admin.address}/`,

@@ -66,16 +66,33 @@ function configXml(dir: string, httpPort: number, tcpPort: number): string {
 `;
 }
 
-const usersXml = `<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
-  <users>
-    <default>
+/**
+ * A second user, `small_memory` (no password), whose queries may use only `smallMemoryBytes` (the
+ * profile's max_memory_usage): a reader on a server with little memory per query. The `default`
+ * user may use 2 GB.
+ */
+export const smallMemoryUser = 'small_memory';
+
+export interface ClickHouseTestServerOptions {
+  /** max_memory_usage of the `small_memory` user (default 100 MB). */
+  smallMemoryBytes?: number;
+}
+
+const user = (name: string, profile: string) => `
+    <${name}>
       <password></password>
       <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
+      <profile>${profile}</profile>
       <quota>default</quota>
-    </default>
+    </${name}>`;
+
+const usersXml = (options: ClickHouseTestServerOptions) => `<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default><max_memory_usage>2000000000</max_memory_usage></default>
+    <small><max_memory_usage>${options.smallMemoryBytes ?? 100_000_000}</max_memory_usage></small>
+  </profiles>
+  <users>${user('default', 'default')}${user(smallMemoryUser, 'small')}
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
@@ -98,7 +115,7 @@ export class ClickHouseTestServer {
   }
 
   /** Writes a config in a new temporary folder and starts the server; resolves once /ping answers. */
-  static async start(): Promise<ClickHouseTestServer> {
+  static async start(options: ClickHouseTestServerOptions = {}): Promise<ClickHouseTestServer> {
     const binary = clickhouseServerBinary();
     if (!binary) throw new Error('clickhouse-server is not installed (apt-get install clickhouse-server)');
     const dir = mkdtempSync(join(tmpdir(), 'pw-clickhouse-'));
@@ -107,7 +124,7 @@ export class ClickHouseTestServer {
     let tcpPort = await freePort();
     while (tcpPort === httpPort) tcpPort = await freePort();
     writeFileSync(join(dir, 'config.xml'), configXml(dir, httpPort, tcpPort));
-    writeFileSync(join(dir, 'users.xml'), usersXml);
+    writeFileSync(join(dir, 'users.xml'), usersXml(options));
     const server = new ClickHouseTestServer(binary, dir, httpPort, tcpPort);
     try {
       await server.resume();
