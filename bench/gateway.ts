@@ -46,7 +46,34 @@ interface Options {
   idleSettle: number;
 }
 
+const USAGE = `usage: npm run bench:gateway -- [options]
+  --duration S      seconds of each wrk run (default 8; --quick 3)
+  --rounds N        rounds of every contender, medians reported (default 3; --quick 1)
+  --tunnel-mb N     megabytes moved through one CONNECT tunnel (default 1024; --quick 64)
+  --tunnels N       idle CONNECT tunnels opened (default 10000, capped by the descriptor limit)
+  --cli FILE        another build's dist/src/cli/main.js to run as the gateway (before/after runs)
+  --idle-only       only the idle-tunnel part: fresh gateways, no wrk, Squid or tinyproxy
+  --store S         jsonl or duckdb: only that store's gateway (default both)
+  --idle-settle S   seconds the idle tunnels are held before the RSS is read (default 5; --quick 2)
+  --quick           smoke run with the smaller defaults above
+`;
+const FLAGS = new Set(['--quick', '--idle-only', '--help']);
+const VALUED = new Set([
+  '--duration',
+  '--tunnel-mb',
+  '--tunnels',
+  '--rounds',
+  '--cli',
+  '--store',
+  '--idle-settle',
+]);
+
 function parseOptions(argv: readonly string[]): Options {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (VALUED.has(arg)) i++;
+    else if (!FLAGS.has(arg)) throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
   const quick = argv.includes('--quick');
   const value = (name: string): string | undefined => {
     const at = argv.indexOf(name);
@@ -109,6 +136,31 @@ async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every process this run started, so none outlives it (Ctrl-C, a closed output pipe, a crash). */
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killChildren(): void {
+  for (const child of children) child.kill('SIGTERM');
+}
+
+process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    killChildren();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}
+for (const stream of [process.stdout, process.stderr]) {
+  // `npm run bench:gateway | head` closes the pipe: stop, taking the proxies along.
+  stream.on('error', () => process.exit(141));
+}
 
 async function stopChild(child: ChildProcess, ms = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -254,10 +306,12 @@ async function startPathwarden(
   const file = join(dir, `gateway-${store}.yaml`);
   writeFileSync(file, `${config}\n`);
   const extra = process.env.PATHWARDEN_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...extra, cli, 'gateway', '--config', file], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    cwd: dir,
-  });
+  const child = track(
+    spawn(process.execPath, [...extra, cli, 'gateway', '--config', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: dir,
+    }),
+  );
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
@@ -310,7 +364,7 @@ async function startSquid(dir: string): Promise<Proxy> {
   ].join('\n');
   writeFileSync(join(squidDir, 'squid.conf'), `${config}\n`);
   writeFileSync(join(squidDir, 'hosts'), `127.0.0.1 ${CATALOG_HOST}\n`);
-  const child = spawn(SQUID, ['-N', '-f', join(squidDir, 'squid.conf')], { stdio: 'ignore' });
+  const child = track(spawn(SQUID, ['-N', '-f', join(squidDir, 'squid.conf')], { stdio: 'ignore' }));
   try {
     await waitForPort(port, child, 'squid');
   } catch (error) {
@@ -344,7 +398,7 @@ async function startTinyproxy(dir: string): Promise<Proxy> {
     'DisableViaHeader Yes',
   ].join('\n');
   writeFileSync(join(tinyDir, 'tinyproxy.conf'), `${config}\n`);
-  const child = spawn(TINYPROXY, ['-d', '-c', join(tinyDir, 'tinyproxy.conf')], { stdio: 'ignore' });
+  const child = track(spawn(TINYPROXY, ['-d', '-c', join(tinyDir, 'tinyproxy.conf')], { stdio: 'ignore' }));
   try {
     await waitForPort(port, child, 'tinyproxy');
   } catch (error) {
@@ -476,7 +530,7 @@ async function runWrk(
   } else {
     args.push(`http://127.0.0.1:${target.originPort}/`);
   }
-  const child = spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout?.on('data', (data: Buffer) => {
     output += data.toString();
@@ -567,7 +621,7 @@ async function tunnelTransfer(
     String(expected),
   ];
   if (proxy) args.push(proxy.host);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let output = '';
   child.stdout?.on('data', (data: Buffer) => {
     output += data.toString();
@@ -640,10 +694,12 @@ async function idleTunnels(
 ): Promise<IdleResult> {
   await sleep(500);
   const baseRssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
-  const child = spawn(
-    process.execPath,
-    [SELF, '--idle-client', String(proxy.port), proxy.host, String(origins.holdPort), String(count)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+  const child = track(
+    spawn(
+      process.execPath,
+      [SELF, '--idle-client', String(proxy.port), proxy.host, String(origins.holdPort), String(count)],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    ),
   );
   let output = '';
   const line = await new Promise<string>((resolve, reject) => {
@@ -814,6 +870,10 @@ async function main(): Promise<void> {
   }
   if (argv[0] === '--tunnel-client') {
     await tunnelClient(Number(argv[1]), Number(argv[2]), Number(argv[3]), argv[4]);
+    return;
+  }
+  if (argv.includes('--help')) {
+    process.stdout.write(USAGE);
     return;
   }
   const options = parseOptions(argv);
