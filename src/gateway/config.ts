@@ -148,7 +148,7 @@ export const gatewayConfigSchema = z.strictObject({
        * `fixed`: V8's young generation stays at two 1 MiB semi-spaces (less memory, more frequent
        * scavenges); `grow`: node's default, up to two 16 MiB (src/cli/young-generation.ts).
        */
-      youngGeneration: z.enum(['fixed', 'grow']).default('fixed'),
+      youngGeneration: z.enum(['fixed', 'grow']).default('grow'),
     })
     .default({
       headerBytes: 16384,
@@ -157,7 +157,7 @@ export const gatewayConfigSchema = z.strictObject({
       connectTimeoutMs: 5000,
       maxConnections: 20000,
       drainTimeoutMs: 10000,
-      youngGeneration: 'fixed',
+      youngGeneration: 'grow',
     }),
   /** The JSON log (pino): one line per flow at `info`, plus start, stop and probe changes. */
   log: z
