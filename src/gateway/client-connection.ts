@@ -394,13 +394,17 @@ export class ClientConnection {
     // segment with noDelay) instead of one each; a request without a body is one write anyway.
     const corked = !exchange.body.done && this.#buffer.length > 0;
     if (corked) socket.cork();
-    socket.write(upstreamRequestHead(exchange.head, route, exchange.path), 'latin1');
-    if (exchange.body.done) {
-      exchange.requestDone = true;
-      this.#maybeFinish(exchange);
+    try {
+      socket.write(upstreamRequestHead(exchange.head, route, exchange.path), 'latin1');
+      if (exchange.body.done) {
+        exchange.requestDone = true;
+        this.#maybeFinish(exchange);
+      }
+      this.#process();
+    } finally {
+      // Never left corked: a throw above must not hold the request back until the idle timeout.
+      if (corked) socket.uncork();
     }
-    this.#process();
-    if (corked) socket.uncork();
   }
 
   // ---- upstream side -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import {
   applyDecision,
   FlowRecorder,
   type GatewayFlow,
+  isDecided,
   ownCopy,
   settleDecision,
   startFlow,
@@ -89,6 +90,17 @@ describe('final decision', () => {
     expect(rerouted).toEqual(['expressroute']);
     expect(record?.verdict).toBe('ok');
     expect(record?.reason).toBe('second, asked for expressroute');
+  });
+
+  test('a settled flow counts as decided, so a failed reroute does not classify it again', () => {
+    const flow = startFlow('127.0.0.1', 'c1', 'saas');
+    expect(isDecided(flow)).toBe(false);
+    const calls: ActualPath[] = [];
+    const settled = flowOn('internet', calls);
+    expect(isDecided(settled)).toBe(true);
+    settleDecision(settled);
+    expect(settled.redecide).toBeNull();
+    expect(isDecided(settled)).toBe(true);
   });
 
   test('nothing to settle before the egress is known', () => {

@@ -52,6 +52,11 @@ export function startFlow(client: string | null, connectionId: string, component
   };
 }
 
+/** True once a decision was applied to the flow, whether still to be run (`redecide`) or settled ahead. */
+export function isDecided(flow: GatewayFlow): boolean {
+  return flow.redecide !== null || flow.settled !== null;
+}
+
 export function applyDecision(flow: GatewayFlow, decision: Decision, redecide: Redecide): void {
   flow.redecide = redecide;
   flow.settled = null;

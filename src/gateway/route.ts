@@ -9,7 +9,7 @@ import type { Target } from '../policy/target.js';
 import type { GatewayContext } from './context.js';
 import { chooseEgress, decideDestination } from './egress.js';
 import { GatewayError } from './errors.js';
-import { applyDecision, type GatewayFlow } from './flow-recorder.js';
+import { applyDecision, type GatewayFlow, isDecided } from './flow-recorder.js';
 import { authorityOfHost, type Egress, egressEvidence } from './upstream-dial.js';
 
 export interface Route {
@@ -35,7 +35,8 @@ export async function planRoute(
   } catch (error) {
     // Refused before decide() ran (port, DNS, guard): still classify the record by what was asked
     // for, so audits and the dashboard see which rule a refused flow belonged to.
-    if (flow.redecide === null) {
+    // A tunnel rerouted by its SNI was settled already: a failed reroute keeps the first decision.
+    if (!isDecided(flow)) {
       const { decision, redecide } = decideDestination(
         ctx.policy,
         target,

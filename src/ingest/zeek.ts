@@ -462,11 +462,6 @@ class ZeekTsvReader {
     out.push(flow);
   }
 
-  /**
-   * Offers a conn record of an ASCII chunk to ctx.counter by its numbers (TCP or UDP to an IPv4
-   * responder, every number well-formed); false when the counter declines or the line needs the
-   * general reading (which reports what is wrong with it).
-   */
   /** True unless the current section is another log than conn (whose lines countBytes declines). */
   get readsConn(): boolean {
     return !this.#hasFields || this.#section.log === 'conn';
@@ -501,6 +496,11 @@ class ZeekTsvReader {
     return this.countConn(bytes, micros, lineNumber);
   }
 
+  /**
+   * Offers a conn record of an ASCII chunk to ctx.counter by its numbers (TCP or UDP to an IPv4
+   * responder, every number well-formed); false when the counter declines or the line needs the
+   * general reading (which reports what is wrong with it).
+   */
   countConn(bytes: Buffer, micros: number, lineNumber: number): boolean {
     const column = this.#section.column;
     const starts = this.#starts;

@@ -3,7 +3,15 @@
 // parser) so that the audit's start-up and its worker threads load neither when the topology file
 // is well-formed (topology-file.ts).
 import type { EgressPath } from '../catalog/model.js';
-import { formatIp, type IpAddress, type IpPrefix, parseIp, parsePrefix, unmapIPv4 } from '../match/ip.js';
+import {
+  formatIp,
+  type IpAddress,
+  type IpPrefix,
+  parseIp,
+  parsePrefix,
+  unmapIPv4,
+  writeIPv4,
+} from '../match/ip.js';
 import { PrefixTrie } from '../match/prefix-trie.js';
 import { privateRangeOf } from '../match/private-ranges.js';
 
@@ -114,11 +122,7 @@ export class PathResolver {
    */
   destinationPath4(value: number): EgressPath | 'unknown' {
     const address = this.#address4;
-    const bytes = address.bytes;
-    bytes[0] = value >>> 24;
-    bytes[1] = (value >>> 16) & 0xff;
-    bytes[2] = (value >>> 8) & 0xff;
-    bytes[3] = value & 0xff;
+    writeIPv4(value, address.bytes);
     const match = this.#prefixes.lookup(address, 0);
     if (match) return match.path;
     if (privateRangeOf(address)) return 'unknown';

@@ -34,6 +34,8 @@ const invalid: [string, string][] = [
   ['bad address', 'internet:\n  sourceAddresses: [10.20.0.300]\n'],
   ['number instead of string', 'internet:\n  sourceAddresses: [7]\n'],
   ['bad default', 'default: circuit\n'],
+  ['empty default (YAML null, never the internet by default)', 'default:\n'],
+  ['null default', 'default: ~\n'],
   ['region not a string', 'region: 4\n'],
   ['null egress', 'expressroute:\n'],
   [

@@ -40,7 +40,8 @@ export function acceptTopology(value: unknown): Topology | undefined {
   if (!isRecord(value) || !onlyKeys(value, topologyKeys)) return undefined;
   const expressroute = acceptEgress(value.expressroute);
   const internet = acceptEgress(value.internet);
-  const path = value.default ?? 'internet';
+  // Only a missing key takes the default; `default:` (YAML null) is an error, as in the schema.
+  const path = value.default === undefined ? 'internet' : value.default;
   const region = value.region;
   if (expressroute === undefined || internet === undefined) return undefined;
   if (typeof path !== 'string' || !defaults.has(path)) return undefined;

@@ -70,7 +70,6 @@ const replayGroupRows = 50_000;
 const idBlock = 1_000_000;
 
 const selectList = storedColumns.map((column) => column.name).join(', ');
-/** Column names in insert order: the table's, which are the stored flow columns plus event_time. */
 
 /** A ClickHouse string literal (backslash and quote escaped): the only way values enter SQL here. */
 export function sqlString(text: string): string {
