@@ -38,11 +38,11 @@ export class Tally {
   /** Flow counts indexed like `verdicts`. */
   readonly verdicts = new Float64Array(verdicts.length);
 
-  add(verdict: number, up: number, down: number, first: number, last: number): void {
-    this.flows++;
+  add(verdict: number, up: number, down: number, first: number, last: number, flows = 1): void {
+    this.flows += flows;
     this.bytesUp += up;
     this.bytesDown += down;
-    (this.verdicts[verdict] as number)++;
+    (this.verdicts[verdict] as number) += flows;
     if (first < this.first) this.first = first;
     if (last > this.last) this.last = last;
   }
@@ -276,35 +276,46 @@ export class AuditAggregate {
    * evidence list has room (`leakEvidenceFull` false), leaks go through `add()`.
    */
   count(slot: CountSlot, up: number, down: number, start: number | null, end: number | null): void {
-    const verdict = slot.verdict;
     const first = start ?? end ?? Number.POSITIVE_INFINITY;
     const last = end ?? start ?? Number.NEGATIVE_INFINITY;
+    this.countTime(slot.path, slot.verdict, up + down, start ?? end ?? Number.NaN, first, last);
+    this.addToSlot(slot, 1, up, down, first, last);
+  }
+
+  /**
+   * The part of count() that is not the slot's: the flow total, the time range and the time series
+   * (`time` NaN: undated). With addToSlot() for the slot's part, a counter can sum its flows per
+   * slot and add them later (AuditCounter), as long as it adds them before anything reads the counts.
+   */
+  countTime(path: number, verdict: number, bytes: number, time: number, first: number, last: number): void {
     this.flows++;
     if (first < this.first) this.first = first;
     if (last > this.last) this.last = last;
+    if (Number.isNaN(time)) this.undated++;
+    else this.series.add(time, path, verdict, bytes);
+  }
+
+  /** The slot's part of count() for `flows` flows at once: its cell, destination and leak total. */
+  addToSlot(slot: CountSlot, flows: number, up: number, down: number, first: number, last: number): void {
+    const verdict = slot.verdict;
     const cell = slot.cell;
-    cell.flows++;
+    cell.flows += flows;
     cell.bytesUp += up;
     cell.bytesDown += down;
     if (first < cell.first) cell.first = first;
     if (last > cell.last) cell.last = last;
     const destination = slot.destination;
     if (destination === undefined) {
-      this.untracked.add(verdict, up, down, first, last);
+      this.untracked.add(verdict, up, down, first, last, flows);
     } else {
       const cellsOf = destination.cells;
-      (cellsOf[verdict] as number)++;
+      (cellsOf[verdict] as number) += flows;
       (cellsOf[UP + verdict] as number) += up;
       (cellsOf[DOWN + verdict] as number) += down;
       if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
       if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
     }
-    if (start !== null || end !== null) {
-      this.series.add((start ?? end) as number, slot.path, verdict, up + down);
-    } else {
-      this.undated++;
-    }
-    if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal++;
+    if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal += flows;
   }
 
   /** True once no more leak evidence is kept (later leaks are only counted). */

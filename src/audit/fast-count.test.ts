@@ -150,6 +150,34 @@ describe('fast path of the audit', () => {
     }
   });
 
+  test('same JSON report when the fast path remembers few keys and starts over mid-input', async () => {
+    // Many responders, each on several ports, and many names: with a table of 7 keys the counter
+    // adds its sums to the aggregate and forgets its keys every few lines.
+    const squid = join(dir, 'many-keys.log');
+    const zeek = join(dir, 'many-keys-conn.log');
+    let names = 0;
+    const squidText = squidLog(2000).replace(
+      /www\.example\.com/g,
+      () => `h${(names++ * 7) % 40}.example.com`,
+    );
+    writeFileSync(squid, squidText);
+    const zeekText = zeekLog(2000)
+      .split('\n')
+      .map((line, i) =>
+        line.startsWith('1') && i % 2 === 0
+          ? line.replace(/\t(52\.123\.1\.10|10\.9\.9\.9)\t\d+\t/, `\t52.123.1.${i % 50}\t${440 + (i % 5)}\t`)
+          : line,
+      )
+      .join('\n');
+    writeFileSync(zeek, zeekText);
+    for (const fastCountKeys of [7, 1 << 15]) {
+      const general = await jsonOf({ inputs: [squid, zeek], fastCount: false });
+      const fast = await jsonOf({ inputs: [squid, zeek], fastCount: true, fastCountKeys });
+      expect(fast).toBe(general);
+      expect(JSON.parse(general).flows).toBeGreaterThan(3500);
+    }
+  });
+
   test('same JSON report under a catalog whose rules depend on the port and on prefixes', async () => {
     const text = `schema: pathwarden.catalog/v1\nname: ports\nversion: '1'\nrules:
   - { id: tls-only, components: all, activity: tls, hosts: [api.powerbi.com], ports: [443], path: expressroute, data: service-data, source: s1 }

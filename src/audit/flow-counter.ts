@@ -25,12 +25,8 @@ import { seriesPaths } from './time-series.js';
 
 const LEAK = verdicts.indexOf('leak');
 
-/** A learned key's slot: the flows of one (text, port, actual path). */
-interface Entry {
-  port: number;
-  path: number;
-  slot: CountSlot;
-}
+/** Doubles per learned key in AuditCounter's sums: flows, bytes up, bytes down, first, last. */
+const ROW = 5;
 
 export interface AuditCounterOptions {
   aggregate: AuditAggregate;
@@ -39,85 +35,107 @@ export interface AuditCounterOptions {
   /** The audit's classification options (with its cache). */
   classify: ClassifyOptions & { cache: ClassifyCache };
   dns: DnsAnswers;
+  /** Keys, names and upstreams remembered before the counter starts over (default 32,768). */
+  keyLimit?: number;
 }
 
 export class AuditCounter implements FlowCounter {
   taken = 0;
   readonly #options: AuditCounterOptions;
-  /** Names (or destination addresses) of keys. */
-  readonly #texts = new ByteInterner();
+  /** Names of keys. */
+  readonly #names: ByteInterner;
   /** Upstream proxies, with the actual path each gives (-1: not known yet). */
-  readonly #upstreams = new ByteInterner();
+  readonly #upstreams: ByteInterner;
   #upstreamPaths: number[] = [];
-  /** Actual paths of destination addresses (by their id in #texts). */
-  #addressPaths: number[] = [];
-  #entries: (Entry[] | undefined)[] = [];
+  /** The last upstream seen: most lines name the same one or two proxies. */
+  #lastUpstream = -1;
+  /** Learned keys to their rows (below). */
+  readonly #keys: KeyTable;
+  // Per row (learned key): the slot its first flow was counted in, its path and verdict, and the
+  // sums of the flows counted since the last flush(), added to the slot then. Each counted flow
+  // touches this one row instead of the slot's cell and destination tally.
+  #slots: CountSlot[] = [];
+  #paths = new Uint8Array(256);
+  #verdicts = new Uint8Array(256);
+  #sums = new Float64Array(256 * ROW);
   /** The key of the flow count() just declined, learned when take() gets that flow. */
   #pendingLine = -1;
-  #pendingId = -1;
-  #pendingPort = -1;
+  #pendingA = 0;
+  #pendingB = 0;
   #pendingPath = -1;
   #pendingByName = false;
 
   constructor(options: AuditCounterOptions) {
     this.#options = options;
+    const limit = options.keyLimit ?? 1 << 15;
+    this.#names = new ByteInterner(limit);
+    this.#upstreams = new ByteInterner(limit);
+    this.#keys = new KeyTable(limit);
   }
 
   count(facts: FlowFacts): boolean {
     this.#pendingLine = -1;
     if (this.#options.dns.size !== 0) return false; // names of addresses may decide
     const b = facts.bytes;
-    let id: number;
-    let path: number;
+    let a: number;
+    let key: number;
+    let path = -1;
     const byName = facts.nameStart >= 0;
+    const port = facts.port;
     if (byName) {
       if (facts.upstreamStart >= 0) path = this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
       else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
       else return false;
-      id = path < 0 ? -1 : this.#texts.id(b, facts.nameStart, facts.nameEnd);
+      a = path < 0 ? -1 : this.#names.id(b, facts.nameStart, facts.nameEnd);
+      if (a < 0) {
+        if (this.#names.full || this.#upstreams.full) this.#forget();
+        return false;
+      }
+      key = nameKey(port, path);
     } else {
-      // Decided by the destination address alone: its actual path is remembered with its id.
+      // Decided by the destination address alone, whose value (canonical dotted quad) is the key;
+      // its actual path is learned with it.
       if (facts.destination4 < 0 || facts.upstreamStart >= 0) return false;
-      id = this.#texts.id(b, facts.destinationStart, facts.destinationEnd);
-      path = id < 0 ? -1 : (this.#addressPaths[id] ?? -1);
-      if (path < 0 && id >= 0) {
-        path = this.#addressPath(facts.destination4);
-        this.#addressPaths[id] = path;
+      a = facts.destination4 | 0;
+      key = addressKey(port);
+    }
+    const row = this.#keys.get(a, key);
+    if (row < 0) {
+      if (this.#keys.full) {
+        this.#forget();
+        return false;
       }
-    }
-    if (id < 0) {
-      if (this.#texts.full || this.#upstreams.full) this.#forget();
-      return false;
-    }
-    const port = facts.port;
-    const entries = this.#entries[id];
-    let slot: CountSlot | undefined;
-    if (entries !== undefined) {
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i] as Entry;
-        if (entry.port === port && entry.path === path) {
-          slot = entry.slot;
-          break;
-        }
-      }
-    }
-    const aggregate = this.#options.aggregate;
-    if (slot === undefined) {
       this.#pendingLine = facts.line;
-      this.#pendingId = id;
-      this.#pendingPort = port;
-      this.#pendingPath = path;
+      this.#pendingA = a;
+      this.#pendingB = key;
+      this.#pendingPath = byName ? path : this.#addressPath(facts.destination4);
       this.#pendingByName = byName;
       return false;
     }
-    if (slot.verdict === LEAK && !aggregate.leakEvidenceFull) return false;
-    aggregate.count(
-      slot,
-      Math.max(facts.bytesUp, 0),
-      Math.max(facts.bytesDown, 0),
-      Number.isNaN(facts.start) ? null : facts.start,
-      Number.isNaN(facts.end) ? null : facts.end,
+    const verdict = this.#verdicts[row] as number;
+    const aggregate = this.#options.aggregate;
+    if (verdict === LEAK && !aggregate.leakEvidenceFull) return false;
+    const up = Math.max(facts.bytesUp, 0);
+    const down = Math.max(facts.bytesDown, 0);
+    const start = facts.start;
+    const end = facts.end;
+    const first = Number.isNaN(start) ? (Number.isNaN(end) ? Number.POSITIVE_INFINITY : end) : start;
+    const last = Number.isNaN(end) ? (Number.isNaN(start) ? Number.NEGATIVE_INFINITY : start) : end;
+    aggregate.countTime(
+      this.#paths[row] as number,
+      verdict,
+      up + down,
+      Number.isNaN(start) ? end : start,
+      first,
+      last,
     );
+    const sums = this.#sums;
+    const at = row * ROW;
+    (sums[at] as number)++;
+    (sums[at + 1] as number) += up;
+    (sums[at + 2] as number) += down;
+    if (first < (sums[at + 3] as number)) sums[at + 3] = first;
+    if (last > (sums[at + 4] as number)) sums[at + 4] = last;
     this.taken++;
     return true;
   }
@@ -132,21 +150,62 @@ export class AuditCounter implements FlowCounter {
     // Learned only when the key decided the flow: its name, or (no name) its destination address.
     if (this.#pendingByName ? !decidedByFirstName(flow) : flow.host !== null) return;
     if (slot.path !== this.#pendingPath || flow.component !== null) return;
-    let entries = this.#entries[this.#pendingId];
-    if (entries === undefined) {
-      entries = [];
-      this.#entries[this.#pendingId] = entries;
+    this.#learn(slot);
+  }
+
+  /**
+   * Adds the flows summed per key to their slots. The aggregate's counts are complete only after
+   * this: call it when the input is read (and before anything reads the cells or destinations).
+   */
+  flush(): void {
+    const aggregate = this.#options.aggregate;
+    const sums = this.#sums;
+    for (let row = 0; row < this.#slots.length; row++) {
+      const at = row * ROW;
+      const flows = sums[at] as number;
+      if (flows === 0) continue;
+      aggregate.addToSlot(
+        this.#slots[row] as CountSlot,
+        flows,
+        sums[at + 1] as number,
+        sums[at + 2] as number,
+        sums[at + 3] as number,
+        sums[at + 4] as number,
+      );
+      emptyRow(sums, at);
     }
-    entries.push({ port: this.#pendingPort, path: this.#pendingPath, slot });
+  }
+
+  #learn(slot: CountSlot): void {
+    const row = this.#slots.length;
+    if (row * ROW >= this.#sums.length) {
+      const sums = new Float64Array(this.#sums.length * 2);
+      sums.set(this.#sums);
+      this.#sums = sums;
+      const paths = new Uint8Array(this.#paths.length * 2);
+      paths.set(this.#paths);
+      this.#paths = paths;
+      const verdicts = new Uint8Array(this.#verdicts.length * 2);
+      verdicts.set(this.#verdicts);
+      this.#verdicts = verdicts;
+    }
+    this.#slots.push(slot);
+    this.#paths[row] = slot.path;
+    this.#verdicts[row] = slot.verdict;
+    emptyRow(this.#sums, row * ROW);
+    this.#keys.set(this.#pendingA, this.#pendingB, row);
   }
 
   #upstreamPath(b: Buffer, start: number, end: number): number {
-    const id = this.#upstreams.id(b, start, end);
+    const upstreams = this.#upstreams;
+    const last = this.#lastUpstream;
+    const id = last >= 0 && upstreams.is(last, b, start, end) ? last : upstreams.id(b, start, end);
     if (id < 0) return -1;
+    this.#lastUpstream = id;
     let path = this.#upstreamPaths[id];
     if (path === undefined) {
       const result = actualPathOf(
-        { upstream: this.#upstreams.text(id), sourceAddress: null, destination: null },
+        { upstream: upstreams.text(id), sourceAddress: null, destination: null },
         this.#options.resolver,
         this.#options.classify.cache,
       );
@@ -160,14 +219,86 @@ export class AuditCounter implements FlowCounter {
     return pathCodes[this.#options.resolver.destinationPath4(value)];
   }
 
-  /** Starts over when a table is full (the slots stay in the aggregate; only the memo goes). */
+  /** Starts over when a table is full (the sums go to their slots first; only the memo goes). */
   #forget(): void {
-    this.#texts.clear();
+    this.flush();
+    this.#names.clear();
     this.#upstreams.clear();
     this.#upstreamPaths = [];
-    this.#addressPaths = [];
-    this.#entries = [];
+    this.#lastUpstream = -1;
+    this.#keys.clear();
+    this.#slots = [];
     this.#pendingLine = -1;
+  }
+}
+
+function emptyRow(sums: Float64Array, at: number): void {
+  sums[at] = 0;
+  sums[at + 1] = 0;
+  sums[at + 2] = 0;
+  sums[at + 3] = Number.POSITIVE_INFINITY;
+  sums[at + 4] = Number.NEGATIVE_INFINITY;
+}
+
+/** The smallest power of two >= n (hash tables index by a mask). */
+const powerOfTwoAbove = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
+
+// A key is two int32s: the name's id or the address's value, and the port and path packed with a
+// bit that tells the two kinds apart (an address key needs no path: it follows from the address).
+const ADDRESS_KEY = 1 << 20;
+const nameKey = (port: number, path: number): number => (port + 1) | (path << 17);
+const addressKey = (port: number): number => (port + 1) | ADDRESS_KEY;
+
+/**
+ * (int32, int32) keys to rows 0, 1, ... by open addressing in one Int32Array (key, key, row + 1
+ * side by side, so a probe reads one cache line). Holds at most `limit` keys.
+ */
+class KeyTable {
+  readonly #table: Int32Array;
+  readonly #mask: number;
+  count = 0;
+
+  constructor(readonly limit = 1 << 15) {
+    // Twice as many places as keys: probes stay short while the table stays small (1 MiB).
+    const places = powerOfTwoAbove(limit * 2);
+    this.#table = new Int32Array(places * 4);
+    this.#mask = places - 1;
+  }
+
+  get full(): boolean {
+    return this.count >= this.limit;
+  }
+
+  /** The row of (a, b), or -1. */
+  get(a: number, b: number): number {
+    const table = this.#table;
+    let slot = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
+    slot = (slot ^ (slot >>> 15)) & this.#mask;
+    for (;;) {
+      const at = slot << 2;
+      const row = table[at + 2] as number;
+      if (row === 0) return -1;
+      if (table[at] === a && table[at + 1] === b) return row - 1;
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
+  /** Sets the row of a key that get() did not find (the table is not full). */
+  set(a: number, b: number, row: number): void {
+    const table = this.#table;
+    let slot = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
+    slot = (slot ^ (slot >>> 15)) & this.#mask;
+    while (table[(slot << 2) + 2] !== 0) slot = (slot + 1) & this.#mask;
+    const at = slot << 2;
+    table[at] = a;
+    table[at + 1] = b;
+    table[at + 2] = row + 1;
+    this.count++;
+  }
+
+  clear(): void {
+    this.#table.fill(0);
+    this.count = 0;
   }
 }
 
@@ -197,8 +328,9 @@ class ByteInterner {
     readonly limit = 1 << 15,
     poolBytes = 1 << 21,
   ) {
-    this.#slots = new Int32Array(limit * 4);
-    this.#mask = limit * 4 - 1;
+    const places = powerOfTwoAbove(limit * 4);
+    this.#slots = new Int32Array(places);
+    this.#mask = places - 1;
     this.#starts = new Int32Array(limit);
     this.#lengths = new Int32Array(limit);
     this.#pool = new Uint8Array(poolBytes);
@@ -238,6 +370,16 @@ class ByteInterner {
     this.#used += length;
     this.#slots[slot] = id + 1;
     return id;
+  }
+
+  /** True when `b[start, end)` holds the bytes of `id`. */
+  is(id: number, b: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    if (this.#lengths[id] !== length) return false;
+    const pool = this.#pool;
+    const at = this.#starts[id] as number;
+    for (let i = 0; i < length; i++) if (pool[at + i] !== b[start + i]) return false;
+    return true;
   }
 
   /** The string of an id, as latin1 (one char per byte, as the parsers slice their chunk text). */

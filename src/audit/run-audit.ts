@@ -96,6 +96,11 @@ export interface AuditOptions {
    */
   fastCount?: boolean;
   /**
+   * Keys (and names, and upstreams) the fast path remembers per input before it starts over
+   * (default 32,768). Tests set a few, so that its tables fill and its sums are added mid-input.
+   */
+  fastCountKeys?: number;
+  /**
    * Worker threads (`audit --jobs N`, default 1): inputs, and byte ranges of large line-based
    * inputs, are read in parallel and their counts merged into the report one job would give
    * (jobs.ts says when an audit stays on one thread).
@@ -271,6 +276,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
             resolver,
             classify: classifyOptions,
             dns,
+            keyLimit: options.fastCountKeys,
           })
         : undefined;
     const ctx: IngestContext = {
@@ -335,6 +341,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
     } finally {
       if (handle !== undefined) closeFile(handle);
       if (counter !== undefined) {
+        counter.flush();
         report.records += counter.taken;
         report.flows += counter.taken;
       }
