@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { DnsAnswers } from './dns-answers.js';
 import type { IngestContext } from './format.js';
-import { readLines } from './line-reader.js';
+import { readLines, splitFields } from './line-reader.js';
 
 async function lines(pieces: (string | Buffer)[], maxLineBytes?: number) {
   const seen: [number, string][] = [];
@@ -76,5 +76,29 @@ describe('readLines', () => {
     }
     expect(seen).toEqual(['a', 'b']);
     expect(problems).toEqual([[3, 'input could not be read to the end: boom']]);
+  });
+});
+
+describe('splitFields', () => {
+  /** The fields splitFields finds in `text` (between offsets `from` and `to`) up to `last`, as strings. */
+  const split = (text: string, last: number, from = 0, to = text.length) => {
+    const b = Buffer.from(text, 'latin1');
+    const starts = new Int32Array(last + 2);
+    const ends = new Int32Array(last + 2);
+    if (!splitFields(b, from, to, 0x09, last, starts, ends)) return null;
+    return Array.from({ length: last + 1 }, (_, i) => b.toString('latin1', starts[i], ends[i]));
+  };
+
+  test('finds the fields up to the last one asked for, empty ones included', () => {
+    expect(split('a\tbb\t\tc\td', 2)).toEqual(['a', 'bb', '']);
+    expect(split('a\tbb\t\tc\td', 4)).toEqual(['a', 'bb', '', 'c', 'd']);
+    expect(split('a\tb\t', 2)).toEqual(['a', 'b', '']);
+    expect(split('', 0)).toEqual(['']);
+  });
+
+  test('refuses a line with fewer fields and never reads past the end', () => {
+    expect(split('a\tb', 2)).toBeNull();
+    expect(split('a\tb\tc\n1\t2', 2, 0, 3)).toBeNull();
+    expect(split('x\ta\tb\tc\n', 2, 2, 7)).toEqual(['a', 'b', 'c']);
   });
 });

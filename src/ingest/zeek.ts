@@ -23,7 +23,7 @@ import {
 } from './fields.js';
 import { type FlowCounter, FlowFacts } from './flow-facts.js';
 import type { IngestContext } from './format.js';
-import { DEFAULT_MAX_LINE_BYTES, isTooLong, type LineChunk, readChunks } from './line-reader.js';
+import { DEFAULT_MAX_LINE_BYTES, isTooLong, type LineChunk, readChunks, splitFields } from './line-reader.js';
 import { badField, errorMessage, missingField, OnceReporter, quote } from './problems.js';
 
 export type ZeekLog = 'conn' | 'dns' | 'ssl' | 'http';
@@ -480,16 +480,7 @@ class ZeekTsvReader {
     if (separator > 0x7f) return false;
     const starts = this.#starts;
     const ends = this.#ends;
-    let position = start;
-    const last = section.lastColumn;
-    for (let index = 0; index <= last; index++) {
-      if (position > end) return false;
-      let next = bytes.indexOf(separator, position);
-      if (next < 0 || next > end) next = end;
-      starts[index] = position;
-      ends[index] = next;
-      position = next + 1;
-    }
+    if (!splitFields(bytes, start, end, separator, section.lastColumn, starts, ends)) return false;
     const tsColumn = section.column.ts;
     const micros = parseScaledDecimalBytes(bytes, 6, starts[tsColumn] as number, ends[tsColumn] as number);
     if (Number.isNaN(micros)) return false;
