@@ -152,25 +152,29 @@ describe('fast path of the audit', () => {
 
   test('same JSON report when the fast path remembers few keys and starts over mid-input', async () => {
     // Many responders, each on several ports, and many names: with a table of 7 keys the counter
-    // adds its sums to the aggregate and forgets its keys every few lines.
+    // adds its sums to the aggregate and forgets its keys every few lines; with 600 its tables
+    // grow from their first size (1,024 places, half full) and then fill; with the default they grow.
     const squid = join(dir, 'many-keys.log');
     const zeek = join(dir, 'many-keys-conn.log');
     let names = 0;
-    const squidText = squidLog(2000).replace(
+    const squidText = squidLog(4000).replace(
       /www\.example\.com/g,
-      () => `h${(names++ * 7) % 40}.example.com`,
+      () => `h${(names++ * 7) % 700}.example.com`,
     );
     writeFileSync(squid, squidText);
     const zeekText = zeekLog(2000)
       .split('\n')
       .map((line, i) =>
         line.startsWith('1') && i % 2 === 0
-          ? line.replace(/\t(52\.123\.1\.10|10\.9\.9\.9)\t\d+\t/, `\t52.123.1.${i % 50}\t${440 + (i % 5)}\t`)
+          ? line.replace(
+              /\t(52\.123\.1\.10|10\.9\.9\.9)\t\d+\t/,
+              `\t52.123.${i % 7}.${i % 211}\t${440 + (i % 5)}\t`,
+            )
           : line,
       )
       .join('\n');
     writeFileSync(zeek, zeekText);
-    for (const fastCountKeys of [7, 1 << 15]) {
+    for (const fastCountKeys of [7, 600, 1 << 15]) {
       const general = await jsonOf({ inputs: [squid, zeek], fastCount: false });
       const fast = await jsonOf({ inputs: [squid, zeek], fastCount: true, fastCountKeys });
       expect(fast).toBe(general);

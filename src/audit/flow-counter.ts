@@ -240,9 +240,6 @@ function emptyRow(sums: Float64Array, at: number): void {
   sums[at + 4] = Number.NEGATIVE_INFINITY;
 }
 
-/** The smallest power of two >= n (hash tables index by a mask). */
-const powerOfTwoAbove = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
-
 // A key is two int32s: the name's id or the address's value, and the port and path packed with a
 // bit that tells the two kinds apart (an address key needs no path: it follows from the address).
 const ADDRESS_KEY = 1 << 20;
@@ -251,19 +248,16 @@ const addressKey = (port: number): number => (port + 1) | ADDRESS_KEY;
 
 /**
  * (int32, int32) keys to rows 0, 1, ... by open addressing in one Int32Array (key, key, row + 1
- * side by side, so a probe reads one cache line). Holds at most `limit` keys.
+ * side by side, so a probe reads one cache line). Holds at most `limit` keys. The table starts
+ * small and doubles as keys come (at most half full): a log with a few thousand keys probes a
+ * table that stays in the CPU's cache instead of one sized for the limit.
  */
 class KeyTable {
-  readonly #table: Int32Array;
-  readonly #mask: number;
+  #table = new Int32Array(FIRST_PLACES * 4);
+  #mask = FIRST_PLACES - 1;
   count = 0;
 
-  constructor(readonly limit = 1 << 15) {
-    // Twice as many places as keys: probes stay short while the table stays small (1 MiB).
-    const places = powerOfTwoAbove(limit * 2);
-    this.#table = new Int32Array(places * 4);
-    this.#mask = places - 1;
-  }
+  constructor(readonly limit = 1 << 15) {}
 
   get full(): boolean {
     return this.count >= this.limit;
@@ -272,34 +266,58 @@ class KeyTable {
   /** The row of (a, b), or -1. */
   get(a: number, b: number): number {
     const table = this.#table;
-    let slot = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
-    slot = (slot ^ (slot >>> 15)) & this.#mask;
+    const mask = this.#mask;
+    let slot = placeOf(a, b) & mask;
     for (;;) {
       const at = slot << 2;
       const row = table[at + 2] as number;
       if (row === 0) return -1;
       if (table[at] === a && table[at + 1] === b) return row - 1;
-      slot = (slot + 1) & this.#mask;
+      slot = (slot + 1) & mask;
     }
   }
 
   /** Sets the row of a key that get() did not find (the table is not full). */
   set(a: number, b: number, row: number): void {
-    const table = this.#table;
-    let slot = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
-    slot = (slot ^ (slot >>> 15)) & this.#mask;
-    while (table[(slot << 2) + 2] !== 0) slot = (slot + 1) & this.#mask;
-    const at = slot << 2;
-    table[at] = a;
-    table[at + 1] = b;
-    table[at + 2] = row + 1;
+    if ((this.count + 1) * 2 > this.#mask + 1) this.#grow();
+    this.#put(a, b, row + 1);
     this.count++;
   }
 
+  #put(a: number, b: number, rowPlusOne: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    let slot = placeOf(a, b) & mask;
+    while (table[(slot << 2) + 2] !== 0) slot = (slot + 1) & mask;
+    const at = slot << 2;
+    table[at] = a;
+    table[at + 1] = b;
+    table[at + 2] = rowPlusOne;
+  }
+
+  #grow(): void {
+    const old = this.#table;
+    this.#table = new Int32Array(old.length * 2);
+    this.#mask = old.length / 2 - 1;
+    for (let at = 0; at < old.length; at += 4) {
+      const rowPlusOne = old[at + 2] as number;
+      if (rowPlusOne !== 0) this.#put(old[at] as number, old[at + 1] as number, rowPlusOne);
+    }
+  }
+
   clear(): void {
-    this.#table.fill(0);
+    this.#table = new Int32Array(FIRST_PLACES * 4);
+    this.#mask = FIRST_PLACES - 1;
     this.count = 0;
   }
+}
+
+/** Places a hash table starts with (it doubles when half full). */
+const FIRST_PLACES = 1024;
+
+function placeOf(a: number, b: number): number {
+  const hash = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
+  return hash ^ (hash >>> 15);
 }
 
 /** Actual paths as indexes of `seriesPaths` (as CountSlot.path). */
@@ -314,8 +332,9 @@ const pathCodes = Object.fromEntries(seriesPaths.map((path, index) => [path, ind
  * is set) when a new string does not fit.
  */
 class ByteInterner {
-  readonly #mask: number;
-  readonly #slots: Int32Array;
+  #mask = FIRST_PLACES - 1;
+  #slots = new Int32Array(FIRST_PLACES);
+  readonly #hashes: Int32Array;
   readonly #starts: Int32Array;
   readonly #lengths: Int32Array;
   readonly #pool: Uint8Array;
@@ -328,9 +347,7 @@ class ByteInterner {
     readonly limit = 1 << 15,
     poolBytes = 1 << 21,
   ) {
-    const places = powerOfTwoAbove(limit * 4);
-    this.#slots = new Int32Array(places);
-    this.#mask = places - 1;
+    this.#hashes = new Int32Array(limit);
     this.#starts = new Int32Array(limit);
     this.#lengths = new Int32Array(limit);
     this.#pool = new Uint8Array(poolBytes);
@@ -341,7 +358,8 @@ class ByteInterner {
     for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
     const length = end - start;
     const pool = this.#pool;
-    let slot = hash & this.#mask;
+    const mask = this.#mask;
+    let slot = hash & mask;
     for (;;) {
       const stored = this.#slots[slot] as number;
       if (stored === 0) break;
@@ -357,7 +375,7 @@ class ByteInterner {
         }
         if (same) return id;
       }
-      slot = (slot + 1) & this.#mask;
+      slot = (slot + 1) & mask;
     }
     if (this.count >= this.limit || this.#used + length > pool.length) {
       this.full = true;
@@ -367,9 +385,25 @@ class ByteInterner {
     pool.set(b.subarray(start, end), this.#used);
     this.#starts[id] = this.#used;
     this.#lengths[id] = length;
+    this.#hashes[id] = hash;
     this.#used += length;
-    this.#slots[slot] = id + 1;
+    if (this.count * 2 > mask + 1) this.#grow();
+    else this.#slots[slot] = id + 1;
     return id;
+  }
+
+  /** Doubles the places (at most half full) and puts every id back, the new one included. */
+  #grow(): void {
+    const places = (this.#mask + 1) * 2;
+    const slots = new Int32Array(places);
+    const mask = places - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = (this.#hashes[id] as number) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = id + 1;
+    }
+    this.#slots = slots;
+    this.#mask = mask;
   }
 
   /** True when `b[start, end)` holds the bytes of `id`. */
@@ -394,7 +428,8 @@ class ByteInterner {
   }
 
   clear(): void {
-    this.#slots.fill(0);
+    this.#slots = new Int32Array(FIRST_PLACES);
+    this.#mask = FIRST_PLACES - 1;
     this.#used = 0;
     this.count = 0;
     this.full = false;
