@@ -16,7 +16,7 @@ import {
 } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { DnsAnswers } from '../ingest/dns-answers.js';
-import type { FlowCounter, FlowFacts } from '../ingest/flow-facts.js';
+import { type FlowCounter, type FlowFacts, fnv1a } from '../ingest/flow-facts.js';
 import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
@@ -86,7 +86,7 @@ export class AuditCounter implements FlowCounter {
       if (facts.upstreamStart >= 0) path = this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
       else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
       else return false;
-      a = path < 0 ? -1 : this.#names.id(b, facts.nameStart, facts.nameEnd);
+      a = path < 0 ? -1 : this.#names.id(b, facts.nameStart, facts.nameEnd, facts.nameHash);
       if (a < 0) {
         if (this.#names.full || this.#upstreams.full) this.#forget();
         return false;
@@ -353,9 +353,8 @@ class ByteInterner {
     this.#pool = new Uint8Array(poolBytes);
   }
 
-  id(b: Uint8Array, start: number, end: number): number {
-    let hash = 0x811c9dc5;
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
+  /** The id of `b[start, end)`, whose fnv1a() is `hash` when the caller has it already. */
+  id(b: Uint8Array, start: number, end: number, hash = fnv1a(b, start, end)): number {
     const length = end - start;
     const pool = this.#pool;
     const mask = this.#mask;

@@ -19,6 +19,8 @@ export class FlowFacts {
   /** The name the client asked for (decides the flow when present). */
   nameStart = -1;
   nameEnd = -1;
+  /** fnv1a() of the name's bytes, computed by the parser while it reads them. */
+  nameHash = 0;
   /** The upstream proxy the flow was handed to. */
   upstreamStart = -1;
   upstreamEnd = -1;
@@ -38,6 +40,7 @@ export class FlowFacts {
     this.port = -1;
     this.nameStart = -1;
     this.nameEnd = -1;
+    this.nameHash = 0;
     this.upstreamStart = -1;
     this.upstreamEnd = -1;
     this.destinationStart = -1;
@@ -62,4 +65,15 @@ export interface FlowCounter {
   take(flow: FlowRecord): void;
   /** Flows taken or counted so far. */
   readonly taken: number;
+}
+
+/** FNV-1a (32 bits): the offset basis and prime, for a parser that hashes bytes as it scans them. */
+export const FNV_BASIS = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
+/** FNV-1a of `b[start, end)` (FlowFacts.nameHash; the counter's interner). */
+export function fnv1a(b: Uint8Array, start: number, end: number): number {
+  let hash = FNV_BASIS;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), FNV_PRIME);
+  return hash;
 }

@@ -1,6 +1,10 @@
+import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { defineFormat, lineBatches } from './batches.js';
 import { collectFile, collectFlows } from './collect.js';
+import { DnsAnswers } from './dns-answers.js';
+import { type FlowCounter, type FlowFacts, fnv1a } from './flow-facts.js';
+import type { IngestContext } from './format.js';
 import { createSquidLineParser, hierarchyKind, parseClfTime, squidFormat } from './squid.js';
 import { fixture, sample } from './test-files.js';
 
@@ -261,5 +265,40 @@ describe('squid: malformed lines', async () => {
       [8, 'last.example'],
       [9, 'no-newline.example'],
     ]);
+  });
+});
+
+describe('Squid native fast path: what it offers a counter', () => {
+  test("the name's hash, computed while the host is read, is fnv1a of the name's bytes", async () => {
+    const lines = [
+      '1700000000.000 5 10.1.0.1 TCP_TUNNEL/200 10 CONNECT Api.PowerBI.com:443 - FIRSTUP_PARENT/10.9.0.1 -',
+      '1700000000.001 5 10.1.0.1 TCP_MISS/200 10 GET http://www.example.com:8080/a:b?c=d - HIER_DIRECT/93.184.216.34 text/html',
+      '1700000000.002 5 10.1.0.1 TCP_MISS/200 10 GET https://login.microsoftonline.com/x - DIRECT/13.73.248.9 -',
+      '1700000000.003 5 10.1.0.1 TCP_MISS/200 10 GET http://h/ - CARP/peer.example -',
+    ];
+    const offered: [string, number, number][] = [];
+    const counter: FlowCounter = {
+      taken: 0,
+      count(facts: FlowFacts) {
+        offered.push([
+          facts.bytes.toString('latin1', facts.nameStart, facts.nameEnd),
+          facts.nameHash,
+          fnv1a(facts.bytes, facts.nameStart, facts.nameEnd),
+        ]);
+        return true;
+      },
+      take() {},
+    };
+    const ctx: IngestContext = { file: 'x', dns: new DnsAnswers(), problem: () => {}, counter };
+    const input = Readable.from([Buffer.from(`${lines.join('\n')}\n`)]);
+    // Every line is counted: no record is built.
+    for await (const batch of squidFormat.parseBatches?.(input, ctx) ?? []) expect(batch).toEqual([]);
+    expect(offered.map(([name]) => name)).toEqual([
+      'Api.PowerBI.com',
+      'www.example.com',
+      'login.microsoftonline.com',
+      'h',
+    ]);
+    for (const [name, hash, expected] of offered) expect(hash, name).toBe(expected);
   });
 });

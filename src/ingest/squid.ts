@@ -13,7 +13,7 @@ import {
   parseUint,
   splitHostPort,
 } from './fields.js';
-import { type FlowCounter, FlowFacts } from './flow-facts.js';
+import { type FlowCounter, FlowFacts, FNV_BASIS, FNV_PRIME } from './flow-facts.js';
 import type { IngestContext } from './format.js';
 import {
   DEFAULT_MAX_LINE_BYTES,
@@ -208,6 +208,7 @@ function parseNativeFast(
   let port: number;
   let protocol: string;
   let upper = false;
+  let hash = FNV_BASIS; // of the host's bytes (FlowFacts.nameHash), while they are checked
   if (connect) {
     // host:port; the port read backwards from the end
     let j = urlEnd - 1;
@@ -224,6 +225,7 @@ function parseNativeFast(
       c = b[k] as number;
       if (c === 0x3a || c === 0x5b || c === 0x40) return false; // IPv6, brackets, userinfo
       if (c >= 0x41 && c <= 0x5a) upper = true;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
     }
     hostStart = urlStart;
     hostEnd = j;
@@ -266,6 +268,7 @@ function parseNativeFast(
       } else if (c >= 0x41 && c <= 0x5a) {
         upper = true;
       }
+      if (colon < 0) hash = Math.imul(hash ^ c, FNV_PRIME);
     }
     if ((colon >= 0 ? colon : j) === authority) return false;
     if (colon >= 0) {
@@ -309,6 +312,7 @@ function parseNativeFast(
     facts.port = port;
     facts.nameStart = hostStart;
     facts.nameEnd = hostEnd;
+    facts.nameHash = hash;
     if (kind === 'upstream') {
       facts.upstreamStart = peerStart;
       facts.upstreamEnd = hierEnd;
