@@ -109,7 +109,9 @@ export async function peek(source: Readable, bytes: number): Promise<Peeked> {
     chunks.push(chunk);
     length += chunk.length;
   }
-  const all = Buffer.concat(chunks, length);
+  // One chunk (the usual case: a read is larger than any head asked for) is replayed as it is:
+  // a stream hands out a new buffer per read, and copying it cost a fresh megabyte per peek.
+  const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
   async function* replay(): AsyncGenerator<Buffer> {
     try {
       if (all.length > 0) yield all;
