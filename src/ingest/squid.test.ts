@@ -89,6 +89,48 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
     }
   });
 
+  test('the fast path and the string parser agree on odd URLs and ports', async () => {
+    const slowFormat = defineFormat({ ...squidFormat, parseBatches: lineBatches(createSquidLineParser) });
+    const urls = [
+      'CONNECT host.example:443',
+      'CONNECT Host.Example:8443',
+      'CONNECT host.example',
+      'CONNECT host.example:',
+      'CONNECT host.example:123456',
+      'CONNECT host.example:99999',
+      'CONNECT host.example:00443',
+      'CONNECT [2001:db8::1]:443',
+      'CONNECT user@host.example:443',
+      'CONNECT host.example:44a3',
+      'CONNECT :443',
+      'CONNECT host.example:443/x',
+      'GET http://h.example:8080/x:y',
+      'GET http://h.example:/x',
+      'GET http://h.example:0080/',
+      'GET http://h.example:65536/',
+      'GET http://user@h.example/',
+      'GET http://h.example?q=1',
+      'GET http://h.example#f',
+      'GET http://h.example',
+      'GET https://H.Example:444',
+      'GET http://h.example:1:2/',
+      'GET http:/h.example/',
+      'GET ftp://h.example/',
+      'GET http:///x',
+    ];
+    const text = urls
+      .map(
+        (url, i) =>
+          `1700000000.${String(i).padStart(3, '0')} 5 10.1.0.1 TCP_MISS/200 10 ${url} - HIER_DIRECT/93.184.216.34 -`,
+      )
+      .join('\n');
+    const fast = await collectFlows(squidFormat, `${text}\n`);
+    const slow = await collectFlows(slowFormat, `${text}\n`);
+    expect(fast).toEqual(slow);
+    expect(fast.flows.length).toBeGreaterThan(10);
+    expect(fast.problems.length).toBeGreaterThan(3);
+  });
+
   test('parse() one by one gives the same flows as the batches', async () => {
     const oneByOne = await collectFile(squidFormat, sample('squid-access.log'), { oneByOne: true });
     expect(oneByOne.flows).toEqual(flows);

@@ -199,39 +199,12 @@ function parseNativeFast(
   if (i >= end) return false;
   const connect = i - methodStart === 7 && b[methodStart] === 0x43 && b[methodStart + 1] === 0x4f; // CO
   while (b[i] === 0x20) i++;
-  // URL
+  // URL: `host:port` (CONNECT) or `http[s]://authority/...`
   const urlStart = i;
-  const urlEnd = spaceAt(b, i, end);
-  if (urlEnd >= end) return false;
-  let hostStart: number;
-  let hostEnd: number;
-  let port: number;
-  let protocol: string;
-  let upper = false;
-  let hash = FNV_BASIS; // of the host's bytes (FlowFacts.nameHash), while they are checked
-  if (connect) {
-    // host:port; the port read backwards from the end
-    let j = urlEnd - 1;
-    port = 0;
-    let scale = 1;
-    c = b[j] as number;
-    while (j > urlStart && c >= 0x30 && c <= 0x39 && scale <= 10000) {
-      port += (c - 0x30) * scale;
-      scale *= 10;
-      c = b[--j] as number;
-    }
-    if (c !== 0x3a || j === urlEnd - 1 || j === urlStart || port > 65535) return false;
-    for (let k = urlStart; k < j; k++) {
-      c = b[k] as number;
-      if (c === 0x3a || c === 0x5b || c === 0x40) return false; // IPv6, brackets, userinfo
-      if (c >= 0x41 && c <= 0x5a) upper = true;
-      hash = Math.imul(hash ^ c, FNV_PRIME);
-    }
-    hostStart = urlStart;
-    hostEnd = j;
-    protocol = port === 443 ? 'https' : 'tcp';
-  } else {
-    let authority: number;
+  let authority = urlStart;
+  let port = -1;
+  let protocol = 'tcp';
+  if (!connect) {
     if (
       b[urlStart] !== 0x68 ||
       b[urlStart + 1] !== 0x74 ||
@@ -255,35 +228,42 @@ function parseNativeFast(
     } else {
       return false;
     }
-    let j = authority;
-    let colon = -1;
-    for (; j < urlEnd; j++) {
-      c = b[j] as number;
-      if (c === 0x2f || c === 0x3f || c === 0x23) break;
-      if (c === 0x3a) {
-        if (colon >= 0) return false;
-        colon = j;
-      } else if (c === 0x40 || c === 0x5b) {
-        return false; // userinfo or IPv6 literal: slow path
-      } else if (c >= 0x41 && c <= 0x5a) {
-        upper = true;
-      }
-      if (colon < 0) hash = Math.imul(hash ^ c, FNV_PRIME);
-    }
-    if ((colon >= 0 ? colon : j) === authority) return false;
-    if (colon >= 0) {
-      if (j === colon + 1 || j - colon > 6) return false;
-      port = 0;
-      for (let k = colon + 1; k < j; k++) {
-        c = b[k] as number;
-        if (c < 0x30 || c > 0x39) return false;
-        port = port * 10 + (c - 0x30);
-      }
-      if (port > 65535) return false;
-    }
-    hostStart = authority;
-    hostEnd = colon >= 0 ? colon : j;
   }
+  // The authority in one pass: the host's bytes checked (no userinfo, no IPv6 literal: the slow
+  // path reads those) and hashed (FlowFacts.nameHash), digits only after its colon.
+  let upper = false;
+  let hash = FNV_BASIS;
+  let colon = -1;
+  let j = authority;
+  for (; j < end; j++) {
+    c = b[j] as number;
+    if (c === 0x20 || (!connect && (c === 0x2f || c === 0x3f || c === 0x23))) break;
+    if (c === 0x3a) {
+      if (colon >= 0) return false;
+      colon = j;
+    } else if (colon >= 0) {
+      if (c < 0x30 || c > 0x39) return false;
+    } else if (c === 0x40 || c === 0x5b) {
+      return false;
+    } else {
+      if (c >= 0x41 && c <= 0x5a) upper = true;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+  }
+  const hostStart = authority;
+  const hostEnd = colon >= 0 ? colon : j;
+  if (hostEnd === authority) return false;
+  if (colon >= 0) {
+    if (j === colon + 1 || j - colon > 6) return false;
+    port = 0;
+    for (let k = colon + 1; k < j; k++) port = port * 10 + ((b[k] as number) - 0x30);
+    if (port > 65535) return false;
+  } else if (connect) {
+    return false; // CONNECT names its port
+  }
+  if (connect) protocol = port === 443 ? 'https' : 'tcp';
+  const urlEnd = j < end && b[j] === 0x20 ? j : spaceAt(b, j, end);
+  if (urlEnd >= end) return false;
   // rfc931 user
   i = urlEnd;
   while (b[i] === 0x20) i++;
