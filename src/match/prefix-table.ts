@@ -5,7 +5,7 @@
 // at a time; this table is for a set known up front (the policy's catalog prefixes), where
 // building a trie of hundreds of 256-slot nodes on a process's first address cost tens of
 // milliseconds of cold code (docs/performance.md, "Cold costs (x-warm)").
-import type { IpAddress, IpPrefix } from './ip.js';
+import { type IpAddress, type IpPrefix, wordAt } from './ip.js';
 
 /** One address family: the prefixes sorted by (network, length), 1 or 4 32-bit words each. */
 interface Family<V> {
@@ -22,15 +22,7 @@ interface Family<V> {
 
 /** Writes the address bytes as big-endian 32-bit words at `at`. */
 function writeWords(bytes: Uint8Array, out: Uint32Array, at: number): void {
-  for (let w = 0; w < bytes.length >> 2; w++) {
-    const b = w << 2;
-    out[at + w] =
-      (((bytes[b] as number) << 24) |
-        ((bytes[b + 1] as number) << 16) |
-        ((bytes[b + 2] as number) << 8) |
-        (bytes[b + 3] as number)) >>>
-      0;
-  }
+  for (let w = 0; w < bytes.length >> 2; w++) out[at + w] = wordAt(bytes, w << 2);
 }
 
 /** True when `key[keyAt..]` lies in the prefix of `length` bits starting at `starts[at..]`. */

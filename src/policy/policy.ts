@@ -21,6 +21,7 @@ import {
   type IpPrefix,
   ipv4Word,
   parsePrefix,
+  rememberedPrefixes,
   writeIPv4,
 } from '../match/ip.js';
 import { PrefixTable } from '../match/prefix-table.js';
@@ -170,10 +171,14 @@ export class Policy {
     const values: (Candidates | undefined)[] = [];
     const indexByText = new Map<string, number>();
     for (const { rule, entry } of this.#prefixRules ?? []) {
-      for (const text of rule.prefixes ?? []) {
-        const prefix = parsePrefix(text);
+      const texts = rule.prefixes ?? [];
+      // The compiled built-in catalog's prefixes come parsed (and canonical): no parsing here.
+      const known = rememberedPrefixes(texts);
+      for (let i = 0; i < texts.length; i++) {
+        const text = texts[i] as string;
+        const prefix = known?.[i] ?? parsePrefix(text);
         if (typeof prefix === 'string') throw invalid(rule, prefix);
-        const canonical = formatPrefix(prefix);
+        const canonical = known ? text : formatPrefix(prefix);
         const matchEntry = entry(canonical);
         let index = indexByText.get(canonical);
         if (index === undefined) {
