@@ -64,7 +64,7 @@ if (flags.help) {
   --quick            smoke run: 20000 targets, 2000 PAC targets, 3 runs
   --no-explain       skip the explain - throughput part
   --explain-steady   also time explain - on the host list written 3 times: the rate of its last
-                     two thirds (JIT warm-up and the first address's prefix trie left out)
+                     two thirds (JIT warm-up and the first address's prefix table left out)
 `);
   process.exit(0);
 }
@@ -356,7 +356,7 @@ if (!flags['no-explain']) {
     const wc = await timeProcess('wc', ['-l'], file, explainRuns);
     const loadAfter = load();
     // The list and the list written 3 times, interleaved: lines N+1..3N run with the JIT warm and
-    // the prefix trie built, which the first N lines pay for.
+    // the prefix table built, which the first N lines pay for.
     const steady = flags['explain-steady']
       ? ((await timeProcesses(
           [
