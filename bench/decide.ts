@@ -3,7 +3,7 @@
 // target array in one process, plus the throughput of `pathwarden explain -` on a host list.
 // docs/performance.md explains the figures; the naive scan doubles as a correctness oracle.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBuiltinCatalog, packageRoot } from '../src/catalog/load.js';
@@ -47,6 +47,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: '20261126' },
     quick: { type: 'boolean', default: false },
     'no-explain': { type: 'boolean', default: false },
+    'explain-steady': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -62,6 +63,8 @@ if (flags.help) {
   --seed N           PRNG seed of the target mix (default 20261126)
   --quick            smoke run: 20000 targets, 2000 PAC targets, 3 runs
   --no-explain       skip the explain - throughput part
+  --explain-steady   also time explain - on the host list written 3 times: the rate of its last
+                     two thirds (JIT warm-up and the first address's prefix table left out)
 `);
   process.exit(0);
 }
@@ -82,6 +85,11 @@ function positive(name: string, text: string): number {
 }
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
+/** The 1, 5 and 15 minute load averages: the machine is shared, and every figure depends on them. */
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
 
 // ---- Setup: catalog, policy, targets -------------------------------------------------------
 // The default profile's view: what Policy.compile decides with, so the naive scan, the generated
@@ -98,6 +106,7 @@ say();
 say(`date      ${new Date().toISOString()}`);
 say(`node      ${process.version} (${process.platform}/${process.arch})`);
 say(`cpu       ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length} (the benchmark itself uses one)`);
+say(`load      ${load()} (1, 5, 15 min)`);
 say(
   `catalog   ${catalog.name} ${catalog.version}: ${catalog.rules.length} rules, ${hostPatterns} host patterns, ${prefixes} prefixes`,
 );
@@ -304,6 +313,11 @@ if (!flags['no-explain']) {
     const lines: string[] = [];
     for (let i = 0; i < explainLines; i++) lines.push(targets[i % targets.length] as string);
     writeFileSync(file, `${lines.join('\n')}\n`);
+    // Real host lists repeat names; this one repeats some too (catalog hosts are drawn from a few
+    // hundred names): printed so that a cache of recent lines could not pass for a faster decide.
+    const distinctLines = new Set(lines).size;
+    const steadyFile = join(dir, 'hosts-3x.txt');
+    if (flags['explain-steady']) writeFileSync(steadyFile, `${lines.join('\n')}\n`.repeat(3));
     lines.length = 0;
     const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
     const explainArgs = [main, 'explain', '-'];
@@ -340,6 +354,18 @@ if (!flags['no-explain']) {
       explainRuns,
     );
     const wc = await timeProcess('wc', ['-l'], file, explainRuns);
+    const loadAfter = load();
+    // The list and the list written 3 times, interleaved: lines N+1..3N run with the JIT warm and
+    // the prefix table built, which the first N lines pay for.
+    const steady = flags['explain-steady']
+      ? ((await timeProcesses(
+          [
+            { command: process.execPath, args: explainArgs, inputFile: file },
+            { command: process.execPath, args: explainArgs, inputFile: steadyFile },
+          ],
+          explainRuns,
+        )) as [ProcessTiming, ProcessTiming])
+      : undefined;
     explainRate = explainLines / (explain.seconds - startup.seconds);
     explainCpuRate =
       explain.cpuSeconds === undefined || startup.cpuSeconds === undefined
@@ -388,6 +414,16 @@ if (!flags['no-explain']) {
                 ),
               ]
             : []),
+          ...(steady
+            ? [
+                line(
+                  'explain -, lines N+1..3N of the list x3',
+                  minus(steady[1], steady[0]),
+                  'steady state',
+                  2 * explainLines,
+                ),
+              ]
+            : []),
           line('node readline floor', floor, `${formatRatio(explain.seconds / floor.seconds)} slower`),
           line('wc -l', wc, `${formatRatio(explain.seconds / wc.seconds)} slower`),
         ],
@@ -396,6 +432,9 @@ if (!flags['no-explain']) {
     say();
     say(
       `startup   explain - on empty stdin: ${(startup.seconds * 1000).toFixed(0)} ms wall (catalog load and compile); output ${((checked.stdoutBytes ?? 0) / 1e6).toFixed(0)} MB NDJSON, ${((checked.stdoutBytes ?? 0) / explainLines).toFixed(0)} bytes/line`,
+    );
+    say(
+      `input     ${distinctLines.toLocaleString('en-US')} distinct lines of ${explainLines.toLocaleString('en-US')} (${((100 * distinctLines) / explainLines).toFixed(1)}%); load ${loadAfter} after these runs`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -406,6 +445,7 @@ if (!flags['no-explain']) {
 say();
 say('## Targets');
 say();
+say(`load      ${load()} (1, 5, 15 min) at the end of the run`);
 const goal = (ok: boolean) => (ok ? 'met ' : 'MISS');
 const cpuNote = (rate: number | undefined) =>
   rate === undefined ? '' : `; per CPU second ${formatRate(rate)}`;

@@ -49,6 +49,9 @@ describe.skipIf(!ready)('the compiled built-in catalog', () => {
     writeFileSync(join(root, 'package.json'), '{ "name": "pathwarden" }\n');
     for (const name of ['builtin.js', compiledCatalogName])
       copyFileSync(join(distCatalog(), name), join(dir, name));
+    // builtin.js hands the pre-parsed prefixes to src/match/ip.ts (no other import of ours).
+    mkdirSync(join(root, 'dist', 'src', 'match'));
+    copyFileSync(join(distCatalog(), '..', 'match', 'ip.js'), join(root, 'dist', 'src', 'match', 'ip.js'));
     const yaml = readFileSync(builtinCatalogFile(), 'utf8');
     writeFileSync(join(root, 'catalog', 'powerbi.yaml'), yaml);
     expect((await importBuilt(dir)).compiledBuiltinCatalog()).toBeDefined();

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Location } from '../errors.js';
+import { rememberParsedPrefixes } from '../match/ip.js';
 import type { Catalog, Rule } from './model.js';
 
 export interface LoadedCatalog {
@@ -42,7 +43,7 @@ export const builtinCatalogFile = (): string => join(packageRoot(), 'catalog', '
 export const compiledCatalogName = 'powerbi.compiled.json';
 
 /** Bumped whenever the compiled form changes shape, so an old file is never misread. */
-export const compiledCatalogFormat = 1;
+export const compiledCatalogFormat = 2;
 
 /** What the build writes: the validated catalog, and the text it was validated from. */
 export interface CompiledCatalog {
@@ -52,6 +53,11 @@ export interface CompiledCatalog {
   catalog: Catalog;
   /** Where each rule was written (the file is filled in at load), in the order of `catalog.rules`. */
   origins: Omit<Location, 'file'>[];
+  /**
+   * Each rule's prefixes parsed (src/match/ip.ts, encodePrefixes), or `null` for a rule without
+   * prefixes or with one whose text is not the canonical form: the policy then parses the texts.
+   */
+  prefixes: (number[] | null)[];
 }
 
 let builtin: LoadedCatalog | undefined;
@@ -88,6 +94,8 @@ export function compiledBuiltinCatalog(): LoadedCatalog | undefined {
   const origins = new Map<Rule, Location>();
   compiled.catalog.rules.forEach((rule, i) => {
     origins.set(rule, { file, ...compiled.origins[i] });
+    const parsed = compiled.prefixes[i];
+    if (parsed && rule.prefixes) rememberParsedPrefixes(rule.prefixes, parsed);
   });
   return cacheBuiltinCatalog({ catalog: compiled.catalog, origins });
 }

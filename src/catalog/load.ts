@@ -2,6 +2,7 @@
 // line, column and field. Also merges a user catalog over the built-in one.
 import { readFileSync } from 'node:fs';
 import { type Location, PathwardenError, type Problem } from '../errors.js';
+import { encodePrefixes, formatPrefix, type IpPrefix, parsePrefix } from '../match/ip.js';
 import { parseLocatedYaml, splitField } from '../util/located-yaml.js';
 import {
   builtinCatalogFile,
@@ -93,6 +94,13 @@ export function compileBuiltinCatalog(): CompiledCatalog {
     origins: catalog.rules.map((rule) => {
       const { file: _file, ...at } = origins.get(rule) ?? { file };
       return at;
+    }),
+    prefixes: catalog.rules.map((rule) => {
+      const parsed = (rule.prefixes ?? []).map((text) => parsePrefix(text));
+      const canonical = parsed.every(
+        (prefix, i) => typeof prefix !== 'string' && formatPrefix(prefix) === rule.prefixes?.[i],
+      );
+      return parsed.length > 0 && canonical ? encodePrefixes(parsed as IpPrefix[]) : null;
     }),
   };
 }

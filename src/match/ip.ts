@@ -19,6 +19,17 @@ export function parseIPv4(text: string): Uint8Array | undefined {
   return bytes;
 }
 
+/** The 4 bytes of `bytes` from `at` as an unsigned 32-bit word (network order). */
+export function wordAt(bytes: Uint8Array, at: number): number {
+  return (
+    (((bytes[at] as number) << 24) |
+      ((bytes[at + 1] as number) << 16) |
+      ((bytes[at + 2] as number) << 8) |
+      (bytes[at + 3] as number)) >>>
+    0
+  );
+}
+
 /** The bytes of an IPv4 address given as a 32-bit word, written into `bytes` (network order). */
 export function writeIPv4(word: number, bytes: Uint8Array): void {
   bytes[0] = word >>> 24;
@@ -251,4 +262,61 @@ export function prefixContains(prefix: IpPrefix, address: IpAddress): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Prefixes as plain numbers, for the compiled built-in catalog: per prefix a head (its length, plus
+ * 256 for IPv6), then its 1 or 4 address words (32 bits each, most significant first).
+ */
+export function encodePrefixes(prefixes: readonly IpPrefix[]): number[] {
+  const out: number[] = [];
+  for (const prefix of prefixes) {
+    out.push(prefix.version === 4 ? prefix.length : 256 + prefix.length);
+    const b = prefix.bytes;
+    for (let i = 0; i < b.length; i += 4) out.push(wordAt(b, i));
+  }
+  return out;
+}
+
+/** The prefixes of encodePrefixes' numbers, or `undefined` when they are not `count` well-formed ones. */
+function decodePrefixes(encoded: readonly number[], count: number): IpPrefix[] | undefined {
+  const out: IpPrefix[] = [];
+  let at = 0;
+  while (at < encoded.length) {
+    const head = encoded[at++] as number;
+    const version = head >= 256 ? 6 : 4;
+    const length = head & 0xff;
+    const words = version === 4 ? 1 : 4;
+    if (length > words * 32 || at + words > encoded.length) return undefined;
+    const bytes = new Uint8Array(words * 4);
+    for (let i = 0; i < bytes.length; i += 4) {
+      const word = encoded[at++] as number;
+      bytes[i] = word >>> 24;
+      bytes[i + 1] = (word >>> 16) & 0xff;
+      bytes[i + 2] = (word >>> 8) & 0xff;
+      bytes[i + 3] = word & 0xff;
+    }
+    out.push({ version, bytes, length });
+  }
+  return out.length === count ? out : undefined;
+}
+
+/** Pre-parsed prefix lists by their catalog array (see rememberParsedPrefixes). */
+const parsedByTexts = new WeakMap<readonly string[], readonly number[]>();
+
+/**
+ * Records the encoded form of a list of prefix texts that are known valid and canonical (the
+ * compiled built-in catalog's, validated at build time), so that the policy does not parse them.
+ */
+export function rememberParsedPrefixes(texts: readonly string[], encoded: readonly number[]): void {
+  parsedByTexts.set(texts, encoded);
+}
+
+/**
+ * The prefixes of `texts` when rememberParsedPrefixes recorded them, each equal to
+ * `parsePrefix(text)` and formatting back to its text; `undefined` otherwise.
+ */
+export function rememberedPrefixes(texts: readonly string[]): IpPrefix[] | undefined {
+  const encoded = parsedByTexts.get(texts);
+  return encoded === undefined ? undefined : decodePrefixes(encoded, texts.length);
 }

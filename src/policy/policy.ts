@@ -15,8 +15,16 @@ import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
 import { canonicalPlainName, formatHostPattern, parseHostPattern } from '../match/host.js';
 import { HostIndex } from '../match/host-index.js';
-import { formatPrefix, type IpAddress, ipv4Word, parsePrefix, writeIPv4 } from '../match/ip.js';
-import { PrefixTrie } from '../match/prefix-trie.js';
+import {
+  formatPrefix,
+  type IpAddress,
+  type IpPrefix,
+  ipv4Word,
+  parsePrefix,
+  rememberedPrefixes,
+  writeIPv4,
+} from '../match/ip.js';
+import { PrefixTable } from '../match/prefix-table.js';
 import { parseTarget, type Target } from './target.js';
 import { type ActualPath, type Verdict, verdictOf } from './verdict.js';
 
@@ -91,8 +99,8 @@ export class Policy {
   /** The profile the compiled catalog is a view of (`current` for a catalog without profiles). */
   readonly profile: string;
   readonly #hosts = new HostIndex<Candidates>(components.length);
-  /** Built on the first address lookup (see #prefixTrie); until then, the rules with prefixes, best first. */
-  #prefixes: PrefixTrie<Candidates> | undefined;
+  /** Built on the first address lookup (see #prefixTable); until then, the rules with prefixes, best first. */
+  #prefixes: PrefixTable<Candidates> | undefined;
   #prefixRules: { rule: Rule; entry: (matched: string) => MatchEntry }[] | undefined = [];
   readonly #openRules = new Map<Component, Rule[]>();
   readonly #hasPorts: boolean;
@@ -150,30 +158,47 @@ export class Policy {
   }
 
   /**
-   * The prefix trie, built when the first address is decided: a process that decides only names
+   * The prefix table, built when the first address is decided: a process that decides only names
    * (`pathwarden explain HOST`) parses and inserts none of the catalog's hundreds of prefixes.
    * Catalog loaders validate every prefix; an unvalidated catalog with a bad one gets its
    * PW_ERR_CATALOG_INVALID from the first address decided.
    */
-  #prefixTrie(): PrefixTrie<Candidates> {
+  #prefixTable(): PrefixTable<Candidates> {
     if (this.#prefixes) return this.#prefixes;
-    const trie = new PrefixTrie<Candidates>(components.length);
+    const slots = components.length;
+    const prefixes: IpPrefix[] = [];
+    /** Candidates by prefix index * slots + slot. */
+    const values: (Candidates | undefined)[] = [];
+    const indexByText = new Map<string, number>();
     for (const { rule, entry } of this.#prefixRules ?? []) {
-      for (const text of rule.prefixes ?? []) {
-        const prefix = parsePrefix(text);
+      const texts = rule.prefixes ?? [];
+      // The compiled built-in catalog's prefixes come parsed (and canonical): no parsing here.
+      const known = rememberedPrefixes(texts);
+      for (let i = 0; i < texts.length; i++) {
+        const text = texts[i] as string;
+        const prefix = known?.[i] ?? parsePrefix(text);
         if (typeof prefix === 'string') throw invalid(rule, prefix);
-        const matchEntry = entry(formatPrefix(prefix));
+        const canonical = known ? text : formatPrefix(prefix);
+        const matchEntry = entry(canonical);
+        let index = indexByText.get(canonical);
+        if (index === undefined) {
+          index = prefixes.length;
+          indexByText.set(canonical, index);
+          prefixes.push(prefix);
+          for (let slot = 0; slot < slots; slot++) values.push(undefined);
+        }
         for (const component of rule.components) {
-          const slot = componentSlot[component];
-          const existing = trie.lookupPrefix(prefix, slot);
+          const at = index * slots + componentSlot[component];
+          const existing = values[at];
           if (existing) existing.push(matchEntry);
-          else trie.set(prefix, slot, [matchEntry]);
+          else values[at] = [matchEntry];
         }
       }
     }
-    this.#prefixes = trie;
+    const table = new PrefixTable(prefixes, values, slots);
+    this.#prefixes = table;
     this.#prefixRules = undefined;
-    return trie;
+    return table;
   }
 
   /**
@@ -275,7 +300,7 @@ export class Policy {
     const candidates =
       address === undefined
         ? this.#hosts.lookup(host, slot, accept)
-        : this.#prefixTrie().lookup(address, slot, accept);
+        : this.#prefixTable().lookup(address, slot, accept);
     const entry = candidates === undefined ? undefined : pick(candidates, port);
     if (entry === undefined) {
       return {
