@@ -14,6 +14,8 @@ parentPort?.on('message', async (item: JobItem | null) => {
     parentPort?.close();
     return;
   }
+  // A worker that dies without an 'error' event (tests: AuditOptions.workerExit).
+  if (init.exit) process.exit(3);
   try {
     parentPort?.postMessage(await readItem(item, policy, init));
   } catch (error) {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
+import { isPathwardenError, type PathwardenError } from '../errors.js';
 import { runJobs, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
@@ -87,4 +88,32 @@ describe('audit --jobs', () => {
       expect(report.flows).toBeGreaterThan(1000);
     }
   });
+
+  // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
+  // 'exit') once left the audit waiting forever; now the audit fails and names what was not read.
+  test('a worker that exits without a result fails the audit, naming its file and range', async () => {
+    const squid = join(dir, 'exit.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++)
+      lines.push(
+        `${1_700_000_000 + i}.000 10 10.1.0.1 TCP_TUNNEL/200 ${i} CONNECT api.powerbi.com:443 - HIER_DIRECT/93.184.216.34 -`,
+      );
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const audit = runJobs({
+      inputs: [squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      splitBytes: 1,
+      threadBytes: 1,
+      workerExit: true,
+    });
+    const error = await audit.then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    expect(isPathwardenError(error)).toBe(true);
+    expect((error as PathwardenError).code).toBe('PW_ERR_INTERNAL');
+    expect((error as Error).message).toMatch(/exit\.log, bytes \d+ to \d+ .*exited with code 3/);
+  }, 10_000);
 });

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../catalog/builtin.js';
 import type { Component } from '../catalog/model.js';
+import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import { FileChunks } from '../ingest/file-chunks.js';
@@ -58,6 +59,8 @@ export interface JobInit {
   formatOptions?: FormatOptions;
   limits: AuditLimits;
   fastCount?: boolean;
+  /** AuditOptions.workerExit (tests). */
+  exit?: boolean;
 }
 
 /** One input, or one byte range of it. */
@@ -150,6 +153,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
       // Parts may list problems another part lists first: each keeps some more than the report.
       limits: { ...options.limits, problems: problemsLimit * 2 },
       fastCount: options.fastCount,
+      exit: options.workerExit,
     },
     options,
   );
@@ -291,7 +295,10 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
 
 /**
  * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
- * module loading and JIT warm-up); undefined when one fails (the audit then runs on one thread).
+ * module loading and JIT warm-up); undefined when one fails with an error (the audit then runs on
+ * one thread). A worker that exits while it holds an item, without an error (process.exit in it,
+ * a crash that only ends the thread), rejects with PW_ERR_INTERNAL naming that item's file and
+ * range, instead of leaving the audit waiting for a result that never comes.
  */
 function runWorkers(
   script: string,
@@ -300,11 +307,11 @@ function runWorkers(
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
-    let failed = false;
+    let settled = false;
     let flows = 0;
     let bytes = 0;
     const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
@@ -317,16 +324,17 @@ function runWorkers(
       flows: () => flows,
     });
     const workers: Worker[] = [];
-    const finish = (value: PartResult[] | undefined) => {
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
       for (const worker of workers) void worker.terminate();
       options.progress?.stop();
-      resolve(value);
+      return true;
     };
-    const fail = () => {
-      if (failed) return;
-      failed = true;
-      finish(undefined);
+    const finish = (value: PartResult[] | undefined) => {
+      if (settle()) resolve(value);
     };
+    const fail = () => finish(undefined);
     const take = (): JobItem | undefined => {
       const item = items[next];
       if (item === undefined) return undefined;
@@ -334,7 +342,6 @@ function runWorkers(
       const { entry: _entry, preludeLines: _lines, ...job } = item;
       return job;
     };
-    /** Records a result; true while items remain to be read. */
     const record = (result: PartResult): void => {
       results[result.item] = result;
       flows += result.aggregate.flows;
@@ -343,21 +350,36 @@ function runWorkers(
       done++;
       if (done === items.length) finish(results);
     };
-    const feed = (worker: Worker) => worker.postMessage(take() ?? null);
     for (let i = 1; i < count; i++) {
       const worker = new Worker(script, { workerData: init });
       workers.push(worker);
+      /** The item this worker was given and has not answered yet. */
+      let holding: JobItem | undefined;
+      const feed = () => {
+        holding = take();
+        worker.postMessage(holding ?? null);
+      };
       worker.on('message', (result: PartResult | { item: number; error: string }) => {
-        if (failed) return;
+        if (settled) return;
+        holding = undefined;
         if ('error' in result) return fail();
         record(result);
-        if (!failed) feed(worker);
+        if (!settled) feed();
       });
       worker.on('error', fail);
-      feed(worker);
+      worker.on('exit', (code) => {
+        if (holding === undefined || !settle()) return;
+        reject(
+          new PathwardenError(
+            'PW_ERR_INTERNAL',
+            `audit --jobs: the worker thread reading ${describeItem(holding)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
+          ),
+        );
+      });
+      feed();
     }
     void (async () => {
-      for (let item = take(); item !== undefined && !failed; item = take()) {
+      for (let item = take(); item !== undefined && !settled; item = take()) {
         try {
           record(await readItem(item, options.policy, init));
         } catch {
@@ -366,6 +388,11 @@ function runWorkers(
       }
     })();
   });
+}
+
+/** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */
+function describeItem(item: JobItem): string {
+  return item.part ? `${item.name}, bytes ${item.part.start} to ${item.part.end}` : item.name;
 }
 
 /** The state one job would have, from the parts in input order; undefined when not exact. */

@@ -105,6 +105,8 @@ export interface AuditOptions {
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
   threadBytes?: number;
+  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (tests). */
+  workerExit?: boolean;
   /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
   part?: { start: number; end: number; prelude: Buffer | null };
 }
