@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError, type PathwardenError } from '../errors.js';
-import { runJobs, THREAD_BYTES } from './jobs.js';
+import { runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -87,6 +87,19 @@ describe('audit --jobs', () => {
       const report = JSON.parse(await compare({ inputs: [zeek, squid], limits }));
       expect(report.flows).toBeGreaterThan(1000);
     }
+    // Workers started before the audit (as the CLI does) give the same report, and are all ended.
+    const inputs = [zeek, squid];
+    const early = startJobWorkers(inputs, 3, 1);
+    expect(early).toBeDefined();
+    const one = await jsonOf({ inputs, jobs: 1 });
+    expect(await jsonOf({ inputs, jobs: 3, splitBytes: 1, threadBytes: 1, workers: early })).toBe(one);
+    expect(early?.take(1)).toEqual([]);
+    // An audit that stays on one thread ends the workers started for it.
+    const unused = startJobWorkers(inputs, 2, 1);
+    expect(await runJobs({ ...small, splitBytes: 1, workers: unused })).toBeUndefined();
+    expect(unused?.take(1)).toEqual([]);
+    expect(startJobWorkers(inputs, 2)).toBeUndefined();
+    expect(startJobWorkers([...inputs, '-'], 2, 1)).toBeUndefined();
   });
 
   // A worker that stops without an 'error' event (process.exit in it, a crash that only emits

@@ -27,6 +27,7 @@ import type { Policy } from '../policy/policy.js';
 import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
 import { readsDirectly, registryFormats } from './input-plan.js';
+import { expandInputs } from './inputs.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
 import {
   type AuditLimits,
@@ -95,6 +96,19 @@ interface Planned extends JobItem {
 export async function runJobs(options: AuditOptions): Promise<AuditReport | undefined> {
   const jobs = options.jobs ?? 1;
   const script = workerScript();
+  try {
+    return await runOnThreads(options, jobs, script);
+  } finally {
+    // Started workers this audit did not use (it stayed on one thread, or needed fewer).
+    options.workers?.close();
+  }
+}
+
+async function runOnThreads(
+  options: AuditOptions,
+  jobs: number,
+  script: string | undefined,
+): Promise<AuditReport | undefined> {
   if (
     jobs <= 1 ||
     script === undefined ||
@@ -114,7 +128,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
 
   // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
   const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
-  const threads = Math.min(jobs, Math.floor(bytes / Math.max(1, options.threadBytes ?? THREAD_BYTES)));
+  const threads = threadsFor(jobs, bytes, options.threadBytes);
   if (threads <= 1) return undefined;
 
   const items: Planned[] = [];
@@ -142,8 +156,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   }
 
   const results = await runWorkers(
-    script,
-    Math.min(threads, items.length),
+    startedWorkers(script, Math.min(threads, items.length) - 1, options.workers),
     items,
     {
       catalog: options.policy.catalog,
@@ -160,6 +173,71 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   if (results === undefined) return undefined;
   const state = merge(planned, items, results, options, problems);
   return state === undefined ? undefined : reportOf(state, options);
+}
+
+/** Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N. */
+function threadsFor(jobs: number, bytes: number, threadBytes = THREAD_BYTES): number {
+  return Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes)));
+}
+
+/**
+ * Worker threads started when an audit begins (startJobWorkers), before its catalog and topology
+ * are read, so that each worker loads its modules while the main thread loads its own and reads
+ * the catalog, and is waiting for its first item when the audit is planned. Unreferenced until
+ * runJobs takes them: idle ones never keep the process alive. close() ends those not taken.
+ */
+export class JobWorkers {
+  readonly #idle: Worker[] = [];
+
+  constructor(script: string, count: number) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(script);
+      worker.unref();
+      // A worker that fails before it is taken is dropped (runJobs starts another).
+      worker.on('error', () => {});
+      worker.on('exit', () => {
+        const at = this.#idle.indexOf(worker);
+        if (at >= 0) this.#idle.splice(at, 1);
+      });
+      this.#idle.push(worker);
+    }
+  }
+
+  /** Up to `count` running workers, referenced again; whoever takes them ends them. */
+  take(count: number): Worker[] {
+    const taken = this.#idle.splice(0, Math.max(0, count));
+    for (const worker of taken) worker.ref();
+    return taken;
+  }
+
+  close(): void {
+    for (const worker of this.#idle.splice(0)) void worker.terminate();
+  }
+}
+
+/**
+ * Starts the workers an audit of these inputs would use with `--jobs N` (THREAD_BYTES per thread;
+ * undefined for none), to be passed as AuditOptions.workers. Call it first, before the catalog
+ * is loaded; the audit may still run on one thread (see runJobs), which then ends them.
+ */
+export function startJobWorkers(
+  inputs: readonly string[],
+  jobs: number | undefined,
+  threadBytes?: number,
+): JobWorkers | undefined {
+  if ((jobs ?? 1) <= 1 || inputs.includes('-')) return undefined;
+  const script = workerScript();
+  if (script === undefined) return undefined;
+  const bytes = expandInputs(inputs).files.reduce((sum, file) => sum + (file.size ?? 0), 0);
+  const threads = threadsFor(jobs ?? 1, bytes, threadBytes);
+  return threads > 1 ? new JobWorkers(script, threads - 1) : undefined;
+}
+
+/** `count` workers: those started early (AuditOptions.workers) first, then new ones. */
+function startedWorkers(script: string, count: number, early: JobWorkers | undefined): Worker[] {
+  const workers = early?.take(count) ?? [];
+  while (workers.length < count) workers.push(new Worker(script));
+  return workers;
 }
 
 /** The worker script next to this module (built), or in dist/ when this module is not built. */
@@ -197,7 +275,10 @@ async function cut(
     await handle.close();
   }
   bounds.push(size);
-  const headers = format.headerLine ? await headerLines(path, format) : [];
+  // Only the header lines before the last cut matter (those after it belong to no prelude).
+  const headers = format.headerLine
+    ? await headerLines(path, format, bounds[bounds.length - 2] as number)
+    : [];
   if (headers === null) return null;
   const ranges: { part: NonNullable<JobItem['part']>; preludeLines: number }[] = [];
   for (let k = 0; k + 1 < bounds.length; k++) {
@@ -222,15 +303,19 @@ async function cut(
   return ranges;
 }
 
-/** Every line of the file that starts with `#` (header candidates), with its offset; null if too many. */
+/**
+ * Every header line that starts before `end` (lines starting with `#` that the format calls a
+ * header), with its offset; null if too many.
+ */
 async function headerLines(
   path: string,
   format: IngestFormat,
+  end: number,
 ): Promise<{ offset: number; text: string }[] | null> {
   const starts: number[] = [];
   let offset = 0;
   let lineStart = true;
-  for await (const chunk of new FileChunks(path)) {
+  for await (const chunk of new FileChunks(path, 0, end)) {
     if (lineStart && chunk[0] === 0x23) starts.push(offset);
     let i = chunk.indexOf('\n#');
     while (i >= 0) {
@@ -301,12 +386,12 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
  * range, instead of leaving the audit waiting for a result that never comes.
  */
 function runWorkers(
-  script: string,
-  count: number,
+  workers: readonly Worker[],
   items: readonly Planned[],
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
+  const count = workers.length + 1;
   return new Promise((resolve, reject) => {
     const results: PartResult[] = new Array(items.length);
     let next = 0;
@@ -323,7 +408,6 @@ function runWorkers(
       bytesRead: () => bytes,
       flows: () => flows,
     });
-    const workers: Worker[] = [];
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
@@ -350,9 +434,7 @@ function runWorkers(
       done++;
       if (done === items.length) finish(results);
     };
-    for (let i = 1; i < count; i++) {
-      const worker = new Worker(script, { workerData: init });
-      workers.push(worker);
+    for (const worker of workers) {
       /** The item this worker was given and has not answered yet. */
       let holding: JobItem | undefined;
       const feed = () => {
@@ -376,6 +458,7 @@ function runWorkers(
           ),
         );
       });
+      worker.postMessage(init);
       feed();
     }
     void (async () => {

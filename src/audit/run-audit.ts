@@ -35,6 +35,7 @@ import {
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
+import type { JobWorkers } from './jobs.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
 import { ZeekNameJoin } from './zeek-join.js';
 
@@ -101,6 +102,11 @@ export interface AuditOptions {
    * (jobs.ts says when an audit stays on one thread).
    */
   jobs?: number;
+  /**
+   * Worker threads started before the catalog was read (jobs.ts, startJobWorkers), used by a
+   * multi-job audit before it starts any; the audit ends those it does not use.
+   */
+  workers?: JobWorkers;
   /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
