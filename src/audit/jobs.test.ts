@@ -102,6 +102,38 @@ describe('audit --jobs', () => {
     expect(startJobWorkers([...inputs, '-'], 2, 1)).toBeUndefined();
   });
 
+  // Ranges after the first are read after the header block at the top of the file; one that starts
+  // in a later section, whose #fields differ, is read again after that section's header lines.
+  test('same report when a range starts in a section with other #fields than the top one', async () => {
+    const zeek = join(dir, 'sections.log');
+    const fields = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'orig_bytes'];
+    const swapped = ['ts', 'uid', 'id.resp_h', 'id.resp_p', 'id.orig_h', 'id.orig_p', 'proto', 'orig_bytes'];
+    const lines: string[] = [];
+    for (const [order, count] of [
+      [fields, 200],
+      [swapped, 700],
+      [fields, 300],
+    ] as const) {
+      lines.push('#separator \\x09', '#path\tconn', `#fields\t${order.join('\t')}`);
+      for (let i = 0; i < count; i++) {
+        const values: Record<string, string> = {
+          ts: `${1_700_000_000 + i}.5`,
+          uid: `C${i}`,
+          'id.orig_h': `10.1.0.${i % 7}`,
+          'id.orig_p': String(40000 + i),
+          'id.resp_h': i % 3 ? '13.73.248.9' : '52.123.1.10',
+          'id.resp_p': '443',
+          proto: 'tcp',
+          orig_bytes: String(i),
+        };
+        lines.push(order.map((field) => values[field]).join('\t'));
+      }
+    }
+    writeFileSync(zeek, `${lines.join('\n')}\n`);
+    const report = JSON.parse(await compare({ inputs: [zeek] }));
+    expect(report.flows).toBe(1200);
+  });
+
   // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
   // 'exit') once left the audit waiting forever; now the audit fails and names what was not read.
   test('a worker that exits without a result fails the audit, naming its file and range', async () => {
