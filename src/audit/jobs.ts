@@ -202,12 +202,13 @@ export class JobWorkers {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(script);
       worker.unref();
-      // A worker that fails before it is taken is dropped (runJobs starts another).
-      worker.on('error', () => {});
-      worker.on('exit', () => {
+      // A worker that fails or ends before it is taken is dropped (runJobs starts another).
+      const drop = () => {
         const at = this.#idle.indexOf(worker);
         if (at >= 0) this.#idle.splice(at, 1);
-      });
+      };
+      worker.on('error', drop);
+      worker.on('exit', drop);
       this.#idle.push(worker);
     }
   }
