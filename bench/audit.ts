@@ -6,11 +6,9 @@
 // MB/s on the wall clock and MB per CPU second, each with its ratio to mawk's in the same run.
 // Inputs are generated in os.tmpdir() and deleted afterwards.
 //
-//   node dist/bench/audit.js [--size MB] [--quick] [--keep] [--generate DIR]
+//   node dist/bench/audit.js [--size MB] [--quick] [--keep] [--generate DIR] [--inputs DIR] [--jobs N,...]
 //
-// --size MB: size of each generated input (default 1100 MB, i.e. >= 1 GiB); --quick: 32 MB inputs,
-// a smoke run; --keep: leave the inputs in place; --generate DIR: only write the Squid log, the
-// Zeek conn log and the topology into DIR (for profiling), measure nothing. MB = 1,000,000 bytes.
+// (--help prints the options, as HELP below says.) MB = 1,000,000 bytes.
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -36,18 +34,53 @@ const TOPOLOGY =
   'expressroute:\n  prefixes: [13.73.248.0/24, 20.190.160.0/24]\n  proxies: [10.9.0.1:3128]\n  sourceAddresses: [10.20.0.5]\ninternet:\n  proxies: [10.9.0.2:3128]\n  sourceAddresses: [10.20.0.6]\ndefault: internet\n';
 const MAWK_PROGRAM = '{split($7,a,":"); c[a[1]]++}';
 
+const HELP = `Usage: node dist/bench/audit.js [options]
+
+Throughput and peak RSS of \`pathwarden audit\` on a generated Squid log and Zeek conn log (and a
+pcap), next to wc -l and mawk on the same files in the same run, and the audit again with --jobs.
+
+  --size MB        size of each generated input (default 1100, i.e. >= 1 GiB; MB = 10^6 bytes)
+  --quick          32 MB inputs: a smoke run
+  --keep           leave the generated inputs in place (their folder is printed)
+  --generate DIR   only write access.log, conn.log and topology.yaml into DIR, measure nothing
+  --inputs DIR     measure DIR/access.log and DIR/conn.log (as --generate wrote them) instead of
+                   generating inputs (no pcap); --size is then ignored
+  --jobs N[,N...]  the --jobs values measured on the Squid and Zeek logs besides one job
+                   (default 2); each row says its ratio to one job on the wall clock and in CPU
+  --help           this text
+`;
+
 interface Options {
   sizeMb: number;
   keep: boolean;
   /** Only write the Squid and Zeek conn inputs into this folder (for profiling), then stop. */
   generate: string | null;
+  /** Measure the inputs --generate wrote into this folder instead of generating new ones. */
+  inputs: string | null;
+  /** --jobs values measured besides one job. */
+  jobs: number[];
+  help: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { sizeMb: 1100, keep: false, generate: null };
+  const options: Options = {
+    sizeMb: 1100,
+    keep: false,
+    generate: null,
+    inputs: null,
+    jobs: [2],
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--quick') options.sizeMb = 32;
+    if (arg === '--help' || arg === '-h') options.help = true;
+    else if (arg === '--inputs') options.inputs = argv[++i] ?? '';
+    else if (arg === '--jobs') {
+      const values = (argv[++i] ?? '').split(',').map(Number);
+      if (values.some((value) => !Number.isInteger(value) || value < 2 || value > 256))
+        throw new Error('--jobs needs whole numbers from 2 to 256, comma-separated');
+      options.jobs = values;
+    } else if (arg === '--quick') options.sizeMb = 32;
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--generate') options.generate = argv[++i] ?? '';
     else if (arg === '--size') {
@@ -55,7 +88,7 @@ function parseArgs(argv: readonly string[]): Options {
       if (!(value > 0)) throw new Error('--size needs a number of MB');
       options.sizeMb = value;
     } else {
-      throw new Error(`unknown argument ${arg} (expected --size MB, --quick, --keep)`);
+      throw new Error(`unknown argument ${arg} (see --help)`);
     }
   }
   return options;
@@ -315,8 +348,15 @@ function formatRow(row: Row, wc: Row | undefined, mawk: Row | undefined, oneJob?
     row.run.peakRssKb === null ? 'n/a' : `${(row.run.peakRssKb / 1024).toFixed(0)} MiB`,
     audit ? ratio(wc) : '',
     audit ? `${ratio(mawk)} / ${cpuRatio(mawk)}` : '',
-    oneJob ? ratio(oneJob) : '',
+    oneJob ? `${ratio(oneJob)} / ${cpuUsed(row, oneJob)}` : '',
   ];
+}
+
+/** CPU seconds of `row` against those of `base` (a multi-job run against one job). */
+function cpuUsed(row: Row, base: Row): string {
+  return row.run.ok && base.run.ok && row.run.cpuSeconds && base.run.cpuSeconds
+    ? `${(row.run.cpuSeconds / base.run.cpuSeconds).toFixed(2)}x`
+    : '-';
 }
 
 function table(rows: string[][]): string {
@@ -330,7 +370,7 @@ function table(rows: string[][]): string {
     'peak RSS',
     'vs wc -l',
     'vs mawk (wall / CPU)',
-    'vs 1 job (wall)',
+    'vs 1 job (speed-up, wall / CPU used)',
   ];
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
@@ -342,6 +382,10 @@ function table(rows: string[][]): string {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   const bytes = Math.round(options.sizeMb * MB);
   if (options.generate !== null) {
     if (options.generate === '') throw new Error('--generate needs a folder');
@@ -353,6 +397,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pathwarden-bench-audit-'));
   const cleanup = () => {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`inputs kept in ${dir}\n`);
   };
   process.once('SIGINT', () => {
     cleanup();
@@ -382,10 +427,20 @@ async function main(): Promise<void> {
       );
       inputs.push({ name: `${name} ${(size / MB).toFixed(0)} MB`, path, awk });
     };
-    generate('squid', 'access.log', generateSquid, true);
-    generate('zeek conn', 'conn.log', generateZeekConn, true);
     const pcapRegistered = getFormat('pcap') !== undefined;
-    if (pcapRegistered) generate('pcap', 'egress.pcap', generatePcap, false);
+    if (options.inputs !== null) {
+      for (const [name, file] of [
+        ['squid', 'access.log'],
+        ['zeek conn', 'conn.log'],
+      ] as const) {
+        const path = join(options.inputs, file);
+        inputs.push({ name: `${name} ${(statSync(path).size / MB).toFixed(0)} MB`, path, awk: true });
+      }
+    } else {
+      generate('squid', 'access.log', generateSquid, true);
+      generate('zeek conn', 'conn.log', generateZeekConn, true);
+      if (pcapRegistered) generate('pcap', 'egress.pcap', generatePcap, false);
+    }
 
     const rows: string[][] = [];
     for (const input of inputs) {
@@ -407,18 +462,15 @@ async function main(): Promise<void> {
           : undefined;
       const audit = auditRun(input.path, topology);
       const auditRow: Row = { input: input.name, sizeBytes: size, run: audit, flows: audit.flows };
-      const twoJobs = input.awk ? auditRun(input.path, topology, 2) : undefined;
-      const twoJobsRow: Row | undefined = twoJobs && {
-        input: input.name,
-        sizeBytes: size,
-        run: twoJobs,
-        flows: twoJobs.flows,
-      };
+      const jobRows: Row[] = (input.awk ? options.jobs : []).map((jobs) => {
+        const run = auditRun(input.path, topology, jobs);
+        return { input: input.name, sizeBytes: size, run, flows: run.flows };
+      });
       rows.push(formatRow(wc, undefined, undefined));
       if (awk) rows.push(formatRow(awk, undefined, undefined));
       rows.push(formatRow(auditRow, wc, awk));
-      if (twoJobsRow) rows.push(formatRow(twoJobsRow, wc, awk, auditRow));
-      for (const row of [wc, awk, auditRow, twoJobsRow]) {
+      for (const row of jobRows) rows.push(formatRow(row, wc, awk, auditRow));
+      for (const row of [wc, awk, auditRow, ...jobRows]) {
         if (row && !row.run.ok)
           process.stderr.write(`${row.run.tool} on ${input.name} failed:\n${row.run.error}\n`);
       }
@@ -438,7 +490,9 @@ async function main(): Promise<void> {
         existsSync(timeBinary)
           ? ''
           : '/usr/bin/time is missing: peak RSS not measured (Debian: apt-get install time).',
-        pcapRegistered ? '' : 'The pcap format is not registered in src/ingest/registry.ts: no pcap run.',
+        pcapRegistered || options.inputs !== null
+          ? ''
+          : 'The pcap format is not registered in src/ingest/registry.ts: no pcap run.',
       ]
         .filter(Boolean)
         .join('\n'),

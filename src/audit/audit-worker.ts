@@ -1,21 +1,31 @@
 // The worker thread of `audit --jobs N` (jobs.ts): reads the work items it is sent (a whole input,
 // or a byte range of one) with readItem() and sends back each item's counts as plain data.
-// Compiles the policy once, from the catalog the main thread already validated.
-import { parentPort, workerData } from 'node:worker_threads';
+// Compiles the policy once, from the catalog the main thread already validated (its first message).
+import { parentPort } from 'node:worker_threads';
 import type { Catalog } from '../catalog/model.js';
 import { Policy } from '../policy/policy.js';
 import { type JobInit, type JobItem, readItem } from './jobs.js';
 
-const init = workerData as JobInit;
-const policy = Policy.compile(init.catalog as Catalog);
+let init: JobInit | undefined;
+let policy: Policy | undefined;
 
-parentPort?.on('message', async (item: JobItem | null) => {
+// The first message is the audit's JobInit (the worker may have been started before the main
+// thread had read the catalog: JobWorkers); each later one an item, or null to stop.
+parentPort?.on('message', async (message: JobInit | JobItem | null) => {
+  if (init === undefined) {
+    init = message as JobInit;
+    policy = Policy.compile(init.catalog as Catalog);
+    return;
+  }
+  const item = message as JobItem | null;
   if (item === null) {
     parentPort?.close();
     return;
   }
+  // A worker that dies without an 'error' event (tests: AuditOptions.workerExit).
+  if (init.exit) process.exit(3);
   try {
-    parentPort?.postMessage(await readItem(item, policy, init));
+    parentPort?.postMessage(await readItem(item, policy as Policy, init));
   } catch (error) {
     parentPort?.postMessage({
       item: item.index,

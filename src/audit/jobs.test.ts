@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
-import { runJobs, THREAD_BYTES } from './jobs.js';
+import { isPathwardenError, type PathwardenError } from '../errors.js';
+import { runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -86,5 +87,78 @@ describe('audit --jobs', () => {
       const report = JSON.parse(await compare({ inputs: [zeek, squid], limits }));
       expect(report.flows).toBeGreaterThan(1000);
     }
+    // Workers started before the audit (as the CLI does) give the same report, and are all ended.
+    const inputs = [zeek, squid];
+    const early = startJobWorkers(inputs, 3, 1);
+    expect(early).toBeDefined();
+    const one = await jsonOf({ inputs, jobs: 1 });
+    expect(await jsonOf({ inputs, jobs: 3, splitBytes: 1, threadBytes: 1, workers: early })).toBe(one);
+    expect(early?.take(1)).toEqual([]);
+    // An audit that stays on one thread ends the workers started for it.
+    const unused = startJobWorkers(inputs, 2, 1);
+    expect(await runJobs({ ...small, splitBytes: 1, workers: unused })).toBeUndefined();
+    expect(unused?.take(1)).toEqual([]);
+    expect(startJobWorkers(inputs, 2)).toBeUndefined();
+    expect(startJobWorkers([...inputs, '-'], 2, 1)).toBeUndefined();
   });
+
+  // Ranges after the first are read after the header block at the top of the file; one that starts
+  // in a later section, whose #fields differ, is read again after that section's header lines.
+  test('same report when a range starts in a section with other #fields than the top one', async () => {
+    const zeek = join(dir, 'sections.log');
+    const fields = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'orig_bytes'];
+    const swapped = ['ts', 'uid', 'id.resp_h', 'id.resp_p', 'id.orig_h', 'id.orig_p', 'proto', 'orig_bytes'];
+    const lines: string[] = [];
+    for (const [order, count] of [
+      [fields, 200],
+      [swapped, 700],
+      [fields, 300],
+    ] as const) {
+      lines.push('#separator \\x09', '#path\tconn', `#fields\t${order.join('\t')}`);
+      for (let i = 0; i < count; i++) {
+        const values: Record<string, string> = {
+          ts: `${1_700_000_000 + i}.5`,
+          uid: `C${i}`,
+          'id.orig_h': `10.1.0.${i % 7}`,
+          'id.orig_p': String(40000 + i),
+          'id.resp_h': i % 3 ? '13.73.248.9' : '52.123.1.10',
+          'id.resp_p': '443',
+          proto: 'tcp',
+          orig_bytes: String(i),
+        };
+        lines.push(order.map((field) => values[field]).join('\t'));
+      }
+    }
+    writeFileSync(zeek, `${lines.join('\n')}\n`);
+    const report = JSON.parse(await compare({ inputs: [zeek] }));
+    expect(report.flows).toBe(1200);
+  });
+
+  // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
+  // 'exit') once left the audit waiting forever; now the audit fails and names what was not read.
+  test('a worker that exits without a result fails the audit, naming its file and range', async () => {
+    const squid = join(dir, 'exit.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++)
+      lines.push(
+        `${1_700_000_000 + i}.000 10 10.1.0.1 TCP_TUNNEL/200 ${i} CONNECT api.powerbi.com:443 - HIER_DIRECT/93.184.216.34 -`,
+      );
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const audit = runJobs({
+      inputs: [squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      splitBytes: 1,
+      threadBytes: 1,
+      workerExit: true,
+    });
+    const error = await audit.then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    expect(isPathwardenError(error)).toBe(true);
+    expect((error as PathwardenError).code).toBe('PW_ERR_INTERNAL');
+    expect((error as Error).message).toMatch(/exit\.log, bytes \d+ to \d+ .*exited with code 3/);
+  }, 10_000);
 });

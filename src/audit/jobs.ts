@@ -1,8 +1,9 @@
 // `audit --jobs N`: the inputs of an audit, and byte ranges of its large line-based inputs, read on
 // N worker threads (audit-worker.ts), their counts merged in input order into the state one job
 // would have, so the report is the same. A range starts and ends at line boundaries and is read
-// after the header lines in force where it starts (Zeek's #fields); its line numbers are shifted
-// by the newlines of the ranges before it. Inputs that cannot be cut (pcap, HAR, JSON documents,
+// after the header lines in force where it starts (Zeek's #fields): those at the top of the file,
+// unless the header lines the ranges before it noted say otherwise, in which case it is read again
+// (range-headers.ts); its line numbers are shifted by the newlines of the ranges before it. Inputs that cannot be cut (pcap, HAR, JSON documents,
 // compressed files) go whole to one worker.
 //
 // One job is used instead (runJobs returns undefined) when order matters across inputs or when the
@@ -17,16 +18,18 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../catalog/builtin.js';
 import type { Component } from '../catalog/model.js';
+import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
-import { FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestFormat } from '../ingest/format.js';
 import { emptyTopology, type Topology } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
 import { readsDirectly, registryFormats } from './input-plan.js';
+import { expandInputs } from './inputs.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
+import { headersAfter, type RangeHeaders } from './range-headers.js';
 import {
   type AuditLimits,
   type AuditOptions,
@@ -47,8 +50,6 @@ const SPLIT_BYTES = 8 << 20;
  * half a CPU-second of counting) pay for. Below twice this, the audit runs on one thread.
  */
 export const THREAD_BYTES = 64 << 20;
-/** Header lines of one input beyond which it is not cut (each range would carry them). */
-const MAX_HEADER_LINES = 1000;
 
 /** What every worker is started with. */
 export interface JobInit {
@@ -58,6 +59,8 @@ export interface JobInit {
   formatOptions?: FormatOptions;
   limits: AuditLimits;
   fastCount?: boolean;
+  /** AuditOptions.workerExit (tests). */
+  exit?: boolean;
 }
 
 /** One input, or one byte range of it. */
@@ -66,7 +69,17 @@ export interface JobItem {
   path: string;
   name: string;
   format: FormatName;
-  part?: { start: number; end: number; prelude: Buffer | null };
+  part?: RangePart;
+}
+
+/** A byte range of an input (AuditOptions.part). */
+export interface RangePart {
+  start: number;
+  end: number;
+  /** Header lines the range is read after (Zeek's, from the top of the file). */
+  prelude: Buffer | null;
+  /** Note the range's own header lines (PartResult.headers): ranges after it depend on them. */
+  headers?: boolean;
 }
 
 /** A worker's counts of one item. */
@@ -80,18 +93,33 @@ export interface PartResult {
   dnsAnswers: number;
   seen: { sawContent: boolean; flows: number; problems: number } | null;
   lines: number;
+  /** The header lines of the range, when asked for (RangePart.headers); null if too many. */
+  headers?: RangeHeaders | null;
 }
 
 interface Planned extends JobItem {
   entry: number;
-  /** Lines of the prelude (0 for whole inputs and first ranges). */
-  preludeLines: number;
+  /** The prelude's header lines (none for whole inputs and first ranges). */
+  prelude: string[];
 }
 
 /** The report of a multi-job audit, or undefined when it has to run on one thread. */
 export async function runJobs(options: AuditOptions): Promise<AuditReport | undefined> {
   const jobs = options.jobs ?? 1;
   const script = workerScript();
+  try {
+    return await runOnThreads(options, jobs, script);
+  } finally {
+    // Started workers this audit did not use (it stayed on one thread, or needed fewer).
+    options.workers?.close();
+  }
+}
+
+async function runOnThreads(
+  options: AuditOptions,
+  jobs: number,
+  script: string | undefined,
+): Promise<AuditReport | undefined> {
   if (
     jobs <= 1 ||
     script === undefined ||
@@ -111,7 +139,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
 
   // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
   const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
-  const threads = Math.min(jobs, Math.floor(bytes / Math.max(1, options.threadBytes ?? THREAD_BYTES)));
+  const threads = threadsFor(jobs, bytes, options.threadBytes);
   if (threads <= 1) return undefined;
 
   const items: Planned[] = [];
@@ -124,7 +152,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
       path: input.path,
       name: input.name,
       format: format.name,
-      preludeLines: 0,
+      prelude: [],
     };
     const ranges =
       readsDirectly(input) && input.size !== null && input.size >= (options.splitBytes ?? SPLIT_BYTES)
@@ -135,27 +163,91 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
       continue;
     }
     for (const range of ranges)
-      items.push({ ...whole, index: items.length, part: range.part, preludeLines: range.preludeLines });
+      items.push({ ...whole, index: items.length, part: range.part, prelude: range.prelude });
   }
 
-  const results = await runWorkers(
-    script,
-    Math.min(threads, items.length),
-    items,
-    {
-      catalog: options.policy.catalog,
-      topology: options.topology ?? emptyTopology,
-      component: options.component,
-      formatOptions: options.formatOptions,
-      // Parts may list problems another part lists first: each keeps some more than the report.
-      limits: { ...options.limits, problems: problemsLimit * 2 },
-      fastCount: options.fastCount,
-    },
-    options,
-  );
-  if (results === undefined) return undefined;
+  const init: JobInit = {
+    catalog: options.policy.catalog,
+    topology: options.topology ?? emptyTopology,
+    component: options.component,
+    formatOptions: options.formatOptions,
+    // Parts may list problems another part lists first: each keeps some more than the report.
+    limits: { ...options.limits, problems: problemsLimit * 2 },
+    fastCount: options.fastCount,
+    exit: options.workerExit,
+  };
+  const workers = startedWorkers(script, Math.min(threads, items.length) - 1, options.workers);
+  const results = await runWorkers(workers, items, init, options);
+  if (results === undefined || !(await rereadMisheaded(items, results, options.policy, init)))
+    return undefined;
   const state = merge(planned, items, results, options, problems);
   return state === undefined ? undefined : reportOf(state, options);
+}
+
+/** Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N. */
+function threadsFor(jobs: number, bytes: number, threadBytes = THREAD_BYTES): number {
+  return Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes)));
+}
+
+/**
+ * Worker threads started when an audit begins (startJobWorkers), before its catalog and topology
+ * are read, so that each worker loads its modules while the main thread loads its own and reads
+ * the catalog, and is waiting for its first item when the audit is planned. Unreferenced until
+ * runJobs takes them: idle ones never keep the process alive. close() ends those not taken.
+ */
+export class JobWorkers {
+  readonly #idle: Worker[] = [];
+
+  constructor(script: string, count: number) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(script);
+      worker.unref();
+      // A worker that fails or ends before it is taken is dropped (runJobs starts another).
+      const drop = () => {
+        const at = this.#idle.indexOf(worker);
+        if (at >= 0) this.#idle.splice(at, 1);
+      };
+      worker.on('error', drop);
+      worker.on('exit', drop);
+      this.#idle.push(worker);
+    }
+  }
+
+  /** Up to `count` running workers, referenced again; whoever takes them ends them. */
+  take(count: number): Worker[] {
+    const taken = this.#idle.splice(0, Math.max(0, count));
+    for (const worker of taken) worker.ref();
+    return taken;
+  }
+
+  close(): void {
+    for (const worker of this.#idle.splice(0)) void worker.terminate();
+  }
+}
+
+/**
+ * Starts the workers an audit of these inputs would use with `--jobs N` (THREAD_BYTES per thread;
+ * undefined for none), to be passed as AuditOptions.workers. Call it first, before the catalog
+ * is loaded; the audit may still run on one thread (see runJobs), which then ends them.
+ */
+export function startJobWorkers(
+  inputs: readonly string[],
+  jobs: number | undefined,
+  threadBytes?: number,
+): JobWorkers | undefined {
+  if ((jobs ?? 1) <= 1 || inputs.includes('-')) return undefined;
+  const script = workerScript();
+  if (script === undefined) return undefined;
+  const bytes = expandInputs(inputs).files.reduce((sum, file) => sum + (file.size ?? 0), 0);
+  const threads = threadsFor(jobs ?? 1, bytes, threadBytes);
+  return threads > 1 ? new JobWorkers(script, threads - 1) : undefined;
+}
+
+/** `count` workers: those started early (AuditOptions.workers) first, then new ones. */
+function startedWorkers(script: string, count: number, early: JobWorkers | undefined): Worker[] {
+  const workers = early?.take(count) ?? [];
+  while (workers.length < count) workers.push(new Worker(script));
+  return workers;
 }
 
 /** The worker script next to this module (built), or in dist/ when this module is not built. */
@@ -167,17 +259,20 @@ function workerScript(): string | undefined {
 }
 
 /**
- * Byte ranges of about size / jobs each, cut after a newline, with the header lines in force at
- * each cut; null when the input cannot be cut (no newline near a cut, too many header lines).
+ * Byte ranges of about size / jobs each, cut after a newline; every range after the first is read
+ * after the header block at the top of the file (rereadMisheaded corrects those that needed
+ * another one). Null when the input cannot be cut (no newline near a cut, a header block at the
+ * top longer than 64 KiB).
  */
 async function cut(
   path: string,
   size: number,
   jobs: number,
   format: IngestFormat,
-): Promise<{ part: NonNullable<JobItem['part']>; preludeLines: number }[] | null> {
+): Promise<{ part: RangePart; prelude: string[] }[] | null> {
   const handle = await open(path, 'r');
   const bounds = [0];
+  let top: string[] = [];
   try {
     const probe = Buffer.allocUnsafe(1 << 16);
     for (let k = 1; k < jobs; k++) {
@@ -189,70 +284,91 @@ async function cut(
       const bound = at + newline;
       if (bound < size) bounds.push(bound);
     }
+    if (format.headerLine && bounds.length > 1) {
+      const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
+      const block = topHeaders(probe.subarray(0, bytesRead), bytesRead < probe.length, format);
+      if (block === null) return null;
+      top = block;
+    }
   } finally {
     await handle.close();
   }
   bounds.push(size);
-  const headers = format.headerLine ? await headerLines(path, format) : [];
-  if (headers === null) return null;
-  const ranges: { part: NonNullable<JobItem['part']>; preludeLines: number }[] = [];
+  const ranges: { part: RangePart; prelude: string[] }[] = [];
   for (let k = 0; k + 1 < bounds.length; k++) {
-    const start = bounds[k] as number;
-    let prelude: string[] = [];
-    if (k > 0 && format.headerLine) {
-      for (const header of headers) {
-        if (header.offset >= start) break;
-        if (format.headerLine(header.text) === 'start') prelude = [];
-        prelude.push(header.text);
-      }
-    }
+    const prelude = k > 0 ? top : [];
     ranges.push({
       part: {
-        start,
+        start: bounds[k] as number,
         end: bounds[k + 1] as number,
-        prelude: prelude.length > 0 ? Buffer.from(`${prelude.join('\n')}\n`, 'utf8') : null,
+        prelude: preludeBytes(prelude),
+        headers: format.headerLine !== undefined && k + 2 < bounds.length,
       },
-      preludeLines: prelude.length,
+      prelude,
     });
   }
   return ranges;
 }
 
-/** Every line of the file that starts with `#` (header candidates), with its offset; null if too many. */
-async function headerLines(
-  path: string,
-  format: IngestFormat,
-): Promise<{ offset: number; text: string }[] | null> {
-  const starts: number[] = [];
-  let offset = 0;
-  let lineStart = true;
-  for await (const chunk of new FileChunks(path)) {
-    if (lineStart && chunk[0] === 0x23) starts.push(offset);
-    let i = chunk.indexOf('\n#');
-    while (i >= 0) {
-      starts.push(offset + i + 1);
-      if (starts.length > MAX_HEADER_LINES) return null;
-      i = chunk.indexOf('\n#', i + 1);
-    }
-    lineStart = chunk[chunk.length - 1] === 0x0a;
-    offset += chunk.length;
+/**
+ * The header lines in force after the block of header lines that opens `head` (the first bytes
+ * of the file); null when the block may go on past them.
+ */
+function topHeaders(head: Buffer, whole: boolean, format: IngestFormat): string[] | null {
+  let lines: string[] = [];
+  let from = 0;
+  while (from < head.length) {
+    const end = head.indexOf(0x0a, from);
+    if (end < 0 && !whole) return null;
+    let text = head.toString('utf8', from, end < 0 ? head.length : end);
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const kind = format.headerLine?.(text);
+    if (kind === undefined) break;
+    lines = headersAfter(lines, { start: kind === 'start', lines: [text] });
+    if (end < 0) break;
+    from = end + 1;
   }
-  const handle = await open(path, 'r');
-  try {
-    const out: { offset: number; text: string }[] = [];
-    const buffer = Buffer.allocUnsafe(1 << 16);
-    for (const start of starts) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
-      let end = buffer.subarray(0, bytesRead).indexOf(0x0a);
-      if (end < 0) end = bytesRead;
-      let text = buffer.toString('utf8', 0, end);
-      if (text.endsWith('\r')) text = text.slice(0, -1);
-      if (format.headerLine?.(text) !== undefined) out.push({ offset: start, text });
+  return lines;
+}
+
+function preludeBytes(lines: readonly string[]): Buffer | null {
+  return lines.length > 0 ? Buffer.from(`${lines.join('\n')}\n`, 'utf8') : null;
+}
+
+/**
+ * Checks, input by input and in order, that each range was read after the header lines in force
+ * where it starts (those of the ranges before it, as they noted them); reads again, on this
+ * thread, each one that was not (a log of several sections, cut after a header block other than
+ * the first). False when a range's header lines could not be noted (too many).
+ */
+async function rereadMisheaded(
+  items: Planned[],
+  results: PartResult[],
+  policy: Policy,
+  init: JobInit,
+): Promise<boolean> {
+  let entry = -1;
+  let inForce: string[] = [];
+  for (const [index, item] of items.entries()) {
+    if (item.part === undefined) continue;
+    if (item.entry !== entry) {
+      entry = item.entry;
+      inForce = [];
+    } else if (!sameLines(inForce, item.prelude)) {
+      item.prelude = inForce;
+      item.part = { ...item.part, prelude: preludeBytes(inForce) };
+      const { entry: _entry, prelude: _lines, ...job } = item;
+      results[index] = await readItem(job, policy, init);
     }
-    return out;
-  } finally {
-    await handle.close();
+    const headers = (results[index] as PartResult).headers;
+    if (headers === null) return false;
+    if (headers !== undefined) inForce = headersAfter(inForce, headers);
   }
+  return true;
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((line, i) => line === b[i]);
 }
 
 /**
@@ -286,25 +402,29 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     dnsAnswers: state.dns.answers,
     seen: state.seen ?? null,
     lines: state.lines,
+    headers: state.headers,
   };
 }
 
 /**
  * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
- * module loading and JIT warm-up); undefined when one fails (the audit then runs on one thread).
+ * module loading and JIT warm-up); undefined when one fails with an error (the audit then runs on
+ * one thread). A worker that exits while it holds an item, without an error (process.exit in it,
+ * a crash that only ends the thread), rejects with PW_ERR_INTERNAL naming that item's file and
+ * range, instead of leaving the audit waiting for a result that never comes.
  */
 function runWorkers(
-  script: string,
-  count: number,
+  workers: readonly Worker[],
   items: readonly Planned[],
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
-  return new Promise((resolve) => {
+  const count = workers.length + 1;
+  return new Promise((resolve, reject) => {
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
-    let failed = false;
+    let settled = false;
     let flows = 0;
     let bytes = 0;
     const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
@@ -316,25 +436,24 @@ function runWorkers(
       bytesRead: () => bytes,
       flows: () => flows,
     });
-    const workers: Worker[] = [];
-    const finish = (value: PartResult[] | undefined) => {
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
       for (const worker of workers) void worker.terminate();
       options.progress?.stop();
-      resolve(value);
+      return true;
     };
-    const fail = () => {
-      if (failed) return;
-      failed = true;
-      finish(undefined);
+    const finish = (value: PartResult[] | undefined) => {
+      if (settle()) resolve(value);
     };
+    const fail = () => finish(undefined);
     const take = (): JobItem | undefined => {
       const item = items[next];
       if (item === undefined) return undefined;
       next++;
-      const { entry: _entry, preludeLines: _lines, ...job } = item;
+      const { entry: _entry, prelude: _lines, ...job } = item;
       return job;
     };
-    /** Records a result; true while items remain to be read. */
     const record = (result: PartResult): void => {
       results[result.item] = result;
       flows += result.aggregate.flows;
@@ -343,21 +462,35 @@ function runWorkers(
       done++;
       if (done === items.length) finish(results);
     };
-    const feed = (worker: Worker) => worker.postMessage(take() ?? null);
-    for (let i = 1; i < count; i++) {
-      const worker = new Worker(script, { workerData: init });
-      workers.push(worker);
+    for (const worker of workers) {
+      /** The item this worker was given and has not answered yet. */
+      let holding: JobItem | undefined;
+      const feed = () => {
+        holding = take();
+        worker.postMessage(holding ?? null);
+      };
       worker.on('message', (result: PartResult | { item: number; error: string }) => {
-        if (failed) return;
+        if (settled) return;
+        holding = undefined;
         if ('error' in result) return fail();
         record(result);
-        if (!failed) feed(worker);
+        if (!settled) feed();
       });
       worker.on('error', fail);
-      feed(worker);
+      worker.on('exit', (code) => {
+        if (holding === undefined || !settle()) return;
+        reject(
+          new PathwardenError(
+            'PW_ERR_INTERNAL',
+            `audit --jobs: the worker thread reading ${describeItem(holding)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
+          ),
+        );
+      });
+      worker.postMessage(init);
+      feed();
     }
     void (async () => {
-      for (let item = take(); item !== undefined && !failed; item = take()) {
+      for (let item = take(); item !== undefined && !settled; item = take()) {
         try {
           record(await readItem(item, options.policy, init));
         } catch {
@@ -366,6 +499,11 @@ function runWorkers(
       }
     })();
   });
+}
+
+/** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */
+function describeItem(item: JobItem): string {
+  return item.part ? `${item.name}, bytes ${item.part.start} to ${item.part.end}` : item.name;
 }
 
 /** The state one job would have, from the parts in input order; undefined when not exact. */
@@ -388,14 +526,15 @@ function merge(
       file = { lines: 0, once: new Set(), seen: false, flows: 0 };
       byEntry.set(item.entry, file);
     }
-    const shift = item.part && item.part.start > 0 ? file.lines - item.preludeLines : 0;
+    const preludeLines = item.prelude.length;
+    const shift = item.part && item.part.start > 0 ? file.lines - preludeLines : 0;
     const leaks = result.aggregate.leaks.map((leak) =>
       leak.line === null ? leak : { ...leak, line: leak.line + shift },
     );
     if (!aggregate.merge({ ...result.aggregate, leaks })) return undefined;
     let dropped = 0;
     for (const problem of result.problems) {
-      const inPrelude = shift !== 0 && problem.line <= item.preludeLines;
+      const inPrelude = shift !== 0 && problem.line <= preludeLines;
       const repeated = problem.once !== null && file.once.has(problem.once);
       if (inPrelude || repeated) {
         dropped++;
@@ -418,7 +557,7 @@ function merge(
     }
     if (result.seen?.sawContent) file.seen = true;
     file.flows += result.seen?.flows ?? 0;
-    file.lines += result.lines - item.preludeLines;
+    file.lines += result.lines - preludeLines;
     const last = items[index + 1]?.entry !== item.entry;
     if (
       last &&

@@ -35,7 +35,9 @@ import {
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
+import type { JobWorkers, RangePart } from './jobs.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
+import { HeaderWatchingChunks, type RangeHeaders } from './range-headers.js';
 import { ZeekNameJoin } from './zeek-join.js';
 
 export interface AuditLimits extends AggregateLimits {
@@ -106,12 +108,19 @@ export interface AuditOptions {
    * (jobs.ts says when an audit stays on one thread).
    */
   jobs?: number;
+  /**
+   * Worker threads started before the catalog was read (jobs.ts, startJobWorkers), used by a
+   * multi-job audit before it starts any; the audit ends those it does not use.
+   */
+  workers?: JobWorkers;
   /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
   threadBytes?: number;
+  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (tests). */
+  workerExit?: boolean;
   /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
-  part?: { start: number; end: number; prelude: Buffer | null };
+  part?: RangePart;
 }
 
 type ReadMode =
@@ -145,6 +154,8 @@ export interface AuditState {
   /** Part reads: what flowBatches saw and how many newlines were read (prelude included). */
   seen?: InputSeen;
   lines: number;
+  /** Part reads asked for them (RangePart.headers): the header lines of the range. */
+  headers?: RangeHeaders | null;
 }
 
 export function reportOf(state: AuditState, options: AuditOptions): AuditReport {
@@ -201,6 +212,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
   let onceKey: string | undefined;
   let seen: InputSeen | undefined;
   let lines = 0;
+  let headers: RangeHeaders | null | undefined;
   const part = options.part;
 
   const readable = planned.filter(({ input }) => input.format !== null);
@@ -246,7 +258,20 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
     let handle: OpenedFile | undefined;
     let chunks: FileChunks | undefined;
     if (part !== undefined) {
-      chunks = new FileChunks(input.path, part.start, part.end, part.prelude);
+      chunks =
+        part.headers && format.headerLine
+          ? // The ranges after this one depend on its header lines (jobs.ts).
+            new HeaderWatchingChunks(
+              input.path,
+              part.start,
+              part.end,
+              part.prelude,
+              format.headerLine,
+              (seen) => {
+                headers = seen;
+              },
+            )
+          : new FileChunks(input.path, part.start, part.end, part.prelude);
     } else if (readsDirectly(input)) {
       chunks = new FileChunks(input.path);
     } else {
@@ -357,7 +382,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
     for (const { input } of planned) if (input.pending) closeFile(input.pending);
   }
 
-  return { aggregate, problems, planned, dns, join, topology, onceKeys, seen, lines };
+  return { aggregate, problems, planned, dns, join, topology, onceKeys, seen, lines, headers };
 }
 
 export interface PlannedEntry {

@@ -190,6 +190,13 @@ Examples:
           'give at least one file, directory or "-" to audit (or --demo)',
         );
       }
+      // With --jobs, the worker threads start now and load their modules while this thread reads
+      // the catalog and topology (unreferenced until used: an error below does not wait for them).
+      const perFlow = options.ndjson || options.csv || options.store !== undefined || options.strict;
+      const workers =
+        (options.jobs ?? 1) > 1 && !options.demo && !perFlow
+          ? (await import('../audit/jobs.js')).startJobWorkers(inputs, options.jobs)
+          : undefined;
       const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
       const component = parseComponent(options.component, 'saas');
       const demo = options.demo ? demoDir() : undefined;
@@ -228,6 +235,7 @@ Examples:
           formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
           strict: options.strict,
           jobs: options.jobs,
+          workers,
           stdin: io.stdin,
           sinks,
           progress,
@@ -260,6 +268,7 @@ Examples:
           setExit(1);
         }
       } finally {
+        workers?.close();
         if (stdout !== io.stdout) await closeOutput(stdout);
       }
     });
