@@ -10,12 +10,12 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { needPeers } from '../testing/peers.js';
-import { LOG_BLOCK_BYTES, LOG_FLUSH_MS, LogBlocks } from './logger.js';
+import { createGatewayLogger, LOG_BLOCK_BYTES, LOG_FLUSH_MS, LogBlocks, logFlow } from './logger.js';
 
 /** Keeps every buffer it is given, as sonic-boom does while a write is in flight. */
 class HoldingSink {
-  readonly held: Buffer[] = [];
-  write(data: Buffer): boolean {
+  readonly held: (Buffer | string)[] = [];
+  write(data: Buffer | string): boolean {
     this.held.push(data);
     return true;
   }
@@ -24,7 +24,7 @@ class HoldingSink {
   }
   flushSync(): void {}
   text(): string {
-    return Buffer.concat(this.held).toString('utf8');
+    return this.held.map((part) => part.toString()).join('');
   }
 }
 
@@ -105,6 +105,58 @@ describe('LogBlocks', () => {
       { level: 30, host: 'api.powerbi.com', reason: 'seed § SaaS', msg: 'flow' },
       { level: 40, msg: 'second' },
     ]);
+  });
+});
+
+describe('logFlow', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pw-logflow-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("writes the line logger.info(record, 'flow') writes", async () => {
+    const file = join(dir, 'gateway.log');
+    const logger = createGatewayLogger({ level: 'info', file });
+    const record = {
+      start: 1,
+      host: 'api.powerbi.com',
+      sni: null,
+      origin: { kind: 'gateway' },
+      skipped: undefined,
+      reason: 'seed § SaaS "quoted" \\ and a backslash',
+      bytesUp: 75,
+    };
+    logger.info(record, 'flow');
+    logFlow(logger, record);
+    await new Promise<void>((resolve, reject) =>
+      logger.flush((error) => (error ? reject(error) : resolve())),
+    );
+    const [byPino, direct, ...rest] = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rest).toEqual([]);
+    expect(typeof direct?.time).toBe('string');
+    expect(Object.keys(direct ?? {})).toEqual(Object.keys(byPino ?? {}));
+    expect({ ...direct, time: 0 }).toEqual({ ...byPino, time: 0 });
+  });
+
+  test('a lone surrogate is kept as an escape, not replaced', async () => {
+    const file = join(dir, 'gateway.log');
+    const logger = createGatewayLogger({ level: 'info', file });
+    logFlow(logger, { host: 'a\ud800b' });
+    await new Promise<void>((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
+    expect(JSON.parse(readFileSync(file, 'utf8')).host).toBe('a\ud800b');
+  });
+
+  test('a logger of its own (not createGatewayLogger) gets logger.info', () => {
+    const sink = new HoldingSink();
+    const logger = pino({ timestamp: false, base: null }, sink);
+    logFlow(logger, { host: 'h' });
+    expect(JSON.parse(sink.text())).toEqual({ level: 30, host: 'h', msg: 'flow' });
   });
 });
 
