@@ -148,7 +148,9 @@ describe('logFlow', () => {
     const file = join(dir, 'gateway.log');
     const logger = createGatewayLogger({ level: 'info', file });
     logFlow(logger, { host: 'a\ud800b' });
-    await new Promise<void>((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      logger.flush((error) => (error ? reject(error) : resolve())),
+    );
     expect(JSON.parse(readFileSync(file, 'utf8')).host).toBe('a\ud800b');
   });
 
