@@ -35,9 +35,14 @@ function blocks(sink: HoldingSink): LogBlocks {
   return made;
 }
 
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pw-logger-'));
+});
 afterEach(() => {
   for (const made of opened.splice(0)) made.end();
   vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('LogBlocks', () => {
@@ -109,14 +114,6 @@ describe('LogBlocks', () => {
 });
 
 describe('logFlow', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pw-logflow-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   test("writes the line logger.info(record, 'flow') writes", async () => {
     const file = join(dir, 'gateway.log');
     const logger = createGatewayLogger({ level: 'info', file });
@@ -163,14 +160,6 @@ describe('logFlow', () => {
 });
 
 describe.skipIf(!needPeers('build'))('the gateway log at exit', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pw-logger-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   test('lines still in the block are in the file after process.exit()', async () => {
     const file = join(dir, 'gateway.log');
     const module = join(packageRoot(), 'dist', 'src', 'gateway', 'logger.js');
