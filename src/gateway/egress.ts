@@ -29,15 +29,14 @@ export function decideDestination(
   component: Component,
   port: number,
 ): DestinationDecision {
-  const options = { component, port };
   if (target.address === undefined) {
     const name = target.host;
-    const byName = (actualPath: ActualPath) => policy.decideHost(name, { ...options, actualPath });
+    const byName = (actualPath: ActualPath) => policy.decideHost(name, { component, port, actualPath });
     const decision = byName('unknown');
     if (decision.path !== 'unknown') return { decision, redecide: byName };
     for (const address of addresses) {
       const byAddress = (actualPath: ActualPath): Decision => ({
-        ...policy.decideAddress(address, formatIp(address), { ...options, actualPath }),
+        ...policy.decideAddress(address, formatIp(address), { component, port, actualPath }),
         input: name,
         host: name,
       });
@@ -48,7 +47,7 @@ export function decideDestination(
   }
   const address = target.address;
   const byAddress = (actualPath: ActualPath) =>
-    policy.decideAddress(address, target.host, { ...options, actualPath });
+    policy.decideAddress(address, target.host, { component, port, actualPath });
   return { decision: byAddress('unknown'), redecide: byAddress };
 }
 

@@ -10,6 +10,7 @@ import type { ActualPath } from '../policy/verdict.js';
 import type { FlowStore } from '../store/store.js';
 import type { GatewayMetricsSink } from './contracts.js';
 import { type GatewayErrorCode, gatewayErrorCodes } from './errors.js';
+import { logFlow } from './logger.js';
 
 /** Subscribers get every finished gateway FlowRecord (tracing without touching the proxy code). */
 export const flowChannel = channel('pathwarden:gateway:flow');
@@ -131,7 +132,7 @@ export class FlowRecorder {
     try {
       this.#store.append(record);
       this.#metrics.flowFinished(record);
-      if (this.#logger?.isLevelEnabled('info')) this.#logger.info(record, 'flow');
+      if (this.#logger?.isLevelEnabled('info')) logFlow(this.#logger, record);
       if (flowChannel.hasSubscribers) flowChannel.publish(record);
     } catch (cause) {
       // A sink must never take the proxy down; the store counts its own write failures.

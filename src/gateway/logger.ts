@@ -2,8 +2,10 @@
 // errors, to standard error or to the file of `log.file` (appended). Lines are collected and written
 // in blocks of at least LOG_BLOCK_BYTES, and at least every LOG_FLUSH_MS: one write per line cost a
 // write request per proxied request (a sixth of the gateway's CPU in a profile, docs/performance.md).
-// pino writes what is still buffered when the process exits, and close() flushes at shutdown.
-import { type Logger, pino } from 'pino';
+// The lines are encoded into a byte block as they come (LogBlocks below); the block is handed to
+// pino's own destination (sonic-boom), which writes it, flushes it at exit and drops the log on a
+// closed pipe. close() / flush() write what is buffered.
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { GatewayConfig } from './config.js';
 
 /** Buffered log bytes that start a write (about 40 flow lines). */
@@ -11,18 +13,144 @@ export const LOG_BLOCK_BYTES = 32 * 1024;
 /** Longest a line waits in the buffer. */
 export const LOG_FLUSH_MS = 250;
 
+/** The destination of each logger made by createGatewayLogger, for logFlow's direct lines. */
+const blocksOf = new WeakMap<Logger, LogBlocks>();
+
 export function createGatewayLogger(config: GatewayConfig['log']): Logger {
-  const destination = pino.destination({
-    dest: config.file ?? 2,
-    sync: false,
-    mkdir: true,
-    append: true,
-    minLength: LOG_BLOCK_BYTES,
-    maxWrite: 1024 * 1024,
-    periodicFlush: LOG_FLUSH_MS,
-  });
-  return pino(
+  const blocks = new LogBlocks(config.file ?? 2);
+  const logger = pino(
     { name: 'pathwarden-gateway', level: config.level, timestamp: pino.stdTimeFunctions.isoTime },
-    destination,
+    blocks,
   );
+  blocksOf.set(logger, blocks);
+  return logger;
+}
+
+/**
+ * Logs a finished flow at `info` with the message "flow": the line `logger.info(record, 'flow')`
+ * writes (level, time, the logger's bindings, the record's fields, msg), made with one native
+ * JSON.stringify of the record instead of pino's field-by-field concatenation, which was most of
+ * the per-flow log cost (pino's `_asJson` about 7 KB of garbage per line, docs/performance.md
+ * "Tail latency, session 4"). The caller checks the level. A logger not made by
+ * createGatewayLogger (a test's) gets `logger.info`.
+ */
+export function logFlow(logger: Logger, record: object): void {
+  const blocks = blocksOf.get(logger);
+  if (blocks === undefined) {
+    logger.info(record, 'flow');
+    return;
+  }
+  const body = JSON.stringify(record);
+  const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
+  const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
+  blocks.write(
+    `{"level":${pino.levels.values.info},"time":"${new Date().toISOString()}"${bindings}${fields},"msg":"flow"}\n`,
+  );
+}
+
+/** What LogBlocks needs of pino's destination (sonic-boom in buffer mode). */
+interface ByteSink {
+  write(data: Buffer): boolean;
+  flush(callback?: (error?: Error) => void): void;
+  flushSync(): void;
+}
+
+/** Bytes of each block; a line longer than what is left of a block starts a new one. */
+const blockBytes = 128 * 1024;
+
+/** Every LogBlocks not yet flushed at exit (one listener for all: tests create many loggers). */
+const open = new Set<LogBlocks>();
+let exitHooked = false;
+
+/**
+ * A pino destination that encodes each line into a byte block and hands the block's new bytes to
+ * `sink` once LOG_BLOCK_BYTES are pending, at least every LOG_FLUSH_MS, and on flush or exit.
+ *
+ * sonic-boom's own `minLength` buffer (what this replaces) appends each line to one growing
+ * string and measures its UTF-8 length at every write, which flattens the string: each line
+ * copied the whole pending block, about 16 KB of garbage per flow line on average (an allocation
+ * profile, docs/performance.md "Tail latency, session 4"). A block here is written to once per
+ * byte: ranges handed to the sink are never overwritten, since a full block is replaced, not reused.
+ */
+export class LogBlocks implements DestinationStream {
+  readonly #sink: ByteSink;
+  readonly #timer: NodeJS.Timeout;
+  #block = Buffer.allocUnsafeSlow(blockBytes);
+  /** Start of the bytes not handed to the sink yet. */
+  #start = 0;
+  #used = 0;
+
+  constructor(dest: string | number, sink?: ByteSink) {
+    this.#sink =
+      sink ??
+      (pino.destination({
+        dest,
+        sync: false,
+        mkdir: true,
+        append: true,
+        contentMode: 'buffer',
+        // 1, not 0: sonic-boom's flush(callback) then waits until the bytes are written.
+        minLength: 1,
+        maxWrite: 1024 * 1024,
+      }) as unknown as ByteSink);
+    this.#timer = setInterval(() => this.#handOver(), LOG_FLUSH_MS);
+    this.#timer.unref();
+    open.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', flushAllAtExit);
+    }
+  }
+
+  write(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = line.length * 3;
+    if (this.#used + most > blockBytes) {
+      this.#handOver();
+      if (most > blockBytes) {
+        this.#sink.write(Buffer.from(line, 'utf8'));
+        return;
+      }
+      this.#block = Buffer.allocUnsafeSlow(blockBytes);
+      this.#start = 0;
+      this.#used = 0;
+    }
+    this.#used += this.#block.write(line, this.#used, 'utf8');
+    if (this.#used - this.#start >= LOG_BLOCK_BYTES) this.#handOver();
+  }
+
+  /** Writes what is buffered; `callback` runs once it is written (pino's `logger.flush`). */
+  flush(callback?: (error?: Error) => void): void {
+    this.#handOver();
+    this.#sink.flush(callback);
+  }
+
+  flushSync(): void {
+    this.#handOver();
+    this.#sink.flushSync();
+  }
+
+  /** Stops the timer; what is buffered is handed over (written by the sink as it can). */
+  end(): void {
+    this.#handOver();
+    clearInterval(this.#timer);
+    open.delete(this);
+  }
+
+  #handOver(): void {
+    if (this.#used === this.#start) return;
+    const bytes = this.#block.subarray(this.#start, this.#used);
+    this.#start = this.#used;
+    this.#sink.write(bytes);
+  }
+}
+
+function flushAllAtExit(): void {
+  for (const blocks of open) {
+    try {
+      blocks.flushSync();
+    } catch {
+      // A destination that never opened or was destroyed (a closed pipe): nothing more to do.
+    }
+  }
 }

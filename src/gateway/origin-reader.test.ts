@@ -4,9 +4,10 @@
 // origin that speaks before the tunnel is wired up loses nothing, the origin's half-close reaches
 // the client, and idle tunnels after a burst do not each keep a 64 KiB buffer.
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { originReadBuffers } from './origin-reader.js';
+import { OriginReader, originReadBuffers } from './origin-reader.js';
 import { startTestGateway, type TestGateway } from './testing/gateway-fixture.js';
 import { type Origin, startTcpOrigin } from './testing/origins.js';
 
@@ -161,4 +162,56 @@ test(`${IDLE_TUNNELS} tunnels idle after a burst hold at most the bounded number
   for (const socket of tunnels) socket.destroy();
   const buffers = originReadBuffers();
   expect(buffers.pooled).toBe(buffers.owned);
+});
+
+test('a write queued behind the lent buffer by another writer does not stall the relay', {
+  timeout: 30_000,
+}, async () => {
+  // The client's side of a tunnel, made by hand: `target` writes to `peer`, which does not read
+  // until the reader has lent its own buffer to a write that cannot complete.
+  const peers: Socket[] = [];
+  const sink = createServer((socket) => {
+    socket.pause();
+    peers.push(socket);
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const target = connect({ host: '127.0.0.1', port: (sink.address() as AddressInfo).port });
+  await once(target, 'connect');
+  while (peers.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const peer = peers[0] as Socket;
+  const reader = new OriginReader();
+  const origin = connect({ host: '127.0.0.1', port: streaming.port, onread: reader.onread });
+  try {
+    await once(origin, 'connect');
+    reader.attach(origin, target);
+    // Lent: a write into the own buffer is in flight and reading has stopped.
+    const started = Date.now();
+    let last = -1;
+    while (Date.now() - started < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (target.writableLength > 0 && origin.bytesRead === last && origin.bytesRead >= 16 * 1024) break;
+      last = origin.bytesRead;
+    }
+    expect(target.writableLength).toBeGreaterThan(0);
+    // Another writer's bytes, queued behind the lent write (too many to leave at once).
+    const extra = Buffer.alloc(4 * 2 ** 20, 0x78);
+    target.write(extra);
+    let received = 0;
+    const all = BYTES + extra.length;
+    const done = new Promise<void>((resolve) => {
+      peer.on('data', (data: Buffer) => {
+        received += data.length;
+        if (received >= all) resolve();
+      });
+    });
+    peer.resume();
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 8_000))]);
+    expect(received).toBe(all);
+  } finally {
+    reader.release();
+    origin.destroy();
+    target.destroy();
+    for (const socket of peers) socket.destroy();
+    sink.close();
+  }
 });

@@ -9,8 +9,8 @@
 //   is free again as soon as the callback returns. Quiet tunnels read here; they pin nothing.
 // - a buffer of the tunnel's own, taken from a small pool once a read shows bytes queued (a read of
 //   at least BULK_READ bytes). Its bytes are written without a copy. A write that does not complete
-//   at once keeps referring to it, so the buffer is lent to that write: reading stops until the
-//   client socket has written everything (its write callback with nothing left queued), then the
+//   at once keeps referring to it, so the buffer is lent to that write: reading stops until that
+//   write's callback (and the client socket's 'drain', if a later write asked for one), then the
 //   next read may reuse it. A short read (the backlog is drained) gives the buffer back to the
 //   pool, and at most MAX_OWNED buffers exist at a time: past that, reads stay on the shared path.
 //   So idle tunnels do not each pin 64 KiB: the most this costs is MAX_OWNED * 64 KiB in total.
@@ -123,9 +123,15 @@ export class OriginReader {
   #afterOwnWrite = (error?: Error | null): void => {
     if (!this.#lent) return;
     const target = this.#target;
-    if (error || target === null || target.writableLength > 0) return;
+    if (error || target === null) return;
+    // This write was the last to refer to the own buffer: it is free. Bytes still queued are
+    // later writes to the client (another writer's), not the buffer's: reading waits for their
+    // 'drain' only if one of them asked for it (a write that returned false); with none asked, no
+    // 'drain' would come, so reading resumes now. Before, bytes still queued here stopped the
+    // tunnel for good: nothing resumed it.
     this.#lent = false;
-    this.#socket?.resume();
+    if (target.writableNeedDrain) this.#waitForDrain();
+    else this.#socket?.resume();
   };
 
   #waitForDrain(): void {

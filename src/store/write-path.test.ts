@@ -1,7 +1,7 @@
 // The write side of the DuckDB and JSONL stores: each record is encoded in append() (its JSONL line,
 // its DuckDB row values) and a batch is written from those, DuckDB's in slices between which the
 // event loop runs. Odd strings must still be stored, and a record changed after append() must not be.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -72,5 +72,34 @@ describe.each(['duckdb', 'jsonl'] as const)('%s store', (kind) => {
     expect(page.flows).toHaveLength(1);
     expect(page.flows[0]?.host).toBe('before.example');
     expect(page.flows[0]?.bytesUp).toBe(1);
+  });
+});
+
+describe('jsonl store: lines encoded into shared blocks', () => {
+  test('records across many blocks, and one longer than a block, are stored whole and in order', async () => {
+    const store = await openFlowStore({
+      kind: 'jsonl',
+      path: join(dir, 'flows.jsonl'),
+      flushIntervalMs: 60_000,
+    });
+    const hosts: string[] = [];
+    for (let i = 0; i < 1200; i++) {
+      const host = `h${i}-${'é😀§'.repeat(i % 40)}.example`;
+      hosts.push(host);
+      store.append({ ...flow(host, 1000 + i), reason: `${'r'.repeat(i % 900)} § ${i}` });
+      if (i === 600) {
+        hosts.push('big.example');
+        store.append({ ...flow('big.example', 1000 + i), reason: '→'.repeat(300_000) });
+      }
+      if (i % 500 === 0) await store.flush();
+    }
+    await store.close();
+    const stored = readFileSync(join(dir, 'flows.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { host: string; reason: string });
+    expect(stored.map((record) => record.host)).toEqual(hosts);
+    expect(stored.find((record) => record.host === 'big.example')?.reason).toBe('→'.repeat(300_000));
+    expect(stored.find((record) => record.host.startsWith('h77-'))?.reason).toBe(`${'r'.repeat(77)} § 77`);
   });
 });

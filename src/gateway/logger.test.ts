@@ -1,0 +1,180 @@
+// The gateway log's blocks: every line reaches the destination byte for byte and in order, in
+// blocks of LOG_BLOCK_BYTES, within LOG_FLUSH_MS, on flush and at exit; bytes handed over are never
+// overwritten afterwards (the destination may still hold them while an earlier write is in flight).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { packageRoot } from '../catalog/load.js';
+import { needPeers } from '../testing/peers.js';
+import { createGatewayLogger, LOG_BLOCK_BYTES, LOG_FLUSH_MS, LogBlocks, logFlow } from './logger.js';
+
+/** Keeps every buffer it is given, as sonic-boom does while a write is in flight. */
+class HoldingSink {
+  readonly held: (Buffer | string)[] = [];
+  write(data: Buffer | string): boolean {
+    this.held.push(data);
+    return true;
+  }
+  flush(callback?: (error?: Error) => void): void {
+    callback?.();
+  }
+  flushSync(): void {}
+  text(): string {
+    return this.held.map((part) => part.toString()).join('');
+  }
+}
+
+const opened: LogBlocks[] = [];
+function blocks(sink: HoldingSink): LogBlocks {
+  const made = new LogBlocks(2, sink);
+  opened.push(made);
+  return made;
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pw-logger-'));
+});
+afterEach(() => {
+  for (const made of opened.splice(0)) made.end();
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('LogBlocks', () => {
+  test('every line arrives as written, in order, across blocks, with non-ASCII and an oversized line', () => {
+    const sink = new HoldingSink();
+    const log = blocks(sink);
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      lines.push(`{"n":${i},"reason":"seed § SaaS → ${'é😀'.repeat(i % 50)} ${'x'.repeat(i % 700)}"}\n`);
+    }
+    lines.splice(1500, 0, `{"big":"${'§'.repeat(200_000)}"}\n`);
+    for (const line of lines) log.write(line);
+    log.flush();
+    expect(sink.text()).toBe(lines.join(''));
+  });
+
+  test('bytes handed over are never overwritten by later lines', () => {
+    const sink = new HoldingSink();
+    const log = blocks(sink);
+    const expected: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const line = `{"line":${i},"pad":"${'p'.repeat(i % 900)}"}\n`;
+      log.write(line);
+      expected.push(line);
+    }
+    log.flush();
+    // Decoded only now, after every later write: a reused range would show another line's bytes.
+    const handed = sink.held.map((part) => part.toString('utf8'));
+    expect(handed.join('')).toBe(expected.join(''));
+  });
+
+  test('lines are handed over in blocks of LOG_BLOCK_BYTES, not one write per line', () => {
+    const sink = new HoldingSink();
+    const log = blocks(sink);
+    const line = `${'a'.repeat(999)}\n`;
+    for (let i = 0; i < 100; i++) log.write(line);
+    expect(sink.held.length).toBeGreaterThan(0);
+    expect(sink.held.length).toBeLessThanOrEqual(Math.ceil((100 * line.length) / LOG_BLOCK_BYTES));
+    for (const part of sink.held) expect(part.length).toBeGreaterThanOrEqual(LOG_BLOCK_BYTES);
+  });
+
+  test('a lone line is handed over within LOG_FLUSH_MS', () => {
+    vi.useFakeTimers();
+    const sink = new HoldingSink();
+    const log = blocks(sink);
+    log.write('{"msg":"lone"}\n');
+    expect(sink.held).toEqual([]);
+    vi.advanceTimersByTime(LOG_FLUSH_MS);
+    expect(sink.text()).toBe('{"msg":"lone"}\n');
+  });
+
+  test('pino lines through LogBlocks are the lines pino writes', () => {
+    const sink = new HoldingSink();
+    const logger = pino({ timestamp: false, base: null }, blocks(sink));
+    logger.info({ host: 'api.powerbi.com', reason: 'seed § SaaS' }, 'flow');
+    logger.warn('second');
+    logger.flush();
+    expect(
+      sink
+        .text()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { level: 30, host: 'api.powerbi.com', reason: 'seed § SaaS', msg: 'flow' },
+      { level: 40, msg: 'second' },
+    ]);
+  });
+});
+
+describe('logFlow', () => {
+  test("writes the line logger.info(record, 'flow') writes", async () => {
+    const file = join(dir, 'gateway.log');
+    const logger = createGatewayLogger({ level: 'info', file });
+    const record = {
+      start: 1,
+      host: 'api.powerbi.com',
+      sni: null,
+      origin: { kind: 'gateway' },
+      skipped: undefined,
+      reason: 'seed § SaaS "quoted" \\ and a backslash',
+      bytesUp: 75,
+    };
+    logger.info(record, 'flow');
+    logFlow(logger, record);
+    await new Promise<void>((resolve, reject) =>
+      logger.flush((error) => (error ? reject(error) : resolve())),
+    );
+    const [byPino, direct, ...rest] = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rest).toEqual([]);
+    expect(typeof direct?.time).toBe('string');
+    expect(Object.keys(direct ?? {})).toEqual(Object.keys(byPino ?? {}));
+    expect({ ...direct, time: 0 }).toEqual({ ...byPino, time: 0 });
+  });
+
+  test('a lone surrogate is kept as an escape, not replaced', async () => {
+    const file = join(dir, 'gateway.log');
+    const logger = createGatewayLogger({ level: 'info', file });
+    logFlow(logger, { host: 'a\ud800b' });
+    await new Promise<void>((resolve, reject) =>
+      logger.flush((error) => (error ? reject(error) : resolve())),
+    );
+    expect(JSON.parse(readFileSync(file, 'utf8')).host).toBe('a\ud800b');
+  });
+
+  test('a logger of its own (not createGatewayLogger) gets logger.info', () => {
+    const sink = new HoldingSink();
+    const logger = pino({ timestamp: false, base: null }, sink);
+    logFlow(logger, { host: 'h' });
+    expect(JSON.parse(sink.text())).toEqual({ level: 30, host: 'h', msg: 'flow' });
+  });
+});
+
+describe.skipIf(!needPeers('build'))('the gateway log at exit', () => {
+  test('lines still in the block are in the file after process.exit()', async () => {
+    const file = join(dir, 'gateway.log');
+    const module = join(packageRoot(), 'dist', 'src', 'gateway', 'logger.js');
+    const script = [
+      `const { createGatewayLogger } = await import(${JSON.stringify(module)});`,
+      `const logger = createGatewayLogger({ level: 'info', file: ${JSON.stringify(file)} });`,
+      'await new Promise((resolve) => setTimeout(resolve, 100));',
+      'for (let i = 0; i < 25; i++) logger.info({ i }, "flow");',
+      'process.exit(0);',
+    ].join('\n');
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    const numbers = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { i: number }).i);
+    expect(numbers).toEqual(Array.from({ length: 25 }, (_, i) => i));
+  });
+});
