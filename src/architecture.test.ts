@@ -33,7 +33,12 @@ const layers: Layer[] = [
     job: 'small shared helpers (located YAML, listen addresses, seeded random)',
     imports: ['errors.ts'],
   },
-  { folder: 'match', job: 'host-pattern and CIDR matchers, pure', imports: ['errors.ts', 'util'] },
+  {
+    folder: 'match',
+    job: 'host-pattern and CIDR matchers, pure',
+    imports: ['errors.ts', 'util'],
+    testImports: ['catalog'],
+  },
   {
     folder: 'catalog',
     job: 'rule model, schema, loading, merge, docs',
