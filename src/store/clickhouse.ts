@@ -171,15 +171,29 @@ export class ClickHouseFlowTable {
     await this.client.command({ query: sql });
   }
 
-  /**
-   * Creates the database and a single-server table with its rollup when missing (a Distributed one
-   * is the operator's). The rollup of a table created here covers it from the first row; one that
-   * held rows before needs `pathwarden store rollup` (backfillRollup) before readers use it.
-   */
+  /** Creates the database and a single-server table when missing (a Distributed one is the operator's). */
   async create(): Promise<void> {
     await this.command(`CREATE DATABASE IF NOT EXISTS ${this.database}`);
     await this.command(mergeTreeDdl(this.database, this.table));
+  }
+
+  /**
+   * Creates the rollup of a single-server table when missing (its tables and views). The rollup of
+   * a table created with it covers it from the first row; one that held rows before needs a backfill
+   * (backfillRollup, `pathwarden store rollup`) before readers use it.
+   */
+  async createRollup(): Promise<boolean> {
+    if (!(await this.holdsRows())) return false;
     for (const statement of rollupDdl(this.database, this.table)) await this.command(statement);
+    return true;
+  }
+
+  /** Whether the table is a MergeTree (it holds the rows), not a Distributed table over shards. */
+  async holdsRows(): Promise<boolean> {
+    const [row] = await this.rows(
+      `SELECT engine FROM system.tables WHERE database = ${sqlString(this.database)} AND name = ${sqlString(this.table)}`,
+    );
+    return String(row?.[0] ?? '').endsWith('MergeTree');
   }
 
   /**
@@ -537,7 +551,7 @@ export async function openClickHouseFlowStore(
     await prepareTable(table, config);
     ready = true;
     lastId = Math.max(await table.lastId(gateway), spool.lastId);
-    if (config.createTables) await backfillAtOpen(table, options);
+    if (config.createTables && (await table.holdsRows())) await backfillAtOpen(table, options);
   } catch (error) {
     if (error instanceof PathwardenError || isServerError(error)) {
       await table.close();
@@ -592,6 +606,7 @@ async function prepareTable(table: ClickHouseFlowTable, config: ClickHouseStoreC
   if (mismatch !== undefined) {
     throw openError(config, `the table has other columns than this pathwarden writes (found: ${mismatch})`);
   }
+  if (config.createTables) await table.createRollup();
 }
 
 export class ClickHouseFlowStore extends BufferedFlowStore {
