@@ -7,7 +7,7 @@
 // rollup", for the reasoning behind the backfill's boundary.
 import { PathwardenError } from '../errors.js';
 import { type ColumnValue, flowPathSql, noneKey } from './columns.js';
-import { minuteMs } from './duckdb-rollup.js';
+import { exceptionsPageQuery, minuteMs } from './duckdb-rollup.js';
 import { type FlowCondition, groupNameSql, type NormalizedStatsRange } from './query.js';
 
 /** What a rollup row holds: statistics, exception groups, or the marker a finished backfill leaves. */
@@ -392,22 +392,15 @@ export function exceptionGroupSources(
   rollup: string,
   where: Where,
 ): string | undefined {
-  const isExceptions = (condition: FlowCondition) =>
-    condition.kind === 'in' &&
-    condition.column === 'verdict' &&
-    condition.values.length === 1 &&
-    condition.values[0] === 'exception';
-  const isGateway = (condition: FlowCondition) => condition.kind === 'in' && condition.column === 'gateway';
-  if (conditions.filter(isExceptions).length !== 1) return undefined;
-  if (!conditions.every((c) => isExceptions(c) || isGateway(c) || c.kind === 'time')) return undefined;
-  const time = conditions.find((condition) => condition.kind === 'time');
+  const page = exceptionsPageQuery(conditions);
+  if (page === undefined) return undefined;
   return rollupParts(
-    { from: time?.from, to: time?.to },
+    page,
     (minutes) =>
       `SELECT if(rule_null = 1, NULL, rule_key) AS r, if(name_null = 1, NULL, name_key) AS n,
               sumMerge(flows) AS f, sumMerge(up) AS u, sumMerge(down) AS d,
               if(maxMerge(last_start) = ${noStart}, NULL, maxMerge(last_start)) AS s
-       FROM ${rollup}${where(conditions.filter(isGateway), [`kind = ${rollupKind.exceptions}`, ...minutes])}
+       FROM ${rollup}${where(page.gateways, [`kind = ${rollupKind.exceptions}`, ...minutes])}
        GROUP BY rule_key, rule_null, name_key, name_null`,
     (extra) =>
       `SELECT rule_id AS r, ${groupNameSql} AS n, toUInt64(1) AS f, ifNull(bytes_up, toInt64(0)) AS u,

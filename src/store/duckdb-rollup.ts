@@ -169,6 +169,25 @@ export function statisticsSources(
 }
 
 /**
+ * What the Exceptions page asks: `verdict=exception`, optionally gateways and a time range. Its
+ * gateway conditions and range, or undefined for any other query (both stores' rollups use it).
+ */
+export function exceptionsPageQuery(
+  conditions: readonly FlowCondition[],
+): { gateways: FlowCondition[]; from: number | undefined; to: number | undefined } | undefined {
+  const isExceptions = (condition: FlowCondition) =>
+    condition.kind === 'in' &&
+    condition.column === 'verdict' &&
+    condition.values.length === 1 &&
+    condition.values[0] === 'exception';
+  const isGateway = (condition: FlowCondition) => condition.kind === 'in' && condition.column === 'gateway';
+  if (conditions.filter(isExceptions).length !== 1) return undefined;
+  if (!conditions.every((c) => isExceptions(c) || isGateway(c) || c.kind === 'time')) return undefined;
+  const time = conditions.find((condition) => condition.kind === 'time');
+  return { gateways: conditions.filter(isGateway), from: time?.from, to: time?.to };
+}
+
+/**
  * Rows for groups() per rule and destination with columns (rule_id, name, flows, up, down,
  * last_start), when the query is what the Exceptions page asks: `verdict=exception`, optionally one
  * gateway and a time range. Undefined for any other query (or a range without a whole minute).
@@ -180,24 +199,17 @@ export function exceptionGroupSources(
   where: Where,
   params: DuckDBValue[],
 ): string | undefined {
-  const isExceptions = (condition: FlowCondition) =>
-    condition.kind === 'in' &&
-    condition.column === 'verdict' &&
-    condition.values.length === 1 &&
-    condition.values[0] === 'exception';
-  const isGateway = (condition: FlowCondition) => condition.kind === 'in' && condition.column === 'gateway';
-  if (conditions.filter(isExceptions).length !== 1) return undefined;
-  if (!conditions.every((c) => isExceptions(c) || isGateway(c) || c.kind === 'time')) return undefined;
-  const time = conditions.find((condition) => condition.kind === 'time');
+  const page = exceptionsPageQuery(conditions);
+  if (page === undefined) return undefined;
   return rollupParts(
-    { from: time?.from, to: time?.to },
+    page,
     rolledUp,
     params,
     (minutes) =>
       `SELECT CASE WHEN rule_null THEN NULL ELSE rule_id END AS rule_id,
               CASE WHEN name_null THEN NULL ELSE name END AS name,
               flows, bytes_up AS up, bytes_down AS down, last_start
-       FROM ${exceptionsTable}${where(conditions.filter(isGateway), minutes)}`,
+       FROM ${exceptionsTable}${where(page.gateways, minutes)}`,
     (extra) =>
       `SELECT rule_id, ${groupNameSql} AS name, 1 AS flows, coalesce(bytes_up, 0)::DOUBLE AS up,
               coalesce(bytes_down, 0)::DOUBLE AS down, start_ms AS last_start
