@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { runCli } from '../cli/program.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { needPeers } from '../testing/peers.js';
 import {
@@ -279,6 +281,35 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
     a.flowTable.forgetRollupCoverage();
     expect(await compareWithRaw(a)).toBe(fullyRolled);
   }, 60_000);
+
+  test('`pathwarden store rollup` backfills a table once, and says so when run again', async () => {
+    const database = `pw_rollup_${++tables}`;
+    await server.query(`CREATE DATABASE ${database}`);
+    await server.query(mergeTreeDdl(database, 'flows'));
+    const a = await open('a', { database, createTables: false });
+    await append(a, randomFlows(12, 700));
+    const rollup = async () => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      stdout.on('data', (chunk) => {
+        out += chunk;
+      });
+      stderr.on('data', (chunk) => {
+        out += chunk;
+      });
+      const target = `clickhouse://127.0.0.1:${server.httpPort}/${database}`;
+      const code = await runCli(['store', 'rollup', target], { stdin: new PassThrough(), stdout, stderr });
+      return { code, out };
+    };
+    expect(await rollup()).toEqual({
+      code: 0,
+      out: `${database}.flows: 700 flows of 1 gateways folded into the rollup; readers use it now\n`,
+    });
+    expect((await rollup()).out).toContain('covers the table already');
+    a.flowTable.forgetRollupCoverage();
+    expect(await compareWithRaw(a)).toBe(fullyRolled);
+  });
 
   test('a rollup without its marker, or dropped, is not read: the raw rows answer', async () => {
     const database = `pw_rollup_${++tables}`;
