@@ -289,15 +289,13 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
     const a = await open('a', { database, createTables: false });
     await append(a, randomFlows(12, 700));
     const rollup = async () => {
+      // One sink for stdout and stderr: what the command says, whichever stream it uses.
       const stdout = new PassThrough();
-      const stderr = new PassThrough();
       let out = '';
       stdout.on('data', (chunk) => {
         out += chunk;
       });
-      stderr.on('data', (chunk) => {
-        out += chunk;
-      });
+      const stderr = stdout;
       const target = `clickhouse://127.0.0.1:${server.httpPort}/${database}`;
       const code = await runCli(['store', 'rollup', target], { stdin: new PassThrough(), stdout, stderr });
       return { code, out };

@@ -7,7 +7,7 @@
 // rollup", for the reasoning behind the backfill's boundary.
 import { PathwardenError } from '../errors.js';
 import { type ColumnValue, flowPathSql, noneKey } from './columns.js';
-import { exceptionsPageQuery, minuteMs } from './duckdb-rollup.js';
+import { exceptionsPageQuery, minuteMs, wholeMinutes } from './duckdb-rollup.js';
 import { type FlowCondition, groupNameSql, type NormalizedStatsRange } from './query.js';
 
 /** What a rollup row holds: statistics, exception groups, or the marker a finished backfill leaves. */
@@ -344,9 +344,9 @@ function rollupParts(
   rolled: (minutes: string[]) => string,
   raw: (extra: string) => string,
 ): string | undefined {
-  const fromMinute = range.from === undefined ? undefined : Math.ceil(range.from / minuteMs) * minuteMs;
-  const toMinute = range.to === undefined ? undefined : Math.floor(range.to / minuteMs) * minuteMs;
-  if (fromMinute !== undefined && toMinute !== undefined && fromMinute >= toMinute) return undefined;
+  const whole = wholeMinutes(range);
+  if (whole === undefined) return undefined;
+  const { fromMinute, toMinute } = whole;
   const minutes: string[] = [];
   if (fromMinute !== undefined || toMinute !== undefined) minutes.push(`minute != ${noTimeMinute}`);
   if (fromMinute !== undefined) minutes.push(`minute >= ${fromMinute}`);

@@ -105,6 +105,20 @@ export async function lastRolledUpId(connection: DuckDBConnection): Promise<numb
 }
 
 /**
+ * The whole minutes of a time range [from, to): the first minute start at or after `from` and the
+ * last minute end at or before `to` (undefined bounds stay open). Undefined when no whole minute fits.
+ */
+export function wholeMinutes(range: {
+  from: number | undefined;
+  to: number | undefined;
+}): { fromMinute: number | undefined; toMinute: number | undefined } | undefined {
+  const fromMinute = range.from === undefined ? undefined : Math.ceil(range.from / minuteMs) * minuteMs;
+  const toMinute = range.to === undefined ? undefined : Math.floor(range.to / minuteMs) * minuteMs;
+  if (fromMinute !== undefined && toMinute !== undefined && fromMinute >= toMinute) return undefined;
+  return { fromMinute, toMinute };
+}
+
+/**
  * The rows a rollup read is made of, as UNION ALL parts, for conditions with a time range
  * [from, to): the rollup's whole minutes inside the range (`rolled`: its SELECT for extra conditions
  * on `minute`), as of the refresh that stored `rolledUp`; raw flows stored after it (`id > rolledUp`)
@@ -119,9 +133,9 @@ function rollupParts(
   rolled: (minutes: string[]) => string,
   raw: (extra: string) => string,
 ): string | undefined {
-  const fromMinute = range.from === undefined ? undefined : Math.ceil(range.from / minuteMs) * minuteMs;
-  const toMinute = range.to === undefined ? undefined : Math.floor(range.to / minuteMs) * minuteMs;
-  if (fromMinute !== undefined && toMinute !== undefined && fromMinute >= toMinute) return undefined;
+  const whole = wholeMinutes(range);
+  if (whole === undefined) return undefined;
+  const { fromMinute, toMinute } = whole;
   const value = (number: number) => {
     params.push(number);
     return `$${params.length}::BIGINT`;
