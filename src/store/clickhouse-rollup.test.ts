@@ -179,6 +179,16 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
 
   const number = async (sql: string) => Number(await server.query(sql));
 
+  /** A one-server flow table as a version before the rollup made it, with `count` flows of `a`. */
+  const tableBeforeRollup = async (seed: number, count: number) => {
+    const database = `pw_rollup_${++tables}`;
+    await server.query(`CREATE DATABASE ${database}`);
+    await server.query(mergeTreeDdl(database, 'flows'));
+    const a = await open('a', { database, createTables: false });
+    await append(a, randomFlows(seed, count));
+    return { database, a };
+  };
+
   test('one server: a table the store creates is covered from its first row, and every answer equals the raw scan', async () => {
     const database = `pw_rollup_${++tables}`;
     const a = await open('a', { database });
@@ -260,11 +270,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
   }, 120_000);
 
   test('an insert that started before the views and runs on is waited for: its rows are counted once', async () => {
-    const database = `pw_rollup_${++tables}`;
-    await server.query(`CREATE DATABASE ${database}`);
-    await server.query(mergeTreeDdl(database, 'flows'));
-    const a = await open('a', { database, createTables: false });
-    await append(a, randomFlows(10, 500));
+    const { database, a } = await tableBeforeRollup(10, 500);
     // A slow insert (about 2 s): it starts before the views exist, so none of its rows reach them.
     const slow = server.query(
       `INSERT INTO ${database}.flows (gateway, id, event_time, time_ms, verdict)
@@ -283,11 +289,7 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
   }, 60_000);
 
   test('`pathwarden store rollup` backfills a table once, and says so when run again', async () => {
-    const database = `pw_rollup_${++tables}`;
-    await server.query(`CREATE DATABASE ${database}`);
-    await server.query(mergeTreeDdl(database, 'flows'));
-    const a = await open('a', { database, createTables: false });
-    await append(a, randomFlows(12, 700));
+    const { database, a } = await tableBeforeRollup(12, 700);
     const rollup = async () => {
       // One sink for stdout and stderr: what the command says, whichever stream it uses.
       const stdout = new PassThrough();
