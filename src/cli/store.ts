@@ -1,7 +1,13 @@
 // `pathwarden store schema clickhouse`: prints the DDL of the ClickHouse flow table, for one server
-// or for a cluster of shards behind a Distributed table (docs/scale-out.md).
+// or for a cluster of shards behind a Distributed table; `pathwarden store rollup`: backfills the
+// per-minute rollup of one MergeTree flow table (docs/scale-out.md).
 import { Command, InvalidArgumentError } from 'commander';
+import { isPathwardenError } from '../errors.js';
+import { queryFailure } from '../store/buffer.js';
+import { ClickHouseFlowTable } from '../store/clickhouse.js';
+import { backfillRollup } from '../store/clickhouse-rollup.js';
 import { formatClickHouseSchema } from '../store/clickhouse-schema.js';
+import { parseClickHouseTarget } from '../store/target.js';
 import { type CliIo, write } from './io.js';
 
 interface SchemaOptions {
@@ -19,6 +25,13 @@ function wholeDays(value: string): number {
   if (!Number.isSafeInteger(days) || days < 1)
     throw new InvalidArgumentError('expected a whole number of days >= 1');
   return days;
+}
+
+function wholeSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isSafeInteger(seconds) || seconds < 0)
+    throw new InvalidArgumentError('expected a whole number of seconds >= 0');
+  return seconds;
 }
 
 export function storeCommand(io: CliIo, _setExit: (code: number) => void): Command {
@@ -67,5 +80,48 @@ Examples:
       }),
   );
   store.addCommand(schema);
+  store.addCommand(
+    new Command('rollup')
+      .description(
+        'fold the flows stored before the per-minute rollup existed into it (once; safe to run again)',
+      )
+      .argument(
+        '<target>',
+        'clickhouse://HOST:PORT/DATABASE[?table=flows]: the MergeTree table that holds the rows',
+      )
+      .option(
+        '--wait-seconds <n>',
+        'how long to wait for inserts that started before the rollup',
+        wholeSeconds,
+        600,
+      )
+      .addHelpText(
+        'after',
+        `
+Run it on one server's table, or on each shard's local table of a cluster (every replica).
+Examples:
+  pathwarden store rollup clickhouse://127.0.0.1:8123/pathwarden
+  pathwarden store rollup 'clickhouse://shard1:8123/pathwarden?table=flows_local'`,
+      )
+      .action(async (target: string, options: { waitSeconds: number }) => {
+        const config = parseClickHouseTarget(target, '');
+        const table = new ClickHouseFlowTable(config);
+        try {
+          const result = await backfillRollup(table, { waitMs: options.waitSeconds * 1000 }).catch(
+            (error: unknown) => {
+              throw isPathwardenError(error) ? error : queryFailure('rollup backfill failed', error);
+            },
+          );
+          await write(
+            io.stdout,
+            result.status === 'covered'
+              ? `${table.qualified}: the rollup covers the table already; nothing to do\n`
+              : `${table.qualified}: ${result.rows} flows of ${result.gateways} gateways folded into the rollup; readers use it now\n`,
+          );
+        } finally {
+          await table.close();
+        }
+      }),
+  );
   return store;
 }

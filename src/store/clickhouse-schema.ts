@@ -2,6 +2,7 @@
 // are the shared flow columns plus `event_time` (a DateTime for partitions and the sort key); the SQL
 // is kept to what ClickHouse 18.16 (Debian 12's package) and current releases both accept.
 import { PathwardenError } from '../errors.js';
+import { distributedRollupDdl, rollupDdl } from './clickhouse-rollup.js';
 import { flowColumns } from './columns.js';
 
 export interface ClickHouseColumn {
@@ -109,6 +110,7 @@ export function clickhouseSchema(options: ClickHouseSchemaOptions): ClickHouseSc
       shardStatements: [
         `CREATE DATABASE IF NOT EXISTS ${database}`,
         mergeTreeDdl(database, table, options.ttlDays),
+        ...rollupDdl(database, table, options.ttlDays),
       ],
       entryStatements: [],
     };
@@ -132,11 +134,13 @@ export function clickhouseSchema(options: ClickHouseSchemaOptions): ClickHouseSc
     shardStatements: [
       ...(localDatabase === '' ? [] : [`CREATE DATABASE IF NOT EXISTS ${localDatabase}`]),
       mergeTreeDdl(localDatabase, localTable, options.ttlDays),
+      ...rollupDdl(localDatabase, localTable, options.ttlDays),
     ],
     entryStatements: [
       `CREATE DATABASE IF NOT EXISTS ${database}`,
       `CREATE TABLE IF NOT EXISTS ${database}.${table} (\n${columnList()}\n)
 ENGINE = Distributed(${cluster}, ${quote(localDatabase)}, ${quote(localTable)}, ${shardingKey})`,
+      distributedRollupDdl(database, table, cluster, localDatabase, localTable),
     ],
   };
 }
@@ -152,8 +156,16 @@ export function formatClickHouseSchema(options: ClickHouseSchemaOptions): string
           '-- TTL needs ClickHouse 19.6 or later; on older servers drop old partitions instead',
           "-- (ALTER TABLE ... DROP PARTITION 'YYYY-MM-DD').",
         ];
+  const rollupNote = [
+    '-- The per-minute rollup (<table>_minute, filled by materialized views at insert time) is used by',
+    '-- readers once `pathwarden store rollup` has run on the table that holds the rows (each shard).',
+  ];
   if (options.cluster === undefined) {
-    lines.push('-- One ClickHouse server: the table gateways insert into and dashboards read.', ...ttlNote);
+    lines.push(
+      '-- One ClickHouse server: the table gateways insert into and dashboards read.',
+      ...ttlNote,
+      ...rollupNote,
+    );
     lines.push(...schema.shardStatements.map((statement) => `${statement};`));
   } else {
     lines.push(
@@ -162,6 +174,7 @@ export function formatClickHouseSchema(options: ClickHouseSchemaOptions): string
         ? ['--    Run it in the database each replica names as <default_database> in <remote_servers>.']
         : []),
       ...ttlNote,
+      ...rollupNote,
       ...schema.shardStatements.map((statement) => `${statement};`),
       '',
       '-- 2. On every server gateways and dashboards connect to: the Distributed table over the shards.',

@@ -14,9 +14,18 @@ import {
   queryFailure,
   StoreIoError,
 } from './buffer.js';
+import {
+  backfillRollup,
+  exceptionGroupSources,
+  rollupCovers,
+  rollupDdl,
+  rollupNames,
+  statisticsSources,
+} from './clickhouse-rollup.js';
 import { insertRowsOf, maxDateTime, nativeChunks } from './clickhouse-rows.js';
 import { checkIdentifier, clickhouseColumns, mergeTreeDdl } from './clickhouse-schema.js';
 import { type ColumnValue, flowPathSql, noneKey, storedColumns, storedFlowFromValues } from './columns.js';
+import { minuteMs } from './duckdb-rollup.js';
 import {
   afterSql,
   chooseBucketMs,
@@ -127,11 +136,19 @@ export class ClickHouseFlowTable {
   readonly database: string;
   readonly table: string;
   readonly qualified: string;
+  /** The per-minute rollup beside the table (clickhouse-rollup.ts): a MergeTree, or a Distributed one. */
+  readonly rollup: string;
+  /** Statistics and exception groups read the rollup where it is exact (false: always raw rows). */
+  useRollup = true;
+  /** Statistics and groups answered from the rollup so far (tests and benchmarks read it). */
+  rollupReads = 0;
+  #coverage: { covered: boolean; at: number } | undefined;
 
   constructor(config: Pick<ClickHouseStoreConfig, 'url' | 'database' | 'table' | 'requestTimeoutMs'>) {
     this.database = checkIdentifier('database', config.database);
     this.table = checkIdentifier('table', config.table);
     this.qualified = `${this.database}.${this.table}`;
+    this.rollup = `${this.database}.${rollupNames(this.table).rollup}`;
     this.client = createClient({
       url: config.url,
       request_timeout: config.requestTimeoutMs ?? 30_000,
@@ -158,6 +175,62 @@ export class ClickHouseFlowTable {
   async create(): Promise<void> {
     await this.command(`CREATE DATABASE IF NOT EXISTS ${this.database}`);
     await this.command(mergeTreeDdl(this.database, this.table));
+  }
+
+  /**
+   * Creates the rollup of a single-server table when missing (its tables and views). The rollup of
+   * a table created with it covers it from the first row; one that held rows before needs a backfill
+   * (backfillRollup, `pathwarden store rollup`) before readers use it.
+   */
+  async createRollup(): Promise<boolean> {
+    if (!(await this.holdsRows())) return false;
+    for (const statement of rollupDdl(this.database, this.table)) await this.command(statement);
+    return true;
+  }
+
+  /** Whether the table is a MergeTree (it holds the rows), not a Distributed table over shards. */
+  async holdsRows(): Promise<boolean> {
+    const [row] = await this.rows(
+      `SELECT engine FROM system.tables WHERE database = ${sqlString(this.database)} AND name = ${sqlString(this.table)}`,
+    );
+    return String(row?.[0] ?? '').endsWith('MergeTree');
+  }
+
+  /**
+   * Whether every shard's rollup holds a backfill marker. Asked again after a second while not
+   * covered and after a minute while covered (a rollup dropped meanwhile fails a read, which then
+   * asks at once: see #fromRollup).
+   */
+  async rollupCovers(now = Date.now()): Promise<boolean> {
+    const coverage = this.#coverage;
+    if (coverage !== undefined && now - coverage.at < (coverage.covered ? 60_000 : 1000))
+      return coverage.covered;
+    const covered = await rollupCovers(this);
+    this.#coverage = { covered, at: now };
+    return covered;
+  }
+
+  /** Forgets the cached coverage (the next read asks the server). */
+  forgetRollupCoverage(): void {
+    this.#coverage = undefined;
+  }
+
+  /**
+   * Runs a rollup read when the rollup may be used; undefined (read the raw rows instead) when it
+   * may not, or when the read says the rollup is gone.
+   */
+  async #fromRollup<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
+    if (!this.useRollup || !(await this.rollupCovers())) return undefined;
+    try {
+      const result = await read();
+      if (result !== undefined) this.rollupReads++;
+      return result;
+    } catch (error) {
+      // UNKNOWN_TABLE: the rollup was dropped since coverage was checked.
+      if (serverErrorCode(error) !== '60') throw error;
+      this.forgetRollupCoverage();
+      return undefined;
+    }
   }
 
   /** Undefined when the table has pathwarden's columns; else what it has (empty when missing). */
@@ -288,6 +361,8 @@ export class ClickHouseFlowTable {
   }
 
   async stats(range: NormalizedStatsRange): Promise<FlowStats> {
+    const rolled = await this.#fromRollup(() => this.#statsFromRollup(range));
+    if (rolled !== undefined) return rolled;
     const where = whereClause(range.conditions);
     let first = range.from ?? null;
     let last = range.to === undefined ? null : range.to - 1;
@@ -298,56 +373,120 @@ export class ClickHouseFlowTable {
       last ??= typeof max === 'number' ? max : null;
     }
     const builder = new FlowStatsBuilder(chooseBucketMs(range.bucketMs, first, last), range.series);
-    const bucket = builder.bucketMs;
-    // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here. Buckets
-    // round down (floor), also for times before 1970, as bucketStart() does.
+    // 18.16 has no GROUPING SETS: one grouping by every key, folded into the totals here.
     // Without a series (the live ticks) there is no bucket to group by: far fewer groups.
-    const bucketSql = range.series
-      ? `if(isNull(time_ms), NULL, intDiv(time_ms, ${bucket}) * ${bucket}
-                 - if(time_ms < 0 AND time_ms % ${bucket} != 0, ${bucket}, 0))`
-      : 'NULL';
-    const rows = await this.rows(
-      `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
-              gateway, ${bucketSql} AS b,
-              count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
-       FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
+    const bucketSql = range.series ? bucketOf('time_ms', builder.bucketMs) : 'NULL';
+    addStatsRows(
+      builder,
+      await this.rows(
+        `SELECT ifNull(verdict, '${noneKey}') AS v, ${flowPathSql} AS p, ifNull(outcome, '${noneKey}') AS o,
+                gateway, ${bucketSql} AS b,
+                count(), toFloat64(sum(ifNull(bytes_up, 0))), toFloat64(sum(ifNull(bytes_down, 0)))
+         FROM ${this.qualified}${where} GROUP BY v, p, o, gateway, b`,
+      ),
     );
-    for (const [verdict, path, outcome, gateway, start, flows, up, down] of rows) {
-      const count = Number(flows);
-      const bytesUp = Number(up ?? 0);
-      const bytesDown = Number(down ?? 0);
-      builder.addTotals(count, bytesUp, bytesDown);
-      builder.addVerdict(String(verdict), count);
-      builder.addPath(String(path), count, bytesUp, bytesDown);
-      builder.addOutcome(String(outcome), count);
-      builder.addGateway(String(gateway), count, bytesUp, bytesDown);
-      if (start !== null && start !== undefined)
-        builder.addPoint(Number(start), String(path), count, bytesUp + bytesDown);
+    return builder.build();
+  }
+
+  /**
+   * Statistics from the rollup's whole minutes and the raw rows of the partial minutes at the range's
+   * ends (clickhouse-rollup.ts); undefined when that cannot be exact (a series bucket that is not
+   * whole minutes, or a range without a whole minute).
+   */
+  async #statsFromRollup(range: NormalizedStatsRange): Promise<FlowStats | undefined> {
+    if (range.series && range.bucketMs !== undefined && range.bucketMs % minuteMs !== 0) return undefined;
+    const sources = statisticsSources(range, this.qualified, this.rollup, whereClause);
+    if (sources === undefined) return undefined;
+    let first = range.from ?? null;
+    let last = range.to === undefined ? null : range.to - 1;
+    if (first === null || last === null) {
+      const [bounds] = await this.rows(
+        `SELECT min(lo), max(hi), count() FROM (${sources}) WHERE isNotNull(m)`,
+      );
+      const [min, max, rows] = bounds ?? [];
+      const some = Number(rows ?? 0) > 0;
+      first ??= some ? Number(min) : null;
+      last ??= some ? Number(max) : null;
     }
+    const bucketMs = chooseBucketMs(range.bucketMs, first, last);
+    if (range.series && bucketMs % minuteMs !== 0) return undefined;
+    const builder = new FlowStatsBuilder(bucketMs, range.series);
+    addStatsRows(
+      builder,
+      await this.rows(
+        `SELECT v, p, o, g, ${range.series ? bucketOf('m', bucketMs) : 'NULL'} AS b,
+                sum(f), toFloat64(sum(u)), toFloat64(sum(d))
+         FROM (${sources}) GROUP BY v, p, o, g, b`,
+      ),
+    );
     return builder.build();
   }
 
   async groups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]> {
-    const rows = await this.rows(
-      `SELECT rule_id, ${groupNameSql} AS name, count(), toFloat64(sum(ifNull(bytes_up, 0))),
-              toFloat64(sum(ifNull(bytes_down, 0))), max(start_ms)
-       FROM ${this.qualified}${whereClause(conditions)} GROUP BY rule_id, name`,
-    );
-    return sortFlowGroups(
-      rows.map(([ruleId, host, flows, bytesUp, bytesDown, lastSeen]) => ({
-        ruleId: ruleId === null ? null : String(ruleId),
-        host: host === null ? null : String(host),
-        flows: Number(flows),
-        bytesUp: Number(bytesUp ?? 0),
-        bytesDown: Number(bytesDown ?? 0),
-        lastSeen: lastSeen === null || lastSeen === undefined ? null : Number(lastSeen),
-      })),
+    const sources = exceptionGroupSources(conditions, this.qualified, this.rollup, whereClause);
+    const rolled =
+      sources === undefined
+        ? undefined
+        : await this.#fromRollup(async () =>
+            flowGroupsOf(
+              await this.rows(
+                `SELECT r, n, sum(f), toFloat64(sum(u)), toFloat64(sum(d)), max(s)
+                 FROM (${sources}) GROUP BY r, n`,
+              ),
+            ),
+          );
+    if (rolled !== undefined) return rolled;
+    return flowGroupsOf(
+      await this.rows(
+        `SELECT rule_id, ${groupNameSql} AS name, count(), toFloat64(sum(ifNull(bytes_up, 0))),
+                toFloat64(sum(ifNull(bytes_down, 0))), max(start_ms)
+         FROM ${this.qualified}${whereClause(conditions)} GROUP BY rule_id, name`,
+      ),
     );
   }
 
   close(): Promise<void> {
     return this.client.close();
   }
+}
+
+/**
+ * The start of the bucket of `column` (ms), rounded down also before 1970 as bucketStart() does;
+ * NULL for NULL.
+ */
+function bucketOf(column: string, bucket: number): string {
+  return `if(isNull(${column}), NULL, intDiv(${column}, ${bucket}) * ${bucket}
+            - if(${column} < 0 AND ${column} % ${bucket} != 0, ${bucket}, 0))`;
+}
+
+/** Rows of (verdict, path, outcome, gateway, bucket, flows, up, down) into `builder`. */
+function addStatsRows(builder: FlowStatsBuilder, rows: readonly ColumnValue[][]): void {
+  for (const [verdict, path, outcome, gateway, start, flows, up, down] of rows) {
+    const count = Number(flows);
+    const bytesUp = Number(up ?? 0);
+    const bytesDown = Number(down ?? 0);
+    builder.addTotals(count, bytesUp, bytesDown);
+    builder.addVerdict(String(verdict), count);
+    builder.addPath(String(path), count, bytesUp, bytesDown);
+    builder.addOutcome(String(outcome), count);
+    builder.addGateway(String(gateway), count, bytesUp, bytesDown);
+    if (start !== null && start !== undefined)
+      builder.addPoint(Number(start), String(path), count, bytesUp + bytesDown);
+  }
+}
+
+/** Groups from rows of (rule_id, name, flows, up, down, last start), most flows first. */
+function flowGroupsOf(rows: readonly ColumnValue[][]): FlowGroup[] {
+  return sortFlowGroups(
+    rows.map(([ruleId, host, flows, bytesUp, bytesDown, lastSeen]) => ({
+      ruleId: ruleId === null ? null : String(ruleId),
+      host: host === null ? null : String(host),
+      flows: Number(flows),
+      bytesUp: Number(bytesUp ?? 0),
+      bytesDown: Number(bytesDown ?? 0),
+      lastSeen: lastSeen === null || lastSeen === undefined ? null : Number(lastSeen),
+    })),
+  );
 }
 
 /** The first window of event_time a page is looked for in, and the widest before reading all. */
@@ -412,6 +551,7 @@ export async function openClickHouseFlowStore(
     await prepareTable(table, config);
     ready = true;
     lastId = Math.max(await table.lastId(gateway), spool.lastId);
+    if (config.createTables && (await table.holdsRows())) await backfillAtOpen(table, options);
   } catch (error) {
     if (error instanceof PathwardenError || isServerError(error)) {
       await table.close();
@@ -435,6 +575,30 @@ export async function openClickHouseFlowStore(
   return new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
 }
 
+/**
+ * The rollup of a table this store creates is backfilled at open when it does not cover the table
+ * yet (a table from a version before the rollup: its rows are folded in once; a new one gets its
+ * marker). A failure is logged and readers keep reading the raw rows.
+ */
+async function backfillAtOpen(table: ClickHouseFlowTable, options: ClickHouseStoreOptions): Promise<void> {
+  try {
+    if (await table.rollupCovers()) return;
+    const result = await backfillRollup(table);
+    table.forgetRollupCoverage();
+    if (result.status === 'done' && result.rows > 0) {
+      options.log?.warn(
+        { code: 'PW_ERR_STORE_IO', store: 'clickhouse', rows: result.rows, gateways: result.gateways },
+        'the per-minute rollup was backfilled with the flows stored before it existed',
+      );
+    }
+  } catch (error) {
+    options.log?.warn(
+      { code: 'PW_ERR_STORE_IO', store: 'clickhouse', err: describeError(error) },
+      'the per-minute rollup could not be backfilled; statistics read the raw rows until `pathwarden store rollup` has run',
+    );
+  }
+}
+
 async function prepareTable(table: ClickHouseFlowTable, config: ClickHouseStoreConfig): Promise<void> {
   if (config.createTables) await table.create();
   const mismatch = await table.columnMismatch();
@@ -442,6 +606,7 @@ async function prepareTable(table: ClickHouseFlowTable, config: ClickHouseStoreC
   if (mismatch !== undefined) {
     throw openError(config, `the table has other columns than this pathwarden writes (found: ${mismatch})`);
   }
+  if (config.createTables) await table.createRollup();
 }
 
 export class ClickHouseFlowStore extends BufferedFlowStore {
@@ -635,6 +800,25 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
 
   #reportSpool(): void {
     this.#options.observer?.storeSpooled?.(this.spool.batches, this.spool.bytes);
+  }
+
+  /** Statistics and exception groups read the per-minute rollup where it is exact (false: raw rows). */
+  get useRollup(): boolean {
+    return this.#table.useRollup;
+  }
+
+  set useRollup(use: boolean) {
+    this.#table.useRollup = use;
+  }
+
+  /** Reads answered from the rollup so far. */
+  get rollupReads(): number {
+    return this.#table.rollupReads;
+  }
+
+  /** The flow table's SQL (tests and the backfill command use it). */
+  get flowTable(): ClickHouseFlowTable {
+    return this.#table;
   }
 
   protected readPage(query: NormalizedFlowQuery): Promise<FlowPage> {

@@ -105,6 +105,20 @@ export async function lastRolledUpId(connection: DuckDBConnection): Promise<numb
 }
 
 /**
+ * The whole minutes of a time range [from, to): the first minute start at or after `from` and the
+ * last minute end at or before `to` (undefined bounds stay open). Undefined when no whole minute fits.
+ */
+export function wholeMinutes(range: {
+  from: number | undefined;
+  to: number | undefined;
+}): { fromMinute: number | undefined; toMinute: number | undefined } | undefined {
+  const fromMinute = range.from === undefined ? undefined : Math.ceil(range.from / minuteMs) * minuteMs;
+  const toMinute = range.to === undefined ? undefined : Math.floor(range.to / minuteMs) * minuteMs;
+  if (fromMinute !== undefined && toMinute !== undefined && fromMinute >= toMinute) return undefined;
+  return { fromMinute, toMinute };
+}
+
+/**
  * The rows a rollup read is made of, as UNION ALL parts, for conditions with a time range
  * [from, to): the rollup's whole minutes inside the range (`rolled`: its SELECT for extra conditions
  * on `minute`), as of the refresh that stored `rolledUp`; raw flows stored after it (`id > rolledUp`)
@@ -119,9 +133,9 @@ function rollupParts(
   rolled: (minutes: string[]) => string,
   raw: (extra: string) => string,
 ): string | undefined {
-  const fromMinute = range.from === undefined ? undefined : Math.ceil(range.from / minuteMs) * minuteMs;
-  const toMinute = range.to === undefined ? undefined : Math.floor(range.to / minuteMs) * minuteMs;
-  if (fromMinute !== undefined && toMinute !== undefined && fromMinute >= toMinute) return undefined;
+  const whole = wholeMinutes(range);
+  if (whole === undefined) return undefined;
+  const { fromMinute, toMinute } = whole;
   const value = (number: number) => {
     params.push(number);
     return `$${params.length}::BIGINT`;
@@ -169,6 +183,25 @@ export function statisticsSources(
 }
 
 /**
+ * What the Exceptions page asks: `verdict=exception`, optionally gateways and a time range. Its
+ * gateway conditions and range, or undefined for any other query (both stores' rollups use it).
+ */
+export function exceptionsPageQuery(
+  conditions: readonly FlowCondition[],
+): { gateways: FlowCondition[]; from: number | undefined; to: number | undefined } | undefined {
+  const isExceptions = (condition: FlowCondition) =>
+    condition.kind === 'in' &&
+    condition.column === 'verdict' &&
+    condition.values.length === 1 &&
+    condition.values[0] === 'exception';
+  const isGateway = (condition: FlowCondition) => condition.kind === 'in' && condition.column === 'gateway';
+  if (conditions.filter(isExceptions).length !== 1) return undefined;
+  if (!conditions.every((c) => isExceptions(c) || isGateway(c) || c.kind === 'time')) return undefined;
+  const time = conditions.find((condition) => condition.kind === 'time');
+  return { gateways: conditions.filter(isGateway), from: time?.from, to: time?.to };
+}
+
+/**
  * Rows for groups() per rule and destination with columns (rule_id, name, flows, up, down,
  * last_start), when the query is what the Exceptions page asks: `verdict=exception`, optionally one
  * gateway and a time range. Undefined for any other query (or a range without a whole minute).
@@ -180,24 +213,17 @@ export function exceptionGroupSources(
   where: Where,
   params: DuckDBValue[],
 ): string | undefined {
-  const isExceptions = (condition: FlowCondition) =>
-    condition.kind === 'in' &&
-    condition.column === 'verdict' &&
-    condition.values.length === 1 &&
-    condition.values[0] === 'exception';
-  const isGateway = (condition: FlowCondition) => condition.kind === 'in' && condition.column === 'gateway';
-  if (conditions.filter(isExceptions).length !== 1) return undefined;
-  if (!conditions.every((c) => isExceptions(c) || isGateway(c) || c.kind === 'time')) return undefined;
-  const time = conditions.find((condition) => condition.kind === 'time');
+  const page = exceptionsPageQuery(conditions);
+  if (page === undefined) return undefined;
   return rollupParts(
-    { from: time?.from, to: time?.to },
+    page,
     rolledUp,
     params,
     (minutes) =>
       `SELECT CASE WHEN rule_null THEN NULL ELSE rule_id END AS rule_id,
               CASE WHEN name_null THEN NULL ELSE name END AS name,
               flows, bytes_up AS up, bytes_down AS down, last_start
-       FROM ${exceptionsTable}${where(conditions.filter(isGateway), minutes)}`,
+       FROM ${exceptionsTable}${where(page.gateways, minutes)}`,
     (extra) =>
       `SELECT rule_id, ${groupNameSql} AS name, 1 AS flows, coalesce(bytes_up, 0)::DOUBLE AS up,
               coalesce(bytes_down, 0)::DOUBLE AS down, start_ms AS last_start
