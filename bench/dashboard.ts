@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { createDashboardHandler } from '../src/admin/dashboard/routes.js';
 import { GatewayMetrics } from '../src/admin/metrics.js';
@@ -407,9 +408,28 @@ async function main(): Promise<void> {
   }
 }
 
+const USAGE = `usage: npm run bench:dashboard -- [options]
+  --quick   15 calls of each API call instead of 50, and no browser page loads
+  --help    this text
+The flow count is PATHWARDEN_BENCH_FLOWS (default 1000000).
+`;
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  });
+  const refused = (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    process.exitCode = 2;
+  };
+  try {
+    const { values } = parseArgs({
+      options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    });
+    if (values.help) process.stdout.write(USAGE);
+    else
+      main().catch((error: unknown) => {
+        process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.exitCode = 1;
+      });
+  } catch (error) {
+    refused(error);
+  }
 }
