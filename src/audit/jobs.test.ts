@@ -134,6 +134,46 @@ describe('audit --jobs', () => {
     expect(report.flows).toBe(1200);
   });
 
+  // Found by review: the range reader took any line starting with `#separator` for a new section
+  // (the parser only takes `#separator ` with its space), and missed a first line behind a
+  // byte-order mark; each made later ranges be read again without the `|` separator, or without
+  // #fields at all, and lose their flows. Blocks that differ only in `#open` read alike.
+  test('same report with a byte-order mark, another separator, a bare #separator line and concatenated blocks', async () => {
+    const zeek = join(dir, 'odd-headers.log');
+    const fields = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'orig_bytes'];
+    const record = (i: number) =>
+      [
+        `${1_700_000_000 + i}.5`,
+        `C${i}`,
+        `10.1.0.${i % 7}`,
+        40000 + i,
+        i % 3 ? '13.73.248.9' : '52.123.1.10',
+        443,
+        'tcp',
+        i,
+      ].join('|');
+    const block = (opened: string, from: number, count: number, bare: boolean) => [
+      '#separator \\x7c',
+      '#set_separator|,',
+      '#empty_field|(empty)',
+      '#unset_field|-',
+      '#path|conn',
+      `#open|${opened}`,
+      `#fields|${fields.join('|')}`,
+      '#types|time|string|addr|port|addr|port|enum|count',
+      ...Array.from({ length: count }, (_, k) => record(from + k)),
+      ...(bare ? ['#separator', ...Array.from({ length: count }, (_, k) => record(from + count + k))] : []),
+      `#close|${opened}`,
+    ];
+    const lines = [
+      ...block('2026-12-06-00-00-00', 0, 300, true),
+      ...block('2026-12-06-01-00-00', 600, 400, false),
+    ];
+    writeFileSync(zeek, `\ufeff${lines.join('\n')}\n`);
+    const report = JSON.parse(await compare({ inputs: [zeek] }));
+    expect(report.flows).toBe(1000);
+  });
+
   // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
   // 'exit') once left the audit waiting forever; now the audit fails and names what was not read.
   test('a worker that exits without a result fails the audit, naming its file and range', async () => {

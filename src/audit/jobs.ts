@@ -322,9 +322,10 @@ function topHeaders(head: Buffer, whole: boolean, format: IngestFormat): string[
     if (end < 0 && !whole) return null;
     let text = head.toString('utf8', from, end < 0 ? head.length : end);
     if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (from === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const kind = format.headerLine?.(text);
     if (kind === undefined) break;
-    lines = headersAfter(lines, { start: kind === 'start', lines: [text] });
+    if (kind !== 'comment') lines = headersAfter(lines, { start: kind === 'start', lines: [text] });
     if (end < 0) break;
     from = end + 1;
   }

@@ -44,11 +44,13 @@ describe('watchHeaders', () => {
       '#fields\tts\tuid',
       '3\t# not a header',
       '4\t5',
-      '#types\ttime\tstring',
+      '#types\ttime\tstring', // read by nothing: not noted
+      '#separator', // without its space the parser does not start a section: not noted
+      '#unset_field\t-',
     ].join('\n'); // the last header line has no newline
     const expected: RangeHeaders = {
       start: true,
-      lines: ['#separator \\x09', '#path\tconn', '#fields\tts\tuid', '#types\ttime\tstring'],
+      lines: ['#separator \\x09', '#path\tconn', '#fields\tts\tuid', '#unset_field\t-'],
     };
     for (let size = 1; size <= text.length + 1; size++) {
       const { headers, out } = await watch(text, size);
@@ -59,24 +61,29 @@ describe('watchHeaders', () => {
   });
 
   test('without a block start the lines add to those in force; a prelude chunk is skipped', async () => {
-    const text = '#fields\tx\n1\n#types\ty\n';
+    const text = '#fields\tx\n1\n#path\ty\n';
     for (const size of [1, 3, 64]) {
       const { headers } = await watch(`#separator \\x09\n${text}`, size, size === 64 ? 1 : 0);
       if (size === 64)
         expect(headers).toEqual({ start: false, lines: [] }); // all in the skipped chunk
-      else expect(headers).toEqual({ start: true, lines: ['#separator \\x09', '#fields\tx', '#types\ty'] });
+      else expect(headers).toEqual({ start: true, lines: ['#separator \\x09', '#fields\tx', '#path\ty'] });
     }
     const { headers } = await watch(text, 4);
-    expect(headers).toEqual({ start: false, lines: ['#fields\tx', '#types\ty'] });
+    expect(headers).toEqual({ start: false, lines: ['#fields\tx', '#path\ty'] });
     expect(headersAfter(['#separator \\x09'], headers as RangeHeaders)).toEqual([
       '#separator \\x09',
       '#fields\tx',
-      '#types\ty',
+      '#path\ty',
     ]);
   });
 
+  test('a byte-order mark before the first line of a file does not hide it', async () => {
+    const { headers } = await watch('\ufeff#separator \\x7c\n#fields|a\n1\n', 5);
+    expect(headers).toEqual({ start: true, lines: ['#separator \\x7c', '#fields|a'] });
+  });
+
   test('too many header lines make the range unusable (null)', async () => {
-    const text = `${Array.from({ length: MAX_RANGE_HEADER_LINES + 1 }, (_, i) => `#h${i}`).join('\n')}\n`;
+    const text = `${Array.from({ length: MAX_RANGE_HEADER_LINES + 1 }, (_, i) => `#path\t${i}`).join('\n')}\n`;
     expect((await watch(text, 4096)).headers).toBeNull();
   });
 });

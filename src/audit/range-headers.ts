@@ -5,6 +5,7 @@
 // whole file for header lines before any range could start.
 
 import { FileChunks } from '../ingest/file-chunks.js';
+import type { HeaderLineKind } from '../ingest/format.js';
 
 /** The header lines of one range: those since its last block start (all of them if none). */
 export interface RangeHeaders {
@@ -18,7 +19,7 @@ export const MAX_RANGE_HEADER_LINES = 1000;
 /** Longest header line kept whole (a longer one makes the range's headers unusable). */
 const MAX_HEADER_BYTES = 1 << 16;
 
-type HeaderLine = (line: string) => 'start' | 'header' | undefined;
+type HeaderLine = (line: string) => HeaderLineKind | undefined;
 
 /**
  * The header lines in force after `seen`, given those in force before it: a range with a block
@@ -70,6 +71,7 @@ export async function* watchHeaders(
   const note = (bytes: Buffer) => {
     let text = bytes.toString('utf8');
     if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const kind = headerLine(text);
     if (kind === 'start') {
       seen.start = true;
@@ -100,7 +102,12 @@ export async function* watchHeaders(
       from = end + 1;
     }
     let at: number;
-    if (from === 0 && lineStart && chunk[0] === 0x23) at = 0;
+    if (
+      from === 0 &&
+      lineStart &&
+      (chunk[0] === 0x23 || (index === 1 && skip === 0 && startsWithBomHash(chunk)))
+    )
+      at = 0;
     else {
       const hit = chunk.indexOf('\n#', Math.max(0, from - 1));
       at = hit < 0 ? -1 : hit + 1;
@@ -121,4 +128,9 @@ export async function* watchHeaders(
   // A header line at the very end of the range, without a newline.
   if (pending !== null && usable) note(pending);
   done(usable ? seen : null);
+}
+
+/** A file's first bytes: a UTF-8 byte-order mark, then a header line (the parser skips the mark). */
+function startsWithBomHash(chunk: Buffer): boolean {
+  return chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf && chunk[3] === 0x23;
 }

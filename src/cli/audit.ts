@@ -191,85 +191,89 @@ Examples:
         );
       }
       // With --jobs, the worker threads start now and load their modules while this thread reads
-      // the catalog and topology (unreferenced until used: an error below does not wait for them).
+      // the catalog and topology.
       const perFlow = options.ndjson || options.csv || options.store !== undefined || options.strict;
       const workers =
         (options.jobs ?? 1) > 1 && !options.demo && !perFlow
           ? (await import('../audit/jobs.js')).startJobWorkers(inputs, options.jobs)
           : undefined;
-      const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
-      const component = parseComponent(options.component, 'saas');
-      const demo = options.demo ? demoDir() : undefined;
-      const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
-      const topology = topologyFile ? await readTopologyFile(topologyFile) : emptyTopology;
-      const rename = demo ? packageRelative(demo) : undefined;
-
-      const stdout = options.output ? openOutput(options.output) : io.stdout;
-      const sinks: FlowSink[] = [];
-      // Writers and sinks are loaded on use: an audit that writes JSON loads neither HTML nor CSV.
-      if (options.ndjson) sinks.push((await import('../audit/report-ndjson.js')).ndjsonSink(stdout));
-      if (options.csv) sinks.push((await import('../audit/report-csv.js')).csvSink(stdout));
-      // Loaded on use: the store modules bring DuckDB and the ClickHouse client.
-      const storeSink = options.store
-        ? await (await import('../audit/store-sink.js')).openStoreSink(
-            (await import('../store/target.js')).storeTarget(options.store, options.spool),
-            options.auditId ??
-              new Date()
-                .toISOString()
-                .replace(/\.\d{3}Z$/, 'Z')
-                .replace(/:/g, '-'),
-          )
-        : undefined;
-      if (storeSink) sinks.push(storeSink);
-      const stderr = io.stderr as Writable & { isTTY?: boolean; columns?: number };
-      const progress = !options.quiet && stderr.isTTY === true ? new ProgressBar(stderr) : undefined;
-
+      // Whatever fails from here on, the workers started above are closed.
       try {
-        const report = await runAudit({
-          inputs: demo ? [join(demo, 'logs')] : inputs,
-          policy,
-          topology,
-          topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
-          component,
-          format: options.format === 'auto' ? undefined : (options.format as FormatName),
-          formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
-          strict: options.strict,
-          jobs: options.jobs,
-          workers,
-          stdin: io.stdin,
-          sinks,
-          progress,
-          rename,
-        });
-        if (options.json) await write(stdout, renderJsonReport(report));
-        else if (stdoutFormats.length === 0 && !options.quiet)
-          await write(stdout, (await import('../audit/report-terminal.js')).renderTerminalReport(report));
-        if (options.html)
-          writeOutput(options.html, (await import('../audit/report-html.js')).renderHtmlReport(report));
-        if (options.junit) {
-          const { renderJunitReport } = await import('../audit/report-junit.js');
-          writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
-        }
+        const policy = compilePolicy((await loadProfileFromOptions(options)).catalog);
+        const component = parseComponent(options.component, 'saas');
+        const demo = options.demo ? demoDir() : undefined;
+        const topologyFile = options.topology ?? (demo ? join(demo, 'topology.yaml') : undefined);
+        const topology = topologyFile ? await readTopologyFile(topologyFile) : emptyTopology;
+        const rename = demo ? packageRelative(demo) : undefined;
 
-        if (storeSink)
-          await write(
-            io.stderr,
-            `pathwarden audit: flows stored in ${options.store} as gateway ${storeSink.writer}\n`,
-          );
-        const failed = report.inputs.filter((input) => input.status === 'failed');
-        for (const input of failed) await write(io.stderr, `pathwarden: ${input.file}: ${input.message}\n`);
-        if (failed.length > 0) setExit(2);
-        const matched = matchedFailOn(report, options.failOn ?? []);
-        if (matched.length > 0) {
-          await write(
-            io.stderr,
-            `pathwarden: --fail-on matched: ${matched.map((match) => `${match.flows} ${match.verdict} flow${match.flows === 1 ? '' : 's'}`).join(', ')}\n`,
-          );
-          setExit(1);
+        const stdout = options.output ? openOutput(options.output) : io.stdout;
+        const sinks: FlowSink[] = [];
+        // Writers and sinks are loaded on use: an audit that writes JSON loads neither HTML nor CSV.
+        if (options.ndjson) sinks.push((await import('../audit/report-ndjson.js')).ndjsonSink(stdout));
+        if (options.csv) sinks.push((await import('../audit/report-csv.js')).csvSink(stdout));
+        // Loaded on use: the store modules bring DuckDB and the ClickHouse client.
+        const storeSink = options.store
+          ? await (await import('../audit/store-sink.js')).openStoreSink(
+              (await import('../store/target.js')).storeTarget(options.store, options.spool),
+              options.auditId ??
+                new Date()
+                  .toISOString()
+                  .replace(/\.\d{3}Z$/, 'Z')
+                  .replace(/:/g, '-'),
+            )
+          : undefined;
+        if (storeSink) sinks.push(storeSink);
+        const stderr = io.stderr as Writable & { isTTY?: boolean; columns?: number };
+        const progress = !options.quiet && stderr.isTTY === true ? new ProgressBar(stderr) : undefined;
+
+        try {
+          const report = await runAudit({
+            inputs: demo ? [join(demo, 'logs')] : inputs,
+            policy,
+            topology,
+            topologyFile: topologyFile ? (rename ?? ((path: string) => path))(topologyFile) : null,
+            component,
+            format: options.format === 'auto' ? undefined : (options.format as FormatName),
+            formatOptions: { vpcFields: options.vpcFields, squidLogformat: options.squidLogformat },
+            strict: options.strict,
+            jobs: options.jobs,
+            workers,
+            stdin: io.stdin,
+            sinks,
+            progress,
+            rename,
+          });
+          if (options.json) await write(stdout, renderJsonReport(report));
+          else if (stdoutFormats.length === 0 && !options.quiet)
+            await write(stdout, (await import('../audit/report-terminal.js')).renderTerminalReport(report));
+          if (options.html)
+            writeOutput(options.html, (await import('../audit/report-html.js')).renderHtmlReport(report));
+          if (options.junit) {
+            const { renderJunitReport } = await import('../audit/report-junit.js');
+            writeOutput(options.junit, renderJunitReport(report, { failOn: options.failOn }));
+          }
+
+          if (storeSink)
+            await write(
+              io.stderr,
+              `pathwarden audit: flows stored in ${options.store} as gateway ${storeSink.writer}\n`,
+            );
+          const failed = report.inputs.filter((input) => input.status === 'failed');
+          for (const input of failed) await write(io.stderr, `pathwarden: ${input.file}: ${input.message}\n`);
+          if (failed.length > 0) setExit(2);
+          const matched = matchedFailOn(report, options.failOn ?? []);
+          if (matched.length > 0) {
+            await write(
+              io.stderr,
+              `pathwarden: --fail-on matched: ${matched.map((match) => `${match.flows} ${match.verdict} flow${match.flows === 1 ? '' : 's'}`).join(', ')}\n`,
+            );
+            setExit(1);
+          }
+        } finally {
+          if (stdout !== io.stdout) await closeOutput(stdout);
         }
       } finally {
         workers?.close();
-        if (stdout !== io.stdout) await closeOutput(stdout);
       }
     });
 }

@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import type { FlowRecord } from '../flow/record.js';
 import { FileChunks } from './file-chunks.js';
-import type { FormatName, IngestContext, IngestFormat } from './format.js';
+import type { FormatName, HeaderLineKind, IngestContext, IngestFormat } from './format.js';
 import { type LineReaderOptions, readLines } from './line-reader.js';
 
 /**
@@ -121,7 +121,7 @@ export interface FormatSpec {
   /** See IngestFormat.iteratesInput. */
   iteratesInput?: boolean;
   /** See IngestFormat.headerLine. */
-  headerLine?(line: string): 'start' | 'header' | undefined;
+  headerLine?(line: string): HeaderLineKind | undefined;
 }
 
 /** An IngestFormat from a batch parser; `parse` yields the same flows one by one. */

@@ -22,6 +22,9 @@ export type FormatName =
  * Settings of a format that its content cannot tell (given on the command line). Each format reads
  * only its own; a format never requires one.
  */
+/** What a header line is to a format whose records depend on header lines (IngestFormat.headerLine). */
+export type HeaderLineKind = 'start' | 'header' | 'comment';
+
 export interface FormatOptions {
   /** AWS VPC / Transit Gateway flow log fields, in order, for lines without a header (`--vpc-fields`). */
   vpcFields?: readonly string[];
@@ -85,9 +88,11 @@ export interface IngestFormat {
   iteratesInput?: boolean;
   /**
    * For formats whose lines depend on header lines before them (Zeek's `#fields`): whether `line`
-   * starts a new header block (`start`: earlier header lines no longer apply), belongs to one
-   * (`header`), or neither. A byte range of such an input is read after the header lines in force
-   * where it starts.
+   * starts a new header block (`start`: earlier header lines no longer apply), belongs to one and
+   * sets something the parser reads (`header`), belongs to one and sets nothing the parser reads
+   * (`comment`, e.g. Zeek's `#open` time: two blocks that differ only there read alike), or is
+   * not a header line. It must agree with the parser's own reading. A byte range of such an input
+   * is read after the header lines in force where it starts.
    */
-  headerLine?(line: string): 'start' | 'header' | undefined;
+  headerLine?(line: string): HeaderLineKind | undefined;
 }

@@ -117,6 +117,13 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
       'GET http:/h.example/',
       'GET ftp://h.example/',
       'GET http:///x',
+      'GET http://a.example\\b/',
+      'GET http://h.example\\@evil.example/',
+      'GET http://bücher.example/',
+      'CONNECT bücher.example:443',
+      'GET http://h.ex%41mple/',
+      'GET http://h.example<x>/',
+      'GET http://h.example\t/',
     ];
     const text = urls
       .map(

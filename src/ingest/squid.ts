@@ -229,8 +229,9 @@ function parseNativeFast(
       return false;
     }
   }
-  // The authority in one pass: the host's bytes checked (no userinfo, no IPv6 literal: the slow
-  // path reads those) and hashed (FlowFacts.nameHash), digits only after its colon.
+  // The authority in one pass: the host's bytes checked (no userinfo, no IPv6 literal, no
+  // backslash, no byte above ASCII: the slow path reads those, the last as UTF-8) and hashed
+  // (FlowFacts.nameHash), digits only after its colon.
   let upper = false;
   let hash = FNV_BASIS;
   let colon = -1;
@@ -243,7 +244,7 @@ function parseNativeFast(
       colon = j;
     } else if (colon >= 0) {
       if (c < 0x30 || c > 0x39) return false;
-    } else if (c === 0x40 || c === 0x5b) {
+    } else if (c === 0x40 || c === 0x5b || c === 0x5c || c >= 0x80) {
       return false;
     } else {
       if (c >= 0x41 && c <= 0x5a) upper = true;

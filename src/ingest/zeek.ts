@@ -22,7 +22,7 @@ import {
   toPort,
 } from './fields.js';
 import { type FlowCounter, FlowFacts } from './flow-facts.js';
-import type { IngestContext } from './format.js';
+import type { HeaderLineKind, IngestContext } from './format.js';
 import { DEFAULT_MAX_LINE_BYTES, isTooLong, type LineChunk, readChunks, splitFields } from './line-reader.js';
 import { badField, errorMessage, missingField, OnceReporter, quote } from './problems.js';
 
@@ -35,12 +35,27 @@ const originKinds: Record<ZeekLog, FlowOriginKind> = {
   http: 'zeek-http',
 };
 
+/** The header keys whose values ZeekTsvReader.header reads (all others it ignores). */
+const readHeaderKeys = ['#set_separator', '#empty_field', '#unset_field', '#path', '#fields'];
+
+/**
+ * A line's part in a header block, as ZeekTsvReader.header reads it: only `#separator ` (with its
+ * space) starts a new section; a line whose key is one the reader reads is a header; any other
+ * `#` line (`#open`, `#close`, `#types`, comments, a bare `#separator`) it ignores. A line that
+ * starts with a read key but is longer (`#fieldsX`) counts as a header: comparing one line too
+ * many costs a re-read, never a wrong count.
+ */
+export function zeekHeaderLine(line: string): HeaderLineKind | undefined {
+  if (line.charCodeAt(0) !== 0x23) return undefined;
+  if (line.startsWith('#separator ')) return 'start';
+  return readHeaderKeys.some((key) => line.startsWith(key)) ? 'header' : 'comment';
+}
+
 export const zeekFormat = defineFormat({
   name: 'zeek',
   description: 'Zeek conn, dns, ssl and http logs (TSV with #fields headers, or JSON lines)',
   iteratesInput: true,
-  headerLine: (line) =>
-    line.startsWith('#separator') ? 'start' : line.startsWith('#') ? 'header' : undefined,
+  headerLine: zeekHeaderLine,
   sniff(head) {
     const lines = headLines(head, 10);
     const first = lines[0];
