@@ -159,22 +159,39 @@ describe('logFlow', () => {
   });
 });
 
+/** Runs a child that logs 25 lines through the built gateway logger, then ends as `ending` says. */
+async function logThenEnd(file: string, ending: string): Promise<number[]> {
+  const module = join(packageRoot(), 'dist', 'src', 'gateway', 'logger.js');
+  const script = [
+    `const { createGatewayLogger } = await import(${JSON.stringify(module)});`,
+    `const logger = createGatewayLogger({ level: 'info', file: ${JSON.stringify(file)} });`,
+    'await new Promise((resolve) => setTimeout(resolve, 100));',
+    'for (let i = 0; i < 25; i++) logger.info({ i }, "flow");',
+    ending,
+  ].join('\n');
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]).catch(
+    (error: { code?: unknown }) => {
+      if (typeof error.code !== 'number') throw error;
+    },
+  );
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { i: number }).i);
+}
+
 describe.skipIf(!needPeers('build'))('the gateway log at exit', () => {
+  const all = Array.from({ length: 25 }, (_, i) => i);
+
   test('lines still in the block are in the file after process.exit()', async () => {
-    const file = join(dir, 'gateway.log');
-    const module = join(packageRoot(), 'dist', 'src', 'gateway', 'logger.js');
-    const script = [
-      `const { createGatewayLogger } = await import(${JSON.stringify(module)});`,
-      `const logger = createGatewayLogger({ level: 'info', file: ${JSON.stringify(file)} });`,
-      'await new Promise((resolve) => setTimeout(resolve, 100));',
-      'for (let i = 0; i < 25; i++) logger.info({ i }, "flow");',
-      'process.exit(0);',
-    ].join('\n');
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
-    const numbers = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { i: number }).i);
-    expect(numbers).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(await logThenEnd(join(dir, 'gateway.log'), 'process.exit(0);')).toEqual(all);
+  });
+
+  test('lines still in the block are in the file, once, when the event loop empties', async () => {
+    expect(await logThenEnd(join(dir, 'gateway.log'), '')).toEqual(all);
+  });
+
+  test('lines still in the block are in the file, once, after an uncaught exception', async () => {
+    expect(await logThenEnd(join(dir, 'gateway.log'), 'throw new Error("boom");')).toEqual(all);
   });
 });
