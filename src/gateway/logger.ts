@@ -98,7 +98,12 @@ export class LogBlocks implements DestinationStream {
     open.add(this);
     if (!exitHooked) {
       exitHooked = true;
-      process.on('exit', flushAllAtExit);
+      // Prepended: the blocks are handed over before any other listener (pino's own included) acts
+      // on the destination. At a natural exit (the event loop empties, as after SIGTERM's drain)
+      // the hand-over is written by the event loop, which then empties again; `exit` (process.exit,
+      // an uncaught exception) writes what is left synchronously.
+      process.prependListener('beforeExit', handOverAllBeforeExit);
+      process.prependListener('exit', flushAllAtExit);
     }
   }
 
@@ -130,6 +135,11 @@ export class LogBlocks implements DestinationStream {
     this.#sink.flushSync();
   }
 
+  /** Hands what is buffered to the sink, which writes it as it can. */
+  handOver(): void {
+    this.#handOver();
+  }
+
   /** Stops the timer; what is buffered is handed over (written by the sink as it can). */
   end(): void {
     this.#handOver();
@@ -142,6 +152,16 @@ export class LogBlocks implements DestinationStream {
     const bytes = this.#block.subarray(this.#start, this.#used);
     this.#start = this.#used;
     this.#sink.write(bytes);
+  }
+}
+
+function handOverAllBeforeExit(): void {
+  for (const blocks of open) {
+    try {
+      blocks.handOver();
+    } catch {
+      // A destination that never opened or was destroyed (a closed pipe): nothing more to do.
+    }
   }
 }
 
