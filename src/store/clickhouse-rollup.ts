@@ -107,7 +107,8 @@ export function rollupDdl(database: string, table: string, ttlDays?: number): st
   const ttl =
     ttlDays === undefined
       ? ''
-      : `\nTTL toDateTime(least(greatest(intDiv(minute, 1000), 0), ${maxDateTime})) + INTERVAL ${ttlDays} DAY`;
+      : `\nTTL toDateTime(if(kind = ${rollupKind.marker}, ${maxDateTime - ttlDays * 86_400},
+  least(greatest(intDiv(minute, 1000), 0), ${maxDateTime}))) + INTERVAL ${ttlDays} DAY`;
   return [
     `CREATE TABLE IF NOT EXISTS ${rollup} (\n${rollupColumns}\n)
 ENGINE = AggregatingMergeTree
