@@ -342,6 +342,25 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
     expect(await expires(2, 0)).toBe(4_294_967_295);
   });
 
+  test('a coverage query that fails means not covered: statistics and groups read the raw rows', async () => {
+    const database = `pw_rollup_${++tables}`;
+    const a = await open('a', { database });
+    await append(a, randomFlows(15, 600));
+    // A rollup table that is not one (as a shard whose local rollup is missing or another table):
+    // the marker count fails on the server, not only a read.
+    await server.query(`DROP TABLE ${database}.flows_minute`);
+    await server.query(`CREATE TABLE ${database}.flows_minute (x UInt8) ENGINE = Memory`);
+    a.flowTable.forgetRollupCoverage();
+    const before = a.rollupReads;
+    for (let call = 0; call < 2; call++) {
+      a.flowTable.forgetRollupCoverage();
+      expect((await a.stats({ series: false })).flows).toBe(600);
+      expect((await a.groups({ verdict: 'exception' })).length).toBeGreaterThan(0);
+    }
+    expect(a.rollupReads).toBe(before);
+    expect(await compareWithRaw(a)).toBe(0);
+  });
+
   test('`pathwarden store rollup` backfills a table once, and says so when run again', async () => {
     const { database, a } = await tableBeforeRollup(12, 700);
     const rollup = async () => {

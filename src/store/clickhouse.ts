@@ -143,6 +143,9 @@ export class ClickHouseFlowTable {
   /** Statistics and groups answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
   #coverage: { covered: boolean; at: number } | undefined;
+  /** Told the first time the coverage query fails (the store logs it); later failures are quiet. */
+  onCoverageError: ((error: unknown) => void) | undefined;
+  #coverageErrorTold = false;
 
   constructor(config: Pick<ClickHouseStoreConfig, 'url' | 'database' | 'table' | 'requestTimeoutMs'>) {
     this.database = checkIdentifier('database', config.database);
@@ -205,7 +208,18 @@ export class ClickHouseFlowTable {
     const coverage = this.#coverage;
     if (coverage !== undefined && now - coverage.at < (coverage.covered ? 60_000 : 1000))
       return coverage.covered;
-    const covered = await rollupCovers(this);
+    let covered: boolean;
+    try {
+      covered = await rollupCovers(this);
+    } catch (error) {
+      // Any failure (a shard's local rollup missing, a table that is not a rollup, the server away)
+      // means not covered: the raw rows answer, and statistics keep working.
+      covered = false;
+      if (!this.#coverageErrorTold) {
+        this.#coverageErrorTold = true;
+        this.onCoverageError?.(error);
+      }
+    }
     this.#coverage = { covered, at: now };
     return covered;
   }
@@ -545,6 +559,11 @@ export async function openClickHouseFlowStore(
 ): Promise<ClickHouseFlowStore> {
   const spool = Spool.open(config.spool, { maxBytes: config.spoolMaxBytes, writeFile: options.spoolWriter });
   const table = new ClickHouseFlowTable(config);
+  table.onCoverageError = (error) =>
+    options.log?.warn(
+      { code: 'PW_ERR_STORE_IO', store: 'clickhouse', err: describeError(error) },
+      'the per-minute rollup coverage cannot be read; statistics read the raw rows (logged once)',
+    );
   let lastId: number;
   let ready = false;
   try {
