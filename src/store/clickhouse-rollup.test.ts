@@ -163,6 +163,8 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
       gateway,
     );
     stores.push(store);
+    // The backfill at open runs in the background: these tests read the rollup once it has run.
+    await store.rollupBackfill;
     return store;
   };
 
@@ -360,6 +362,59 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
     expect(a.rollupReads).toBe(before);
     expect(await compareWithRaw(a)).toBe(0);
   });
+
+  test('a gateway opening with createTables serves at once: the backfill waits in the background', async () => {
+    const { database } = await tableBeforeRollup(16, 500);
+    const slowInsertInto = (into: string, table: string, columns: string, select: string) => {
+      let done = false;
+      const running = server
+        .query(
+          `INSERT INTO ${into}.${table} ${columns} SELECT ${select} FROM numbers(2000)
+           WHERE sleepEachRow(0.001) = 0 SETTINGS max_block_size = 50`,
+        )
+        .then(() => {
+          done = true;
+        });
+      return { running, done: () => done };
+    };
+    // Into the flow table, before the views: the backfill must wait for it (about 2 s).
+    const slow = slowInsertInto(
+      database,
+      'flows',
+      '(gateway, id, event_time, time_ms, verdict)',
+      `'slow', number + 1, toDateTime(${t0 / 1000} + number), toInt64(${t0} + number * 1000), 'ok'`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const store = await openClickHouseFlowStore(
+      {
+        url: server.url,
+        database,
+        table: 'flows',
+        flushIntervalMs: 50,
+        spool: join(dir, 'spool-c'),
+        createTables: true,
+        requestTimeoutMs: 30_000,
+      },
+      'c',
+    );
+    stores.push(store);
+    // Open returned while the slow insert (and so the backfill) still runs; raw rows answer.
+    expect(slow.done()).toBe(false);
+    expect((await store.stats({ series: false })).flows).toBeGreaterThanOrEqual(500);
+    expect(store.rollupReads).toBe(0);
+    // An insert into another table is not waited for: the backfill ends while it runs.
+    await slow.running;
+    await store.rollupBackfill;
+    store.flowTable.forgetRollupCoverage();
+    expect(await compareWithRaw(store)).toBe(fullyRolled);
+    const later = await tableBeforeRollup(17, 100);
+    await server.query(`CREATE TABLE ${later.database}.other (n UInt64) ENGINE = MergeTree ORDER BY n`);
+    const other = slowInsertInto(later.database, 'other', '(n)', 'number');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await backfillRollup(tableOf(later.database, 'flows'), { pollMs: 20 })).status).toBe('done');
+    expect(other.done()).toBe(false);
+    await other.running;
+  }, 60_000);
 
   test('`pathwarden store rollup` backfills a table once, and says so when run again', async () => {
     const { database, a } = await tableBeforeRollup(12, 700);

@@ -184,6 +184,8 @@ export interface BackfillOptions {
   waitMs?: number;
   /** Polling interval while waiting (default 200 ms). */
   pollMs?: number;
+  /** Asked while waiting: true stops the backfill (its staging table is dropped; run it again). */
+  stopping?: () => boolean;
 }
 
 /**
@@ -246,12 +248,13 @@ export async function backfillRollup(
     const waitMs = options.waitMs ?? 600_000;
     const pollMs = options.pollMs ?? 200;
     const [start] = await table.rows('SELECT toUInt32(now())');
-    await waitForInsertsBefore(table, Number(start?.[0]), waitMs, pollMs);
+    const stopping = options.stopping ?? (() => false);
+    await waitForInsertsBefore(table, Number(start?.[0]), waitMs, pollMs, stopping);
     const highest = await table.rows(
       `SELECT gateway, max(id), toUInt32(now()) FROM ${source} GROUP BY gateway`,
     );
     const t1 = Number(highest[0]?.[2] ?? start?.[0]);
-    await waitForInsertsBefore(table, t1, waitMs, pollMs);
+    await waitForInsertsBefore(table, t1, waitMs, pollMs, stopping);
     let gateways = 0;
     for (const kind of ['stats', 'exceptions'] as const) {
       // L per gateway for this view alone: views created one after another see different batches.
@@ -302,22 +305,30 @@ export async function backfillRollup(
   }
 }
 
-/** Waits until no INSERT that started before `second` (server time, whole seconds) runs on the server. */
+/**
+ * Waits until no INSERT into the flow table that started before `second` (server time, whole
+ * seconds) runs on the server (inserts into other tables are not waited for).
+ */
 async function waitForInsertsBefore(
   table: ClickHouseSql,
   second: number,
   waitMs: number,
   pollMs: number,
+  stopping: () => boolean,
 ): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    // Started at now() - elapsed; before `second` + 1 covers every start within that second.
+    // Started at now() - elapsed; before `second` + 1 covers every start within that second. Only
+    // inserts whose text names the flow table (as a word or part of one: a superset, never fewer).
     // lower(), not (?i): 18.16's match() ignores that flag (it matched no insert at all).
     const [row] = await table.rows(
       `SELECT count() FROM system.processes
-       WHERE match(lower(query), '^\\\\s*insert') AND toFloat64(now()) - elapsed < ${second + 1}`,
+       WHERE match(lower(query), '^\\\\s*insert') AND position(lower(query), ${sqlString(table.table.toLowerCase())}) > 0
+         AND toFloat64(now()) - elapsed < ${second + 1}`,
     );
     if (Number(row?.[0] ?? 0) === 0) return;
+    if (stopping())
+      throw new PathwardenError('PW_ERR_STORE_IO', 'the rollup backfill stopped: the store closes');
     if (Date.now() >= deadline) {
       throw new PathwardenError(
         'PW_ERR_STORE_IO',

@@ -566,11 +566,12 @@ export async function openClickHouseFlowStore(
     );
   let lastId: number;
   let ready = false;
+  let backfill = false;
   try {
     await prepareTable(table, config);
     ready = true;
     lastId = Math.max(await table.lastId(gateway), spool.lastId);
-    if (config.createTables && (await table.holdsRows())) await backfillAtOpen(table, options);
+    backfill = config.createTables && (await table.holdsRows());
   } catch (error) {
     if (error instanceof PathwardenError || isServerError(error)) {
       await table.close();
@@ -591,18 +592,26 @@ export async function openClickHouseFlowStore(
       `${file}: not a spooled batch; moved aside`,
     );
   }
-  return new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
+  const store = new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
+  // In the background: the gateway serves at once (readers use the raw rows until it covers).
+  if (backfill) store.rollupBackfill = backfillAtOpen(table, options, store.stopping);
+  return store;
 }
 
 /**
- * The rollup of a table this store creates is backfilled at open when it does not cover the table
- * yet (a table from a version before the rollup: its rows are folded in once; a new one gets its
- * marker). A failure is logged and readers keep reading the raw rows.
+ * The rollup of a table this store creates is backfilled after open, in the background, when it
+ * does not cover the table yet (a table from a version before the rollup: its rows are folded in
+ * once; a new one gets its marker). A failure is logged and readers keep reading the raw rows.
+ * Closing the store stops its wait (the staging table, the backfill's lock, is dropped).
  */
-async function backfillAtOpen(table: ClickHouseFlowTable, options: ClickHouseStoreOptions): Promise<void> {
+async function backfillAtOpen(
+  table: ClickHouseFlowTable,
+  options: ClickHouseStoreOptions,
+  stopping: () => boolean,
+): Promise<void> {
   try {
     if (await table.rollupCovers()) return;
-    const result = await backfillRollup(table);
+    const result = await backfillRollup(table, { stopping });
     table.forgetRollupCoverage();
     if (result.status === 'done' && result.rows > 0) {
       options.log?.warn(
@@ -643,6 +652,10 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
   #backoffMs: number;
   #outage = false;
   #closed = false;
+  /** The rollup backfill started at open (settled at once when there is none): tests await it. */
+  rollupBackfill: Promise<void> = Promise.resolve();
+  /** Whether the store is closing (the background backfill stops waiting). */
+  readonly stopping = (): boolean => this.#closed;
 
   constructor(
     table: ClickHouseFlowTable,
@@ -869,6 +882,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
   protected async release(): Promise<void> {
     clearInterval(this.#replayTimer);
     await this.#serial;
+    await this.rollupBackfill;
     await this.#table.close();
   }
 }
