@@ -416,6 +416,21 @@ describe.skipIf(!needPeers('clickhouse'))('ClickHouse per-minute rollup', () => 
     await other.running;
   }, 60_000);
 
+  test('a backfill over thousands of writers stays within max_query_size', async () => {
+    // `audit:<id>` writers: 4,000 gateways with 50-character names, one flow each, before the rollup.
+    const { database, a } = await tableBeforeRollup(18, 200);
+    await server.query(
+      `INSERT INTO ${database}.flows (gateway, id, event_time, time_ms, verdict)
+       SELECT concat('audit:', toString(number + 1000000), '${'x'.repeat(38)}'), toUInt64(1),
+              toDateTime(${t0 / 1000}), toInt64(${t0} + number), 'exception'
+       FROM numbers(4000)`,
+    );
+    const result = await backfillRollup(tableOf(database, 'flows'), { pollMs: 20 });
+    expect(result).toEqual({ status: 'done', gateways: 4001, rows: 4200 });
+    a.flowTable.forgetRollupCoverage();
+    expect(await compareWithRaw(a)).toBe(fullyRolled);
+  }, 60_000);
+
   test('`pathwarden store rollup` backfills a table once, and says so when run again', async () => {
     const { database, a } = await tableBeforeRollup(12, 700);
     const rollup = async () => {

@@ -244,7 +244,12 @@ export async function backfillRollup(
     throw error;
   }
   let attached = false;
+  const boundsTable = `${stage}_bounds`;
   try {
+    await table.command(`DROP TABLE IF EXISTS ${boundsTable}`);
+    await table.command(
+      `CREATE TABLE ${boundsTable} (kind UInt8, gateway String, bound UInt64) ENGINE = Memory`,
+    );
     const waitMs = options.waitMs ?? 600_000;
     const pollMs = options.pollMs ?? 200;
     const [start] = await table.rows('SELECT toUInt32(now())');
@@ -276,11 +281,15 @@ export async function backfillRollup(
       }
       if (kind === 'stats') gateways = writers.length;
       if (writers.length === 0) continue;
-      const list = `[${writers.map(sqlString).join(', ')}]`;
-      const before = `has(${list}, gateway) AND id <= transform(gateway, ${list}, [${bounds
-        .map((bound) => `toUInt64(${bound})`)
-        .join(', ')}], toUInt64(0))`;
-      await table.command(`INSERT INTO ${stage} ${rollupSelect(kind, source, before)}`);
+      // The bounds go in as INSERT data (not limited by max_query_size, unlike names inlined in a
+      // query: thousands of `audit:<id>` writers passed it), and the backfill joins them.
+      await table.command(
+        `INSERT INTO ${boundsTable} (kind, gateway, bound) VALUES ${writers
+          .map((writer, index) => `(${rollupKind[kind]}, ${sqlString(writer)}, ${bounds[index]})`)
+          .join(', ')}`,
+      );
+      const joined = `${source} ANY INNER JOIN (SELECT gateway, bound FROM ${boundsTable} WHERE kind = ${rollupKind[kind]}) USING gateway`;
+      await table.command(`INSERT INTO ${stage} ${rollupSelect(kind, joined, 'id <= bound')}`);
     }
     const [counted] = await table.rows(
       `SELECT sumMerge(flows) FROM ${stage} WHERE kind = ${rollupKind.stats}`,
@@ -299,6 +308,7 @@ export async function backfillRollup(
     return { status: 'done', gateways, rows };
   } finally {
     // Dropped whatever happened before the attach (nothing reached the rollup), and after it.
+    await table.command(`DROP TABLE IF EXISTS ${boundsTable}`).catch(() => undefined);
     await table.command(`DROP TABLE IF EXISTS ${stage}`).catch((error) => {
       if (!attached) throw error;
     });
