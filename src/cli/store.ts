@@ -95,6 +95,12 @@ Examples:
         wholeSeconds,
         600,
       )
+      .option(
+        '--timeout-seconds <n>',
+        'how long one query may run (the backfill INSERT ... SELECT reads every row stored before the rollup)',
+        wholeSeconds,
+        3600,
+      )
       .addHelpText(
         'after',
         `
@@ -103,9 +109,9 @@ Examples:
   pathwarden store rollup clickhouse://127.0.0.1:8123/pathwarden
   pathwarden store rollup 'clickhouse://shard1:8123/pathwarden?table=flows_local'`,
       )
-      .action(async (target: string, options: { waitSeconds: number }) => {
+      .action(async (target: string, options: { waitSeconds: number; timeoutSeconds: number }) => {
         const config = parseClickHouseTarget(target, '');
-        const table = new ClickHouseFlowTable(config);
+        const table = new ClickHouseFlowTable({ ...config, requestTimeoutMs: options.timeoutSeconds * 1000 });
         try {
           const result = await backfillRollup(table, { waitMs: options.waitSeconds * 1000 }).catch(
             (error: unknown) => {

@@ -1,8 +1,8 @@
 // The ClickHouse store's per-minute rollup, on every shard: `<table>_minute`, an AggregatingMergeTree
 // filled at insert time by materialized views over the flow table (flows, bytes and first/last time
 // per minute, verdict, path, outcome and gateway; the exception flows per minute, gateway, rule and
-// destination), `<table>_minute_ids` (the first id of every gateway the views saw), and a backfill
-// for the rows stored before the views existed. Readers use the rollup only where every shard holds
+// destination; in every row the first flow id it holds, so the first id each view saw per gateway is
+// read from the rollup itself), and a backfill for the rows stored before the views existed. Readers use the rollup only where every shard holds
 // the backfill's marker row; elsewhere they scan the raw rows. See docs/scale-out.md, "Per-minute
 // rollup", for the reasoning behind the backfill's boundary.
 import { PathwardenError } from '../errors.js';
@@ -29,11 +29,9 @@ export const noTimeMinute = int64Min;
 export function rollupNames(table: string) {
   return {
     rollup: `${table}_minute`,
-    ids: `${table}_minute_ids`,
     stage: `${table}_minute_backfill`,
     statsView: `${table}_minute_mv_stats`,
     exceptionsView: `${table}_minute_mv_exceptions`,
-    idsView: `${table}_minute_mv_ids`,
   };
 }
 
@@ -56,7 +54,8 @@ const rollupColumns = `  kind UInt8,
   down AggregateFunction(sum, Int64),
   first_ms AggregateFunction(min, Int64),
   last_ms AggregateFunction(max, Int64),
-  last_start AggregateFunction(max, Float64)`;
+  last_start AggregateFunction(max, Float64),
+  first_id AggregateFunction(min, UInt64)`;
 
 const rollupKey =
   '(kind, minute, gateway, verdict_key, path_key, outcome_key, rule_key, rule_null, name_key, name_null)';
@@ -79,7 +78,7 @@ function rollupSelect(kind: 'stats' | 'exceptions', source: string, where: strin
   ifNull(verdict, '${noneKey}') AS verdict_key, ${flowPathSql} AS path_key,
   ifNull(outcome, '${noneKey}') AS outcome_key, gateway,
   '' AS rule_key, toUInt8(0) AS rule_null, '' AS name_key, toUInt8(0) AS name_null,
-  ${sums}, maxState(${noStart}) AS last_start
+  ${sums}, maxState(${noStart}) AS last_start, minState(id) AS first_id
 FROM ${source}${where === '' ? '' : ` WHERE ${where}`}
 GROUP BY minute, verdict_key, path_key, outcome_key, gateway`;
   }
@@ -88,43 +87,37 @@ GROUP BY minute, verdict_key, path_key, outcome_key, gateway`;
   '' AS verdict_key, '' AS path_key, '' AS outcome_key, gateway,
   ifNull(rule_id, '') AS rule_key, toUInt8(isNull(rule_id)) AS rule_null,
   ifNull(${groupNameSql}, '') AS name_key, toUInt8(isNull(${groupNameSql})) AS name_null,
-  ${sums}, maxState(ifNull(start_ms, ${noStart})) AS last_start
+  ${sums}, maxState(ifNull(start_ms, ${noStart})) AS last_start, minState(id) AS first_id
 FROM ${source} WHERE ${exceptionWhere}
 GROUP BY minute, gateway, rule_key, rule_null, name_key, name_null`;
 }
 
 /**
  * The rollup's DDL for a flow table that holds rows (a single server's MergeTree, or a shard's local
- * table): the rollup and ids tables, then the views that fill them at insert time. Each statement is
- * idempotent (IF NOT EXISTS). With `ttlDays`, the rollup forgets minutes as the flow table forgets rows.
+ * table): the rollup table, then the views that fill it at insert time. Each statement is idempotent
+ * (IF NOT EXISTS). With `ttlDays`, the rollup forgets minutes as the flow table forgets rows; never
+ * the backfill's marker rows (their expiry is pushed to the largest DateTime: a marker lost to the
+ * TTL would make the next backfill fold the rows the views counted in again).
  */
 export function rollupDdl(database: string, table: string, ttlDays?: number): string[] {
   const names = rollupNames(table);
   const source = qualified(database, table);
   const rollup = qualified(database, names.rollup);
-  const ids = qualified(database, names.ids);
   // Whole seconds within DateTime's range, as the flow table's event_time is (flows without a time: 0).
   const ttl =
     ttlDays === undefined
       ? ''
-      : `\nTTL toDateTime(least(greatest(intDiv(minute, 1000), 0), ${maxDateTime})) + INTERVAL ${ttlDays} DAY`;
+      : `\nTTL toDateTime(if(kind = ${rollupKind.marker}, ${maxDateTime - ttlDays * 86_400},
+  least(greatest(intDiv(minute, 1000), 0), ${maxDateTime}))) + INTERVAL ${ttlDays} DAY`;
   return [
     `CREATE TABLE IF NOT EXISTS ${rollup} (\n${rollupColumns}\n)
 ENGINE = AggregatingMergeTree
 PARTITION BY tuple()
 ORDER BY ${rollupKey}${ttl}`,
-    `CREATE TABLE IF NOT EXISTS ${ids} (
-  gateway String,
-  first_id AggregateFunction(min, UInt64)
-)
-ENGINE = AggregatingMergeTree
-ORDER BY gateway`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, names.statsView)} TO ${rollup} AS
 ${rollupSelect('stats', source, '')}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, names.exceptionsView)} TO ${rollup} AS
 ${rollupSelect('exceptions', source, '')}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, names.idsView)} TO ${ids} AS
-SELECT gateway, minState(id) AS first_id FROM ${source} GROUP BY gateway`,
   ];
 }
 
@@ -191,6 +184,8 @@ export interface BackfillOptions {
   waitMs?: number;
   /** Polling interval while waiting (default 200 ms). */
   pollMs?: number;
+  /** Asked while waiting: true stops the backfill (its staging table is dropped; run it again). */
+  stopping?: () => boolean;
 }
 
 /**
@@ -203,7 +198,9 @@ export interface BackfillOptions {
  * 3. Waits until every INSERT that started before the views existed has finished (their rows are
  *    in no view); then reads the highest id per gateway (M) and the server's time t1, waits until
  *    every INSERT started before t1 has finished (so the views have seen every row M saw that they
- *    will ever see), and reads the first id the views saw per gateway (L).
+ *    will ever see), and reads, per view (statistics, exceptions), the first id it saw per gateway (L)
+ *    from the rollup rows' first_id: the views are created one after another, and an INSERT feeds
+ *    the views that existed when it started, so one view may have seen a batch another did not.
  * 4. The rows before the views are, per gateway, the ids below L (the views saw it), else the ids
  *    up to M (they saw none of it by t1: its later ids are higher, since a gateway's ids grow and it
  *    inserts its batches one after another). Their aggregates and the marker go to the staging table.
@@ -247,78 +244,101 @@ export async function backfillRollup(
     throw error;
   }
   let attached = false;
+  const boundsTable = `${stage}_bounds`;
   try {
+    await table.command(`DROP TABLE IF EXISTS ${boundsTable}`);
+    await table.command(
+      `CREATE TABLE ${boundsTable} (kind UInt8, gateway String, bound UInt64) ENGINE = Memory`,
+    );
     const waitMs = options.waitMs ?? 600_000;
     const pollMs = options.pollMs ?? 200;
     const [start] = await table.rows('SELECT toUInt32(now())');
-    await waitForInsertsBefore(table, Number(start?.[0]), waitMs, pollMs);
+    const stopping = options.stopping ?? (() => false);
+    await waitForInsertsBefore(table, Number(start?.[0]), waitMs, pollMs, stopping);
     const highest = await table.rows(
       `SELECT gateway, max(id), toUInt32(now()) FROM ${source} GROUP BY gateway`,
     );
     const t1 = Number(highest[0]?.[2] ?? start?.[0]);
-    await waitForInsertsBefore(table, t1, waitMs, pollMs);
-    const firstSeen = new Map(
-      (
-        await table.rows(`SELECT gateway, minMerge(first_id) FROM ${database}.${names.ids} GROUP BY gateway`)
-      ).map(([gateway, id]) => [String(gateway), Number(id)]),
-    );
-    const gateways: string[] = [];
-    const bounds: number[] = [];
-    for (const [gateway, max] of highest) {
-      const seen = firstSeen.get(String(gateway));
-      const bound = seen === undefined ? Number(max) : Math.min(Number(max), seen - 1);
-      if (bound < 0) continue;
-      gateways.push(String(gateway));
-      bounds.push(bound);
-    }
-    let rows = 0;
-    if (gateways.length > 0) {
-      const list = `[${gateways.map(sqlString).join(', ')}]`;
-      const before = `has(${list}, gateway) AND id <= transform(gateway, ${list}, [${bounds
-        .map((bound) => `toUInt64(${bound})`)
-        .join(', ')}], toUInt64(0))`;
-      for (const kind of ['stats', 'exceptions'] as const)
-        await table.command(`INSERT INTO ${stage} ${rollupSelect(kind, source, before)}`);
-      const [counted] = await table.rows(
-        `SELECT sumMerge(flows) FROM ${stage} WHERE kind = ${rollupKind.stats}`,
+    await waitForInsertsBefore(table, t1, waitMs, pollMs, stopping);
+    let gateways = 0;
+    for (const kind of ['stats', 'exceptions'] as const) {
+      // L per gateway for this view alone: views created one after another see different batches.
+      const firstSeen = new Map(
+        (
+          await table.rows(
+            `SELECT gateway, minMerge(first_id) FROM ${rollup} WHERE kind = ${rollupKind[kind]} GROUP BY gateway`,
+          )
+        ).map(([gateway, id]) => [String(gateway), Number(id)]),
       );
-      rows = Number(counted?.[0] ?? 0);
+      const writers: string[] = [];
+      const bounds: number[] = [];
+      for (const [gateway, max] of highest) {
+        const seen = firstSeen.get(String(gateway));
+        const bound = seen === undefined ? Number(max) : Math.min(Number(max), seen - 1);
+        if (bound < 0) continue;
+        writers.push(String(gateway));
+        bounds.push(bound);
+      }
+      if (kind === 'stats') gateways = writers.length;
+      if (writers.length === 0) continue;
+      // The bounds go in as INSERT data (not limited by max_query_size, unlike names inlined in a
+      // query: thousands of `audit:<id>` writers passed it), and the backfill joins them.
+      await table.command(
+        `INSERT INTO ${boundsTable} (kind, gateway, bound) VALUES ${writers
+          .map((writer, index) => `(${rollupKind[kind]}, ${sqlString(writer)}, ${bounds[index]})`)
+          .join(', ')}`,
+      );
+      const joined = `${source} ANY INNER JOIN (SELECT gateway, bound FROM ${boundsTable} WHERE kind = ${rollupKind[kind]}) USING gateway`;
+      await table.command(`INSERT INTO ${stage} ${rollupSelect(kind, joined, 'id <= bound')}`);
     }
+    const [counted] = await table.rows(
+      `SELECT sumMerge(flows) FROM ${stage} WHERE kind = ${rollupKind.stats}`,
+    );
+    const rows = Number(counted?.[0] ?? 0);
     // One marker per shard: its name tells the shards apart (readers count distinct names).
     await table.command(
       `INSERT INTO ${stage} SELECT toUInt8(${rollupKind.marker}), toInt64(0), '', '', '', '', '', toUInt8(0),
          concat(hostName(), ':', ${sqlString(`${database}.${table.table}`)}, ':', toString(now())), toUInt8(0),
          sumState(toUInt64(0)), sumState(toInt64(0)), sumState(toInt64(0)), minState(${int64Max}),
-         maxState(${int64Min}), maxState(${noStart})`,
+         maxState(${int64Min}), maxState(${noStart}), minState(toUInt64(0))`,
     );
     if (await hasMarker()) return { status: 'covered', gateways: 0, rows: 0 };
     await table.command(`ALTER TABLE ${rollup} ATTACH PARTITION tuple() FROM ${stage}`);
     attached = true;
-    return { status: 'done', gateways: gateways.length, rows };
+    return { status: 'done', gateways, rows };
   } finally {
     // Dropped whatever happened before the attach (nothing reached the rollup), and after it.
+    await table.command(`DROP TABLE IF EXISTS ${boundsTable}`).catch(() => undefined);
     await table.command(`DROP TABLE IF EXISTS ${stage}`).catch((error) => {
       if (!attached) throw error;
     });
   }
 }
 
-/** Waits until no INSERT that started before `second` (server time, whole seconds) runs on the server. */
+/**
+ * Waits until no INSERT into the flow table that started before `second` (server time, whole
+ * seconds) runs on the server (inserts into other tables are not waited for).
+ */
 async function waitForInsertsBefore(
   table: ClickHouseSql,
   second: number,
   waitMs: number,
   pollMs: number,
+  stopping: () => boolean,
 ): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    // Started at now() - elapsed; before `second` + 1 covers every start within that second.
+    // Started at now() - elapsed; before `second` + 1 covers every start within that second. Only
+    // inserts whose text names the flow table (as a word or part of one: a superset, never fewer).
     // lower(), not (?i): 18.16's match() ignores that flag (it matched no insert at all).
     const [row] = await table.rows(
       `SELECT count() FROM system.processes
-       WHERE match(lower(query), '^\\\\s*insert') AND toFloat64(now()) - elapsed < ${second + 1}`,
+       WHERE match(lower(query), '^\\\\s*insert') AND position(lower(query), ${sqlString(table.table.toLowerCase())}) > 0
+         AND toFloat64(now()) - elapsed < ${second + 1}`,
     );
     if (Number(row?.[0] ?? 0) === 0) return;
+    if (stopping())
+      throw new PathwardenError('PW_ERR_STORE_IO', 'the rollup backfill stopped: the store closes');
     if (Date.now() >= deadline) {
       throw new PathwardenError(
         'PW_ERR_STORE_IO',

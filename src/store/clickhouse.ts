@@ -143,6 +143,9 @@ export class ClickHouseFlowTable {
   /** Statistics and groups answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
   #coverage: { covered: boolean; at: number } | undefined;
+  /** Told the first time the coverage query fails (the store logs it); later failures are quiet. */
+  onCoverageError: ((error: unknown) => void) | undefined;
+  #coverageErrorTold = false;
 
   constructor(config: Pick<ClickHouseStoreConfig, 'url' | 'database' | 'table' | 'requestTimeoutMs'>) {
     this.database = checkIdentifier('database', config.database);
@@ -205,7 +208,18 @@ export class ClickHouseFlowTable {
     const coverage = this.#coverage;
     if (coverage !== undefined && now - coverage.at < (coverage.covered ? 60_000 : 1000))
       return coverage.covered;
-    const covered = await rollupCovers(this);
+    let covered: boolean;
+    try {
+      covered = await rollupCovers(this);
+    } catch (error) {
+      // Any failure (a shard's local rollup missing, a table that is not a rollup, the server away)
+      // means not covered: the raw rows answer, and statistics keep working.
+      covered = false;
+      if (!this.#coverageErrorTold) {
+        this.#coverageErrorTold = true;
+        this.onCoverageError?.(error);
+      }
+    }
     this.#coverage = { covered, at: now };
     return covered;
   }
@@ -545,13 +559,19 @@ export async function openClickHouseFlowStore(
 ): Promise<ClickHouseFlowStore> {
   const spool = Spool.open(config.spool, { maxBytes: config.spoolMaxBytes, writeFile: options.spoolWriter });
   const table = new ClickHouseFlowTable(config);
+  table.onCoverageError = (error) =>
+    options.log?.warn(
+      { code: 'PW_ERR_STORE_IO', store: 'clickhouse', err: describeError(error) },
+      'the per-minute rollup coverage cannot be read; statistics read the raw rows (logged once)',
+    );
   let lastId: number;
   let ready = false;
+  let backfill = false;
   try {
     await prepareTable(table, config);
     ready = true;
     lastId = Math.max(await table.lastId(gateway), spool.lastId);
-    if (config.createTables && (await table.holdsRows())) await backfillAtOpen(table, options);
+    backfill = config.createTables && (await table.holdsRows());
   } catch (error) {
     if (error instanceof PathwardenError || isServerError(error)) {
       await table.close();
@@ -572,18 +592,26 @@ export async function openClickHouseFlowStore(
       `${file}: not a spooled batch; moved aside`,
     );
   }
-  return new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
+  const store = new ClickHouseFlowStore(table, spool, gateway, lastId, ready, config, options);
+  // In the background: the gateway serves at once (readers use the raw rows until it covers).
+  if (backfill) store.rollupBackfill = backfillAtOpen(table, options, store.stopping);
+  return store;
 }
 
 /**
- * The rollup of a table this store creates is backfilled at open when it does not cover the table
- * yet (a table from a version before the rollup: its rows are folded in once; a new one gets its
- * marker). A failure is logged and readers keep reading the raw rows.
+ * The rollup of a table this store creates is backfilled after open, in the background, when it
+ * does not cover the table yet (a table from a version before the rollup: its rows are folded in
+ * once; a new one gets its marker). A failure is logged and readers keep reading the raw rows.
+ * Closing the store stops its wait (the staging table, the backfill's lock, is dropped).
  */
-async function backfillAtOpen(table: ClickHouseFlowTable, options: ClickHouseStoreOptions): Promise<void> {
+async function backfillAtOpen(
+  table: ClickHouseFlowTable,
+  options: ClickHouseStoreOptions,
+  stopping: () => boolean,
+): Promise<void> {
   try {
     if (await table.rollupCovers()) return;
-    const result = await backfillRollup(table);
+    const result = await backfillRollup(table, { stopping });
     table.forgetRollupCoverage();
     if (result.status === 'done' && result.rows > 0) {
       options.log?.warn(
@@ -624,6 +652,10 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
   #backoffMs: number;
   #outage = false;
   #closed = false;
+  /** The rollup backfill started at open (settled at once when there is none): tests await it. */
+  rollupBackfill: Promise<void> = Promise.resolve();
+  /** Whether the store is closing (the background backfill stops waiting). */
+  readonly stopping = (): boolean => this.#closed;
 
   constructor(
     table: ClickHouseFlowTable,
@@ -850,6 +882,7 @@ export class ClickHouseFlowStore extends BufferedFlowStore {
   protected async release(): Promise<void> {
     clearInterval(this.#replayTimer);
     await this.#serial;
+    await this.rollupBackfill;
     await this.#table.close();
   }
 }
