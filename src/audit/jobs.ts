@@ -45,11 +45,12 @@ import { ZeekNameJoin } from './zeek-join.js';
 const SPLIT_BYTES = 8 << 20;
 /**
  * Bytes of input each thread must have before another one is started: a worker costs about
- * 0.2 CPU-s of module loading and 14 MiB before it reads a byte, then its own JIT warm-up and
- * garbage collection (docs/performance.md, "Audit"), which 64 MiB of Squid or Zeek lines (about
- * half a CPU-second of counting) pay for. Below twice this, the audit runs on one thread.
+ * 0.1-0.2 CPU-s of module loading and 14 MiB before it reads a byte, then its own JIT warm-up and
+ * garbage collection, about 0.8-1.0 CPU-s in all (docs/performance.md, "Audit"). On a quiet
+ * 2-core machine two threads were still slower than one at 200 MB (0.85x Squid, 0.81x Zeek), so
+ * a second thread starts only from 512 MiB of input.
  */
-export const THREAD_BYTES = 64 << 20;
+export const THREAD_BYTES = 256 << 20;
 
 /** What every worker is started with. */
 export interface JobInit {
