@@ -5,7 +5,7 @@
 // (pathwarden: its store and `info` log, one line per flow; Squid: its access log). Each figure is
 // printed next to Squid's of the same run with the ratio; the targets (docs/performance.md, issue 12
 // item 4) are printed as PASS / MISS; missing one is not a failure.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -20,13 +20,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descriptorLimit, effectiveConnectionLimit } from '../src/gateway/connection-gate.js';
+import { descriptorsNeeded, effectiveConnectionLimit } from '../src/gateway/connection-gate.js';
 import { formatTable, median } from './lib/measure.js';
 
 const CATALOG_HOST = 'api.powerbi.com';
 const WRK = '/usr/bin/wrk';
 const SQUID = '/usr/sbin/squid';
 const TINYPROXY = '/usr/bin/tinyproxy';
+/** util-linux (Essential on Debian): runs a command with other resource limits. */
+const PRLIMIT = '/usr/bin/prlimit';
 const BUILT_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 
@@ -50,7 +52,8 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --duration S      seconds of each wrk run (default 8; --quick 3)
   --rounds N        rounds of every contender, medians reported (default 3; --quick 1)
   --tunnel-mb N     megabytes moved through one CONNECT tunnel (default 1024; --quick 64)
-  --tunnels N       idle CONNECT tunnels opened (default 10000, capped by the descriptor limit)
+  --tunnels N       idle CONNECT tunnels opened (default 10000; the gateways' open-files limit is
+                    raised to fit with prlimit where permitted, else the count is capped by it)
   --cli FILE        another build's dist/src/cli/main.js to run as the gateway (before/after runs)
   --idle-only       only the idle-tunnel part: fresh gateways, no wrk, Squid or tinyproxy
   --store S         jsonl or duckdb: only that store's gateway (default both)
@@ -177,6 +180,52 @@ function fdLimit(): number {
   return Number(line?.split(/\s+/)[3] ?? 1024);
 }
 
+/** The open-files limit the gateways run under, and how it was got. */
+interface DescriptorPlan {
+  /** The gateways' open-files limit (soft = hard). */
+  limit: number;
+  /** Put before `node` when a gateway is spawned: `prlimit --nofile=N:N`, or nothing. */
+  prefix: string[];
+  /** Connections the gateway's gate admits under `limit` (the bench's config asks 60,000). */
+  gateLimit: number;
+  /** One line for the report: raised, enough already, or why it could not be raised. */
+  note: string;
+}
+
+/**
+ * Raises the gateways' open-files limit to what `tunnels` idle tunnels need (two descriptors each,
+ * the gate's reserve, a margin): `prlimit --nofile=N:N` in front of each gateway's command. Raising
+ * a hard limit needs CAP_SYS_RESOURCE (root on a normal host; not in every container): a probe
+ * (`prlimit ... true`) decides, and without it the gateways run under this process's limit and the
+ * run holds fewer tunnels, which the report says.
+ */
+function planDescriptors(tunnels: number): DescriptorPlan {
+  const current = fdLimit();
+  const want = descriptorsNeeded(tunnels + 64);
+  const plan = (limit: number, prefix: string[], note: string): DescriptorPlan => ({
+    limit,
+    prefix,
+    gateLimit: effectiveConnectionLimit(60_000, limit),
+    note,
+  });
+  if (current >= want) return plan(current, [], `open-files limit ${current}: enough for ${tunnels} tunnels`);
+  const flag = `--nofile=${want}:${want}`;
+  const probe = existsSync(PRLIMIT) ? spawnSync(PRLIMIT, [flag, 'true'], { encoding: 'utf8' }) : undefined;
+  if (probe?.status === 0) {
+    return plan(
+      want,
+      [PRLIMIT, flag],
+      `open-files limit of the gateways raised from ${current} to ${want} (prlimit ${flag})`,
+    );
+  }
+  const why = probe ? probe.stderr.trim() || `exit ${probe.status}` : `${PRLIMIT} is not installed`;
+  return plan(
+    current,
+    [],
+    `open-files limit ${current} (hard), not raisable here (prlimit ${flag}: ${why}; raising a hard limit needs CAP_SYS_RESOURCE)`,
+  );
+}
+
 function statusField(pid: number, field: string): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -282,6 +331,7 @@ async function startPathwarden(
   ports: number[],
   dir: string,
   cli: string,
+  prefix: readonly string[] = [],
 ): Promise<Proxy> {
   const config = [
     'listen: 127.0.0.1:0',
@@ -307,10 +357,23 @@ async function startPathwarden(
   writeFileSync(file, `${config}\n`);
   const extra = process.env.PATHWARDEN_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = track(
-    spawn(process.execPath, [...extra, cli, 'gateway', '--config', file], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      cwd: dir,
-    }),
+    // prlimit execs the command: the child's pid is the gateway's.
+    spawn(
+      prefix[0] ?? process.execPath,
+      [
+        ...prefix.slice(1),
+        ...(prefix.length > 0 ? [process.execPath] : []),
+        ...extra,
+        cli,
+        'gateway',
+        '--config',
+        file,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: dir,
+      },
+    ),
   );
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {
@@ -747,8 +810,7 @@ function idleTable(
   proxies: readonly Proxy[],
   tunnels: number,
   asked: number,
-  limit: number,
-  gateLimit: number,
+  descriptors: DescriptorPlan,
 ): string[] {
   const out = ['', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, ''];
   out.push(
@@ -779,10 +841,10 @@ function idleTable(
       ]),
     ),
   );
+  out.push('', `fds       ${descriptors.note}`);
   if (tunnels < asked) {
     out.push(
-      '',
-      `tunnels   ${tunnels} instead of ${asked}: the descriptor limit is ${limit} (hard, not raisable here) and the gateway admits ${gateLimit} connections under it (two descriptors each plus a reserve); the 10,000 column adds the measured per-tunnel growth`,
+      `tunnels   ${tunnels} instead of ${asked}: the gateway admits ${descriptors.gateLimit} connections under an open-files limit of ${descriptors.limit} (two descriptors each plus a reserve); the 10,000 column adds the measured per-tunnel growth`,
     );
   }
   for (const [name, r] of idle) if (r.error) out.push(`error     ${name}: ${r.error}`);
@@ -808,7 +870,7 @@ function idleTargetRow(name: string, r: IdleResult, gateLimit: number): string[]
  * `--idle-only`: fresh gateways (no HTTP or transfer load before), the idle tunnels through each,
  * and the RSS target; no wrk, Squid or tinyproxy needed.
  */
-async function idleOnly(options: Options, limit: number, gateLimit: number, tunnels: number): Promise<void> {
+async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: number): Promise<void> {
   const loadStart = load();
   const startedAt = new Date().toISOString();
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-gateway-'));
@@ -819,7 +881,14 @@ async function idleOnly(options: Options, limit: number, gateLimit: number, tunn
   try {
     const idle = new Map<string, IdleResult>();
     for (const store of options.stores) {
-      const proxy = await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli);
+      const proxy = await startPathwarden(
+        `pathwarden (${store})`,
+        store,
+        ports,
+        dir,
+        options.cli,
+        descriptors.prefix,
+      );
       proxies.push(proxy);
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
       idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
@@ -834,12 +903,12 @@ async function idleOnly(options: Options, limit: number, gateLimit: number, tunn
     );
     if (process.env.PATHWARDEN_BENCH_NODE_ARGS)
       out.push(`node args ${process.env.PATHWARDEN_BENCH_NODE_ARGS} (PATHWARDEN_BENCH_NODE_ARGS)`);
-    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, limit, gateLimit));
+    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, descriptors));
     out.push('', '## Target (issue 12 item 4)', '');
     out.push(
       formatTable(
         ['gateway', 'figure', 'target', 'measured', 'result'],
-        [...idle].map(([name, r]) => idleTargetRow(name, r, gateLimit)),
+        [...idle].map(([name, r]) => idleTargetRow(name, r, descriptors.gateLimit)),
       ),
     );
     process.stdout.write(`${out.join('\n')}\n`);
@@ -877,14 +946,13 @@ async function main(): Promise<void> {
     return;
   }
   const options = parseOptions(argv);
-  const limit = fdLimit();
-  // The gateway holds two descriptors per tunnel (client and origin side) under the same limit, and
-  // admits no more connections than its own gate allows under it (src/gateway/connection-gate.ts);
-  // a hard limit cannot be raised without CAP_SYS_RESOURCE.
-  const gateLimit = effectiveConnectionLimit(60_000, descriptorLimit());
-  const tunnels = Math.min(options.tunnels, gateLimit);
+  // The gateway holds two descriptors per tunnel (client and origin side) and admits no more
+  // connections than its own gate allows under its limit (src/gateway/connection-gate.ts): the
+  // limit is raised for the gateways where that is permitted.
+  const descriptors = planDescriptors(options.tunnels);
+  const tunnels = Math.min(options.tunnels, descriptors.gateLimit);
   if (options.idleOnly) {
-    await idleOnly(options, limit, gateLimit, tunnels);
+    await idleOnly(options, descriptors, tunnels);
     return;
   }
   for (const tool of [WRK, SQUID, TINYPROXY])
@@ -901,8 +969,12 @@ async function main(): Promise<void> {
   const log = (text: string) => process.stderr.write(`${text}\n`);
   try {
     log(`starting proxies in ${dir}`);
-    proxies.push(await startPathwarden('pathwarden (jsonl)', 'jsonl', ports, dir, options.cli));
-    proxies.push(await startPathwarden('pathwarden (duckdb)', 'duckdb', ports, dir, options.cli));
+    proxies.push(
+      await startPathwarden('pathwarden (jsonl)', 'jsonl', ports, dir, options.cli, descriptors.prefix),
+    );
+    proxies.push(
+      await startPathwarden('pathwarden (duckdb)', 'duckdb', ports, dir, options.cli, descriptors.prefix),
+    );
     proxies.push(await startSquid(dir));
     proxies.push(await startTinyproxy(dir));
     const [pwJsonl, pwDuckdb, squid, tinyproxy] = proxies as [Proxy, Proxy, Proxy, Proxy];
@@ -1072,7 +1144,7 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, limit, gateLimit));
+    out.push(...idleTable(idle, proxies, tunnels, options.tunnels, descriptors));
 
     out.push(
       '',
@@ -1108,7 +1180,7 @@ async function main(): Promise<void> {
           `${tunnelRatio.toFixed(2)} (Squid ${(squidMb / directMb).toFixed(2)})`,
           verdict(tunnelRatio >= 0.85),
         ],
-        idleTargetRow(pw.name, r, gateLimit),
+        idleTargetRow(pw.name, r, descriptors.gateLimit),
       );
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));

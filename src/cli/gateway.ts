@@ -5,6 +5,7 @@ import { resolveCatalog } from '../catalog/load.js';
 import { selectProfile } from '../catalog/profiles.js';
 import { PathwardenError } from '../errors.js';
 import { type GatewayConfig, loadGatewayConfig } from '../gateway/config.js';
+import { descriptorLimit, descriptorShortfall, descriptorWarning } from '../gateway/connection-gate.js';
 import { isLocalAddress } from '../gateway/local-address.js';
 import { type CliIo, write } from './io.js';
 import { compilePolicy } from './policy-cache.js';
@@ -91,6 +92,9 @@ Examples:
       // prom-client and the proxy.
       const { startGatewayServer } = await import('../server/gateway-server.js');
       const gateway = await startGatewayServer(config, policy);
+      // The gateway still starts (it lowers its connection limit to fit, fail-safe); this says so.
+      const shortfall = descriptorShortfall(config.limits.maxConnections, descriptorLimit());
+      if (shortfall) await write(io.stderr, `pathwarden: warning: ${descriptorWarning(shortfall)}\n`);
       await write(
         io.stderr,
         `pathwarden gateway: proxy on ${gateway.address}${gateway.socksAddress ? `, SOCKS5 on ${gateway.socksAddress}` : ''}${gateway.adminAddress ? `, admin on ${gateway.adminAddress}` : ''}\n`,

@@ -33,6 +33,41 @@ export function effectiveConnectionLimit(configured: number, descriptors: number
   return Math.max(1, Math.min(configured, Math.floor((descriptors - reserve) / 2)));
 }
 
+/**
+ * The open-files limit `connections` client connections need (two descriptors each plus the
+ * reserve): the smallest limit under which `effectiveConnectionLimit` admits them all.
+ */
+export function descriptorsNeeded(connections: number): number {
+  // reserve = max(MIN_RESERVE, ceil(limit * RESERVE_SHARE)); start from the share's estimate and
+  // step up: the rounding of both terms can make the estimate one or two short.
+  let limit = Math.max(2 * connections + MIN_RESERVE, Math.floor((2 * connections) / (1 - RESERVE_SHARE)));
+  while (effectiveConnectionLimit(connections, limit) < connections) limit++;
+  return limit;
+}
+
+/** When the descriptor limit lowers `limits.maxConnections`: what is admitted and what would be needed. */
+export interface DescriptorShortfall {
+  configured: number;
+  admitted: number;
+  descriptors: number;
+  needed: number;
+}
+
+export function descriptorShortfall(
+  configured: number,
+  descriptors: number | null,
+): DescriptorShortfall | null {
+  if (descriptors === null) return null;
+  const admitted = effectiveConnectionLimit(configured, descriptors);
+  if (admitted >= configured) return null;
+  return { configured, admitted, descriptors, needed: descriptorsNeeded(configured) };
+}
+
+/** The warning for a shortfall, one line (the CLI's stderr; the log line carries the same fields). */
+export function descriptorWarning(shortfall: DescriptorShortfall): string {
+  return `the open-files limit (${shortfall.descriptors}) admits ${shortfall.admitted} of limits.maxConnections ${shortfall.configured} (two descriptors per connection plus a reserve); ${shortfall.configured} need an open-files limit of at least ${shortfall.needed} (ulimit -n, or LimitNOFILE= in a systemd unit), or set limits.maxConnections to ${shortfall.admitted} or less`;
+}
+
 export class ConnectionGate {
   /** Client connections (both listeners together) the gateway keeps open at most. */
   readonly limit: number;

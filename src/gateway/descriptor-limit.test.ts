@@ -4,7 +4,7 @@
 // they are held. Before the connection limit kept a descriptor reserve, the proxy took every
 // descriptor and the admin API stopped accepting. Needs `npm run build` first (npm test does it).
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,22 @@ describe.skipIf(!needPeers('build', 'prlimit'))(
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // The gateway says at start that the limit lowers limits.maxConnections (20000 by default):
+      // on stderr and in its log, with the limit that would be needed.
+      expect(gateway.stderr()).toContain(
+        `warning: the open-files limit (${DESCRIPTORS}) admits 96 of limits.maxConnections 20000`,
+      );
+      const logLine = readFileSync(join(dir, 'gateway.yaml.log'), 'utf8')
+        .split('\n')
+        .find((line) => line.includes('"msg":"descriptor limit:'));
+      expect(JSON.parse(logLine ?? '{}')).toMatchObject({
+        level: 40,
+        configured: 20000,
+        admitted: 96,
+        descriptors: DESCRIPTORS,
+        needed: 44445,
+      });
 
       const health = await get(adminPort, '/healthz');
       expect(health.status).toBe(200);

@@ -12,7 +12,13 @@ import { Policy } from '../policy/policy.js';
 import type { FlowStore } from '../store/store.js';
 import { ClientPolicy } from './client-policy.js';
 import type { GatewayConfig } from './config.js';
-import { ConnectionGate, descriptorLimit, effectiveConnectionLimit } from './connection-gate.js';
+import {
+  ConnectionGate,
+  descriptorLimit,
+  descriptorShortfall,
+  descriptorWarning,
+  effectiveConnectionLimit,
+} from './connection-gate.js';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetricsSink, GatewayStatus } from './contracts.js';
 import { DestinationGuard } from './destination-guard.js';
@@ -80,6 +86,7 @@ export async function startGateway(
     internet: compileEgress('internet', config.egress.internet),
   };
   const health = new HealthMonitor(config.health, egresses, resolver, deps.metrics);
+  const descriptors = descriptorLimit();
   const ctx: GatewayContext = {
     config,
     limits: config.limits,
@@ -94,7 +101,7 @@ export async function startGateway(
     metrics: deps.metrics,
     recorder: new FlowRecorder(deps.store, deps.metrics, deps.logger),
     gate: new ConnectionGate(
-      effectiveConnectionLimit(config.limits.maxConnections, descriptorLimit()),
+      effectiveConnectionLimit(config.limits.maxConnections, descriptors),
       deps.metrics,
       deps.logger,
     ),
@@ -178,6 +185,8 @@ export async function startGateway(
     { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
     'gateway started',
   );
+  const shortfall = descriptorShortfall(config.limits.maxConnections, descriptors);
+  if (shortfall) deps.logger?.warn({ ...shortfall }, `descriptor limit: ${descriptorWarning(shortfall)}`);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GatewayMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
-import { effectiveConnectionLimit } from '../gateway/connection-gate.js';
+import {
+  descriptorShortfall,
+  descriptorsNeeded,
+  descriptorWarning,
+  effectiveConnectionLimit,
+} from '../gateway/connection-gate.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { RawClient } from '../gateway/testing/clients.js';
 import { MemoryFlowStore } from '../gateway/testing/memory-store.js';
@@ -163,5 +168,24 @@ describe('the connection limit keeps a descriptor reserve', () => {
     [20000, 40, 1],
   ])('maxConnections %d with %s descriptors -> %d connections', (configured, descriptors, expected) => {
     expect(effectiveConnectionLimit(configured, descriptors)).toBe(expected);
+  });
+});
+
+describe('the open-files limit a connection limit needs', () => {
+  test.each([2, 20, 96, 460, 9000, 10_000, 20_000, 60_000])('%d connections', (connections) => {
+    const needed = descriptorsNeeded(connections);
+    expect(effectiveConnectionLimit(connections, needed)).toBe(connections);
+    // The smallest such limit: one descriptor fewer admits fewer connections.
+    expect(effectiveConnectionLimit(connections, needed - 1)).toBeLessThan(connections);
+  });
+
+  test('a shortfall is reported with what is admitted and what is needed', () => {
+    expect(descriptorShortfall(20_000, null)).toBeNull();
+    expect(descriptorShortfall(20_000, 1_048_576)).toBeNull();
+    const shortfall = descriptorShortfall(20_000, 20_000);
+    expect(shortfall).toEqual({ configured: 20_000, admitted: 9000, descriptors: 20_000, needed: 44_445 });
+    const text = descriptorWarning(shortfall as NonNullable<typeof shortfall>);
+    expect(text).toContain('open-files limit (20000) admits 9000 of limits.maxConnections 20000');
+    expect(text).toContain('at least 44445');
   });
 });
