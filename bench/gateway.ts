@@ -42,6 +42,8 @@ interface Options {
   cli: string;
   /** Only the idle-tunnel part (no wrk, no Squid or tinyproxy, no transfer): fresh gateways. */
   idleOnly: boolean;
+  /** Only the CONNECT transfer (direct, fresh gateways, Squid when installed), `--rounds` rounds. */
+  tunnelOnly: boolean;
   /** The stores whose gateways run (`--store duckdb|jsonl`; both by default). */
   stores: ('jsonl' | 'duckdb')[];
   /** Seconds the idle tunnels are held before the gateway's RSS is read. */
@@ -56,11 +58,13 @@ const USAGE = `usage: npm run bench:gateway -- [options]
                     raised to fit with prlimit where permitted, else the count is capped by it)
   --cli FILE        another build's dist/src/cli/main.js to run as the gateway (before/after runs)
   --idle-only       only the idle-tunnel part: fresh gateways, no wrk, Squid or tinyproxy
+  --tunnel-only     only the CONNECT transfer: direct, fresh gateways and Squid (when installed),
+                    alternating over --rounds rounds (no wrk, no tinyproxy, no idle tunnels)
   --store S         jsonl or duckdb: only that store's gateway (default both)
   --idle-settle S   seconds the idle tunnels are held before the RSS is read (default 5; --quick 2)
   --quick           smoke run with the smaller defaults above
 `;
-const FLAGS = new Set(['--quick', '--idle-only', '--help']);
+const FLAGS = new Set(['--quick', '--idle-only', '--tunnel-only', '--help']);
 const VALUED = new Set([
   '--duration',
   '--tunnel-mb',
@@ -98,6 +102,7 @@ function parseOptions(argv: readonly string[]): Options {
     rounds: Math.round(number('--rounds', quick ? 1 : 3)),
     cli: value('--cli') ?? BUILT_CLI,
     idleOnly: argv.includes('--idle-only'),
+    tunnelOnly: argv.includes('--tunnel-only'),
     stores: storesOf(value('--store')),
     idleSettle: number('--idle-settle', quick ? 2 : 5),
   };
@@ -919,10 +924,158 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
   }
 }
 
+interface Transfer {
+  mbPerSecond: number;
+  seconds: number;
+  cpuMsPerMb: number;
+  /** Every round's MB/s, in order (the medians hide how much direct moved). */
+  rounds: number[];
+}
+
+/**
+ * `--rounds` rounds of one CONNECT transfer per contender, alternating within each round; the
+ * median of each figure. The proxy's CPU (from /proc/PID/stat) over the transfer per MiB.
+ */
+async function transferRounds(
+  contenders: readonly { name: string; proxy: Proxy | undefined }[],
+  streamPort: number,
+  options: Options,
+  log: (text: string) => void,
+): Promise<Map<string, Transfer>> {
+  const tunnelBytes = options.tunnelMb * 2 ** 20;
+  const transfers = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }[]>();
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const { name, proxy } of contenders) {
+      log(`tunnel: round ${round}/${options.rounds}, ${name}, ${options.tunnelMb} MB`);
+      const seen = transfers.get(name) ?? [];
+      const before = proxy ? cpuSeconds(proxy.pid) : 0;
+      const result = await tunnelTransfer(streamPort, tunnelBytes, proxy);
+      const cpuMsPerMb = proxy ? ((cpuSeconds(proxy.pid) - before) * 1000) / options.tunnelMb : Number.NaN;
+      seen.push({ ...result, cpuMsPerMb });
+      transfers.set(name, seen);
+      await sleep(500);
+    }
+  }
+  const transfer = new Map<string, Transfer>();
+  for (const [name, seen] of transfers) {
+    transfer.set(name, {
+      mbPerSecond: median(seen.map((t) => t.mbPerSecond)),
+      seconds: median(seen.map((t) => t.seconds)),
+      cpuMsPerMb: median(seen.map((t) => t.cpuMsPerMb)),
+      rounds: seen.map((t) => t.mbPerSecond),
+    });
+  }
+  return transfer;
+}
+
+/** The transfer table; the Squid columns are `-` when Squid did not run. */
+function transferTable(
+  contenders: readonly { name: string }[],
+  transfer: ReadonlyMap<string, Transfer>,
+  squidName: string | undefined,
+  tunnelMb: number,
+): string[] {
+  const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
+  const squid = squidName === undefined ? undefined : transfer.get(squidName);
+  return [
+    '',
+    '## CONNECT tunnel throughput',
+    '',
+    formatTable(
+      [
+        'path',
+        'MB',
+        'seconds',
+        'MB/s',
+        'vs direct',
+        'vs Squid',
+        'proxy CPU ms/MB',
+        'vs Squid',
+        'MB/s per round',
+      ],
+      contenders.map(({ name }) => {
+        const t = transfer.get(name) as Transfer;
+        return [
+          name,
+          String(tunnelMb),
+          t.seconds.toFixed(2),
+          t.mbPerSecond.toFixed(0),
+          (t.mbPerSecond / directMb).toFixed(2),
+          squid ? (t.mbPerSecond / squid.mbPerSecond).toFixed(2) : '-',
+          Number.isNaN(t.cpuMsPerMb) ? '-' : t.cpuMsPerMb.toFixed(2),
+          squid ? ratio(t.cpuMsPerMb, squid.cpuMsPerMb) : '-',
+          t.rounds.map((r) => r.toFixed(0)).join(' '),
+        ];
+      }),
+    ),
+  ];
+}
+
+/**
+ * `--tunnel-only`: the CONNECT transfer through fresh gateways (no HTTP load before), direct and
+ * Squid (when installed) alternating with them in every round, and the throughput target.
+ */
+async function tunnelOnly(options: Options, descriptors: DescriptorPlan): Promise<void> {
+  const loadStart = load();
+  const startedAt = new Date().toISOString();
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-gateway-'));
+  chmodSync(dir, 0o755);
+  const origins = await startOrigins(options.tunnelMb * 2 ** 20);
+  const ports = [origins.httpPort, origins.streamPort, origins.holdPort];
+  const proxies: Proxy[] = [];
+  const log = (text: string) => process.stderr.write(`${text}\n`);
+  try {
+    for (const store of options.stores) {
+      proxies.push(
+        await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli, descriptors.prefix),
+      );
+    }
+    const squid = existsSync(SQUID) ? await startSquid(dir) : undefined;
+    if (squid) proxies.push(squid);
+    const contenders = [
+      { name: 'direct', proxy: undefined },
+      ...proxies.map((proxy) => ({ name: proxy.name, proxy })),
+    ];
+    const transfer = await transferRounds(contenders, origins.streamPort, options, log);
+    const out = ['# pathwarden gateway benchmark: CONNECT transfer only (--tunnel-only)', ''];
+    out.push(`date      ${startedAt}`);
+    out.push(`node      ${process.version} (${process.platform}/${process.arch})`);
+    out.push(`load      ${loadStart} at start, ${load()} at end (1, 5, 15 min)`);
+    out.push(`note      fresh gateways (no HTTP load before); ${options.rounds} rounds, medians`);
+    if (process.env.PATHWARDEN_BENCH_NODE_ARGS)
+      out.push(`node args ${process.env.PATHWARDEN_BENCH_NODE_ARGS} (PATHWARDEN_BENCH_NODE_ARGS)`);
+    out.push(...transferTable(contenders, transfer, squid?.name, options.tunnelMb));
+    const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
+    out.push('', '## Target (issue 12 item 4)', '');
+    out.push(
+      formatTable(
+        ['gateway', 'figure', 'target', 'measured', 'result'],
+        options.stores.map((store) => {
+          const t = transfer.get(`pathwarden (${store})`) as Transfer;
+          return [
+            `pathwarden (${store})`,
+            'tunnel throughput vs direct',
+            '>= 0.85',
+            (t.mbPerSecond / directMb).toFixed(2),
+            verdict(t.mbPerSecond / directMb >= 0.85),
+          ];
+        }),
+      ),
+    );
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    for (const proxy of proxies) await proxy.close().catch(() => {});
+    await origins.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run.
 
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+const ratio = (value: number, base: number) =>
+  Number.isFinite(value) && base > 0 ? `${(value / base).toFixed(2)}x` : '-';
 const us = (value: number) =>
   value >= 10_000 ? `${(value / 1000).toFixed(1)} ms` : `${value.toFixed(0)} us`;
 const rate = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)}k` : value.toFixed(0));
@@ -953,6 +1106,10 @@ async function main(): Promise<void> {
   const tunnels = Math.min(options.tunnels, descriptors.gateLimit);
   if (options.idleOnly) {
     await idleOnly(options, descriptors, tunnels);
+    return;
+  }
+  if (options.tunnelOnly) {
+    await tunnelOnly(options, descriptors);
     return;
   }
   for (const tool of [WRK, SQUID, TINYPROXY])
@@ -1023,27 +1180,7 @@ async function main(): Promise<void> {
       http.set(name, { c50: medianResult(seen.c50), c1: medianResult(seen.c1) });
 
     // CONNECT tunnel throughput: rounds alternate the contenders too; the median of each.
-    const transfers = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }[]>();
-    for (let round = 1; round <= options.rounds; round++) {
-      for (const { name, proxy } of contenders) {
-        log(`tunnel: round ${round}/${options.rounds}, ${name}, ${options.tunnelMb} MB`);
-        const seen = transfers.get(name) ?? [];
-        const before = proxy ? cpuSeconds(proxy.pid) : 0;
-        const result = await tunnelTransfer(origins.streamPort, tunnelBytes, proxy);
-        const cpuMsPerMb = proxy ? ((cpuSeconds(proxy.pid) - before) * 1000) / options.tunnelMb : Number.NaN;
-        seen.push({ ...result, cpuMsPerMb });
-        transfers.set(name, seen);
-        await sleep(500);
-      }
-    }
-    const transfer = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }>();
-    for (const [name, seen] of transfers) {
-      transfer.set(name, {
-        mbPerSecond: median(seen.map((t) => t.mbPerSecond)),
-        seconds: median(seen.map((t) => t.seconds)),
-        cpuMsPerMb: median(seen.map((t) => t.cpuMsPerMb)),
-      });
-    }
+    const transfer = await transferRounds(contenders, origins.streamPort, options, log);
 
     // Idle tunnels.
     const idle = new Map<string, IdleResult>();
@@ -1076,8 +1213,6 @@ async function main(): Promise<void> {
     );
     out.push('');
     out.push('## Plain HTTP (wrk --latency)', '');
-    const ratio = (value: number, base: number) =>
-      Number.isFinite(value) && base > 0 ? `${(value / base).toFixed(2)}x` : '-';
     const rows = contenders.map(({ name }) => {
       const { c50, c1 } = http.get(name) as { c50: WrkResult; c1: WrkResult };
       return [
@@ -1122,28 +1257,9 @@ async function main(): Promise<void> {
         rows,
       ),
     );
-    out.push('', '## CONNECT tunnel throughput', '');
-    const directMb = (transfer.get('direct') as { mbPerSecond: number }).mbPerSecond;
-    const squidMb = (transfer.get(squid.name) as { mbPerSecond: number }).mbPerSecond;
-    out.push(
-      formatTable(
-        ['path', 'MB', 'seconds', 'MB/s', 'vs direct', 'vs Squid', 'proxy CPU ms/MB', 'vs Squid'],
-        contenders.map(({ name }) => {
-          const t = transfer.get(name) as { mbPerSecond: number; seconds: number; cpuMsPerMb: number };
-          const squidCpu = (transfer.get(squid.name) as { cpuMsPerMb: number }).cpuMsPerMb;
-          return [
-            name,
-            String(options.tunnelMb),
-            t.seconds.toFixed(2),
-            t.mbPerSecond.toFixed(0),
-            (t.mbPerSecond / directMb).toFixed(2),
-            (t.mbPerSecond / squidMb).toFixed(2),
-            Number.isNaN(t.cpuMsPerMb) ? '-' : t.cpuMsPerMb.toFixed(2),
-            ratio(t.cpuMsPerMb, squidCpu),
-          ];
-        }),
-      ),
-    );
+    out.push(...transferTable(contenders, transfer, squid.name, options.tunnelMb));
+    const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
+    const squidMb = (transfer.get(squid.name) as Transfer).mbPerSecond;
     out.push(...idleTable(idle, proxies, tunnels, options.tunnels, descriptors));
 
     out.push(

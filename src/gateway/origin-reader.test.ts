@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { OriginReader, originReadBuffers } from './origin-reader.js';
+import { MAX_OWNED_READ_BUFFERS, OriginReader, originReadBuffers } from './origin-reader.js';
 import { startTestGateway, type TestGateway } from './testing/gateway-fixture.js';
 import { type Origin, startTcpOrigin } from './testing/origins.js';
 
@@ -154,6 +154,7 @@ test(`${IDLE_TUNNELS} tunnels idle after a burst hold at most the bounded number
     // all of them are idle and open, and the buffers that exist are far fewer than the tunnels.
     const buffers = originReadBuffers();
     expect(buffers.owned).toBeLessThanOrEqual(32);
+    expect(buffers.owned).toBeLessThanOrEqual(MAX_OWNED_READ_BUFFERS);
     expect(buffers.owned).toBeLessThan(IDLE_TUNNELS);
   } finally {
     for (const socket of tunnels) socket.end();

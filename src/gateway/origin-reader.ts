@@ -13,14 +13,19 @@
 //   write's callback (and the client socket's 'drain', if a later write asked for one), then the
 //   next read may reuse it. A short read (the backlog is drained) gives the buffer back to the
 //   pool, and at most MAX_OWNED buffers exist at a time: past that, reads stay on the shared path.
-//   So idle tunnels do not each pin 64 KiB: the most this costs is MAX_OWNED * 64 KiB in total.
+//   So idle tunnels do not each pin a buffer: the most this costs is MAX_OWNED * CHUNK in total.
+//
+// Reads are up to 256 KiB (Node's own reads are 64 KiB): a bulk transfer then takes a quarter of
+// the read and write system calls and of the per-chunk stream work; the CPU per MiB of a 256 MiB
+// transfer fell by about a fifth (docs/performance.md, "Tunnels and idle memory, session 5").
 import type { Socket } from 'node:net';
 
-const CHUNK = 64 * 1024;
+const CHUNK = 256 * 1024;
 /** A read at least this large means the origin has bytes queued: worth a buffer of its own. */
 const BULK_READ = 16 * 1024;
-/** Own buffers in use or pooled, at most (2 MiB). */
-const MAX_OWNED = 32;
+/** Own buffers in use or pooled, at most (4 MiB). */
+export const MAX_OWNED_READ_BUFFERS = 16;
+const MAX_OWNED = MAX_OWNED_READ_BUFFERS;
 
 const SHARED = Buffer.allocUnsafeSlow(CHUNK);
 const pool: Buffer[] = [];
