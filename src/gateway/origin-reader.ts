@@ -17,7 +17,7 @@
 //
 // Reads are up to 256 KiB (Node's own reads are 64 KiB): a bulk transfer then takes a quarter of
 // the read and write system calls and of the per-chunk stream work; the CPU per MiB of a 256 MiB
-// transfer fell by about a fifth (docs/performance.md, "Tunnels and idle memory, session 5").
+// transfer fell by a quarter to a third (docs/performance.md, "Tunnels and idle memory, session 5").
 import type { Socket } from 'node:net';
 
 const CHUNK = 256 * 1024;
