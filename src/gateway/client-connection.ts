@@ -387,7 +387,7 @@ export class ClientConnection {
       if (!egress.proxy) exchange.flow.record.destination = upstream.address;
       this.#bindUpstream(socket);
     }
-    socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
+    keepIdleTimeout(socket, this.#ctx.limits.idleTimeoutMs);
     exchange.upstream = socket;
     exchange.flow.forwarded = true;
     // The head and the body bytes already buffered leave in one write (one system call, one
@@ -586,7 +586,7 @@ export class ClientConnection {
     const upstream = exchange.upstream as Socket;
     this.#endExchange(exchange, null);
     if (exchange.keepUpstream && !upstream.destroyed) {
-      upstream.setTimeout(this.#ctx.limits.idleTimeoutMs);
+      keepIdleTimeout(upstream, this.#ctx.limits.idleTimeoutMs);
       this.#pooled = { key: exchange.upstreamKey, socket: upstream };
     } else {
       upstream.destroy();
@@ -734,6 +734,17 @@ export class ClientConnection {
       this.#onClosed(this);
     };
   }
+}
+
+/**
+ * Gives an upstream socket the idle timeout, unless it already has it: socket.setTimeout makes a
+ * new timer (and a bound callback) at every call, two per request on a kept connection
+ * (docs/performance.md, "Gateway request path, session 5"). A socket that has the timeout restarts
+ * it on each read and write, so a kept connection's timer already counts from its last response
+ * and restarts with the next request's head.
+ */
+function keepIdleTimeout(socket: Socket, ms: number): void {
+  if (socket.timeout !== ms) socket.setTimeout(ms);
 }
 
 function tooLarge(limit: number): GatewayError {

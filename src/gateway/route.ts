@@ -64,7 +64,11 @@ async function plan(
       `port ${port} is not in the allowed ports (${[...ctx.ports].join(', ')})`,
     );
   }
-  const addresses = target.address ? [target.address] : await ctx.resolver.resolve(target.host);
+  // A name of the static `resolve` map is answered without the resolver's own promise (what
+  // resolve() would return for it too).
+  const addresses = target.address
+    ? [target.address]
+    : (ctx.resolver.resolveStatic(target.host) ?? (await ctx.resolver.resolve(target.host)));
   record.destination = formatIp(addresses[0] as IpAddress);
   ctx.guard.checkAll(target.host, addresses);
   for (const address of addresses) {
