@@ -148,7 +148,7 @@ describe('logFlow', () => {
     const concatenated = new HoldingSink();
     const byFields = blocks(direct);
     const byLine = blocks(concatenated);
-    const afterTime = '","pid":1,"hostname":"hôte"';
+    const bindings = ',"pid":1,"hostname":"hôte"';
     for (let i = 0; i < 2000; i++) {
       const record =
         i === 700
@@ -157,9 +157,9 @@ describe('logFlow', () => {
             ? {}
             : { n: i, reason: `seed § SaaS → ${'é😀'.repeat(i % 40)} ${'x'.repeat(i % 900)}`, up: null };
       const body = JSON.stringify(record);
-      byFields.writeFields(afterTime, body);
+      byFields.writeFields(bindings, body);
       const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
-      byLine.write(`{"level":30,"time":"2026-12-06T05:00:00.123Z${afterTime}${fields},"msg":"flow"}\n`);
+      byLine.write(`{"level":30,"time":"2026-12-06T05:00:00.123Z"${bindings}${fields},"msg":"flow"}\n`);
     }
     byFields.flush();
     byLine.flush();

@@ -41,15 +41,16 @@ export function logFlow(logger: Logger, record: object): void {
     return;
   }
   const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
-  blocks.writeFields(`"${bindings}`, JSON.stringify(record));
+  blocks.writeFields(bindings, JSON.stringify(record));
 }
 
 /** The start of a flow line up to its time's value; the level is pino's `info`. */
 const FLOW_LINE_START = `{"level":${pino.levels.values.info},"time":"`;
 /** The end of a flow line: its message. */
 const FLOW_LINE_END = ',"msg":"flow"}\n';
-/** `,` in UTF-8. */
+/** `,` and `"` in UTF-8. */
 const COMMA = 0x2c;
+const QUOTE = 0x22;
 
 /** What LogBlocks needs of pino's destination (sonic-boom in buffer mode). */
 interface ByteSink {
@@ -126,19 +127,19 @@ export class LogBlocks implements DestinationStream {
   }
 
   /**
-   * Writes a flow line: FLOW_LINE_START, the time now, `afterTime` (the closing quote and the
-   * logger's bindings), the fields of `body` (a JSON object's text) and FLOW_LINE_END, the same
+   * Writes a flow line: FLOW_LINE_START, the time now and its closing quote, `bindings` (the
+   * logger's, `,"pid":...`), the fields of `body` (a JSON object's text) and FLOW_LINE_END, the same
    * bytes as write() of that line once concatenated. Each part is encoded into the block where it
    * goes: a concatenated line was a second copy of the record's text, flattened again by the
    * encoder (about 4 KB of garbage per flow, docs/performance.md "Gateway request path, session 5").
    */
-  writeFields(afterTime: string, body: string): void {
+  writeFields(bindings: string, body: string): void {
     const time = new Date().toISOString();
-    const most = (FLOW_LINE_START.length + time.length + afterTime.length + body.length) * 3 + 16;
+    const most = (FLOW_LINE_START.length + time.length + bindings.length + body.length) * 3 + 16;
     if (this.#used + most > blockBytes) {
       if (most > blockBytes) {
         const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
-        this.write(`${FLOW_LINE_START}${time}${afterTime}${fields}${FLOW_LINE_END}`);
+        this.write(`${FLOW_LINE_START}${time}"${bindings}${fields}${FLOW_LINE_END}`);
         return;
       }
       this.#handOver();
@@ -148,7 +149,8 @@ export class LogBlocks implements DestinationStream {
     let at = this.#used;
     at += block.write(FLOW_LINE_START, at, 'latin1');
     at += block.write(time, at, 'latin1');
-    at += block.write(afterTime, at, 'utf8');
+    block[at++] = QUOTE;
+    at += block.write(bindings, at, 'utf8');
     if (body.length > 2) {
       // `{"a":1,"b":2}` becomes `,"a":1,"b":2` followed by FLOW_LINE_END over its closing brace.
       // Both braces are one byte in UTF-8, so this is byte for byte `,${body.slice(1, -1)}`.
