@@ -60,7 +60,7 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --idle-only       only the idle-tunnel part: fresh gateways, no wrk, Squid or tinyproxy
   --tunnel-only     only the CONNECT transfer: direct, fresh gateways and Squid (when installed),
                     alternating over --rounds rounds (no wrk, no tinyproxy, no idle tunnels)
-  --store S         jsonl or duckdb: only that store's gateway (default both)
+  --store S         jsonl or duckdb: only that store's gateway, in every part (default both)
   --idle-settle S   seconds the idle tunnels are held before the RSS is read (default 5; --quick 2)
   --quick           smoke run with the smaller defaults above
 `;
@@ -1126,21 +1126,22 @@ async function main(): Promise<void> {
   const log = (text: string) => process.stderr.write(`${text}\n`);
   try {
     log(`starting proxies in ${dir}`);
-    proxies.push(
-      await startPathwarden('pathwarden (jsonl)', 'jsonl', ports, dir, options.cli, descriptors.prefix),
-    );
-    proxies.push(
-      await startPathwarden('pathwarden (duckdb)', 'duckdb', ports, dir, options.cli, descriptors.prefix),
-    );
-    proxies.push(await startSquid(dir));
-    proxies.push(await startTinyproxy(dir));
-    const [pwJsonl, pwDuckdb, squid, tinyproxy] = proxies as [Proxy, Proxy, Proxy, Proxy];
+    // The gateways of --store (both by default), JSONL first.
+    const gateways: Proxy[] = [];
+    for (const store of ['jsonl', 'duckdb'] as const) {
+      if (!options.stores.includes(store)) continue;
+      gateways.push(await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli, descriptors.prefix));
+    }
+    proxies.push(...gateways);
+    const squid = await startSquid(dir);
+    proxies.push(squid);
+    const tinyproxy = await startTinyproxy(dir);
+    proxies.push(tinyproxy);
 
     // Plain HTTP through wrk, 50 connections then 1.
     const contenders: { name: string; proxy: Proxy | undefined }[] = [
       { name: 'direct', proxy: undefined },
-      { name: pwJsonl.name, proxy: pwJsonl },
-      { name: pwDuckdb.name, proxy: pwDuckdb },
+      ...gateways.map((proxy) => ({ name: proxy.name, proxy })),
       { name: squid.name, proxy: squid },
       { name: tinyproxy.name, proxy: tinyproxy },
     ];
@@ -1184,7 +1185,7 @@ async function main(): Promise<void> {
 
     // Idle tunnels.
     const idle = new Map<string, IdleResult>();
-    for (const proxy of [pwJsonl, pwDuckdb]) {
+    for (const proxy of gateways) {
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
       idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
     }
@@ -1268,7 +1269,7 @@ async function main(): Promise<void> {
       '',
     );
     const targetRows: string[][] = [];
-    for (const pw of [pwDuckdb, pwJsonl]) {
+    for (const pw of [...gateways].reverse()) {
       const h = http.get(pw.name) as { c50: WrkResult; c1: WrkResult };
       const rpsRatio = h.c50.rps / squidHttp.c50.rps;
       const tunnelRatio = (transfer.get(pw.name) as { mbPerSecond: number }).mbPerSecond / directMb;

@@ -1,4 +1,4 @@
-import { register as globalRegistry } from 'prom-client';
+import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { GatewayMetrics } from './metrics.js';
@@ -25,6 +25,52 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('GatewayMetrics', () => {
+  test('flow counts kept between reads are added once, in the order the series first occurred', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const reference = new Registry();
+    const connections = new Counter({
+      name: 'pathwarden_connections_total',
+      help: 'x',
+      labelNames: ['path', 'verdict', 'outcome'],
+      registers: [reference],
+    });
+    const flows = [
+      finished({ egressPath: 'internet', verdict: 'exception', bytesUp: 3, bytesDown: 4 }),
+      finished({}),
+      finished({ egressPath: null, verdict: 'leak', outcome: 'blocked', bytesUp: 0, bytesDown: null }),
+      finished({ bytesUp: 5, bytesDown: 7 }),
+    ];
+    const series = (text: string) =>
+      text.split('\n').filter((line) => line.startsWith('pathwarden_connections_total{'));
+    for (const [index, flow] of flows.entries()) {
+      metrics.flowFinished(flow);
+      connections.inc({
+        path: flow.egressPath ?? 'none',
+        verdict: flow.verdict as string,
+        outcome: flow.outcome as string,
+      });
+      if (index === 1) {
+        const text = await metrics.metrics();
+        expect(series(text)).toEqual(series(await reference.metrics()));
+      }
+    }
+    metrics.flowFinished(
+      finished({ egressPath: 'internet', verdict: 'exception', bytesUp: 1, bytesDown: 0 }),
+    );
+    connections.inc({ path: 'internet', verdict: 'exception', outcome: 'forwarded' });
+    const text = await metrics.metrics();
+    expect(series(text)).toEqual(series(await reference.metrics()));
+    expect(
+      sample(text, 'pathwarden_connections_total{path="internet",verdict="exception",outcome="forwarded"}'),
+    ).toBe(2);
+    expect(sample(text, 'pathwarden_bytes_total{path="internet",direction="up"}')).toBe(4);
+    expect(sample(text, 'pathwarden_bytes_total{path="internet",direction="down"}')).toBe(4);
+    expect(sample(text, 'pathwarden_bytes_total{path="expressroute",direction="up"}')).toBe(105);
+    expect(
+      sample(await metrics.metrics(), 'pathwarden_bytes_total{path="expressroute",direction="down"}'),
+    ).toBe(1007);
+  });
+
   test('exposes connections, bytes, tunnels, health, decisions and store counters with their labels', async () => {
     const metrics = new GatewayMetrics({ processMetrics: false });
     metrics.flowFinished(finished({}));

@@ -34,6 +34,60 @@ export interface GatewayMetricsOptions {
   processMetrics?: boolean;
 }
 
+/** Finished flows (or bytes) of one label set, not added to their counter yet. */
+interface PendingCount {
+  labels: Record<string, string>;
+  count: number;
+}
+
+/**
+ * Counts per label set, added to a prom-client counter when the counter is read (its `collect`):
+ * `Counter.inc` with labels builds and hashes a key of the sorted labels at every call, three per
+ * finished flow (docs/performance.md, "Gateway request path, session 5"). Label sets are kept in the
+ * order they first occurred, which is the order inc() at each flow gave the series.
+ */
+class PendingCounts {
+  readonly #byKey = new Map<string, Map<string, Map<string, PendingCount>>>();
+  readonly #inOrder: PendingCount[] = [];
+  readonly #names: readonly [string, string, string];
+
+  constructor(names: readonly [string, string, string]) {
+    this.#names = names;
+  }
+
+  add(a: string, b: string, c: string, count: number): void {
+    let byB = this.#byKey.get(a);
+    if (byB === undefined) {
+      byB = new Map();
+      this.#byKey.set(a, byB);
+    }
+    let byC = byB.get(b);
+    if (byC === undefined) {
+      byC = new Map();
+      byB.set(b, byC);
+    }
+    let pending = byC.get(c);
+    if (pending === undefined) {
+      const [nameA, nameB, nameC] = this.#names;
+      const labels: Record<string, string> = { [nameA]: a, [nameB]: b };
+      if (nameC !== '') labels[nameC] = c;
+      pending = { labels, count: 0 };
+      byC.set(c, pending);
+      this.#inOrder.push(pending);
+    }
+    pending.count += count;
+  }
+
+  /** Adds what is pending to `counter`. */
+  drainInto(counter: Counter<string>): void {
+    for (const pending of this.#inOrder) {
+      if (pending.count === 0) continue;
+      counter.inc(pending.labels, pending.count);
+      pending.count = 0;
+    }
+  }
+}
+
 export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
   readonly registry = new Registry();
   readonly #connections: Counter<'path' | 'verdict' | 'outcome'>;
@@ -48,6 +102,9 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
   readonly #spoolBatches: Gauge;
   readonly #spoolBytes: Gauge;
   #tunnels = 0;
+  readonly #pendingConnections = new PendingCounts(['path', 'verdict', 'outcome']);
+  /** Bytes per path and direction (the third label is unused). */
+  readonly #pendingBytes = new PendingCounts(['path', 'direction', '']);
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -56,12 +113,14 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       help: 'Connections finished, by egress path (none when refused before one was chosen), verdict and outcome.',
       labelNames: ['path', 'verdict', 'outcome'],
       registers,
+      collect: () => this.#pendingConnections.drainInto(this.#connections),
     });
     this.#bytes = new Counter({
       name: `${metricPrefix}bytes_total`,
       help: 'Bytes carried by finished connections, by egress path and direction (up = client to server).',
       labelNames: ['path', 'direction'],
       registers,
+      collect: () => this.#pendingBytes.drainInto(this.#bytes),
     });
     this.#activeTunnels = new Gauge({
       name: `${metricPrefix}active_tunnels`,
@@ -143,15 +202,16 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
 
   flowFinished(flow: FlowRecord): void {
     const path = label(flow.egressPath, knownPaths);
-    this.#connections.inc({
+    this.#pendingConnections.add(
       path,
-      verdict: label(flow.verdict, knownVerdicts),
-      outcome: label(flow.outcome, knownOutcomes),
-    });
+      label(flow.verdict, knownVerdicts),
+      label(flow.outcome, knownOutcomes),
+      1,
+    );
     const up = bytes(flow.bytesUp);
     const down = bytes(flow.bytesDown);
-    if (up > 0) this.#bytes.inc({ path, direction: 'up' }, up);
-    if (down > 0) this.#bytes.inc({ path, direction: 'down' }, down);
+    if (up > 0) this.#pendingBytes.add(path, 'up', '', up);
+    if (down > 0) this.#pendingBytes.add(path, 'down', '', down);
   }
 
   pathHealth(path: EgressPath, up: boolean): void {

@@ -1,4 +1,5 @@
-// The gateway process keeps V8's young generation at its initial size (young-generation.ts): checked
+// The gateway process keeps V8's young generation at its initial size and scavenges without helper
+// threads (young-generation.ts): checked
 // in a fresh node process that imports the built module with a gateway command line and then
 // allocates like a busy proxy (many short-lived objects, some surviving a while). The same process
 // with another command line shows the default growth, so the test fails if the flag stops working.
@@ -53,6 +54,24 @@ process.stdout.write(String(space.space_size));
   test('a gateway process stays at two 1 MiB semi-spaces; other commands grow', () => {
     expect(newSpaceMb(['gateway', '--config', 'gateway.yaml'])).toBeLessThanOrEqual(2);
     expect(newSpaceMb(['audit', 'access.log'])).toBeGreaterThan(2);
+  });
+
+  test('a gateway process scavenges on the main thread alone; other commands in parallel', () => {
+    // --trace-parallel-scavenge prints one line per scavenging task, --trace-gc one per scavenge.
+    const tasksPerScavenge = (argv: string[]): number => {
+      const result = spawnSync(
+        process.execPath,
+        ['--trace-parallel-scavenge', '--trace-gc', script, ...argv],
+        { encoding: 'utf8', env: { ...process.env, PW_TEST_GROW: '1' } },
+      );
+      expect(result.status, result.stderr).toBe(0);
+      const tasks = result.stdout.match(/scavenge\[0x[0-9a-f]+\]: time=/g)?.length ?? 0;
+      const scavenges = result.stdout.match(/ Scavenge /g)?.length ?? 0;
+      expect(scavenges).toBeGreaterThan(0);
+      return tasks / scavenges;
+    };
+    expect(tasksPerScavenge(['gateway', '--config', 'gateway.yaml'])).toBe(1);
+    expect(tasksPerScavenge(['audit', 'access.log'])).toBeGreaterThan(1);
   });
 
   test('limits.youngGeneration: grow gives the growth back', () => {

@@ -18,7 +18,16 @@ export function runsGateway(argv: readonly string[]): boolean {
 /** V8's default growth factor of the semi-spaces (each growth doubles them). */
 const DEFAULT_GROWTH_FACTOR = 2;
 
-if (runsGateway(process.argv.slice(2))) setFlagsFromString('--semi-space-growth-factor=1');
+if (runsGateway(process.argv.slice(2))) {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  // Scavenges on the main thread alone. A parallel scavenge hands parts of its work to V8's helper
+  // threads and waits for them; on a machine whose cores are busy (the clients, the origin and the
+  // gateway on 2 CPUs) a helper that is not scheduled holds the pause for milliseconds, though the
+  // gateway's survivors take well under a millisecond to copy: with helpers, a fifth of its
+  // scavenges took over 2 ms (up to 30 ms), without, a twelfth, and the median pause fell (docs/
+  // performance.md, "Gateway request path, session 5"). Read at every scavenge, so setting it here works.
+  setFlagsFromString('--no-parallel-scavenge');
+}
 
 /**
  * `limits.youngGeneration: grow` in the gateway config (the default): gives the growth back (read at

@@ -23,7 +23,7 @@ import {
 } from './http-head.js';
 import { proxyAuthenticate } from './proxy-auth.js';
 import { connectTarget, parseAbsoluteTarget } from './request-target.js';
-import { planRoute, type Route } from './route.js';
+import { planRouteNow, type Route } from './route.js';
 import { Tunnel } from './tunnel.js';
 import { dialUpstream } from './upstream-dial.js';
 
@@ -342,19 +342,54 @@ export class ClientConnection {
       this.#refuse(exchange, error);
       return;
     }
-    void this.#forward(exchange);
+    this.#forward(exchange);
   }
 
-  async #forward(exchange: Exchange): Promise<void> {
+  /**
+   * Routes the request and sends it upstream. A request without a body whose route needs no I/O
+   * (an address, or a name of the static `resolve` map) and whose destination has a kept upstream
+   * connection goes out in this turn; everything else (a DNS lookup, a dial, a body) continues in
+   * #forwardLater, as every request did: the promises of that path were about a tenth of the
+   * allocation per request (docs/performance.md, "Gateway request path, session 5").
+   */
+  #forward(exchange: Exchange): void {
     const target = exchange.target as Target;
+    let planned: Route | Promise<Route>;
     try {
-      const route = await planRoute(this.#ctx, exchange.flow, target, target.port ?? 80, this.#component);
+      planned = planRouteNow(this.#ctx, exchange.flow, target, target.port ?? 80, this.#component);
+      if (!(planned instanceof Promise)) {
+        exchange.route = planned;
+        if (exchange.body.done && this.#sendOnKept(exchange)) return;
+      }
+    } catch (error) {
+      if (this.#exchange === exchange) this.#refuse(exchange, error);
+      return;
+    }
+    void this.#forwardLater(exchange, planned);
+  }
+
+  async #forwardLater(exchange: Exchange, planned: Route | Promise<Route>): Promise<void> {
+    try {
+      const route = await planned;
       exchange.route = route;
       if (this.#exchange !== exchange) return;
       await this.#connectUpstream(exchange, true);
     } catch (error) {
       if (this.#exchange === exchange) this.#refuse(exchange, error);
     }
+  }
+
+  /** Sends the request on the kept upstream connection when it leads to the same place. */
+  #sendOnKept(exchange: Exchange): boolean {
+    const key = upstreamKeyOf(exchange.route as Route);
+    const pooled = this.#pooled;
+    if (pooled === null || !isReusable(pooled, key)) return false;
+    this.#pooled = null;
+    exchange.upstreamKey = key;
+    exchange.reused = true;
+    exchange.flow.record.connectMs = 0;
+    this.#sendHead(exchange, pooled.socket);
+    return true;
   }
 
   /** Takes the kept upstream when it leads to the same place, dials otherwise, then sends the head. */
@@ -366,7 +401,7 @@ export class ClientConnection {
     const pooled = this.#pooled;
     this.#pooled = null;
     let socket: Socket;
-    if (mayReuse && pooled && pooled.key === key && !pooled.socket.destroyed && pooled.socket.writable) {
+    if (mayReuse && pooled && isReusable(pooled, key)) {
       socket = pooled.socket;
       exchange.reused = true;
       exchange.flow.record.connectMs = 0;
@@ -387,7 +422,13 @@ export class ClientConnection {
       if (!egress.proxy) exchange.flow.record.destination = upstream.address;
       this.#bindUpstream(socket);
     }
-    socket.setTimeout(this.#ctx.limits.idleTimeoutMs);
+    this.#sendHead(exchange, socket);
+  }
+
+  /** Sends the request head (and the body bytes already buffered) on `socket`. */
+  #sendHead(exchange: Exchange, socket: Socket): void {
+    const route = exchange.route as Route;
+    keepIdleTimeout(socket, this.#ctx.limits.idleTimeoutMs);
     exchange.upstream = socket;
     exchange.flow.forwarded = true;
     // The head and the body bytes already buffered leave in one write (one system call, one
@@ -586,7 +627,7 @@ export class ClientConnection {
     const upstream = exchange.upstream as Socket;
     this.#endExchange(exchange, null);
     if (exchange.keepUpstream && !upstream.destroyed) {
-      upstream.setTimeout(this.#ctx.limits.idleTimeoutMs);
+      keepIdleTimeout(upstream, this.#ctx.limits.idleTimeoutMs);
       this.#pooled = { key: exchange.upstreamKey, socket: upstream };
     } else {
       upstream.destroy();
@@ -734,6 +775,22 @@ export class ClientConnection {
       this.#onClosed(this);
     };
   }
+}
+
+/** A kept upstream connection that can carry the next request to `key`. */
+function isReusable(pooled: { key: string; socket: Socket }, key: string): boolean {
+  return pooled.key === key && !pooled.socket.destroyed && pooled.socket.writable;
+}
+
+/**
+ * Gives an upstream socket the idle timeout, unless it already has it: socket.setTimeout makes a
+ * new timer (and a bound callback) at every call, two per request on a kept connection
+ * (docs/performance.md, "Gateway request path, session 5"). A socket that has the timeout restarts
+ * it on each read and write, so a kept connection's timer already counts from its last response
+ * and restarts with the next request's head.
+ */
+function keepIdleTimeout(socket: Socket, ms: number): void {
+  if (socket.timeout !== ms) socket.setTimeout(ms);
 }
 
 function tooLarge(limit: number): GatewayError {

@@ -141,6 +141,32 @@ describe('logFlow', () => {
     expect({ ...direct, time: 0 }).toEqual({ ...byPino, time: 0 });
   });
 
+  test('writeFields writes the bytes of the concatenated line, across blocks and with non-ASCII', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-06T05:00:00.123Z'));
+    const direct = new HoldingSink();
+    const concatenated = new HoldingSink();
+    const byFields = blocks(direct);
+    const byLine = blocks(concatenated);
+    const bindings = ',"pid":1,"hostname":"hôte"';
+    for (let i = 0; i < 2000; i++) {
+      const record =
+        i === 700
+          ? { big: '§'.repeat(150_000) }
+          : i % 97 === 0
+            ? {}
+            : { n: i, reason: `seed § SaaS → ${'é😀'.repeat(i % 40)} ${'x'.repeat(i % 900)}`, up: null };
+      const body = JSON.stringify(record);
+      byFields.writeFields(bindings, body);
+      const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
+      byLine.write(`{"level":30,"time":"2026-12-06T05:00:00.123Z"${bindings}${fields},"msg":"flow"}\n`);
+    }
+    byFields.flush();
+    byLine.flush();
+    expect(direct.text()).toBe(concatenated.text());
+    expect(direct.text().split('\n')).toHaveLength(2001);
+  });
+
   test('a lone surrogate is kept as an escape, not replaced', async () => {
     const file = join(dir, 'gateway.log');
     const logger = createGatewayLogger({ level: 'info', file });

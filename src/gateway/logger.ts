@@ -40,13 +40,17 @@ export function logFlow(logger: Logger, record: object): void {
     logger.info(record, 'flow');
     return;
   }
-  const body = JSON.stringify(record);
   const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
-  const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
-  blocks.write(
-    `{"level":${pino.levels.values.info},"time":"${new Date().toISOString()}"${bindings}${fields},"msg":"flow"}\n`,
-  );
+  blocks.writeFields(bindings, JSON.stringify(record));
 }
+
+/** The start of a flow line up to its time's value; the level is pino's `info`. */
+const FLOW_LINE_START = `{"level":${pino.levels.values.info},"time":"`;
+/** The end of a flow line: its message. */
+const FLOW_LINE_END = ',"msg":"flow"}\n';
+/** `,` and `"` in UTF-8. */
+const COMMA = 0x2c;
+const QUOTE = 0x22;
 
 /** What LogBlocks needs of pino's destination (sonic-boom in buffer mode). */
 interface ByteSink {
@@ -116,11 +120,46 @@ export class LogBlocks implements DestinationStream {
         this.#sink.write(Buffer.from(line, 'utf8'));
         return;
       }
-      this.#block = Buffer.allocUnsafeSlow(blockBytes);
-      this.#start = 0;
-      this.#used = 0;
+      this.#nextBlock();
     }
     this.#used += this.#block.write(line, this.#used, 'utf8');
+    if (this.#used - this.#start >= LOG_BLOCK_BYTES) this.#handOver();
+  }
+
+  /**
+   * Writes a flow line: FLOW_LINE_START, the time now and its closing quote, `bindings` (the
+   * logger's, `,"pid":...`), the fields of `body` (a JSON object's text) and FLOW_LINE_END, the same
+   * bytes as write() of that line once concatenated. Each part is encoded into the block where it
+   * goes: a concatenated line was a second copy of the record's text, flattened again by the
+   * encoder (about 4 KB of garbage per flow, docs/performance.md "Gateway request path, session 5").
+   */
+  writeFields(bindings: string, body: string): void {
+    const time = new Date().toISOString();
+    const most = (FLOW_LINE_START.length + time.length + bindings.length + body.length) * 3 + 16;
+    if (this.#used + most > blockBytes) {
+      if (most > blockBytes) {
+        const fields = body.length > 2 ? `,${body.slice(1, -1)}` : '';
+        this.write(`${FLOW_LINE_START}${time}"${bindings}${fields}${FLOW_LINE_END}`);
+        return;
+      }
+      this.#handOver();
+      this.#nextBlock();
+    }
+    const block = this.#block;
+    let at = this.#used;
+    at += block.write(FLOW_LINE_START, at, 'latin1');
+    at += block.write(time, at, 'latin1');
+    block[at++] = QUOTE;
+    at += block.write(bindings, at, 'utf8');
+    if (body.length > 2) {
+      // `{"a":1,"b":2}` becomes `,"a":1,"b":2` followed by FLOW_LINE_END over its closing brace.
+      // Both braces are one byte in UTF-8, so this is byte for byte `,${body.slice(1, -1)}`.
+      const first = at;
+      at += block.write(body, at, 'utf8') - 1;
+      block[first] = COMMA;
+    }
+    at += block.write(FLOW_LINE_END, at, 'latin1');
+    this.#used = at;
     if (this.#used - this.#start >= LOG_BLOCK_BYTES) this.#handOver();
   }
 
@@ -145,6 +184,13 @@ export class LogBlocks implements DestinationStream {
     this.#handOver();
     clearInterval(this.#timer);
     open.delete(this);
+  }
+
+  /** A fresh block (after a hand-over): the old one may still be held by the sink. */
+  #nextBlock(): void {
+    this.#block = Buffer.allocUnsafeSlow(blockBytes);
+    this.#start = 0;
+    this.#used = 0;
   }
 
   #handOver(): void {

@@ -33,6 +33,7 @@ describe('HTTP forwarding and strict parsing', () => {
           host: request.headers.host ?? '',
           headers: request.headers,
         });
+        if (request.url === '/hang') return; // never answered: the upstream idle timeout's case
         const body = JSON.stringify({
           url: request.url,
           body: Buffer.concat(chunks).toString(),
@@ -228,6 +229,27 @@ describe('HTTP forwarding and strict parsing', () => {
       clearInterval(timer);
       stalled.close();
       trickling.close();
+    }
+  });
+
+  test('a kept upstream connection times out idleTimeoutMs after the request it carries, not after its last response', async () => {
+    const client = await RawClient.open(gateway.port);
+    try {
+      client.write(`GET ${url('/warm')} HTTP/1.1\r\nHost: ${API}\r\n\r\n`);
+      expect((await client.response()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const sent = performance.now();
+      client.write(`GET ${url('/hang')} HTTP/1.1\r\nHost: ${API}\r\n\r\n`);
+      const answer = await client.response();
+      const waited = performance.now() - sent;
+      expect(answer.status).toBe(504);
+      expect(waited).toBeGreaterThanOrEqual(900);
+      expect(gateway.flowsFor(API).at(-1)).toMatchObject({
+        error: 'PW_GW_UPSTREAM_TIMEOUT',
+        connectMs: 0, // the kept connection carried it
+      });
+    } finally {
+      client.close();
     }
   });
 

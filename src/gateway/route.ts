@@ -31,40 +31,80 @@ export async function planRoute(
   component: Component,
 ): Promise<Route> {
   try {
-    return await plan(ctx, flow, target, port, component);
+    checkPort(ctx, port);
+    const addresses = target.address ? [target.address] : await ctx.resolver.resolve(target.host);
+    return routeTo(ctx, flow, target, port, component, addresses);
   } catch (error) {
-    // Refused before decide() ran (port, DNS, guard): still classify the record by what was asked
-    // for, so audits and the dashboard see which rule a refused flow belonged to.
-    // A tunnel rerouted by its SNI was settled already: a failed reroute keeps the first decision.
-    if (!isDecided(flow)) {
-      const { decision, redecide } = decideDestination(
-        ctx.policy,
-        target,
-        target.address ? [target.address] : [],
-        component,
-        port,
-      );
-      applyDecision(flow, decision, redecide);
-    }
+    classifyRefused(ctx, flow, target, port, component);
     throw error;
   }
 }
 
-async function plan(
+/**
+ * planRoute without a promise when no check waits on I/O (an address, or a name of the static
+ * `resolve` map): the route itself, or planRoute's promise when the name needs the resolver. Throws
+ * at once what planRoute would reject with, after the same checks in the same order.
+ */
+export function planRouteNow(
   ctx: GatewayContext,
   flow: GatewayFlow,
   target: Target,
   port: number,
   component: Component,
-): Promise<Route> {
-  const record = flow.record;
+): Route | Promise<Route> {
+  const addresses = target.address ? [target.address] : ctx.resolver.resolveStatic(target.host);
+  if (addresses === undefined) return planRoute(ctx, flow, target, port, component);
+  try {
+    checkPort(ctx, port);
+    return routeTo(ctx, flow, target, port, component, addresses);
+  } catch (error) {
+    classifyRefused(ctx, flow, target, port, component);
+    throw error;
+  }
+}
+
+/**
+ * Refused before decide() ran (port, DNS, guard): still classify the record by what was asked for,
+ * so audits and the dashboard see which rule a refused flow belonged to. A tunnel rerouted by its
+ * SNI was settled already: a failed reroute keeps the first decision.
+ */
+function classifyRefused(
+  ctx: GatewayContext,
+  flow: GatewayFlow,
+  target: Target,
+  port: number,
+  component: Component,
+): void {
+  if (isDecided(flow)) return;
+  const { decision, redecide } = decideDestination(
+    ctx.policy,
+    target,
+    target.address ? [target.address] : [],
+    component,
+    port,
+  );
+  applyDecision(flow, decision, redecide);
+}
+
+function checkPort(ctx: GatewayContext, port: number): void {
   if (!ctx.ports.has(port)) {
     throw new GatewayError(
       'PW_GW_PORT_DENIED',
       `port ${port} is not in the allowed ports (${[...ctx.ports].join(', ')})`,
     );
   }
-  const addresses = target.address ? [target.address] : await ctx.resolver.resolve(target.host);
+}
+
+/** The checks after the name is resolved: the guard, never the gateway itself, decide(), health. */
+function routeTo(
+  ctx: GatewayContext,
+  flow: GatewayFlow,
+  target: Target,
+  port: number,
+  component: Component,
+  addresses: IpAddress[],
+): Route {
+  const record = flow.record;
   record.destination = formatIp(addresses[0] as IpAddress);
   ctx.guard.checkAll(target.host, addresses);
   for (const address of addresses) {
