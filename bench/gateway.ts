@@ -1130,7 +1130,9 @@ async function main(): Promise<void> {
     const gateways: Proxy[] = [];
     for (const store of ['jsonl', 'duckdb'] as const) {
       if (!options.stores.includes(store)) continue;
-      gateways.push(await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli, descriptors.prefix));
+      gateways.push(
+        await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli, descriptors.prefix),
+      );
     }
     proxies.push(...gateways);
     const squid = await startSquid(dir);
