@@ -124,6 +124,18 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
       'GET http://h.ex%41mple/',
       'GET http://h.example<x>/',
       'GET http://h.example\t/',
+      'CONNECT host/x.example:443',
+      'CONNECT host?x#y.example:443',
+      'CONNECT host.example:443?x',
+      'CONNECT host.example:44:3',
+      'CONNECT HOST.EXAMPLE:443',
+      'GET http://h.example:80#f',
+      'GET http://h.example:80?q',
+      'GET http://h.example:8a/',
+      'GET http://h.example:/',
+      'GET http://h.Ex@mple/',
+      'GET http://h.example[1]/',
+      'GET https://:443/',
     ];
     const text = urls
       .map(
@@ -136,6 +148,39 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
     expect(fast).toEqual(slow);
     expect(fast.flows.length).toBeGreaterThan(10);
     expect(fast.problems.length).toBeGreaterThan(3);
+  });
+
+  test('the fast path and the string parser agree on odd hierarchy fields', async () => {
+    const slowFormat = defineFormat({ ...squidFormat, parseBatches: lineBatches(createSquidLineParser) });
+    const fields = [
+      'HIER_DIRECT/93.184.216.34 -',
+      'HIER_DIRECT/93.184.216.34',
+      'HIER_DIRECT/ -',
+      'HIER_DIRECT/- -',
+      'HIER_DIRECT -',
+      'HIER_DIRECT',
+      '/93.184.216.34 -',
+      'FIRSTUP_PARENT/10.9.0.1 -',
+      'FIRSTUP_PARENT/10.9.0.1',
+      'FIRSTUP_PARENT/ -',
+      'FIRSTUP_PARENT/10.9.0.1/x -',
+      'FIRSTUP_PARENT//10.9.0.1 -',
+      'HIER_NONE/- -',
+      'SOMETHING_ELSE/10.9.0.1 -',
+      'DIRECT/93.184.216.34 -',
+      'HIER_DIRECT/h.example -',
+    ];
+    const text = fields
+      .map(
+        (field, i) =>
+          `1700000000.${String(i).padStart(3, '0')} 5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - ${field}`,
+      )
+      .join('\n');
+    const fast = await collectFlows(squidFormat, `${text}\n`);
+    const slow = await collectFlows(slowFormat, `${text}\n`);
+    expect(fast).toEqual(slow);
+    expect(fast.flows.length).toBeGreaterThan(8);
+    expect(fast.problems.length).toBeGreaterThan(1);
   });
 
   test('parse() one by one gives the same flows as the batches', async () => {
