@@ -241,4 +241,32 @@ describe('TimeSeries', () => {
     expect(verdictSum).toBe(total);
     for (const bucket of result.buckets) expect(bucket.start % result.bucketMs).toBe(0);
   });
+
+  test('flows out of time order land in their own buckets, also when buckets share a recent place', () => {
+    // 1-second buckets 256 apart share a place in the series' cache of recent buckets; the
+    // expected counts are computed here from the times alone (epoch 0 onwards, so that bucket
+    // indexes of two widths can be equal).
+    const series = new TimeSeries(4096);
+    const expected = new Map<number, number>();
+    const seconds = [0, 256, 0, 512, 256, 1, 257, 0, 3000, 256, 2744, 0, 512];
+    for (const [i, second] of seconds.entries()) {
+      series.add(second * 1000 + (i % 7) * 100, 0, 0, 1);
+      expected.set(second, (expected.get(second) ?? 0) + 1);
+    }
+    const result = series.result(4096);
+    expect(result.bucketMs).toBe(1000);
+    const counted = new Map<number, number>();
+    for (const bucket of result.buckets) if (bucket.flows > 0) counted.set(bucket.start / 1000, bucket.flows);
+    expect(counted).toEqual(expected);
+    // A flow 5 hours later widens the buckets to 5 s. Second 2560 is bucket 512 at that width,
+    // the index second 512 had at 1 s: the recent buckets of the old width must not be used.
+    series.add(5 * 3_600_000, 0, 0, 1);
+    series.add(2_560_000, 0, 0, 1);
+    const wide = series.result(4096);
+    expect(wide.bucketMs).toBe(5000);
+    const at = (second: number) => wide.buckets.find((bucket) => bucket.start === second * 1000)?.flows;
+    expect(at(2560)).toBe(1);
+    expect(at(510)).toBe(expected.get(512));
+    expect(wide.buckets.reduce((sum, bucket) => sum + bucket.flows, 0)).toBe(seconds.length + 2);
+  });
 });

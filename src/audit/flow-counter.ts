@@ -75,7 +75,7 @@ export class AuditCounter implements FlowCounter {
 
   count(facts: FlowFacts): boolean {
     this.#pendingLine = -1;
-    if (this.#options.dns.size !== 0) return false; // names of addresses may decide
+    if (!this.#options.dns.empty) return false; // names of addresses may decide
     const b = facts.bytes;
     let a: number;
     let key: number;

@@ -194,8 +194,8 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
   const classifyOptions = {
     component: options.component ?? 'saas',
     // No DNS answers (most single-log audits): no lookup per address-only flow.
-    nameOf: (address: string) => (dns.size === 0 ? undefined : dns.nameOf(address)),
-    privateLinkOf: (address: string) => (dns.size === 0 ? undefined : dns.privateLinkOf(address)),
+    nameOf: (address: string) => (dns.empty ? undefined : dns.nameOf(address)),
+    privateLinkOf: (address: string) => (dns.empty ? undefined : dns.privateLinkOf(address)),
     // Hosts, proxies and responders repeat: most flows are decided by one lookup of their text.
     cache: new ClassifyCache(),
   };

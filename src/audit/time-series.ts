@@ -38,6 +38,9 @@ export interface SeriesSnapshot {
   cells: [number, Float64Array][];
 }
 
+/** Buckets TimeSeries.add() finds without the map (a power of two). */
+const RECENT = 256;
+
 export class TimeSeries {
   readonly maxBuckets: number;
   #rung = 0;
@@ -45,9 +48,11 @@ export class TimeSeries {
   #cells = new Map<number, Float64Array>();
   #min = Number.POSITIVE_INFINITY;
   #max = Number.NEGATIVE_INFINITY;
-  // Logs are mostly in time order: remembering the last bucket skips the map lookup.
-  #lastIndex = Number.NaN;
-  #last: Float64Array | undefined;
+  // Recent buckets by index modulo RECENT (a direct-mapped cache in front of the map): flows start
+  // at their end time minus their duration, so consecutive lines of a log in end-time order fall
+  // into buckets up to minutes apart, and one remembered bucket would miss on most lines.
+  #recentIndexes = new Float64Array(RECENT).fill(Number.NaN);
+  readonly #recent: (Float64Array | undefined)[] = new Array(RECENT).fill(undefined);
 
   constructor(maxBuckets = 4096) {
     this.maxBuckets = maxBuckets;
@@ -56,7 +61,9 @@ export class TimeSeries {
   /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */
   add(time: number, path: number, verdict: number, bytes: number): void {
     const index = Math.floor(time / this.#bucketMs);
-    const target = index === this.#lastIndex ? (this.#last as Float64Array) : this.#cellsAt(time);
+    const place = index & (RECENT - 1);
+    const target =
+      this.#recentIndexes[place] === index ? (this.#recent[place] as Float64Array) : this.#cellsAt(time);
     (target[FLOWS] as number)++;
     (target[PATH0 + path] as number) += bytes;
     (target[VERDICT0 + verdict] as number) += bytes;
@@ -81,8 +88,9 @@ export class TimeSeries {
         if (index > this.#max) this.#max = index;
       }
     }
-    this.#lastIndex = index;
-    this.#last = cells;
+    const place = index & (RECENT - 1);
+    this.#recentIndexes[place] = index;
+    this.#recent[place] = cells;
     return cells;
   }
 
@@ -162,8 +170,8 @@ export class TimeSeries {
     this.#max = max;
     this.#rung = rung;
     this.#bucketMs = widthMs;
-    this.#lastIndex = Number.NaN;
-    this.#last = undefined;
+    this.#recentIndexes.fill(Number.NaN);
+    this.#recent.fill(undefined);
   }
 
   #coarsen(time: number): void {

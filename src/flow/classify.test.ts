@@ -127,4 +127,28 @@ describe('classifyFlow', () => {
     expect([...verdictsSeen].sort()).toEqual(['exception', 'leak', 'ok', 'unknown', 'unverified']);
     expect([...actualPathsSeen].sort()).toEqual(['expressroute', 'internet', 'unknown']);
   });
+
+  test('a cache whose destination table is given up (most addresses new) still gives the same results', () => {
+    // 3,000 direct flows, each to a new address (some in the circuit's prefix), then the first
+    // addresses again: past the first 1,024 lookups the cache stops remembering destinations.
+    const cache = new ClassifyCache();
+    const fieldsOf = (i: number) => ({
+      host: i % 3 === 0 ? null : `img${i % 50}.cdn.example.net`,
+      destination: i % 4 === 0 ? `13.73.248.${i % 256}` : `52.${(i >> 8) & 255}.${i & 255}.7`,
+      port: 443,
+    });
+    const paths = new Set<string>();
+    for (const i of [
+      ...Array.from({ length: 3000 }, (_, i) => i),
+      ...Array.from({ length: 300 }, (_, i) => i),
+    ]) {
+      const plain = flow(fieldsOf(i));
+      const cached = flow(fieldsOf(i));
+      classifyFlow(plain, policy, resolver);
+      classifyFlow(cached, policy, resolver, { cache });
+      expect(cached, JSON.stringify(fieldsOf(i))).toEqual(plain);
+      paths.add(plain.actualPath);
+    }
+    expect([...paths].sort()).toEqual(['expressroute', 'internet']);
+  });
 });

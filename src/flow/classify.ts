@@ -25,6 +25,13 @@ export interface ClassifyOptions {
 
 /** Entries kept per table before it is emptied and refilled (bounds the memory of a cache). */
 const CACHE_LIMIT = 20_000;
+/**
+ * Destination lookups after which the destination table is given up when most of them missed. An
+ * audit that counts by key (src/audit/flow-counter.ts) classifies only the first flow of each
+ * key here, so a Squid log's direct flows reach this table with a new address almost every time:
+ * 20,000 lookups would take a whole day's log, each a miss that copies and stores its address.
+ */
+const DESTINATION_TRIAL = 1_024;
 
 /**
  * What classifyFlow() remembers between flows when given one (see ClassifyOptions.cache). Logs
@@ -53,9 +60,12 @@ export class ClassifyCache {
   readonly #bySource: PathTable;
   readonly #byDestination: PathTable;
   readonly #limit: number;
+  /** Lookups of the destination table before it may be given up. */
+  readonly #destinationTrial: number;
 
   constructor(limit = CACHE_LIMIT) {
     this.#limit = limit;
+    this.#destinationTrial = Math.min(limit, DESTINATION_TRIAL);
     this.#byProxy = new PathTable(limit, true);
     this.#bySource = new PathTable(limit, true);
     // Given up when most lookups miss (as for Squid's direct flows to the addresses of the web).
@@ -116,7 +126,7 @@ export class ClassifyCache {
       if (bySource !== null) return bySource;
     }
     const byDestination = this.#byDestination;
-    if (byDestination.lookups > this.#limit && byDestination.misses * 2 > byDestination.lookups)
+    if (byDestination.lookups > this.#destinationTrial && byDestination.misses * 2 > byDestination.lookups)
       return resolve('destination');
     return byDestination.lookup(destination ?? '', 'destination', resolve) as ActualPathResult;
   }

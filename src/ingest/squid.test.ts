@@ -8,6 +8,18 @@ import type { IngestContext } from './format.js';
 import { createSquidLineParser, hierarchyKind, parseClfTime, squidFormat } from './squid.js';
 import { fixture, sample } from './test-files.js';
 
+/**
+ * Native lines (each given without its time, which is added) read by the fast path and by the
+ * string parser alone: the two results must be equal. Returns the fast path's.
+ */
+async function fastAgreesWithSlow(rest: string[]) {
+  const slowFormat = defineFormat({ ...squidFormat, parseBatches: lineBatches(createSquidLineParser) });
+  const text = rest.map((line, i) => `1700000000.${String(i).padStart(3, '0')} ${line}\n`).join('');
+  const fast = await collectFlows(squidFormat, text);
+  expect(fast).toEqual(await collectFlows(slowFormat, text));
+  return fast;
+}
+
 describe('squid: real sample (elastic/integrations test-access.log)', async () => {
   const { flows, problems } = await collectFile(squidFormat, sample('squid-access.log'));
 
@@ -90,7 +102,6 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
   });
 
   test('the fast path and the string parser agree on odd URLs and ports', async () => {
-    const slowFormat = defineFormat({ ...squidFormat, parseBatches: lineBatches(createSquidLineParser) });
     const urls = [
       'CONNECT host.example:443',
       'CONNECT Host.Example:8443',
@@ -124,18 +135,50 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
       'GET http://h.ex%41mple/',
       'GET http://h.example<x>/',
       'GET http://h.example\t/',
+      'CONNECT host/x.example:443',
+      'CONNECT host?x#y.example:443',
+      'CONNECT host.example:443?x',
+      'CONNECT host.example:44:3',
+      'CONNECT HOST.EXAMPLE:443',
+      'GET http://h.example:80#f',
+      'GET http://h.example:80?q',
+      'GET http://h.example:8a/',
+      'GET http://h.example:/',
+      'GET http://h.Ex@mple/',
+      'GET http://h.example[1]/',
+      'GET https://:443/',
     ];
-    const text = urls
-      .map(
-        (url, i) =>
-          `1700000000.${String(i).padStart(3, '0')} 5 10.1.0.1 TCP_MISS/200 10 ${url} - HIER_DIRECT/93.184.216.34 -`,
-      )
-      .join('\n');
-    const fast = await collectFlows(squidFormat, `${text}\n`);
-    const slow = await collectFlows(slowFormat, `${text}\n`);
-    expect(fast).toEqual(slow);
+    const fast = await fastAgreesWithSlow(
+      urls.map((url) => `5 10.1.0.1 TCP_MISS/200 10 ${url} - HIER_DIRECT/93.184.216.34 -`),
+    );
     expect(fast.flows.length).toBeGreaterThan(10);
     expect(fast.problems.length).toBeGreaterThan(3);
+  });
+
+  test('the fast path and the string parser agree on odd hierarchy fields', async () => {
+    const fields = [
+      'HIER_DIRECT/93.184.216.34 -',
+      'HIER_DIRECT/93.184.216.34',
+      'HIER_DIRECT/ -',
+      'HIER_DIRECT/- -',
+      'HIER_DIRECT -',
+      'HIER_DIRECT',
+      '/93.184.216.34 -',
+      'FIRSTUP_PARENT/10.9.0.1 -',
+      'FIRSTUP_PARENT/10.9.0.1',
+      'FIRSTUP_PARENT/ -',
+      'FIRSTUP_PARENT/10.9.0.1/x -',
+      'FIRSTUP_PARENT//10.9.0.1 -',
+      'HIER_NONE/- -',
+      'SOMETHING_ELSE/10.9.0.1 -',
+      'DIRECT/93.184.216.34 -',
+      'HIER_DIRECT/h.example -',
+    ];
+    const fast = await fastAgreesWithSlow(
+      fields.map((field) => `5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - ${field}`),
+    );
+    expect(fast.flows.length).toBeGreaterThan(8);
+    expect(fast.problems.length).toBeGreaterThan(1);
   });
 
   test('parse() one by one gives the same flows as the batches', async () => {

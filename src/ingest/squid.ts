@@ -231,30 +231,36 @@ function parseNativeFast(
   }
   // The authority in one pass: the host's bytes checked (no userinfo, no IPv6 literal, no
   // backslash, no byte above ASCII: the slow path reads those, the last as UTF-8) and hashed
-  // (FlowFacts.nameHash), digits only after its colon.
+  // (FlowFacts.nameHash) with one table look-up per byte, then digits only after its colon.
+  const classes = connect ? CONNECT_HOST_BYTES : URL_HOST_BYTES;
   let upper = false;
   let hash = FNV_BASIS;
-  let colon = -1;
   let j = authority;
+  let stop = HOST_END;
   for (; j < end; j++) {
     c = b[j] as number;
-    if (c === 0x20 || (!connect && (c === 0x2f || c === 0x3f || c === 0x23))) break;
-    if (c === 0x3a) {
-      if (colon >= 0) return false;
-      colon = j;
-    } else if (colon >= 0) {
-      if (c < 0x30 || c > 0x39) return false;
-    } else if (c === 0x40 || c === 0x5b || c === 0x5c || c >= 0x80) {
-      return false;
-    } else {
-      if (c >= 0x41 && c <= 0x5a) upper = true;
-      hash = Math.imul(hash ^ c, FNV_PRIME);
+    const kind = classes[c] as number;
+    if (kind !== HOST_PLAIN) {
+      if (kind !== HOST_UPPER) {
+        stop = kind;
+        break;
+      }
+      upper = true;
     }
+    hash = Math.imul(hash ^ c, FNV_PRIME);
   }
+  if (stop === HOST_REFUSED) return false;
   const hostStart = authority;
-  const hostEnd = colon >= 0 ? colon : j;
+  const hostEnd = j;
   if (hostEnd === authority) return false;
-  if (colon >= 0) {
+  if (stop === HOST_COLON) {
+    const colon = j;
+    for (j++; j < end; j++) {
+      c = b[j] as number;
+      if (c >= 0x30 && c <= 0x39) continue;
+      if (classes[c] === HOST_END) break;
+      return false; // a second colon, or anything but digits before the URL's path
+    }
     if (j === colon + 1 || j - colon > 6) return false;
     port = 0;
     for (let k = colon + 1; k < j; k++) port = port * 10 + ((b[k] as number) - 0x30);
@@ -273,15 +279,18 @@ function parseNativeFast(
   while (b[i] === 0x20) i++;
   // hierarchy code/peer
   const hierStart = i;
-  const hierEnd = spaceAt(b, i, end);
   let slash = hierStart;
-  while (slash < hierEnd && b[slash] !== 0x2f) slash++;
-  if (slash >= hierEnd || hierEnd === i) return false;
+  c = b[slash] as number;
+  while (c !== 0x2f && c !== 0x20 && slash < end) c = b[++slash] as number;
+  if (c !== 0x2f || slash >= end) return false; // no slash in the field
   const peerStart = slash + 1;
+  const hierEnd = spaceAt(b, peerStart, end);
   const noPeer = peerStart === hierEnd || (b[peerStart] === 0x2d && peerStart + 1 === hierEnd);
   const direct =
     (slash - hierStart === 11 && b[hierStart] === 0x48 && b[hierStart + 5] === 0x44) || // HIER_DIRECT
     (slash - hierStart === 6 && b[hierStart] === 0x44 && b[hierStart + 1] === 0x49); // DIRECT
+  // `HIER_DIRECT/` with nothing after the slash: the string parser keeps the field as evidence.
+  if (direct && peerStart === hierEnd) return false;
   const kind = direct ? 'destination' : hierarchyKindAt(b, hierStart, slash);
   if (kind === 'unknown') return false; // the slow path reports it
   const address4 = kind === 'destination' && !noPeer ? ipv4Value(b, peerStart, hierEnd) : -1;
@@ -337,6 +346,30 @@ function parseNativeFast(
   out.push(flow);
   return true;
 }
+
+// What a byte of a URL's authority is to parseNativeFast: part of the host (PLAIN, or UPPER: an
+// ASCII capital, lowered in the record), the host's end (END: a space, or `/`, `?` and `#` after a
+// URL's authority; a CONNECT target runs to the space), the port's colon, or a byte the fast path
+// leaves to the string parser (REFUSED: userinfo `@`, an IPv6 literal's `[`, a backslash, non-ASCII).
+const HOST_PLAIN = 0;
+const HOST_UPPER = 1;
+const HOST_END = 2;
+const HOST_COLON = 3;
+const HOST_REFUSED = 4;
+
+function hostByteClasses(connect: boolean): Uint8Array {
+  const classes = new Uint8Array(256);
+  for (let c = 0x41; c <= 0x5a; c++) classes[c] = HOST_UPPER;
+  classes[0x20] = HOST_END;
+  if (!connect) for (const c of [0x2f, 0x3f, 0x23]) classes[c] = HOST_END;
+  classes[0x3a] = HOST_COLON;
+  for (const c of [0x40, 0x5b, 0x5c]) classes[c] = HOST_REFUSED;
+  for (let c = 0x80; c <= 0xff; c++) classes[c] = HOST_REFUSED;
+  return classes;
+}
+
+const URL_HOST_BYTES = hostByteClasses(false);
+const CONNECT_HOST_BYTES = hostByteClasses(true);
 
 /** Index of the first space in `b[start, end)`, or `end`. */
 function spaceAt(b: Buffer, start: number, end: number): number {

@@ -397,7 +397,7 @@ class ZeekTsvReader {
       bytes !== null &&
       !offered &&
       ctx.counter !== undefined &&
-      this.countConn(bytes, micros, lineNumber)
+      this.#countConnAt(bytes, micros, lineNumber)
     )
       return;
     const flow = emptyFlow({ kind: section.originKind, file: ctx.file, line: lineNumber });
@@ -499,7 +499,18 @@ class ZeekTsvReader {
     const tsColumn = section.column.ts;
     const micros = parseScaledDecimalBytes(bytes, 6, starts[tsColumn] as number, ends[tsColumn] as number);
     if (Number.isNaN(micros)) return false;
-    return this.countConn(bytes, micros, lineNumber);
+    return this.#countConnAt(bytes, micros, lineNumber);
+  }
+
+  /**
+   * The line's `ts` in microseconds, for countConn(): handed over in a typed array because a
+   * double passed as an argument to a call that is not inlined is boxed (a heap number per line).
+   */
+  readonly #micros = new Float64Array(1);
+
+  #countConnAt(bytes: Buffer, micros: number, lineNumber: number): boolean {
+    this.#micros[0] = micros;
+    return this.countConn(bytes, lineNumber);
   }
 
   /**
@@ -507,7 +518,8 @@ class ZeekTsvReader {
    * responder, every number well-formed); false when the counter declines or the line needs the
    * general reading (which reports what is wrong with it).
    */
-  countConn(bytes: Buffer, micros: number, lineNumber: number): boolean {
+  countConn(bytes: Buffer, lineNumber: number): boolean {
+    const micros = this.#micros[0] as number;
     const column = this.#section.column;
     const starts = this.#starts;
     const ends = this.#ends;
