@@ -21,6 +21,8 @@ const dist = fileURLToPath(new URL('../src/', import.meta.url));
 const externalPackages =
   /^(@duckdb\/|@clickhouse\/|pino(-|$|\/)|prom-client|quickjs-wasi|pac-resolver|undici|thread-stream)/;
 const builtins = new Set(builtinModules);
+const coreModules =
+  /[\\/]dist[\\/]src[\\/](errors|catalog[\\/](builtin|model|profiles)|match[\\/](ip|host|host-index|prefix-table)|policy[\\/](policy|target|serialize|verdict)|cli[\\/](io|options|policy-cache))\.js$/;
 
 const started = Date.now();
 const result = await build({
@@ -40,7 +42,12 @@ const result = await build({
     // The maps name each chunk's modules (src/cli/startup.test.ts reads them); tsc's maps hold the rest.
     sourcemapExcludeSources: true,
     codeSplitting: {
-      groups: [{ name: 'young-generation', test: /[\\/]dist[\\/]src[\\/]cli[\\/]young-generation\.js$/ }],
+      groups: [
+        { name: 'young-generation', test: /[\\/]dist[\\/]src[\\/]cli[\\/]young-generation\.js$/ },
+        // What every command that decides paths loads (explain, audit, generate, the gateway): one
+        // file instead of a dozen small ones. It must import nothing heavy (src/cli/startup.test.ts).
+        { name: 'core', test: coreModules },
+      ],
     },
   },
 });
