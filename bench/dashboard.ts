@@ -22,8 +22,8 @@ import { Policy } from '../src/policy/policy.js';
 import type { FlowStore } from '../src/store/store.js';
 import { openFlowStore } from '../src/store/store.js';
 import { chromiumArgs } from '../src/util/chromium.js';
+import { Random } from '../src/util/random.js';
 import { median } from './lib/measure.js';
-import { Prng } from './lib/prng.js';
 
 const FLOWS = Number(process.env.PATHWARDEN_BENCH_FLOWS ?? 1_000_000);
 const QUICK = process.argv.includes('--quick');
@@ -43,7 +43,7 @@ const componentWeights: [Component, number][] = [
 ];
 
 /** Destinations as a gateway sees them, by the path their rule expects: catalog hosts (wildcards filled in) and unknown ones. */
-function destinations(policy: Policy, prng: Prng): Map<string, string[]> {
+function destinations(policy: Policy, prng: Random): Map<string, string[]> {
   const byPath = new Map<string, string[]>();
   const add = (host: string) => {
     const path = policy.decideHost(host).path;
@@ -51,7 +51,7 @@ function destinations(policy: Policy, prng: Prng): Map<string, string[]> {
   };
   for (const rule of policy.catalog.rules) {
     for (const host of rule.hosts) {
-      if (host.startsWith('*.')) for (let i = 0; i < 3; i++) add(`w${prng.int(50)}${host.slice(1)}`);
+      if (host.startsWith('*.')) for (let i = 0; i < 3; i++) add(`w${prng.below(50)}${host.slice(1)}`);
       else if (!host.includes('*')) add(host);
     }
   }
@@ -78,7 +78,7 @@ export function* syntheticFlows(
   seed = 42,
   now = Date.now(),
 ): Generator<FlowRecord> {
-  const prng = new Prng(seed);
+  const prng = new Random(seed);
   const hosts = destinations(policy, prng);
   const first = now - SPAN_MS;
   for (let i = 0; i < count; i++) {
@@ -113,18 +113,18 @@ export function* syntheticFlows(
     const decision = policy.decideHost(host, { component, port: 443, actualPath });
     yield {
       start,
-      end: start + 50 + prng.int(5000),
+      end: start + 50 + prng.below(5000),
       origin: { kind: 'gateway' },
-      client: `10.1.${prng.int(4)}.${1 + prng.int(250)}`,
+      client: `10.1.${prng.below(4)}.${1 + prng.below(250)}`,
       host,
       sni: host,
       httpHost: null,
-      destination: `20.${prng.int(256)}.${prng.int(256)}.${prng.int(256)}`,
+      destination: `20.${prng.below(256)}.${prng.below(256)}.${prng.below(256)}`,
       port: 443,
       protocol: 'tls',
       component,
-      bytesUp: blocked ? 0 : 500 + prng.int(20_000),
-      bytesDown: blocked ? 0 : 2000 + prng.int(500_000),
+      bytesUp: blocked ? 0 : 500 + prng.below(20_000),
+      bytesDown: blocked ? 0 : 2000 + prng.below(500_000),
       sourceAddress: blocked ? null : actualPath === 'expressroute' ? '10.9.0.2' : '192.0.2.10',
       upstream: null,
       connectionId: null,
@@ -139,7 +139,7 @@ export function* syntheticFlows(
       egressPath: blocked ? null : actualPath === 'unknown' ? null : actualPath,
       outcome: blocked ? 'blocked' : 'forwarded',
       error: blocked ? 'PW_GW_CIRCUIT_DOWN' : null,
-      connectMs: blocked ? null : 1 + prng.int(30),
+      connectMs: blocked ? null : 1 + prng.below(30),
     };
   }
 }

@@ -11,6 +11,7 @@ import { components } from '../src/catalog/model.js';
 import { selectProfile } from '../src/catalog/profiles.js';
 import { type Decision, Policy } from '../src/policy/policy.js';
 import { parseTarget, type Target } from '../src/policy/target.js';
+import { Random } from '../src/util/random.js';
 import {
   type ProcessTiming,
   readlineFloorScript,
@@ -28,7 +29,6 @@ import {
 } from './lib/measure.js';
 import { type NaiveAnswer, NaiveScanner } from './lib/naive.js';
 import { buildPac, createPac, pacArguments, pathOfPacResult } from './lib/pac.js';
-import { Prng } from './lib/prng.js';
 import { generateTargets, type TargetKind } from './lib/targets.js';
 
 /** The issues' targets (docs/performance.md): issue 12 raised them to these. */
@@ -97,7 +97,7 @@ const load = () =>
 const catalog = selectProfile(loadBuiltinCatalog().catalog);
 const policy = Policy.compile(catalog);
 const naive = new NaiveScanner(catalog.rules);
-const { targets, counts } = generateTargets(catalog, count, new Prng(seed));
+const { targets, counts } = generateTargets(catalog, count, new Random(seed));
 
 const hostPatterns = catalog.rules.reduce((sum, rule) => sum + rule.hosts.length, 0);
 const prefixes = catalog.rules.reduce((sum, rule) => sum + (rule.prefixes?.length ?? 0), 0);

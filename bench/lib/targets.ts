@@ -5,7 +5,7 @@
 import type { Catalog } from '../../src/catalog/model.js';
 import { parseHostPattern } from '../../src/match/host.js';
 import { formatIp, type IpPrefix, parsePrefix } from '../../src/match/ip.js';
-import type { Prng } from './prng.js';
+import type { Random } from '../../src/util/random.js';
 
 export type TargetKind =
   | 'catalog-host'
@@ -40,7 +40,7 @@ const tlds = ['com', 'net', 'org', 'io', 'de', 'co.uk', 'fr', 'cloud'];
 const labelStart = 'abcdefghijklmnopqrstuvwxyz';
 const labelRest = 'abcdefghijklmnopqrstuvwxyz0123456789-';
 
-export function generateTargets(catalog: Catalog, count: number, prng: Prng): TargetSet {
+export function generateTargets(catalog: Catalog, count: number, prng: Random): TargetSet {
   const exactNames: string[] = [];
   const wildcardSuffixes: string[] = [];
   const v4: IpPrefix[] = [];
@@ -64,18 +64,18 @@ export function generateTargets(catalog: Catalog, count: number, prng: Prng): Ta
   const allNames = [...exactNames, ...wildcardSuffixes];
 
   const label = (): string => {
-    const length = 1 + prng.int(12);
-    let text = labelStart[prng.int(labelStart.length)] as string;
+    const length = 1 + prng.below(12);
+    let text = labelStart[prng.below(labelStart.length)] as string;
     for (let i = 1; i < length; i++) {
       // A label never ends in a hyphen; keep the generated names valid.
       const alphabet = i === length - 1 ? labelStart : labelRest;
-      text += alphabet[prng.int(alphabet.length)];
+      text += alphabet[prng.below(alphabet.length)];
     }
     return text;
   };
   const labels = (min: number, max: number): string => {
     const parts: string[] = [];
-    const n = min + prng.int(max - min + 1);
+    const n = min + prng.below(max - min + 1);
     for (let i = 0; i < n; i++) parts.push(label());
     return parts.join('.');
   };
@@ -96,7 +96,7 @@ export function generateTargets(catalog: Catalog, count: number, prng: Prng): Ta
     'unknown-host': () => writeName(`${labels(1, 3)}.${prng.pick(tlds)}`),
     'label-trap': () => {
       const name = prng.pick(allNames);
-      switch (prng.int(4)) {
+      switch (prng.below(4)) {
         case 0:
           return writeName(`evil${name}`); // evilpowerbi.com vs *.powerbi.com
         case 1:
@@ -114,7 +114,7 @@ export function generateTargets(catalog: Catalog, count: number, prng: Prng): Ta
       return formatIp({ version: 4, bytes });
     },
     ipv6: () => {
-      const roll = prng.int(6);
+      const roll = prng.below(6);
       if (roll === 0) {
         // IPv4-mapped form of a PowerBI address: decided as the IPv4 address it stands for.
         return `[::ffff:${formatIp(randomAddressIn(prng.pick(v4), prng))}]`;
@@ -124,7 +124,7 @@ export function generateTargets(catalog: Catalog, count: number, prng: Prng): Ta
         bytes = randomAddressIn(prng.pick(v6), prng).bytes;
       } else {
         bytes = new Uint8Array(16);
-        for (let i = 0; i < 16; i++) bytes[i] = prng.int(256);
+        for (let i = 0; i < 16; i++) bytes[i] = prng.below(256);
         bytes[0] = 0x20;
       }
       let text = formatIp({ version: 6, bytes });
@@ -156,7 +156,7 @@ export function generateTargets(catalog: Catalog, count: number, prng: Prng): Ta
 }
 
 /** A random address inside `prefix` (its first `length` bits kept, the rest random). */
-function randomAddressIn(prefix: IpPrefix, prng: Prng): { version: 4 | 6; bytes: Uint8Array } {
+function randomAddressIn(prefix: IpPrefix, prng: Random): { version: 4 | 6; bytes: Uint8Array } {
   const bytes = new Uint8Array(prefix.bytes);
   for (let bit = prefix.length; bit < bytes.length * 8; bit++) {
     const mask = 1 << (7 - (bit & 7));

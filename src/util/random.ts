@@ -22,7 +22,23 @@ export class Random {
     return min + Math.floor(this.next() * (max - min + 1));
   }
 
+  /** An integer in [0, bound). */
+  below(bound: number): number {
+    return Math.floor(this.next() * bound);
+  }
+
+  /** An unsigned 32-bit integer. */
+  uint32(): number {
+    return Math.floor(this.next() * 4294967296) >>> 0;
+  }
+
+  /** True with the given probability. */
+  chance(probability: number): boolean {
+    return this.next() < probability;
+  }
+
   pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new RangeError('pick from an empty list');
     return items[Math.floor(this.next() * items.length)] as T;
   }
 }
