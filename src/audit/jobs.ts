@@ -251,7 +251,10 @@ function startedWorkers(script: string, count: number, early: JobWorkers | undef
   return workers;
 }
 
-/** The worker script next to this module (built), or in dist/ when this module is not built. */
+/**
+ * The worker script next to this module when it is built (tsc's dist/src/audit/, or the CLI's bundle,
+ * whose worker entry sits beside its chunks: scripts/bundle-cli.ts), or in dist/ when it is not built.
+ */
 function workerScript(): string | undefined {
   const here = fileURLToPath(new URL('./audit-worker.js', import.meta.url));
   if (existsSync(here)) return here;

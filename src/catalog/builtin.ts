@@ -62,6 +62,19 @@ export interface CompiledCatalog {
 
 let builtin: LoadedCatalog | undefined;
 
+/**
+ * Where the build wrote the compiled catalog: next to this module when it runs as tsc compiled it
+ * (dist/src/catalog/), or in dist/src/catalog/ when it runs from the CLI's bundle
+ * (dist/src/cli/chunks/, scripts/bundle-cli.ts). From src/ (vitest) there is none.
+ */
+function compiledCatalogFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const built = join(packageRoot(), 'dist', 'src');
+  return here.startsWith(join(built, 'cli', 'chunks'))
+    ? join(built, 'catalog', compiledCatalogName)
+    : join(here, compiledCatalogName);
+}
+
 /** The built-in catalog once some loader produced it (one object per process, so caches hold). */
 export function cachedBuiltinCatalog(): LoadedCatalog | undefined {
   return builtin;
@@ -82,9 +95,7 @@ export function compiledBuiltinCatalog(): LoadedCatalog | undefined {
   let compiled: CompiledCatalog;
   let yaml: string;
   try {
-    compiled = JSON.parse(
-      readFileSync(new URL(`./${compiledCatalogName}`, import.meta.url), 'utf8'),
-    ) as CompiledCatalog;
+    compiled = JSON.parse(readFileSync(compiledCatalogFile(), 'utf8')) as CompiledCatalog;
     yaml = readFileSync(builtinCatalogFile(), 'utf8');
   } catch {
     return undefined;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `pathwarden` executable: wires the process streams to runCli and sets the exit code.
 // First: sets V8's young-generation growth for a gateway process before other modules allocate.
+// The build's bundle keeps it first: its own chunk, the first that main.js imports (scripts/bundle-cli.ts).
 import './young-generation.js';
 import { runCli } from './program.js';
 import { runsGateway } from './young-generation.js';

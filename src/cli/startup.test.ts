@@ -1,8 +1,11 @@
 // `pathwarden explain` loads only what it needs (docs/performance.md, "Start-up"): no YAML parser,
 // no zod, no logger, no database, no HTTP client, no dashboard build, and none of the other
-// commands' modules (checked on the build by listing every module the process loads); and what it
+// commands' modules (checked on the build by listing every module the process loads: the files of
+// the CLI's bundle stand for the modules their source maps name, scripts/bundle-cli.ts); and what it
 // answers from the compiled catalog equals what the validating path answers, under every profile.
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
 import { run } from '../generate/testing/processes.js';
@@ -15,7 +18,8 @@ const ready = needPeers('build');
 const hook = `export async function load(url, context, next) { process._rawDebug('loaded ' + url); return next(url, context); }`;
 const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
 
-async function loadedModules(...argv: string[]): Promise<string[]> {
+/** The files a command line loads (package-relative), and the modules in them. */
+async function loadedFiles(...argv: string[]): Promise<{ files: string[]; modules: string[] }> {
   const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   const result = await run(process.execPath, [
     '--import',
@@ -24,9 +28,23 @@ async function loadedModules(...argv: string[]): Promise<string[]> {
     ...argv,
   ]);
   expect(result.code, result.stderr).toBe(0);
-  const urls = [...result.stderr.matchAll(/^loaded (\S+)$/gm)].map((match) => match[1] as string);
-  expect(urls.some((url) => url.endsWith('/dist/src/cli/explain.js'))).toBe(true);
-  return urls.map((url) => url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/'));
+  const urls = [...result.stderr.matchAll(/^loaded (file:\S+)$/gm)].map((match) => match[1] as string);
+  const files = urls.map((url) => relative(packageRoot(), fileURLToPath(url)));
+  const modules = files.flatMap((file) => {
+    if (!/^dist\/src\/cli\/(main|chunks\/.*)\.js$/.test(file)) return [file];
+    // The bundler's runtime helpers come from no module (and have no map).
+    if (/\/rolldown-runtime-[^/]+\.js$/.test(file)) return [];
+    const map = join(packageRoot(), `${file}.map`);
+    const { sources } = JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] };
+    return sources.map((source) => relative(packageRoot(), resolve(dirname(map), source)));
+  });
+  return { files, modules };
+}
+
+async function loadedModules(...argv: string[]): Promise<string[]> {
+  const { modules } = await loadedFiles(...argv);
+  expect(modules).toContain('dist/src/cli/explain.js');
+  return modules;
 }
 
 const heavy =
@@ -53,6 +71,20 @@ describe.skipIf(!ready)('explain start-up', () => {
     ).toEqual([]);
     expect(loaded).toContain('dist/src/catalog/builtin.js');
     expect(loaded).not.toContain('dist/src/catalog/load.js');
+  });
+
+  test('the bin is a bundle: explain and audit each load a few files of it', async () => {
+    const explain = await loadedFiles('explain', 'app.powerbi.com');
+    expect(explain.files).toContain('dist/src/cli/main.js');
+    expect(explain.files.length).toBeLessThanOrEqual(20);
+    expect(explain.modules.length).toBeGreaterThan(explain.files.length);
+    const audit = await loadedFiles('audit', '--demo', '--json');
+    expect(
+      audit.files.filter((file) => !file.startsWith('dist/src/cli/')),
+      'outside the bundle',
+    ).toEqual([]);
+    expect(audit.files.length).toBeLessThanOrEqual(30);
+    expect(audit.modules).toContain('dist/src/audit/run-audit.js');
   });
 
   test('a --catalog file still goes through the parser and validator', async () => {

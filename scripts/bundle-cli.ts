@@ -1,0 +1,57 @@
+// Build step (`npm run build`, after tsc and compile-catalog): bundles the CLI that tsc compiled
+// into a few files, so that a command loads a handful of chunks instead of ~100 modules of
+// dist/src and node_modules (docs/performance.md, "Start-up and warm-up, session 5").
+// - dist/src/cli/main.js (the bin) is replaced by the bundle's entry; each command module that
+//   src/cli/program.ts imports on demand stays a chunk of its own in dist/src/cli/chunks/, so
+//   `explain` still loads no YAML parser, zod, logger, database or dashboard code.
+// - the worker of `audit --jobs` is a second entry, dist/src/cli/chunks/audit-worker.js, next to
+//   the chunk that holds src/audit/jobs.ts (which starts it from there).
+// - src/cli/young-generation.ts is a chunk of its own that main.js imports first: it sets V8 flags
+//   before the other modules run.
+// - packages with native code, wasm, worker files of their own or many optional parts stay in
+//   node_modules (external); commander, yaml and zod are plain JavaScript and bundled.
+// The rest of dist/src (tsc's output) stays: benchmarks, scripts and tests import it.
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'rolldown';
+
+const dist = fileURLToPath(new URL('../src/', import.meta.url));
+
+/** npm packages the bundle leaves in node_modules. */
+const externalPackages =
+  /^(@duckdb\/|@clickhouse\/|pino(-|$|\/)|prom-client|quickjs-wasi|pac-resolver|undici|thread-stream)/;
+const builtins = new Set(builtinModules);
+const coreModules =
+  /[\\/]dist[\\/]src[\\/](errors|catalog[\\/](builtin|model|profiles)|match[\\/](ip|host|host-index|prefix-table)|policy[\\/](policy|target|serialize|verdict)|cli[\\/](io|options|policy-cache))\.js$/;
+
+const started = Date.now();
+const result = await build({
+  input: {
+    main: `${dist}cli/main.js`,
+    'audit-worker': `${dist}audit/audit-worker.js`,
+  },
+  platform: 'node',
+  external: (id) => id.startsWith('node:') || builtins.has(id) || externalPackages.test(id),
+  logLevel: 'warn',
+  output: {
+    dir: `${dist}cli`,
+    format: 'esm',
+    entryFileNames: (chunk) => (chunk.name === 'main' ? 'main.js' : 'chunks/[name].js'),
+    chunkFileNames: 'chunks/[name]-[hash].js',
+    sourcemap: true,
+    // The maps name each chunk's modules (src/cli/startup.test.ts reads them); tsc's maps hold the rest.
+    sourcemapExcludeSources: true,
+    codeSplitting: {
+      groups: [
+        { name: 'young-generation', test: /[\\/]dist[\\/]src[\\/]cli[\\/]young-generation\.js$/ },
+        // What every command that decides paths loads (explain, audit, generate, the gateway): one
+        // file instead of a dozen small ones. It must import nothing heavy (src/cli/startup.test.ts).
+        { name: 'core', test: coreModules },
+      ],
+    },
+  },
+});
+const files = result.output.filter((file) => file.type === 'chunk');
+process.stdout.write(
+  `bundled the CLI into ${files.length} files in dist/src/cli (${Date.now() - started} ms)\n`,
+);
