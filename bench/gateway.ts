@@ -227,7 +227,7 @@ function planDescriptors(tunnels: number): DescriptorPlan {
   return plan(
     current,
     [],
-    `open-files limit ${current} (hard), not raisable here (prlimit ${flag}: ${why}; raising a hard limit needs CAP_SYS_RESOURCE)`,
+    `open-files limit ${current}, not raisable here (prlimit ${flag}: ${why}; raising a hard limit needs CAP_SYS_RESOURCE)`,
   );
 }
 
