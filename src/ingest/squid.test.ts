@@ -181,6 +181,41 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
     expect(fast.problems.length).toBeGreaterThan(1);
   });
 
+  test('the fast path and the string parser agree on odd methods, hierarchy codes and non-ASCII fields', async () => {
+    const lines = [
+      // Seven letters starting with CO are not CONNECT.
+      '5 10.1.0.1 TCP_MISS/200 10 COPYXYZ a/b:443 - HIER_DIRECT/93.184.216.34 -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECX h.example:443 - HIER_DIRECT/93.184.216.34 -',
+      // Codes of the right length that are not HIER_DIRECT / DIRECT.
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - HIER_DIRECX/93.184.216.34 -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - DIxxxx/93.184.216.34 -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - HIXX_DIRECT/93.184.216.34 -',
+      // UTF-8 in the peer and in the client: read as UTF-8 by both.
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - FIRSTUP_PARENT/péer.example -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - HIER_DIRECT/nämé.example -',
+      '5 clïent TCP_MISS/200 10 CONNECT h.example:443 - FIRSTUP_PARENT/10.9.0.1 -',
+    ];
+    const fast = await fastAgreesWithSlow(lines);
+    expect(fast.flows.length).toBeGreaterThan(4);
+    expect(fast.flows.map((flow) => flow.upstream)).toContain('péer.example');
+  });
+
+  test('an elapsed time longer than the time since 1970 is a located problem, not a crash', async () => {
+    const { flows, problems } = await fastAgreesWithSlow([
+      '9000000000000000 10.1.0.1 TCP_MISS/200 10 GET http://h.example/ - HIER_DIRECT/93.184.216.34 -',
+      '99999999999999999999 10.1.0.1 TCP_MISS/200 10 GET http://h.example/ - HIER_DIRECT/93.184.216.34 -',
+      '1700000000003 10.1.0.1 TCP_MISS/200 10 GET http://h.example/ - HIER_DIRECT/93.184.216.34 -',
+      '1700000000001 10.1.0.1 TCP_MISS/200 10 GET http://ok.example/ - HIER_DIRECT/93.184.216.34 -',
+    ]);
+    expect(problems.map((problem) => [problem.line, problem.field])).toEqual([
+      [1, 'elapsed'],
+      [2, 'elapsed'],
+      [3, 'elapsed'],
+    ]);
+    // Ends at 1700000000.003 s: an elapsed of 1700000000001 ms starts it at 1970-01-01T00:00:00.002Z.
+    expect(flows.map((flow) => [flow.host, flow.start])).toEqual([['ok.example', 2]]);
+  });
+
   test('parse() one by one gives the same flows as the batches', async () => {
     const oneByOne = await collectFile(squidFormat, sample('squid-access.log'), { oneByOne: true });
     expect(oneByOne.flows).toEqual(flows);

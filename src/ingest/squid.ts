@@ -171,7 +171,8 @@ function parseNativeFast(
     elapsed = elapsed * 10 + (c - 0x30);
     c = b[++i] as number;
   }
-  if (i === elapsedStart || c !== 0x20) return false;
+  // Longer than the time since 1970 (or too many digits to be exact): the string parser reports it.
+  if (i === elapsedStart || c !== 0x20 || i - elapsedStart > 16 || elapsed > endTime) return false;
   while (b[i] === 0x20) i++;
   // client
   const clientStart = i;
@@ -197,7 +198,7 @@ function parseNativeFast(
   const methodStart = i;
   i = spaceAt(b, i, end);
   if (i >= end) return false;
-  const connect = i - methodStart === 7 && b[methodStart] === 0x43 && b[methodStart + 1] === 0x4f; // CO
+  const connect = i - methodStart === 7 && asciiAt(b, methodStart, 'CONNECT');
   while (b[i] === 0x20) i++;
   // URL: `host:port` (CONNECT) or `http[s]://authority/...`
   const urlStart = i;
@@ -287,8 +288,10 @@ function parseNativeFast(
   const hierEnd = spaceAt(b, peerStart, end);
   const noPeer = peerStart === hierEnd || (b[peerStart] === 0x2d && peerStart + 1 === hierEnd);
   const direct =
-    (slash - hierStart === 11 && b[hierStart] === 0x48 && b[hierStart + 5] === 0x44) || // HIER_DIRECT
-    (slash - hierStart === 6 && b[hierStart] === 0x44 && b[hierStart + 1] === 0x49); // DIRECT
+    (slash - hierStart === 11 && asciiAt(b, hierStart, 'HIER_DIRECT')) ||
+    (slash - hierStart === 6 && asciiAt(b, hierStart, 'DIRECT'));
+  // The string parser reads the client and the peer as UTF-8; this path would read them as latin1.
+  if (!isAscii(b, clientStart, clientEnd) || !isAscii(b, peerStart, hierEnd)) return false;
   // `HIER_DIRECT/` with nothing after the slash: the string parser keeps the field as evidence.
   if (direct && peerStart === hierEnd) return false;
   const kind = direct ? 'destination' : hierarchyKindAt(b, hierStart, slash);
@@ -380,6 +383,18 @@ function spaceAt(b: Buffer, start: number, end: number): number {
 
 /** The last hierarchy codes seen, as bytes, with their kinds: most logs use two or three. */
 const recentCodes: { bytes: Buffer; kind: HierarchyKind }[] = [];
+
+/** True when `b` holds the ASCII text `text` at `start`. */
+function asciiAt(b: Buffer, start: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (b[start + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+/** True when `b[start, end)` holds no byte above 0x7f. */
+function isAscii(b: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if ((b[k] as number) >= 0x80) return false;
+  return true;
+}
 
 /** hierarchyKind() of the code in `b[start, end)`, without a string when the code was seen lately. */
 function hierarchyKindAt(b: Buffer, start: number, end: number): HierarchyKind {
@@ -475,6 +490,17 @@ export class SquidLineParser implements LineParser {
     const elapsed = parseUint(line, elapsedStart, elapsedEnd);
     if (Number.isNaN(elapsed)) {
       badField(ctx, lineNumber, 'elapsed', line.slice(elapsedStart, elapsedEnd), 'milliseconds');
+      return;
+    }
+    if (elapsed > end) {
+      // The connection would have started before 1970: no date could be given to it.
+      badField(
+        ctx,
+        lineNumber,
+        'elapsed',
+        line.slice(elapsedStart, elapsedEnd),
+        'milliseconds since the connection started (it would start before 1970)',
+      );
       return;
     }
     const bytes = parseUint(line, bytesStart, bytesEnd);

@@ -30,7 +30,8 @@ export function formatShare(part: number, whole: number): string {
 
 /** ISO 8601 UTC time without milliseconds when they are zero, or `-` for an unknown time. */
 export function formatTime(epochMs: number | null | undefined): string {
-  if (epochMs === null || epochMs === undefined || !Number.isFinite(epochMs)) return '-';
+  // Outside the ±8.64e15 ms a Date holds, toISOString would throw: a report shows it as unknown.
+  if (epochMs === null || epochMs === undefined || !(Math.abs(epochMs) <= 8.64e15)) return '-';
   const iso = new Date(epochMs).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
