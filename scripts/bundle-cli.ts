@@ -11,11 +11,22 @@
 // - packages with native code, wasm, worker files of their own or many optional parts stay in
 //   node_modules (external); commander, yaml and zod are plain JavaScript and bundled.
 // The rest of dist/src (tsc's output) stays: benchmarks, scripts and tests import it.
+import { readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
 const dist = fileURLToPath(new URL('../src/', import.meta.url));
+
+// The bundle replaces its own input (tsc's main.js): bundling it again would bundle the bundle,
+// and chunks of an earlier build would stay beside the new ones and be packed.
+if (readFileSync(`${dist}cli/main.js`, 'utf8').includes('./chunks/')) {
+  process.stderr.write(
+    'bundle-cli: dist/src/cli/main.js is already the bundle; run `npm run build` (it compiles with tsc first)\n',
+  );
+  process.exit(1);
+}
+rmSync(`${dist}cli/chunks`, { recursive: true, force: true });
 
 /** npm packages the bundle leaves in node_modules. */
 const externalPackages =
