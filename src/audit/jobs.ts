@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../catalog/builtin.js';
 import type { Component } from '../catalog/model.js';
@@ -201,7 +202,7 @@ export class JobWorkers {
 
   constructor(script: string, count: number) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(script);
+      const worker = startWorker(script);
       worker.unref();
       // A worker that fails or ends before it is taken is dropped (runJobs starts another).
       const drop = () => {
@@ -227,6 +228,18 @@ export class JobWorkers {
 }
 
 /**
+ * A worker that optimises its code on its own thread. Node 20 aborts the whole process
+ * (`NodePlatform::ForIsolate` assertion) when a worker's isolate is torn down while V8 still
+ * optimises its code on a background thread: seen in CI when an audit's workers were terminated
+ * right after their last item. The flag is read when an isolate is created; the main thread's
+ * own isolate keeps its background compiler.
+ */
+function startWorker(script: string): Worker {
+  setFlagsFromString('--no-concurrent-recompilation');
+  return new Worker(script);
+}
+
+/**
  * Starts the workers an audit of these inputs would use with `--jobs N` (THREAD_BYTES per thread;
  * undefined for none), to be passed as AuditOptions.workers. Call it first, before the catalog
  * is loaded; the audit may still run on one thread (see runJobs), which then ends them.
@@ -247,7 +260,7 @@ export function startJobWorkers(
 /** `count` workers: those started early (AuditOptions.workers) first, then new ones. */
 function startedWorkers(script: string, count: number, early: JobWorkers | undefined): Worker[] {
   const workers = early?.take(count) ?? [];
-  while (workers.length < count) workers.push(new Worker(script));
+  while (workers.length < count) workers.push(startWorker(script));
   return workers;
 }
 
