@@ -96,8 +96,8 @@ describe('splitFields', () => {
     expect(split('', 0)).toEqual(['']);
   });
 
-  test('four bytes at a time: the same fields as a byte-by-byte split, wherever the separators fall', () => {
-    // A reference split, one byte at a time.
+  test('the same fields as String.split, wherever the separators fall', () => {
+    // The reference: String.split on the same text.
     const reference = (text: string, last: number, from: number, to: number) => {
       const fields = text.slice(from, to).split('\t');
       return fields.length > last ? fields.slice(0, last + 1) : null;

@@ -209,7 +209,6 @@ export function skipSpaces(line: string, position: number): number {
  * `last` (later fields are not scanned): field i is `b[starts[i], ends[i])`. False when the line
  * has fewer than `last + 1` fields. One pass over the bytes rather than an indexOf per field:
  * fields of a log line are short, and a call per field cost more than the bytes between them.
- * The pass reads four bytes at a time (wordIndexOf); the line's last bytes one by one.
  */
 export function splitFields(
   b: Uint8Array,
@@ -220,24 +219,9 @@ export function splitFields(
   starts: Int32Array,
   ends: Int32Array,
 ): boolean {
-  const words = wordsOf(b);
-  const pattern = Math.imul(separator, 0x01010101);
   let index = 0;
   starts[0] = start;
-  let i = start;
-  while (i + 4 <= end) {
-    const at = wordIndexOf(words, i, pattern);
-    if (at < 0) {
-      i += 4;
-      continue;
-    }
-    ends[index] = at;
-    if (index === last) return true;
-    index++;
-    starts[index] = at + 1;
-    i = at + 1;
-  }
-  for (; i < end; i++) {
+  for (let i = start; i < end; i++) {
     if (b[i] === separator) {
       ends[index] = i;
       if (index === last) return true;
@@ -247,29 +231,4 @@ export function splitFields(
   }
   ends[index] = end;
   return index === last;
-}
-
-/**
- * The index of the first byte of `b[at, at + 4)` (as a DataView from wordsOf) that equals the byte
- * repeated in `pattern` (`byte * 0x01010101`), or -1. The word XOR the pattern has a zero byte
- * where they are equal; `(x - 0x01..) & ~x & 0x80..` sets the top bit of every zero byte and
- * possibly of bytes above one (a borrow), never below, so its lowest set bit is the first match
- * (little-endian: the lowest byte is the first).
- */
-export function wordIndexOf(words: DataView, at: number, pattern: number): number {
-  const x = words.getInt32(at, true) ^ pattern;
-  const found = (x - 0x01010101) & ~x & 0x80808080;
-  return found === 0 ? -1 : at + ((31 - Math.clz32(found & -found)) >> 3);
-}
-
-let lastWords = new DataView(new ArrayBuffer(0));
-let lastWordsOf: Uint8Array | null = null;
-
-/** A DataView over `b`'s bytes (index i is b[i]), kept for the next call with the same chunk. */
-export function wordsOf(b: Uint8Array): DataView {
-  if (lastWordsOf !== b) {
-    lastWords = new DataView(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength);
-    lastWordsOf = b;
-  }
-  return lastWords;
 }
