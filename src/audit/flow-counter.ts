@@ -49,6 +49,8 @@ export class AuditCounter implements FlowCounter {
   #upstreamPaths: number[] = [];
   /** The last upstream seen: most lines name the same one or two proxies. */
   #lastUpstream = -1;
+  /** The actual path of `#lastUpstream`. */
+  #lastUpstreamPath = -1;
   /** Learned keys to their rows (below). */
   readonly #keys: KeyTable;
   // Per row (learned key): the slot its first flow was counted in, its path and verdict, and the
@@ -83,8 +85,14 @@ export class AuditCounter implements FlowCounter {
     const byName = facts.nameStart >= 0;
     const port = facts.port;
     if (byName) {
-      if (facts.upstreamStart >= 0) path = this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
-      else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
+      if (facts.upstreamStart >= 0) {
+        // Most lines name the proxy the line before named: compared here, without a call.
+        const last = this.#lastUpstream;
+        path =
+          last >= 0 && this.#upstreams.is(last, b, facts.upstreamStart, facts.upstreamEnd)
+            ? this.#lastUpstreamPath
+            : this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
+      } else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
       else return false;
       a = path < 0 ? -1 : this.#names.id(b, facts.nameStart, facts.nameEnd, facts.nameHash);
       if (a < 0) {
@@ -198,10 +206,8 @@ export class AuditCounter implements FlowCounter {
 
   #upstreamPath(b: Buffer, start: number, end: number): number {
     const upstreams = this.#upstreams;
-    const last = this.#lastUpstream;
-    const id = last >= 0 && upstreams.is(last, b, start, end) ? last : upstreams.id(b, start, end);
+    const id = upstreams.id(b, start, end);
     if (id < 0) return -1;
-    this.#lastUpstream = id;
     let path = this.#upstreamPaths[id];
     if (path === undefined) {
       const result = actualPathOf(
@@ -212,6 +218,8 @@ export class AuditCounter implements FlowCounter {
       path = pathCodes[result.path];
       this.#upstreamPaths[id] = path;
     }
+    this.#lastUpstream = id;
+    this.#lastUpstreamPath = path;
     return path;
   }
 

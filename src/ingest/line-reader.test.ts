@@ -96,6 +96,43 @@ describe('splitFields', () => {
     expect(split('', 0)).toEqual(['']);
   });
 
+  test('the same fields as String.split, wherever the separators fall', () => {
+    // The reference: String.split on the same text.
+    const reference = (text: string, last: number, from: number, to: number) => {
+      const fields = text.slice(from, to).split('\t');
+      return fields.length > last ? fields.slice(0, last + 1) : null;
+    };
+    // Bytes that differ from the tab by one bit or sit next to it (0x08, 0x0a, 0x89, 0x19, 0x29),
+    // separators at every offset modulo 4, runs of them, and the line's last bytes.
+    const pieces = [
+      'a',
+      'bc',
+      '\u0089',
+      '\u0008',
+      '\n',
+      '\u0019',
+      '\u0029',
+      'xyzw',
+      '\u00ff\u00fe',
+      '\t',
+      '\t\t',
+    ];
+    let seed = 7;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 16;
+    };
+    for (let n = 0; n < 2000; n++) {
+      let text = '';
+      const length = next() % 30;
+      for (let k = 0; k < length; k++) text += pieces[next() % pieces.length];
+      const from = next() % 3;
+      const to = Math.max(from, text.length - (next() % 3));
+      const last = next() % 8;
+      expect(split(text, last, from, to)).toEqual(reference(text, last, from, to));
+    }
+  });
+
   test('refuses a line with fewer fields and never reads past the end', () => {
     expect(split('a\tb', 2)).toBeNull();
     expect(split('a\tb\tc\n1\t2', 2, 0, 3)).toBeNull();

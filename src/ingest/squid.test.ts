@@ -200,6 +200,28 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
     expect(fast.flows.map((flow) => flow.upstream)).toContain('péer.example');
   });
 
+  test('the fast path and the string parser agree on every one-byte change of CONNECT, HIER_DIRECT and DIRECT', async () => {
+    // The scanner compares these three words with constants: each position matters.
+    const changed = (word: string) =>
+      Array.from(word, (_, k) => `${word.slice(0, k)}${word[k] === 'X' ? 'Y' : 'X'}${word.slice(k + 1)}`);
+    const line = (client: string, method: string, hierarchy: string, rest = ' -') =>
+      `5 ${client} TCP_MISS/200 10 ${method} h.example:443 - ${hierarchy}${rest}`;
+    const lines = [
+      ...changed('CONNECT').map((method) => line('10.1.0.1', method, 'HIER_DIRECT/93.184.216.34')),
+      ...changed('HIER_DIRECT').map((code) => line('10.1.0.1', 'CONNECT', `${code}/93.184.216.34`)),
+      ...changed('DIRECT').map((code) => line('10.1.0.1', 'CONNECT', `${code}/93.184.216.34`)),
+      // OPTIONS: seven letters, not CONNECT.
+      line('10.1.0.1', 'OPTIONS', 'HIER_DIRECT/93.184.216.34'),
+      // A non-ASCII peer after an ASCII client, a non-ASCII client, and a peer that ends the line.
+      line('10.1.0.1', 'CONNECT', 'HIER_DIRECT/9\u00e93.184.216.34'),
+      line('10.1.0.1\u00e9', 'CONNECT', 'HIER_DIRECT/93.184.216.34'),
+      line('10.1.0.1', 'CONNECT', 'FIRSTUP_PARENT/10.9.0.\u00e9', ''),
+      line('10.1.0.1', 'CONNECT', 'FIRSTUP_PARENT/10.9.0.1', ''),
+    ];
+    const fast = await fastAgreesWithSlow(lines);
+    expect(fast.flows.length).toBeGreaterThan(20);
+  });
+
   test('an elapsed time longer than the time since 1970 is a located problem, not a crash', async () => {
     const { flows, problems } = await fastAgreesWithSlow([
       '9000000000000000 10.1.0.1 TCP_MISS/200 10 GET http://h.example/ - HIER_DIRECT/93.184.216.34 -',

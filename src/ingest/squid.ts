@@ -174,11 +174,16 @@ function parseNativeFast(
   // Longer than the time since 1970 (or too many digits to be exact): the string parser reports it.
   if (i === elapsedStart || c !== 0x20 || i - elapsedStart > 16 || elapsed > endTime) return false;
   while (b[i] === 0x20) i++;
-  // client
+  // client, checked for bytes above ASCII on the way (the string parser reads it as UTF-8)
   const clientStart = i;
-  const clientEnd = spaceAt(b, i, end);
-  if (clientEnd >= end) return false;
-  i = clientEnd;
+  let high = 0;
+  c = b[i] as number;
+  while (c !== 0x20 && i < end) {
+    high |= c;
+    c = b[++i] as number;
+  }
+  if (i >= end || high >= 0x80) return false;
+  const clientEnd = i;
   while (b[i] === 0x20) i++;
   // code/status: not needed
   i = spaceAt(b, i, end);
@@ -198,7 +203,7 @@ function parseNativeFast(
   const methodStart = i;
   i = spaceAt(b, i, end);
   if (i >= end) return false;
-  const connect = i - methodStart === 7 && asciiAt(b, methodStart, 'CONNECT');
+  const connect = i - methodStart === 7 && isConnect(b, methodStart);
   while (b[i] === 0x20) i++;
   // URL: `host:port` (CONNECT) or `http[s]://authority/...`
   const urlStart = i;
@@ -284,14 +289,19 @@ function parseNativeFast(
   c = b[slash] as number;
   while (c !== 0x2f && c !== 0x20 && slash < end) c = b[++slash] as number;
   if (c !== 0x2f || slash >= end) return false; // no slash in the field
+  // the peer, checked for bytes above ASCII on the way, as the client was
   const peerStart = slash + 1;
-  const hierEnd = spaceAt(b, peerStart, end);
+  let hierEnd = peerStart;
+  c = b[hierEnd] as number;
+  while (c !== 0x20 && hierEnd < end) {
+    high |= c;
+    c = b[++hierEnd] as number;
+  }
+  if (high >= 0x80) return false;
   const noPeer = peerStart === hierEnd || (b[peerStart] === 0x2d && peerStart + 1 === hierEnd);
+  const codeLength = slash - hierStart;
   const direct =
-    (slash - hierStart === 11 && asciiAt(b, hierStart, 'HIER_DIRECT')) ||
-    (slash - hierStart === 6 && asciiAt(b, hierStart, 'DIRECT'));
-  // The string parser reads the client and the peer as UTF-8; this path would read them as latin1.
-  if (!isAscii(b, clientStart, clientEnd) || !isAscii(b, peerStart, hierEnd)) return false;
+    (codeLength === 11 && isHierDirect(b, hierStart)) || (codeLength === 6 && isDirect(b, hierStart));
   // `HIER_DIRECT/` with nothing after the slash: the string parser keeps the field as evidence.
   if (direct && peerStart === hierEnd) return false;
   const kind = direct ? 'destination' : hierarchyKindAt(b, hierStart, slash);
@@ -384,16 +394,44 @@ function spaceAt(b: Buffer, start: number, end: number): number {
 /** The last hierarchy codes seen, as bytes, with their kinds: most logs use two or three. */
 const recentCodes: { bytes: Buffer; kind: HierarchyKind }[] = [];
 
-/** True when `b` holds the ASCII text `text` at `start`. */
-function asciiAt(b: Buffer, start: number, text: string): boolean {
-  for (let k = 0; k < text.length; k++) if (b[start + k] !== text.charCodeAt(k)) return false;
-  return true;
+// The method and hierarchy codes the scanner tells apart, compared byte by byte with constants
+// (a loop over a string's char codes cost more than the rest of the method field).
+
+/** `CONNECT` at `at`. */
+function isConnect(b: Buffer, at: number): boolean {
+  return (
+    b[at] === 0x43 &&
+    b[at + 1] === 0x4f &&
+    b[at + 2] === 0x4e &&
+    b[at + 3] === 0x4e &&
+    b[at + 4] === 0x45 &&
+    b[at + 5] === 0x43 &&
+    b[at + 6] === 0x54
+  );
 }
 
-/** True when `b[start, end)` holds no byte above 0x7f. */
-function isAscii(b: Buffer, start: number, end: number): boolean {
-  for (let k = start; k < end; k++) if ((b[k] as number) >= 0x80) return false;
-  return true;
+/** `DIRECT` at `at`. */
+function isDirect(b: Buffer, at: number): boolean {
+  return (
+    b[at] === 0x44 &&
+    b[at + 1] === 0x49 &&
+    b[at + 2] === 0x52 &&
+    b[at + 3] === 0x45 &&
+    b[at + 4] === 0x43 &&
+    b[at + 5] === 0x54
+  );
+}
+
+/** `HIER_DIRECT` at `at`. */
+function isHierDirect(b: Buffer, at: number): boolean {
+  return (
+    b[at] === 0x48 &&
+    b[at + 1] === 0x49 &&
+    b[at + 2] === 0x45 &&
+    b[at + 3] === 0x52 &&
+    b[at + 4] === 0x5f &&
+    isDirect(b, at + 5)
+  );
 }
 
 /** hierarchyKind() of the code in `b[start, end)`, without a string when the code was seen lately. */
