@@ -31,12 +31,12 @@ async function compare(options: Partial<AuditOptions> & { inputs: string[] }): P
 describe('audit --jobs', () => {
   test("the last range of a cut input (this thread's) is the larger one, by at most a quarter of a share", () => {
     const MiB = 1 << 20;
-    // 600 MB on 2 threads: the worker's range is 24 MiB short of half, this thread's 24 MiB over.
-    expect(rangeShare(600e6, 2)).toBe(300e6 - 24 * MiB);
-    // 4 threads: the 24 MiB come evenly from the three workers' ranges; the shares cover the input.
-    const share = rangeShare(1200e6, 4);
-    expect(share).toBe(300e6 - 8 * MiB);
-    expect(1200e6 - 3 * share).toBe(300e6 + 24 * MiB);
+    // 600 MB on 2 threads: the worker's range is 16 MiB short of half, this thread's 16 MiB over.
+    expect(rangeShare(600e6, 2)).toBe(300e6 - 16 * MiB);
+    // 5 threads: the 16 MiB come evenly from the four workers' ranges; the shares cover the input.
+    const share = rangeShare(1500e6, 5);
+    expect(share).toBe(300e6 - 4 * MiB);
+    expect(1500e6 - 4 * share).toBe(300e6 + 16 * MiB);
     // A small input: a quarter of an even share at most.
     expect(rangeShare(4000, 2)).toBe(1500);
     expect(rangeShare(4000, 1)).toBe(4000);

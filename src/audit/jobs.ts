@@ -57,10 +57,11 @@ export const THREAD_BYTES = 256 << 20;
  * others: runWorkers feeds them first) has beyond an even share, taken evenly from the other
  * ranges; at most a quarter of a share. A worker starts its range later than this thread (its
  * module loading and its own compile of the policy) and warms up a fresh isolate: with even halves
- * of a 600 MB log its range cost 8-21 % more CPU than this thread's, which then waited for it
- * (docs/performance.md, "`--jobs` and warm-up, session 6").
+ * of a 600 MB log its range cost 8-28 % more CPU than this thread's, which then waited for it; 16
+ * MiB evened the Squid halves' CPU and left the Zeek worker's 6-10 % over (docs/performance.md,
+ * "`--jobs` and warm-up, session 6").
  */
-const MAIN_EXTRA_BYTES = 24 << 20;
+const MAIN_EXTRA_BYTES = 16 << 20;
 
 /** What every worker is started with. */
 export interface JobInit {
