@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError, type PathwardenError } from '../errors.js';
-import { runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
+import { rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -29,6 +29,19 @@ async function compare(options: Partial<AuditOptions> & { inputs: string[] }): P
 }
 
 describe('audit --jobs', () => {
+  test("the last range of a cut input (this thread's) is the larger one, by at most a quarter of a share", () => {
+    const MiB = 1 << 20;
+    // 600 MB on 2 threads: the worker's range is 16 MiB short of half, this thread's 16 MiB over.
+    expect(rangeShare(600e6, 2)).toBe(300e6 - 16 * MiB);
+    // 5 threads: the 16 MiB come evenly from the four workers' ranges; the shares cover the input.
+    const share = rangeShare(1500e6, 5);
+    expect(share).toBe(300e6 - 4 * MiB);
+    expect(1500e6 - 4 * share).toBe(300e6 + 16 * MiB);
+    // A small input: a quarter of an even share at most.
+    expect(rangeShare(4000, 2)).toBe(1500);
+    expect(rangeShare(4000, 1)).toBe(4000);
+  });
+
   test('the worker script is built', () => {
     expect(existsSync(join(packageRoot(), 'dist', 'src', 'audit', 'audit-worker.js'))).toBe(true);
   });

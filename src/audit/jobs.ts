@@ -52,6 +52,16 @@ const SPLIT_BYTES = 8 << 20;
  * a second thread starts only from 512 MiB of input.
  */
 export const THREAD_BYTES = 256 << 20;
+/**
+ * Bytes the last range of a cut input (the one this thread reads when the workers have taken the
+ * others: runWorkers feeds them first) has beyond an even share, taken evenly from the other
+ * ranges; at most a quarter of a share. A worker starts its range later than this thread (its
+ * module loading and its own compile of the policy) and warms up a fresh isolate: with even halves
+ * of a 600 MB log its range cost 8-28 % more CPU than this thread's, which then waited for it; 16
+ * MiB evened the Squid halves' CPU and left the Zeek worker's 6-10 % over (docs/performance.md,
+ * "`--jobs` and warm-up, session 6").
+ */
+const MAIN_EXTRA_BYTES = 16 << 20;
 
 /** What every worker is started with. */
 export interface JobInit {
@@ -276,10 +286,10 @@ function workerScript(): string | undefined {
 }
 
 /**
- * Byte ranges of about size / jobs each, cut after a newline; every range after the first is read
- * after the header block at the top of the file (rereadMisheaded corrects those that needed
- * another one). Null when the input cannot be cut (no newline near a cut, a header block at the
- * top longer than 64 KiB).
+ * Byte ranges of about size / jobs each (the last one larger: rangeShare), cut after a newline;
+ * every range after the first is read after the header block at the top of the file
+ * (rereadMisheaded corrects those that needed another one). Null when the input cannot be cut (no
+ * newline near a cut, a header block at the top longer than 64 KiB).
  */
 async function cut(
   path: string,
@@ -292,8 +302,9 @@ async function cut(
   let top: string[] = [];
   try {
     const probe = Buffer.allocUnsafe(1 << 16);
+    const share = rangeShare(size, jobs);
     for (let k = 1; k < jobs; k++) {
-      const at = Math.floor((size * k) / jobs);
+      const at = Math.floor(share * k);
       if (at <= (bounds[bounds.length - 1] as number)) continue;
       const { bytesRead } = await handle.read(probe, 0, probe.length, at - 1);
       const newline = probe.subarray(0, bytesRead).indexOf(0x0a);
@@ -325,6 +336,17 @@ async function cut(
     });
   }
   return ranges;
+}
+
+/**
+ * Bytes of each range but the last when `size` bytes are cut into `jobs` ranges: an even share less
+ * the last range's MAIN_EXTRA_BYTES (at most a quarter of a share), spread over the others.
+ */
+export function rangeShare(size: number, jobs: number): number {
+  if (jobs <= 1) return size;
+  const even = size / jobs;
+  const extra = Math.min(MAIN_EXTRA_BYTES, even / 4);
+  return even - extra / (jobs - 1);
 }
 
 /**
