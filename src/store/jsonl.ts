@@ -101,7 +101,7 @@ async function scan(
  * stall, docs/performance.md "Tail latency, session 4"); and the lines no longer sit on the V8
  * heap until the flush, where each scavenge copied them.
  */
-export class JsonlFlowStore extends BufferedFlowStore<Buffer> {
+export class JsonlFlowStore extends BufferedFlowStore<number> {
   readonly kind = 'jsonl';
   readonly path: string;
   /** 1-based numbers of the lines found not to be records when the store was opened. */
@@ -139,12 +139,21 @@ export class JsonlFlowStore extends BufferedFlowStore<Buffer> {
     }
   }
 
-  protected override encode(flow: StoredFlow): Buffer {
+  protected override encode(flow: StoredFlow): number {
     return this.#lines.add(JSON.stringify(flow));
   }
 
-  protected async writeBatch(lines: readonly Buffer[]): Promise<void> {
-    const pieces = contiguousRanges(lines);
+  protected async writeBatch(lines: readonly number[]): Promise<void> {
+    const first = lines[0] as number;
+    const last = lines[lines.length - 1] as number;
+    // The buffer is first in, first out (a batch is everything buffered; a failed batch goes back
+    // in front; drops take the oldest): a batch is a run of consecutive lines, and every line
+    // before it has been written or dropped.
+    const consecutive = last - first + 1 === lines.length;
+    if (consecutive) this.#lines.release(first);
+    const pieces = consecutive
+      ? this.#lines.ranges(first, last)
+      : lines.flatMap((line) => this.#lines.ranges(line, line));
     let length = 0;
     for (const piece of pieces) length += piece.length;
     try {
@@ -154,6 +163,7 @@ export class JsonlFlowStore extends BufferedFlowStore<Buffer> {
       if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
       await this.#handle.datasync();
       this.#size += length;
+      if (consecutive) this.#lines.release(last + 1);
     } catch (error) {
       // Whole batches or nothing: cut off what part of the batch got written (disk full), so the
       // retry does not write its first records twice.
@@ -233,53 +243,85 @@ function firstAfter(sorted: readonly StoredFlow[], position: FlowPosition): numb
 /** Bytes of each block lines are encoded into. */
 const lineBlockBytes = 256 * 1024;
 
+/** A block of encoded lines: `ends[i]` is where line `first + i` ends (after its newline). */
+interface LineBlock {
+  readonly bytes: Buffer;
+  readonly first: number;
+  readonly ends: number[];
+}
+
 /**
- * Encodes lines into large blocks outside the V8 heap and returns each line's range (with its
- * newline). A block is never written to again once full, so a returned range stays as it is until
- * the last range of its block is released; a line too long for a block gets a buffer of its own.
+ * Encodes lines into large blocks outside the V8 heap and numbers them in order; a batch is asked
+ * for by its first and last number and comes back as a handful of buffers. A line is a number
+ * (a small integer) on the heap, not an object: the store's buffer holds each line for up to
+ * half a flush interval, long enough for every scavenge in between to copy it and the second one
+ * to promote it, and the promoted ranges were what filled the old generation between mark-compacts
+ * (docs/performance.md, "Tail latency, session 6"). A block is never written to again once full;
+ * blocks are freed when every line in them has been written or dropped (`release`). A line too
+ * long for a block gets a block of its own.
  */
 export class LineBlocks {
-  #block = Buffer.allocUnsafeSlow(lineBlockBytes);
+  /** Oldest first; the last one may still take lines. */
+  readonly #blocks: LineBlock[] = [];
+  #open: LineBlock | undefined;
   #used = 0;
+  #next = 0;
 
-  add(text: string): Buffer {
+  /** Encodes `text` and a newline; returns the line's number. */
+  add(text: string): number {
+    const line = this.#next++;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
     const most = text.length * 3 + 1;
-    if (most > lineBlockBytes) return Buffer.from(`${text}\n`, 'utf8');
-    if (this.#used + most > lineBlockBytes) {
-      this.#block = Buffer.allocUnsafeSlow(lineBlockBytes);
+    if (most > lineBlockBytes) {
+      const bytes = Buffer.from(`${text}\n`, 'utf8');
+      this.#blocks.push({ bytes, first: line, ends: [bytes.length] });
+      this.#open = undefined;
+      return line;
+    }
+    let block = this.#open;
+    if (block === undefined || this.#used + most > lineBlockBytes) {
+      block = { bytes: Buffer.allocUnsafeSlow(lineBlockBytes), first: line, ends: [] };
+      this.#blocks.push(block);
+      this.#open = block;
       this.#used = 0;
     }
-    const start = this.#used;
-    const end = start + this.#block.write(text, start, 'utf8');
-    this.#block[end] = 0x0a;
+    const end = this.#used + block.bytes.write(text, this.#used, 'utf8');
+    block.bytes[end] = 0x0a;
     this.#used = end + 1;
-    return this.#block.subarray(start, end + 1);
+    block.ends.push(end + 1);
+    return line;
   }
-}
 
-/** The ranges in order, neighbours within one block merged: a batch as a handful of buffers. */
-export function contiguousRanges(ranges: readonly Buffer[]): Buffer[] {
-  const merged: Buffer[] = [];
-  let first: Buffer | undefined;
-  let length = 0;
-  for (const range of ranges) {
-    if (
-      first !== undefined &&
-      range.buffer === first.buffer &&
-      range.byteOffset === first.byteOffset + length
-    ) {
-      length += range.length;
-      continue;
+  /** The bytes of lines `first` to `last` (both included, all still held), in order. */
+  ranges(first: number, last: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    for (const block of this.#blocks) {
+      const blockLast = block.first + block.ends.length - 1;
+      if (blockLast < first) continue;
+      if (block.first > last) break;
+      const from = Math.max(first, block.first) - block.first;
+      const to = Math.min(last, blockLast) - block.first;
+      pieces.push(
+        block.bytes.subarray(from === 0 ? 0 : (block.ends[from - 1] as number), block.ends[to] as number),
+      );
     }
-    if (first !== undefined) merged.push(spanOf(first, length));
-    first = range;
-    length = range.length;
+    return pieces;
   }
-  if (first !== undefined) merged.push(spanOf(first, length));
-  return merged;
-}
 
-function spanOf(first: Buffer, length: number): Buffer {
-  return length === first.length ? first : Buffer.from(first.buffer, first.byteOffset, length);
+  /** Lines before `line` are written or dropped: frees the blocks that hold only such lines. */
+  release(line: number): void {
+    const blocks = this.#blocks;
+    let count = 0;
+    while (count < blocks.length) {
+      const block = blocks[count] as LineBlock;
+      if (block === this.#open || block.first + block.ends.length > line) break;
+      count++;
+    }
+    if (count > 0) blocks.splice(0, count);
+  }
+
+  /** Blocks held (for tests). */
+  get blocks(): number {
+    return this.#blocks.length;
+  }
 }
