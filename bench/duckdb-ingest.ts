@@ -103,7 +103,10 @@ try {
   console.log('# DuckDB store ingest');
   console.log(`date      ${new Date().toISOString()}`);
   console.log(`node      ${process.version}; cpu ${cpus()[0]?.model ?? '?'} x ${cpus().length}`);
-  const load = () => loadavg().map((value) => value.toFixed(2)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ');
   const loadAtStart = load();
   console.log(`run       ${rate} records/s for ${seconds} s, ${rounds} round(s), flush interval 1000 ms`);
   const runs: Record<DuckDbIngest, Run[]> = { json: [], appender: [] };
@@ -123,7 +126,13 @@ try {
   };
   console.log(
     formatTable(
-      ['ingest', 'main-thread CPU us/record', 'process CPU us/record', 'loop delay p99 ms', 'loop delay max ms'],
+      [
+        'ingest',
+        'main-thread CPU us/record',
+        'process CPU us/record',
+        'loop delay p99 ms',
+        'loop delay max ms',
+      ],
       [row('appender'), row('json')],
     ),
   );
