@@ -124,6 +124,7 @@ describe('duckdb store: JSON columns into one INSERT', () => {
       reason: text,
       error: `${text}${index}`,
       connectionId: text.slice(0, 40),
+      sni: `${index}:${text}`,
       bytesUp: Number.MAX_SAFE_INTEGER - index,
       bytesDown: 0,
       connectMs: 0.1 + index / 3,
@@ -170,7 +171,7 @@ describe('duckdb store: JSON columns into one INSERT', () => {
           connectMs: expected.connectMs,
           start: expected.start,
           port: 443,
-          sni: null,
+          sni: expected.sni,
           upstream: null,
         });
       }
