@@ -201,3 +201,27 @@ test('duckdb store (json ingest): a number beyond BIGINT is stored as null and i
     ['small.example', 1, 2],
   ]);
 });
+
+test('duckdb store (json ingest): a batch larger than one INSERT is stored whole and in order', async () => {
+  const { openDuckDbFlowStore } = await import('./duckdb.js');
+  const path = join(dir, 'large.duckdb');
+  const store = await openDuckDbFlowStore(path, 60_000);
+  const count = 5000;
+  for (let index = 0; index < count; index++) store.append(flow(`h${index}.example`, 1000 + index));
+  await store.flush();
+  await store.close();
+  // Read the file directly: every id once, in append order in the table, each with its own host.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    const reader = await connection.runAndReadAll(
+      `SELECT count(*)::INTEGER, count(DISTINCT id)::INTEGER, bool_and(id = rowid + 1),
+              bool_and(host = 'h' || (id - 1) || '.example') FROM flows`,
+    );
+    connection.closeSync();
+    expect(reader.getRows()[0]).toEqual([count, count, true, true]);
+  } finally {
+    instance.closeSync();
+  }
+});
