@@ -1,6 +1,7 @@
 // The write side of the DuckDB and JSONL stores: each record is encoded in append() (its JSONL line,
-// its DuckDB row values) and a batch is written from those, DuckDB's in slices between which the
-// event loop runs. Odd strings must still be stored, and a record changed after append() must not be.
+// its DuckDB row values) and a batch is written from those, DuckDB's as JSON columns of one INSERT
+// (or, without the json extension, through the Appender in slices). Odd strings must still be
+// stored exactly, and a record changed after append() must not be.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
