@@ -28,7 +28,7 @@ export interface IdleReleaseOptions {
   onError?: (error: unknown) => void;
 }
 
-export const defaultIdleRelease = { quietMs: 6000, quietShare: 0.02, workMs: 1000 } as const;
+export const defaultIdleRelease = { quietMs: 6000, quietShare: 0.02, workMs: 500 } as const;
 
 type Collect = () => void;
 let collect: Collect | undefined;
