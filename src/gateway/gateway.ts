@@ -25,6 +25,7 @@ import { DestinationGuard } from './destination-guard.js';
 import { FlowRecorder } from './flow-recorder.js';
 import { HealthMonitor } from './health.js';
 import { HostResolver, type LookupAll } from './host-resolver.js';
+import { defaultIdleRelease, startIdleRelease } from './idle-release.js';
 import { IdleSweep } from './idle-sweep.js';
 import { ProxyAuth } from './proxy-auth.js';
 import { createProxyServer, type DrainableConnection, listen } from './proxy-server.js';
@@ -181,6 +182,23 @@ export async function startGateway(
     throw error;
   }
   health.start();
+  // Once quiet after work: collect V8's garbage, shrink its young generation and let the store
+  // return its engine's free memory (docs/performance.md, Gateway, "Idle memory, session 6").
+  const stopIdleRelease = startIdleRelease({
+    ...defaultIdleRelease,
+    release: async () => {
+      await deps.store.releaseMemory?.();
+    },
+    onError: (error) =>
+      deps.logger?.warn(
+        {
+          code: 'PW_ERR_STORE_IO',
+          store: deps.store.kind,
+          err: error instanceof Error ? error.message : String(error),
+        },
+        'releasing idle memory failed',
+      ),
+  });
   deps.logger?.info(
     { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
     'gateway started',
@@ -192,6 +210,7 @@ export async function startGateway(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ctx.draining = true;
+      stopIdleRelease();
       const listenersClosed = stopListeners();
       for (const connection of connections) connection.closeIfIdle();
       await waitUntil(

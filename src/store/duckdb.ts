@@ -110,6 +110,12 @@ const createTableSql = `CREATE TABLE IF NOT EXISTS ${table} (\n${flowColumns
 
 const selectList = storedColumns.map((column) => column.name).join(', ');
 
+/**
+ * DuckDB's buffer cache limit. A flow store shares the machine with the proxy: its default is 80% of
+ * RAM. Setting it again (releaseMemory) also makes DuckDB return its allocators' free memory.
+ */
+const memoryLimit = '512MB';
+
 export async function openDuckDbFlowStore(
   path: string,
   flushIntervalMs: number,
@@ -119,9 +125,7 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    // A flow store shares the machine with the proxy: cap DuckDB's buffer cache (its default is 80%
-    // of RAM).
-    instance = await DuckDBInstance.create(path, { memory_limit: '512MB' });
+    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -514,6 +518,17 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     } finally {
       this.#reads.delete(work);
     }
+  }
+
+  /**
+   * Gives back what DuckDB's allocators keep free. Setting the memory limit (to the same value) makes
+   * DuckDB evict down to it and then flush its allocators: jemalloc's arenas are purged and glibc's
+   * `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the process, Node's
+   * own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a load (docs/
+   * performance.md, Gateway, "Idle memory, session 6") that is 30-60 MB.
+   */
+  async releaseMemory(): Promise<void> {
+    await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }
 
   protected async release(): Promise<void> {

@@ -109,6 +109,11 @@ export interface FlowStore {
    * destination inside the store. Without it the dashboard pages through query(), up to a limit.
    */
   groups?(query: FlowQuery): Promise<FlowGroup[]>;
+  /**
+   * Optional: gives back the memory the store's engine keeps cached or free after a load (the
+   * gateway calls it once it has gone quiet, src/gateway/idle-release.ts).
+   */
+  releaseMemory?(): Promise<void>;
   /** Flushes and releases the store. */
   close(): Promise<void>;
 }

@@ -1,0 +1,63 @@
+// releaseMemory(): the DuckDB store gives back its allocators' free memory when the gateway goes
+// quiet (src/gateway/idle-release.ts). It must leave the store as it was: the limit, the records,
+// the appends after it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { openFlowStore } from './store.js';
+
+const flow = (host: string, start: number): FlowRecord => ({
+  ...emptyFlow({ kind: 'gateway' }),
+  start,
+  end: start + 5,
+  host,
+  port: 443,
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pw-release-memory-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the DuckDB store keeps its records and takes appends after releasing memory', async () => {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  try {
+    expect(store.releaseMemory).toBeTypeOf('function');
+    for (let i = 0; i < 3000; i++) store.append(flow(`h${i % 50}.example`, 1000 + i));
+    await store.flush();
+    await store.releaseMemory?.();
+    store.append(flow('after.example', 9000));
+    await store.flush();
+    const page = await store.query({ limit: 1 });
+    expect(page.total).toBe(3001);
+    expect(page.flows[0]?.host).toBe('after.example');
+  } finally {
+    await store.close();
+  }
+  // Reopened: everything was written.
+  const again = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  try {
+    expect((await again.query({ limit: 0 })).total).toBe(3001);
+  } finally {
+    await again.close();
+  }
+});
+
+test('the JSONL store has nothing to release', async () => {
+  const store = await openFlowStore({
+    kind: 'jsonl',
+    path: join(dir, 'flows.jsonl'),
+    flushIntervalMs: 60_000,
+  });
+  try {
+    expect(store.releaseMemory).toBeUndefined();
+  } finally {
+    await store.close();
+  }
+});
