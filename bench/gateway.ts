@@ -808,13 +808,18 @@ async function idleTunnels(
   };
 }
 
-/** Per tunnel: what the tunnels added over the RSS just before them, KB. */
-const perTunnelKb = (r: IdleResult) => (r.opened > 0 ? ((r.rssMb - r.baseRssMb) * 1024) / r.opened : 0);
 /**
- * The RSS before the tunnels plus the measured growth per tunnel times 10,000, MB; never below the
- * RSS measured (after a load, a collection while the tunnels open can make the growth negative).
+ * Per tunnel: what the tunnels added over the RSS just before them, KB, read at 5 s: like the RSS
+ * before the tunnels, that reading comes before the gateway's idle release, so the memory the
+ * release gives back is not taken for the tunnels' own (it would understate them).
  */
-const projected = (r: IdleResult) => Math.max(r.rssMb, r.baseRssMb + (perTunnelKb(r) * 10_000) / 1024);
+const perTunnelKb = (r: IdleResult) =>
+  r.opened > 0 ? Math.max(0, ((r.rss5sMb - r.baseRssMb) * 1024) / r.opened) : 0;
+/**
+ * The RSS measured with the tunnels (after the idle release) plus the growth per tunnel for the
+ * tunnels short of 10,000, MB.
+ */
+const projected = (r: IdleResult) => r.rssMb + (perTunnelKb(r) * Math.max(0, 10_000 - r.opened)) / 1024;
 
 /** The idle-tunnel section of the report. */
 function idleTable(
