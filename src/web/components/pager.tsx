@@ -1,13 +1,6 @@
 // Previous / next links for a page of a store query, paged by cursor; the position is part of the URL
 // (src/web/paging.ts), so a deep page is as fast as the first and can be bookmarked.
-import {
-  type CursorTrail,
-  firstPage,
-  maxTrailCursors,
-  nextTrail,
-  pagesBefore,
-  previousTrail,
-} from '../paging.js';
+import { type CursorTrail, nextTrail, pagesBefore, previousTrail } from '../paging.js';
 
 interface Props {
   total: number;
@@ -35,16 +28,6 @@ export function Pager({ total, limit, shown, trail, next, hrefFor, label }: Prop
       {previous ? (
         <a class="button" href={hrefFor(previous)} rel="prev">
           Previous
-        </a>
-      ) : trail.cursor !== undefined ? (
-        // The URL keeps the cursors of the last pages only (src/web/paging.ts); from the oldest of
-        // them, the way back is the newest page.
-        <a
-          class="button"
-          href={hrefFor(firstPage)}
-          title={`Previous goes back ${maxTrailCursors} pages at most`}
-        >
-          Newest
         </a>
       ) : (
         <span class="button" aria-disabled="true">
