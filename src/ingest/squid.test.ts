@@ -194,6 +194,10 @@ describe('squid: real sample (elastic/integrations test-access.log)', async () =
       '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - FIRSTUP_PARENT/péer.example -',
       '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - HIER_DIRECT/nämé.example -',
       '5 clïent TCP_MISS/200 10 CONNECT h.example:443 - FIRSTUP_PARENT/10.9.0.1 -',
+      // UTF-8 in the hierarchy code itself: the evidence keeps the field as UTF-8 on both ways.
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - FIRSTUP_PARENTé/10.9.0.1 -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - HIER_DIRECTé/93.184.216.34 -',
+      '5 10.1.0.1 TCP_MISS/200 10 CONNECT h.example:443 - é/93.184.216.34 -',
     ];
     const fast = await fastAgreesWithSlow(lines);
     expect(fast.flows.length).toBeGreaterThan(4);

@@ -287,7 +287,11 @@ function parseNativeFast(
   const hierStart = i;
   let slash = hierStart;
   c = b[slash] as number;
-  while (c !== 0x2f && c !== 0x20 && slash < end) c = b[++slash] as number;
+  // the code too is checked for bytes above ASCII: its evidence is kept as text
+  while (c !== 0x2f && c !== 0x20 && slash < end) {
+    high |= c;
+    c = b[++slash] as number;
+  }
   if (c !== 0x2f || slash >= end) return false; // no slash in the field
   // the peer, checked for bytes above ASCII on the way, as the client was
   const peerStart = slash + 1;
