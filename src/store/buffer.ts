@@ -214,6 +214,11 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
     return this.#closing;
   }
 
+  /** True once close() has begun. */
+  protected get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw storeClosedError(this.kind);
   }

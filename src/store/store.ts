@@ -111,7 +111,8 @@ export interface FlowStore {
   groups?(query: FlowQuery): Promise<FlowGroup[]>;
   /**
    * Optional: gives back the memory the store's engine keeps cached or free after a load (the
-   * gateway calls it once it has gone quiet, src/gateway/idle-release.ts).
+   * gateway calls it once it has gone quiet, src/gateway/idle-release.ts). Does nothing once close()
+   * has begun.
    */
   releaseMemory?(): Promise<void>;
   /** Flushes and releases the store. */
