@@ -151,9 +151,7 @@ export class JsonlFlowStore extends BufferedFlowStore<number> {
     // before it has been written or dropped.
     const consecutive = last - first + 1 === lines.length;
     if (consecutive) this.#lines.release(first);
-    const pieces = consecutive
-      ? this.#lines.ranges(first, last)
-      : lines.flatMap((line) => this.#lines.ranges(line, line));
+    const pieces = this.#runsOf(lines);
     let length = 0;
     for (const piece of pieces) length += piece.length;
     try {
@@ -170,6 +168,19 @@ export class JsonlFlowStore extends BufferedFlowStore<number> {
       await this.#handle.truncate(this.#size).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** The bytes of `lines` read a run of consecutive lines at a time (not line by line: blocks x lines). */
+  #runsOf(lines: readonly number[]): Buffer[] {
+    const pieces: Buffer[] = [];
+    for (let start = 0; start < lines.length; ) {
+      let end = start;
+      while (end + 1 < lines.length && lines[end + 1] === (lines[end] as number) + 1) end++;
+      for (const piece of this.#lines.ranges(lines[start] as number, lines[end] as number))
+        pieces.push(piece);
+      start = end + 1;
+    }
+    return pieces;
   }
 
   protected async readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
