@@ -36,6 +36,8 @@ let collect: Collect | undefined;
 /**
  * V8's full collection as a function. Node exposes none without `--expose-gc` on its command line;
  * the flag set at run time installs `gc` in contexts made after it, so a fresh context hands it over.
+ * Every later context and worker thread gets `gc` too; the gateway makes none, and one that runs
+ * untrusted code (say, a PAC sandbox) would have to delete it.
  */
 function garbageCollector(): Collect {
   if (collect === undefined) {
