@@ -1,7 +1,7 @@
-// The default flow store: one embedded DuckDB file with one `flows` table. A batch goes in as one
-// INSERT whose parameters are its columns as JSON arrays: the event loop only writes text, and
-// DuckDB parses it and commits (WAL write and fsync) on its own threads; a batch is either wholly in
-// the file or not at all. Queries and statistics run as SQL, so they stay fast at millions of rows.
+// The default flow store: one embedded DuckDB file with one `flows` table. Batches are appended with
+// the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
+// event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
+// SQL, so they stay fast at millions of rows.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
@@ -10,7 +10,6 @@ import {
   type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
-  type DuckDBPreparedStatement,
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
@@ -18,13 +17,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
-import {
-  BufferedFlowStore,
-  describeError,
-  type FlowStoreOptions,
-  queryFailure,
-  stderrLog,
-} from './buffer.js';
+import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
 import {
   type ColumnValue,
   columnValuesOf,
@@ -75,32 +68,6 @@ const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
 const sliceRows = 256;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/**
- * The batch INSERT: parameter N is column N's values as a JSON array, and DuckDB's JSON reader
- * (from_json, on the thread that runs the statement) turns each into a list that unnest() zips into
- * rows. The event loop's share per row is one JSON.stringify of its values (docs/performance.md,
- * "The DuckDB store's ingest, session 6").
- */
-const insertSql = `INSERT INTO ${table} SELECT ${flowColumns
-  .map((column, index) => `unnest(from_json($${index + 1}, '["${column.sqlType}"]'))`)
-  .join(', ')}`;
-/**
- * Rows per INSERT: a larger batch runs as several, in one transaction. Bounds the text bound per
- * statement and DuckDB's memory for parsing it (one 4,500-row statement raised the peak RSS by
- * about 40 MB in bench:duckdb-ingest's setting, against the Appender).
- */
-const insertRows = 2048;
-/** Milliseconds of column encoding per turn of the event loop before the next column waits for the next turn. */
-const encodeTurnMs = 1;
-/**
- * A lone surrogate in a JS string: JSON.stringify writes it as a \uD800-\uDFFF escape (a pair is
- * written as the character itself), and DuckDB's JSON reader refuses such an escape, with it the
- * whole batch. Also matches an escaped backslash followed by such text; that only costs a recheck.
- */
-const loneSurrogateEscape = /\\u[dD][89a-fA-F]/;
-/** How a batch reaches the table: JSON columns into one INSERT, or the Appender (without DuckDB's json extension). */
-export type DuckDbIngest = 'json' | 'appender';
-
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
 // and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
 // `id` skip whole row groups for time-range queries.
@@ -120,7 +87,6 @@ export async function openDuckDbFlowStore(
   path: string,
   flushIntervalMs: number,
   options: FlowStoreOptions = {},
-  ingest: DuckDbIngest = 'json',
 ): Promise<DuckDbFlowStore> {
   let instance: DuckDBInstance | undefined;
   try {
@@ -131,8 +97,7 @@ export async function openDuckDbFlowStore(
     await checkColumns(writer, path);
     const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
     const lastId = Number(last.getRows()[0]?.[0] ?? 0);
-    const insert = ingest === 'json' ? await prepareInsert(writer, options) : undefined;
-    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, insert);
+    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options);
   } catch (error) {
     instance?.closeSync();
     if (error instanceof PathwardenError) throw error;
@@ -144,40 +109,6 @@ export async function openDuckDbFlowStore(
       },
     );
   }
-}
-
-/**
- * The batch INSERT, prepared once per store; undefined (the Appender is used) when this DuckDB build
- * lacks the json extension, which the bundled one has built in.
- */
-async function prepareInsert(
-  writer: DuckDBConnection,
-  options: FlowStoreOptions,
-): Promise<DuckDBPreparedStatement | undefined> {
-  try {
-    return await writer.prepare(insertSql);
-  } catch (error) {
-    (options.log ?? stderrLog).warn(
-      { code: 'PW_ERR_STORE_IO', store: 'duckdb', err: describeError(error) },
-      'DuckDB has no JSON reader here: flows are appended on the event loop instead',
-    );
-    return undefined;
-  }
-}
-
-/**
- * Column `column` of a batch as a JSON array. A lone surrogate in a string becomes U+FFFD, as the
- * Appender's conversion to UTF-8 makes it.
- */
-function columnJson(rows: readonly ColumnValue[][], column: number): string {
-  const values = rows.map((row) => row[column] ?? null);
-  const json = JSON.stringify(values);
-  if (!loneSurrogateEscape.test(json)) return json;
-  return JSON.stringify(
-    values.map((value) =>
-      typeof value === 'string' ? (value as string & { toWellFormed(): string }).toWellFormed() : value,
-    ),
-  );
 }
 
 /**
@@ -210,7 +141,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   readonly kind = 'duckdb';
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
-  readonly #insert: DuckDBPreparedStatement | undefined;
   readonly #reads = new Set<Promise<unknown>>();
   #rollupRefresh: Promise<void> = Promise.resolve();
   #rollupCreated = false;
@@ -225,17 +155,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     lastId: number,
     flushIntervalMs: number,
     options: FlowStoreOptions,
-    insert: DuckDBPreparedStatement | undefined,
   ) {
     super(lastId, flushIntervalMs, options);
     this.#instance = instance;
     this.#writer = writer;
-    this.#insert = insert;
-  }
-
-  /** How batches reach the table (tests and benchmarks read it). */
-  get ingest(): DuckDbIngest {
-    return this.#insert === undefined ? 'appender' : 'json';
   }
 
   /** One row: its column values in `flowColumns` order, read in append(). */
@@ -244,54 +167,12 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * One INSERT per batch (atomic on its own): each column is bound as one JSON text, encoded a few
-   * columns per turn of the event loop; the statement runs on a libuv thread, where DuckDB parses
-   * the text, appends and commits. Batches are written one at a time (BufferedFlowStore chains
-   * them), so the bound parameters are this batch's until run() resolves.
+   * Appends the batch in slices of `sliceRows` rows, letting the event loop run between steps: the
+   * Appender converts every value on the calling thread (about 15 us a row), so one batch of a
+   * second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices share
+   * one transaction: the batch is still in the file wholly or not at all.
    */
   protected async writeBatch(rows: readonly ColumnValue[][]): Promise<void> {
-    const insert = this.#insert;
-    if (insert === undefined) return this.#appendBatch(rows);
-    if (rows.length <= insertRows) return this.#insertRows(insert, rows);
-    // A large batch (a burst, or one held back by failed writes) in statements of `insertRows`
-    // rows, in one transaction: it stays all or nothing, and no statement's text is large.
-    const writer = this.#writer;
-    await writer.run('BEGIN TRANSACTION');
-    try {
-      for (let offset = 0; offset < rows.length; offset += insertRows)
-        await this.#insertRows(insert, rows.slice(offset, offset + insertRows));
-      await writer.run('COMMIT');
-    } catch (error) {
-      await writer.run('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** One run of the INSERT: each column bound as JSON text, a few columns per turn of the event loop. */
-  async #insertRows(insert: DuckDBPreparedStatement, rows: readonly ColumnValue[][]): Promise<void> {
-    let turnStart = performance.now();
-    try {
-      for (let column = 0; column < flowColumns.length; column++) {
-        if (performance.now() - turnStart > encodeTurnMs) {
-          await nextTurn();
-          turnStart = performance.now();
-        }
-        insert.bindVarchar(column + 1, columnJson(rows, column));
-      }
-      await insert.run();
-    } finally {
-      // DuckDB keeps a copy of every bound value until the next bind: free it now.
-      insert.clearBindings();
-    }
-  }
-
-  /**
-   * The Appender's way: the batch in slices of `sliceRows` rows, letting the event loop run between
-   * steps: the Appender converts every value on the calling thread (about 15 us a row), so one batch
-   * of a second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices
-   * share one transaction: the batch is still in the file wholly or not at all.
-   */
-  async #appendBatch(rows: readonly ColumnValue[][]): Promise<void> {
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -545,7 +426,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         'checkpoint at close failed',
       );
     }
-    this.#insert?.destroySync();
     this.#writer.closeSync();
     this.#instance.closeSync();
   }
