@@ -21,9 +21,14 @@ export interface FlowColumn {
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const real = (value: unknown): number | null =>
   typeof value === 'number' && Number.isFinite(value) ? value : null;
+/** 2^63: one past the greatest BIGINT (Int64); -2^63 is the least. Both are exact doubles. */
+const int64Limit = 2 ** 63;
+/** An integer for a BIGINT column: null beyond its range, which the store would refuse with the batch. */
+const int64 = (value: number | null): number | null =>
+  value !== null && value >= -int64Limit && value < int64Limit ? value : null;
 const whole = (value: unknown): number | null => {
   const number = real(value);
-  return number === null ? null : Math.trunc(number);
+  return number === null ? null : int64(Math.trunc(number));
 };
 const asText = (value: ColumnValue): string | null => (typeof value === 'string' ? value : null);
 const asNumber = (value: ColumnValue): number | null => (typeof value === 'number' ? value : null);
@@ -57,7 +62,7 @@ export const flowColumns: readonly FlowColumn[] = [
       f.id = asNumber(v) ?? 0;
     },
   },
-  { name: 'time_ms', sqlType: 'BIGINT', read: (f) => flowTimeOf(f) },
+  { name: 'time_ms', sqlType: 'BIGINT', read: (f) => int64(flowTimeOf(f)) },
   {
     name: 'start_ms',
     sqlType: 'DOUBLE',

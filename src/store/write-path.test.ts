@@ -103,3 +103,33 @@ describe('jsonl store: lines encoded into shared blocks', () => {
     expect(stored.find((record) => record.host.startsWith('h77-'))?.reason).toBe(`${'r'.repeat(77)} § 77`);
   });
 });
+
+test('duckdb store: a number beyond a BIGINT column is stored as null and its batch is kept', async () => {
+  // Audited logs are untrusted input. Before, the Appender refused such a value, which failed the
+  // whole batch, and after the retries its other records were dropped.
+  const failures: number[] = [];
+  const store = await openFlowStore(
+    { kind: 'duckdb', path: join(dir, 'big.duckdb'), flushIntervalMs: 60_000 },
+    {
+      observer: {
+        storeWriteFailed: () => failures.push(-1),
+        storeFlowsDropped: (count) => failures.push(count),
+        storeFlowsBuffered: () => undefined,
+      },
+    },
+  );
+  store.append(flow('small.example', 1000));
+  store.append({ ...flow('big.example', 2000), bytesUp: 1e20, bytesDown: -1e19 });
+  store.append({ ...flow('edge.example', 3000), bytesUp: 2 ** 63, bytesDown: -(2 ** 63) });
+  store.append({ ...flow('far.example', 1e300), end: 1e300 });
+  const page = await store.query({});
+  await store.close();
+  expect(failures).toEqual([]);
+  expect(page.total).toBe(4);
+  const byHost = new Map(page.flows.map((stored) => [stored.host, [stored.bytesUp, stored.bytesDown]]));
+  expect(byHost.get('small.example')).toEqual([1, 2]);
+  expect(byHost.get('big.example')).toEqual([null, null]);
+  // -2^63 is the least BIGINT; 2^63 is one past the greatest.
+  expect(byHost.get('edge.example')).toEqual([null, -(2 ** 63)]);
+  expect(byHost.has('far.example')).toBe(true);
+});
