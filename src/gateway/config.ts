@@ -8,6 +8,7 @@ import { parseHostPattern } from '../match/host.js';
 import { parseIp, parsePrefix } from '../match/ip.js';
 import { isLoopbackHostPort } from '../util/host-port.js';
 import { parseLocatedYaml } from '../util/located-yaml.js';
+import { defaultIdleRelease } from './idle-release.js';
 
 const hostPort = z
   .string()
@@ -149,6 +150,17 @@ export const gatewayConfigSchema = z.strictObject({
        * scavenges); `grow`: node's default, up to two 16 MiB (src/cli/young-generation.ts).
        */
       youngGeneration: z.enum(['fixed', 'grow']).default('grow'),
+      /**
+       * How long the gateway must stay quiet after work before it gives memory back (V8's garbage,
+       * the store's free pages; src/gateway/idle-release.ts); `0`: never.
+       */
+      idleReleaseMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(3600000)
+        .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (never) or at least 1000')
+        .default(defaultIdleRelease.quietMs),
     })
     .default({
       headerBytes: 16384,
@@ -158,6 +170,7 @@ export const gatewayConfigSchema = z.strictObject({
       maxConnections: 20000,
       drainTimeoutMs: 10000,
       youngGeneration: 'grow',
+      idleReleaseMs: defaultIdleRelease.quietMs,
     }),
   /** The JSON log (pino): one line per flow at `info`, plus start, stop and probe changes. */
   log: z

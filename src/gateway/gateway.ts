@@ -184,21 +184,27 @@ export async function startGateway(
   health.start();
   // Once quiet after work: collect V8's garbage, shrink its young generation and let the store
   // return its engine's free memory (docs/performance.md, Gateway, "Idle memory, session 6").
-  const stopIdleRelease = startIdleRelease({
-    ...defaultIdleRelease,
-    release: async () => {
-      await deps.store.releaseMemory?.();
-    },
-    onError: (error) =>
-      deps.logger?.warn(
-        {
-          code: 'PW_ERR_STORE_IO',
-          store: deps.store.kind,
-          err: error instanceof Error ? error.message : String(error),
-        },
-        'releasing idle memory failed',
-      ),
-  });
+  // `limits.idleReleaseMs: 0` turns it off: a gateway that must never pause for a full collection.
+  const idleReleaseMs = config.limits.idleReleaseMs;
+  const stopIdleRelease =
+    idleReleaseMs === 0
+      ? () => {}
+      : startIdleRelease({
+          ...defaultIdleRelease,
+          quietMs: idleReleaseMs,
+          release: async () => {
+            await deps.store.releaseMemory?.();
+          },
+          onError: (error) =>
+            deps.logger?.warn(
+              {
+                code: 'PW_ERR_STORE_IO',
+                store: deps.store.kind,
+                err: error instanceof Error ? error.message : String(error),
+              },
+              'releasing idle memory failed',
+            ),
+        });
   deps.logger?.info(
     { listen: address, socks: socksAddress, admin: admin?.address, maxConnections: ctx.gate.limit },
     'gateway started',
