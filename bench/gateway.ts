@@ -29,6 +29,8 @@ const SQUID = '/usr/sbin/squid';
 const TINYPROXY = '/usr/bin/tinyproxy';
 /** util-linux (Essential on Debian): runs a command with other resource limits. */
 const PRLIMIT = '/usr/bin/prlimit';
+/** util-linux: sets a running process's scheduling policy (--fifo). */
+const CHRT = '/usr/bin/chrt';
 const BUILT_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 
@@ -48,6 +50,8 @@ interface Options {
   stores: ('jsonl' | 'duckdb')[];
   /** Seconds the idle tunnels are held before the gateway's RSS is read. */
   idleSettle: number;
+  /** Also run each 1-connection measurement with wrk, the origin and the proxy under SCHED_FIFO. */
+  fifo: boolean;
 }
 
 const USAGE = `usage: npm run bench:gateway -- [options]
@@ -63,9 +67,13 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --store S         jsonl or duckdb: only that store's gateway, in every part (default both)
   --idle-settle S   seconds the idle tunnels are held before the RSS is read (default 12, after the
                     gateway's idle release at 6 s of quiet; --quick 2); it is also read at 5 s
+  --fifo            after each 1-connection run, one more with wrk, the origin (this process) and
+                    the proxy (its threads and children) under SCHED_FIFO priority 10, so that the
+                    rest of the machine cannot delay them: the proxy's own tail (needs root or
+                    CAP_SYS_NICE; reported in a table of its own, the plain runs stay the headline)
   --quick           smoke run with the smaller defaults above
 `;
-const FLAGS = new Set(['--quick', '--idle-only', '--tunnel-only', '--help']);
+const FLAGS = new Set(['--quick', '--idle-only', '--tunnel-only', '--fifo', '--help']);
 const VALUED = new Set([
   '--duration',
   '--tunnel-mb',
@@ -106,6 +114,7 @@ function parseOptions(argv: readonly string[]): Options {
     tunnelOnly: argv.includes('--tunnel-only'),
     stores: storesOf(value('--store')),
     idleSettle: number('--idle-settle', quick ? 2 : 12),
+    fifo: argv.includes('--fifo'),
   };
 }
 
@@ -536,13 +545,12 @@ export function parseWrk(output: string): WrkResult {
  * CPU seconds (user + system) of a process and its descendants (Squid's log daemon), from /proc:
  * on a shared machine, CPU per request moves far less with the load than wall-clock rates do.
  */
-function cpuSeconds(pid: number): number {
-  let ticks = 0;
+/** A process and its descendants (Squid's log daemon, say), as /proc lists them now. */
+function processTree(pid: number): number[] {
+  const tree: number[] = [];
   const visit = (id: number) => {
+    tree.push(id);
     try {
-      const stat = readFileSync(`/proc/${id}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
       for (const task of readdirSync(`/proc/${id}/task`)) {
         const children = readFileSync(`/proc/${id}/task/${task}/children`, 'utf8').trim();
         for (const child of children ? children.split(' ') : []) visit(Number(child));
@@ -552,7 +560,49 @@ function cpuSeconds(pid: number): number {
     }
   };
   visit(pid);
+  return tree;
+}
+
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const id of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${id}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
   return ticks / 100; // USER_HZ
+}
+
+/**
+ * Every thread of `pids` and of their descendants under SCHED_FIFO priority 10 (`on`), or back
+ * under SCHED_OTHER; false when the kernel refuses (root or CAP_SYS_NICE is needed).
+ */
+function setFifo(pids: readonly number[], on: boolean): boolean {
+  const policy = on ? ['-a', '-f', '-p', '10'] : ['-a', '-o', '-p', '0'];
+  let ok = true;
+  for (const pid of pids)
+    for (const id of processTree(pid))
+      if (spawnSync(CHRT, [...policy, String(id)], { stdio: 'ignore' }).status !== 0) ok = false;
+  return ok;
+}
+
+/**
+ * `run` with `pids` under SCHED_FIFO (--fifo), all back under SCHED_OTHER after it; undefined,
+ * without running, when the kernel refuses. One connection keeps wrk, the origin and the proxy at
+ * about one CPU together, under the kernel's real-time throttling (95 % of each second), so the
+ * rest of the machine still runs.
+ */
+async function underFifo<T>(pids: readonly number[], run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    if (!setFifo(pids, true)) return undefined;
+    return await run();
+  } finally {
+    setFifo(pids, false);
+  }
 }
 
 /** Each figure's median over the rounds; errors summed. */
@@ -577,6 +627,7 @@ async function runWrk(
   connections: number,
   seconds: number,
   dir: string,
+  fifo = false,
 ): Promise<WrkResult> {
   const args = [
     `-c${connections}`,
@@ -599,7 +650,11 @@ async function runWrk(
   } else {
     args.push(`http://127.0.0.1:${target.originPort}/`);
   }
-  const child = track(spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    fifo
+      ? spawn(CHRT, ['-f', '10', WRK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let output = '';
   child.stdout?.on('data', (data: Buffer) => {
     output += data.toString();
@@ -987,6 +1042,55 @@ async function transferRounds(
 }
 
 /** The transfer table; the Squid columns are `-` when Squid did not run. */
+/** The 1-connection runs under SCHED_FIFO (--fifo), beside Squid's. */
+function fifoTable(
+  contenders: readonly { name: string }[],
+  fifo: ReadonlyMap<string, WrkResult>,
+  directPlain: WrkResult,
+  squidName: string,
+): string[] {
+  const squid = fifo.get(squidName);
+  if (squid === undefined)
+    return ['', '--fifo: not run (chrt was refused: SCHED_FIFO needs root or CAP_SYS_NICE)'];
+  const direct = fifo.get('direct') ?? directPlain;
+  const rows = contenders.flatMap(({ name }) => {
+    const result = fifo.get(name);
+    if (result === undefined) return [];
+    return [
+      [
+        name,
+        rate(result.rps),
+        ratio(result.rps, squid.rps),
+        us(result.p50),
+        name === 'direct' ? '-' : us(result.p50 - direct.p50),
+        us(result.p99),
+        ratio(result.p99, squid.p99),
+        Number.isNaN(result.cpuUs) ? '-' : result.cpuUs.toFixed(0),
+        String(result.errors),
+      ],
+    ];
+  });
+  return [
+    '',
+    '## One connection under SCHED_FIFO (--fifo: wrk, the origin and the proxy not preempted by other jobs)',
+    '',
+    formatTable(
+      [
+        'path',
+        'req/s @1',
+        'vs Squid',
+        'p50 @1',
+        'p50 added @1',
+        'p99 @1',
+        'vs Squid',
+        'CPU us/req @1',
+        'errors @1',
+      ],
+      rows,
+    ),
+  ];
+}
+
 function transferTable(
   contenders: readonly { name: string }[],
   transfer: ReadonlyMap<string, Transfer>,
@@ -1167,7 +1271,9 @@ async function main(): Promise<void> {
     ];
     // Rounds alternate the contenders, so a burst of load from other jobs hits one round of each
     // rather than all of one contender; each figure is the median of its rounds.
-    const rounds = new Map<string, { c50: WrkResult[]; c1: WrkResult[] }>();
+    const rounds = new Map<string, { c50: WrkResult[]; c1: WrkResult[]; fifo: WrkResult[] }>();
+    /** --fifo runs the kernel refused (not root): their table is left out. */
+    let fifoRefused = false;
     for (let round = 1; round <= options.rounds; round++) {
       for (const { name, proxy } of contenders) {
         const target = {
@@ -1179,26 +1285,38 @@ async function main(): Promise<void> {
         // A short warm-up (JIT, connection pools), not measured.
         await runWrk(target, 50, 1, dir);
         log(`wrk: round ${round}/${options.rounds}, ${name}, 50 connections, ${options.duration} s`);
-        const measured = async (connections: number) => {
+        const measured = async (connections: number, fifo = false) => {
           const before = proxy ? cpuSeconds(proxy.pid) : 0;
-          const result = await runWrk(target, connections, options.duration, dir);
+          const result = await runWrk(target, connections, options.duration, dir, fifo);
           if (proxy) result.cpuUs = ((cpuSeconds(proxy.pid) - before) * 1e6) / Math.max(1, result.requests);
           return result;
         };
         const c50 = await measured(50);
         log(`wrk: round ${round}/${options.rounds}, ${name}, 1 connection, ${options.duration} s`);
         const c1 = await measured(1);
-        const seen = rounds.get(name) ?? { c50: [], c1: [] };
+        const seen = rounds.get(name) ?? { c50: [], c1: [], fifo: [] };
         seen.c50.push(c50);
         seen.c1.push(c1);
+        if (options.fifo && !fifoRefused) {
+          log(
+            `wrk: round ${round}/${options.rounds}, ${name}, 1 connection under SCHED_FIFO, ${options.duration} s`,
+          );
+          const pids = proxy ? [process.pid, proxy.pid] : [process.pid];
+          const fifo = await underFifo(pids, () => measured(1, true));
+          if (fifo === undefined) fifoRefused = true;
+          else seen.fifo.push(fifo);
+        }
         rounds.set(name, seen);
         // Let background work (store flushes, lingering closes) finish before the next contender.
         await sleep(options.quick ? 1000 : 3000);
       }
     }
     const http = new Map<string, { c50: WrkResult; c1: WrkResult }>();
-    for (const [name, seen] of rounds)
+    const fifoHttp = new Map<string, WrkResult>();
+    for (const [name, seen] of rounds) {
       http.set(name, { c50: medianResult(seen.c50), c1: medianResult(seen.c1) });
+      if (!fifoRefused && seen.fifo.length > 0) fifoHttp.set(name, medianResult(seen.fifo));
+    }
 
     // CONNECT tunnel throughput: rounds alternate the contenders too; the median of each.
     const transfer = await transferRounds(contenders, origins.streamPort, options, log);
@@ -1278,6 +1396,7 @@ async function main(): Promise<void> {
         rows,
       ),
     );
+    if (options.fifo) out.push(...fifoTable(contenders, fifoHttp, direct.c1, squid.name));
     out.push(...transferTable(contenders, transfer, squid.name, options.tunnelMb));
     const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
     const squidMb = (transfer.get(squid.name) as Transfer).mbPerSecond;
@@ -1319,6 +1438,16 @@ async function main(): Promise<void> {
         ],
         idleTargetRow(pw.name, r, descriptors.gateLimit),
       );
+      const fifo = fifoHttp.get(pw.name);
+      const squidFifo = fifoHttp.get(squid.name);
+      if (fifo && squidFifo)
+        targetRows.push([
+          pw.name,
+          'p99 @1, SCHED_FIFO',
+          '<= 2 ms',
+          `${us(fifo.p99)} (Squid ${us(squidFifo.p99)})`,
+          verdict(fifo.p99 <= 2000),
+        ]);
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));
     const errors = [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0);
