@@ -1042,6 +1042,29 @@ async function transferRounds(
 }
 
 /** The transfer table; the Squid columns are `-` when Squid did not run. */
+const ONE_CONNECTION_HEADERS = [
+  'req/s @1',
+  'vs Squid',
+  'p50 @1',
+  'p50 added @1',
+  'p99 @1',
+  'vs Squid',
+  'errors @1',
+];
+
+/** A contender's 1-connection figures, beside Squid's and the direct p50 of the same runs. */
+function oneConnectionCells(name: string, result: WrkResult, squid: WrkResult, direct: WrkResult): string[] {
+  return [
+    rate(result.rps),
+    ratio(result.rps, squid.rps),
+    us(result.p50),
+    name === 'direct' ? '-' : us(result.p50 - direct.p50),
+    us(result.p99),
+    ratio(result.p99, squid.p99),
+    String(result.errors),
+  ];
+}
+
 /** The 1-connection runs under SCHED_FIFO (--fifo), beside Squid's. */
 function fifoTable(
   contenders: readonly { name: string }[],
@@ -1059,14 +1082,8 @@ function fifoTable(
     return [
       [
         name,
-        rate(result.rps),
-        ratio(result.rps, squid.rps),
-        us(result.p50),
-        name === 'direct' ? '-' : us(result.p50 - direct.p50),
-        us(result.p99),
-        ratio(result.p99, squid.p99),
+        ...oneConnectionCells(name, result, squid, direct),
         Number.isNaN(result.cpuUs) ? '-' : result.cpuUs.toFixed(0),
-        String(result.errors),
       ],
     ];
   });
@@ -1074,20 +1091,7 @@ function fifoTable(
     '',
     '## One connection under SCHED_FIFO (--fifo: wrk, the origin and the proxy not preempted by other jobs)',
     '',
-    formatTable(
-      [
-        'path',
-        'req/s @1',
-        'vs Squid',
-        'p50 @1',
-        'p50 added @1',
-        'p99 @1',
-        'vs Squid',
-        'CPU us/req @1',
-        'errors @1',
-      ],
-      rows,
-    ),
+    formatTable(['path', ...ONE_CONNECTION_HEADERS, 'CPU us/req @1'], rows),
   ];
 }
 
@@ -1364,13 +1368,7 @@ async function main(): Promise<void> {
         String(c50.errors),
         Number.isNaN(c50.cpuUs) ? '-' : c50.cpuUs.toFixed(0),
         ratio(c50.cpuUs, squidHttp.c50.cpuUs),
-        rate(c1.rps),
-        ratio(c1.rps, squidHttp.c1.rps),
-        us(c1.p50),
-        name === 'direct' ? '-' : us(c1.p50 - direct.c1.p50),
-        us(c1.p99),
-        ratio(c1.p99, squidHttp.c1.p99),
-        String(c1.errors),
+        ...oneConnectionCells(name, c1, squidHttp.c1, direct.c1),
       ];
     });
     out.push(
@@ -1385,13 +1383,7 @@ async function main(): Promise<void> {
           'errors @50',
           'CPU us/req @50',
           'vs Squid',
-          'req/s @1',
-          'vs Squid',
-          'p50 @1',
-          'p50 added @1',
-          'p99 @1',
-          'vs Squid',
-          'errors @1',
+          ...ONE_CONNECTION_HEADERS,
         ],
         rows,
       ),
