@@ -6,10 +6,16 @@ import type { Decision, RuleRef } from './policy.js';
 
 /** The part of a line after the verdict, for one (rule, reason) pair. */
 interface Tail {
-  /** The reason and profile this tail was built for (what the one-probe memos check). */
+  /** What this tail was built for (the one-probe memos check the reason and the profile). */
+  rule: RuleRef | null;
   reason: string;
   profile: string;
-  text: string;
+  /**
+   * The text, kept once `decisionToJson` asks for it. `writeDecisionLine` keeps only the bytes:
+   * in `explain -` the ~850 characters of each of the ~1,000 tails would otherwise be promoted to
+   * the old generation next to their bytes, for nothing.
+   */
+  text: string | undefined;
   /**
    * The last rest-of-line seen with this tail, as bytes: from `,"component"` to the newline.
    * The fields it covers are the same for almost every line of a stream, so one memo per tail
@@ -76,15 +82,15 @@ function tailOf(rule: RuleRef | null, reason: string, profile: string): Tail {
   }
   let entry = cache.get(reason);
   if (entry === undefined) {
-    entry = {
-      reason,
-      profile,
-      text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)},"profile":${JSON.stringify(profile)}}`,
-      rest: undefined,
-    };
+    entry = { rule, reason, profile, text: undefined, rest: undefined };
     cache.set(reason, entry);
   }
   return entry;
+}
+
+/** The part of a line after the verdict: `,"rule":…,"reason":…,"profile":…}`. */
+function tailText(entry: Tail): string {
+  return `,"rule":${JSON.stringify(entry.rule)},"reason":${JSON.stringify(entry.reason)},"profile":${JSON.stringify(entry.profile)}}`;
 }
 
 /** `{"input":…,"host":…` — the only part of a line that is new for every target. */
@@ -103,7 +109,9 @@ function middle(decision: Decision): string {
 
 /** One decision as a JSON object text (no trailing newline). Field order is stable. */
 export function decisionToJson(decision: Decision): string {
-  return head(decision) + middle(decision) + tail(decision.rule, decision.reason, decision.profile).text;
+  const entry = tail(decision.rule, decision.reason, decision.profile);
+  entry.text ??= tailText(entry);
+  return head(decision) + middle(decision) + entry.text;
 }
 
 /**
@@ -127,7 +135,7 @@ export function writeDecisionLine(decision: Decision, out: Buffer, offset: numbe
       path: decision.path,
       actualPath: decision.actualPath,
       verdict: decision.verdict,
-      bytes: Buffer.from(`${middle(decision)}${entry.text}\n`),
+      bytes: Buffer.from(`${middle(decision)}${entry.text ?? tailText(entry)}\n`),
     };
     entry.rest = rest;
   }
