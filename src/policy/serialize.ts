@@ -6,7 +6,7 @@ import type { Decision, RuleRef } from './policy.js';
 
 /** The part of a line after the verdict, for one (rule, reason) pair. */
 interface Tail {
-  /** What this tail was built for (the one-probe memos check the reason and the profile). */
+  /** What this tail was built for. */
   rule: RuleRef | null;
   reason: string;
   profile: string;
@@ -22,6 +22,8 @@ interface Tail {
    * turns nearly every line into a copy.
    */
   rest: RestOfLine | undefined;
+  /** The next tail of the same rule (another reason) or reason (another profile). */
+  next: Tail | undefined;
 }
 
 interface RestOfLine {
@@ -33,58 +35,34 @@ interface RestOfLine {
   bytes: Buffer;
 }
 
-const tailCache = new WeakMap<RuleRef, Map<string, Tail>>();
-/** Tails of decisions without a rule, by profile and then reason (no key is built per line). */
-const nullRuleTails = new Map<string, Map<string, Tail>>();
-
 /**
- * One hash probe per line instead of two (rule or profile, then reason): the last tail of each
- * rule, checked against the reason (a stream's actual path is fixed, so a rule nearly always
- * comes with the same reason), and the tails of decisions without a rule by reason, checked
- * against the profile. A miss falls back to the maps of `tailOf`. The two probes were 4-5% of a
- * line's time in `explain -` (perf, docs/performance.md, "explain - warm-up, session 7").
+ * Tails in chains, one hash probe per line: by rule (a RuleRef belongs to one compiled policy, so
+ * one profile; its chain holds one tail per reason it came with), and for decisions without a rule
+ * by reason (the chain holds one tail per profile). The first tail of a chain answers nearly every
+ * line: a stream's actual path is fixed, so a rule comes with one reason. (Two probes, rule or
+ * profile and then reason, were 4-5% of a line's time in `explain -`, and a map per rule was
+ * promoted to the old generation with each of the ~1,000 tails: docs/performance.md, "explain -
+ * warm-up, session 7".)
  */
-const lastTailOfRule = new WeakMap<RuleRef, Tail>();
-const nullRuleTailByReason = new Map<string, Tail>();
+const ruleTails = new WeakMap<RuleRef, Tail>();
+const ruleLessTails = new Map<string, Tail>();
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
   if (rule === null) {
-    const known = nullRuleTailByReason.get(reason);
-    if (known !== undefined && known.profile === profile) return known;
-    const entry = tailOf(null, reason, profile);
-    nullRuleTailByReason.set(reason, entry);
+    const first = ruleLessTails.get(reason);
+    for (let entry = first; entry !== undefined; entry = entry.next) {
+      if (entry.profile === profile) return entry;
+    }
+    const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
+    ruleLessTails.set(reason, entry);
     return entry;
   }
-  const last = lastTailOfRule.get(rule);
-  if (last !== undefined && last.reason === reason) return last;
-  const entry = tailOf(rule, reason, profile);
-  lastTailOfRule.set(rule, entry);
-  return entry;
-}
-
-function tailOf(rule: RuleRef | null, reason: string, profile: string): Tail {
-  // RuleRefs belong to one compiled policy, so one profile; decisions without a rule are keyed by
-  // the profile too. Reasons and profiles are the policy's own strings, whose hashes V8 caches:
-  // each lookup here hashes nothing new.
-  let cache: Map<string, Tail> | undefined;
-  if (rule === null) {
-    cache = nullRuleTails.get(profile);
-    if (cache === undefined) {
-      cache = new Map();
-      nullRuleTails.set(profile, cache);
-    }
-  } else {
-    cache = tailCache.get(rule);
-    if (cache === undefined) {
-      cache = new Map();
-      tailCache.set(rule, cache);
-    }
+  const first = ruleTails.get(rule);
+  for (let entry = first; entry !== undefined; entry = entry.next) {
+    if (entry.reason === reason) return entry;
   }
-  let entry = cache.get(reason);
-  if (entry === undefined) {
-    entry = { rule, reason, profile, text: undefined, rest: undefined };
-    cache.set(reason, entry);
-  }
+  const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
+  ruleTails.set(rule, entry);
   return entry;
 }
 
