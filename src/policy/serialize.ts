@@ -48,21 +48,13 @@ const ruleTails = new WeakMap<RuleRef, Tail>();
 const ruleLessTails = new Map<string, Tail>();
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
-  if (rule === null) {
-    const first = ruleLessTails.get(reason);
-    for (let entry = first; entry !== undefined; entry = entry.next) {
-      if (entry.profile === profile) return entry;
-    }
-    const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
-    ruleLessTails.set(reason, entry);
-    return entry;
-  }
-  const first = ruleTails.get(rule);
+  const first = rule === null ? ruleLessTails.get(reason) : ruleTails.get(rule);
   for (let entry = first; entry !== undefined; entry = entry.next) {
-    if (entry.reason === reason) return entry;
+    if (entry.reason === reason && entry.profile === profile) return entry;
   }
   const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
-  ruleTails.set(rule, entry);
+  if (rule === null) ruleLessTails.set(reason, entry);
+  else ruleTails.set(rule, entry);
   return entry;
 }
 
