@@ -147,6 +147,26 @@ describe('verdicts', () => {
       expect(decision.rule?.id).toBe('mobile');
     }
   });
+
+  test('not-covered decisions share their rule and reason, as matched decisions do', () => {
+    // One RuleRef per component, not one per decision: `explain --component mobile -` serializes
+    // the rule and reason once instead of once per line.
+    const a = policy.decide('api.powerbi.com', { component: 'mobile' });
+    const b = policy.decide('203.0.113.7', { component: 'mobile', actualPath: 'internet' });
+    expect(b.rule).toBe(a.rule);
+    expect(b.reason).toBe(a.reason);
+    expect(a.rule).toEqual({
+      id: 'mobile',
+      activity: a.rule?.activity,
+      source: a.rule?.source,
+      note: a.rule?.note ?? null,
+      path: a.rule?.path,
+      matched: null,
+    });
+    expect(a.reason).toBe(
+      `The catalog's source does not cover the mobile component, so no path is expected for its traffic (${a.rule?.source}).`,
+    );
+  });
 });
 
 describe('invalid targets', () => {

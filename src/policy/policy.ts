@@ -106,6 +106,8 @@ export class Policy {
   readonly #hasPorts: boolean;
   /** Unknown-destination reasons by component slot * 2 + (address ? 1 : 0). */
   readonly #unknownReasons: (string | undefined)[] = [];
+  /** Rule and reason of the components outside the catalog's source (see #notCoveredAnswer). */
+  readonly #notCoveredAnswers = new Map<Component, { ref: RuleRef | null; reason: string }>();
 
   private constructor(catalog: Catalog) {
     this.catalog = catalog;
@@ -338,7 +340,7 @@ export class Policy {
     port: number | undefined,
     actualPath: ActualPath,
   ): Decision {
-    const rule = this.rulesWithoutDestinations(component)[0];
+    const { ref, reason } = this.#notCoveredAnswer(component);
     return {
       profile: this.profile,
       input,
@@ -348,18 +350,36 @@ export class Policy {
       path: 'not-covered',
       actualPath,
       verdict: 'not-covered',
-      rule: rule
-        ? {
-            id: rule.id,
-            activity: rule.activity,
-            source: rule.source,
-            note: rule.note ?? null,
-            path: rule.path,
-            matched: null,
-          }
-        : null,
-      reason: `The catalog's source does not cover the ${component} component, so no path is expected for its traffic${rule ? ` (${rule.source})` : ''}.`,
+      rule: ref,
+      reason,
     };
+  }
+
+  /**
+   * The rule and reason of a component outside the catalog's source, built once per component:
+   * shared by its decisions as a matched rule's are (a fresh RuleRef per decision made `explain -`
+   * serialize the rule and reason again for every line).
+   */
+  #notCoveredAnswer(component: Component): { ref: RuleRef | null; reason: string } {
+    let answer = this.#notCoveredAnswers.get(component);
+    if (answer === undefined) {
+      const rule = this.rulesWithoutDestinations(component)[0];
+      answer = {
+        ref: rule
+          ? {
+              id: rule.id,
+              activity: rule.activity,
+              source: rule.source,
+              note: rule.note ?? null,
+              path: rule.path,
+              matched: null,
+            }
+          : null,
+        reason: `The catalog's source does not cover the ${component} component, so no path is expected for its traffic${rule ? ` (${rule.source})` : ''}.`,
+      };
+      this.#notCoveredAnswers.set(component, answer);
+    }
+    return answer;
   }
 
   #unknownReason(component: Component, slot: number, isAddress: boolean): string {

@@ -63,6 +63,34 @@ describe('decision serializers', () => {
     expect(escaped).toBeGreaterThan(100);
   });
 
+  test('interleaved profiles and actual paths: each line is its own decision, not the last cached one', () => {
+    // The serializer remembers one tail per rule (checked against the reason) and the tails of
+    // rule-less decisions by reason (checked against the profile): alternate what those checks see.
+    const policies = profileNames(catalog).map((profile) => Policy.compile(selectProfile(catalog, profile)));
+    expect(policies.length).toBeGreaterThan(1);
+    const out = Buffer.alloc(1 << 16);
+    let lines = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const text of [
+        'app.powerbi.com',
+        'unknown.example.org',
+        '203.0.113.9',
+        'login.microsoftonline.com',
+      ]) {
+        for (const actualPath of actualPaths) {
+          for (const policy of policies) {
+            const decision = policy.decide(text, { actualPath });
+            const end = writeDecisionLine(decision, out, 0);
+            expect(out.subarray(0, end).toString('utf8')).toBe(`${generalJson(decision)}\n`);
+            expect(decisionToJson(decision)).toBe(generalJson(decision));
+            lines++;
+          }
+        }
+      }
+    }
+    expect(lines).toBe(3 * 4 * actualPaths.length * policies.length);
+  });
+
   test('a line that does not fit leaves the batch untouched', () => {
     const policy = Policy.compile(catalog);
     const decision = policy.decide('app.powerbi.com');

@@ -6,13 +6,24 @@ import type { Decision, RuleRef } from './policy.js';
 
 /** The part of a line after the verdict, for one (rule, reason) pair. */
 interface Tail {
-  text: string;
+  /** What this tail was built for. */
+  rule: RuleRef | null;
+  reason: string;
+  profile: string;
+  /**
+   * The text, kept once `decisionToJson` asks for it. `writeDecisionLine` keeps only the bytes:
+   * in `explain -` the ~850 characters of each of the ~1,000 tails would otherwise be promoted to
+   * the old generation next to their bytes, for nothing.
+   */
+  text: string | undefined;
   /**
    * The last rest-of-line seen with this tail, as bytes: from `,"component"` to the newline.
    * The fields it covers are the same for almost every line of a stream, so one memo per tail
    * turns nearly every line into a copy.
    */
   rest: RestOfLine | undefined;
+  /** The next tail of the same rule (another reason) or reason (another profile). */
+  next: Tail | undefined;
 }
 
 interface RestOfLine {
@@ -24,37 +35,32 @@ interface RestOfLine {
   bytes: Buffer;
 }
 
-const tailCache = new WeakMap<RuleRef, Map<string, Tail>>();
-/** Tails of decisions without a rule, by profile and then reason (no key is built per line). */
-const nullRuleTails = new Map<string, Map<string, Tail>>();
+/**
+ * Tails in chains, one hash probe per line: by rule (a RuleRef belongs to one compiled policy, so
+ * one profile; its chain holds one tail per reason it came with), and for decisions without a rule
+ * by reason (the chain holds one tail per profile). The first tail of a chain answers nearly every
+ * line: a stream's actual path is fixed, so a rule comes with one reason. (Two probes, rule or
+ * profile and then reason, were 4-5% of a line's time in `explain -`, and a map per rule was
+ * promoted to the old generation with each of the ~1,000 tails: docs/performance.md, "explain -
+ * warm-up, session 7".)
+ */
+const ruleTails = new WeakMap<RuleRef, Tail>();
+const ruleLessTails = new Map<string, Tail>();
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
-  // RuleRefs belong to one compiled policy, so one profile; decisions without a rule are keyed by
-  // the profile too. Reasons and profiles are the policy's own strings, whose hashes V8 caches:
-  // each lookup here hashes nothing new.
-  let cache: Map<string, Tail> | undefined;
-  if (rule === null) {
-    cache = nullRuleTails.get(profile);
-    if (cache === undefined) {
-      cache = new Map();
-      nullRuleTails.set(profile, cache);
-    }
-  } else {
-    cache = tailCache.get(rule);
-    if (cache === undefined) {
-      cache = new Map();
-      tailCache.set(rule, cache);
-    }
+  const first = rule === null ? ruleLessTails.get(reason) : ruleTails.get(rule);
+  for (let entry = first; entry !== undefined; entry = entry.next) {
+    if (entry.reason === reason && entry.profile === profile) return entry;
   }
-  let entry = cache.get(reason);
-  if (entry === undefined) {
-    entry = {
-      text: `,"rule":${JSON.stringify(rule)},"reason":${JSON.stringify(reason)},"profile":${JSON.stringify(profile)}}`,
-      rest: undefined,
-    };
-    cache.set(reason, entry);
-  }
+  const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
+  if (rule === null) ruleLessTails.set(reason, entry);
+  else ruleTails.set(rule, entry);
   return entry;
+}
+
+/** The part of a line after the verdict: `,"rule":…,"reason":…,"profile":…}`. */
+function tailText(entry: Tail): string {
+  return `,"rule":${JSON.stringify(entry.rule)},"reason":${JSON.stringify(entry.reason)},"profile":${JSON.stringify(entry.profile)}}`;
 }
 
 /** `{"input":…,"host":…` — the only part of a line that is new for every target. */
@@ -73,7 +79,9 @@ function middle(decision: Decision): string {
 
 /** One decision as a JSON object text (no trailing newline). Field order is stable. */
 export function decisionToJson(decision: Decision): string {
-  return head(decision) + middle(decision) + tail(decision.rule, decision.reason, decision.profile).text;
+  const entry = tail(decision.rule, decision.reason, decision.profile);
+  entry.text ??= tailText(entry);
+  return head(decision) + middle(decision) + entry.text;
 }
 
 /**
@@ -97,7 +105,7 @@ export function writeDecisionLine(decision: Decision, out: Buffer, offset: numbe
       path: decision.path,
       actualPath: decision.actualPath,
       verdict: decision.verdict,
-      bytes: Buffer.from(`${middle(decision)}${entry.text}\n`),
+      bytes: Buffer.from(`${middle(decision)}${entry.text ?? tailText(entry)}\n`),
     };
     entry.rest = rest;
   }
