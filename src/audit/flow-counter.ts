@@ -241,7 +241,9 @@ export class AuditCounter implements FlowCounter {
   }
 
   #addressPath(value: number): number {
-    return pathCodes[this.#options.resolver.destinationPath4(value)];
+    // As an int32 (writeIPv4 reads either form): a value above 2^31 passed to a call that is not
+    // inlined is boxed, one heap number per direct line.
+    return pathCodes[this.#options.resolver.destinationPath4(value | 0)];
   }
 
   /** Starts over when a table is full (the sums go to their slots first; only the memo goes). */

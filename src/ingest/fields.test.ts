@@ -1,7 +1,7 @@
-// ipv4Value (the byte reader of dotted quads the Squid and Zeek scanners use) against a reference
+// ipv4Value and ipv4Int32 (the byte readers of dotted quads the Squid and Zeek scanners use) against a reference
 // written from its definition: four decimal octets of 0-255 without leading zeros, nothing else.
 import { describe, expect, test } from 'vitest';
-import { ipv4Value } from './fields.js';
+import { ipv4Int32, ipv4Value } from './fields.js';
 
 function reference(text: string): number {
   const match = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/.exec(
@@ -16,7 +16,11 @@ function reference(text: string): number {
 /** ipv4Value of `text` inside other bytes (the scanners read fields in place). */
 function readValue(text: string): number {
   const b = Buffer.from(`7${text}9`, 'latin1');
-  return ipv4Value(b, 1, b.length - 1);
+  const value = ipv4Value(b, 1, b.length - 1);
+  // The int32 form: the same bits, NaN where ipv4Value says -1.
+  const word = ipv4Int32(b, 1, b.length - 1);
+  expect(value < 0 ? Number.isNaN(word) : word === (value | 0)).toBe(true);
+  return value;
 }
 
 describe('ipv4Value', () => {

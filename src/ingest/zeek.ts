@@ -5,7 +5,7 @@ import { isAscii } from 'node:buffer';
 import { emptyFlow, type FlowOriginKind, type FlowRecord } from '../flow/record.js';
 import { defineFormat, headLines } from './batches.js';
 import {
-  ipv4Value,
+  ipv4Int32,
   isIPv4At,
   isIPv4Bytes,
   isUnspecified,
@@ -526,8 +526,9 @@ class ZeekTsvReader {
     const respColumn = column['id.resp_h'];
     const respStart = starts[respColumn] as number;
     const respEnd = ends[respColumn] as number;
-    const address = ipv4Value(bytes, respStart, respEnd);
-    if (address < 0 || column.proto < 0) return false;
+    const word = ipv4Int32(bytes, respStart, respEnd);
+    if (Number.isNaN(word) || column.proto < 0) return false;
+    const address = word >>> 0;
     if (!isTcpOrUdp(bytes, starts[column.proto] as number, ends[column.proto] as number)) return false;
     const portColumn = column['id.resp_p'];
     let port = -1;
