@@ -29,6 +29,9 @@ const LEAK = verdicts.indexOf('leak');
 /** Doubles per learned key in AuditCounter's sums: flows, bytes up, bytes down, first, last. */
 const ROW = 5;
 
+/** Rows AuditCounter's arrays start with (they double as keys are learned). */
+const FIRST_ROWS = 256;
+
 export interface AuditCounterOptions {
   aggregate: AuditAggregate;
   policy: Policy;
@@ -56,9 +59,11 @@ export class AuditCounter implements FlowCounter {
   // sums of the flows counted since the last flush(), added to the slot then. Each counted flow
   // touches this one row instead of the slot's cell and destination tally.
   #slots: CountSlot[] = [];
-  #paths = new Uint8Array(256);
-  #verdicts = new Uint8Array(256);
-  #sums = new Float64Array(256 * ROW);
+  // Placeholders, replaced in the constructor: stored twice, V8 does not compile them into count()
+  // as constants, so #learn() growing them does not throw count()'s optimized code away.
+  #paths = new Uint8Array(0);
+  #verdicts = new Uint8Array(0);
+  #sums = new Float64Array(0);
   /** The key of the flow count() just declined, learned when take() gets that flow. */
   #pendingLine = -1;
   /** The pending key: a name (held in the key table's pool) or an address, and its number. */
@@ -71,6 +76,9 @@ export class AuditCounter implements FlowCounter {
 
   constructor(options: AuditCounterOptions) {
     this.#options = options;
+    this.#paths = new Uint8Array(FIRST_ROWS);
+    this.#verdicts = new Uint8Array(FIRST_ROWS);
+    this.#sums = new Float64Array(FIRST_ROWS * ROW);
     const limit = options.keyLimit ?? 1 << 15;
     this.#upstreams = new ByteInterner(limit);
     this.#keys = new FlowKeyTable(limit);

@@ -31,16 +31,22 @@ const STRIDE = 4;
  * starts over with clear(). The table starts small and doubles as keys come (at most half full).
  */
 export class FlowKeyTable {
-  #entries = new Int32Array(FIRST_PLACES * STRIDE);
-  #mask = FIRST_PLACES - 1;
-  #pool = new Uint8Array(FIRST_POOL_BYTES);
-  #used = 0;
-  count = 0;
+  // Placeholders, replaced by clear() in the constructor: V8 compiles a field stored only once
+  // into the code that reads it as a constant, and the first growth (a new array, a new mask)
+  // would then throw the counter's optimized code away. Stored twice, they are variables from the
+  // start (docs/performance.md, "Audit on one core, session 7").
+  #entries = new Int32Array(0);
+  #mask = 0;
+  #pool = new Uint8Array(0);
+  #used = -1;
+  count = -1;
 
   constructor(
     readonly limit = 1 << 15,
     readonly poolLimit = 1 << 21,
-  ) {}
+  ) {
+    this.clear();
+  }
 
   /** True when the next add might not fit (a key, or a name of MAX_NAME_BYTES). */
   get full(): boolean {
