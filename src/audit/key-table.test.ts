@@ -116,6 +116,16 @@ describe('FlowKeyTable', () => {
     const table = new FlowKeyTable();
     const long = bytes('z'.repeat(MAX_NAME_BYTES + 1));
     expect(table.holdName(long, 0, long.length)).toBe(false);
+    // A name of 3 * 1024 - 1 bytes: its length, shifted beside the number, wraps to the 1023 of a
+    // kept name with the same hash and number, and the pool holds 3,071 equal bytes from there.
+    const kept = 'k'.repeat(MAX_NAME_BYTES);
+    addName(table, kept, 3, 0, 77);
+    addName(table, kept, 4, 1, 77);
+    addName(table, kept, 5, 2, 77);
+    addName(table, 'kk', 6, 3, 77);
+    const wrapped = bytes('k'.repeat(3 * 1024 - 1));
+    expect(table.findName(wrapped, 0, wrapped.length, 77, 3)).toBe(-1);
+    expect(findName(table, kept, 3, 77)).toBe(0);
     // 40,000 bytes of names: past the first 16 KiB pool, twice.
     for (let row = 0; row < 1000; row++)
       addName(table, `${String(row).padStart(4, '0')}${'w'.repeat(36)}`, 2, row);

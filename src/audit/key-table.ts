@@ -59,6 +59,7 @@ export class FlowKeyTable {
    */
   findName(b: Uint8Array, start: number, end: number, hash: number, number: number): number {
     const length = end - start;
+    if (length > MAX_NAME_BYTES) return -1; // its length would not fit beside the number
     const packed = number | (length << NUMBER_BITS);
     const entries = this.#entries;
     const mask = this.#mask;
