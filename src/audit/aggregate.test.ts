@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { classifyFlow } from '../flow/classify.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { PathResolver, topologySchema } from '../policy/topology.js';
-import { AuditAggregate } from './aggregate.js';
+import { AuditAggregate, isArrayIndex } from './aggregate.js';
 import { buildAuditReport } from './audit-report.js';
 import { ProblemLog } from './problems.js';
 import { at, builtinPolicy } from './test-support.js';
@@ -178,6 +178,24 @@ describe('AuditAggregate', () => {
     expect(
       result.destinations.top.reduce((sum, row) => sum + row.flows, 0) + result.destinations.other.flows,
     ).toBe(30);
+  });
+
+  test('destinations are listed in the order of an object keyed by their names (array indexes first)', () => {
+    // Hosts that are not valid names are kept as written, so "12" and "007" reach the table as is.
+    const hosts = ['b.example', '12', '4294967295', 'a.example', '3', '007', '4294967294', '0', '-1', '1e3'];
+    const aggregate = aggregateOf(hosts.map((host) => flow({ host, upstream: '10.9.0.2' })));
+    const names = aggregate.destinationTallies().map((tally) => tally.destination);
+    const byObject: Record<string, true> = Object.create(null);
+    for (const name of names) byObject[name] = true;
+    expect(new Set(names).size).toBe(hosts.length);
+    expect(names).toEqual(Object.keys(byObject));
+    expect(names.slice(0, 4)).toEqual(['0', '3', '12', '4294967294']);
+    // Each call is a new array: sorting one does not reorder the next.
+    aggregate.destinationTallies().reverse();
+    expect(aggregate.destinationTallies().map((tally) => tally.destination)).toEqual(names);
+    for (const key of ['0', '9', '4294967294'] as const) expect(isArrayIndex(key)).toBe(true);
+    for (const key of ['', '01', '4294967295', '-1', '1.5', '1e3', ' 1', '99999999999'] as const)
+      expect(isArrayIndex(key)).toBe(false);
   });
 
   test('leak evidence is capped but the total is counted', () => {

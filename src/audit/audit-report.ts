@@ -334,9 +334,8 @@ function sumTallies(tallies: readonly Tally[]): TallyJson {
     sum.bytesDown += tally.bytesDown;
     sum.first = Math.min(sum.first, tally.first);
     sum.last = Math.max(sum.last, tally.last);
-    tally.verdicts.forEach((count, i) => {
-      (sum.verdicts[i] as number) += count;
-    });
+    const counts = tally.verdicts;
+    for (let i = 0; i < counts.length; i++) (sum.verdicts[i] as number) += counts[i] as number;
   }
   return tallyJson(sum);
 }

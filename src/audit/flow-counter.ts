@@ -21,12 +21,16 @@ import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
 import type { AuditAggregate, CountSlot } from './aggregate.js';
+import { FlowKeyTable } from './key-table.js';
 import { seriesPaths } from './time-series.js';
 
 const LEAK = verdicts.indexOf('leak');
 
 /** Doubles per learned key in AuditCounter's sums: flows, bytes up, bytes down, first, last. */
 const ROW = 5;
+
+/** Rows AuditCounter's arrays start with (they double as keys are learned). */
+const FIRST_ROWS = 256;
 
 export interface AuditCounterOptions {
   aggregate: AuditAggregate;
@@ -42,8 +46,6 @@ export interface AuditCounterOptions {
 export class AuditCounter implements FlowCounter {
   taken = 0;
   readonly #options: AuditCounterOptions;
-  /** Names of keys. */
-  readonly #names: ByteInterner;
   /** Upstream proxies, with the actual path each gives (-1: not known yet). */
   readonly #upstreams: ByteInterner;
   #upstreamPaths: number[] = [];
@@ -51,36 +53,42 @@ export class AuditCounter implements FlowCounter {
   #lastUpstream = -1;
   /** The actual path of `#lastUpstream`. */
   #lastUpstreamPath = -1;
-  /** Learned keys to their rows (below). */
-  readonly #keys: KeyTable;
+  /** Learned keys (a name or an address, with the port and path) to their rows (below). */
+  readonly #keys: FlowKeyTable;
   // Per row (learned key): the slot its first flow was counted in, its path and verdict, and the
   // sums of the flows counted since the last flush(), added to the slot then. Each counted flow
   // touches this one row instead of the slot's cell and destination tally.
   #slots: CountSlot[] = [];
-  #paths = new Uint8Array(256);
-  #verdicts = new Uint8Array(256);
-  #sums = new Float64Array(256 * ROW);
+  // Placeholders, replaced in the constructor: stored twice, V8 does not compile them into count()
+  // as constants, so #learn() growing them does not throw count()'s optimized code away.
+  #paths = new Uint8Array(0);
+  #verdicts = new Uint8Array(0);
+  #sums = new Float64Array(0);
   /** The key of the flow count() just declined, learned when take() gets that flow. */
   #pendingLine = -1;
-  #pendingA = 0;
-  #pendingB = 0;
+  /** The pending key: a name (held in the key table's pool) or an address, and its number. */
+  #pendingAddress = 0;
+  #pendingLength = 0;
+  #pendingHash = 0;
+  #pendingNumber = 0;
   #pendingPath = -1;
   #pendingByName = false;
 
   constructor(options: AuditCounterOptions) {
     this.#options = options;
+    this.#paths = new Uint8Array(FIRST_ROWS);
+    this.#verdicts = new Uint8Array(FIRST_ROWS);
+    this.#sums = new Float64Array(FIRST_ROWS * ROW);
     const limit = options.keyLimit ?? 1 << 15;
-    this.#names = new ByteInterner(limit);
     this.#upstreams = new ByteInterner(limit);
-    this.#keys = new KeyTable(limit);
+    this.#keys = new FlowKeyTable(limit);
   }
 
   count(facts: FlowFacts): boolean {
     this.#pendingLine = -1;
     if (!this.#options.dns.empty) return false; // names of addresses may decide
     const b = facts.bytes;
-    let a: number;
-    let key: number;
+    let row: number;
     let path = -1;
     const byName = facts.nameStart >= 0;
     const port = facts.port;
@@ -94,31 +102,46 @@ export class AuditCounter implements FlowCounter {
             : this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
       } else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
       else return false;
-      a = path < 0 ? -1 : this.#names.id(b, facts.nameStart, facts.nameEnd, facts.nameHash);
-      if (a < 0) {
-        if (this.#names.full || this.#upstreams.full) this.#forget();
+      if (path < 0) {
+        if (this.#upstreams.full) this.#forget();
         return false;
       }
-      key = nameKey(port, path);
+      // One probe: the name's bytes, the port and the path.
+      const number = nameKey(port, path);
+      row = this.#keys.findName(b, facts.nameStart, facts.nameEnd, facts.nameHash, number);
+      if (row < 0) {
+        if (this.#keys.full) {
+          this.#forget();
+          return false;
+        }
+        if (!this.#keys.holdName(b, facts.nameStart, facts.nameEnd)) return false;
+        this.#pendingLength = facts.nameEnd - facts.nameStart;
+        this.#pendingHash = facts.nameHash;
+        this.#pendingNumber = number;
+        this.#pendingPath = path;
+        this.#pendingByName = true;
+        this.#pendingLine = facts.line;
+        return false;
+      }
     } else {
       // Decided by the destination address alone, whose value (canonical dotted quad) is the key;
       // its actual path is learned with it.
       if (facts.destination4 < 0 || facts.upstreamStart >= 0) return false;
-      a = facts.destination4 | 0;
-      key = addressKey(port);
-    }
-    const row = this.#keys.get(a, key);
-    if (row < 0) {
-      if (this.#keys.full) {
-        this.#forget();
+      const address = facts.destination4 | 0;
+      const number = addressKey(port);
+      row = this.#keys.findAddress(address, number);
+      if (row < 0) {
+        if (this.#keys.full) {
+          this.#forget();
+          return false;
+        }
+        this.#pendingAddress = address;
+        this.#pendingNumber = number;
+        this.#pendingPath = this.#addressPath(facts.destination4);
+        this.#pendingByName = false;
+        this.#pendingLine = facts.line;
         return false;
       }
-      this.#pendingLine = facts.line;
-      this.#pendingA = a;
-      this.#pendingB = key;
-      this.#pendingPath = byName ? path : this.#addressPath(facts.destination4);
-      this.#pendingByName = byName;
-      return false;
     }
     const verdict = this.#verdicts[row] as number;
     const aggregate = this.#options.aggregate;
@@ -201,7 +224,9 @@ export class AuditCounter implements FlowCounter {
     this.#paths[row] = slot.path;
     this.#verdicts[row] = slot.verdict;
     emptyRow(this.#sums, row * ROW);
-    this.#keys.set(this.#pendingA, this.#pendingB, row);
+    if (this.#pendingByName)
+      this.#keys.addPending(this.#pendingLength, this.#pendingHash, this.#pendingNumber, row);
+    else this.#keys.addAddress(this.#pendingAddress, this.#pendingNumber, row);
   }
 
   #upstreamPath(b: Buffer, start: number, end: number): number {
@@ -224,13 +249,14 @@ export class AuditCounter implements FlowCounter {
   }
 
   #addressPath(value: number): number {
-    return pathCodes[this.#options.resolver.destinationPath4(value)];
+    // As an int32 (writeIPv4 reads either form): a value above 2^31 passed to a call that is not
+    // inlined is boxed, one heap number per direct line.
+    return pathCodes[this.#options.resolver.destinationPath4(value | 0)];
   }
 
   /** Starts over when a table is full (the sums go to their slots first; only the memo goes). */
   #forget(): void {
     this.flush();
-    this.#names.clear();
     this.#upstreams.clear();
     this.#upstreamPaths = [];
     this.#lastUpstream = -1;
@@ -254,98 +280,28 @@ const ADDRESS_KEY = 1 << 20;
 const nameKey = (port: number, path: number): number => (port + 1) | (path << 17);
 const addressKey = (port: number): number => (port + 1) | ADDRESS_KEY;
 
-/**
- * (int32, int32) keys to rows 0, 1, ... by open addressing in one Int32Array (key, key, row + 1
- * side by side, so a probe reads one cache line). Holds at most `limit` keys. The table starts
- * small and doubles as keys come (at most half full): a log with a few thousand keys probes a
- * table that stays in the CPU's cache instead of one sized for the limit.
- */
-class KeyTable {
-  #table = new Int32Array(FIRST_PLACES * 4);
-  #mask = FIRST_PLACES - 1;
-  count = 0;
-
-  constructor(readonly limit = 1 << 15) {}
-
-  get full(): boolean {
-    return this.count >= this.limit;
-  }
-
-  /** The row of (a, b), or -1. */
-  get(a: number, b: number): number {
-    const table = this.#table;
-    const mask = this.#mask;
-    let slot = placeOf(a, b) & mask;
-    for (;;) {
-      const at = slot << 2;
-      const row = table[at + 2] as number;
-      if (row === 0) return -1;
-      if (table[at] === a && table[at + 1] === b) return row - 1;
-      slot = (slot + 1) & mask;
-    }
-  }
-
-  /** Sets the row of a key that get() did not find (the table is not full). */
-  set(a: number, b: number, row: number): void {
-    if ((this.count + 1) * 2 > this.#mask + 1) this.#grow();
-    this.#put(a, b, row + 1);
-    this.count++;
-  }
-
-  #put(a: number, b: number, rowPlusOne: number): void {
-    const table = this.#table;
-    const mask = this.#mask;
-    let slot = placeOf(a, b) & mask;
-    while (table[(slot << 2) + 2] !== 0) slot = (slot + 1) & mask;
-    const at = slot << 2;
-    table[at] = a;
-    table[at + 1] = b;
-    table[at + 2] = rowPlusOne;
-  }
-
-  #grow(): void {
-    const old = this.#table;
-    this.#table = new Int32Array(old.length * 2);
-    this.#mask = old.length / 2 - 1;
-    for (let at = 0; at < old.length; at += 4) {
-      const rowPlusOne = old[at + 2] as number;
-      if (rowPlusOne !== 0) this.#put(old[at] as number, old[at + 1] as number, rowPlusOne);
-    }
-  }
-
-  clear(): void {
-    this.#table = new Int32Array(FIRST_PLACES * 4);
-    this.#mask = FIRST_PLACES - 1;
-    this.count = 0;
-  }
-}
-
-/** Places a hash table starts with (it doubles when half full). */
-const FIRST_PLACES = 1024;
-
-function placeOf(a: number, b: number): number {
-  const hash = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b);
-  return hash ^ (hash >>> 15);
-}
-
 /** Actual paths as indexes of `seriesPaths` (as CountSlot.path). */
 const pathCodes = Object.fromEntries(seriesPaths.map((path, index) => [path, index])) as Record<
   (typeof seriesPaths)[number],
   number
 >;
 
+/** Places an interner starts with (it doubles when half full). */
+const FIRST_PLACES = 64;
+
 /**
  * Byte strings to small ids (0, 1, ...), by FNV-1a hash and open addressing, without making a
- * string per lookup. Holds at most `limit` strings in a fixed pool; `id()` returns -1 (and `full`
- * is set) when a new string does not fit.
+ * string per lookup (the counter's upstream proxies: a log names a few). Holds at most `limit`
+ * strings and `poolBytes` bytes of them; its arrays start small and double as strings come.
+ * `id()` returns -1 (and `full` is set) when a new string does not fit.
  */
 class ByteInterner {
   #mask = FIRST_PLACES - 1;
   #slots = new Int32Array(FIRST_PLACES);
-  readonly #hashes: Int32Array;
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #pool: Uint8Array;
+  #hashes = new Int32Array(FIRST_PLACES);
+  #starts = new Int32Array(FIRST_PLACES);
+  #lengths = new Int32Array(FIRST_PLACES);
+  #pool = new Uint8Array(FIRST_PLACES * 32);
   #used = 0;
   count = 0;
   full = false;
@@ -353,43 +309,38 @@ class ByteInterner {
 
   constructor(
     readonly limit = 1 << 15,
-    poolBytes = 1 << 21,
-  ) {
-    this.#hashes = new Int32Array(limit);
-    this.#starts = new Int32Array(limit);
-    this.#lengths = new Int32Array(limit);
-    this.#pool = new Uint8Array(poolBytes);
-  }
+    readonly poolBytes = 1 << 21,
+  ) {}
 
   /** The id of `b[start, end)`, whose fnv1a() is `hash` when the caller has it already. */
   id(b: Uint8Array, start: number, end: number, hash = fnv1a(b, start, end)): number {
     const length = end - start;
-    const pool = this.#pool;
     const mask = this.#mask;
     let slot = hash & mask;
     for (;;) {
       const stored = this.#slots[slot] as number;
       if (stored === 0) break;
       const id = stored - 1;
-      if (this.#lengths[id] === length) {
-        const at = this.#starts[id] as number;
-        let same = true;
-        for (let i = 0; i < length; i++) {
-          if (pool[at + i] !== b[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return id;
-      }
+      if (this.is(id, b, start, end)) return id;
       slot = (slot + 1) & mask;
     }
-    if (this.count >= this.limit || this.#used + length > pool.length) {
+    if (this.count >= this.limit || this.#used + length > this.poolBytes) {
       this.full = true;
       return -1;
     }
     const id = this.count++;
-    pool.set(b.subarray(start, end), this.#used);
+    if (this.#used + length > this.#pool.length) {
+      let size = this.#pool.length * 2;
+      while (size < this.#used + length) size *= 2;
+      this.#pool = copied(this.#pool, new Uint8Array(size), this.#used);
+    }
+    if (id >= this.#starts.length) {
+      const size = this.#starts.length * 2;
+      this.#hashes = copied(this.#hashes, new Int32Array(size), id);
+      this.#starts = copied(this.#starts, new Int32Array(size), id);
+      this.#lengths = copied(this.#lengths, new Int32Array(size), id);
+    }
+    this.#pool.set(b.subarray(start, end), this.#used);
     this.#starts[id] = this.#used;
     this.#lengths[id] = length;
     this.#hashes[id] = hash;
@@ -442,4 +393,10 @@ class ByteInterner {
     this.full = false;
     this.#texts.length = 0;
   }
+}
+
+/** `to` with the first `length` items of `from` copied in. */
+function copied<T extends Uint8Array | Int32Array>(from: T, to: T, length: number): T {
+  to.set(from.subarray(0, length));
+  return to;
 }

@@ -44,7 +44,9 @@ const RECENT = 256;
 export class TimeSeries {
   readonly maxBuckets: number;
   #rung = 0;
-  #bucketMs = 1000;
+  // Placeholders, set in the constructor: stored twice, V8 does not compile them into add() as
+  // constants, so widening the buckets mid-audit does not throw the counter's optimized code away.
+  #bucketMs = 0;
   #cells = new Map<number, Float64Array>();
   #min = Number.POSITIVE_INFINITY;
   #max = Number.NEGATIVE_INFINITY;
@@ -56,6 +58,8 @@ export class TimeSeries {
 
   constructor(maxBuckets = 4096) {
     this.maxBuckets = maxBuckets;
+    this.#bucketMs = ladderMs(0);
+    this.#cells = new Map();
   }
 
   /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */

@@ -23,25 +23,44 @@ export class FileChunks implements AsyncIterable<Buffer> {
     readonly chunkBytes = FILE_CHUNK_BYTES,
   ) {}
 
-  /** Each chunk is a view of the same buffer: valid until the next one is asked for. */
+  /**
+   * Each chunk is a view of one of two buffers: valid until the next one is asked for. The next
+   * chunk is read into the other buffer while the consumer works on this one (the read runs on
+   * libuv's thread pool), so the consumer does not wait for it.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     const handle = await open(this.path, 'r');
+    let pending: Promise<{ bytesRead: number }> | null = null;
     try {
       const prelude = this.prelude;
       // A Buffer sent to a worker thread arrives as a plain Uint8Array: made a Buffer again.
       if (prelude !== null && prelude.length > 0)
         yield Buffer.from(prelude.buffer, prelude.byteOffset, prelude.length);
-      const buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
+      let buffer: Buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
+      let spare: Buffer | null = null;
       let position = this.start;
-      while (position < this.end) {
-        const want = Math.min(this.chunkBytes, this.end - position);
-        const { bytesRead } = await handle.read(buffer, 0, want, position);
+      const readAt = (into: Buffer) =>
+        handle.read(into, 0, Math.min(this.chunkBytes, this.end - position), position);
+      if (position < this.end) pending = readAt(buffer);
+      while (pending !== null) {
+        const { bytesRead } = await pending;
+        pending = null;
         if (bytesRead === 0) break;
         position += bytesRead;
+        const chunk = buffer;
+        if (position < this.end) {
+          // A file of one chunk needs no second buffer.
+          spare ??= Buffer.allocUnsafeSlow(this.chunkBytes);
+          buffer = spare;
+          spare = chunk;
+          pending = readAt(buffer);
+        }
         this.bytesRead += bytesRead;
-        yield buffer.subarray(0, bytesRead);
+        yield chunk.subarray(0, bytesRead);
       }
     } finally {
+      // A consumer that stops early: the read in flight ends before the file is closed.
+      if (pending !== null) await pending.catch(() => undefined);
       await handle.close();
     }
   }
