@@ -39,8 +39,14 @@ export class FileChunks implements AsyncIterable<Buffer> {
       let buffer: Buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
       let spare: Buffer | null = null;
       let position = this.start;
-      const readAt = (into: Buffer) =>
-        handle.read(into, 0, Math.min(this.chunkBytes, this.end - position), position);
+      const readAt = (into: Buffer) => {
+        const read = handle.read(into, 0, Math.min(this.chunkBytes, this.end - position), position);
+        // A read ahead may fail while the consumer is busy elsewhere (awaiting its sink): the
+        // error is thrown below, when the consumer asks for that chunk, not as an unhandled
+        // rejection that ends the process.
+        read.catch(() => undefined);
+        return read;
+      };
       if (position < this.end) pending = readAt(buffer);
       while (pending !== null) {
         const { bytesRead } = await pending;
