@@ -577,31 +577,61 @@ function cpuSeconds(pid: number): number {
   return ticks / 100; // USER_HZ
 }
 
-/**
- * Every thread of `pids` and of their descendants under SCHED_FIFO priority 10 (`on`), or back
- * under SCHED_OTHER; false when the kernel refuses (root or CAP_SYS_NICE is needed).
- */
-function setFifo(pids: readonly number[], on: boolean): boolean {
-  const policy = on ? ['-a', '-f', '-p', '10'] : ['-a', '-o', '-p', '0'];
-  let ok = true;
-  for (const pid of pids)
-    for (const id of processTree(pid))
-      if (spawnSync(CHRT, [...policy, String(id)], { stdio: 'ignore' }).status !== 0) ok = false;
-  return ok;
+/** The scheduling policy of a thread (field 41 of its stat: 0 SCHED_OTHER, 1 SCHED_FIFO); -1 gone. */
+function threadPolicy(pid: number, tid: string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  } catch {
+    return -1;
+  }
 }
 
 /**
- * `run` with `pids` under SCHED_FIFO (--fifo), all back under SCHED_OTHER after it; undefined,
- * without running, when the kernel refuses. One connection keeps wrk, the origin and the proxy at
- * about one CPU together, under the kernel's real-time throttling (95 % of each second), so the
- * rest of the machine still runs.
+ * Every thread of `processes` under SCHED_FIFO priority 10 (`on`), or back under SCHED_OTHER:
+ * thread by thread, then read back from /proc, again until every thread there has it (a thread
+ * that ends meanwhile is skipped; one started meanwhile is caught by the next pass). `chrt -a`
+ * stops at the first thread that has ended. False when the kernel refuses (root or CAP_SYS_NICE
+ * is needed) or the threads do not settle in 5 passes.
  */
-async function underFifo<T>(pids: readonly number[], run: () => Promise<T>): Promise<T | undefined> {
+function setFifo(processes: readonly number[], on: boolean): boolean {
+  const want = on ? 1 : 0;
+  const policy = on ? ['-f', '-p', '10'] : ['-o', '-p', '0'];
+  for (let pass = 0; pass < 5; pass++) {
+    let settled = true;
+    for (const pid of processes) {
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue; // the process has ended
+      }
+      for (const tid of tids) {
+        const now = threadPolicy(pid, tid);
+        if (now === want || now === -1) continue;
+        spawnSync(CHRT, [...policy, tid], { stdio: 'ignore' });
+        const after = threadPolicy(pid, tid);
+        if (after !== want && after !== -1) settled = false;
+      }
+    }
+    if (settled) return true;
+  }
+  return false;
+}
+
+/**
+ * `run` with `processes` under SCHED_FIFO (--fifo), all back under SCHED_OTHER after it; undefined,
+ * without running, when they could not all be put under it. One connection keeps wrk, the origin
+ * and the proxy at about one CPU together, under the kernel's real-time throttling (95 % of each
+ * second), so the rest of the machine still runs.
+ */
+async function underFifo<T>(processes: readonly number[], run: () => Promise<T>): Promise<T | undefined> {
   try {
-    if (!setFifo(pids, true)) return undefined;
+    if (!setFifo(processes, true)) return undefined;
     return await run();
   } finally {
-    setFifo(pids, false);
+    if (!setFifo(processes, false))
+      process.stderr.write(`bench: warning: threads of ${processes.join(', ')} still under SCHED_FIFO\n`);
   }
 }
 
@@ -1071,10 +1101,11 @@ function fifoTable(
   fifo: ReadonlyMap<string, WrkResult>,
   directPlain: WrkResult,
   squidName: string,
+  skipped: number,
 ): string[] {
   const squid = fifo.get(squidName);
   if (squid === undefined)
-    return ['', '--fifo: not run (chrt was refused: SCHED_FIFO needs root or CAP_SYS_NICE)'];
+    return ['', '--fifo: not run (SCHED_FIFO could not be set: it needs root or CAP_SYS_NICE)'];
   const direct = fifo.get('direct') ?? directPlain;
   const rows = contenders.flatMap(({ name }) => {
     const result = fifo.get(name);
@@ -1092,6 +1123,9 @@ function fifoTable(
     '## One connection under SCHED_FIFO (--fifo: wrk, the origin and the proxy not preempted by other jobs)',
     '',
     formatTable(['path', ...ONE_CONNECTION_HEADERS, 'CPU us/req @1'], rows),
+    ...(skipped > 0
+      ? [`skipped   ${skipped} run(s) whose processes could not all be put under SCHED_FIFO`]
+      : []),
   ];
 }
 
@@ -1276,8 +1310,8 @@ async function main(): Promise<void> {
     // Rounds alternate the contenders, so a burst of load from other jobs hits one round of each
     // rather than all of one contender; each figure is the median of its rounds.
     const rounds = new Map<string, { c50: WrkResult[]; c1: WrkResult[]; fifo: WrkResult[] }>();
-    /** --fifo runs the kernel refused (not root): their table is left out. */
-    let fifoRefused = false;
+    /** --fifo runs that could not be put under SCHED_FIFO (not root), left out of their table. */
+    let fifoSkipped = 0;
     for (let round = 1; round <= options.rounds; round++) {
       for (const { name, proxy } of contenders) {
         const target = {
@@ -1301,13 +1335,15 @@ async function main(): Promise<void> {
         const seen = rounds.get(name) ?? { c50: [], c1: [], fifo: [] };
         seen.c50.push(c50);
         seen.c1.push(c1);
-        if (options.fifo && !fifoRefused) {
+        if (options.fifo) {
           log(
             `wrk: round ${round}/${options.rounds}, ${name}, 1 connection under SCHED_FIFO, ${options.duration} s`,
           );
-          const pids = proxy ? [process.pid, proxy.pid] : [process.pid];
-          const fifo = await underFifo(pids, () => measured(1, true));
-          if (fifo === undefined) fifoRefused = true;
+          // This process (the origin) and the proxy with its children (Squid's log daemon), not
+          // the other proxies, which are children of this process too.
+          const processes = [process.pid, ...(proxy ? processTree(proxy.pid) : [])];
+          const fifo = await underFifo(processes, () => measured(1, true));
+          if (fifo === undefined) fifoSkipped++;
           else seen.fifo.push(fifo);
         }
         rounds.set(name, seen);
@@ -1319,7 +1355,7 @@ async function main(): Promise<void> {
     const fifoHttp = new Map<string, WrkResult>();
     for (const [name, seen] of rounds) {
       http.set(name, { c50: medianResult(seen.c50), c1: medianResult(seen.c1) });
-      if (!fifoRefused && seen.fifo.length > 0) fifoHttp.set(name, medianResult(seen.fifo));
+      if (seen.fifo.length > 0) fifoHttp.set(name, medianResult(seen.fifo));
     }
 
     // CONNECT tunnel throughput: rounds alternate the contenders too; the median of each.
@@ -1388,7 +1424,7 @@ async function main(): Promise<void> {
         rows,
       ),
     );
-    if (options.fifo) out.push(...fifoTable(contenders, fifoHttp, direct.c1, squid.name));
+    if (options.fifo) out.push(...fifoTable(contenders, fifoHttp, direct.c1, squid.name, fifoSkipped));
     out.push(...transferTable(contenders, transfer, squid.name, options.tunnelMb));
     const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
     const squidMb = (transfer.get(squid.name) as Transfer).mbPerSecond;
@@ -1442,12 +1478,16 @@ async function main(): Promise<void> {
         ]);
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));
-    const errors = [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0);
+    const errors =
+      [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0) +
+      [...fifoHttp.values()].reduce((sum, h) => sum + h.errors, 0);
     if (errors > 0) {
       out.push('', `warning   wrk reported ${errors} socket errors or non-2xx answers in total:`);
       for (const [name, h] of http) {
         if (h.c50.errorText) out.push(`          ${name} @50: ${h.c50.errorText}`);
         if (h.c1.errorText) out.push(`          ${name} @1: ${h.c1.errorText}`);
+        const fifo = fifoHttp.get(name);
+        if (fifo?.errorText) out.push(`          ${name} @1 SCHED_FIFO: ${fifo.errorText}`);
       }
     }
     process.stdout.write(`${out.join('\n')}\n`);

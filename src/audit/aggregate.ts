@@ -539,8 +539,8 @@ export class AuditAggregate {
 
   /**
    * Ties `rule` to `destination` when the rule matched by an exact host pattern (so every flow it
-   * decides has that one name), or marks it as not exact. Bounded: a policy that made a new
-   * reference per decision (as it does for not-covered components) must not grow this map.
+   * decides has that one name), or marks it as not exact. Bounded, and not-covered decisions are
+   * left out: a policy that made a new reference per decision must not grow this map.
    */
   #rememberRef(rule: RuleRef, decision: Decision, destination: DestinationTally): void {
     if (this.#byExactRef.has(rule) || this.#byExactRef.size >= 10_000 || decision.path === 'not-covered')

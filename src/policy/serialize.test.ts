@@ -91,6 +91,21 @@ describe('decision serializers', () => {
     expect(lines).toBe(3 * 4 * actualPaths.length * policies.length);
   });
 
+  test('a rule with more reasons than a chain keeps: every line still its own bytes', () => {
+    // Decisions made by hand: the policy gives a rule a few reasons, a caller may give it many.
+    const base = Policy.compile(selectProfile(catalog, 'current')).decide('app.powerbi.com');
+    expect(base.rule).not.toBeNull();
+    const out = Buffer.alloc(1 << 12);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) {
+        const decision = { ...base, reason: `reason ${i} of the caller` };
+        const end = writeDecisionLine(decision, out, 0);
+        expect(out.subarray(0, end).toString('utf8')).toBe(`${generalJson(decision)}\n`);
+        expect(decisionToJson(decision)).toBe(generalJson(decision));
+      }
+    }
+  });
+
   test('a line that does not fit leaves the batch untouched', () => {
     const policy = Policy.compile(catalog);
     const decision = policy.decide('app.powerbi.com');

@@ -44,14 +44,22 @@ interface RestOfLine {
  * promoted to the old generation with each of the ~1,000 tails: docs/performance.md, "explain -
  * warm-up, session 7".)
  */
+/** Tails kept per chain. */
+const MAX_CHAIN = 16;
 const ruleTails = new WeakMap<RuleRef, Tail>();
 const ruleLessTails = new Map<string, Tail>();
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
   const first = rule === null ? ruleLessTails.get(reason) : ruleTails.get(rule);
+  let length = 0;
   for (let entry = first; entry !== undefined; entry = entry.next) {
     if (entry.reason === reason && entry.profile === profile) return entry;
+    length++;
   }
+  // A policy gives a rule at most a few reasons; a caller whose reasons vary without bound (say,
+  // per host) gets its tail uncached rather than a chain that every line walks.
+  if (length >= MAX_CHAIN)
+    return { rule, reason, profile, text: undefined, rest: undefined, next: undefined };
   const entry: Tail = { rule, reason, profile, text: undefined, rest: undefined, next: first };
   if (rule === null) ruleLessTails.set(reason, entry);
   else ruleTails.set(rule, entry);
