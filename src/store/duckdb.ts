@@ -84,6 +84,16 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
  */
 const memoryLimit = '512MB';
 
+/**
+ * WAL size at which a commit checkpoints (DuckDB's default is 16 MB). At 16 MB a gateway storing
+ * 8,000 flows/s checkpointed every 3-4 s, and each checkpoint's work grew with the table (the WAL
+ * holds whole rows; a checkpoint compresses and rewrites the row groups it touched): 30-42 us of
+ * background CPU per flow over 600,000 flows, against 18-20 us at 256 MB (docs/performance.md,
+ * Gateway, "Gateway per request, session 7"). The unfolded rows stay in DuckDB's buffer pool
+ * until the checkpoint: a quiet gateway folds them at once (releaseMemory), and close() does.
+ */
+const checkpointThreshold = '128MB';
+
 export async function openDuckDbFlowStore(
   path: string,
   flushIntervalMs: number,
@@ -92,7 +102,10 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
+    instance = await DuckDBInstance.create(path, {
+      memory_limit: memoryLimit,
+      checkpoint_threshold: checkpointThreshold,
+    });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -399,15 +412,20 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * Gives back what DuckDB's allocators keep free. Setting the memory limit (to the same value) makes
-   * DuckDB evict down to it and then flush its allocators: jemalloc's arenas are purged and glibc's
-   * `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the process, Node's
-   * own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a load (docs/
-   * performance.md, Gateway, "Idle memory, session 6") that was 10-54 MB. Nothing happens once
-   * close() has begun: close frees it all, and a connection opened while the database closes can
-   * crash the process.
+   * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
+   * the rows appended since the last one (up to `checkpointThreshold` of them) no longer sit in the
+   * buffer pool uncompressed. It runs on the writing connection between two batches (a failed one is
+   * left to the next commit or close). Then setting the memory limit (to the
+   * same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
+   * and glibc's `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the
+   * process, Node's own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a
+   * load (docs/performance.md, Gateway, "Idle memory, session 6") that was 10-54 MB. Nothing happens
+   * once close() has begun: close frees it all, and a connection opened while the database closes
+   * can crash the process.
    */
   async releaseMemory(): Promise<void> {
+    if (this.closing) return;
+    await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }
