@@ -1,6 +1,7 @@
 // ChunkFiller writes flow rows into a DuckDB data chunk through the C API; the rows DuckDB then holds
 // must equal those of @duckdb/node-api's own conversion (`setColumnsConverted`), which the store used
-// before, for every column type, nulls in any place, repeated and non-ASCII strings, and full chunks.
+// before, for every column type, nulls in any place, repeated and non-ASCII strings, more distinct
+// strings than the filler keeps, and full chunks.
 import {
   BIGINT,
   DOUBLE,
@@ -39,6 +40,8 @@ function rowsOf(count: number): ColumnValue[][] {
       reason: row % 9 === 0 ? null : 'matches rule x (§ 2, "quoted"): must ride the circuit. It took it.',
       connectMs: row % 2 === 0 ? null : row / 3,
       gateway: row % 2 === 0 ? 'vm' : 'vm-2',
+      // One distinct string per row: past the filler's 4,096 kept strings, its cache starts over.
+      connectionId: `gw-${row}`,
     } as Parameters<typeof columnValuesOf>[0]);
     rows.push(values);
   }
@@ -51,7 +54,7 @@ test('rows written by ChunkFiller read back as those of the node-api conversion'
   const columns = flowColumns.map((column) => `${column.name} ${column.sqlType}`).join(', ');
   await connection.run(`CREATE TABLE filled (${columns})`);
   await connection.run(`CREATE TABLE converted (${columns})`);
-  const rows = rowsOf(chunkCapacity + 300);
+  const rows = rowsOf(2 * chunkCapacity + 300);
   const filler = new ChunkFiller(flowColumns.map((column) => column.sqlType));
   const filled = await connection.createAppender('filled');
   const converted = await connection.createAppender('converted');

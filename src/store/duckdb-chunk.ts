@@ -12,6 +12,9 @@ import type { ColumnValue, FlowColumn } from './columns.js';
 /** DuckDB's vector size: the most rows a data chunk holds. */
 export const chunkCapacity = 2048;
 
+/** The most distinct strings kept (a gateway's batch repeats a few dozen). */
+const maxStrings = 4096;
+
 type NumberArray = Float64Array | Int32Array | BigInt64Array;
 
 export class ChunkFiller {
@@ -22,7 +25,7 @@ export class ChunkFiller {
   /** A validity mask: bit r of byte r >> 3 (DuckDB's uint64 words, little-endian) set when row r is not null. */
   readonly #valid = new Uint8Array(chunkCapacity / 8);
   readonly #encoder = new TextEncoder();
-  /** Each distinct string's UTF-8 bytes, for one batch (`forget` empties it). */
+  /** Each distinct string's UTF-8 bytes, for one batch (`forget` empties it), at most `maxStrings`. */
   #strings = new Map<string, Uint8Array>();
 
   constructor(types: readonly FlowColumn['sqlType'][]) {
@@ -63,6 +66,8 @@ export class ChunkFiller {
           let bytes = this.#strings.get(value);
           if (bytes === undefined) {
             bytes = this.#encoder.encode(value);
+            // A batch of audited flows can hold many distinct strings: the cache stays bounded.
+            if (this.#strings.size >= maxStrings) this.#strings.clear();
             this.#strings.set(value, bytes);
           }
           duckdb.vector_assign_string_element_len(vector, row, bytes);
