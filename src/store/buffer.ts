@@ -214,6 +214,18 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
     return this.#closing;
   }
 
+  /**
+   * Runs `work` once no batch is being written; the writes flushed after it wait for it (as the
+   * next batch waits for a commit that checkpoints).
+   */
+  protected betweenWrites(work: () => Promise<unknown>): Promise<void> {
+    const run = this.#writing.then(async () => {
+      await work();
+    });
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
   /** True once close() has begun. */
   protected get closing(): boolean {
     return this.#closing !== undefined;

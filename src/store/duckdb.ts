@@ -13,7 +13,6 @@ import {
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
-  JSToDuckDBValueConverter,
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
@@ -27,6 +26,7 @@ import {
   storedColumns,
   storedFlowFromValues,
 } from './columns.js';
+import { ChunkFiller } from './duckdb-chunk.js';
 import {
   createRollup,
   exceptionGroupSources,
@@ -59,6 +59,7 @@ const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
   VARCHAR,
 };
 const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
+const columnSqlTypes = flowColumns.map((column) => column.sqlType);
 /**
  * Rows per slice: converting and appending 256 rows, and flushing them into the transaction, each
  * take about 1.3-1.4 ms here (medians); each runs in its own turn of the event loop. The total
@@ -83,6 +84,16 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
  */
 const memoryLimit = '512MB';
 
+/**
+ * WAL size at which a commit checkpoints (DuckDB's default is 16 MB). At 16 MB a gateway storing
+ * 8,000 flows/s checkpointed every 3-4 s, and each checkpoint's work grew with the table (the WAL
+ * holds whole rows; a checkpoint compresses and rewrites the row groups it touched): 30-42 us of
+ * background CPU per flow over 600,000 flows, against 18-20 us at 256 MB (docs/performance.md,
+ * Gateway, "Gateway per request, session 7"). The unfolded rows stay in DuckDB's buffer pool
+ * until the checkpoint: a quiet gateway folds them at once (releaseMemory), and close() does.
+ */
+const checkpointThreshold = '128MB';
+
 export async function openDuckDbFlowStore(
   path: string,
   flushIntervalMs: number,
@@ -91,7 +102,10 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
+    instance = await DuckDBInstance.create(path, {
+      memory_limit: memoryLimit,
+      checkpoint_threshold: checkpointThreshold,
+    });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -142,6 +156,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
   readonly #reads = new Set<Promise<unknown>>();
+  readonly #filler = new ChunkFiller(columnSqlTypes);
   #rollupRefresh: Promise<void> = Promise.resolve();
   #rollupCreated = false;
   /** Statistics read the per-minute rollup where it is exact (false: always the raw flows; benchmarks compare). */
@@ -181,20 +196,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         for (let offset = 0; offset < rows.length; offset += sliceRows) {
           if (offset > 0) await nextTurn();
           const count = Math.min(sliceRows, rows.length - offset);
-          const columns: ColumnValue[][] = flowColumns.map(() => new Array<ColumnValue>(count));
-          for (let row = 0; row < count; row++) {
-            const values = rows[offset + row] as ColumnValue[];
-            for (let column = 0; column < values.length; column++)
-              (columns[column] as ColumnValue[])[row] = values[column] as ColumnValue;
-          }
           const chunk = DuckDBDataChunk.create(columnTypes, count);
-          chunk.setColumnsConverted(columns, JSToDuckDBValueConverter);
+          this.#filler.fill(chunk.chunk, rows, offset, count);
           appender.appendDataChunk(chunk);
           await nextTurn();
           appender.flushSync();
         }
       } finally {
         appender.closeSync();
+        this.#filler.forget();
       }
       // COMMIT is where DuckDB writes and syncs its WAL: once it resolves, the batch survives kill -9.
       await writer.run('COMMIT');
@@ -402,15 +412,20 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * Gives back what DuckDB's allocators keep free. Setting the memory limit (to the same value) makes
-   * DuckDB evict down to it and then flush its allocators: jemalloc's arenas are purged and glibc's
-   * `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the process, Node's
-   * own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a load (docs/
-   * performance.md, Gateway, "Idle memory, session 6") that was 10-54 MB. Nothing happens once
-   * close() has begun: close frees it all, and a connection opened while the database closes can
-   * crash the process.
+   * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
+   * the rows appended since the last one (up to `checkpointThreshold` of them) no longer sit in the
+   * buffer pool uncompressed. It runs on the writing connection between two batches (a failed one is
+   * left to the next commit or close). Then setting the memory limit (to the
+   * same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
+   * and glibc's `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the
+   * process, Node's own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a
+   * load (docs/performance.md, Gateway, "Idle memory, session 6") that was 10-54 MB. Nothing happens
+   * once close() has begun: close frees it all, and a connection opened while the database closes
+   * can crash the process.
    */
   async releaseMemory(): Promise<void> {
+    if (this.closing) return;
+    await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }
