@@ -3,6 +3,7 @@
 // event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
 import { mkdirSync } from 'node:fs';
+import { stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   BIGINT,
@@ -85,14 +86,13 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * WAL size at which a commit checkpoints (DuckDB's default is 16 MB). At 16 MB a gateway storing
- * 8,000 flows/s checkpointed every 3-4 s, and each checkpoint's work grew with the table (the WAL
- * holds whole rows; a checkpoint compresses and rewrites the row groups it touched): 30-42 us of
- * background CPU per flow over 600,000 flows, against 18-20 us at 256 MB (docs/performance.md,
- * Gateway, "Gateway per request, session 7"). The unfolded rows stay in DuckDB's buffer pool
- * until the checkpoint: a quiet gateway folds them at once (releaseMemory), and close() does.
+ * Free space the quiet checkpoint (releaseMemory) needs besides the WAL's size four times over. A
+ * CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later statement fails until
+ * it is reopened, so a release during a full disk would turn batches that wait for space into a
+ * store that never writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at 16 MB of
+ * WAL still runs when a commit crosses it.
  */
-const checkpointThreshold = '128MB';
+const CHECKPOINT_ROOM_BYTES = 64 << 20;
 
 export async function openDuckDbFlowStore(
   path: string,
@@ -102,16 +102,13 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, {
-      memory_limit: memoryLimit,
-      checkpoint_threshold: checkpointThreshold,
-    });
+    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
     const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
     const lastId = Number(last.getRows()[0]?.[0] ?? 0);
-    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options);
+    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
   } catch (error) {
     instance?.closeSync();
     if (error instanceof PathwardenError) throw error;
@@ -170,6 +167,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     lastId: number,
     flushIntervalMs: number,
     options: FlowStoreOptions,
+    /** The database file (its WAL is beside it). */
+    readonly path: string,
   ) {
     super(lastId, flushIntervalMs, options);
     this.#instance = instance;
@@ -411,12 +410,22 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     }
   }
 
+  /** True when there is a WAL to fold and the disk has room for it (CHECKPOINT_ROOM_BYTES). */
+  async #roomToCheckpoint(): Promise<boolean> {
+    try {
+      const [wal, disk] = await Promise.all([stat(`${this.path}.wal`), statfs(dirname(this.path))]);
+      return wal.size > 0 && disk.bavail * disk.bsize >= wal.size * 4 + CHECKPOINT_ROOM_BYTES;
+    } catch {
+      return false; // no WAL (nothing to fold), or the folder cannot be read
+    }
+  }
+
   /**
    * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
-   * the rows appended since the last one (up to `checkpointThreshold` of them) no longer sit in the
-   * buffer pool uncompressed. It runs on the writing connection between two batches (a failed one is
-   * left to the next commit or close). Then setting the memory limit (to the
-   * same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
+   * the rows appended since the last one (up to DuckDB's 16 MB of WAL) no longer sit in the buffer
+   * pool uncompressed. It runs on the writing connection between two batches, and only when the disk
+   * has room for it (CHECKPOINT_ROOM_BYTES); a failed one is left to the next commit or close. Then
+   * setting the memory limit (to the same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
    * and glibc's `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the
    * process, Node's own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a
    * load (docs/performance.md, Gateway, "Idle memory, session 6") that was 10-54 MB. Nothing happens
@@ -425,7 +434,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    */
   async releaseMemory(): Promise<void> {
     if (this.closing) return;
-    await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
+    if (await this.#roomToCheckpoint())
+      await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }

@@ -1,0 +1,86 @@
+// A DuckDB store on a disk that fills up for a while (a 24 MB tmpfs this test mounts; root, as the
+// suite's network tests): batches fail while it is full and are written again once space is freed
+// (docs/gateway-api.md, "Write failures"). The gateway's quiet-time memory release must not turn
+// that into a store that never writes again: a CHECKPOINT that runs out of space invalidates the
+// whole DuckDB database until it is reopened.
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import type { FlowStore } from './store.js';
+import { openFlowStore } from './store.js';
+
+let mount: string;
+
+beforeAll(() => {
+  mount = mkdtempSync(join(tmpdir(), 'pathwarden-disk-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mount]);
+});
+afterAll(() => {
+  execFileSync('umount', [mount]);
+  rmSync(mount, { recursive: true, force: true });
+});
+
+const flow = (i: number): FlowRecord => ({
+  ...emptyFlow({ kind: 'gateway' }),
+  start: 1e12 + i,
+  end: 1e12 + i + 5,
+  host: `h${i}.example`,
+  port: 443,
+  reason: `matches rule ${i % 50}`,
+});
+
+/** Fills the file system holding `dir` with one file; returns that file's path. */
+function fillDisk(dir: string): string {
+  const filler = join(dir, 'filler');
+  const block = Buffer.alloc(16 * 1024);
+  const fd = openSync(filler, 'w');
+  try {
+    for (;;) writeSync(fd, block);
+  } catch {
+    // ENOSPC: full
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+describe('duckdb store on a disk that fills up', () => {
+  test('a memory release while the disk is full leaves a store that writes again once space is freed', async () => {
+    const path = join(mount, 'flows.duckdb');
+    const errors: string[] = [];
+    const log = {
+      warn: () => {},
+      error: (_fields: unknown, message: string) => errors.push(message),
+      info: () => {},
+    };
+    let store: FlowStore | undefined = await openFlowStore(
+      { kind: 'duckdb', path, flushIntervalMs: 60_000 },
+      { log: log as never, maxAttempts: 100 },
+    );
+    try {
+      let n = 0;
+      for (; n < 20_000; n++) store.append(flow(n));
+      await store.flush();
+      const filler = fillDisk(mount);
+      for (; n < 40_000; n++) store.append(flow(n));
+      await store.flush(); // fails: the disk is full; the batch waits for the next attempt
+      await store.releaseMemory?.().catch(() => undefined);
+      rmSync(filler);
+      await store.flush();
+      expect((await store.query({ limit: 0 })).total).toBe(40_000);
+      await store.close();
+      store = undefined;
+      const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+      try {
+        expect((await reopened.query({ limit: 0 })).total).toBe(40_000);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await store?.close().catch(() => undefined);
+    }
+  }, 60_000);
+});
