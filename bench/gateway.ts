@@ -541,10 +541,6 @@ export function parseWrk(output: string): WrkResult {
   };
 }
 
-/**
- * CPU seconds (user + system) of a process and its descendants (Squid's log daemon), from /proc:
- * on a shared machine, CPU per request moves far less with the load than wall-clock rates do.
- */
 /** A process and its descendants (Squid's log daemon, say), as /proc lists them now. */
 function processTree(pid: number): number[] {
   const tree: number[] = [];
@@ -563,6 +559,10 @@ function processTree(pid: number): number[] {
   return tree;
 }
 
+/**
+ * CPU seconds (user + system) of a process and its descendants (Squid's log daemon), from /proc:
+ * on a shared machine, CPU per request moves far less with the load than wall-clock rates do.
+ */
 function cpuSeconds(pid: number): number {
   let ticks = 0;
   for (const id of processTree(pid)) {

@@ -44,10 +44,10 @@ interface RestOfLine {
  * promoted to the old generation with each of the ~1,000 tails: docs/performance.md, "explain -
  * warm-up, session 7".)
  */
-/** Tails kept per chain. */
-const MAX_CHAIN = 16;
 const ruleTails = new WeakMap<RuleRef, Tail>();
 const ruleLessTails = new Map<string, Tail>();
+/** Tails kept per chain. */
+const MAX_CHAIN = 16;
 
 function tail(rule: RuleRef | null, reason: string, profile: string): Tail {
   const first = rule === null ? ruleLessTails.get(reason) : ruleTails.get(rule);

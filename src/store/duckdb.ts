@@ -2,8 +2,7 @@
 // the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
 // event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
-import { mkdirSync } from 'node:fs';
-import { stat, statfs } from 'node:fs/promises';
+import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   BIGINT,
@@ -410,10 +409,17 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     }
   }
 
-  /** True when there is a WAL to fold and the disk has room for it (CHECKPOINT_ROOM_BYTES). */
-  async #roomToCheckpoint(): Promise<boolean> {
+  /**
+   * True when there is a WAL to fold and the disk has room for it (CHECKPOINT_ROOM_BYTES). Read
+   * synchronously (two stat calls on a quiet gateway): the checkpoint is then queued in the same
+   * turn as the `closing` check before it, so a close() begun meanwhile cannot run its own
+   * checkpoint and free the database while this one runs. A reading, not a reservation: batches
+   * written before the checkpoint, or another process, may still take the room.
+   */
+  #roomToCheckpoint(): boolean {
     try {
-      const [wal, disk] = await Promise.all([stat(`${this.path}.wal`), statfs(dirname(this.path))]);
+      const wal = statSync(`${this.path}.wal`);
+      const disk = statfsSync(dirname(this.path));
       return wal.size > 0 && disk.bavail * disk.bsize >= wal.size * 4 + CHECKPOINT_ROOM_BYTES;
     } catch {
       return false; // no WAL (nothing to fold), or the folder cannot be read
@@ -434,7 +440,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    */
   async releaseMemory(): Promise<void> {
     if (this.closing) return;
-    if (await this.#roomToCheckpoint())
+    if (this.#roomToCheckpoint())
       await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));

@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBConnection } from '@duckdb/node-api';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { openFlowStore } from './store.js';
@@ -50,7 +51,7 @@ test('the DuckDB store keeps its records and takes appends after releasing memor
 });
 
 test('releasing memory folds the WAL into the file, between batches, and appends go on after it', async () => {
-  // The store checkpoints at 128 MB of WAL rather than 16 MB; a quiet gateway folds what it holds.
+  // DuckDB checkpoints at 16 MB of WAL; a quiet gateway folds what it holds before that.
   const path = join(dir, 'flows.duckdb');
   const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
   const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
@@ -109,5 +110,50 @@ test('the JSONL store has nothing to release', async () => {
     expect(store.releaseMemory).toBeUndefined();
   } finally {
     await store.close();
+  }
+});
+
+test('a release and a close begun right after it: one checkpoint at a time, and the database closed after them', async () => {
+  // The quiet release's CHECKPOINT and close()'s run on the same connection; one still running when
+  // close() frees the database can crash the process. Watched at the connection's prototype.
+  const events: string[] = [];
+  const run = DuckDBConnection.prototype.run;
+  const closeSync = DuckDBConnection.prototype.closeSync;
+  DuckDBConnection.prototype.run = async function (this: DuckDBConnection, sql: string, ...rest: unknown[]) {
+    const checkpoint = sql.startsWith('CHECKPOINT');
+    if (checkpoint) events.push('checkpoint');
+    try {
+      return await (run as (this: DuckDBConnection, ...args: unknown[]) => ReturnType<typeof run>).call(
+        this,
+        sql,
+        ...rest,
+      );
+    } finally {
+      if (checkpoint) events.push('checkpoint end');
+    }
+  } as typeof run;
+  DuckDBConnection.prototype.closeSync = function (this: DuckDBConnection) {
+    events.push('close');
+    return closeSync.call(this);
+  };
+  try {
+    const path = join(dir, 'flows.duckdb');
+    const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 3000; i++) store.append(flow(`h${i % 50}.example`, 1000 + i));
+    await store.flush();
+    const released = store.releaseMemory?.();
+    const closed = store.close();
+    await Promise.all([released, closed]);
+    let open = 0;
+    for (const event of events) {
+      if (event === 'checkpoint') open++;
+      if (event === 'checkpoint end') open--;
+      expect(open, events.join(' | ')).toBeLessThanOrEqual(1);
+      if (event === 'close') expect(open, events.join(' | ')).toBe(0);
+    }
+    expect(events.filter((event) => event === 'checkpoint').length).toBeGreaterThanOrEqual(1);
+  } finally {
+    DuckDBConnection.prototype.run = run;
+    DuckDBConnection.prototype.closeSync = closeSync;
   }
 });

@@ -48,7 +48,7 @@ function missing(name: PeerName): string | undefined {
   if (name === 'root') {
     return process.getuid?.() === 0
       ? undefined
-      : 'root (network namespaces and nftables need CAP_NET_ADMIN): run the tests as root, e.g. `sudo scripts/test.sh`';
+      : "root (network namespaces, nftables and the disk-full test's tmpfs mount need it): run the tests as root, e.g. `sudo scripts/test.sh`";
   }
   if (name === 'build') {
     const built = ['dist/src/cli/main.js', 'dist/web/index.html'].every((file) =>
