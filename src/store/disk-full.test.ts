@@ -4,7 +4,16 @@
 // that into a store that never writes again: a CHECKPOINT that runs out of space invalidates the
 // whole DuckDB database until it is reopened.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -20,7 +29,7 @@ let mounted = false;
 beforeAll(() => {
   if (!ready) return;
   mount = mkdtempSync(join(tmpdir(), 'pathwarden-disk-full-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mount]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mount]);
   mounted = true;
 });
 afterAll(() => {
@@ -42,13 +51,17 @@ const flow = (i: number): FlowRecord => ({
   reason: `matches rule ${i % 50}`,
 });
 
-/** Fills the file system holding `dir` with one file; returns that file's path. */
-function fillDisk(dir: string): string {
+/** Fills the file system holding `dir` with one file, but for `leave` bytes; returns its path. */
+function fillDisk(dir: string, leave = 0): string {
   const filler = join(dir, 'filler');
   const block = Buffer.alloc(16 * 1024);
   const fd = openSync(filler, 'w');
   try {
-    for (;;) writeSync(fd, block);
+    const free = () => {
+      const disk = statfsSync(dir);
+      return disk.bavail * disk.bsize;
+    };
+    while (free() - block.length >= leave) writeSync(fd, block);
   } catch {
     // ENOSPC: full
   } finally {
@@ -61,6 +74,8 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
   test('a memory release while the disk is full leaves a store that writes again once space is freed', async () => {
     const folder = mount as string;
     const path = join(folder, 'flows.duckdb');
+    rmSync(path, { force: true });
+    rmSync(`${path}.wal`, { force: true });
     const errors: string[] = [];
     const log = {
       warn: () => {},
@@ -95,4 +110,47 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
       await store?.close().catch(() => undefined);
     }
   }, 60_000);
+
+  test("DuckDB's own checkpoint running out of disk: the store reopens the database and writes again once space is freed", async () => {
+    const folder = mount as string;
+    const path = join(folder, 'own.duckdb');
+    const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+    const errors: string[] = [];
+    const log = {
+      warn: () => {},
+      error: (fields: { err?: string }, message: string) => errors.push(`${message}: ${fields.err}`),
+      info: () => {},
+    };
+    let store: FlowStore | undefined = await openFlowStore(
+      { kind: 'duckdb', path, flushIntervalMs: 60_000 },
+      { log: log as never, maxAttempts: 100 },
+    );
+    try {
+      let n = 0;
+      // Under DuckDB's 16 MB checkpoint threshold, in batches of about 0.8 MB of WAL.
+      for (let batch = 0; batch < 40 && wal() < 14_000_000; batch++) {
+        for (let i = 0; i < 5000; i++) store.append(flow(n++));
+        await store.flush();
+      }
+      expect(wal()).toBeGreaterThan(14_000_000);
+      // Room for the WAL to grow by a batch (about 3 MB), not for the checkpoint its commit runs.
+      const filler = fillDisk(folder, 1_000_000);
+      for (let i = 0; i < 20_000; i++) store.append(flow(n++));
+      await store.flush();
+      rmSync(filler);
+      for (let i = 0; i < 10; i++) store.append(flow(n++));
+      await store.flush();
+      expect((await store.query({ limit: 0 })).total).toBe(n);
+      await store.close();
+      store = undefined;
+      const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+      try {
+        expect((await reopened.query({ limit: 0 })).total).toBe(n);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await store?.close().catch(() => undefined);
+    }
+  }, 120_000);
 });

@@ -149,8 +149,12 @@ async function checkColumns(connection: DuckDBConnection, path: string): Promise
 
 export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   readonly kind = 'duckdb';
-  readonly #instance: DuckDBInstance;
-  readonly #writer: DuckDBConnection;
+  #instance: DuckDBInstance;
+  #writer: DuckDBConnection;
+  /** The database was invalidated by a fatal error and is not open again yet (#reopen). */
+  #invalid = false;
+  /** A reopen in progress: reads wait for it instead of connecting to the database it closes. */
+  #reopening: Promise<void> | null = null;
   readonly #reads = new Set<Promise<unknown>>();
   readonly #filler = new ChunkFiller(columnSqlTypes);
   #rollupRefresh: Promise<void> = Promise.resolve();
@@ -186,6 +190,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * one transaction: the batch is still in the file wholly or not at all.
    */
   protected async writeBatch(rows: readonly ColumnValue[][]): Promise<void> {
+    if (this.#invalid && (await this.#reopenHolds(rows))) return;
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -208,8 +213,55 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await writer.run('COMMIT');
     } catch (error) {
       await writer.run('ROLLBACK').catch(() => undefined);
+      // DuckDB invalidates the whole database when a checkpoint fails (a full disk at the commit
+      // that crosses its 16 MB of WAL): every later statement fails until it is opened again. The
+      // batch is retried at the next attempt, on the database opened again (#reopenHolds).
+      if (isInvalidation(error)) this.#invalid = true;
       throw error;
     }
+  }
+
+  /**
+   * Opens the invalidated database again (replaying its WAL) and tells whether it already holds
+   * `rows`, a batch whose commit failed with the invalidation: a batch is wholly in the file or
+   * not at all, and ids grow with append order, so its first id tells. Throws while it cannot be
+   * opened (the disk still full): the batch then fails and is retried.
+   */
+  async #reopenHolds(rows: readonly ColumnValue[][]): Promise<boolean> {
+    await this.#reopen();
+    const first = rows[0]?.[ID_COLUMN];
+    if (typeof first !== 'number') return false;
+    const last = await this.#writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
+    return Number(last.getRows()[0]?.[0] ?? 0) >= first;
+  }
+
+  /**
+   * Closes the invalidated database and opens it again, from the write path only (batches and the
+   * quiet checkpoint run one at a time, so nothing writes meanwhile); reads wait for it.
+   */
+  #reopen(): Promise<void> {
+    this.#reopening ??= (async () => {
+      await Promise.allSettled([...this.#reads]);
+      if (this.#invalid) {
+        closeQuietly(this.#writer, this.#instance);
+        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
+        try {
+          this.#writer = await instance.connect();
+        } catch (error) {
+          instance.closeSync();
+          throw error;
+        }
+        this.#instance = instance;
+        this.#invalid = false;
+        this.log.warn(
+          { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
+          'database opened again after a fatal error',
+        );
+      }
+    })().finally(() => {
+      this.#reopening = null;
+    });
+    return this.#reopening;
   }
 
   protected async readPage(query: NormalizedFlowQuery): Promise<FlowPage> {
@@ -392,10 +444,18 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** Each read gets its own connection: DuckDB runs them in parallel, and none waits for a write. */
   async #read<T>(run: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     const work = (async () => {
+      if (this.#reopening !== null) await this.#reopening.catch(() => undefined);
+      // Opened again by the next batch only: writes run one at a time, reads do not.
+      if (this.#invalid)
+        throw queryFailure(
+          'DuckDB flow store query failed',
+          new Error('the database was invalidated by a fatal error; it is opened again at the next write'),
+        );
       const connection = await this.#instance.connect();
       try {
         return await run(connection);
       } catch (error) {
+        if (isInvalidation(error)) this.#invalid = true; // opened again by the next batch
         throw queryFailure('DuckDB flow store query failed', error);
       } finally {
         connection.closeSync();
@@ -457,8 +517,31 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         'checkpoint at close failed',
       );
     }
-    this.#writer.closeSync();
-    this.#instance.closeSync();
+    if (this.#reopening !== null) await this.#reopening.catch(() => undefined);
+    closeQuietly(this.#writer, this.#instance);
+  }
+}
+
+/** Column index of the id in a stored row (flowColumns order). */
+const ID_COLUMN = flowColumns.findIndex((column) => column.name === 'id');
+
+/** DuckDB's words for a database a fatal error has invalidated (until it is opened again). */
+function isInvalidation(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith('FATAL') || message.includes('database has been invalidated');
+}
+
+/** Closes a connection and its database; either may have been closed by a failed reopen already. */
+function closeQuietly(writer: DuckDBConnection, instance: DuckDBInstance): void {
+  try {
+    writer.closeSync();
+  } catch {
+    // closed already
+  }
+  try {
+    instance.closeSync();
+  } catch {
+    // closed already
   }
 }
 
