@@ -116,8 +116,9 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
     const path = join(folder, 'own.duckdb');
     const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
     const errors: string[] = [];
+    const warnings: string[] = [];
     const log = {
-      warn: () => {},
+      warn: (_fields: unknown, message: string) => warnings.push(message),
       error: (fields: { err?: string }, message: string) => errors.push(`${message}: ${fields.err}`),
       info: () => {},
     };
@@ -137,10 +138,13 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
       const filler = fillDisk(folder, 1_000_000);
       for (let i = 0; i < 20_000; i++) store.append(flow(n++));
       await store.flush();
+      // The commit's checkpoint ran out of space: DuckDB's fatal error, the database invalidated.
+      expect(errors.join('\n')).toMatch(/FATAL/);
       rmSync(filler);
       for (let i = 0; i < 10; i++) store.append(flow(n++));
       await store.flush();
       expect((await store.query({ limit: 0 })).total).toBe(n);
+      expect(warnings).toContain('database opened again after a fatal error');
       await store.close();
       store = undefined;
       const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });

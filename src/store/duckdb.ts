@@ -189,8 +189,9 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices share
    * one transaction: the batch is still in the file wholly or not at all.
    */
-  protected async writeBatch(rows: readonly ColumnValue[][]): Promise<void> {
-    if (this.#invalid && (await this.#reopenHolds(rows))) return;
+  protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
+    const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
+    if (rows.length === 0) return;
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -222,17 +223,17 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * Opens the invalidated database again (replaying its WAL) and tells whether it already holds
-   * `rows`, a batch whose commit failed with the invalidation: a batch is wholly in the file or
-   * not at all, and ids grow with append order, so its first id tells. Throws while it cannot be
-   * opened (the disk still full): the batch then fails and is retried.
+   * Opens the invalidated database again (replaying its WAL) and returns the rows of `batch` it does
+   * not hold yet. A retried batch is the failed one plus what was appended since; the failed one is
+   * wholly in the file or not at all, and ids grow with append order, so the rows after the file's
+   * highest id are the ones to write. Throws while it cannot be opened: the batch is retried.
    */
-  async #reopenHolds(rows: readonly ColumnValue[][]): Promise<boolean> {
+  async #reopenedRest(batch: readonly ColumnValue[][]): Promise<readonly ColumnValue[][]> {
     await this.#reopen();
-    const first = rows[0]?.[ID_COLUMN];
-    if (typeof first !== 'number') return false;
     const last = await this.#writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
-    return Number(last.getRows()[0]?.[0] ?? 0) >= first;
+    const stored = Number(last.getRows()[0]?.[0] ?? 0);
+    const first = batch.findIndex((row) => Number(row[ID_COLUMN]) > stored);
+    return first < 0 ? [] : batch.slice(first);
   }
 
   /**
