@@ -70,22 +70,41 @@ function fillDisk(dir: string, leave = 0): string {
   return filler;
 }
 
+/** A DuckDB store at `path` whose log lines (error: message and error text; warn) are kept. */
+async function openLoggedStore(path: string) {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const log = {
+    warn: (_fields: unknown, message: string) => warnings.push(message),
+    error: (fields: { err?: string }, message: string) => errors.push(`${message}: ${fields.err}`),
+    info: () => {},
+  };
+  const store = await openFlowStore(
+    { kind: 'duckdb', path, flushIntervalMs: 60_000 },
+    { log: log as never, maxAttempts: 100 },
+  );
+  return { store, errors, warnings };
+}
+
+/** The number of records in the DuckDB file at `path`, opened afresh. */
+async function storedAfterReopen(path: string): Promise<number> {
+  const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  try {
+    return (await reopened.query({ limit: 0 })).total;
+  } finally {
+    await reopened.close();
+  }
+}
+
 describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
   test('a memory release while the disk is full leaves a store that writes again once space is freed', async () => {
     const folder = mount as string;
     const path = join(folder, 'flows.duckdb');
     rmSync(path, { force: true });
     rmSync(`${path}.wal`, { force: true });
-    const errors: string[] = [];
-    const log = {
-      warn: () => {},
-      error: (_fields: unknown, message: string) => errors.push(message),
-      info: () => {},
-    };
-    let store: FlowStore | undefined = await openFlowStore(
-      { kind: 'duckdb', path, flushIntervalMs: 60_000 },
-      { log: log as never, maxAttempts: 100 },
-    );
+    const opened = await openLoggedStore(path);
+    const { errors } = opened;
+    let store: FlowStore | undefined = opened.store;
     try {
       let n = 0;
       for (; n < 20_000; n++) store.append(flow(n));
@@ -100,12 +119,7 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
       expect((await store.query({ limit: 0 })).total).toBe(40_000);
       await store.close();
       store = undefined;
-      const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
-      try {
-        expect((await reopened.query({ limit: 0 })).total).toBe(40_000);
-      } finally {
-        await reopened.close();
-      }
+      expect(await storedAfterReopen(path)).toBe(40_000);
     } finally {
       await store?.close().catch(() => undefined);
     }
@@ -115,17 +129,9 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
     const folder = mount as string;
     const path = join(folder, 'own.duckdb');
     const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
-    const errors: string[] = [];
-    const warnings: string[] = [];
-    const log = {
-      warn: (_fields: unknown, message: string) => warnings.push(message),
-      error: (fields: { err?: string }, message: string) => errors.push(`${message}: ${fields.err}`),
-      info: () => {},
-    };
-    let store: FlowStore | undefined = await openFlowStore(
-      { kind: 'duckdb', path, flushIntervalMs: 60_000 },
-      { log: log as never, maxAttempts: 100 },
-    );
+    const opened = await openLoggedStore(path);
+    const { errors, warnings } = opened;
+    let store: FlowStore | undefined = opened.store;
     try {
       let n = 0;
       // Under DuckDB's 16 MB checkpoint threshold, in batches of about 0.8 MB of WAL.
@@ -147,12 +153,7 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
       expect(warnings).toContain('database opened again after a fatal error');
       await store.close();
       store = undefined;
-      const reopened = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
-      try {
-        expect((await reopened.query({ limit: 0 })).total).toBe(n);
-      } finally {
-        await reopened.close();
-      }
+      expect(await storedAfterReopen(path)).toBe(n);
     } finally {
       await store?.close().catch(() => undefined);
     }
