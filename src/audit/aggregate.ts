@@ -319,6 +319,27 @@ export class AuditAggregate {
     else this.series.add(time, path, verdict, bytes);
   }
 
+  /**
+   * countTime() for `flows` flows of one path and verdict at once, whose times (`time` the first
+   * one's) fall into one bucket of the time series (TimeSeries.addRun), `first` and `last` the
+   * smallest and largest of theirs.
+   */
+  countRun(
+    path: number,
+    verdict: number,
+    flows: number,
+    bytes: number,
+    time: number,
+    first: number,
+    last: number,
+  ): void {
+    this.flows += flows;
+    if (first < this.first) this.first = first;
+    if (last > this.last) this.last = last;
+    if (Number.isNaN(time)) this.undated += flows;
+    else this.series.addRun(time, path, verdict, flows, bytes);
+  }
+
   /** The slot's part of count() for `flows` flows at once: its cell, destination and leak total. */
   addToSlot(slot: CountSlot, flows: number, up: number, down: number, first: number, last: number): void {
     const verdict = slot.verdict;

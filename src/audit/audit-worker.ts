@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Catalog } from '../catalog/model.js';
 import { Policy } from '../policy/policy.js';
 import { type JobInit, type JobItem, readItem } from './jobs.js';
+import { useScanModule } from './wasm-scan.js';
 
 let init: JobInit | undefined;
 let policy: Policy | undefined;
@@ -14,6 +15,8 @@ let policy: Policy | undefined;
 parentPort?.on('message', async (message: JobInit | JobItem | null) => {
   if (init === undefined) {
     init = message as JobInit;
+    // The WebAssembly scanner as the main thread compiled it (or null: JavaScript only).
+    useScanModule(init.scanModule ?? null);
     // The test hook below exits before any hot code has run: Node 20 can abort the whole process
     // when a worker's isolate goes away while V8 still optimises its code on a background thread
     // (seen once in CI: `NodePlatform::ForIsolate` assertion after Policy.compile).

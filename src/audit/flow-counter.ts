@@ -23,6 +23,7 @@ import { verdicts } from '../policy/verdict.js';
 import type { AuditAggregate, CountSlot } from './aggregate.js';
 import { FlowKeyTable } from './key-table.js';
 import { seriesPaths } from './time-series.js';
+import { RUN_DOUBLES, routeRanges, WasmScanner } from './wasm-scan.js';
 
 const LEAK = verdicts.indexOf('leak');
 
@@ -41,7 +42,15 @@ export interface AuditCounterOptions {
   dns: DnsAnswers;
   /** Keys, names and upstreams remembered before the counter starts over (default 32,768). */
   keyLimit?: number;
+  /**
+   * The WebAssembly scanner's module (wasm-scan.ts), for an input read by the Squid native
+   * reader: squidLines() then counts the lines it can in WebAssembly. Without it, JavaScript only.
+   */
+  scanModule?: WebAssembly.Module | null;
 }
+
+/** Largest whole number a double holds exactly, plus one (TimeSeries.addRun). */
+const EXACT = 2 ** 53;
 
 export class AuditCounter implements FlowCounter {
   taken = 0;
@@ -73,13 +82,30 @@ export class AuditCounter implements FlowCounter {
   #pendingNumber = 0;
   #pendingPath = -1;
   #pendingByName = false;
+  /** The pending name's bytes (the line's chunk, valid until take() gets its flow). */
+  #pendingBytes: Uint8Array | null = null;
+  #pendingStart = 0;
+  /** The WebAssembly scanner (null: none), and whether it holds the chunk being read. */
+  readonly #scanner: WasmScanner | null = null;
+  #loaded = false;
+  /** Lines the last squidLines() call read. */
+  linesRead = 0;
+  /** True when squidLines() reads lines (the scanner could be made). */
+  readonly scansLines: boolean;
 
   constructor(options: AuditCounterOptions) {
     this.#options = options;
     this.#paths = new Uint8Array(FIRST_ROWS);
     this.#verdicts = new Uint8Array(FIRST_ROWS);
-    this.#sums = new Float64Array(FIRST_ROWS * ROW);
     const limit = options.keyLimit ?? 1 << 15;
+    const module = options.scanModule;
+    this.#scanner = module ? WasmScanner.create(module, limit) : null;
+    this.scansLines = this.#scanner !== null;
+    this.#scanner?.setRoutes(
+      routeRanges(options.resolver, (path) => pathCodes[path as keyof typeof pathCodes]),
+    );
+    // With the scanner, the sums of every row it can have live in its memory, where it adds too.
+    this.#sums = this.#scanner?.sums ?? new Float64Array(FIRST_ROWS * ROW);
     this.#upstreams = new ByteInterner(limit);
     this.#keys = new FlowKeyTable(limit);
   }
@@ -100,8 +126,10 @@ export class AuditCounter implements FlowCounter {
           last >= 0 && this.#upstreams.is(last, b, facts.upstreamStart, facts.upstreamEnd)
             ? this.#lastUpstreamPath
             : this.#upstreamPath(b, facts.upstreamStart, facts.upstreamEnd);
-      } else if (facts.destination4 >= 0) path = this.#addressPath(facts.destination4);
-      else return false;
+      } else if (facts.destination4 >= 0) {
+        path = this.#addressPath(facts.destination4);
+        this.#scanner?.learnAddressPath(facts.destination4 | 0, path);
+      } else return false;
       if (path < 0) {
         if (this.#upstreams.full) this.#forget();
         return false;
@@ -115,6 +143,8 @@ export class AuditCounter implements FlowCounter {
           return false;
         }
         if (!this.#keys.holdName(b, facts.nameStart, facts.nameEnd)) return false;
+        this.#pendingBytes = b;
+        this.#pendingStart = facts.nameStart;
         this.#pendingLength = facts.nameEnd - facts.nameStart;
         this.#pendingHash = facts.nameHash;
         this.#pendingNumber = number;
@@ -210,9 +240,12 @@ export class AuditCounter implements FlowCounter {
   #learn(slot: CountSlot): void {
     const row = this.#slots.length;
     if (row * ROW >= this.#sums.length) {
+      // (never with the scanner: its sums have room for every row up to the key limit)
       const sums = new Float64Array(this.#sums.length * 2);
       sums.set(this.#sums);
       this.#sums = sums;
+    }
+    if (row >= this.#paths.length) {
       const paths = new Uint8Array(this.#paths.length * 2);
       paths.set(this.#paths);
       this.#paths = paths;
@@ -224,9 +257,61 @@ export class AuditCounter implements FlowCounter {
     this.#paths[row] = slot.path;
     this.#verdicts[row] = slot.verdict;
     emptyRow(this.#sums, row * ROW);
-    if (this.#pendingByName)
+    if (this.#pendingByName) {
       this.#keys.addPending(this.#pendingLength, this.#pendingHash, this.#pendingNumber, row);
-    else this.#keys.addAddress(this.#pendingAddress, this.#pendingNumber, row);
+      const start = this.#pendingStart;
+      this.#scanner?.learnName(
+        this.#pendingBytes as Uint8Array,
+        start,
+        start + this.#pendingLength,
+        this.#pendingHash,
+        this.#pendingNumber,
+        row,
+        slot.path,
+        slot.verdict,
+      );
+    } else this.#keys.addAddress(this.#pendingAddress, this.#pendingNumber, row);
+    this.#pendingBytes = null;
+  }
+
+  /**
+   * Counts the Squid native lines of `bytes` from `position` that the WebAssembly scanner can
+   * (`fresh`: the first call for this chunk, which copies it in), and returns the offset of the
+   * first line it leaves to the caller (the chunk's length when none); `linesRead` says how many
+   * lines it read. The caller reads that line as without a scanner (parseNativeFast, count(),
+   * take()), which teaches the scanner what it learns, and calls again after it. Without a
+   * scanner, or with DNS answers (count() declines every flow then), it reads nothing.
+   */
+  squidLines(bytes: Buffer, position: number, fresh: boolean): number {
+    this.linesRead = 0;
+    const scanner = this.#scanner;
+    if (scanner === null || !this.#options.dns.empty) return position;
+    if (fresh) this.#loaded = scanner.load(bytes);
+    if (!this.#loaded) return position;
+    const aggregate = this.#options.aggregate;
+    const series = aggregate.series;
+    const length = bytes.length;
+    let at = position;
+    for (;;) {
+      at = scanner.scan(at, length, aggregate.leakEvidenceFull, series.bucketMs, EXACT - series.bytesAdded);
+      this.linesRead += scanner.lines;
+      const runs = scanner.runs;
+      for (let r = 0; r < scanner.runCount; r++) {
+        const k = r * RUN_DOUBLES;
+        const flows = runs[k] as number;
+        aggregate.countRun(
+          runs[k + 6] as number,
+          runs[k + 7] as number,
+          flows,
+          runs[k + 2] as number,
+          runs[k + 3] as number,
+          runs[k + 4] as number,
+          runs[k + 5] as number,
+        );
+        this.taken += flows;
+      }
+      if (scanner.declined || at >= length) return at;
+    }
   }
 
   #upstreamPath(b: Buffer, start: number, end: number): number {
@@ -242,6 +327,7 @@ export class AuditCounter implements FlowCounter {
       );
       path = pathCodes[result.path];
       this.#upstreamPaths[id] = path;
+      this.#scanner?.learnUpstream(b, start, end, path);
     }
     this.#lastUpstream = id;
     this.#lastUpstreamPath = path;
@@ -261,6 +347,7 @@ export class AuditCounter implements FlowCounter {
     this.#upstreamPaths = [];
     this.#lastUpstream = -1;
     this.#keys.clear();
+    this.#scanner?.clearKeys();
     this.#slots = [];
     this.#pendingLine = -1;
   }

@@ -40,6 +40,7 @@ import {
   readAll,
   reportOf,
 } from './run-audit.js';
+import { scanModule } from './wasm-scan.js';
 import { ZeekNameJoin } from './zeek-join.js';
 
 /** Inputs smaller than this are read whole by one worker. */
@@ -71,6 +72,9 @@ export interface JobInit {
   formatOptions?: FormatOptions;
   limits: AuditLimits;
   fastCount?: boolean;
+  /** AuditOptions.wasmScan, and the WebAssembly scanner's module (compiled once, by this thread). */
+  wasmScan?: boolean;
+  scanModule?: WebAssembly.Module | null;
   /** AuditOptions.workerExit (tests). */
   exit?: boolean;
 }
@@ -186,6 +190,8 @@ async function runOnThreads(
     // Parts may list problems another part lists first: each keeps some more than the report.
     limits: { ...options.limits, problems: problemsLimit * 2 },
     fastCount: options.fastCount,
+    wasmScan: options.wasmScan,
+    scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
     exit: options.workerExit,
   };
   const workers = startedWorkers(script, Math.min(threads, items.length) - 1, options.workers);
@@ -426,6 +432,7 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     formatOptions: init.formatOptions,
     limits: init.limits,
     fastCount: init.fastCount,
+    wasmScan: init.wasmScan,
     part: item.part,
   });
   const entry = state.planned[0];

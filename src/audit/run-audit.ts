@@ -38,6 +38,7 @@ import { describeFsError, expandInputs } from './inputs.js';
 import type { JobWorkers, RangePart } from './jobs.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
 import { HeaderWatchingChunks, type RangeHeaders } from './range-headers.js';
+import { scanModule } from './wasm-scan.js';
 import { ZeekNameJoin } from './zeek-join.js';
 
 export interface AuditLimits extends AggregateLimits {
@@ -102,6 +103,12 @@ export interface AuditOptions {
    * (default 32,768). Tests set a few, so that its tables fill and its sums are added mid-input.
    */
   fastCountKeys?: number;
+  /**
+   * Count the lines of Squid native logs with the WebAssembly scanner (wasm-scan.ts) when the fast
+   * path counts. Default true (unless PATHWARDEN_WASM=0); false counts them in JavaScript only,
+   * with the same results (the reference the scanner is tested against).
+   */
+  wasmScan?: boolean;
   /**
    * Worker threads (`audit --jobs N`, default 1): inputs, and byte ranges of large line-based
    * inputs, are read in parallel and their counts merged into the report one job would give
@@ -302,6 +309,12 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
             classify: classifyOptions,
             dns,
             keyLimit: options.fastCountKeys,
+            scanModule:
+              format.name === 'squid' &&
+              options.formatOptions?.squidLogformat === undefined &&
+              options.wasmScan !== false
+                ? scanModule()
+                : null,
           })
         : undefined;
     const ctx: IngestContext = {

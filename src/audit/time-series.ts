@@ -60,6 +60,7 @@ export class TimeSeries {
     this.maxBuckets = maxBuckets;
     this.#bucketMs = ladderMs(0);
     this.#cells = new Map();
+    this.bytesAdded = 0;
   }
 
   /** Adds one flow that started at `time` (epoch ms); `path` and `verdict` are indexes. */
@@ -71,7 +72,27 @@ export class TimeSeries {
     (target[FLOWS] as number)++;
     (target[PATH0 + path] as number) += bytes;
     (target[VERDICT0 + verdict] as number) += bytes;
+    this.bytesAdded += bytes;
   }
+
+  /**
+   * Adds `flows` flows of one path and verdict whose times fall into the bucket of `time` at the
+   * current width (or a narrower ladder width: every width divides the wider ones), `bytes` their
+   * sum: the same buckets as add() per flow, the widening included, since which width the series
+   * needs depends only on the times' span. Equal sums too while they are whole numbers up to 2^53
+   * (the caller's part: `bytesAdded`), where a sum does not depend on the order of its terms. The
+   * WebAssembly scanner hands its flows over this way (src/audit/wasm-scan.ts).
+   */
+  addRun(time: number, path: number, verdict: number, flows: number, bytes: number): void {
+    const target = this.#cellsAt(time);
+    (target[FLOWS] as number) += flows;
+    (target[PATH0 + path] as number) += bytes;
+    (target[VERDICT0 + verdict] as number) += bytes;
+    this.bytesAdded += bytes;
+  }
+
+  /** The bytes added so far (by add, addRun and merge; no bucket's sum is larger). */
+  bytesAdded = 0.5; // a double from the start (set to 0 in the constructor)
 
   /** The bucket of `time`, made (and the width widened, if needed) when it has none yet. */
   #cellsAt(time: number): Float64Array {
@@ -152,6 +173,7 @@ export class TimeSeries {
       // The bucket's start stands for its flows: every width divides the wider ones.
       const target = this.#cellsAt(index * otherMs);
       for (let i = 0; i < CELLS; i++) (target[i] as number) += values[i] as number;
+      for (let path = 0; path < seriesPaths.length; path++) this.bytesAdded += values[PATH0 + path] as number;
     }
   }
 

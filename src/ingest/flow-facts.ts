@@ -65,6 +65,17 @@ export interface FlowCounter {
   take(flow: FlowRecord): void;
   /** Flows taken or counted so far. */
   readonly taken: number;
+  /**
+   * Optional (AuditCounter with its WebAssembly scanner): counts the Squid native lines of
+   * `bytes` from `position` that it can by itself (`fresh` on the first call for a chunk) and
+   * returns the offset of the first line it leaves to the parser, the chunk's length when none;
+   * `linesRead` is then the number of lines it read. The parser reads that one line as always
+   * and calls again after it.
+   */
+  squidLines?(bytes: Buffer, position: number, fresh: boolean): number;
+  readonly linesRead?: number;
+  /** True when squidLines() reads lines (else the parser does not call it). */
+  readonly scansLines?: boolean;
 }
 
 /** FNV-1a (32 bits): the offset basis and prime, for a parser that hashes bytes as it scans them. */

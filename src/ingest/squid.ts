@@ -125,7 +125,17 @@ class SquidScan {
   lines(bytes: Buffer, position: number, lineNumber: number): number {
     const { ctx, parser, counter, facts, out } = this;
     const length = bytes.length;
+    // A counter that reads lines itself (flow-facts.ts) takes them up to one it leaves to this loop;
+    // the first line of an input (a BOM) is always read here.
+    const bulk = counter?.scansLines === true;
+    let fresh = true;
     while (position < length) {
+      if (bulk && lineNumber > 0) {
+        position = (counter as FlowCounter).squidLines?.(bytes, position, fresh) ?? position;
+        fresh = false;
+        lineNumber += (counter as FlowCounter).linesRead ?? 0;
+        if (position >= length) break;
+      }
       let newline = bytes.indexOf(0x0a, position);
       if (newline < 0) newline = length;
       lineNumber++;

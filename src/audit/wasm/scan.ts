@@ -1,0 +1,710 @@
+// AssemblyScript (compiled to scan.wasm by scripts/build-wasm.ts, not by tsc): the audit's fast
+// path over Squid native lines in WebAssembly (docs/architecture.md, "Audit: the WebAssembly
+// scanner"). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
+// path needs exactly as parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
+// of the counter's learned keys (src/audit/flow-counter.ts) and adds the flow to its row's sums
+// (an array JS shares) and to a run of flows for the time series. At the first line it does not
+// fully understand, or whose key, upstream or destination it was not told about, it stops and
+// returns that line's offset: JS reads that one line as it always has, tells this module what it
+// learned (learnName, learnUpstream, learnAddressPath), and calls scan() again after it.
+// Every number is computed with the same double operations as the JS path, so the sums are equal.
+
+// ---- memory layout (set by setup(); the memory never grows after it, so JS views stay valid)
+
+const PAD: i32 = 64; // bytes after an input chunk, zeroed: reads past the end see 0, not a newline
+const OPEN_RUNS: i32 = 18; // 3 actual paths x 6 verdicts
+const RUN_BYTES: i32 = 64; // 8 doubles
+const RUNS_OUT: i32 = 4096; // runs handed to JS per scan() call at most
+const UPSTREAMS: i32 = 16;
+const UPSTREAM_POOL: i32 = 4096;
+const ADDRESS_PLACES: i32 = 8192; // address -> path cache (cleared when half full)
+const SCRATCH: i32 = 4096;
+const ROUTES: i32 = 1 << 16; // address ranges of setRoutes()
+const MAX_NAME_BYTES: i32 = 1023; // FlowKeyTable's
+const NUMBER_BITS: i32 = 21;
+const LEAK: i32 = 1; // verdicts.indexOf('leak')
+const VERDICTS: i32 = 6;
+
+// Byte classes of a URL's authority (as parseNativeFast's tables).
+const HOST_PLAIN: u8 = 0;
+const HOST_UPPER: u8 = 1;
+const HOST_END: u8 = 2;
+const HOST_COLON: u8 = 3;
+const HOST_REFUSED: u8 = 4;
+
+let urlClasses: i32 = 0;
+let connectClasses: i32 = 0;
+let inputBase: i32 = 0;
+let inputCapacity: i32 = 0;
+let entriesBase: i32 = 0;
+let keyMask: i32 = 0;
+let poolBase: i32 = 0;
+let poolLimit: i32 = 0;
+let poolUsed: i32 = 0;
+let keyCount: i32 = 0;
+let keyLimit: i32 = 0;
+let sumsBase: i32 = 0;
+let pathsBase: i32 = 0;
+let verdictsBase: i32 = 0;
+let upstreamBase: i32 = 0; // UPSTREAMS entries of (pool offset, length, path) int32s
+let upstreamPool: i32 = 0;
+let upstreamCount: i32 = 0;
+let upstreamUsed: i32 = 0;
+let addressBase: i32 = 0;
+let addressCount: i32 = 0;
+let routesBase: i32 = 0; // ROUTES starts (u32, ascending), then ROUTES paths (u8)
+let routeCount: i32 = 0;
+let openBase: i32 = 0;
+let runsBase: i32 = 0;
+let scratchBase: i32 = 0;
+let maxLineBytes: i32 = 0;
+
+// ---- results of the last scan() call
+let linesDone: i32 = 0;
+let runCount: i32 = 0;
+let declined: i32 = 0;
+
+// ---- per-call parameters
+let leakFull: i32 = 0;
+let bucketMs: f64 = 1000;
+let budget: f64 = 0;
+let spent: f64 = 0;
+
+function align(at: i32, to: i32): i32 {
+  return (at + to - 1) & ~(to - 1);
+}
+
+/**
+ * Lays the memory out for `limit` keys (rows), `poolBytes` bytes of names, input chunks of up to
+ * `capacity` bytes and lines of up to `maxLine` bytes (longer ones go to JS). Returns 0, or -1
+ * when the memory could not grow.
+ */
+export function setup(limit: i32, poolBytes: i32, capacity: i32, maxLine: i32): i32 {
+  let at = align(i32(memory.size()) << 16, 16);
+  const start = at;
+  urlClasses = at;
+  at += 256;
+  connectClasses = at;
+  at += 256;
+  inputBase = at;
+  inputCapacity = capacity;
+  at = align(at + capacity + PAD, 16);
+  let places = 1024;
+  while (places < limit * 2) places <<= 1;
+  entriesBase = at;
+  keyMask = places - 1;
+  at += places * 16;
+  poolBase = at;
+  poolLimit = poolBytes;
+  at = align(at + poolBytes, 16);
+  keyLimit = limit;
+  sumsBase = at;
+  at += limit * 40;
+  pathsBase = at;
+  at = align(at + limit, 16);
+  verdictsBase = at;
+  at = align(at + limit, 16);
+  upstreamBase = at;
+  at += UPSTREAMS * 12;
+  upstreamPool = at;
+  at = align(at + UPSTREAM_POOL, 16);
+  addressBase = at;
+  at += ADDRESS_PLACES * 8;
+  routesBase = at;
+  at += ROUTES * 5;
+  at = align(at, 16);
+  openBase = at;
+  at += OPEN_RUNS * RUN_BYTES;
+  runsBase = at;
+  at += RUNS_OUT * RUN_BYTES;
+  scratchBase = at;
+  at += SCRATCH;
+  maxLineBytes = maxLine;
+  const pages = ((at - start + 0xffff) >>> 16) + 1;
+  if (memory.grow(pages) < 0) return -1;
+  for (let c = 0; c < 256; c++) {
+    let kind: u8 = HOST_PLAIN;
+    if (c >= 0x41 && c <= 0x5a) kind = HOST_UPPER;
+    else if (c == 0x20) kind = HOST_END;
+    else if (c == 0x3a) kind = HOST_COLON;
+    else if (c == 0x40 || c == 0x5b || c == 0x5c || c >= 0x80) kind = HOST_REFUSED;
+    store<u8>(connectClasses + c, kind);
+    if (c == 0x2f || c == 0x3f || c == 0x23) kind = HOST_END;
+    store<u8>(urlClasses + c, kind);
+  }
+  clearKeys();
+  clearAddresses();
+  return 0;
+}
+
+export function inputPointer(): i32 {
+  return inputBase;
+}
+export function inputBytes(): i32 {
+  return inputCapacity;
+}
+export function sumsPointer(): i32 {
+  return sumsBase;
+}
+export function runsPointer(): i32 {
+  return runsBase;
+}
+export function scratchPointer(): i32 {
+  return scratchBase;
+}
+export function routesPointer(): i32 {
+  return routesBase;
+}
+export function routesRoom(): i32 {
+  return ROUTES;
+}
+
+/**
+ * The actual path of every IPv4 destination, as `count` ranges written at routesPointer(): their
+ * first addresses (ascending, the first 0) and then their paths. JS computes them from the
+ * topology (destinationPath4 at each range's start); 0 ranges: ask JS (learnAddressPath).
+ */
+export function setRoutes(count: i32): void {
+  routeCount = count;
+}
+export function lines(): i32 {
+  return linesDone;
+}
+export function runs(): i32 {
+  return runCount;
+}
+export function wasDeclined(): i32 {
+  return declined;
+}
+
+/** Forgets every key and upstream (the counter started over). */
+export function clearKeys(): void {
+  memory.fill(entriesBase, 0, (keyMask + 1) * 16);
+  poolUsed = 0;
+  keyCount = 0;
+  upstreamCount = 0;
+  upstreamUsed = 0;
+}
+
+function clearAddresses(): void {
+  memory.fill(addressBase, 0, ADDRESS_PLACES * 8);
+  addressCount = 0;
+}
+
+function placeOf(a: i32, b: i32): i32 {
+  const hash = (a ^ (b * <i32>0x9e3779b1)) * <i32>0x85ebca6b;
+  return hash ^ (hash >>> 15);
+}
+
+/**
+ * The name in the scratch area (`length` bytes, `hash` its FNV-1a) with `number` (port and path)
+ * is row `row`, whose flows have actual path `path` and verdict `verdict`. Ignored when the table
+ * has no room (its lines then keep going to JS).
+ */
+export function learnName(length: i32, hash: i32, number: i32, row: i32, path: i32, verdict: i32): void {
+  if (row < 0 || row >= keyLimit) return;
+  store<u8>(pathsBase + row, u8(path));
+  store<u8>(verdictsBase + row, u8(verdict));
+  if (length > MAX_NAME_BYTES || length > SCRATCH) return;
+  if (keyCount * 2 + 2 > keyMask + 1 || poolUsed + length > poolLimit) return;
+  const packed = number | (length << NUMBER_BITS);
+  let place = placeOf(hash, packed) & keyMask;
+  while (load<i32>(entriesBase + place * 16 + 8) != 0) place = (place + 1) & keyMask;
+  const at = entriesBase + place * 16;
+  memory.copy(poolBase + poolUsed, scratchBase, length);
+  store<i32>(at, hash);
+  store<i32>(at + 4, packed);
+  store<i32>(at + 8, row + 1);
+  store<i32>(at + 12, poolUsed);
+  poolUsed += length;
+  keyCount++;
+}
+
+/** The upstream proxy in the scratch area (`length` bytes) gives actual path `path`. */
+export function learnUpstream(length: i32, path: i32): void {
+  if (upstreamCount >= UPSTREAMS || upstreamUsed + length > UPSTREAM_POOL) return;
+  const at = upstreamBase + upstreamCount * 12;
+  memory.copy(upstreamPool + upstreamUsed, scratchBase, length);
+  store<i32>(at, upstreamUsed);
+  store<i32>(at + 4, length);
+  store<i32>(at + 8, path);
+  upstreamUsed += length;
+  upstreamCount++;
+}
+
+/** The IPv4 address `address` (its bits) gives actual path `path` (the topology's prefixes). */
+export function learnAddressPath(address: i32, path: i32): void {
+  if (addressCount * 2 >= ADDRESS_PLACES) clearAddresses();
+  let place = placeOf(address, 7) & (ADDRESS_PLACES - 1);
+  for (;;) {
+    const at = addressBase + place * 8;
+    const stored = load<i32>(at + 4);
+    if (stored == 0) {
+      store<i32>(at, address);
+      store<i32>(at + 4, path + 1);
+      addressCount++;
+      return;
+    }
+    if (load<i32>(at) == address) return;
+    place = (place + 1) & (ADDRESS_PLACES - 1);
+  }
+}
+
+function addressPath(address: i32): i32 {
+  if (routeCount > 0) {
+    // the last range starting at or below the address
+    let low = 0;
+    let high = routeCount - 1;
+    const value = u32(address);
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (load<u32>(routesBase + middle * 4) <= value) low = middle;
+      else high = middle - 1;
+    }
+    return i32(load<u8>(routesBase + ROUTES * 4 + low));
+  }
+  let place = placeOf(address, 7) & (ADDRESS_PLACES - 1);
+  for (;;) {
+    const at = addressBase + place * 8;
+    const stored = load<i32>(at + 4);
+    if (stored == 0) return -1;
+    if (load<i32>(at) == address) return stored - 1;
+    place = (place + 1) & (ADDRESS_PLACES - 1);
+  }
+  return -1;
+}
+
+function upstreamPath(start: i32, end: i32): i32 {
+  const length = end - start;
+  for (let k = 0; k < upstreamCount; k++) {
+    const at = upstreamBase + k * 12;
+    if (load<i32>(at + 4) != length) continue;
+    const from = upstreamPool + load<i32>(at);
+    let i = 0;
+    while (i < length && load<u8>(from + i) == load<u8>(start + i)) i++;
+    if (i == length) return load<i32>(at + 8);
+  }
+  return -1;
+}
+
+function findName(start: i32, end: i32, hash: i32, number: i32): i32 {
+  const length = end - start;
+  if (length > MAX_NAME_BYTES) return -1;
+  const packed = number | (length << NUMBER_BITS);
+  let place = placeOf(hash, packed) & keyMask;
+  for (;;) {
+    const at = entriesBase + place * 16;
+    const rowPlusOne = load<i32>(at + 8);
+    if (rowPlusOne == 0) return -1;
+    if (load<i32>(at) == hash && load<i32>(at + 4) == packed) {
+      const from = poolBase + load<i32>(at + 12);
+      let i = 0;
+      while (i < length && load<u8>(from + i) == load<u8>(start + i)) i++;
+      if (i == length) return rowPlusOne - 1;
+    }
+    place = (place + 1) & keyMask;
+  }
+  return -1;
+}
+
+// ---- the line scanner
+
+@inline
+function isDigit(c: i32): bool {
+  return u32(c - 0x30) <= 9;
+}
+
+function spaceAt(start: i32, end: i32): i32 {
+  let i = start;
+  while (i < end && load<u8>(i) != 0x20) i++;
+  return i;
+}
+
+function bytesAre6(at: i32, a: i32, b: i32, c: i32, d: i32, e: i32, f: i32): bool {
+  return (
+    load<u8>(at) == a &&
+    load<u8>(at + 1) == b &&
+    load<u8>(at + 2) == c &&
+    load<u8>(at + 3) == d &&
+    load<u8>(at + 4) == e &&
+    load<u8>(at + 5) == f
+  );
+}
+
+/** `DIRECT` at `at`. */
+function isDirect(at: i32): bool {
+  return bytesAre6(at, 0x44, 0x49, 0x52, 0x45, 0x43, 0x54);
+}
+
+/** `text` (ASCII) at `at`, within `end`. */
+function startsWith(at: i32, end: i32, text: string): bool {
+  const length = text.length;
+  if (end - at < length) return false;
+  for (let i = 0; i < length; i++) if (i32(load<u8>(at + i)) != text.charCodeAt(i)) return false;
+  return true;
+}
+
+function equals(at: i32, end: i32, text: string): bool {
+  return end - at == text.length && startsWith(at, end, text);
+}
+
+function contains(at: i32, end: i32, text: string): bool {
+  for (let i = at; i + text.length <= end; i++) if (startsWith(i, end, text)) return true;
+  return false;
+}
+
+const KIND_DESTINATION: i32 = 0;
+const KIND_UPSTREAM: i32 = 1;
+const KIND_NONE: i32 = 2;
+const KIND_UNKNOWN: i32 = 3;
+
+/** hierarchyKind() (src/ingest/squid.ts) of the code in [start, end). */
+function hierarchyKind(start: i32, end: i32): i32 {
+  let at = start;
+  if (startsWith(at, end, 'TIMEOUT_')) at += 8;
+  if (startsWith(at, end, 'HIER_')) at += 5;
+  if (equals(at, end, 'NONE')) return KIND_NONE;
+  if (
+    equals(at, end, 'DIRECT') ||
+    equals(at, end, 'CLOSEST_DIRECT') ||
+    equals(at, end, 'ORIGINAL_DST') ||
+    equals(at, end, 'PINNED')
+  )
+    return KIND_DESTINATION;
+  if (contains(at, end, 'PARENT') || contains(at, end, 'SIBLING') || contains(at, end, 'CARP') || contains(at, end, 'PEER'))
+    return KIND_UPSTREAM;
+  return KIND_UNKNOWN;
+}
+
+/** ipv4Int32() (src/ingest/fields.ts) as an i64: the address's bits, or -1 when not a dotted quad. */
+function ipv4(start: i32, end: i32): i64 {
+  let value: i32 = 0;
+  let part: i32 = 0;
+  let digits: i32 = 0;
+  let dots: i32 = 0;
+  for (let i = start; i < end; i++) {
+    const c = i32(load<u8>(i));
+    if (c == 0x2e) {
+      if (digits == 0 || dots == 3) return -1;
+      value = (value << 8) | part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      const digit = c - 0x30;
+      if (digit < 0 || digit > 9 || (digits > 0 && part == 0)) return -1;
+      part = part * 10 + digit;
+      if (part > 255) return -1;
+      digits++;
+    }
+  }
+  if (digits == 0 || dots != 3) return -1;
+  return i64(u32((value << 8) | part));
+}
+
+/**
+ * Counts the native line [start, end) as parseNativeFast and AuditCounter.count() would, or
+ * returns false having changed nothing (JS reads the line).
+ */
+function countLine(start: i32, end: i32): bool {
+  let i = start;
+  let c = i32(load<u8>(i));
+  let seconds: f64 = 0;
+  const timeStart = i;
+  while (isDigit(c)) {
+    seconds = seconds * 10 + f64(c - 0x30);
+    c = i32(load<u8>(++i));
+  }
+  if (i - timeStart < 9 || i - timeStart > 11) return false;
+  let millis: f64 = 0;
+  if (c == 0x2e) {
+    let digits = 0;
+    c = i32(load<u8>(++i));
+    while (isDigit(c)) {
+      if (digits < 3) {
+        millis = millis * 10 + f64(c - 0x30);
+        digits++;
+      }
+      c = i32(load<u8>(++i));
+    }
+    for (; digits < 3; digits++) millis *= 10;
+  }
+  if (c != 0x20) return false;
+  const endTime = seconds * 1000 + millis;
+  while (load<u8>(i) == 0x20) i++;
+  let elapsed: f64 = 0;
+  const elapsedStart = i;
+  c = i32(load<u8>(i));
+  while (isDigit(c)) {
+    elapsed = elapsed * 10 + f64(c - 0x30);
+    c = i32(load<u8>(++i));
+  }
+  if (i == elapsedStart || c != 0x20 || i - elapsedStart > 16 || elapsed > endTime) return false;
+  while (load<u8>(i) == 0x20) i++;
+  // client
+  let high: i32 = 0;
+  c = i32(load<u8>(i));
+  while (c != 0x20 && i < end) {
+    high |= c;
+    c = i32(load<u8>(++i));
+  }
+  if (i >= end || high >= 0x80) return false;
+  while (load<u8>(i) == 0x20) i++;
+  // code/status
+  i = spaceAt(i, end);
+  if (i >= end) return false;
+  while (load<u8>(i) == 0x20) i++;
+  // reply bytes
+  let bytesDown: f64 = 0;
+  const bytesStart = i;
+  c = i32(load<u8>(i));
+  while (isDigit(c)) {
+    bytesDown = bytesDown * 10 + f64(c - 0x30);
+    c = i32(load<u8>(++i));
+  }
+  if (i == bytesStart || c != 0x20 || i - bytesStart > 15) return false;
+  while (load<u8>(i) == 0x20) i++;
+  // method
+  const methodStart = i;
+  i = spaceAt(i, end);
+  if (i >= end) return false;
+  const connect =
+    i - methodStart == 7 &&
+    load<u8>(methodStart) == 0x43 &&
+    bytesAre6(methodStart + 1, 0x4f, 0x4e, 0x4e, 0x45, 0x43, 0x54);
+  while (load<u8>(i) == 0x20) i++;
+  // URL
+  const urlStart = i;
+  let authority = urlStart;
+  let port: i32 = -1;
+  if (!connect) {
+    if (
+      load<u8>(urlStart) != 0x68 ||
+      load<u8>(urlStart + 1) != 0x74 ||
+      load<u8>(urlStart + 2) != 0x74 ||
+      load<u8>(urlStart + 3) != 0x70
+    )
+      return false;
+    if (load<u8>(urlStart + 4) == 0x3a && load<u8>(urlStart + 5) == 0x2f && load<u8>(urlStart + 6) == 0x2f) {
+      port = 80;
+      authority = urlStart + 7;
+    } else if (
+      load<u8>(urlStart + 4) == 0x73 &&
+      load<u8>(urlStart + 5) == 0x3a &&
+      load<u8>(urlStart + 6) == 0x2f &&
+      load<u8>(urlStart + 7) == 0x2f
+    ) {
+      port = 443;
+      authority = urlStart + 8;
+    } else {
+      return false;
+    }
+  }
+  const classes = connect ? connectClasses : urlClasses;
+  let hash: i32 = <i32>0x811c9dc5;
+  let j = authority;
+  let stop: u8 = HOST_END;
+  for (; j < end; j++) {
+    c = i32(load<u8>(j));
+    const kind = load<u8>(classes + c);
+    if (kind != HOST_PLAIN && kind != HOST_UPPER) {
+      stop = kind;
+      break;
+    }
+    hash = (hash ^ c) * 0x01000193;
+  }
+  if (stop == HOST_REFUSED) return false;
+  const hostStart = authority;
+  const hostEnd = j;
+  if (hostEnd == authority) return false;
+  if (stop == HOST_COLON) {
+    const colon = j;
+    for (j++; j < end; j++) {
+      c = i32(load<u8>(j));
+      if (isDigit(c)) continue;
+      if (load<u8>(classes + c) == HOST_END) break;
+      return false;
+    }
+    if (j == colon + 1 || j - colon > 6) return false;
+    port = 0;
+    for (let k = colon + 1; k < j; k++) port = port * 10 + (i32(load<u8>(k)) - 0x30);
+    if (port > 65535) return false;
+  } else if (connect) {
+    return false;
+  }
+  const urlEnd = j < end && load<u8>(j) == 0x20 ? j : spaceAt(j, end);
+  if (urlEnd >= end) return false;
+  // rfc931 user
+  i = urlEnd;
+  while (load<u8>(i) == 0x20) i++;
+  i = spaceAt(i, end);
+  if (i >= end) return false;
+  while (load<u8>(i) == 0x20) i++;
+  // hierarchy code/peer
+  const hierStart = i;
+  let slash = hierStart;
+  c = i32(load<u8>(slash));
+  while (c != 0x2f && c != 0x20 && slash < end) {
+    high |= c;
+    c = i32(load<u8>(++slash));
+  }
+  if (c != 0x2f || slash >= end) return false;
+  const peerStart = slash + 1;
+  let hierEnd = peerStart;
+  c = i32(load<u8>(hierEnd));
+  while (c != 0x20 && hierEnd < end) {
+    high |= c;
+    c = i32(load<u8>(++hierEnd));
+  }
+  if (high >= 0x80) return false;
+  const noPeer = peerStart == hierEnd || (load<u8>(peerStart) == 0x2d && peerStart + 1 == hierEnd);
+  if (noPeer) return false; // the JS path builds its record
+  const codeLength = slash - hierStart;
+  const direct =
+    (codeLength == 11 &&
+      load<u8>(hierStart) == 0x48 &&
+      load<u8>(hierStart + 1) == 0x49 &&
+      load<u8>(hierStart + 2) == 0x45 &&
+      load<u8>(hierStart + 3) == 0x52 &&
+      load<u8>(hierStart + 4) == 0x5f &&
+      isDirect(hierStart + 5)) ||
+    (codeLength == 6 && isDirect(hierStart));
+  const kind = direct ? KIND_DESTINATION : hierarchyKind(hierStart, slash);
+  let path: i32 = -1;
+  if (kind == KIND_UPSTREAM) {
+    path = upstreamPath(peerStart, hierEnd);
+  } else if (kind == KIND_DESTINATION) {
+    const address = ipv4(peerStart, hierEnd);
+    if (address < 0) return false;
+    path = addressPath(i32(address));
+  }
+  if (path < 0) return false;
+  // AuditCounter.count(): one probe with the name, the port and the path
+  const number = (port + 1) | (path << 17);
+  const row = findName(hostStart, hostEnd, hash, number);
+  if (row < 0) return false;
+  const verdict = i32(load<u8>(verdictsBase + row));
+  if (verdict == LEAK && !leakFull) return false;
+  const rowPath = i32(load<u8>(pathsBase + row));
+  const up: f64 = 0; // Math.max(-1, 0): Squid logs no bytes up
+  const down = bytesDown;
+  const first = endTime - elapsed;
+  const last = endTime;
+  countRun(rowPath, verdict, up + down, first, first, last);
+  const at = sumsBase + row * 40;
+  store<f64>(at, load<f64>(at) + 1);
+  store<f64>(at + 8, load<f64>(at + 8) + up);
+  store<f64>(at + 16, load<f64>(at + 16) + down);
+  if (first < load<f64>(at + 24)) store<f64>(at + 24, first);
+  if (last > load<f64>(at + 32)) store<f64>(at + 32, last);
+  return true;
+}
+
+// A run: the flows of one actual path and verdict whose times fall into one bucket of the time
+// series' current width, added to the series at once (TimeSeries.addRun). Doubles: flows (0 for
+// no run), bucket index, bytes, the first flow's time, the smallest first, the largest last,
+// path, verdict.
+
+function emit(open: i32): void {
+  const out = runsBase + runCount * RUN_BYTES;
+  memory.copy(out, open, RUN_BYTES);
+  runCount++;
+  store<f64>(open, 0);
+}
+
+function emitOpen(): void {
+  for (let k = 0; k < OPEN_RUNS; k++) {
+    const open = openBase + k * RUN_BYTES;
+    if (load<f64>(open) != 0) emit(open);
+  }
+}
+
+function countRun(path: i32, verdict: i32, bytes: f64, time: f64, first: f64, last: f64): void {
+  const open = openBase + (path * VERDICTS + verdict) * RUN_BYTES;
+  const index = Math.floor(time / bucketMs);
+  spent += bytes;
+  if (spent > budget) {
+    // The series' sums could pass 2^53, where a sum of several flows at once may round otherwise
+    // than flow by flow: every flow from here on is a run of its own, in line order.
+    emitOpen();
+    store<f64>(open, 1);
+    store<f64>(open + 8, index);
+    store<f64>(open + 16, bytes);
+    store<f64>(open + 24, time);
+    store<f64>(open + 32, first);
+    store<f64>(open + 40, last);
+    store<f64>(open + 48, f64(path));
+    store<f64>(open + 56, f64(verdict));
+    emit(open);
+    return;
+  }
+  const flows = load<f64>(open);
+  if (flows != 0 && load<f64>(open + 8) == index) {
+    store<f64>(open, flows + 1);
+    store<f64>(open + 16, load<f64>(open + 16) + bytes);
+    if (first < load<f64>(open + 32)) store<f64>(open + 32, first);
+    if (last > load<f64>(open + 40)) store<f64>(open + 40, last);
+    return;
+  }
+  if (flows != 0) emit(open);
+  store<f64>(open, 1);
+  store<f64>(open + 8, index);
+  store<f64>(open + 16, bytes);
+  store<f64>(open + 24, time);
+  store<f64>(open + 32, first);
+  store<f64>(open + 40, last);
+  store<f64>(open + 48, f64(path));
+  store<f64>(open + 56, f64(verdict));
+}
+
+/** Offset of the first `\n` in [from, length), or `length`. */
+function newlineAt(from: i32, length: i32): i32 {
+  const base = inputBase;
+  let i = from;
+  const newlines = i8x16.splat(0x0a);
+  while (i + 16 <= length) {
+    const mask = i8x16.bitmask(i8x16.eq(v128.load(base + i), newlines));
+    if (mask != 0) return i + ctz(mask);
+    i += 16;
+  }
+  while (i < length && load<u8>(base + i) != 0x0a) i++;
+  return i;
+}
+
+/**
+ * Counts the lines of the input chunk (`length` bytes at inputPointer()) from offset `from` until
+ * its end, a line it declines (wasDeclined() 1), or a full run buffer. Returns the offset it
+ * stopped at (a line's start); lines() tells how many lines it counted or skipped (empty ones),
+ * runs() how many runs it left at runsPointer(). `leak` is 1 when the aggregate keeps no more
+ * leak evidence, `width` the time series' bucket width in ms, `room` how many more bytes the
+ * series may take before its sums could pass 2^53.
+ */
+export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): i32 {
+  memory.fill(inputBase + length, 0, PAD);
+  leakFull = leak;
+  bucketMs = width;
+  budget = room;
+  spent = 0;
+  runCount = 0;
+  declined = 0;
+  let position = from;
+  let count = 0;
+  const base = inputBase;
+  while (position < length) {
+    if (runCount + OPEN_RUNS + 1 > RUNS_OUT) break;
+    const newline = newlineAt(position, length);
+    let end = newline;
+    if (end > position && load<u8>(base + end - 1) == 0x0d) end--;
+    if (end > position) {
+      if (end - position > maxLineBytes || !countLine(base + position, base + end)) {
+        declined = 1;
+        break;
+      }
+    }
+    count++;
+    position = newline + 1;
+  }
+  emitOpen();
+  linesDone = count;
+  return position < length ? position : length;
+}
