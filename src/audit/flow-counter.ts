@@ -180,6 +180,7 @@ export class AuditCounter implements FlowCounter {
     const down = Math.max(facts.bytesDown, 0);
     const start = facts.start;
     const end = facts.end;
+    this.#beforeAdd(up + down);
     const first = Number.isNaN(start) ? (Number.isNaN(end) ? Number.POSITIVE_INFINITY : end) : start;
     const last = Number.isNaN(end) ? (Number.isNaN(start) ? Number.NEGATIVE_INFINITY : start) : end;
     aggregate.countTime(
@@ -203,6 +204,7 @@ export class AuditCounter implements FlowCounter {
 
   take(flow: FlowRecord): void {
     const options = this.#options;
+    this.#beforeAdd(Math.abs(flow.bytesUp ?? 0) + Math.abs(flow.bytesDown ?? 0));
     const decision = classifyFlow(flow, options.policy, options.resolver, options.classify);
     const slot = options.aggregate.add(flow, decision);
     this.taken++;
@@ -220,6 +222,10 @@ export class AuditCounter implements FlowCounter {
    */
   flush(): void {
     const aggregate = this.#options.aggregate;
+    if (this.#scanner !== null) {
+      this.#scanner.flushRuns();
+      this.#addRuns(this.#scanner);
+    }
     const sums = this.#sums;
     for (let row = 0; row < this.#slots.length; row++) {
       const at = row * ROW;
@@ -295,22 +301,44 @@ export class AuditCounter implements FlowCounter {
     for (;;) {
       at = scanner.scan(at, length, aggregate.leakEvidenceFull, series.bucketMs, EXACT - series.bytesAdded);
       this.linesRead += scanner.lines;
-      const runs = scanner.runs;
-      for (let r = 0; r < scanner.runCount; r++) {
-        const k = r * RUN_DOUBLES;
-        const flows = runs[k] as number;
-        aggregate.countRun(
-          runs[k + 6] as number,
-          runs[k + 7] as number,
-          flows,
-          runs[k + 2] as number,
-          runs[k + 3] as number,
-          runs[k + 4] as number,
-          runs[k + 5] as number,
-        );
-        this.taken += flows;
-      }
+      this.#addRuns(scanner);
       if (scanner.declined || at >= length) return at;
+    }
+  }
+
+  /** Adds the runs the scanner handed over to the aggregate (countRun). */
+  #addRuns(scanner: WasmScanner): void {
+    const aggregate = this.#options.aggregate;
+    const runs = scanner.runs;
+    for (let r = 0; r < scanner.runCount; r++) {
+      const k = r * RUN_DOUBLES;
+      const flows = runs[k] as number;
+      aggregate.countRun(
+        runs[k + 6] as number,
+        runs[k + 7] as number,
+        flows,
+        runs[k + 2] as number,
+        runs[k + 3] as number,
+        runs[k + 4] as number,
+        runs[k + 5] as number,
+      );
+      this.taken += flows;
+    }
+    scanner.runCount = 0;
+  }
+
+  /**
+   * Before this counter adds a flow of `bytes` bytes itself: the scanner's open runs are added
+   * first when the series could pass 2^53 with it (TimeSeries.addRun: the runs' flows must reach
+   * the series while its sums are exact, since they reach it in another order than the lines').
+   */
+  #beforeAdd(bytes: number): void {
+    const scanner = this.#scanner;
+    if (scanner === null) return;
+    const pending = scanner.pendingBytes;
+    if (pending > 0 && !(this.#options.aggregate.series.bytesAdded + pending + bytes <= EXACT)) {
+      scanner.flushRuns();
+      this.#addRuns(scanner);
     }
   }
 

@@ -48,6 +48,8 @@ interface ScanExports {
   learnUpstream(length: number, path: number): void;
   learnAddressPath(address: number, path: number): void;
   scan(from: number, length: number, leak: number, width: number, room: number): number;
+  flushRuns(): number;
+  pendingBytes(): number;
 }
 
 /** Bytes of a Squid chunk the scanner takes at once (FileChunks' chunks, and a joined line). */
@@ -193,6 +195,16 @@ export class WasmScanner {
     this.runCount = exports.runs();
     this.declined = exports.wasDeclined() === 1;
     return stop;
+  }
+
+  /** Hands the open runs over (sets `runCount`; the runs are at `runs`). */
+  flushRuns(): void {
+    this.runCount = this.#exports.flushRuns();
+  }
+
+  /** Bytes of the runs still open. */
+  get pendingBytes(): number {
+    return this.#exports.pendingBytes();
   }
 
   /** Tells the scanner a learned name key (FlowKeyTable's: `hash` its FNV-1a, `number` port and path). */

@@ -12,9 +12,11 @@
 // ---- memory layout (set by setup(); the memory never grows after it, so JS views stay valid)
 
 const PAD: i32 = 64; // bytes after an input chunk, zeroed: reads past the end see 0, not a newline
-const OPEN_RUNS: i32 = 18; // 3 actual paths x 6 verdicts
+const OPEN_RUNS: i32 = 1024; // runs being summed (a direct-mapped table by bucket, path and verdict)
 const RUN_BYTES: i32 = 64; // 8 doubles
-const RUNS_OUT: i32 = 4096; // runs handed to JS per scan() call at most
+const RUNS_OUT: i32 = 8192; // runs handed to JS per scan() call at most
+const CODES: i32 = 8; // hierarchy codes remembered with their kinds
+const CODE_BYTES: i32 = 32;
 const UPSTREAMS: i32 = 16;
 const UPSTREAM_POOL: i32 = 4096;
 const ADDRESS_PLACES: i32 = 8192; // address -> path cache (cleared when half full)
@@ -55,6 +57,10 @@ let addressCount: i32 = 0;
 let routesBase: i32 = 0; // ROUTES starts (u32, ascending), then ROUTES paths (u8)
 let routeCount: i32 = 0;
 let openBase: i32 = 0;
+let openList: i32 = 0; // the places of openBase in use (OPEN_RUNS int32s)
+let openCount: i32 = 0;
+let codesBase: i32 = 0; // CODES entries of (length, kind) int32s, then CODES x CODE_BYTES bytes
+let codeCount: i32 = 0;
 let runsBase: i32 = 0;
 let scratchBase: i32 = 0;
 let maxLineBytes: i32 = 0;
@@ -68,7 +74,8 @@ let declined: i32 = 0;
 let leakFull: i32 = 0;
 let bucketMs: f64 = 1000;
 let budget: f64 = 0;
-let spent: f64 = 0;
+let emitted: f64 = 0; // bytes of the runs handed over by this call
+let pending: f64 = 0; // bytes of the open runs (kept from one call to the next)
 
 function align(at: i32, to: i32): i32 {
   return (at + to - 1) & ~(to - 1);
@@ -115,6 +122,10 @@ export function setup(limit: i32, poolBytes: i32, capacity: i32, maxLine: i32): 
   at = align(at, 16);
   openBase = at;
   at += OPEN_RUNS * RUN_BYTES;
+  openList = at;
+  at += OPEN_RUNS * 4;
+  codesBase = at;
+  at += CODES * (8 + CODE_BYTES);
   runsBase = at;
   at += RUNS_OUT * RUN_BYTES;
   scratchBase = at;
@@ -279,10 +290,7 @@ function upstreamPath(start: i32, end: i32): i32 {
   for (let k = 0; k < upstreamCount; k++) {
     const at = upstreamBase + k * 12;
     if (load<i32>(at + 4) != length) continue;
-    const from = upstreamPool + load<i32>(at);
-    let i = 0;
-    while (i < length && load<u8>(from + i) == load<u8>(start + i)) i++;
-    if (i == length) return load<i32>(at + 8);
+    if (same(upstreamPool + load<i32>(at), start, length)) return load<i32>(at + 8);
   }
   return -1;
 }
@@ -297,14 +305,19 @@ function findName(start: i32, end: i32, hash: i32, number: i32): i32 {
     const rowPlusOne = load<i32>(at + 8);
     if (rowPlusOne == 0) return -1;
     if (load<i32>(at) == hash && load<i32>(at + 4) == packed) {
-      const from = poolBase + load<i32>(at + 12);
-      let i = 0;
-      while (i < length && load<u8>(from + i) == load<u8>(start + i)) i++;
-      if (i == length) return rowPlusOne - 1;
+      if (same(poolBase + load<i32>(at + 12), start, length)) return rowPlusOne - 1;
     }
     place = (place + 1) & keyMask;
   }
   return -1;
+}
+
+/** True when the `length` bytes at `a` and at `b` are the same (8 at a time). */
+function same(a: i32, b: i32, length: i32): bool {
+  let i = 0;
+  for (; i + 8 <= length; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false;
+  for (; i < length; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  return true;
 }
 
 // ---- the line scanner
@@ -314,10 +327,32 @@ function isDigit(c: i32): bool {
   return u32(c - 0x30) <= 9;
 }
 
+/** The first space in [start, end), or `end` (16 bytes at a time: reads up to 15 past `end`). */
 function spaceAt(start: i32, end: i32): i32 {
-  let i = start;
-  while (i < end && load<u8>(i) != 0x20) i++;
-  return i;
+  const spaces = i8x16.splat(0x20);
+  for (let i = start; i < end; i += 16) {
+    const mask = i8x16.bitmask(i8x16.eq(v128.load(i), spaces));
+    if (mask != 0) {
+      const at = i + ctz(mask);
+      return at < end ? at : end;
+    }
+  }
+  return end;
+}
+
+/** The first `/` or space in [start, end), or `end`. */
+function slashOrSpaceAt(start: i32, end: i32): i32 {
+  const spaces = i8x16.splat(0x20);
+  const slashes = i8x16.splat(0x2f);
+  for (let i = start; i < end; i += 16) {
+    const block = v128.load(i);
+    const mask = i8x16.bitmask(v128.or(i8x16.eq(block, spaces), i8x16.eq(block, slashes)));
+    if (mask != 0) {
+      const at = i + ctz(mask);
+      return at < end ? at : end;
+    }
+  }
+  return end;
 }
 
 function bytesAre6(at: i32, a: i32, b: i32, c: i32, d: i32, e: i32, f: i32): bool {
@@ -376,6 +411,24 @@ function hierarchyKind(start: i32, end: i32): i32 {
   return KIND_UNKNOWN;
 }
 
+/** hierarchyKind() of [start, end), remembered for the last few codes (logs use two or three). */
+function kindOf(start: i32, end: i32): i32 {
+  const length = end - start;
+  const pool = codesBase + CODES * 8;
+  for (let k = 0; k < codeCount; k++) {
+    if (load<i32>(codesBase + k * 8) != length) continue;
+    if (same(pool + k * CODE_BYTES, start, length)) return load<i32>(codesBase + k * 8 + 4);
+  }
+  const kind = hierarchyKind(start, end);
+  if (length <= CODE_BYTES && codeCount < CODES) {
+    memory.copy(pool + codeCount * CODE_BYTES, start, length);
+    store<i32>(codesBase + codeCount * 8, length);
+    store<i32>(codesBase + codeCount * 8 + 4, kind);
+    codeCount++;
+  }
+  return kind;
+}
+
 /** ipv4Int32() (src/ingest/fields.ts) as an i64: the address's bits, or -1 when not a dotted quad. */
 function ipv4(start: i32, end: i32): i64 {
   let value: i32 = 0;
@@ -409,10 +462,13 @@ function ipv4(start: i32, end: i32): i64 {
 function countLine(start: i32, end: i32): bool {
   let i = start;
   let c = i32(load<u8>(i));
-  let seconds: f64 = 0;
+  // Digits are summed as integers (a shorter dependency chain than doubles): the same values as
+  // parseNativeFast's doubles while they are below 2^53, and a field longer than that is refused
+  // by both (more than 11 digits of seconds, 16 of elapsed time, 15 of bytes).
+  let seconds: i64 = 0;
   const timeStart = i;
   while (isDigit(c)) {
-    seconds = seconds * 10 + f64(c - 0x30);
+    seconds = seconds * 10 + i64(c - 0x30);
     c = i32(load<u8>(++i));
   }
   if (i - timeStart < 9 || i - timeStart > 11) return false;
@@ -430,39 +486,37 @@ function countLine(start: i32, end: i32): bool {
     for (; digits < 3; digits++) millis *= 10;
   }
   if (c != 0x20) return false;
-  const endTime = seconds * 1000 + millis;
+  const endTime = f64(seconds) * 1000 + millis;
   while (load<u8>(i) == 0x20) i++;
-  let elapsed: f64 = 0;
+  let elapsedDigits: i64 = 0;
   const elapsedStart = i;
   c = i32(load<u8>(i));
   while (isDigit(c)) {
-    elapsed = elapsed * 10 + f64(c - 0x30);
+    elapsedDigits = elapsedDigits * 10 + i64(c - 0x30);
     c = i32(load<u8>(++i));
   }
-  if (i == elapsedStart || c != 0x20 || i - elapsedStart > 16 || elapsed > endTime) return false;
+  if (i == elapsedStart || c != 0x20 || i - elapsedStart > 16) return false;
+  const elapsed = f64(elapsedDigits);
+  if (elapsed > endTime) return false;
   while (load<u8>(i) == 0x20) i++;
-  // client
-  let high: i32 = 0;
-  c = i32(load<u8>(i));
-  while (c != 0x20 && i < end) {
-    high |= c;
-    c = i32(load<u8>(++i));
-  }
-  if (i >= end || high >= 0x80) return false;
+  // client (scan() declined every line with a byte above ASCII)
+  i = spaceAt(i, end);
+  if (i >= end) return false;
   while (load<u8>(i) == 0x20) i++;
   // code/status
   i = spaceAt(i, end);
   if (i >= end) return false;
   while (load<u8>(i) == 0x20) i++;
   // reply bytes
-  let bytesDown: f64 = 0;
+  let bytesDigits: i64 = 0;
   const bytesStart = i;
   c = i32(load<u8>(i));
   while (isDigit(c)) {
-    bytesDown = bytesDown * 10 + f64(c - 0x30);
+    bytesDigits = bytesDigits * 10 + i64(c - 0x30);
     c = i32(load<u8>(++i));
   }
   if (i == bytesStart || c != 0x20 || i - bytesStart > 15) return false;
+  const bytesDown = f64(bytesDigits);
   while (load<u8>(i) == 0x20) i++;
   // method
   const methodStart = i;
@@ -542,21 +596,10 @@ function countLine(start: i32, end: i32): bool {
   while (load<u8>(i) == 0x20) i++;
   // hierarchy code/peer
   const hierStart = i;
-  let slash = hierStart;
-  c = i32(load<u8>(slash));
-  while (c != 0x2f && c != 0x20 && slash < end) {
-    high |= c;
-    c = i32(load<u8>(++slash));
-  }
-  if (c != 0x2f || slash >= end) return false;
+  const slash = slashOrSpaceAt(hierStart, end);
+  if (slash >= end || load<u8>(slash) != 0x2f) return false;
   const peerStart = slash + 1;
-  let hierEnd = peerStart;
-  c = i32(load<u8>(hierEnd));
-  while (c != 0x20 && hierEnd < end) {
-    high |= c;
-    c = i32(load<u8>(++hierEnd));
-  }
-  if (high >= 0x80) return false;
+  const hierEnd = spaceAt(peerStart, end);
   const noPeer = peerStart == hierEnd || (load<u8>(peerStart) == 0x2d && peerStart + 1 == hierEnd);
   if (noPeer) return false; // the JS path builds its record
   const codeLength = slash - hierStart;
@@ -569,7 +612,7 @@ function countLine(start: i32, end: i32): bool {
       load<u8>(hierStart + 4) == 0x5f &&
       isDirect(hierStart + 5)) ||
     (codeLength == 6 && isDirect(hierStart));
-  const kind = direct ? KIND_DESTINATION : hierarchyKind(hierStart, slash);
+  const kind = direct ? KIND_DESTINATION : kindOf(hierStart, slash);
   let path: i32 = -1;
   if (kind == KIND_UPSTREAM) {
     path = upstreamPath(peerStart, hierEnd);
@@ -603,50 +646,30 @@ function countLine(start: i32, end: i32): bool {
 // A run: the flows of one actual path and verdict whose times fall into one bucket of the time
 // series' current width, added to the series at once (TimeSeries.addRun). Doubles: flows (0 for
 // no run), bucket index, bytes, the first flow's time, the smallest first, the largest last,
-// path, verdict.
+// path, verdict. Open runs sit in a direct-mapped table; one that another run's key displaces is
+// handed over then, the others when scan() returns. The order runs are handed over in differs
+// from the lines' (flows of different buckets interleave), which changes nothing while the sums
+// are exact (whole numbers up to 2^53: `budget`); past that, each flow is a run of its own, in order.
 
 function emit(open: i32): void {
-  const out = runsBase + runCount * RUN_BYTES;
-  memory.copy(out, open, RUN_BYTES);
+  memory.copy(runsBase + runCount * RUN_BYTES, open, RUN_BYTES);
   runCount++;
-  store<f64>(open, 0);
+  const bytes = load<f64>(open + 16);
+  pending -= bytes;
+  emitted += bytes;
 }
 
 function emitOpen(): void {
-  for (let k = 0; k < OPEN_RUNS; k++) {
-    const open = openBase + k * RUN_BYTES;
-    if (load<f64>(open) != 0) emit(open);
+  for (let k = 0; k < openCount; k++) {
+    const open = openBase + load<i32>(openList + k * 4) * RUN_BYTES;
+    emit(open);
+    store<f64>(open, 0);
   }
+  openCount = 0;
 }
 
-function countRun(path: i32, verdict: i32, bytes: f64, time: f64, first: f64, last: f64): void {
-  const open = openBase + (path * VERDICTS + verdict) * RUN_BYTES;
-  const index = Math.floor(time / bucketMs);
-  spent += bytes;
-  if (spent > budget) {
-    // The series' sums could pass 2^53, where a sum of several flows at once may round otherwise
-    // than flow by flow: every flow from here on is a run of its own, in line order.
-    emitOpen();
-    store<f64>(open, 1);
-    store<f64>(open + 8, index);
-    store<f64>(open + 16, bytes);
-    store<f64>(open + 24, time);
-    store<f64>(open + 32, first);
-    store<f64>(open + 40, last);
-    store<f64>(open + 48, f64(path));
-    store<f64>(open + 56, f64(verdict));
-    emit(open);
-    return;
-  }
-  const flows = load<f64>(open);
-  if (flows != 0 && load<f64>(open + 8) == index) {
-    store<f64>(open, flows + 1);
-    store<f64>(open + 16, load<f64>(open + 16) + bytes);
-    if (first < load<f64>(open + 32)) store<f64>(open + 32, first);
-    if (last > load<f64>(open + 40)) store<f64>(open + 40, last);
-    return;
-  }
-  if (flows != 0) emit(open);
+@inline
+function start(open: i32, index: f64, bytes: f64, time: f64, first: f64, last: f64, path: i32, verdict: i32): void {
   store<f64>(open, 1);
   store<f64>(open + 8, index);
   store<f64>(open + 16, bytes);
@@ -657,18 +680,68 @@ function countRun(path: i32, verdict: i32, bytes: f64, time: f64, first: f64, la
   store<f64>(open + 56, f64(verdict));
 }
 
-/** Offset of the first `\n` in [from, length), or `length`. */
+function countRun(path: i32, verdict: i32, bytes: f64, time: f64, first: f64, last: f64): void {
+  const index = Math.floor(time / bucketMs);
+  if (emitted + pending + bytes > budget) {
+    emitOpen();
+    const single = openBase; // place 0, empty after emitOpen()
+    start(single, index, bytes, time, first, last, path, verdict);
+    pending += bytes;
+    emit(single);
+    store<f64>(single, 0);
+    return;
+  }
+  pending += bytes;
+  const bits = reinterpret<i64>(index);
+  const key = i32(bits ^ (bits >>> 32)) * 18 + path * VERDICTS + verdict;
+  const place = (key * <i32>0x9e3779b1) >>> (32 - 10); // OPEN_RUNS = 2^10
+  const open = openBase + place * RUN_BYTES;
+  const flows = load<f64>(open);
+  if (flows != 0) {
+    if (
+      load<f64>(open + 8) == index &&
+      load<f64>(open + 48) == f64(path) &&
+      load<f64>(open + 56) == f64(verdict)
+    ) {
+      store<f64>(open, flows + 1);
+      store<f64>(open + 16, load<f64>(open + 16) + bytes);
+      if (first < load<f64>(open + 32)) store<f64>(open + 32, first);
+      if (last > load<f64>(open + 40)) store<f64>(open + 40, last);
+      return;
+    }
+    emit(open);
+  } else {
+    store<i32>(openList + openCount * 4, place);
+    openCount++;
+  }
+  start(open, index, bytes, time, first, last, path, verdict);
+}
+
+/** Set by newlineAt(): whether the line has a byte above ASCII. */
+let lineHigh: bool = false;
+
+/**
+ * Offset of the first `\n` in [from, length), or `length`; sets `lineHigh`. The bytes from
+ * `length` on are zeroed (PAD), so the blocks may run past it.
+ */
 function newlineAt(from: i32, length: i32): i32 {
   const base = inputBase;
-  let i = from;
   const newlines = i8x16.splat(0x0a);
-  while (i + 16 <= length) {
-    const mask = i8x16.bitmask(i8x16.eq(v128.load(base + i), newlines));
-    if (mask != 0) return i + ctz(mask);
-    i += 16;
+  let high: i32 = 0;
+  for (let i = from; i < length; i += 16) {
+    const block = v128.load(base + i);
+    const mask = i8x16.bitmask(i8x16.eq(block, newlines));
+    const highs = i8x16.bitmask(block);
+    if (mask != 0) {
+      const at = i + ctz(mask);
+      // the high bytes before the newline only
+      lineHigh = (high | (highs & ((1 << ctz(mask)) - 1))) != 0;
+      return at < length ? at : length;
+    }
+    high |= highs;
   }
-  while (i < length && load<u8>(base + i) != 0x0a) i++;
-  return i;
+  lineHigh = high != 0;
+  return length;
 }
 
 /**
@@ -677,26 +750,27 @@ function newlineAt(from: i32, length: i32): i32 {
  * stopped at (a line's start); lines() tells how many lines it counted or skipped (empty ones),
  * runs() how many runs it left at runsPointer(). `leak` is 1 when the aggregate keeps no more
  * leak evidence, `width` the time series' bucket width in ms, `room` how many more bytes the
- * series may take before its sums could pass 2^53.
+ * series may take before its sums could pass 2^53. Open runs stay open from one call to the
+ * next: flushRuns() hands them over.
  */
 export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): i32 {
   memory.fill(inputBase + length, 0, PAD);
   leakFull = leak;
   bucketMs = width;
   budget = room;
-  spent = 0;
+  emitted = 0;
   runCount = 0;
   declined = 0;
   let position = from;
   let count = 0;
   const base = inputBase;
   while (position < length) {
-    if (runCount + OPEN_RUNS + 1 > RUNS_OUT) break;
+    if (runCount + OPEN_RUNS + 2 > RUNS_OUT) break;
     const newline = newlineAt(position, length);
     let end = newline;
     if (end > position && load<u8>(base + end - 1) == 0x0d) end--;
     if (end > position) {
-      if (end - position > maxLineBytes || !countLine(base + position, base + end)) {
+      if (end - position > maxLineBytes || lineHigh || !countLine(base + position, base + end)) {
         declined = 1;
         break;
       }
@@ -704,7 +778,19 @@ export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): 
     count++;
     position = newline + 1;
   }
-  emitOpen();
   linesDone = count;
   return position < length ? position : length;
+}
+
+/** Hands every open run over (at runsPointer(); returns how many): before the series is read. */
+export function flushRuns(): i32 {
+  runCount = 0;
+  emitted = 0;
+  emitOpen();
+  return runCount;
+}
+
+/** The bytes of the open runs (JS drains them before it adds a flow that could pass 2^53). */
+export function pendingBytes(): f64 {
+  return pending;
 }
