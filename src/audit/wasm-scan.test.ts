@@ -1,0 +1,363 @@
+// The WebAssembly scanner of Squid native lines (wasm-scan.ts, wasm/scan.ts) against the
+// JavaScript fast path it stands in for (wasmScan false) and the general path (fastCount false):
+// the JSON reports must be byte-identical on the samples, the demo logs and logs made to hit its
+// edges, with one job and with two; each kind of line it declines must come back to JavaScript;
+// TimeSeries.addRun must give what add() per flow gives. Needs `npm run build` (dist/src/audit/scan.wasm).
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { packageRoot } from '../catalog/builtin.js';
+import { fnv1a } from '../ingest/flow-facts.js';
+import { PathResolver } from '../policy/path-resolver.js';
+import type { AuditOptions } from './run-audit.js';
+import { fixtureInputs, fixtures, jsonOf, reportTopology } from './test-reports.js';
+import { TimeSeries } from './time-series.js';
+import { routeRanges, scanModule, WasmScanner } from './wasm-scan.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pathwarden-wasm-scan-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The report with the scanner, without it (JS fast path) and, unless `general` is false, without
+ * any fast path: all equal. (Past 2^53 the JS fast path's sums per key round otherwise than the
+ * general path's sums per flow: the scanner must equal the JS fast path it stands in for.)
+ */
+async function expectSame(
+  options: Partial<AuditOptions> & { inputs: string[] },
+  general = true,
+): Promise<string> {
+  const wasm = await jsonOf({ ...options, wasmScan: true });
+  const js = await jsonOf({ ...options, wasmScan: false });
+  expect(wasm).toBe(js);
+  if (general) expect(wasm).toBe(await jsonOf({ ...options, fastCount: false }));
+  return wasm;
+}
+
+/** Hosts, hierarchy fields and odd lines: every shape the scanner reads or leaves to JS. */
+function squidLog(lines: number, seed = 1, names = 40): string {
+  const hierarchies = [
+    'FIRSTUP_PARENT/10.9.0.1',
+    'FIRSTUP_PARENT/10.9.0.2',
+    'DEFAULT_PARENT/10.9.0.2',
+    'TIMEOUT_CARP/10.9.0.1',
+    'HIER_DIRECT/13.73.248.9',
+    'HIER_DIRECT/93.184.216.34',
+    'HIER_DIRECT/10.1.2.3',
+    'DIRECT/175.16.199.7',
+    'ORIGINAL_DST/10.1.2.3',
+    'CLOSEST_DIRECT/175.16.199.70',
+    'CARP/unknown-peer',
+    'HIER_NONE/-',
+    'HIER_DIRECT/',
+    'HIER_DIRECT/2001:db8::1',
+    'HIER_DIRECT/013.73.248.9',
+    'WEIRD_CODE/10.9.0.1',
+    'HIER_DIRECT/r\u00e9seau.example',
+  ];
+  const hosts = ['api.powerbi.com', 'App.PowerBI.com', 'login.microsoftonline.com', 'www.example.com'];
+  let state = seed;
+  const next = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const odd = [
+    (t: string) => `${t} 12 10.1.0.1 TCP_MISS/200 - GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) => `${t} - 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 123456789012345 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 12345678901234567890 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 99999999999999999 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://[2001:db8::5]:8443/x - HIER_DIRECT/2001:db8::5 -`,
+    (t: string) =>
+      `${t} 12 fe80::1 TCP_MISS/200 5 GET http://api.powerbi.com:99999/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) => `${t} 12 10.1.0.1 TCP_TUNNEL/200 5 CONNECT api.powerbi.com - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://user@api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/caf\u00e9 - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://b\u00fccher.example/ - HIER_DIRECT/93.184.216.34 -`,
+    (t: string) => `${t} 12 10.1.0.1 NONE/400 0 NONE error:invalid-request - HIER_NONE/- -`,
+    (t: string) =>
+      `${t}    12   10.1.0.1  TCP_MISS/200   7  GET   https://api.powerbi.com:443/p  -  FIRSTUP_PARENT/10.9.0.1  -`,
+    (t: string) => `${t} 12 10.1.0.1 TCP_MISS/200 5 GET ftp://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) => `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1`,
+    (t: string) => `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/`,
+    (t: string) =>
+      `${t.slice(2)} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t}1234 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t.replace('.', '.12345')} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t.split('.')[0]} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    (t: string) =>
+      `${t.split('.')[0]}.5 12 10.1.0.1 TCP_MISS/200 5 GET http://API.POWERBI.COM/ - FIRSTUP_PARENT/10.9.0.1 -`,
+    () => '',
+    () => '   ',
+    () => '# a comment',
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -\r`,
+    (t: string) =>
+      `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.1 -\r\r`,
+    (t: string) => `${t} 12 10.1.0.1 TCP_MISS/200 5 GET http://api.powerbi.com/ - FIRSTUP_PARENT/10.9.0.77 -`,
+  ];
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const seconds = 1_700_000_000 + Math.floor(i * 0.37);
+    const time = `${seconds}.${String(next(1000)).padStart(3, '0')}`;
+    if (next(23) === 0) {
+      out.push((odd[next(odd.length)] as (t: string) => string)(time));
+      continue;
+    }
+    const host = next(3) === 0 ? `h${next(names)}.example.com` : (hosts[next(hosts.length)] as string);
+    const hierarchy = hierarchies[next(hierarchies.length)] as string;
+    const elapsed = next(90_000);
+    const bytes = next(5) === 0 ? 0 : next(5_000_000);
+    if (next(3) === 0) {
+      const port = next(10) === 0 ? 8443 : 443;
+      out.push(
+        `${time} ${elapsed} 10.1.0.${next(9)} TCP_TUNNEL/200 ${bytes} CONNECT ${host}:${port} - ${hierarchy} -`,
+      );
+    } else {
+      const scheme = next(2) === 0 ? 'http' : 'https';
+      const port = next(15) === 0 ? ':8080' : '';
+      out.push(
+        `${time} ${elapsed} 10.1.0.${next(9)} TCP_MISS/200 ${bytes} GET ${scheme}://${host}${port}/p?x=${i} - ${hierarchy} text/html`,
+      );
+    }
+  }
+  return out.join('\n');
+}
+
+describe('WebAssembly scanner of Squid native lines', () => {
+  test('is built and compiles', () => {
+    expect(scanModule()).not.toBeNull();
+  });
+
+  test('same JSON report on the Squid and Zeek samples and the demo logs', async () => {
+    const demo = join(packageRoot(), 'demo', 'logs');
+    const inputs = [
+      ...fixtureInputs().filter((path) => /squid|zeek|access/.test(path)),
+      ...readdirSync(demo, { recursive: true })
+        .map((name) => join(demo, String(name)))
+        .filter((path) => statSync(path).isFile() && /squid|zeek/.test(path)),
+    ];
+    expect(inputs.length).toBeGreaterThan(3);
+    for (const path of inputs) await expectSame({ inputs: [path] });
+    await expectSame({ inputs });
+  });
+
+  test('same JSON report on odd lines, many keys, chunk boundaries, no last newline, one and two jobs', async () => {
+    // Over 2 MiB: lines cross the reader's 1 MiB chunks, and two jobs cut the file in two.
+    const squid = join(dir, 'access.log');
+    const text = `\ufeff${squidLog(30_000, 7, 3000)}`;
+    expect(text.length).toBeGreaterThan(2 << 20);
+    writeFileSync(squid, text);
+    const crlf = join(dir, 'crlf.log');
+    writeFileSync(crlf, `${squidLog(2000, 9).replaceAll('\n', '\r\n')}\r\n`);
+    for (const fastCountKeys of [7, 600, undefined]) {
+      for (const jobs of [1, 2]) {
+        const json = await expectSame({
+          inputs: [squid, crlf],
+          fastCountKeys,
+          jobs,
+          splitBytes: 1,
+          threadBytes: 1,
+        });
+        expect(JSON.parse(json).flows).toBeGreaterThan(25_000);
+      }
+    }
+    // Past the leak evidence limit, and with few destinations kept.
+    await expectSame({ inputs: [squid], limits: { leaks: 3, destinations: 4, problems: 5 } });
+  });
+
+  test('same JSON report when the time series sums pass 2^53 (15-digit byte counts)', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const bytes = i % 7 === 0 ? '12345678901234567890' : String(987654321098765 - i * 1_234_567);
+      const host = i % 3 === 0 ? 'api.powerbi.com' : 'www.example.com';
+      lines.push(
+        `${1_700_000_000 + Math.floor(i / 4)}.${i % 1000} ${i % 50} 10.1.0.1 TCP_MISS/200 ${bytes} GET http://${host}/ - FIRSTUP_PARENT/10.9.0.${1 + (i % 2)} -`,
+      );
+    }
+    const squid = join(dir, 'huge.log');
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const json = await expectSame({ inputs: [squid] }, false);
+    expect(JSON.parse(json).flows).toBe(3000 - Math.ceil(3000 / 7)); // 20 digits: a bad field
+    expect(JSON.parse(json).bytes.down).toBeGreaterThan(2 ** 53);
+  });
+
+  test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
+    const dns = join(dir, 'dnsmasq.log');
+    writeFileSync(
+      dns,
+      `${readFileSync(join(fixtures, 'ingest', 'dnsmasq-queries.log'), 'utf8')}Nov 16 00:00:01 dnsmasq[1]: reply api.powerbi.com is 13.73.248.9\n`,
+    );
+    const squid = join(dir, 'dns-squid.log');
+    writeFileSync(squid, `${squidLog(500, 3)}\n`);
+    const scan = vi.spyOn(WasmScanner.prototype, 'scan');
+    try {
+      await expectSame({ inputs: [dns, squid] });
+      expect(scan).not.toHaveBeenCalled();
+      await expectSame({ inputs: [squid] });
+      expect(scan).toHaveBeenCalled();
+    } finally {
+      scan.mockRestore();
+    }
+  });
+});
+
+describe('lines the scanner leaves to JavaScript', () => {
+  const resolver = new PathResolver(reportTopology);
+  const codes: Record<string, number> = { expressroute: 0, internet: 1, unknown: 2 };
+  const counted =
+    '1700000000.100 5 10.1.0.1 TCP_MISS/200 10 GET http://known.example/ - FIRSTUP_PARENT/10.9.0.1 -';
+
+  /** A scanner that knows the name `known.example` on port 80 via the proxy 10.9.0.1 (row 0, verdict `verdict`). */
+  function scanner(verdict = 0): WasmScanner {
+    const module = scanModule();
+    if (module === null) throw new Error('no scan.wasm: run npm run build');
+    const made = WasmScanner.create(module, 64) as WasmScanner;
+    expect(made.setRoutes(routeRanges(resolver, (path) => codes[path] as number))).toBe(true);
+    const proxy = Buffer.from('10.9.0.1');
+    made.learnUpstream(proxy, 0, proxy.length, 0);
+    const name = Buffer.from('known.example');
+    const number = (80 + 1) | (0 << 17);
+    made.learnName(name, 0, name.length, fnv1a(name, 0, name.length), number, 0, 0, verdict);
+    return made;
+  }
+
+  /** Scans `counted`, then `line`: returns where it stopped and what it said. */
+  function scanTwo(made: WasmScanner, line: string, leakFull = false) {
+    const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
+    expect(made.load(bytes)).toBe(true);
+    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53);
+    return {
+      stop,
+      lines: made.lines,
+      declined: made.declined,
+      second: counted.length + 1,
+      length: bytes.length,
+    };
+  }
+
+  test('a line it knows is counted, into the shared sums and one run', () => {
+    const made = scanner();
+    const bytes = Buffer.from(`${counted}\n${counted}\n`);
+    made.load(bytes);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53)).toBe(bytes.length);
+    expect(made.declined).toBe(false);
+    expect(made.lines).toBe(2);
+    expect([...made.sums.subarray(0, 3)]).toEqual([2, 0, 20]);
+    made.flushRuns();
+    expect(made.runCount).toBe(1);
+    expect([...made.runs.subarray(0, 8)]).toEqual([
+      2, 1_700_000_000, 20, 1_700_000_000_095, 1_700_000_000_095, 1_700_000_000_100, 0, 0,
+    ]);
+  });
+
+  test.each([
+    ['an odd line', 'not a squid line at all'],
+    ['an unknown name', counted.replace('known.example', 'other.example')],
+    ['a known name on another port', counted.replace('known.example/', 'known.example:8080/')],
+    ['an unknown upstream', counted.replace('10.9.0.1 -', '10.9.0.9 -')],
+    ['an unknown hierarchy code', counted.replace('FIRSTUP_PARENT', 'SOMETHING_ELSE')],
+    ['no peer', counted.replace('FIRSTUP_PARENT/10.9.0.1', 'HIER_NONE/-')],
+    ['a destination that is not IPv4', counted.replace('FIRSTUP_PARENT/10.9.0.1', 'HIER_DIRECT/2001:db8::1')],
+    ['a byte above ASCII', `${counted}\u00e9`],
+    ['16 digits of bytes', counted.replace(' 10 GET', ' 1234567890123456 GET')],
+    ['an IPv6 literal', counted.replace('known.example', '[2001:db8::1]')],
+  ])('%s', (_name, line) => {
+    const made = scanner();
+    const { stop, lines, declined, second } = scanTwo(made, line);
+    expect({ stop, lines, declined }).toEqual({ stop: second, lines: 1, declined: true });
+  });
+
+  test('a leak while its evidence is kept; counted once the evidence is full', () => {
+    const leak = 1;
+    expect(scanTwo(scanner(leak), counted)).toMatchObject({ stop: 0, lines: 0, declined: true });
+    const full = scanTwo(scanner(leak), counted, true);
+    expect(full).toMatchObject({ declined: false, lines: 3 });
+    expect(full.stop).toBe(full.length);
+  });
+
+  test('a key it was told about before clearKeys() (the counter started over)', () => {
+    const made = scanner();
+    made.clearKeys();
+    expect(scanTwo(made, counted)).toMatchObject({ stop: 0, lines: 0, declined: true });
+  });
+
+  test('a chunk larger than its input area', () => {
+    const made = scanner();
+    expect(made.load(Buffer.alloc(5 << 20))).toBe(false);
+  });
+
+  test('routeRanges gives destinationPath4 of every address it was probed with', () => {
+    const ranges = routeRanges(resolver, (path) => codes[path] as number);
+    let state = 99;
+    for (let k = 0; k < 20_000; k++) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      // Random addresses, and addresses next to every range's bounds.
+      const base = k % 2 === 0 ? state : (ranges.starts[k % ranges.starts.length] as number);
+      const address = (base + (k % 3) - 1) >>> 0;
+      let range = 0;
+      while (range + 1 < ranges.starts.length && (ranges.starts[range + 1] as number) <= address) range++;
+      expect(ranges.paths[range], `address ${address}`).toBe(codes[resolver.destinationPath4(address | 0)]);
+    }
+  });
+});
+
+describe('TimeSeries.addRun', () => {
+  test('equals add() per flow, grouped by bucket in any order, through the ladder widening', () => {
+    for (const seed of [1, 2, 3]) {
+      let state = seed;
+      const next = (n: number) => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+        return state % n;
+      };
+      const flows = Array.from({ length: 3000 }, (_, i) => ({
+        // a spread that widens a 16-bucket series several times, and back in time
+        time: 1_700_000_000_000 + i * 997 * (1 + (i % 5)) - next(5) * 3_600_000,
+        path: next(3),
+        verdict: next(6),
+        bytes: next(10) === 0 ? 0 : next(1_000_000),
+      }));
+      const single = new TimeSeries(16);
+      for (const flow of flows) single.add(flow.time, flow.path, flow.verdict, flow.bytes);
+      // Runs as the scanner makes them: by bucket index at the width when the run starts, with
+      // path and verdict, handed over in an order that is not the flows'.
+      const runs = new TimeSeries(16);
+      const open = new Map<
+        string,
+        { time: number; path: number; verdict: number; flows: number; bytes: number }
+      >();
+      flows.forEach((flow, i) => {
+        const key = `${Math.floor(flow.time / runs.bucketMs)}/${flow.path}/${flow.verdict}`;
+        const run = open.get(key);
+        if (run) {
+          run.flows++;
+          run.bytes += flow.bytes;
+        } else open.set(key, { ...flow, flows: 1 });
+        if (i % 97 === 96) {
+          for (const r of [...open.values()].reverse())
+            runs.addRun(r.time, r.path, r.verdict, r.flows, r.bytes);
+          open.clear();
+        }
+      });
+      for (const r of open.values()) runs.addRun(r.time, r.path, r.verdict, r.flows, r.bytes);
+      expect(single.bucketMs).toBeGreaterThanOrEqual(3_600_000);
+      expect(runs.bucketMs).toBe(single.bucketMs);
+      expect(runs.result()).toEqual(single.result());
+      expect(runs.result(4000)).toEqual(single.result(4000));
+      expect(runs.bytesAdded).toBe(single.bytesAdded);
+    }
+  });
+});
