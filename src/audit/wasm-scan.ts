@@ -36,6 +36,7 @@ interface ScanExports {
   inputBytes(): number;
   sumsPointer(): number;
   runsPointer(): number;
+  runsRoom(): number;
   scratchPointer(): number;
   routesPointer(): number;
   routesRoom(): number;
@@ -163,7 +164,7 @@ export class WasmScanner {
     this.#input = new Uint8Array(buffer, exports.inputPointer(), exports.inputBytes());
     this.#scratch = new Uint8Array(buffer, exports.scratchPointer(), 4096);
     this.sums = new Float64Array(buffer, exports.sumsPointer(), limit * 5);
-    this.runs = new Float64Array(buffer, exports.runsPointer(), 4096 * RUN_DOUBLES);
+    this.runs = new Float64Array(buffer, exports.runsPointer(), exports.runsRoom() * RUN_DOUBLES);
   }
 
   /** A scanner from `module`, or null when it cannot be made (the caller counts in JavaScript). */

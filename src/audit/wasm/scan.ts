@@ -12,9 +12,10 @@
 // ---- memory layout (set by setup(); the memory never grows after it, so JS views stay valid)
 
 const PAD: i32 = 64; // bytes after an input chunk, zeroed: reads past the end see 0, not a newline
-const OPEN_RUNS: i32 = 1024; // runs being summed (a direct-mapped table by bucket, path and verdict)
+const OPEN_BITS: i32 = 13;
+const OPEN_RUNS: i32 = 1 << OPEN_BITS; // runs being summed (a direct-mapped table by bucket, path and verdict)
 const RUN_BYTES: i32 = 64; // 8 doubles
-const RUNS_OUT: i32 = 8192; // runs handed to JS per scan() call at most
+const RUNS_OUT: i32 = OPEN_RUNS * 2; // runs handed to JS per scan() call at most
 const CODES: i32 = 8; // hierarchy codes remembered with their kinds
 const CODE_BYTES: i32 = 32;
 const UPSTREAMS: i32 = 16;
@@ -159,6 +160,9 @@ export function sumsPointer(): i32 {
 }
 export function runsPointer(): i32 {
   return runsBase;
+}
+export function runsRoom(): i32 {
+  return RUNS_OUT;
 }
 export function scratchPointer(): i32 {
   return scratchBase;
@@ -694,7 +698,7 @@ function countRun(path: i32, verdict: i32, bytes: f64, time: f64, first: f64, la
   pending += bytes;
   const bits = reinterpret<i64>(index);
   const key = i32(bits ^ (bits >>> 32)) * 18 + path * VERDICTS + verdict;
-  const place = (key * <i32>0x9e3779b1) >>> (32 - 10); // OPEN_RUNS = 2^10
+  const place = (key * <i32>0x9e3779b1) >>> (32 - OPEN_BITS);
   const open = openBase + place * RUN_BYTES;
   const flows = load<f64>(open);
   if (flows != 0) {
@@ -765,7 +769,7 @@ export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): 
   let count = 0;
   const base = inputBase;
   while (position < length) {
-    if (runCount + OPEN_RUNS + 2 > RUNS_OUT) break;
+    if (runCount + openCount + 2 > RUNS_OUT) break; // room for what one line may hand over
     const newline = newlineAt(position, length);
     let end = newline;
     if (end > position && load<u8>(base + end - 1) == 0x0d) end--;
