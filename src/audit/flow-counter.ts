@@ -270,7 +270,6 @@ export class AuditCounter implements FlowCounter {
         this.#pendingBytes as Uint8Array,
         start,
         start + this.#pendingLength,
-        this.#pendingHash,
         this.#pendingNumber,
         row,
         slot.path,

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
-import { fnv1a } from '../ingest/flow-facts.js';
 import { PathResolver } from '../policy/path-resolver.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureInputs, fixtures, jsonOf, reportTopology } from './test-reports.js';
@@ -231,7 +230,7 @@ describe('lines the scanner leaves to JavaScript', () => {
     made.learnUpstream(proxy, 0, proxy.length, 0);
     const name = Buffer.from('known.example');
     const number = (80 + 1) | (0 << 17);
-    made.learnName(name, 0, name.length, fnv1a(name, 0, name.length), number, 0, 0, verdict);
+    made.learnName(name, 0, name.length, number, 0, 0, verdict);
     return made;
   }
 

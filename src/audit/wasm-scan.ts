@@ -45,7 +45,7 @@ interface ScanExports {
   runs(): number;
   wasDeclined(): number;
   clearKeys(): void;
-  learnName(length: number, hash: number, number: number, row: number, path: number, verdict: number): void;
+  learnName(length: number, number: number, row: number, path: number, verdict: number): void;
   learnUpstream(length: number, path: number): void;
   learnAddressPath(address: number, path: number): void;
   scan(from: number, length: number, leak: number, width: number, room: number): number;
@@ -208,12 +208,11 @@ export class WasmScanner {
     return this.#exports.pendingBytes();
   }
 
-  /** Tells the scanner a learned name key (FlowKeyTable's: `hash` its FNV-1a, `number` port and path). */
+  /** Tells the scanner a learned name key (FlowKeyTable's: `number` is its port and path). */
   learnName(
     b: Uint8Array,
     start: number,
     end: number,
-    hash: number,
     number: number,
     row: number,
     path: number,
@@ -221,7 +220,7 @@ export class WasmScanner {
   ): void {
     if (end - start > this.#scratch.length) return;
     this.#scratch.set(b.subarray(start, end));
-    this.#exports.learnName(end - start, hash, number, row, path, verdict);
+    this.#exports.learnName(end - start, number, row, path, verdict);
   }
 
   /** Tells the scanner the actual path of an upstream proxy. */

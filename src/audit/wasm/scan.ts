@@ -212,15 +212,16 @@ function placeOf(a: i32, b: i32): i32 {
 }
 
 /**
- * The name in the scratch area (`length` bytes, `hash` its FNV-1a) with `number` (port and path)
+ * The name in the scratch area (`length` bytes) with `number` (port and path)
  * is row `row`, whose flows have actual path `path` and verdict `verdict`. Ignored when the table
  * has no room (its lines then keep going to JS).
  */
-export function learnName(length: i32, hash: i32, number: i32, row: i32, path: i32, verdict: i32): void {
+export function learnName(length: i32, number: i32, row: i32, path: i32, verdict: i32): void {
   if (row < 0 || row >= keyLimit) return;
   store<u8>(pathsBase + row, u8(path));
   store<u8>(verdictsBase + row, u8(verdict));
   if (length > MAX_NAME_BYTES || length > SCRATCH) return;
+  const hash = nameHash(scratchBase, length);
   if (keyCount * 2 + 2 > keyMask + 1 || poolUsed + length > poolLimit) return;
   const packed = number | (length << NUMBER_BITS);
   let place = placeOf(hash, packed) & keyMask;
@@ -322,6 +323,52 @@ function same(a: i32, b: i32, length: i32): bool {
   for (; i + 8 <= length; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false;
   for (; i < length; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
   return true;
+}
+
+/**
+ * The scanner's own hash of a name (its key table needs no FNV-1a: learnName hashes the bytes it
+ * is given the same way), 8 bytes at a time.
+ */
+function nameHash(at: i32, length: i32): i32 {
+  let hash: u64 = 0x9e3779b97f4a7c15 ^ u64(length);
+  let i = 0;
+  for (; i + 8 <= length; i += 8) {
+    hash = (hash ^ load<u64>(at + i)) * 0xff51afd7ed558ccd;
+    hash ^= hash >>> 29;
+  }
+  if (i < length) {
+    const rest = load<u64>(at + i) & ((u64(1) << (u64(length - i) * 8)) - 1);
+    hash = (hash ^ rest) * 0xff51afd7ed558ccd;
+    hash ^= hash >>> 29;
+  }
+  return i32(hash ^ (hash >>> 32));
+}
+
+/**
+ * The first byte in [start, end) that ends a URL's host (space, `/`, `?`, `#`; for CONNECT only a
+ * space), is its port's colon or is refused (`@`, `[`, `\`), or `end` or past it.
+ */
+function hostEndAt(start: i32, end: i32, connect: bool): i32 {
+  const space = i8x16.splat(0x20);
+  const colon = i8x16.splat(0x3a);
+  const at = i8x16.splat(0x40);
+  const bracket = i8x16.splat(0x5b);
+  const backslash = i8x16.splat(0x5c);
+  const slash = i8x16.splat(0x2f);
+  const question = i8x16.splat(0x3f);
+  const hash = i8x16.splat(0x23);
+  for (let i = start; i < end; i += 16) {
+    const block = v128.load(i);
+    let hits = v128.or(
+      v128.or(i8x16.eq(block, space), i8x16.eq(block, colon)),
+      v128.or(i8x16.eq(block, at), v128.or(i8x16.eq(block, bracket), i8x16.eq(block, backslash))),
+    );
+    if (!connect)
+      hits = v128.or(hits, v128.or(i8x16.eq(block, slash), v128.or(i8x16.eq(block, question), i8x16.eq(block, hash))));
+    const mask = i8x16.bitmask(hits);
+    if (mask != 0) return i + ctz(mask);
+  }
+  return end;
 }
 
 // ---- the line scanner
@@ -558,23 +605,19 @@ function countLine(start: i32, end: i32): bool {
       return false;
     }
   }
+  // The host runs to the first byte whose class is not PLAIN or UPPER (16 bytes at a time: the
+  // bytes of those classes a URL's host may end at, the rest are plain here, since scan()
+  // declined lines with bytes above ASCII).
   const classes = connect ? connectClasses : urlClasses;
-  let hash: i32 = <i32>0x811c9dc5;
-  let j = authority;
+  let j = hostEndAt(authority, end, connect);
   let stop: u8 = HOST_END;
-  for (; j < end; j++) {
-    c = i32(load<u8>(j));
-    const kind = load<u8>(classes + c);
-    if (kind != HOST_PLAIN && kind != HOST_UPPER) {
-      stop = kind;
-      break;
-    }
-    hash = (hash ^ c) * 0x01000193;
-  }
+  if (j < end) stop = load<u8>(classes + i32(load<u8>(j)));
+  else j = end;
   if (stop == HOST_REFUSED) return false;
   const hostStart = authority;
   const hostEnd = j;
   if (hostEnd == authority) return false;
+  const hash = nameHash(hostStart, hostEnd - hostStart);
   if (stop == HOST_COLON) {
     const colon = j;
     for (j++; j < end; j++) {
