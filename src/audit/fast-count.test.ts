@@ -3,14 +3,14 @@
 // JSON reports must be byte-identical on every fixture and sample, alone and together, and on
 // logs made to exercise the fast path's edges (repeated keys, leaks past the evidence limit, a full
 // destination table, bad lines between good ones, DNS answers, several hierarchy codes).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseCatalog } from '../catalog/load.js';
 import { Policy } from '../policy/policy.js';
 import type { AuditOptions } from './run-audit.js';
-import { fixtureFolders, fixtureInputs, fixtures, jsonOf } from './test-reports.js';
+import { fixtureFolders, fixtureInputs, jsonOf, writeDnsAnswerLog } from './test-reports.js';
 
 const both = async (options: Partial<AuditOptions> & { inputs: string[] }) => {
   const general = await jsonOf({ ...options, fastCount: false });
@@ -203,10 +203,7 @@ describe('fast path of the audit', () => {
 
   test('DNS answers read first are honoured (the fast path steps aside)', async () => {
     const dns = join(dir, 'dnsmasq.log');
-    writeFileSync(
-      dns,
-      `${readFileSync(join(fixtures, 'ingest', 'dnsmasq-queries.log'), 'utf8')}Nov 16 00:00:01 dnsmasq[1]: reply api.powerbi.com is 52.123.1.10\n`,
-    );
+    writeDnsAnswerLog(dns, 'api.powerbi.com', '52.123.1.10');
     const zeek = join(dir, 'conn-dns.log');
     writeFileSync(zeek, zeekLog(500));
     const { general, fast } = await both({ inputs: [dns, zeek] });

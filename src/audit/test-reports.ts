@@ -1,7 +1,7 @@
 // Helpers for tests that compare whole audit reports (fast path against general path, several
 // jobs against one): the audit inputs among the test fixtures, and an audit's --json report.
 // Not used outside tests.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError } from '../errors.js';
@@ -52,4 +52,10 @@ export async function jsonOf(options: Partial<AuditOptions> & { inputs: string[]
 /** The fixture folders an audit of everything reads (unrecognised files in them are skipped). */
 export function fixtureFolders(): string[] {
   return ['samples', 'ingest', 'pcap'].map((folder) => join(fixtures, folder));
+}
+
+/** Writes a dnsmasq log (the fixture's queries) whose last answer gives `host` the address `address`. */
+export function writeDnsAnswerLog(path: string, host: string, address: string): void {
+  const queries = readFileSync(join(fixtures, 'ingest', 'dnsmasq-queries.log'), 'utf8');
+  writeFileSync(path, `${queries}Nov 16 00:00:01 dnsmasq[1]: reply ${host} is ${address}\n`);
 }

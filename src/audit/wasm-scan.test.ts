@@ -3,14 +3,14 @@
 // the JSON reports must be byte-identical on the samples, the demo logs and logs made to hit its
 // edges, with one job and with two; each kind of line it declines must come back to JavaScript;
 // TimeSeries.addRun must give what add() per flow gives. Needs `npm run build` (dist/src/audit/scan.wasm).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
 import { PathResolver } from '../policy/path-resolver.js';
 import type { AuditOptions } from './run-audit.js';
-import { fixtureInputs, fixtures, jsonOf, reportTopology } from './test-reports.js';
+import { fixtureInputs, jsonOf, reportTopology, writeDnsAnswerLog } from './test-reports.js';
 import { TimeSeries } from './time-series.js';
 import { routeRanges, scanModule, WasmScanner } from './wasm-scan.js';
 
@@ -196,10 +196,7 @@ describe('WebAssembly scanner of Squid native lines', () => {
 
   test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
     const dns = join(dir, 'dnsmasq.log');
-    writeFileSync(
-      dns,
-      `${readFileSync(join(fixtures, 'ingest', 'dnsmasq-queries.log'), 'utf8')}Nov 16 00:00:01 dnsmasq[1]: reply api.powerbi.com is 13.73.248.9\n`,
-    );
+    writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
     const squid = join(dir, 'dns-squid.log');
     writeFileSync(squid, `${squidLog(500, 3)}\n`);
     const scan = vi.spyOn(WasmScanner.prototype, 'scan');

@@ -288,7 +288,8 @@ export function ipv4Value(b: Uint8Array, start: number, end: number): number {
  * ipv4Value as a signed 32-bit integer (the address's bits), or NaN when `b[start, end)` is not a
  * dotted quad. For callers that do not inline it: an int32 comes back as a small integer, where
  * an address above 2^31 as a plain number is boxed, one heap number per call (a Zeek conn line's
- * responder: docs/performance.md, "Audit on one core, session 7").
+ * responder: docs/performance.md, "Audit on one core, session 7"). The audit's WebAssembly scanner
+ * has the same function (src/audit/wasm/scan.ts, ipv4): change both.
  */
 export function ipv4Int32(b: Uint8Array, start: number, end: number): number {
   let value = 0;

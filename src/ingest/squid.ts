@@ -170,6 +170,9 @@ class SquidScan {
  * Returns false, having done nothing, for anything else; the string-based parser then reads the
  * line and reports what is wrong with it. With `facts` (an audit's counter), the flow is first
  * offered to ctx.counter by its numbers and offsets, and only built when the counter declines.
+ * The audit's WebAssembly scanner (src/audit/wasm/scan.ts, countLine) reads the same fields with
+ * the same refusals, and hierarchyKind() too: a change here is a change there (its tests compare
+ * the reports with and without it).
  */
 function parseNativeFast(
   b: Buffer,
