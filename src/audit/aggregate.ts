@@ -115,13 +115,14 @@ export class DestinationTally extends Tally {
    * [3V + v], last end at [4V + v] (V = 6 verdicts). One array, so the hot path touches one block
    * of memory per destination.
    */
-  readonly cells: Float64Array;
+  readonly cells = new Float64Array(5 * verdicts.length);
   /** Rule of the first flow of each verdict (a destination normally has one rule per component). */
   readonly ruleByVerdict: (string | null | undefined)[] = new Array(verdicts.length).fill(undefined);
 
   constructor(readonly destination: string) {
     super();
-    this.cells = blankCells();
+    this.cells.fill(Number.POSITIVE_INFINITY, FIRST, FIRST + verdicts.length);
+    this.cells.fill(Number.NEGATIVE_INFINITY, LAST, LAST + verdicts.length);
   }
 
   flowsFor(verdict: number): number {
@@ -159,34 +160,6 @@ export class DestinationTally extends Tally {
       this.last = Math.max(this.last, this.lastFor(v));
     }
   }
-}
-
-/** Doubles in DestinationTally.cells. */
-const CELLS = 5 * verdicts.length;
-/** DestinationTally.cells handed out per block of memory. */
-const CELLS_PER_BLOCK = 256;
-let cellsBlock = new Float64Array(0);
-let cellsUsed = 0;
-
-/**
- * A destination's cells, blank (no flows; first +Infinity, last -Infinity): a view of a block shared
- * by 256 destinations, filled blank when the block is made. An array of its own per destination
- * (240 bytes, past what V8 keeps on its heap) cost a native allocation and its bookkeeping each,
- * about twice the view's time; an audit makes one per distinct destination, thousands while its
- * first flows are taken.
- */
-function blankCells(): Float64Array {
-  if (cellsUsed + CELLS > cellsBlock.length) {
-    cellsBlock = new Float64Array(CELLS * CELLS_PER_BLOCK);
-    for (let at = 0; at < cellsBlock.length; at += CELLS) {
-      cellsBlock.fill(Number.POSITIVE_INFINITY, at + FIRST, at + FIRST + verdicts.length);
-      cellsBlock.fill(Number.NEGATIVE_INFINITY, at + LAST, at + LAST + verdicts.length);
-    }
-    cellsUsed = 0;
-  }
-  const cells = new Float64Array(cellsBlock.buffer, cellsUsed * Float64Array.BYTES_PER_ELEMENT, CELLS);
-  cellsUsed += CELLS;
-  return cells;
 }
 
 /** Totals derived from the cells once the audit is over. */

@@ -193,8 +193,7 @@ export function buildAuditReport(aggregate: AuditAggregate, context: ReportConte
     }));
 
   const activities = activityRows(totals.byRule);
-  const tallies = aggregate.destinationTallies();
-  const destinations = destinationRows(aggregate, tallies, top);
+  const destinations = destinationRows(aggregate, top);
 
   const series = aggregate.series.result();
   const { problems } = context;
@@ -225,8 +224,8 @@ export function buildAuditReport(aggregate: AuditAggregate, context: ReportConte
         omitted: aggregate.leakTotal - aggregate.leaks.length,
         items: aggregate.leaks.map(leakJson),
       },
-      exceptions: findingsFor(tallies, 'exception', top, ruleActivity),
-      unknown: findingsFor(tallies, 'unknown', top, ruleActivity),
+      exceptions: findingsFor(aggregate, 'exception', top, ruleActivity),
+      unknown: findingsFor(aggregate, 'unknown', top, ruleActivity),
     },
     dns: { answers: context.dnsAnswers },
     zeek: context.zeek,
@@ -276,77 +275,43 @@ function activityRows(byRule: ReadonlyMap<string, RuleTally>): AuditReport['acti
     .sort((a, b) => b.flows - a.flows || compareText(a.activity ?? '', b.activity ?? ''));
 }
 
-function destinationRows(
-  aggregate: AuditAggregate,
-  tallies: readonly DestinationTally[],
-  top: number,
-): AuditReport['destinations'] {
-  const ranked = firstRanked(
-    tallies,
-    top,
-    (a, b) =>
-      b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown) ||
-      b.flows - a.flows ||
-      compareText(a.destination, b.destination),
-  );
-  // Everything outside the top: the sums are of whole numbers (flows, bytes) and of minima and
-  // maxima, so they do not depend on the order the tallies are added in.
-  const listed = new Set(ranked);
-  const rest: Tally[] = [];
-  for (const tally of tallies) if (!listed.has(tally)) rest.push(tally);
+function destinationRows(aggregate: AuditAggregate, top: number): AuditReport['destinations'] {
+  const ranked = aggregate
+    .destinationTallies()
+    .sort(
+      (a, b) =>
+        b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown) ||
+        b.flows - a.flows ||
+        compareText(a.destination, b.destination),
+    );
+  const rest = ranked.slice(top);
   const other = sumTallies([...rest, aggregate.untracked]);
   return {
     distinct: aggregate.destinationCount,
     complete: aggregate.untracked.flows === 0,
-    top: ranked.map((tally) => ({ destination: tally.destination, ...tallyJson(tally) })),
+    top: ranked.slice(0, top).map((tally) => ({ destination: tally.destination, ...tallyJson(tally) })),
     other: { destinations: rest.length, ...other },
   };
 }
 
-/**
- * The first `count` items of `items` in the order of `compare` (a total order: ties are broken by
- * the destination's name), without sorting the rest: the report lists the top 20 of thousands.
- */
-function firstRanked<T>(items: readonly T[], count: number, compare: (a: T, b: T) => number): T[] {
-  // Any other count (an API caller's) means what `slice(0, count)` of the sorted items means.
-  if (!Number.isInteger(count) || count < 0 || count >= items.length)
-    return [...items].sort(compare).slice(0, count);
-  const ranked: T[] = [];
-  if (count === 0) return ranked;
-  for (const item of items) {
-    if (ranked.length === count && compare(item, ranked[count - 1] as T) >= 0) continue;
-    let low = 0;
-    let high = ranked.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (compare(item, ranked[middle] as T) < 0) high = middle;
-      else low = middle + 1;
-    }
-    ranked.splice(low, 0, item);
-    if (ranked.length > count) ranked.pop();
-  }
-  return ranked;
-}
-
 function findingsFor(
-  tallies: readonly DestinationTally[],
+  aggregate: AuditAggregate,
   verdict: Verdict,
   top: number,
   ruleActivity: ReadonlyMap<string, string | null>,
 ): DestinationFinding[] {
   const index = verdicts.indexOf(verdict);
   const rows: DestinationTally[] = [];
-  for (const tally of tallies) if ((tally.verdicts[index] as number) > 0) rows.push(tally);
+  for (const tally of aggregate.destinationTallies())
+    if ((tally.verdicts[index] as number) > 0) rows.push(tally);
   const bytes = (tally: DestinationTally) => tally.bytesUpFor(index) + tally.bytesDownFor(index);
-  const ranked = firstRanked(
-    rows,
-    top,
+  rows.sort(
     (a, b) =>
       bytes(b) - bytes(a) ||
       (b.verdicts[index] as number) - (a.verdicts[index] as number) ||
       compareText(a.destination, b.destination),
   );
-  return ranked.map((tally) => {
+  return rows.slice(0, top).map((tally) => {
     const rule = tally.ruleByVerdict[index] ?? null;
     return {
       destination: tally.destination,
