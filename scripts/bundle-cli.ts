@@ -35,6 +35,31 @@ const builtins = new Set(builtinModules);
 const coreModules =
   /[\\/]dist[\\/]src[\\/](errors|catalog[\\/](builtin|model|profiles)|match[\\/](ip|host|host-index|prefix-table)|policy[\\/](policy|target|serialize|verdict)|cli[\\/](io|options|policy-cache))\.js$/;
 
+/**
+ * commander requires node:child_process when it loads, for subcommands that are executables of
+ * their own; pathwarden has none, and loading it (with net, dgram, the stream classes and their
+ * bindings) cost every command about 9 ms of CPU before its first line (docs/performance.md,
+ * "Start-up, first flows and the report, session 8"). The bundle loads it at the first spawn.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  transform(code: string, id: string): string | null {
+    if (!/[\\/]commander[\\/]lib[\\/]command\.js$/.test(id)) return null;
+    const eager = "const childProcess = require('node:child_process');";
+    if (
+      !code.includes(eager) ||
+      code.split('childProcess.').length - 1 !== code.split('childProcess.spawn(').length - 1
+    )
+      throw new Error(
+        'bundle-cli: commander uses node:child_process otherwise than by spawn(); update lazyChildProcess',
+      );
+    return code.replace(
+      eager,
+      "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+    );
+  },
+};
+
 const started = Date.now();
 const result = await build({
   input: {
@@ -42,6 +67,7 @@ const result = await build({
     'audit-worker': `${dist}audit/audit-worker.js`,
   },
   platform: 'node',
+  plugins: [lazyChildProcess],
   external: (id) => id.startsWith('node:') || builtins.has(id) || externalPackages.test(id),
   logLevel: 'warn',
   output: {

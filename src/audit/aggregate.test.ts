@@ -180,6 +180,39 @@ describe('AuditAggregate', () => {
     ).toBe(30);
   });
 
+  test('the top destinations and findings are those of a full sort, ties broken by name, for any top', () => {
+    // 150 names outside the catalog (verdict unknown), with bytes and flow counts that tie often,
+    // added in an order unrelated to their rank.
+    const flows: FlowRecord[] = [];
+    for (let i = 0; i < 150; i++) {
+      const host = `n${(i * 37) % 150}.example`;
+      for (let k = 0; k <= i % 3; k++)
+        flows.push(flow({ host, bytesDown: ((i * 7) % 5) * 100, bytesUp: k, upstream: '10.9.0.2' }));
+    }
+    const aggregate = aggregateOf(flows);
+    const all = report(aggregate, 1000).destinations.top;
+    expect(all).toHaveLength(150);
+    const bytes = (row: { bytesUp: number; bytesDown: number }) => row.bytesUp + row.bytesDown;
+    const expected = [...all].sort(
+      (a, b) =>
+        bytes(b) - bytes(a) ||
+        b.flows - a.flows ||
+        (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0),
+    );
+    expect(all.map((row) => row.destination)).toEqual(expected.map((row) => row.destination));
+    const total = flows.length;
+    for (const top of [0, 1, 2, 7, 20, 149, 150, 151]) {
+      const result = report(aggregate, top);
+      const listed = expected.slice(0, top);
+      expect(result.destinations.top).toEqual(listed);
+      expect(result.destinations.other.destinations).toBe(150 - listed.length);
+      expect(result.destinations.other.flows).toBe(total - listed.reduce((sum, row) => sum + row.flows, 0));
+      expect(result.findings.unknown.map((row) => row.destination)).toEqual(
+        listed.map((row) => row.destination),
+      );
+    }
+  });
+
   test('destinations are listed in the order of an object keyed by their names (array indexes first)', () => {
     // Hosts that are not valid names are kept as written, so "12" and "007" reach the table as is.
     const hosts = ['b.example', '12', '4294967295', 'a.example', '3', '007', '4294967294', '0', '-1', '1e3'];

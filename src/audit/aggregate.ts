@@ -8,7 +8,7 @@ import { type Component, components } from '../catalog/model.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { Decision, ExpectedPath, RuleRef } from '../policy/policy.js';
 import { type Verdict, verdicts } from '../policy/verdict.js';
-import { detach, detachOrNull } from './detach.js';
+import { detach, detachOrNull } from '../util/detach.js';
 import { type SeriesPath, type SeriesSnapshot, seriesPaths, TimeSeries } from './time-series.js';
 
 const verdictIndex: Readonly<Record<Verdict, number>> = Object.fromEntries(

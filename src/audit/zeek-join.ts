@@ -8,7 +8,7 @@
 // met a conn are emitted as flows of their own. The map is capped (`limit` uids); past the cap,
 // ssl/http records are emitted as flows straight away and their conn records stay unnamed.
 import type { FlowRecord } from '../flow/record.js';
-import { detach } from './detach.js';
+import { detach } from '../util/detach.js';
 
 interface Names {
   sni: string | null;

@@ -6,7 +6,16 @@
 // tunnel and costs 35-45 % more CPU per request (docs/performance.md, Gateway, "Idle memory,
 // session 3"). The growth factor is read at every scavenge, so setting it here works; a
 // `--max-semi-space-size` only counts on node's own command line.
-import { setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
+
+/**
+ * node:v8's setFlagsFromString, loaded only by the processes that set a flag: loading node:v8 (its
+ * bindings: heap utilities, serializer, profiler) cost every other command about 5 ms of CPU at
+ * start (docs/performance.md, "Start-up, first flows and the report, session 8").
+ */
+function setFlagsFromString(flags: string): void {
+  (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString(flags);
+}
 
 /** True for a command line that runs the gateway (not `--check`, not `--help`). */
 export function runsGateway(argv: readonly string[]): boolean {

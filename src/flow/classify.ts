@@ -6,6 +6,7 @@ import { canonicalHostName } from '../match/host.js';
 import { type IpAddress, parseIp } from '../match/ip.js';
 import type { Decision, Policy } from '../policy/policy.js';
 import type { ActualPathResult, PathResolver } from '../policy/topology.js';
+import { detach } from '../util/detach.js';
 import type { FlowRecord } from './record.js';
 
 export interface ClassifyOptions {
@@ -184,11 +185,6 @@ const componentCodes: Readonly<Record<string, number>> = Object.fromEntries(
 
 function actualCode(actual: FlowRecord['actualPath']): number {
   return actual === 'unknown' ? 0 : actual === 'expressroute' ? 1 : 2;
-}
-
-/** A copy of `text` that references no larger string (see src/audit/detach.ts). */
-function detach(text: string): string {
-  return text === '' ? '' : Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /**
