@@ -41,9 +41,10 @@ const coreModules =
  * bindings) cost every command about 9 ms of CPU before its first line (docs/performance.md,
  * "Start-up, first flows and the report, session 8"). The bundle loads it at the first spawn.
  */
+let childProcessMadeLazy = false;
 const lazyChildProcess = {
   name: 'lazy-child-process',
-  transform(code: string, id: string): string | null {
+  transform(code: string, id: string): { code: string; map: null } | null {
     if (!/[\\/]commander[\\/]lib[\\/]command\.js$/.test(id)) return null;
     const eager = "const childProcess = require('node:child_process');";
     if (
@@ -53,10 +54,21 @@ const lazyChildProcess = {
       throw new Error(
         'bundle-cli: commander uses node:child_process otherwise than by spawn(); update lazyChildProcess',
       );
-    return code.replace(
-      eager,
-      "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
-    );
+    childProcessMadeLazy = true;
+    // The replacement keeps the line, so the file's line mappings hold; `map: null` says so (a bare
+    // string made rolldown drop command.js from the chunk's source map).
+    return {
+      code: code.replace(
+        eager,
+        "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      ),
+      map: null,
+    };
+  },
+  // A commander that moved or renamed the file would otherwise bring the eager load back silently.
+  buildEnd(error?: Error): void {
+    if (error === undefined && !childProcessMadeLazy)
+      throw new Error('bundle-cli: commander/lib/command.js was not bundled; update lazyChildProcess');
   },
 };
 

@@ -87,6 +87,29 @@ describe.skipIf(!ready)('explain start-up', () => {
     expect(audit.modules).toContain('dist/src/audit/run-audit.js');
   });
 
+  // Node's own modules that only some runs need (docs/performance.md, "Start-up, first flows and
+  // the report, session 8"): commander's child_process (loaded at a subcommand's spawn, through a
+  // rewrite in scripts/bundle-cli.ts), v8 (a running gateway), zlib (a gzipped input).
+  test.each([
+    ['explain', ['explain', 'app.powerbi.com']],
+    [
+      'an audit of a plain log',
+      ['audit', '--json', join(packageRoot(), 'demo', 'logs', 'squid', 'access.log')],
+    ],
+  ])('%s loads neither node:child_process, node:v8 nor node:zlib', async (_name, argv) => {
+    const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+    const report = `process.on('exit', () => process._rawDebug('builtins ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).join(',')));`;
+    const result = await run(process.execPath, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(report)}`,
+      main,
+      ...argv,
+    ]);
+    const builtins = /^builtins (.*)$/m.exec(result.stderr)?.[1]?.split(',') ?? [];
+    expect(builtins, result.stderr).toContain('NativeModule fs');
+    expect(builtins.filter((name) => /^NativeModule (child_process|v8|zlib)$/.test(name))).toEqual([]);
+  });
+
   test('a --catalog file still goes through the parser and validator', async () => {
     const loaded = await loadedModules(
       'explain',

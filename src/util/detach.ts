@@ -14,10 +14,16 @@
  */
 export function detach(text: string): string {
   if (text === '') return '';
-  return (text as string & WellFormedCheck).isWellFormed()
+  // Past 2^26 characters the escaped JSON of a string of control characters could pass V8's
+  // string length limit; such a string (never a host or a line, both capped far below) takes the
+  // Buffer's way.
+  return text.length < JSON_COPY_MAX && (text as string & WellFormedCheck).isWellFormed()
     ? (JSON.parse(JSON.stringify(text)) as string)
     : Buffer.from(text, 'utf8').toString('utf8');
 }
+
+/** Longest text copied by the JSON round trip (its escaped form stays under V8's string limit). */
+const JSON_COPY_MAX = 2 ** 26;
 
 export function detachOrNull(text: string | null): string | null {
   return text === null ? null : detach(text);
