@@ -31,6 +31,8 @@ export async function startGatewayServer(config: GatewayConfig, policy: Policy):
     log: logger,
     observer: metrics,
     gateway: gatewayIdOf(config),
+    // DuckDB's own threads (checkpoints, parallel reads) yield a busy core to the proxy's event loop.
+    backgroundNice: 10,
   });
   return startGateway(config, {
     store,

@@ -51,6 +51,7 @@ import {
   whereSql,
 } from './query.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
+import { lowerThreadPriority, threadNice, withNewThreads } from './thread-priority.js';
 
 const table = 'flows';
 const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
@@ -104,13 +105,18 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
+    const opened = await withNewThreads(dirname(path), () =>
+      DuckDBInstance.create(path, { memory_limit: memoryLimit }),
+    );
+    instance = opened.value;
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
     const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
     const lastId = Number(last.getRows()[0]?.[0] ?? 0);
-    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
+    const store = new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
+    await store.lowerPriorityOf(opened.started);
+    return store;
   } catch (error) {
     instance?.closeSync();
     if (error instanceof PathwardenError) throw error;
@@ -167,6 +173,9 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   useRollup = true;
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
+  /** DuckDB's own threads whose priority was lowered (`backgroundNice`; tests read it). */
+  backgroundThreads: readonly number[] = [];
+  readonly #backgroundNice: number | undefined;
 
   constructor(
     instance: DuckDBInstance,
@@ -180,7 +189,30 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     super(lastId, flushIntervalMs, options);
     this.#instance = instance;
     this.#writer = writer;
+    this.#backgroundNice = options.backgroundNice;
     this.#source.register(writer);
+  }
+
+  /**
+   * Lowers DuckDB's threads (`started`: those that appeared while the database opened) by
+   * `backgroundNice` levels, when they are exactly the `threads - 1` workers DuckDB starts (its
+   * scheduler runs queries on the calling thread plus those). Anything else is logged and left
+   * alone: the store never fails to open over a priority.
+   */
+  async lowerPriorityOf(started: readonly number[]): Promise<void> {
+    const levels = this.#backgroundNice;
+    if (levels === undefined || levels <= 0 || process.platform !== 'linux') return;
+    const setting = await this.#writer.runAndReadAll("SELECT current_setting('threads')");
+    const workers = Number(setting.getRows()[0]?.[0] ?? 1) - 1;
+    if (started.length !== workers) {
+      this.log.warn(
+        { code: 'PW_ERR_STORE_IO', store: this.kind, started: started.length, workers },
+        "could not tell DuckDB's threads from others started meanwhile; they run at the proxy's priority",
+      );
+      return;
+    }
+    const nice = Math.min(19, (threadNice(process.pid) ?? 0) + levels);
+    this.backgroundThreads = lowerThreadPriority(started, nice, this.log, "DuckDB's threads");
   }
 
   /** One row: its column values in `flowColumns` order, read in append(). */
@@ -236,7 +268,9 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
         closeQuietly(this.#writer, this.#instance);
-        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
+        const { value: instance, started } = await withNewThreads(dirname(this.path), () =>
+          DuckDBInstance.create(this.path, { memory_limit: memoryLimit }),
+        );
         try {
           this.#writer = await instance.connect();
           this.#source.register(this.#writer);
@@ -246,6 +280,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
+        await this.lowerPriorityOf(started).catch(() => undefined);
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
