@@ -1,5 +1,5 @@
 // The write side of the DuckDB and JSONL stores: each record is encoded in append() (its JSONL line,
-// its DuckDB row values) and a batch is written from those, DuckDB's in slices between which the
+// its DuckDB row values) and a batch is written from those, DuckDB's in chunks between which the
 // event loop runs. Odd strings must still be stored, and a record changed after append() must not be.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
