@@ -1,5 +1,5 @@
 // The default flow store: one embedded DuckDB file with one `flows` table. A batch is one
-// `INSERT ... SELECT` from a table function (batchSource) run on a libuv thread: DuckDB asks the
+// `INSERT ... SELECT` from a table function (BatchSource) run on a libuv thread: DuckDB asks the
 // event loop for the rows chunk by chunk, and stores and commits them (WAL write and fsync) on its
 // own thread, so a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
@@ -202,8 +202,17 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   async lowerPriorityOf(started: readonly number[]): Promise<void> {
     const levels = this.#backgroundNice;
     if (levels === undefined || levels <= 0 || process.platform !== 'linux') return;
-    const setting = await this.#writer.runAndReadAll("SELECT current_setting('threads')");
-    const workers = Number(setting.getRows()[0]?.[0] ?? 1) - 1;
+    let workers: number;
+    try {
+      const setting = await this.#writer.runAndReadAll("SELECT current_setting('threads')");
+      workers = Number(setting.getRows()[0]?.[0] ?? 1) - 1;
+    } catch (error) {
+      this.log.warn(
+        { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
+        "could not read DuckDB's threads setting; its threads run at the proxy's priority",
+      );
+      return;
+    }
     if (started.length !== workers) {
       this.log.warn(
         { code: 'PW_ERR_STORE_IO', store: this.kind, started: started.length, workers },
@@ -280,7 +289,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
-        await this.lowerPriorityOf(started).catch(() => undefined);
+        await this.lowerPriorityOf(started);
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
@@ -552,8 +561,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
 /**
  * The rows of one batch as a DuckDB table function (`pathwarden_flow_batch()`): DuckDB's thread
- * running the INSERT calls `next` on the event loop (node-api's thread-safe call) for each chunk
- * and waits for it; the rest of the statement (storing the chunk, the WAL, the commit) runs on that
+ * running the INSERT calls its main function on the event loop (node-api's thread-safe call) for
+ * each chunk and waits for it; the rest of the statement (storing the chunk, the WAL, the commit) runs on that
  * thread. Writes run one at a time (BufferedFlowStore), so one source per store is enough.
  */
 class BatchSource {
