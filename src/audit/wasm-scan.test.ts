@@ -1,4 +1,4 @@
-// The WebAssembly scanner of Squid native lines (wasm-scan.ts, wasm/scan.ts) against the
+// The WebAssembly scanner of Squid native lines and Zeek conn records (wasm-scan.ts, wasm/scan.ts) against the
 // JavaScript fast path it stands in for (wasmScan false) and the general path (fastCount false):
 // the JSON reports must be byte-identical on the samples, the demo logs and logs made to hit its
 // edges, with one job and with two; each kind of line it declines must come back to JavaScript;
@@ -136,6 +136,182 @@ function squidLog(lines: number, seed = 1, names = 40): string {
   return out.join('\n');
 }
 
+const zeekHeader = (unset: string, fields: readonly string[]) =>
+  [
+    '#separator \\x09',
+    '#set_separator\t,',
+    '#empty_field\t(empty)',
+    `#unset_field\t${unset}`,
+    '#path\tconn',
+    '#open\t2026-12-06-10-00-00',
+    `#fields\t${fields.join('\t')}`,
+    `#types\t${fields.map(() => 'string').join('\t')}`,
+  ].join('\n');
+
+const zeekFields = [
+  'ts',
+  'uid',
+  'id.orig_h',
+  'id.orig_p',
+  'id.resp_h',
+  'id.resp_p',
+  'proto',
+  'service',
+  'duration',
+  'orig_bytes',
+  'resp_bytes',
+  'conn_state',
+] as const;
+/** A second header block's order (and unset marker `--`): the scanner must follow the header. */
+const zeekFieldsAgain = [
+  'uid',
+  'resp_bytes',
+  'id.resp_p',
+  'ts',
+  'proto',
+  'id.orig_h',
+  'id.resp_h',
+  'orig_bytes',
+  'duration',
+] as const;
+
+/**
+ * A Zeek conn log of `lines` records to `addresses` destinations (ExpressRoute, internet and
+ * private), with odd records among them and, half way, a second header block with other columns.
+ */
+function zeekConnLog(lines: number, seed = 1, addresses = 40): string {
+  let state = seed;
+  const next = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const destination = () => {
+    const k = next(addresses);
+    const kind = k % 3;
+    if (kind === 0) return `13.73.248.${k % 250}`;
+    if (kind === 1) return `93.${(k >> 8) & 255}.${k & 255}.7`;
+    return `10.2.${(k >> 8) & 255}.${k & 255}`;
+  };
+  const odd: ((f: Record<string, string>) => void)[] = [
+    (f) => {
+      f['id.resp_p'] = '-';
+    },
+    (f) => {
+      f.duration = '-';
+    },
+    (f) => {
+      f.orig_bytes = '-';
+      f.resp_bytes = '-';
+    },
+    (f) => {
+      f['id.resp_h'] = '2001:db8::7';
+    },
+    (f) => {
+      f['id.resp_h'] = '-';
+    },
+    (f) => {
+      f['id.resp_h'] = '013.73.248.9';
+    },
+    (f) => {
+      f.proto = 'icmp';
+    },
+    (f) => {
+      f.proto = 'sctp';
+    },
+    (f) => {
+      f.proto = '-';
+    },
+    (f) => {
+      f['id.resp_p'] = '70000';
+    },
+    (f) => {
+      f['id.resp_p'] = '0000000000000443';
+    },
+    (f) => {
+      f.orig_bytes = '(empty)';
+    },
+    (f) => {
+      f.resp_bytes = '12345678901234567';
+    },
+    (f) => {
+      f.resp_bytes = '98765432109';
+    },
+    (f) => {
+      f.ts = `${f.ts}123`; // more than 6 decimals: cut
+    },
+    (f) => {
+      f.ts = (f.ts as string).split('.')[0] as string;
+    },
+    (f) => {
+      f.ts = '1.7e9';
+    },
+    (f) => {
+      f.ts = '';
+    },
+    (f) => {
+      f.duration = '0.1.2';
+    },
+    (f) => {
+      f.duration = '12';
+    },
+    (f) => {
+      f.duration = '99999999999.9999999';
+    },
+  ];
+  const record = (fields: readonly string[], unset: string, i: number): string => {
+    const f: Record<string, string> = {
+      ts: `${1_700_000_000 + Math.floor(i * 0.37)}.${String(next(1_000_000)).padStart(6, '0')}`,
+      uid: `C${i.toString(36)}`,
+      'id.orig_h': `10.1.0.${next(9)}`,
+      'id.orig_p': String(1024 + next(60000)),
+      'id.resp_h': destination(),
+      'id.resp_p': next(7) === 0 ? '8443' : '443',
+      proto: next(5) === 0 ? 'udp' : 'tcp',
+      service: next(2) === 0 ? 'ssl' : unset,
+      duration: `${next(100)}.${String(next(1_000_000)).padStart(6, '0')}`,
+      orig_bytes: String(next(100_000)),
+      resp_bytes: next(5) === 0 ? '0' : String(next(5_000_000)),
+      conn_state: 'SF',
+    };
+    if (next(17) === 0) (odd[next(odd.length)] as (f: Record<string, string>) => void)(f);
+    for (const key of Object.keys(f)) if (f[key] === '-') f[key] = unset;
+    return fields.map((name) => f[name]).join('\t');
+  };
+  const out: string[] = [zeekHeader('-', zeekFields)];
+  for (let i = 0; i < lines; i++) {
+    if (i === Math.floor(lines / 2))
+      out.push('#close\t2026-12-06-11-00-00', zeekHeader('--', zeekFieldsAgain));
+    const again = i >= Math.floor(lines / 2);
+    const fields = again ? zeekFieldsAgain : zeekFields;
+    const k = next(40);
+    if (k === 0)
+      out.push(
+        record(fields, again ? '--' : '-', i)
+          .split('\t')
+          .slice(0, 4)
+          .join('\t'),
+      );
+    else if (k === 1) out.push('');
+    else if (k === 2) out.push(`${record(fields, again ? '--' : '-', i)}\r`);
+    else if (k === 3)
+      out.push(
+        JSON.stringify({
+          ts: 1_700_000_000.5 + i,
+          uid: 'Cj',
+          'id.orig_h': '10.1.0.1',
+          'id.resp_h': '13.73.248.9',
+          'id.resp_p': 443,
+          proto: 'tcp',
+          duration: 1.25,
+          orig_bytes: 10,
+          resp_bytes: 20,
+        }),
+      );
+    else out.push(record(fields, again ? '--' : '-', i));
+  }
+  return out.join('\n');
+}
+
 describe('WebAssembly scanner of Squid native lines', () => {
   test('is built and compiles', () => {
     expect(scanModule()).not.toBeNull();
@@ -235,7 +411,7 @@ describe('lines the scanner leaves to JavaScript', () => {
   function scanTwo(made: WasmScanner, line: string, leakFull = false) {
     const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
     expect(made.load(bytes)).toBe(true);
-    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53);
+    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, false);
     return {
       stop,
       lines: made.lines,
@@ -249,7 +425,7 @@ describe('lines the scanner leaves to JavaScript', () => {
     const made = scanner();
     const bytes = Buffer.from(`${counted}\n${counted}\n`);
     made.load(bytes);
-    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53)).toBe(bytes.length);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, false)).toBe(bytes.length);
     expect(made.declined).toBe(false);
     expect(made.lines).toBe(2);
     expect([...made.sums.subarray(0, 3)]).toEqual([2, 0, 20]);
@@ -308,6 +484,167 @@ describe('lines the scanner leaves to JavaScript', () => {
       while (range + 1 < ranges.starts.length && (ranges.starts[range + 1] as number) <= address) range++;
       expect(ranges.paths[range], `address ${address}`).toBe(codes[resolver.destinationPath4(address | 0)]);
     }
+  });
+});
+
+describe('WebAssembly scanner of Zeek conn records', () => {
+  test('same JSON report on the Zeek samples and demo logs, counted by the scanner', async () => {
+    const demo = join(packageRoot(), 'demo', 'logs', 'zeek');
+    const inputs = [
+      ...fixtureInputs().filter((path) => /zeek/.test(path)),
+      ...readdirSync(demo).map((name) => join(demo, name)),
+    ];
+    expect(inputs.length).toBeGreaterThan(8);
+    const scan = vi.spyOn(WasmScanner.prototype, 'scan');
+    try {
+      for (const path of inputs) await expectSame({ inputs: [path] });
+      await expectSame({ inputs });
+      expect(scan.mock.calls.some((call) => call[5] === true)).toBe(true);
+    } finally {
+      scan.mockRestore();
+    }
+  });
+
+  test('same JSON report on odd records, many keys, two header blocks, chunk boundaries, one and two jobs', async () => {
+    // Over 2 MiB: records cross the reader's 1 MiB chunks, and two jobs cut the file in two.
+    const conn = join(dir, 'conn.log');
+    const text = zeekConnLog(30_000, 5, 3000);
+    expect(text.length).toBeGreaterThan(2 << 20);
+    writeFileSync(conn, text); // no last newline
+    const crlf = join(dir, 'conn-crlf.log');
+    writeFileSync(crlf, `${zeekConnLog(2000, 11).replaceAll('\n', '\r\n')}\r\n`);
+    for (const fastCountKeys of [7, 600, undefined]) {
+      for (const jobs of [1, 2]) {
+        const json = await expectSame({
+          inputs: [conn, crlf],
+          fastCountKeys,
+          jobs,
+          splitBytes: 1,
+          threadBytes: 1,
+        });
+        expect(JSON.parse(json).flows).toBeGreaterThan(25_000);
+      }
+    }
+    await expectSame({ inputs: [conn], limits: { leaks: 3, destinations: 4, problems: 5 } });
+    // Most records are the scanner's (one job: the audit runs on this thread).
+    const scan = WasmScanner.prototype.scan;
+    let scanned = 0;
+    const spy = vi.spyOn(WasmScanner.prototype, 'scan').mockImplementation(function (
+      this: WasmScanner,
+      ...args: Parameters<WasmScanner['scan']>
+    ) {
+      const stop = scan.apply(this, args);
+      if (args[5]) scanned += this.lines;
+      return stop;
+    });
+    try {
+      await jsonOf({ inputs: [conn], wasmScan: true });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(scanned).toBeGreaterThan(20_000);
+  });
+});
+
+describe('Zeek conn records the scanner leaves to JavaScript', () => {
+  // ts uid orig_h orig_p resp_h resp_p proto duration orig_bytes resp_bytes
+  const counted = '1700000000.100200\tCa\t10.1.0.1\t5000\t13.73.248.9\t443\ttcp\t0.5\t10\t20';
+  const layout = {
+    separator: 9,
+    unset: Buffer.from('-'),
+    columns: Int32Array.of(9, 0, 4, 5, 6, 7, 8, 9),
+  };
+
+  /** A scanner that knows 13.73.248.9 on port 443 (row 0, verdict `verdict`). */
+  function scanner(verdict = 0): WasmScanner {
+    const module = scanModule();
+    if (module === null) throw new Error('no scan.wasm: run npm run build');
+    const made = WasmScanner.create(module, 64) as WasmScanner;
+    expect(made.setZeek(layout)).toBe(true);
+    const address = (13 << 24) | (73 << 16) | (248 << 8) | 9;
+    made.learnAddress(address, (443 + 1) | (1 << 20), 0, 0, verdict);
+    made.sums.set([0, 0, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]); // as AuditCounter's emptyRow
+    return made;
+  }
+
+  function scanTwo(made: WasmScanner, line: string, leakFull = false) {
+    const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
+    expect(made.load(bytes)).toBe(true);
+    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, true);
+    return {
+      stop,
+      lines: made.lines,
+      declined: made.declined,
+      second: counted.length + 1,
+      length: bytes.length,
+    };
+  }
+
+  test('a record it knows is counted, into the shared sums and one run', () => {
+    const made = scanner();
+    const bytes = Buffer.from(`${counted}\n${counted}\r\n\n${counted}`);
+    made.load(bytes);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, true)).toBe(bytes.length);
+    expect(made.declined).toBe(false);
+    expect(made.lines).toBe(4);
+    expect([...made.sums.subarray(0, 5)]).toEqual([3, 30, 60, 1_700_000_000_100, 1_700_000_000_600]);
+    made.flushRuns();
+    expect(made.runCount).toBe(1);
+    expect([...made.runs.subarray(0, 8)]).toEqual([
+      3, 1_700_000_000, 90, 1_700_000_000_100, 1_700_000_000_100, 1_700_000_000_600, 0, 0,
+    ]);
+  });
+
+  const field = (index: number, value: string) =>
+    counted
+      .split('\t')
+      .map((old, i) => (i === index ? value : old))
+      .join('\t');
+  test.each([
+    ['a header line', '#close\t2026-12-06-11-00-00'],
+    ['a JSON record', '{"ts":1700000000.5,"id.resp_h":"13.73.248.9"}'],
+    ['too few fields', counted.split('\t').slice(0, 6).join('\t')],
+    ['an IPv6 responder', field(4, '2001:db8::7')],
+    ['an unset responder', field(4, '-')],
+    ['a responder with a leading zero', field(4, '013.73.248.9')],
+    ['an unknown responder', field(4, '13.73.248.10')],
+    ['a known responder on another port', field(5, '8443')],
+    ['an unset port (another key)', field(5, '-')],
+    ['a port past 65535', field(5, '70000')],
+    ['icmp', field(6, 'icmp')],
+    ['an unset proto', field(6, '-')],
+    ['a bad ts', field(0, '1.7e9')],
+    ['an empty ts', field(0, '')],
+    ['a bad duration', field(7, '0.1.2')],
+    ['an (empty) byte count', field(8, '(empty)')],
+    ['17 digits of bytes', field(9, '12345678901234567')],
+    ['a byte above ASCII', `${counted}\u00e9`],
+  ])('%s', (_name, line) => {
+    const { stop, lines, declined, second } = scanTwo(scanner(), line);
+    expect({ stop, lines, declined }).toEqual({ stop: second, lines: 1, declined: true });
+  });
+
+  test.each([
+    ['unset bytes and duration', `${field(7, '-').split('\t').slice(0, 8).join('\t')}\t-\t-`],
+    ['16 digits of a port with leading zeros', field(5, '0000000000000443')],
+    ['a ts without decimals', field(0, '1700000000')],
+    ['7 decimals of ts (cut)', field(0, '1700000000.1234567')],
+  ])('counted: %s', (_name, line) => {
+    const result = scanTwo(scanner(), line);
+    expect(result).toMatchObject({ stop: result.length, lines: 3, declined: false });
+  });
+
+  test('a leak while its evidence is kept; counted once the evidence is full', () => {
+    const leak = 1;
+    expect(scanTwo(scanner(leak), counted)).toMatchObject({ stop: 0, lines: 0, declined: true });
+    const full = scanTwo(scanner(leak), counted, true);
+    expect(full).toMatchObject({ declined: false, lines: 3 });
+  });
+
+  test('a layout beyond it is refused (JavaScript reads the lines)', () => {
+    const made = scanner();
+    expect(made.setZeek({ ...layout, columns: Int32Array.of(300, 0, 4, 5, 6, 7, 8, 299) })).toBe(false);
+    expect(made.setZeek({ ...layout, columns: Int32Array.of(9, 0, 4, 5, -1, 7, 8, 9) })).toBe(false);
   });
 });
 
