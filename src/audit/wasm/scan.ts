@@ -1,6 +1,6 @@
 // AssemblyScript (compiled to scan.wasm by scripts/build-wasm.ts, not by tsc): the audit's fast
-// path over Squid native lines in WebAssembly (docs/architecture.md, "Audit: the WebAssembly
-// scanner"). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
+// path over Squid native lines and Zeek conn records in WebAssembly (docs/architecture.md,
+// "Decisions"; Zeek: countZeekLine below, by address key). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
 // path needs exactly as parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
 // of the counter's learned keys (src/audit/flow-counter.ts) and adds the flow to its row's sums
 // (an array JS shares) and to a run of flows for the time series. At the first line it does not
