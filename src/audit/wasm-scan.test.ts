@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
 import { PathResolver } from '../policy/path-resolver.js';
+import { zeekConnFields, zeekHeader } from './demo/zeek-logs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureInputs, jsonOf, reportTopology, writeDnsAnswerLog } from './test-reports.js';
 import { TimeSeries } from './time-series.js';
@@ -136,44 +137,43 @@ function squidLog(lines: number, seed = 1, names = 40): string {
   return out.join('\n');
 }
 
-const zeekHeader = (unset: string, fields: readonly string[]) =>
-  [
-    '#separator \\x09',
-    '#set_separator\t,',
-    '#empty_field\t(empty)',
-    `#unset_field\t${unset}`,
-    '#path\tconn',
-    '#open\t2026-12-06-10-00-00',
-    `#fields\t${fields.join('\t')}`,
-    `#types\t${fields.map(() => 'string').join('\t')}`,
-  ].join('\n');
+/** A conn header block with `fields` and the unset marker `unset` (the demo's, but for that). */
+const connHeader = (unset: string, fields: readonly string[]) =>
+  zeekHeader(
+    'conn',
+    fields,
+    fields.map(() => 'string'),
+  )
+    .map((line) => (line === '#unset_field\t-' ? `#unset_field\t${unset}` : line))
+    .join('\n');
 
-const zeekFields = [
-  'ts',
-  'uid',
-  'id.orig_h',
-  'id.orig_p',
-  'id.resp_h',
-  'id.resp_p',
-  'proto',
-  'service',
-  'duration',
-  'orig_bytes',
-  'resp_bytes',
-  'conn_state',
-] as const;
-/** A second header block's order (and unset marker `--`): the scanner must follow the header. */
-const zeekFieldsAgain = [
-  'uid',
-  'resp_bytes',
-  'id.resp_p',
-  'ts',
-  'proto',
-  'id.orig_h',
-  'id.resp_h',
-  'orig_bytes',
-  'duration',
-] as const;
+/** A second header block's columns (and unset marker `--`): the scanner must follow the header. */
+const zeekFieldsAgain = zeekConnFields.slice(0, 11).reverse();
+
+/** Odd values of one field each (`-` is the section's unset marker), some counted, some declined. */
+const oddFields: [string, string][] = [
+  ['id.resp_p', '-'],
+  ['duration', '-'],
+  ['orig_bytes', '-'],
+  ['id.resp_h', '2001:db8::7'],
+  ['id.resp_h', '-'],
+  ['id.resp_h', '013.73.248.9'],
+  ['proto', 'icmp'],
+  ['proto', 'sctp'],
+  ['proto', '-'],
+  ['id.resp_p', '70000'],
+  ['id.resp_p', '0000000000000443'],
+  ['orig_bytes', '(empty)'],
+  ['resp_bytes', '12345678901234567'],
+  ['resp_bytes', '98765432109'],
+  ['ts', '1700000000.1234567'],
+  ['ts', '1700000000'],
+  ['ts', '1.7e9'],
+  ['ts', ''],
+  ['duration', '0.1.2'],
+  ['duration', '12'],
+  ['duration', '99999999999.9999999'],
+];
 
 /**
  * A Zeek conn log of `lines` records to `addresses` destinations (ExpressRoute, internet and
@@ -192,72 +192,6 @@ function zeekConnLog(lines: number, seed = 1, addresses = 40): string {
     if (kind === 1) return `93.${(k >> 8) & 255}.${k & 255}.7`;
     return `10.2.${(k >> 8) & 255}.${k & 255}`;
   };
-  const odd: ((f: Record<string, string>) => void)[] = [
-    (f) => {
-      f['id.resp_p'] = '-';
-    },
-    (f) => {
-      f.duration = '-';
-    },
-    (f) => {
-      f.orig_bytes = '-';
-      f.resp_bytes = '-';
-    },
-    (f) => {
-      f['id.resp_h'] = '2001:db8::7';
-    },
-    (f) => {
-      f['id.resp_h'] = '-';
-    },
-    (f) => {
-      f['id.resp_h'] = '013.73.248.9';
-    },
-    (f) => {
-      f.proto = 'icmp';
-    },
-    (f) => {
-      f.proto = 'sctp';
-    },
-    (f) => {
-      f.proto = '-';
-    },
-    (f) => {
-      f['id.resp_p'] = '70000';
-    },
-    (f) => {
-      f['id.resp_p'] = '0000000000000443';
-    },
-    (f) => {
-      f.orig_bytes = '(empty)';
-    },
-    (f) => {
-      f.resp_bytes = '12345678901234567';
-    },
-    (f) => {
-      f.resp_bytes = '98765432109';
-    },
-    (f) => {
-      f.ts = `${f.ts}123`; // more than 6 decimals: cut
-    },
-    (f) => {
-      f.ts = (f.ts as string).split('.')[0] as string;
-    },
-    (f) => {
-      f.ts = '1.7e9';
-    },
-    (f) => {
-      f.ts = '';
-    },
-    (f) => {
-      f.duration = '0.1.2';
-    },
-    (f) => {
-      f.duration = '12';
-    },
-    (f) => {
-      f.duration = '99999999999.9999999';
-    },
-  ];
   const record = (fields: readonly string[], unset: string, i: number): string => {
     const f: Record<string, string> = {
       ts: `${1_700_000_000 + Math.floor(i * 0.37)}.${String(next(1_000_000)).padStart(6, '0')}`,
@@ -273,16 +207,18 @@ function zeekConnLog(lines: number, seed = 1, addresses = 40): string {
       resp_bytes: next(5) === 0 ? '0' : String(next(5_000_000)),
       conn_state: 'SF',
     };
-    if (next(17) === 0) (odd[next(odd.length)] as (f: Record<string, string>) => void)(f);
-    for (const key of Object.keys(f)) if (f[key] === '-') f[key] = unset;
-    return fields.map((name) => f[name]).join('\t');
+    if (next(17) === 0) {
+      const [name, value] = oddFields[next(oddFields.length)] as [string, string];
+      f[name] = value;
+    }
+    return fields.map((name) => (f[name] === undefined || f[name] === '-' ? unset : f[name])).join('\t');
   };
-  const out: string[] = [zeekHeader('-', zeekFields)];
+  const out: string[] = [connHeader('-', zeekConnFields)];
   for (let i = 0; i < lines; i++) {
     if (i === Math.floor(lines / 2))
-      out.push('#close\t2026-12-06-11-00-00', zeekHeader('--', zeekFieldsAgain));
+      out.push('#close\t2026-12-06-11-00-00', connHeader('--', zeekFieldsAgain));
     const again = i >= Math.floor(lines / 2);
-    const fields = again ? zeekFieldsAgain : zeekFields;
+    const fields = again ? zeekFieldsAgain : zeekConnFields;
     const k = next(40);
     if (k === 0)
       out.push(
@@ -387,6 +323,23 @@ describe('WebAssembly scanner of Squid native lines', () => {
   });
 });
 
+/**
+ * Scans `counted`, then `line`, then `counted` (Zeek conn records when `zeek`, else Squid native
+ * lines): returns where it stopped and what it said.
+ */
+function scanBetween(made: WasmScanner, counted: string, line: string, zeek: boolean, leakFull: boolean) {
+  const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
+  expect(made.load(bytes)).toBe(true);
+  const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, zeek);
+  return {
+    stop,
+    lines: made.lines,
+    declined: made.declined,
+    second: counted.length + 1,
+    length: bytes.length,
+  };
+}
+
 describe('lines the scanner leaves to JavaScript', () => {
   const resolver = new PathResolver(reportTopology);
   const codes: Record<string, number> = { expressroute: 0, internet: 1, unknown: 2 };
@@ -407,19 +360,8 @@ describe('lines the scanner leaves to JavaScript', () => {
     return made;
   }
 
-  /** Scans `counted`, then `line`: returns where it stopped and what it said. */
-  function scanTwo(made: WasmScanner, line: string, leakFull = false) {
-    const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
-    expect(made.load(bytes)).toBe(true);
-    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, false);
-    return {
-      stop,
-      lines: made.lines,
-      declined: made.declined,
-      second: counted.length + 1,
-      length: bytes.length,
-    };
-  }
+  const scanTwo = (made: WasmScanner, line: string, leakFull = false) =>
+    scanBetween(made, counted, line, false, leakFull);
 
   test('a line it knows is counted, into the shared sums and one run', () => {
     const made = scanner();
@@ -567,18 +509,8 @@ describe('Zeek conn records the scanner leaves to JavaScript', () => {
     return made;
   }
 
-  function scanTwo(made: WasmScanner, line: string, leakFull = false) {
-    const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
-    expect(made.load(bytes)).toBe(true);
-    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, true);
-    return {
-      stop,
-      lines: made.lines,
-      declined: made.declined,
-      second: counted.length + 1,
-      length: bytes.length,
-    };
-  }
+  const scanTwo = (made: WasmScanner, line: string, leakFull = false) =>
+    scanBetween(made, counted, line, true, leakFull);
 
   test('a record it knows is counted, into the shared sums and one run', () => {
     const made = scanner();
