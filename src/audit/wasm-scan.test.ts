@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
+import { FILE_CHUNK_BYTES } from '../ingest/file-chunks.js';
 import { PathResolver } from '../policy/path-resolver.js';
 import { zeekConnFields, zeekHeader } from './demo/zeek-logs.js';
 import type { AuditOptions } from './run-audit.js';
@@ -485,6 +486,57 @@ describe('WebAssembly scanner of Zeek conn records', () => {
       spy.mockRestore();
     }
     expect(scanned).toBeGreaterThan(20_000);
+  });
+
+  test('same JSON report past sections it refuses: a long unset marker across a chunk boundary, 256+ columns, a non-tab separator', async () => {
+    const lines = (text: string) => text.split('\n');
+    // A section the scanner reads, ending 150 bytes or so before the reader's first 1 MiB
+    // chunk ends, so that the next header block runs across the chunk boundary.
+    const first: string[] = [];
+    let bytes = 0;
+    for (const line of lines(zeekConnLog(20_000, 21, 500))) {
+      if (bytes + line.length + 1 > FILE_CHUNK_BYTES - 150) break;
+      first.push(line);
+      bytes += line.length + 1;
+    }
+    expect(bytes).toBeGreaterThan(0.9 * FILE_CHUNK_BYTES);
+    // setZeek() refuses a 65-byte unset marker and a column past 255 (JavaScript reads those
+    // sections; the next chunk must not be scanned as the last one); `|` separates the third.
+    const longUnset = zeekConnLog(600, 22).replace('#unset_field\t-\n', `#unset_field\t${'u'.repeat(65)}\n`);
+    const filler = Array.from({ length: 260 }, (_, i) => `extra_${i}`);
+    const wide = lines(zeekConnLog(600, 23))
+      .map((line) =>
+        line.startsWith('#fields\t') || line.startsWith('#types\t')
+          ? line.replace(
+              '\t',
+              `\t${(line.startsWith('#fields') ? filler : filler.map(() => 'string')).join('\t')}\t`,
+            )
+          : line.startsWith('#')
+            ? line
+            : `${filler.map(() => '-').join('\t')}\t${line}`,
+      )
+      .join('\n');
+    const bars = zeekConnLog(600, 24).replaceAll('\t', '|').replace('#separator \\x09', '#separator \\x7c');
+    const text = [
+      ...first,
+      longUnset,
+      zeekConnLog(3000, 25, 500),
+      wide,
+      bars,
+      zeekConnLog(3000, 26, 500),
+    ].join('\n');
+    expect(text.indexOf(`#unset_field\t${'u'.repeat(65)}`)).toBeLessThan(FILE_CHUNK_BYTES);
+    expect(text.indexOf('\n', text.indexOf('#types', bytes))).toBeGreaterThan(FILE_CHUNK_BYTES);
+    const conn = join(dir, 'conn-refused.log');
+    writeFileSync(conn, `${text}\n`);
+    const scan = vi.spyOn(WasmScanner.prototype, 'scan');
+    try {
+      const json = await expectSame({ inputs: [conn], jobs: 1 });
+      expect(JSON.parse(json).flows).toBeGreaterThan(16_000);
+      expect(scan.mock.calls.some((call) => call[5] === true)).toBe(true);
+    } finally {
+      scan.mockRestore();
+    }
   });
 });
 
