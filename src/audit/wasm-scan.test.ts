@@ -630,6 +630,24 @@ describe('Zeek conn records the scanner leaves to JavaScript', () => {
     expect(made.setZeek({ ...layout, columns: Int32Array.of(300, 0, 4, 5, 6, 7, 8, 299) })).toBe(false);
     expect(made.setZeek({ ...layout, columns: Int32Array.of(9, 0, 4, 5, -1, 7, 8, 9) })).toBe(false);
   });
+
+  test.each([
+    ['a port past the last column', [9, 0, 4, 5_000_000, 6, 7, 8, 9]],
+    ['ts past the last column', [9, 10, 4, 5, 6, 7, 8, 9]],
+    ['a byte count past the last column', [9, 0, 4, 5, 6, 7, 8, 255]],
+    ['a port below -1', [9, 0, 4, -2, 6, 7, 8, 9]],
+    ['a duration below -1', [9, 0, 4, 5, 6, -5_000_000, 8, 9]],
+    ['sent bytes below -1', [9, 0, 4, 5, 6, 7, -2, 9]],
+    ['received bytes below -1', [9, 0, 4, 5, 6, 7, 8, -2]],
+  ])('a layout with %s is refused, and scanning after it does not trap', (_name, columns) => {
+    const made = scanner();
+    expect(made.setZeek({ ...layout, columns: Int32Array.from(columns) })).toBe(false);
+    const bytes = Buffer.from(`${counted}\n`);
+    made.load(bytes);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, true)).toBe(bytes.length);
+    expect({ lines: made.lines, declined: made.declined }).toEqual({ lines: 1, declined: false });
+    expect([...made.sums.subarray(0, 3)]).toEqual([1, 10, 20]);
+  });
 });
 
 describe('TimeSeries.addRun', () => {

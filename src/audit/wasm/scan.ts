@@ -750,7 +750,8 @@ function countLine(start: i32, end: i32): bool {
  * The current Zeek conn section's layout (JS sends it before each scan() of a Zeek chunk): its
  * one-byte separator, the last column read, the columns of ts, id.resp_h, id.resp_p, proto,
  * duration, orig_bytes and resp_bytes (-1: absent), and its unset marker (`unsetLength` bytes in
- * the scratch area). Returns 0, or -1 when the layout is beyond the scanner (JS reads the lines).
+ * the scratch area). Returns 0, or -1 when the layout is beyond the scanner (JS reads the lines)
+ * or not one (a column past `last`, or below -1, or below 0 for ts, id.resp_h and proto).
  */
 export function setZeek(
   separator: i32,
@@ -764,7 +765,10 @@ export function setZeek(
   down: i32,
   unsetLength: i32,
 ): i32 {
-  if (last < 0 || last >= ZEEK_FIELDS || unsetLength > ZEEK_UNSET || ts < 0 || resp < 0 || proto < 0) return -1;
+  if (last < 0 || last >= ZEEK_FIELDS || unsetLength < 0 || unsetLength > ZEEK_UNSET) return -1;
+  if (!isColumn(ts, last, false) || !isColumn(resp, last, false) || !isColumn(proto, last, false)) return -1;
+  if (!isColumn(port, last, true) || !isColumn(duration, last, true)) return -1;
+  if (!isColumn(up, last, true) || !isColumn(down, last, true)) return -1;
   zeekSeparator = separator;
   zeekLast = last;
   zeekTs = ts;
@@ -777,6 +781,14 @@ export function setZeek(
   zeekUnsetLength = unsetLength;
   memory.copy(unsetBase, scratchBase, unsetLength);
   return 0;
+}
+
+/**
+ * A column setZeek() may be given: from 0 (-1, absent, when `optional`) to `last` (so below
+ * ZEEK_FIELDS). Any other would make scan() read outside the fields it split the line into.
+ */
+function isColumn(index: i32, last: i32, optional: bool): bool {
+  return index >= (optional ? -1 : 0) && index <= last;
 }
 
 /** The first separator byte in [start, end), or `end` (16 bytes at a time). */
