@@ -502,7 +502,8 @@ class ZeekTsvReader {
   /**
    * Where the current section's conn fields are, for a counter that reads its lines itself
    * (FlowCounter.zeekLines: the lines countBytes() would offer, read with the same refusals), or
-   * null when countBytes() declines every line of the section.
+   * null when countBytes() declines every line of the section, and also when the section's unset
+   * marker is not ASCII: countBytes() reads those lines, the counter leaves them all to it.
    */
   scanLayout(): ZeekConnLayout | null {
     if (this.#layout === undefined) this.#layout = this.#makeLayout();

@@ -6,7 +6,8 @@
 // (an array JS shares) and to a run of flows for the time series. At the first line it does not
 // fully understand, or whose key, upstream or destination it was not told about, it stops and
 // returns that line's offset: JS reads that one line as it always has, tells this module what it
-// learned (learnName, learnUpstream, learnAddressPath), and calls scan() again after it.
+// learned (learnName, learnAddress, learnUpstream, learnAddressPath), and calls scan() again
+// after it.
 // Every number is computed with the same double operations as the JS path, so the sums are equal.
 
 // ---- memory layout (set by setup(); the memory never grows after it, so JS views stay valid)
