@@ -16,7 +16,7 @@ import {
 } from '../flow/classify.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { DnsAnswers } from '../ingest/dns-answers.js';
-import { type FlowCounter, type FlowFacts, fnv1a } from '../ingest/flow-facts.js';
+import { type FlowCounter, type FlowFacts, fnv1a, type ZeekConnLayout } from '../ingest/flow-facts.js';
 import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
@@ -43,8 +43,9 @@ export interface AuditCounterOptions {
   /** Keys, names and upstreams remembered before the counter starts over (default 32,768). */
   keyLimit?: number;
   /**
-   * The WebAssembly scanner's module (wasm-scan.ts), for an input read by the Squid native
-   * reader: squidLines() then counts the lines it can in WebAssembly. Without it, JavaScript only.
+   * The WebAssembly scanner's module (wasm-scan.ts), for an input read by the Squid native or the
+   * Zeek reader: squidLines() and zeekLines() then count the lines they can in WebAssembly.
+   * Without it, JavaScript only.
    */
   scanModule?: WebAssembly.Module | null;
 }
@@ -88,9 +89,9 @@ export class AuditCounter implements FlowCounter {
   /** The WebAssembly scanner (null: none), and whether it holds the chunk being read. */
   readonly #scanner: WasmScanner | null = null;
   #loaded = false;
-  /** Lines the last squidLines() call read. */
+  /** Lines the last squidLines() or zeekLines() call read. */
   linesRead = 0;
-  /** True when squidLines() reads lines (the scanner could be made). */
+  /** True when squidLines() and zeekLines() read lines (the scanner could be made). */
   readonly scansLines: boolean;
 
   constructor(options: AuditCounterOptions) {
@@ -275,7 +276,10 @@ export class AuditCounter implements FlowCounter {
         slot.path,
         slot.verdict,
       );
-    } else this.#keys.addAddress(this.#pendingAddress, this.#pendingNumber, row);
+    } else {
+      this.#keys.addAddress(this.#pendingAddress, this.#pendingNumber, row);
+      this.#scanner?.learnAddress(this.#pendingAddress, this.#pendingNumber, row, slot.path, slot.verdict);
+    }
     this.#pendingBytes = null;
   }
 
@@ -288,6 +292,25 @@ export class AuditCounter implements FlowCounter {
    * scanner, or with DNS answers (count() declines every flow then), it reads nothing.
    */
   squidLines(bytes: Buffer, position: number, fresh: boolean): number {
+    return this.#scanLines(bytes, position, fresh, false);
+  }
+
+  /**
+   * As squidLines(), for the Zeek conn records of a TSV section laid out as `layout`
+   * (ZeekTsvReader): the caller reads the line it stops at (headers too) as without a scanner.
+   */
+  zeekLines(bytes: Buffer, position: number, fresh: boolean, layout: ZeekConnLayout): number {
+    this.linesRead = 0;
+    const scanner = this.#scanner;
+    if (scanner === null) return position;
+    if (!scanner.setZeek(layout)) {
+      if (fresh) this.#loaded = false; // the chunk is not copied in: later calls for it read nothing
+      return position;
+    }
+    return this.#scanLines(bytes, position, fresh, true);
+  }
+
+  #scanLines(bytes: Buffer, position: number, fresh: boolean, zeek: boolean): number {
     this.linesRead = 0;
     const scanner = this.#scanner;
     if (scanner === null || !this.#options.dns.empty) return position;
@@ -298,7 +321,14 @@ export class AuditCounter implements FlowCounter {
     const length = bytes.length;
     let at = position;
     for (;;) {
-      at = scanner.scan(at, length, aggregate.leakEvidenceFull, series.bucketMs, EXACT - series.bytesAdded);
+      at = scanner.scan(
+        at,
+        length,
+        aggregate.leakEvidenceFull,
+        series.bucketMs,
+        EXACT - series.bytesAdded,
+        zeek,
+      );
       this.linesRead += scanner.lines;
       this.#addRuns(scanner);
       if (scanner.declined || at >= length) return at;

@@ -104,8 +104,8 @@ export interface AuditOptions {
    */
   fastCountKeys?: number;
   /**
-   * Count the lines of Squid native logs with the WebAssembly scanner (wasm-scan.ts) when the fast
-   * path counts. Default true (unless PATHWARDEN_WASM=0); false counts them in JavaScript only,
+   * Count the lines of Squid native logs and Zeek conn logs (TSV) with the WebAssembly scanner
+   * (wasm-scan.ts) when the fast path counts. Default true (unless PATHWARDEN_WASM=0); false counts them in JavaScript only,
    * with the same results (the reference the scanner is tested against).
    */
   wasmScan?: boolean;
@@ -310,8 +310,8 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
             dns,
             keyLimit: options.fastCountKeys,
             scanModule:
-              format.name === 'squid' &&
-              options.formatOptions?.squidLogformat === undefined &&
+              ((format.name === 'squid' && options.formatOptions?.squidLogformat === undefined) ||
+                format.name === 'zeek') &&
               options.wasmScan !== false
                 ? scanModule()
                 : null,

@@ -1,4 +1,4 @@
-// The WebAssembly scanner of Squid native lines (wasm-scan.ts, wasm/scan.ts) against the
+// The WebAssembly scanner of Squid native lines and Zeek conn records (wasm-scan.ts, wasm/scan.ts) against the
 // JavaScript fast path it stands in for (wasmScan false) and the general path (fastCount false):
 // the JSON reports must be byte-identical on the samples, the demo logs and logs made to hit its
 // edges, with one job and with two; each kind of line it declines must come back to JavaScript;
@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
+import { FILE_CHUNK_BYTES } from '../ingest/file-chunks.js';
 import { PathResolver } from '../policy/path-resolver.js';
+import { zeekConnFields, zeekHeader } from './demo/zeek-logs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureInputs, jsonOf, reportTopology, writeDnsAnswerLog } from './test-reports.js';
 import { TimeSeries } from './time-series.js';
@@ -136,6 +138,117 @@ function squidLog(lines: number, seed = 1, names = 40): string {
   return out.join('\n');
 }
 
+/** A conn header block with `fields` and the unset marker `unset` (the demo's, but for that). */
+const connHeader = (unset: string, fields: readonly string[]) =>
+  zeekHeader(
+    'conn',
+    fields,
+    fields.map(() => 'string'),
+  )
+    .map((line) => (line === '#unset_field\t-' ? `#unset_field\t${unset}` : line))
+    .join('\n');
+
+/** A second header block's columns (and unset marker `--`): the scanner must follow the header. */
+const zeekFieldsAgain = zeekConnFields.slice(0, 11).reverse();
+
+/** Odd values of one field each (`-` is the section's unset marker), some counted, some declined. */
+const oddFields: [string, string][] = [
+  ['id.resp_p', '-'],
+  ['duration', '-'],
+  ['orig_bytes', '-'],
+  ['id.resp_h', '2001:db8::7'],
+  ['id.resp_h', '-'],
+  ['id.resp_h', '013.73.248.9'],
+  ['proto', 'icmp'],
+  ['proto', 'sctp'],
+  ['proto', '-'],
+  ['id.resp_p', '70000'],
+  ['id.resp_p', '0000000000000443'],
+  ['orig_bytes', '(empty)'],
+  ['resp_bytes', '12345678901234567'],
+  ['resp_bytes', '98765432109'],
+  ['ts', '1700000000.1234567'],
+  ['ts', '1700000000'],
+  ['ts', '1.7e9'],
+  ['ts', ''],
+  ['duration', '0.1.2'],
+  ['duration', '12'],
+  ['duration', '99999999999.9999999'],
+];
+
+/**
+ * A Zeek conn log of `lines` records to `addresses` destinations (ExpressRoute, internet and
+ * private), with odd records among them and, half way, a second header block with other columns.
+ */
+function zeekConnLog(lines: number, seed = 1, addresses = 40): string {
+  let state = seed;
+  const next = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const destination = () => {
+    const k = next(addresses);
+    const kind = k % 3;
+    if (kind === 0) return `13.73.248.${k % 250}`;
+    if (kind === 1) return `93.${(k >> 8) & 255}.${k & 255}.7`;
+    return `10.2.${(k >> 8) & 255}.${k & 255}`;
+  };
+  const record = (fields: readonly string[], unset: string, i: number): string => {
+    const f: Record<string, string> = {
+      ts: `${1_700_000_000 + Math.floor(i * 0.37)}.${String(next(1_000_000)).padStart(6, '0')}`,
+      uid: `C${i.toString(36)}`,
+      'id.orig_h': `10.1.0.${next(9)}`,
+      'id.orig_p': String(1024 + next(60000)),
+      'id.resp_h': destination(),
+      'id.resp_p': next(7) === 0 ? '8443' : '443',
+      proto: next(5) === 0 ? 'udp' : 'tcp',
+      service: next(2) === 0 ? 'ssl' : unset,
+      duration: `${next(100)}.${String(next(1_000_000)).padStart(6, '0')}`,
+      orig_bytes: String(next(100_000)),
+      resp_bytes: next(5) === 0 ? '0' : String(next(5_000_000)),
+      conn_state: 'SF',
+    };
+    if (next(17) === 0) {
+      const [name, value] = oddFields[next(oddFields.length)] as [string, string];
+      f[name] = value;
+    }
+    return fields.map((name) => (f[name] === undefined || f[name] === '-' ? unset : f[name])).join('\t');
+  };
+  const out: string[] = [connHeader('-', zeekConnFields)];
+  for (let i = 0; i < lines; i++) {
+    if (i === Math.floor(lines / 2))
+      out.push('#close\t2026-12-06-11-00-00', connHeader('--', zeekFieldsAgain));
+    const again = i >= Math.floor(lines / 2);
+    const fields = again ? zeekFieldsAgain : zeekConnFields;
+    const k = next(40);
+    if (k === 0)
+      out.push(
+        record(fields, again ? '--' : '-', i)
+          .split('\t')
+          .slice(0, 4)
+          .join('\t'),
+      );
+    else if (k === 1) out.push('');
+    else if (k === 2) out.push(`${record(fields, again ? '--' : '-', i)}\r`);
+    else if (k === 3)
+      out.push(
+        JSON.stringify({
+          ts: 1_700_000_000.5 + i,
+          uid: 'Cj',
+          'id.orig_h': '10.1.0.1',
+          'id.resp_h': '13.73.248.9',
+          'id.resp_p': 443,
+          proto: 'tcp',
+          duration: 1.25,
+          orig_bytes: 10,
+          resp_bytes: 20,
+        }),
+      );
+    else out.push(record(fields, again ? '--' : '-', i));
+  }
+  return out.join('\n');
+}
+
 describe('WebAssembly scanner of Squid native lines', () => {
   test('is built and compiles', () => {
     expect(scanModule()).not.toBeNull();
@@ -211,6 +324,23 @@ describe('WebAssembly scanner of Squid native lines', () => {
   });
 });
 
+/**
+ * Scans `counted`, then `line`, then `counted` (Zeek conn records when `zeek`, else Squid native
+ * lines): returns where it stopped and what it said.
+ */
+function scanBetween(made: WasmScanner, counted: string, line: string, zeek: boolean, leakFull: boolean) {
+  const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
+  expect(made.load(bytes)).toBe(true);
+  const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53, zeek);
+  return {
+    stop,
+    lines: made.lines,
+    declined: made.declined,
+    second: counted.length + 1,
+    length: bytes.length,
+  };
+}
+
 describe('lines the scanner leaves to JavaScript', () => {
   const resolver = new PathResolver(reportTopology);
   const codes: Record<string, number> = { expressroute: 0, internet: 1, unknown: 2 };
@@ -231,25 +361,14 @@ describe('lines the scanner leaves to JavaScript', () => {
     return made;
   }
 
-  /** Scans `counted`, then `line`: returns where it stopped and what it said. */
-  function scanTwo(made: WasmScanner, line: string, leakFull = false) {
-    const bytes = Buffer.from(`${counted}\n${line}\n${counted}\n`);
-    expect(made.load(bytes)).toBe(true);
-    const stop = made.scan(0, bytes.length, leakFull, 1000, 2 ** 53);
-    return {
-      stop,
-      lines: made.lines,
-      declined: made.declined,
-      second: counted.length + 1,
-      length: bytes.length,
-    };
-  }
+  const scanTwo = (made: WasmScanner, line: string, leakFull = false) =>
+    scanBetween(made, counted, line, false, leakFull);
 
   test('a line it knows is counted, into the shared sums and one run', () => {
     const made = scanner();
     const bytes = Buffer.from(`${counted}\n${counted}\n`);
     made.load(bytes);
-    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53)).toBe(bytes.length);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, false)).toBe(bytes.length);
     expect(made.declined).toBe(false);
     expect(made.lines).toBe(2);
     expect([...made.sums.subarray(0, 3)]).toEqual([2, 0, 20]);
@@ -308,6 +427,226 @@ describe('lines the scanner leaves to JavaScript', () => {
       while (range + 1 < ranges.starts.length && (ranges.starts[range + 1] as number) <= address) range++;
       expect(ranges.paths[range], `address ${address}`).toBe(codes[resolver.destinationPath4(address | 0)]);
     }
+  });
+});
+
+describe('WebAssembly scanner of Zeek conn records', () => {
+  test('same JSON report on the Zeek samples and demo logs, counted by the scanner', async () => {
+    const demo = join(packageRoot(), 'demo', 'logs', 'zeek');
+    const inputs = [
+      ...fixtureInputs().filter((path) => /zeek/.test(path)),
+      ...readdirSync(demo).map((name) => join(demo, name)),
+    ];
+    expect(inputs.length).toBeGreaterThan(8);
+    const scan = vi.spyOn(WasmScanner.prototype, 'scan');
+    try {
+      for (const path of inputs) await expectSame({ inputs: [path] });
+      await expectSame({ inputs });
+      expect(scan.mock.calls.some((call) => call[5] === true)).toBe(true);
+    } finally {
+      scan.mockRestore();
+    }
+  });
+
+  test('same JSON report on odd records, many keys, two header blocks, chunk boundaries, one and two jobs', async () => {
+    // Over 2 MiB: records cross the reader's 1 MiB chunks, and two jobs cut the file in two.
+    const conn = join(dir, 'conn.log');
+    const text = zeekConnLog(30_000, 5, 3000);
+    expect(text.length).toBeGreaterThan(2 << 20);
+    writeFileSync(conn, text); // no last newline
+    const crlf = join(dir, 'conn-crlf.log');
+    writeFileSync(crlf, `${zeekConnLog(2000, 11).replaceAll('\n', '\r\n')}\r\n`);
+    for (const fastCountKeys of [7, 600, undefined]) {
+      for (const jobs of [1, 2]) {
+        const json = await expectSame({
+          inputs: [conn, crlf],
+          fastCountKeys,
+          jobs,
+          splitBytes: 1,
+          threadBytes: 1,
+        });
+        expect(JSON.parse(json).flows).toBeGreaterThan(25_000);
+      }
+    }
+    await expectSame({ inputs: [conn], limits: { leaks: 3, destinations: 4, problems: 5 } });
+    // Most records are the scanner's (one job: the audit runs on this thread).
+    const scan = WasmScanner.prototype.scan;
+    let scanned = 0;
+    const spy = vi.spyOn(WasmScanner.prototype, 'scan').mockImplementation(function (
+      this: WasmScanner,
+      ...args: Parameters<WasmScanner['scan']>
+    ) {
+      const stop = scan.apply(this, args);
+      if (args[5]) scanned += this.lines;
+      return stop;
+    });
+    try {
+      await jsonOf({ inputs: [conn], wasmScan: true });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(scanned).toBeGreaterThan(20_000);
+  });
+
+  test('same JSON report past sections it refuses: a long unset marker across a chunk boundary, 256+ columns, a non-tab separator', async () => {
+    const lines = (text: string) => text.split('\n');
+    // A section the scanner reads, ending 150 bytes or so before the reader's first 1 MiB
+    // chunk ends, so that the next header block runs across the chunk boundary.
+    const first: string[] = [];
+    let bytes = 0;
+    for (const line of lines(zeekConnLog(20_000, 21, 500))) {
+      if (bytes + line.length + 1 > FILE_CHUNK_BYTES - 150) break;
+      first.push(line);
+      bytes += line.length + 1;
+    }
+    expect(bytes).toBeGreaterThan(0.9 * FILE_CHUNK_BYTES);
+    // setZeek() refuses a 65-byte unset marker and a column past 255 (JavaScript reads those
+    // sections; the next chunk must not be scanned as the last one); `|` separates the third.
+    const longUnset = zeekConnLog(600, 22).replace('#unset_field\t-\n', `#unset_field\t${'u'.repeat(65)}\n`);
+    const filler = Array.from({ length: 260 }, (_, i) => `extra_${i}`);
+    const wide = lines(zeekConnLog(600, 23))
+      .map((line) =>
+        line.startsWith('#fields\t') || line.startsWith('#types\t')
+          ? line.replace(
+              '\t',
+              `\t${(line.startsWith('#fields') ? filler : filler.map(() => 'string')).join('\t')}\t`,
+            )
+          : line.startsWith('#')
+            ? line
+            : `${filler.map(() => '-').join('\t')}\t${line}`,
+      )
+      .join('\n');
+    const bars = zeekConnLog(600, 24).replaceAll('\t', '|').replace('#separator \\x09', '#separator \\x7c');
+    const text = [
+      ...first,
+      longUnset,
+      zeekConnLog(3000, 25, 500),
+      wide,
+      bars,
+      zeekConnLog(3000, 26, 500),
+    ].join('\n');
+    expect(text.indexOf(`#unset_field\t${'u'.repeat(65)}`)).toBeLessThan(FILE_CHUNK_BYTES);
+    expect(text.indexOf('\n', text.indexOf('#types', bytes))).toBeGreaterThan(FILE_CHUNK_BYTES);
+    const conn = join(dir, 'conn-refused.log');
+    writeFileSync(conn, `${text}\n`);
+    const scan = vi.spyOn(WasmScanner.prototype, 'scan');
+    try {
+      const json = await expectSame({ inputs: [conn], jobs: 1 });
+      expect(JSON.parse(json).flows).toBeGreaterThan(16_000);
+      expect(scan.mock.calls.some((call) => call[5] === true)).toBe(true);
+    } finally {
+      scan.mockRestore();
+    }
+  });
+});
+
+describe('Zeek conn records the scanner leaves to JavaScript', () => {
+  // ts uid orig_h orig_p resp_h resp_p proto duration orig_bytes resp_bytes
+  const counted = '1700000000.100200\tCa\t10.1.0.1\t5000\t13.73.248.9\t443\ttcp\t0.5\t10\t20';
+  const layout = {
+    separator: 9,
+    unset: Buffer.from('-'),
+    columns: Int32Array.of(9, 0, 4, 5, 6, 7, 8, 9),
+  };
+
+  /** A scanner that knows 13.73.248.9 on port 443 (row 0, verdict `verdict`). */
+  function scanner(verdict = 0): WasmScanner {
+    const module = scanModule();
+    if (module === null) throw new Error('no scan.wasm: run npm run build');
+    const made = WasmScanner.create(module, 64) as WasmScanner;
+    expect(made.setZeek(layout)).toBe(true);
+    const address = (13 << 24) | (73 << 16) | (248 << 8) | 9;
+    made.learnAddress(address, (443 + 1) | (1 << 20), 0, 0, verdict);
+    made.sums.set([0, 0, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]); // as AuditCounter's emptyRow
+    return made;
+  }
+
+  const scanTwo = (made: WasmScanner, line: string, leakFull = false) =>
+    scanBetween(made, counted, line, true, leakFull);
+
+  test('a record it knows is counted, into the shared sums and one run', () => {
+    const made = scanner();
+    const bytes = Buffer.from(`${counted}\n${counted}\r\n\n${counted}`);
+    made.load(bytes);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, true)).toBe(bytes.length);
+    expect(made.declined).toBe(false);
+    expect(made.lines).toBe(4);
+    expect([...made.sums.subarray(0, 5)]).toEqual([3, 30, 60, 1_700_000_000_100, 1_700_000_000_600]);
+    made.flushRuns();
+    expect(made.runCount).toBe(1);
+    expect([...made.runs.subarray(0, 8)]).toEqual([
+      3, 1_700_000_000, 90, 1_700_000_000_100, 1_700_000_000_100, 1_700_000_000_600, 0, 0,
+    ]);
+  });
+
+  const field = (index: number, value: string) =>
+    counted
+      .split('\t')
+      .map((old, i) => (i === index ? value : old))
+      .join('\t');
+  test.each([
+    ['a header line', '#close\t2026-12-06-11-00-00'],
+    ['a JSON record', '{"ts":1700000000.5,"id.resp_h":"13.73.248.9"}'],
+    ['too few fields', counted.split('\t').slice(0, 6).join('\t')],
+    ['an IPv6 responder', field(4, '2001:db8::7')],
+    ['an unset responder', field(4, '-')],
+    ['a responder with a leading zero', field(4, '013.73.248.9')],
+    ['an unknown responder', field(4, '13.73.248.10')],
+    ['a known responder on another port', field(5, '8443')],
+    ['an unset port (another key)', field(5, '-')],
+    ['a port past 65535', field(5, '70000')],
+    ['icmp', field(6, 'icmp')],
+    ['an unset proto', field(6, '-')],
+    ['a bad ts', field(0, '1.7e9')],
+    ['an empty ts', field(0, '')],
+    ['a bad duration', field(7, '0.1.2')],
+    ['an (empty) byte count', field(8, '(empty)')],
+    ['17 digits of bytes', field(9, '12345678901234567')],
+    ['a byte above ASCII', `${counted}\u00e9`],
+  ])('%s', (_name, line) => {
+    const { stop, lines, declined, second } = scanTwo(scanner(), line);
+    expect({ stop, lines, declined }).toEqual({ stop: second, lines: 1, declined: true });
+  });
+
+  test.each([
+    ['unset bytes and duration', `${field(7, '-').split('\t').slice(0, 8).join('\t')}\t-\t-`],
+    ['16 digits of a port with leading zeros', field(5, '0000000000000443')],
+    ['a ts without decimals', field(0, '1700000000')],
+    ['7 decimals of ts (cut)', field(0, '1700000000.1234567')],
+  ])('counted: %s', (_name, line) => {
+    const result = scanTwo(scanner(), line);
+    expect(result).toMatchObject({ stop: result.length, lines: 3, declined: false });
+  });
+
+  test('a leak while its evidence is kept; counted once the evidence is full', () => {
+    const leak = 1;
+    expect(scanTwo(scanner(leak), counted)).toMatchObject({ stop: 0, lines: 0, declined: true });
+    const full = scanTwo(scanner(leak), counted, true);
+    expect(full).toMatchObject({ declined: false, lines: 3 });
+  });
+
+  test('a layout beyond it is refused (JavaScript reads the lines)', () => {
+    const made = scanner();
+    expect(made.setZeek({ ...layout, columns: Int32Array.of(300, 0, 4, 5, 6, 7, 8, 299) })).toBe(false);
+    expect(made.setZeek({ ...layout, columns: Int32Array.of(9, 0, 4, 5, -1, 7, 8, 9) })).toBe(false);
+  });
+
+  test.each([
+    ['a port past the last column', [9, 0, 4, 5_000_000, 6, 7, 8, 9]],
+    ['ts past the last column', [9, 10, 4, 5, 6, 7, 8, 9]],
+    ['a byte count past the last column', [9, 0, 4, 5, 6, 7, 8, 255]],
+    ['a port below -1', [9, 0, 4, -2, 6, 7, 8, 9]],
+    ['a duration below -1', [9, 0, 4, 5, 6, -5_000_000, 8, 9]],
+    ['sent bytes below -1', [9, 0, 4, 5, 6, 7, -2, 9]],
+    ['received bytes below -1', [9, 0, 4, 5, 6, 7, 8, -2]],
+  ])('a layout with %s is refused, and scanning after it does not trap', (_name, columns) => {
+    const made = scanner();
+    expect(made.setZeek({ ...layout, columns: Int32Array.from(columns) })).toBe(false);
+    const bytes = Buffer.from(`${counted}\n`);
+    made.load(bytes);
+    expect(made.scan(0, bytes.length, false, 1000, 2 ** 53, true)).toBe(bytes.length);
+    expect({ lines: made.lines, declined: made.declined }).toEqual({ lines: 1, declined: false });
+    expect([...made.sums.subarray(0, 3)]).toEqual([1, 10, 20]);
   });
 });
 

@@ -1,12 +1,13 @@
 // The WebAssembly scanner of the audit's fast path (src/audit/wasm/scan.ts, AssemblyScript, built
 // to dist/src/audit/scan.wasm by `npm run build`): the module compiled once per process (workers
-// get it with their JobInit instead of compiling it again), and one instance per Squid input,
-// driven by AuditCounter.squidLines(). docs/architecture.md, "Audit: the WebAssembly scanner".
+// get it with their JobInit instead of compiling it again), and one instance per Squid native or
+// Zeek input, driven by AuditCounter.squidLines() and AuditCounter.zeekLines(). docs/architecture.md, "Audit: the WebAssembly scanner".
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../catalog/builtin.js';
 import { FILE_CHUNK_BYTES } from '../ingest/file-chunks.js';
+import type { ZeekConnLayout } from '../ingest/flow-facts.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../ingest/line-reader.js';
 import { parsePrefix } from '../match/ip.js';
 import { privateRanges } from '../match/private-ranges.js';
@@ -48,7 +49,20 @@ interface ScanExports {
   learnName(length: number, number: number, row: number, path: number, verdict: number): void;
   learnUpstream(length: number, path: number): void;
   learnAddressPath(address: number, path: number): void;
-  scan(from: number, length: number, leak: number, width: number, room: number): number;
+  learnAddress(address: number, number: number, row: number, path: number, verdict: number): void;
+  setZeek(
+    separator: number,
+    last: number,
+    ts: number,
+    resp: number,
+    port: number,
+    proto: number,
+    duration: number,
+    up: number,
+    down: number,
+    unsetLength: number,
+  ): number;
+  scan(from: number, length: number, leak: number, width: number, room: number, zeek: number): number;
   flushRuns(): number;
   pendingBytes(): number;
 }
@@ -186,12 +200,20 @@ export class WasmScanner {
   }
 
   /**
-   * Counts the loaded chunk's lines (`length` bytes) from `from` (scan.ts: scan()); returns the
-   * offset it stopped at and sets `lines`, `runCount` and `declined`.
+   * Counts the loaded chunk's lines (`length` bytes) from `from` (scan.ts: scan()), as Zeek conn
+   * records when `zeek` (the layout of setZeek()) else as Squid native lines; returns the offset
+   * it stopped at and sets `lines`, `runCount` and `declined`.
    */
-  scan(from: number, length: number, leakFull: boolean, bucketMs: number, room: number): number {
+  scan(
+    from: number,
+    length: number,
+    leakFull: boolean,
+    bucketMs: number,
+    room: number,
+    zeek: boolean,
+  ): number {
     const exports = this.#exports;
-    const stop = exports.scan(from, length, leakFull ? 1 : 0, bucketMs, room);
+    const stop = exports.scan(from, length, leakFull ? 1 : 0, bucketMs, room, zeek ? 1 : 0);
     this.lines = exports.lines();
     this.runCount = exports.runs();
     this.declined = exports.wasDeclined() === 1;
@@ -233,6 +255,33 @@ export class WasmScanner {
   /** Tells the scanner the actual path of an IPv4 destination (its int32 bits). */
   learnAddressPath(address: number, path: number): void {
     this.#exports.learnAddressPath(address, path);
+  }
+
+  /** Tells the scanner a learned address key (FlowKeyTable's: `number` is its port and kind). */
+  learnAddress(address: number, number: number, row: number, path: number, verdict: number): void {
+    this.#exports.learnAddress(address, number, row, path, verdict);
+  }
+
+  /** Tells the scanner the Zeek conn section its next scan() reads; false when it cannot read it. */
+  setZeek(layout: ZeekConnLayout): boolean {
+    const unset = layout.unset;
+    if (unset.length > this.#scratch.length) return false;
+    this.#scratch.set(unset);
+    const c = layout.columns;
+    return (
+      this.#exports.setZeek(
+        layout.separator,
+        c[0] as number,
+        c[1] as number,
+        c[2] as number,
+        c[3] as number,
+        c[4] as number,
+        c[5] as number,
+        c[6] as number,
+        c[7] as number,
+        unset.length,
+      ) === 0
+    );
   }
 
   /**

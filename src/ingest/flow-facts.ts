@@ -73,9 +73,23 @@ export interface FlowCounter {
    * and calls again after it.
    */
   squidLines?(bytes: Buffer, position: number, fresh: boolean): number;
+  /** As squidLines(), for the Zeek conn records of a section laid out as `layout`. */
+  zeekLines?(bytes: Buffer, position: number, fresh: boolean, layout: ZeekConnLayout): number;
   readonly linesRead?: number;
-  /** True when squidLines() reads lines (else the parser does not call it). */
+  /** True when squidLines() and zeekLines() read lines (else the parser does not call them). */
   readonly scansLines?: boolean;
+}
+
+/**
+ * Where a Zeek conn section's fields are (ZeekTsvReader), for a counter that reads its lines
+ * itself: the one-byte separator, the unset marker's bytes, and `columns`: the last column read,
+ * then the columns of ts, id.resp_h, id.resp_p, proto, duration, orig_bytes and resp_bytes (-1:
+ * absent).
+ */
+export interface ZeekConnLayout {
+  separator: number;
+  unset: Uint8Array;
+  columns: Int32Array;
 }
 
 /** FNV-1a (32 bits): the offset basis and prime, for a parser that hashes bytes as it scans them. */

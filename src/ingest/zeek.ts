@@ -21,7 +21,7 @@ import {
   toCount,
   toPort,
 } from './fields.js';
-import { type FlowCounter, FlowFacts } from './flow-facts.js';
+import { type FlowCounter, FlowFacts, type ZeekConnLayout } from './flow-facts.js';
 import type { HeaderLineKind, IngestContext } from './format.js';
 import { DEFAULT_MAX_LINE_BYTES, isTooLong, readChunks, splitFields } from './line-reader.js';
 import { badField, errorMessage, missingField, OnceReporter, quote } from './problems.js';
@@ -153,7 +153,20 @@ function countChunk(
   const out: FlowRecord[] = [];
   let lineNumber = linesBefore;
   let position = 0;
+  // A counter that reads conn lines itself (the audit's WebAssembly scanner) takes them up to one
+  // it leaves to this loop (a header, a JSON record, a line it does not fully understand).
+  const bulk = counter.scansLines === true;
+  let fresh = true;
   while (position < bytes.length) {
+    if (bulk) {
+      const layout = tsv.scanLayout();
+      if (layout !== null) {
+        position = (counter as FlowCounter).zeekLines?.(bytes, position, fresh, layout) ?? position;
+        fresh = false;
+        lineNumber += (counter as FlowCounter).linesRead ?? 0;
+        if (position >= bytes.length) break;
+      }
+    }
     let newline = bytes.indexOf(0x0a, position);
     if (newline < 0) newline = bytes.length;
     lineNumber++;
@@ -272,6 +285,7 @@ class ZeekTsvReader {
   }
 
   header(line: string, lineNumber: number): void {
+    this.#layout = undefined;
     if (line.startsWith('#separator ')) {
       // A new section starts (logs are often concatenated): forget the previous header.
       this.#section = newSection();
@@ -480,6 +494,43 @@ class ZeekTsvReader {
       if (!this.isUnset(column.host)) flow.httpHost = hostHeaderName(unescapeZeek(this.field(column.host)));
     }
     out.push(flow);
+  }
+
+  /** The section's layout for a counter that reads conn lines itself (scanLayout()); undefined: not made yet. */
+  #layout: ZeekConnLayout | null | undefined;
+
+  /**
+   * Where the current section's conn fields are, for a counter that reads its lines itself
+   * (FlowCounter.zeekLines: the lines countBytes() would offer, read with the same refusals), or
+   * null when countBytes() declines every line of the section, and also when the section's unset
+   * marker is not ASCII: countBytes() reads those lines, the counter leaves them all to it.
+   */
+  scanLayout(): ZeekConnLayout | null {
+    if (this.#layout === undefined) this.#layout = this.#makeLayout();
+    return this.#layout;
+  }
+
+  #makeLayout(): ZeekConnLayout | null {
+    const section = this.#section;
+    if (this.#skipping || !this.#hasFields || section.log !== 'conn' || section.separator.length !== 1)
+      return null;
+    const separator = section.separator.charCodeAt(0);
+    if (separator > 0x7f || !isAscii(Buffer.from(section.unsetField, 'utf8'))) return null;
+    const column = section.column;
+    return {
+      separator,
+      unset: Buffer.from(section.unsetField, 'latin1'),
+      columns: Int32Array.of(
+        section.lastColumn,
+        column.ts,
+        column['id.resp_h'],
+        column['id.resp_p'],
+        column.proto,
+        column.duration,
+        column.orig_bytes,
+        column.resp_bytes,
+      ),
+    };
   }
 
   /** True unless the current section is another log than conn (whose lines countBytes declines). */

@@ -1,12 +1,13 @@
 // AssemblyScript (compiled to scan.wasm by scripts/build-wasm.ts, not by tsc): the audit's fast
-// path over Squid native lines in WebAssembly (docs/architecture.md, "Audit: the WebAssembly
-// scanner"). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
+// path over Squid native lines and Zeek conn records in WebAssembly (docs/architecture.md,
+// "Decisions"; Zeek: countZeekLine below, by address key). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
 // path needs exactly as parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
 // of the counter's learned keys (src/audit/flow-counter.ts) and adds the flow to its row's sums
 // (an array JS shares) and to a run of flows for the time series. At the first line it does not
 // fully understand, or whose key, upstream or destination it was not told about, it stops and
 // returns that line's offset: JS reads that one line as it always has, tells this module what it
-// learned (learnName, learnUpstream, learnAddressPath), and calls scan() again after it.
+// learned (learnName, learnAddress, learnUpstream, learnAddressPath), and calls scan() again
+// after it.
 // Every number is computed with the same double operations as the JS path, so the sums are equal.
 
 // ---- memory layout (set by setup(); the memory never grows after it, so JS views stay valid)
@@ -65,6 +66,22 @@ let codeCount: i32 = 0;
 let runsBase: i32 = 0;
 let scratchBase: i32 = 0;
 let maxLineBytes: i32 = 0;
+let fieldsBase: i32 = 0; // ZEEK_FIELDS (start, end) int32 pairs: the fields of a Zeek line
+let unsetBase: i32 = 0; // the Zeek section's unset marker (ZEEK_UNSET bytes at most)
+
+// ---- the Zeek conn section's layout (setZeek)
+const ZEEK_FIELDS: i32 = 256;
+const ZEEK_UNSET: i32 = 64;
+let zeekSeparator: i32 = 9;
+let zeekLast: i32 = 0;
+let zeekTs: i32 = -1;
+let zeekResp: i32 = -1;
+let zeekPort: i32 = -1;
+let zeekProto: i32 = -1;
+let zeekDuration: i32 = -1;
+let zeekUp: i32 = -1;
+let zeekDown: i32 = -1;
+let zeekUnsetLength: i32 = 1;
 
 // ---- results of the last scan() call
 let linesDone: i32 = 0;
@@ -131,6 +148,10 @@ export function setup(limit: i32, poolBytes: i32, capacity: i32, maxLine: i32): 
   at += RUNS_OUT * RUN_BYTES;
   scratchBase = at;
   at += SCRATCH;
+  fieldsBase = at;
+  at += ZEEK_FIELDS * 8;
+  unsetBase = at;
+  at += ZEEK_UNSET;
   maxLineBytes = maxLine;
   const pages = ((at - start + 0xffff) >>> 16) + 1;
   if (memory.grow(pages) < 0) return -1;
@@ -234,6 +255,39 @@ export function learnName(length: i32, number: i32, row: i32, path: i32, verdict
   store<i32>(at + 12, poolUsed);
   poolUsed += length;
   keyCount++;
+}
+
+/**
+ * The IPv4 destination `address` (its bits) with `number` (AuditCounter's address key: port and a
+ * bit no name key has) is row `row`, whose flows have actual path `path` and verdict `verdict`.
+ * Ignored when the table has no room (its lines then keep going to JS).
+ */
+export function learnAddress(address: i32, number: i32, row: i32, path: i32, verdict: i32): void {
+  if (row < 0 || row >= keyLimit) return;
+  store<u8>(pathsBase + row, u8(path));
+  store<u8>(verdictsBase + row, u8(verdict));
+  if (keyCount * 2 + 2 > keyMask + 1) return;
+  let place = placeOf(address, number) & keyMask;
+  while (load<i32>(entriesBase + place * 16 + 8) != 0) place = (place + 1) & keyMask;
+  const at = entriesBase + place * 16;
+  store<i32>(at, address);
+  store<i32>(at + 4, number);
+  store<i32>(at + 8, row + 1);
+  store<i32>(at + 12, 0);
+  keyCount++;
+}
+
+/** The row of an address key (learnAddress), or -1. */
+function findAddress(address: i32, number: i32): i32 {
+  let place = placeOf(address, number) & keyMask;
+  for (;;) {
+    const at = entriesBase + place * 16;
+    const rowPlusOne = load<i32>(at + 8);
+    if (rowPlusOne == 0) return -1;
+    if (load<i32>(at) == address && load<i32>(at + 4) == number) return rowPlusOne - 1;
+    place = (place + 1) & keyMask;
+  }
+  return -1;
 }
 
 /** The upstream proxy in the scratch area (`length` bytes) gives actual path `path`. */
@@ -690,6 +744,221 @@ function countLine(start: i32, end: i32): bool {
   return true;
 }
 
+// ---- Zeek conn lines (TSV): ZeekTsvReader.countBytes and countConn (src/ingest/zeek.ts), then
+// AuditCounter.count() by address key, with the same refusals and the same double operations.
+
+/**
+ * The current Zeek conn section's layout (JS sends it before each scan() of a Zeek chunk): its
+ * one-byte separator, the last column read, the columns of ts, id.resp_h, id.resp_p, proto,
+ * duration, orig_bytes and resp_bytes (-1: absent), and its unset marker (`unsetLength` bytes in
+ * the scratch area). Returns 0, or -1 when the layout is beyond the scanner (JS reads the lines)
+ * or not one (a column past `last`, or below -1, or below 0 for ts, id.resp_h and proto).
+ */
+export function setZeek(
+  separator: i32,
+  last: i32,
+  ts: i32,
+  resp: i32,
+  port: i32,
+  proto: i32,
+  duration: i32,
+  up: i32,
+  down: i32,
+  unsetLength: i32,
+): i32 {
+  if (last < 0 || last >= ZEEK_FIELDS || unsetLength < 0 || unsetLength > ZEEK_UNSET) return -1;
+  if (!isColumn(ts, last, false) || !isColumn(resp, last, false) || !isColumn(proto, last, false)) return -1;
+  if (!isColumn(port, last, true) || !isColumn(duration, last, true)) return -1;
+  if (!isColumn(up, last, true) || !isColumn(down, last, true)) return -1;
+  zeekSeparator = separator;
+  zeekLast = last;
+  zeekTs = ts;
+  zeekResp = resp;
+  zeekPort = port;
+  zeekProto = proto;
+  zeekDuration = duration;
+  zeekUp = up;
+  zeekDown = down;
+  zeekUnsetLength = unsetLength;
+  memory.copy(unsetBase, scratchBase, unsetLength);
+  return 0;
+}
+
+/**
+ * A column setZeek() may be given: from 0 (-1, absent, when `optional`) to `last` (so below
+ * ZEEK_FIELDS). Any other would make scan() read outside the fields it split the line into.
+ */
+function isColumn(index: i32, last: i32, optional: bool): bool {
+  return index >= (optional ? -1 : 0) && index <= last;
+}
+
+/** The first separator byte in [start, end), or `end` (16 bytes at a time). */
+function separatorAt(start: i32, end: i32): i32 {
+  const separators = i8x16.splat(i8(zeekSeparator));
+  for (let i = start; i < end; i += 16) {
+    const mask = i8x16.bitmask(i8x16.eq(v128.load(i), separators));
+    if (mask != 0) {
+      const at = i + ctz(mask);
+      return at < end ? at : end;
+    }
+  }
+  return end;
+}
+
+@inline
+function fieldStart(index: i32): i32 {
+  return load<i32>(fieldsBase + index * 8);
+}
+
+@inline
+function fieldEnd(index: i32): i32 {
+  return load<i32>(fieldsBase + index * 8 + 4);
+}
+
+/** isUnsetBytes(): the column is absent or holds the unset marker. */
+function isUnset(index: i32): bool {
+  if (index < 0) return true;
+  const start = fieldStart(index);
+  return fieldEnd(index) - start == zeekUnsetLength && same(unsetBase, start, zeekUnsetLength);
+}
+
+const MAX_SAFE: i64 = 9007199254740991;
+
+/**
+ * parseScaledDecimalBytes(b, 6, ...) of a field, or -1 where it gives NaN. The digits are summed
+ * as integers: the same value as the JS doubles while it stays at or below 2^53 - 1, and a value
+ * past that is NaN in JS and -1 here (it is refused as soon as it passes it, before it overflows).
+ */
+function micros(index: i32): i64 {
+  const start = fieldStart(index);
+  const end = fieldEnd(index);
+  if (end <= start) return -1;
+  let value: i64 = 0;
+  let fraction: i32 = -1;
+  let digits: i32 = 0;
+  for (let i = start; i < end; i++) {
+    const c = i32(load<u8>(i));
+    if (c == 0x2e) {
+      if (fraction >= 0) return -1;
+      fraction = 0;
+      continue;
+    }
+    const digit = c - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    if (fraction >= 0) {
+      if (fraction == 6) continue;
+      fraction++;
+    }
+    if (value > MAX_SAFE) return -1;
+    value = value * 10 + i64(digit);
+    digits++;
+  }
+  if (digits == 0) return -1;
+  for (let f = fraction < 0 ? 0 : fraction; f < 6; f++) {
+    if (value > MAX_SAFE) return -1;
+    value *= 10;
+  }
+  return value > MAX_SAFE ? -1 : value;
+}
+
+/** parseUintBytes() of a field, or -1 where it gives NaN. */
+function count(index: i32): i64 {
+  const start = fieldStart(index);
+  const end = fieldEnd(index);
+  if (end <= start || end - start > 16) return -1;
+  let value: i64 = 0;
+  for (let i = start; i < end; i++) {
+    const digit = i32(load<u8>(i)) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + i64(digit);
+  }
+  return value > MAX_SAFE ? -1 : value;
+}
+
+/** Address keys carry this bit (AuditCounter's ADDRESS_KEY); no name key does. */
+const ADDRESS_KEY: i32 = 1 << 20;
+
+/**
+ * Counts the Zeek conn line [start, end) as countBytes(), countConn() and AuditCounter.count()
+ * would, or returns false having changed nothing (JS reads the line: headers, JSON records,
+ * short lines, IPv6 or unset responders, other protocols, malformed numbers, unknown keys).
+ */
+function countZeekLine(start: i32, end: i32): bool {
+  const first = load<u8>(start);
+  if (first == 0x23 || first == 0x7b) return false; // `#` header, `{` JSON record
+  // splitFields(): fields up to zeekLast, the line has at least that many
+  const lastColumn = zeekLast;
+  let index = 0;
+  let i = start;
+  store<i32>(fieldsBase, start);
+  for (;;) {
+    const at = separatorAt(i, end);
+    if (at >= end) {
+      store<i32>(fieldsBase + index * 8 + 4, end);
+      if (index != lastColumn) return false;
+      break;
+    }
+    store<i32>(fieldsBase + index * 8 + 4, at);
+    if (index == lastColumn) break;
+    index++;
+    store<i32>(fieldsBase + index * 8, at + 1);
+    i = at + 1;
+  }
+  const tsMicros = micros(zeekTs);
+  if (tsMicros < 0) return false;
+  const address = ipv4(fieldStart(zeekResp), fieldEnd(zeekResp));
+  if (address < 0) return false;
+  // isTcpOrUdp()
+  const proto = fieldStart(zeekProto);
+  if (fieldEnd(zeekProto) - proto != 3 || load<u8>(proto + 2) != 0x70) return false;
+  const c0 = load<u8>(proto);
+  const c1 = load<u8>(proto + 1);
+  if (!((c0 == 0x74 && c1 == 0x63) || (c0 == 0x75 && c1 == 0x64))) return false;
+  let port: i32 = -1;
+  if (!isUnset(zeekPort)) {
+    const value = count(zeekPort);
+    if (value < 0 || value > 65535) return false;
+    port = i32(value);
+  }
+  const ts = f64(tsMicros);
+  let last: f64 = NaN;
+  if (!isUnset(zeekDuration)) {
+    const duration = micros(zeekDuration);
+    if (duration < 0) return false;
+    last = Math.floor((ts + f64(duration)) / 1000);
+  }
+  let up: f64 = -1;
+  if (!isUnset(zeekUp)) {
+    const value = count(zeekUp);
+    if (value < 0) return false;
+    up = f64(value);
+  }
+  let down: f64 = -1;
+  if (!isUnset(zeekDown)) {
+    const value = count(zeekDown);
+    if (value < 0) return false;
+    down = f64(value);
+  }
+  const firstMs = Math.floor(ts / 1000);
+  // AuditCounter.count(), by address: one probe with the address and the port
+  const row = findAddress(i32(address), (port + 1) | ADDRESS_KEY);
+  if (row < 0) return false;
+  const verdict = i32(load<u8>(verdictsBase + row));
+  if (verdict == LEAK && !leakFull) return false;
+  const rowPath = i32(load<u8>(pathsBase + row));
+  const upBytes = Math.max(up, 0);
+  const downBytes = Math.max(down, 0);
+  const lastMs = isNaN(last) ? firstMs : last;
+  countRun(rowPath, verdict, upBytes + downBytes, firstMs, firstMs, lastMs);
+  const at = sumsBase + row * 40;
+  store<f64>(at, load<f64>(at) + 1);
+  store<f64>(at + 8, load<f64>(at + 8) + upBytes);
+  store<f64>(at + 16, load<f64>(at + 16) + downBytes);
+  if (firstMs < load<f64>(at + 24)) store<f64>(at + 24, firstMs);
+  if (lastMs > load<f64>(at + 32)) store<f64>(at + 32, lastMs);
+  return true;
+}
+
 // A run: the flows of one actual path and verdict whose times fall into one bucket of the time
 // series' current width, added to the series at once (TimeSeries.addRun). Doubles: flows (0 for
 // no run), bucket index, bytes, the first flow's time, the smallest first, the largest last,
@@ -798,9 +1067,10 @@ function newlineAt(from: i32, length: i32): i32 {
  * runs() how many runs it left at runsPointer(). `leak` is 1 when the aggregate keeps no more
  * leak evidence, `width` the time series' bucket width in ms, `room` how many more bytes the
  * series may take before its sums could pass 2^53. Open runs stay open from one call to the
- * next: flushRuns() hands them over.
+ * next: flushRuns() hands them over. `zeek` 1: the lines are Zeek conn records (setZeek()),
+ * 0: Squid native lines.
  */
-export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): i32 {
+export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64, zeek: i32): i32 {
   memory.fill(inputBase + length, 0, PAD);
   leakFull = leak;
   bucketMs = width;
@@ -817,7 +1087,11 @@ export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64): 
     let end = newline;
     if (end > position && load<u8>(base + end - 1) == 0x0d) end--;
     if (end > position) {
-      if (end - position > maxLineBytes || lineHigh || !countLine(base + position, base + end)) {
+      if (
+        end - position > maxLineBytes ||
+        lineHigh ||
+        !(zeek ? countZeekLine(base + position, base + end) : countLine(base + position, base + end))
+      ) {
         declined = 1;
         break;
       }
