@@ -80,8 +80,6 @@ export const gatewayConfigSchema = z.strictObject({
           path: z.string().min(1).default('pathwarden-flows.duckdb'),
           /** Records are written at least this often; after a crash at most this much is lost. */
           flushIntervalMs,
-          /** DuckDB, Linux: nice levels DuckDB's own threads run below the event loop (0: unchanged). */
-          backgroundNice: z.number().int().min(0).max(19).default(0),
         }),
         z.strictObject({
           kind: z.literal('clickhouse'),
@@ -105,7 +103,7 @@ export const gatewayConfigSchema = z.strictObject({
           'a store is { kind: duckdb | jsonl, path } or { kind: clickhouse, url, database, table, spool, ... }',
       },
     )
-    .default({ kind: 'duckdb', path: 'pathwarden-flows.duckdb', flushIntervalMs: 1000, backgroundNice: 0 }),
+    .default({ kind: 'duckdb', path: 'pathwarden-flows.duckdb', flushIntervalMs: 1000 }),
   decisions: z
     .strictObject({
       /** Egress for destinations whose rule path is `either`. */

@@ -31,9 +31,6 @@ export async function startGatewayServer(config: GatewayConfig, policy: Policy):
     log: logger,
     observer: metrics,
     gateway: gatewayIdOf(config),
-    // DuckDB's own threads (checkpoints, parallel reads) below the event loop: off by default
-    // (docs/performance.md, Gateway, "DuckDB store and the gateway's tail, session 8").
-    backgroundNice: 'backgroundNice' in config.store ? config.store.backgroundNice : undefined,
   });
   return startGateway(config, {
     store,

@@ -47,12 +47,6 @@ export interface FlowStoreOptions {
   maxAttempts?: number;
   /** Records kept in memory while writes fail; beyond this the oldest are dropped (default 100,000). */
   maxBuffered?: number;
-  /**
-   * DuckDB store, Linux: run DuckDB's own background threads this many nice levels below the thread
-   * that opened the store (at most nice 19), so the proxy's event loop wins a busy core
-   * (thread-priority.ts). The gateway sets 10; absent: unchanged.
-   */
-  backgroundNice?: number;
 }
 
 /** Buffered records beyond which a write starts at once rather than at the next tick. */

@@ -1,6 +1,5 @@
-// Fills a DuckDB data chunk with flow rows (the output chunks of the store's batch table function,
-// duckdb.ts), column by column, through DuckDB's C API (@duckdb/node-bindings, the layer under
-// @duckdb/node-api). The node-api's generic path
+// Fills a DuckDB data chunk with flow rows for the Appender, column by column, through DuckDB's C
+// API (@duckdb/node-bindings, the layer under @duckdb/node-api). The node-api's generic path
 // (`setColumnsConverted`) converts every value through a converter function, keeps each vector's
 // validity as BigInt words (a few BigInts allocated per value) and hands every string to DuckDB as a
 // JS string, encoded to UTF-8 again for every row; a flow row carries the same long `reason` and a

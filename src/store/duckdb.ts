@@ -1,7 +1,6 @@
-// The default flow store: one embedded DuckDB file with one `flows` table. A batch is one
-// `INSERT ... SELECT` from a table function (BatchSource) run on a libuv thread: DuckDB asks the
-// event loop for the rows chunk by chunk, and stores and commits them (WAL write and fsync) on its
-// own thread, so a batch is either wholly in the file or not at all. Queries and statistics run as
+// The default flow store: one embedded DuckDB file with one `flows` table. Batches are appended with
+// the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
+// event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
 import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -9,8 +8,8 @@ import {
   BIGINT,
   DOUBLE,
   type DuckDBConnection,
+  DuckDBDataChunk,
   DuckDBInstance,
-  DuckDBTableFunction,
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
@@ -51,7 +50,6 @@ import {
   whereSql,
 } from './query.js';
 import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
-import { lowerThreadPriority, threadNice, withNewThreads } from './thread-priority.js';
 
 const table = 'flows';
 const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
@@ -63,15 +61,13 @@ const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
 const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
 const columnSqlTypes = flowColumns.map((column) => column.sqlType);
 /**
- * Rows per chunk DuckDB asks the event loop for: filling 256 rows takes about 1 ms here, in one
- * turn of the event loop (each call of the table function is its own turn); 2,048-row chunks cost
- * the same in total but hold the event loop 8 times as long (docs/performance.md, Gateway, "DuckDB
- * store and the gateway's tail, session 8").
+ * Rows per slice: converting and appending 256 rows, and flushing them into the transaction, each
+ * take about 1.3-1.4 ms here (medians); each runs in its own turn of the event loop. The total
+ * matches one 2,048-row chunk (26 vs 23 ms); a flush every 1,024 rows took 8 ms in one turn, and
+ * smaller slices cost more in total (a flush has a fixed cost).
  */
-const chunkRows = 256;
-/** The table function a batch is read from (registered on the writing connection's database). */
-const batchFunction = 'pathwarden_flow_batch';
-const insertBatchSql = `INSERT INTO ${table} SELECT * FROM ${batchFunction}()`;
+const sliceRows = 256;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
 // and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
@@ -105,18 +101,13 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    const opened = await withNewThreads(dirname(path), () =>
-      DuckDBInstance.create(path, { memory_limit: memoryLimit }),
-    );
-    instance = opened.value;
+    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
     const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
     const lastId = Number(last.getRows()[0]?.[0] ?? 0);
-    const store = new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
-    await store.lowerPriorityOf(opened.started);
-    return store;
+    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
   } catch (error) {
     instance?.closeSync();
     if (error instanceof PathwardenError) throw error;
@@ -165,17 +156,13 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** A reopen in progress: reads wait for it instead of connecting to the database it closes. */
   #reopening: Promise<void> | null = null;
   readonly #reads = new Set<Promise<unknown>>();
-  /** The rows of the batch being inserted, handed to DuckDB chunk by chunk. */
-  readonly #source = new BatchSource();
+  readonly #filler = new ChunkFiller(columnSqlTypes);
   #rollupRefresh: Promise<void> = Promise.resolve();
   #rollupCreated = false;
   /** Statistics read the per-minute rollup where it is exact (false: always the raw flows; benchmarks compare). */
   useRollup = true;
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
-  /** DuckDB's own threads whose priority was lowered (`backgroundNice`; tests read it). */
-  backgroundThreads: readonly number[] = [];
-  readonly #backgroundNice: number | undefined;
 
   constructor(
     instance: DuckDBInstance,
@@ -189,39 +176,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     super(lastId, flushIntervalMs, options);
     this.#instance = instance;
     this.#writer = writer;
-    this.#backgroundNice = options.backgroundNice;
-    this.#source.register(writer);
-  }
-
-  /**
-   * Lowers DuckDB's threads (`started`: those that appeared while the database opened) by
-   * `backgroundNice` levels, when they are exactly the `threads - 1` workers DuckDB starts (its
-   * scheduler runs queries on the calling thread plus those). Anything else is logged and left
-   * alone: the store never fails to open over a priority.
-   */
-  async lowerPriorityOf(started: readonly number[]): Promise<void> {
-    const levels = this.#backgroundNice;
-    if (levels === undefined || levels <= 0 || process.platform !== 'linux') return;
-    let workers: number;
-    try {
-      const setting = await this.#writer.runAndReadAll("SELECT current_setting('threads')");
-      workers = Number(setting.getRows()[0]?.[0] ?? 1) - 1;
-    } catch (error) {
-      this.log.warn(
-        { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
-        "could not read DuckDB's threads setting; its threads run at the proxy's priority",
-      );
-      return;
-    }
-    if (started.length !== workers) {
-      this.log.warn(
-        { code: 'PW_ERR_STORE_IO', store: this.kind, started: started.length, workers },
-        "could not tell DuckDB's threads from others started meanwhile; they run at the proxy's priority",
-      );
-      return;
-    }
-    const nice = Math.min(19, (threadNice(process.pid) ?? 0) + levels);
-    this.backgroundThreads = lowerThreadPriority(started, nice, this.log, "DuckDB's threads");
   }
 
   /** One row: its column values in `flowColumns` order, read in append(). */
@@ -230,27 +184,41 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * One `INSERT ... SELECT` from the batch's table function, run as async work on a libuv thread:
-   * DuckDB calls back into the event loop for each chunk of `chunkRows` rows (ChunkFiller writes
-   * them into DuckDB's vectors), and appends them to the table, writes the WAL and commits on its
-   * thread. Before, the Appender's flush into the transaction ran on the event loop (about 6 us a
-   * row, docs/performance.md). One statement is one transaction: the batch is in the file wholly or
-   * not at all, and once it resolves it survives kill -9.
+   * Appends the batch in slices of `sliceRows` rows, letting the event loop run between steps: the
+   * Appender converts every value on the calling thread (about 15 us a row), so one batch of a
+   * second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices share
+   * one transaction: the batch is still in the file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
     if (rows.length === 0) return;
-    this.#source.start(rows);
+    const writer = this.#writer;
+    await writer.run('BEGIN TRANSACTION');
     try {
-      await this.#writer.run(insertBatchSql);
+      const appender = await writer.createAppender(table);
+      try {
+        for (let offset = 0; offset < rows.length; offset += sliceRows) {
+          if (offset > 0) await nextTurn();
+          const count = Math.min(sliceRows, rows.length - offset);
+          const chunk = DuckDBDataChunk.create(columnTypes, count);
+          this.#filler.fill(chunk.chunk, rows, offset, count);
+          appender.appendDataChunk(chunk);
+          await nextTurn();
+          appender.flushSync();
+        }
+      } finally {
+        appender.closeSync();
+        this.#filler.forget();
+      }
+      // COMMIT is where DuckDB writes and syncs its WAL: once it resolves, the batch survives kill -9.
+      await writer.run('COMMIT');
     } catch (error) {
+      await writer.run('ROLLBACK').catch(() => undefined);
       // DuckDB invalidates the whole database when a checkpoint fails (a full disk at the commit
       // that crosses its 16 MB of WAL): every later statement fails until it is opened again. The
-      // batch is retried at the next attempt, on the database opened again (#reopenedRest).
+      // batch is retried at the next attempt, on the database opened again (#reopenHolds).
       if (isInvalidation(error)) this.#invalid = true;
       throw error;
-    } finally {
-      this.#source.end();
     }
   }
 
@@ -277,19 +245,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
         closeQuietly(this.#writer, this.#instance);
-        const { value: instance, started } = await withNewThreads(dirname(this.path), () =>
-          DuckDBInstance.create(this.path, { memory_limit: memoryLimit }),
-        );
+        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
         try {
           this.#writer = await instance.connect();
-          this.#source.register(this.#writer);
         } catch (error) {
           instance.closeSync();
           throw error;
         }
         this.#instance = instance;
         this.#invalid = false;
-        await this.lowerPriorityOf(started);
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
@@ -556,52 +520,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     }
     if (this.#reopening !== null) await this.#reopening.catch(() => undefined);
     closeQuietly(this.#writer, this.#instance);
-  }
-}
-
-/**
- * The rows of one batch as a DuckDB table function (`pathwarden_flow_batch()`): DuckDB's thread
- * running the INSERT calls its main function on the event loop (node-api's thread-safe call) for
- * each chunk and waits for it; the rest of the statement (storing the chunk, the WAL, the commit) runs on that
- * thread. Writes run one at a time (BufferedFlowStore), so one source per store is enough.
- */
-class BatchSource {
-  readonly #filler = new ChunkFiller(columnSqlTypes);
-  #rows: readonly (readonly ColumnValue[])[] = [];
-  #next = 0;
-
-  /** Registers the function on `connection`'s database (again after a reopen). */
-  register(connection: DuckDBConnection): void {
-    connection.registerTableFunction(
-      DuckDBTableFunction.create({
-        name: batchFunction,
-        bindFunction: (info) => {
-          flowColumns.forEach((column, index) => {
-            info.addResultColumn(column.name, columnTypes[index] as DuckDBType);
-          });
-        },
-        initFunction: () => undefined,
-        // An exception here fails the INSERT, and with it the whole batch (it is retried).
-        mainFunction: (_info, output) => {
-          const count = Math.min(chunkRows, this.#rows.length - this.#next);
-          output.rowCount = count;
-          if (count > 0) this.#filler.fill(output.chunk, this.#rows, this.#next, count);
-          this.#next += count;
-        },
-      }),
-    );
-  }
-
-  start(rows: readonly (readonly ColumnValue[])[]): void {
-    this.#rows = rows;
-    this.#next = 0;
-  }
-
-  /** Lets go of the batch and of the strings encoded for it. */
-  end(): void {
-    this.#rows = [];
-    this.#next = 0;
-    this.#filler.forget();
   }
 }
 

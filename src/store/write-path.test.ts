@@ -1,5 +1,5 @@
 // The write side of the DuckDB and JSONL stores: each record is encoded in append() (its JSONL line,
-// its DuckDB row values) and a batch is written from those, DuckDB's in chunks between which the
+// its DuckDB row values) and a batch is written from those, DuckDB's in slices between which the
 // event loop runs. Odd strings must still be stored, and a record changed after append() must not be.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,56 +132,4 @@ test('duckdb store: a number beyond a BIGINT column is stored as null and its ba
   // -2^63 is the least BIGINT; 2^63 is one past the greatest.
   expect(byHost.get('edge.example')).toEqual([null, -(2 ** 63)]);
   expect(byHost.has('far.example')).toBe(true);
-});
-
-test('duckdb store: a batch of many chunks, with nulls that change from row to row, reads back as appended', async () => {
-  // 1,000 rows are four chunks. DuckDB reuses the table function's output chunk from call to call: a null of one chunk must not
-  // stay in the next, nor a value of one chunk show through a null of the next.
-  const store = await openFlowStore({
-    kind: 'duckdb',
-    path: join(dir, 'chunks.duckdb'),
-    flushIntervalMs: 60_000,
-  });
-  const appended: FlowRecord[] = [];
-  for (let index = 0; index < 1_000; index++) {
-    const record = flow(`h${index}.example`, 1_000 + index);
-    record.bytesUp = index % 3 === 0 ? null : index;
-    record.sni = index % 5 === 0 ? `sni-${index}.example` : null;
-    record.port = index % 7 === 0 ? null : 1_000 + index;
-    record.connectMs = index % 2 === 0 ? index / 4 : null;
-    appended.push(record);
-    store.append(record);
-  }
-  const page = await store.query({ limit: 1_000 });
-  await store.close();
-  expect(page.total).toBe(1_000);
-  const stored = [...page.flows].reverse();
-  expect(
-    stored.map((record) => [record.host, record.bytesUp, record.sni, record.port, record.connectMs]),
-  ).toEqual(
-    appended.map((record) => [record.host, record.bytesUp, record.sni, record.port, record.connectMs]),
-  );
-});
-
-test('duckdb store: the event loop runs while a batch is written, between its chunks', async () => {
-  const store = await openFlowStore({
-    kind: 'duckdb',
-    path: join(dir, 'turns.duckdb'),
-    flushIntervalMs: 60_000,
-  });
-  for (let index = 0; index < 4_096; index++) store.append(flow(`t${index}.example`, 1_000 + index));
-  let turns = 0;
-  let writing = true;
-  const count = () => {
-    turns++;
-    if (writing) setImmediate(count);
-  };
-  setImmediate(count);
-  await store.flush();
-  writing = false;
-  const page = await store.query({ limit: 1 });
-  await store.close();
-  expect(page.total).toBe(4_096);
-  // 16 chunks of 256 rows, each filled in its own turn: the batch never holds the event loop whole.
-  expect(turns).toBeGreaterThanOrEqual(8);
 });
