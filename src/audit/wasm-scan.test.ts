@@ -306,6 +306,29 @@ describe('WebAssembly scanner of Squid native lines', () => {
     expect(JSON.parse(json).bytes.down).toBeGreaterThan(2 ** 53);
   });
 
+  test('a run opened before the series widens takes no flow of another time (review: width)', async () => {
+    // Lines 1-3 open runs at 1-second buckets; line 4, 29 billion seconds later, widens the series
+    // (in JS: a line the scanner has no key for) so far that the next chunk's index of a flow can
+    // equal an open run's index at the old width.
+    const line = (seconds: number, bytes: number, host: string) =>
+      `${seconds}.000 0 10.1.0.1 TCP_MISS/200 ${bytes} GET http://${host}/ - FIRSTUP_PARENT/10.9.0.1 -`;
+    const squid = join(dir, 'widen.log');
+    writeFileSync(
+      squid,
+      `${[
+        line(1_000_000_000, 100, 'www.example.com'),
+        line(1_000_000_000, 200, 'www.example.com'),
+        line(1_000_100_000, 300, 'other.example.com'),
+        line(30_000_000_000, 400, 'www.example.com'),
+      ].join('\n')}\n`,
+    );
+    const json = JSON.parse(await expectSame({ inputs: [squid] }));
+    expect(json.timeSeries.buckets[0].flows).toBe(3);
+    expect(
+      Object.values(json.timeSeries.buckets[0].bytesByPath).reduce((a: number, b) => a + Number(b), 0),
+    ).toBe(600);
+  });
+
   test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
     const dns = join(dir, 'dnsmasq.log');
     writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
@@ -486,6 +509,40 @@ describe('WebAssembly scanner of Zeek conn records', () => {
     }
     expect(scanned).toBeGreaterThan(20_000);
   });
+
+  test('a run opened before the series widens takes no flow of another time (review: width)', async () => {
+    const fields = [
+      'ts',
+      'uid',
+      'id.orig_h',
+      'id.orig_p',
+      'id.resp_h',
+      'id.resp_p',
+      'proto',
+      'duration',
+      'orig_bytes',
+      'resp_bytes',
+    ];
+    const record = (seconds: number, bytes: number, address: string) =>
+      `${seconds}.000000\tC1\t10.1.0.1\t5000\t${address}\t443\ttcp\t0.000000\t0\t${bytes}`;
+    const conn = join(dir, 'widen-conn.log');
+    writeFileSync(
+      conn,
+      `${[
+        connHeader('-', fields),
+        record(100_000_000, 100, '93.184.216.34'),
+        record(100_000_000, 200, '93.184.216.34'),
+        record(100_100_000, 300, '93.184.216.35'),
+        record(3_000_000_000, 400, '93.184.216.34'),
+      ].join('\n')}\n`,
+    );
+    const json = JSON.parse(await expectSame({ inputs: [conn] }));
+    expect(json.flows).toBe(4);
+    expect(json.timeSeries.buckets[0].flows).toBe(3);
+    expect(
+      Object.values(json.timeSeries.buckets[0].bytesByPath).reduce((a: number, b) => a + Number(b), 0),
+    ).toBe(600);
+  });
 });
 
 describe('Zeek conn records the scanner leaves to JavaScript', () => {
@@ -624,5 +681,46 @@ describe('TimeSeries.addRun', () => {
       expect(runs.result(4000)).toEqual(single.result(4000));
       expect(runs.bytesAdded).toBe(single.bytesAdded);
     }
+  });
+
+  test('runs opened before a width change are handed over before a flow joins a run (review: width)', () => {
+    // As the scanner and JS share a series: some flows are JS's (add(), which may widen), the
+    // others go into runs keyed by bucket index at the width when the run opened.
+    const flows = [
+      { time: 1_000_000_000_000, bytes: 100, js: true },
+      { time: 1_000_000_000_000, bytes: 200, js: false },
+      { time: 1_000_100_000_000, bytes: 300, js: true },
+      { time: 30_000_000_000_000, bytes: 400, js: false },
+    ];
+    const single = new TimeSeries();
+    for (const flow of flows) single.add(flow.time, 0, 0, flow.bytes);
+    const model = (handOver: boolean) => {
+      const series = new TimeSeries();
+      const open = new Map<number, { time: number; flows: number; bytes: number }>();
+      let width = series.bucketMs;
+      const handAll = () => {
+        for (const r of open.values()) series.addRun(r.time, 0, 0, r.flows, r.bytes);
+        open.clear();
+      };
+      for (const flow of flows) {
+        if (flow.js) {
+          series.add(flow.time, 0, 0, flow.bytes);
+          continue;
+        }
+        if (handOver && series.bucketMs !== width) handAll(); // scan.ts: scan() at a new width
+        width = series.bucketMs;
+        const index = Math.floor(flow.time / width);
+        const run = open.get(index);
+        if (run) {
+          run.flows++;
+          run.bytes += flow.bytes;
+        } else open.set(index, { time: flow.time, flows: 1, bytes: flow.bytes });
+      }
+      handAll();
+      return series;
+    };
+    expect(model(true).result()).toEqual(single.result());
+    // Without the hand-over, the last flow joins the first run, 29 billion seconds away.
+    expect(model(false).result()).not.toEqual(single.result());
   });
 });

@@ -1054,17 +1054,21 @@ function newlineAt(from: i32, length: i32): i32 {
  * runs() how many runs it left at runsPointer(). `leak` is 1 when the aggregate keeps no more
  * leak evidence, `width` the time series' bucket width in ms, `room` how many more bytes the
  * series may take before its sums could pass 2^53. Open runs stay open from one call to the
- * next: flushRuns() hands them over. `zeek` 1: the lines are Zeek conn records (setZeek()),
+ * next while `width` stays the same (a new width hands them over first); flushRuns() hands them over. `zeek` 1: the lines are Zeek conn records (setZeek()),
  * 0: Squid native lines.
  */
 export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64, zeek: i32): i32 {
   memory.fill(inputBase + length, 0, PAD);
   leakFull = leak;
-  bucketMs = width;
   budget = room;
   emitted = 0;
   runCount = 0;
   declined = 0;
+  // JS widened the series since the open runs were opened (a line it read, runs it added): their
+  // indexes are at the old width, where a flow's index at the new one could match an unrelated
+  // run's. Handed over now, each still lies in one bucket, as widths divide the wider ones.
+  if (width != bucketMs) emitOpen();
+  bucketMs = width;
   let position = from;
   let count = 0;
   const base = inputBase;
