@@ -329,6 +329,26 @@ describe('WebAssembly scanner of Squid native lines', () => {
     ).toBe(600);
   });
 
+  test('same JSON report past 2^53 whatever order the buckets were made in (review: order)', async () => {
+    // The scanner adds its runs after the lines JS reads, so its series makes buckets in another
+    // order; summing them in that order rounds otherwise past 2^53.
+    const s = 1_700_000_000;
+    const line = (seconds: number, bytes: number | string, host = 'www.example.com') =>
+      `${seconds}.000 0 10.1.0.1 TCP_MISS/200 ${bytes} GET http://${host}/ - FIRSTUP_PARENT/10.9.0.1 -`;
+    const lines = [line(s, 0), line(s + 1, 0), line(s + 2, 0, 'www2.example.com')];
+    for (let i = 0; i < 9; i++) lines.push(line(s, '999999999999999'));
+    lines.push(
+      line(s, '7199254740998'),
+      line(s + 1, 1),
+      line(s + 2, 4, 'www2.example.com'),
+      line(s + 300, 0),
+    );
+    const squid = join(dir, 'order.log');
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const json = JSON.parse(await expectSame({ inputs: [squid] }, false));
+    expect(json.flows).toBe(16);
+  });
+
   test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
     const dns = join(dir, 'dnsmasq.log');
     writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
@@ -681,6 +701,28 @@ describe('TimeSeries.addRun', () => {
       expect(runs.result(4000)).toEqual(single.result(4000));
       expect(runs.bytesAdded).toBe(single.bytesAdded);
     }
+  });
+
+  test('sums buckets in the order of their times, not of their making (review: order)', () => {
+    // 2^53 + 1 rounds to 2^53: (2^53 + 1) + 1 is 2^53, 1 + 1 + 2^53 is 2^53 + 2.
+    const make = (order: number[]) => {
+      const series = new TimeSeries(4);
+      for (const k of order) series.add(k * 1000, 0, 0, k === 0 ? 2 ** 53 : 1);
+      return series;
+    };
+    const ascending = make([0, 1, 2]);
+    const descending = make([2, 1, 0]);
+    expect(descending.result(1)).toEqual(ascending.result(1));
+    expect(ascending.result(1).buckets[0]?.flows).toBe(3);
+    // Widening (5 buckets at 1 s do not fit in 4) and merging too.
+    ascending.add(4000, 0, 0, 0);
+    descending.add(4000, 0, 0, 0);
+    expect(descending.result()).toEqual(ascending.result());
+    const merged = new TimeSeries(4);
+    merged.merge(make([2, 1, 0]).snapshot());
+    const mergedAscending = new TimeSeries(4);
+    mergedAscending.merge(make([0, 1, 2]).snapshot());
+    expect(merged.result(1)).toEqual(mergedAscending.result(1));
   });
 
   test('runs opened before a width change are handed over before a flow joins a run (review: width)', () => {
