@@ -349,6 +349,31 @@ describe('WebAssembly scanner of Squid native lines', () => {
     expect(json.flows).toBe(16);
   });
 
+  test('one scanner per thread for many small inputs, none with DNS answers (review: instances)', async () => {
+    const inputs: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const path = join(dir, `small-${i}.log`);
+      writeFileSync(path, `${squidLog(6, 100 + i, 5 + i)}\n`);
+      inputs.push(path);
+    }
+    const create = vi.spyOn(WasmScanner, 'create');
+    try {
+      await expectSame({ inputs });
+      expect(create.mock.calls.length).toBeLessThanOrEqual(1);
+      create.mockClear();
+      // Each input alone, then with DNS answers (the scanner could not count a line).
+      for (const path of inputs.slice(0, 5)) await expectSame({ inputs: [path] });
+      expect(create.mock.calls.length).toBeLessThanOrEqual(1);
+      create.mockClear();
+      const dns = join(dir, 'instances-dnsmasq.log');
+      writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
+      await expectSame({ inputs: [dns, ...inputs] });
+      expect(create).not.toHaveBeenCalled();
+    } finally {
+      create.mockRestore();
+    }
+  });
+
   test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
     const dns = join(dir, 'dnsmasq.log');
     writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');

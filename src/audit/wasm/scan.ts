@@ -212,9 +212,27 @@ export function wasDeclined(): i32 {
   return declined;
 }
 
+/**
+ * Ready for another input, as setup() left it but for the remembered hierarchy codes (whose kinds
+ * do not depend on the input): no keys, upstreams, addresses, routes or open runs. JS hands the
+ * open runs over (flushRuns) before; any left are dropped.
+ */
+export function reset(): void {
+  clearKeys();
+  clearAddresses();
+  for (let k = 0; k < openCount; k++) store<f64>(openBase + load<i32>(openList + k * 4) * RUN_BYTES, 0);
+  openCount = 0;
+  pending = 0;
+  emitted = 0;
+  runCount = 0;
+  linesDone = 0;
+  declined = 0;
+  routeCount = 0;
+}
+
 /** Forgets every key and upstream (the counter started over). */
 export function clearKeys(): void {
-  memory.fill(entriesBase, 0, (keyMask + 1) * 16);
+  if (keyCount > 0) memory.fill(entriesBase, 0, (keyMask + 1) * 16);
   poolUsed = 0;
   keyCount = 0;
   upstreamCount = 0;
