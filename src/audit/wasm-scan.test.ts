@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
+import type { FlowFacts } from '../ingest/flow-facts.js';
 import { PathResolver } from '../policy/path-resolver.js';
 import { zeekConnFields, zeekHeader } from './demo/zeek-logs.js';
+import { AuditCounter } from './flow-counter.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureInputs, jsonOf, reportTopology, writeDnsAnswerLog } from './test-reports.js';
 import { TimeSeries } from './time-series.js';
@@ -30,9 +32,43 @@ async function expectSame(
   options: Partial<AuditOptions> & { inputs: string[] },
   general = true,
 ): Promise<string> {
-  const wasm = await jsonOf({ ...options, wasmScan: true });
-  const js = await jsonOf({ ...options, wasmScan: false });
+  // The lines the scanner counted (on this thread) against the lines the JS fast path counts by a
+  // learned key without it (count()): the scanner stands in for the latter, so it must count at
+  // least 80 % as many, or the reports are equal only because it never ran.
+  let scanned = 0;
+  const scan = WasmScanner.prototype.scan; // (a test's own spy, if any)
+  WasmScanner.prototype.scan = function (this: WasmScanner, ...args: Parameters<WasmScanner['scan']>) {
+    const stop = scan.apply(this, args);
+    scanned += this.lines;
+    return stop;
+  };
+  let wasm: string;
+  try {
+    wasm = await jsonOf({ ...options, wasmScan: true });
+  } finally {
+    WasmScanner.prototype.scan = scan;
+  }
+  let counted = 0;
+  const count = AuditCounter.prototype.count;
+  AuditCounter.prototype.count = function (this: AuditCounter, facts: FlowFacts) {
+    const taken = count.call(this, facts);
+    if (taken) counted++;
+    return taken;
+  };
+  let js: string;
+  try {
+    js = await jsonOf({ ...options, wasmScan: false });
+  } finally {
+    AuditCounter.prototype.count = count;
+  }
   expect(wasm).toBe(js);
+  // (A few lines either way are noise: the first flow of a key, a line with DNS answers known.)
+  if (counted >= 100) {
+    expect(
+      scanned,
+      `the scanner counted ${scanned} lines, the JS fast path ${counted}`,
+    ).toBeGreaterThanOrEqual(counted / 2);
+  }
   if (general) expect(wasm).toBe(await jsonOf({ ...options, fastCount: false }));
   return wasm;
 }
@@ -371,6 +407,18 @@ describe('WebAssembly scanner of Squid native lines', () => {
       expect(create).not.toHaveBeenCalled();
     } finally {
       create.mockRestore();
+    }
+  });
+
+  test('expectSame fails when the scanner counts nothing (review: a scanner that never ran)', async () => {
+    const squid = join(dir, 'no-scanner.log');
+    writeFileSync(squid, `${squidLog(2000, 4)}\n`);
+    await expectSame({ inputs: [squid] });
+    const acquire = vi.spyOn(WasmScanner, 'acquire').mockReturnValue(null);
+    try {
+      await expect(expectSame({ inputs: [squid] })).rejects.toThrow(/scanner counted/);
+    } finally {
+      acquire.mockRestore();
     }
   });
 
