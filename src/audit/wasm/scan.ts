@@ -1,7 +1,9 @@
-// AssemblyScript (compiled to scan.wasm by scripts/build-wasm.ts, not by tsc): the audit's fast
-// path over Squid native lines and Zeek conn records in WebAssembly (docs/architecture.md,
-// "Decisions"; Zeek: countZeekLine below, by address key). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
-// path needs exactly as parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
+// AssemblyScript (compiled to dist/src/audit/scan.wasm by `npm run build:wasm`, part of `npm run
+// build`; not by tsc): the audit's fast path over Squid native lines and Zeek conn records in
+// WebAssembly (docs/architecture.md, "Decisions": "The audit's Squid native lines and Zeek conn
+// records are counted in WebAssembly"; Zeek: countZeekLine below, by address key). scan() reads
+// the lines of a chunk copied into this memory, parses the fields the fast path needs exactly as
+// parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
 // of the counter's learned keys (src/audit/flow-counter.ts) and adds the flow to its row's sums
 // (an array JS shares) and to a run of flows for the time series. At the first line it does not
 // fully understand, or whose key, upstream or destination it was not told about, it stops and
@@ -62,6 +64,7 @@ let openList: i32 = 0; // the places of openBase in use (OPEN_RUNS int32s)
 let openCount: i32 = 0;
 let codesBase: i32 = 0; // CODES entries of (length, kind) int32s, then CODES x CODE_BYTES bytes
 let codeCount: i32 = 0;
+let codeNext: i32 = 0; // the entry the next new code replaces once all CODES are in use
 let runsBase: i32 = 0;
 let scratchBase: i32 = 0;
 let maxLineBytes: i32 = 0;
@@ -533,7 +536,10 @@ function hierarchyKind(start: i32, end: i32): i32 {
   return KIND_UNKNOWN;
 }
 
-/** hierarchyKind() of [start, end), remembered for the last few codes (logs use two or three). */
+/**
+ * hierarchyKind() of [start, end), remembered for the last CODES distinct codes of up to
+ * CODE_BYTES bytes it worked out (logs use two or three): a new one replaces the oldest.
+ */
 function kindOf(start: i32, end: i32): i32 {
   const length = end - start;
   const pool = codesBase + CODES * 8;
@@ -542,11 +548,13 @@ function kindOf(start: i32, end: i32): i32 {
     if (same(pool + k * CODE_BYTES, start, length)) return load<i32>(codesBase + k * 8 + 4);
   }
   const kind = hierarchyKind(start, end);
-  if (length <= CODE_BYTES && codeCount < CODES) {
-    memory.copy(pool + codeCount * CODE_BYTES, start, length);
-    store<i32>(codesBase + codeCount * 8, length);
-    store<i32>(codesBase + codeCount * 8 + 4, kind);
-    codeCount++;
+  if (length <= CODE_BYTES) {
+    const k = codeNext;
+    codeNext = (codeNext + 1) % CODES;
+    if (codeCount < CODES) codeCount++;
+    memory.copy(pool + k * CODE_BYTES, start, length);
+    store<i32>(codesBase + k * 8, length);
+    store<i32>(codesBase + k * 8 + 4, kind);
   }
   return kind;
 }
