@@ -87,7 +87,7 @@ export class AuditCounter implements FlowCounter {
   #pendingBytes: Uint8Array | null = null;
   #pendingStart = 0;
   /** The WebAssembly scanner (null: none), and whether it holds the chunk being read. */
-  readonly #scanner: WasmScanner | null = null;
+  #scanner: WasmScanner | null = null;
   #loaded = false;
   /** Lines the last squidLines() or zeekLines() call read. */
   linesRead = 0;
@@ -100,7 +100,9 @@ export class AuditCounter implements FlowCounter {
     this.#verdicts = new Uint8Array(FIRST_ROWS);
     const limit = options.keyLimit ?? 1 << 15;
     const module = options.scanModule;
-    this.#scanner = module ? WasmScanner.create(module, limit) : null;
+    // None when DNS answers are known (count() declines every flow: the scanner could not count
+    // one); else this thread's, given back by release().
+    this.#scanner = module && options.dns.empty ? WasmScanner.acquire(module, limit) : null;
     this.scansLines = this.#scanner !== null;
     this.#scanner?.setRoutes(
       routeRanges(options.resolver, (path) => pathCodes[path as keyof typeof pathCodes]),
@@ -242,6 +244,21 @@ export class AuditCounter implements FlowCounter {
       );
       emptyRow(sums, at);
     }
+  }
+
+  /**
+   * Flushes, then gives the scanner back for the next input's counter (WasmScanner.release):
+   * call it when the input is read; the counter counts nothing after it.
+   */
+  release(): void {
+    this.flush();
+    const scanner = this.#scanner;
+    if (scanner === null) return;
+    this.#scanner = null;
+    this.#loaded = false;
+    this.#slots = [];
+    this.#sums = new Float64Array(0);
+    scanner.release();
   }
 
   #learn(slot: CountSlot): void {

@@ -379,7 +379,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
     } finally {
       if (handle !== undefined) closeFile(handle);
       if (counter !== undefined) {
-        counter.flush();
+        counter.release();
         report.records += counter.taken;
         report.flows += counter.taken;
       }

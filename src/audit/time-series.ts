@@ -139,7 +139,7 @@ export class TimeSeries {
       widthMs = ladderMs(rung);
     }
     const merged = new Map<number, Float64Array>();
-    for (const [index, cells] of this.#cells) {
+    for (const [index, cells] of byIndex(this.#cells)) {
       const outer = Math.floor((index * this.#bucketMs) / widthMs);
       const into = merged.get(outer);
       if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += cells[i] as number;
@@ -169,7 +169,7 @@ export class TimeSeries {
     if (other.cells.length === 0) return;
     if (other.rung > this.#rung) this.#widen(other.rung);
     const otherMs = ladderMs(other.rung);
-    for (const [index, values] of other.cells) {
+    for (const [index, values] of byIndex(other.cells)) {
       // The bucket's start stands for its flows: every width divides the wider ones.
       const target = this.#cellsAt(index * otherMs);
       for (let i = 0; i < CELLS; i++) (target[i] as number) += values[i] as number;
@@ -183,7 +183,7 @@ export class TimeSeries {
     const cells = new Map<number, Float64Array>();
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
-    for (const [index, values] of this.#cells) {
+    for (const [index, values] of byIndex(this.#cells)) {
       const outer = Math.floor((index * this.#bucketMs) / widthMs);
       const into = cells.get(outer);
       if (into) for (let i = 0; i < CELLS; i++) (into[i] as number) += values[i] as number;
@@ -212,6 +212,16 @@ export class TimeSeries {
     }
     this.#widen(rung);
   }
+}
+
+/**
+ * Buckets in the order of their indexes (their times). Where buckets are summed into wider ones
+ * (result(), #widen(), merge()), this order makes the sums the same however the buckets were made:
+ * past 2^53 the order of the terms changes the rounding, and the WebAssembly scanner's runs make
+ * buckets in another order than the lines.
+ */
+function byIndex(cells: Iterable<[number, Float64Array]>): [number, Float64Array][] {
+  return [...cells].sort((a, b) => a[0] - b[0]);
 }
 
 /** Width of ladder rung `rung` in ms; past the ladder, widths keep doubling. */

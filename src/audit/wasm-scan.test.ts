@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/builtin.js';
 import { FILE_CHUNK_BYTES } from '../ingest/file-chunks.js';
+import type { FlowFacts } from '../ingest/flow-facts.js';
 import { PathResolver } from '../policy/path-resolver.js';
 import { zeekConnFields, zeekHeader } from './demo/zeek-logs.js';
+import { AuditCounter } from './flow-counter.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureInputs, jsonOf, reportTopology, writeDnsAnswerLog } from './test-reports.js';
 import { TimeSeries } from './time-series.js';
@@ -31,9 +33,43 @@ async function expectSame(
   options: Partial<AuditOptions> & { inputs: string[] },
   general = true,
 ): Promise<string> {
-  const wasm = await jsonOf({ ...options, wasmScan: true });
-  const js = await jsonOf({ ...options, wasmScan: false });
+  // The lines the scanner counted (on this thread) against the lines the JS fast path counts by a
+  // learned key without it (count()): the scanner stands in for the latter, so it must count at
+  // least 80 % as many, or the reports are equal only because it never ran.
+  let scanned = 0;
+  const scan = WasmScanner.prototype.scan; // (a test's own spy, if any)
+  WasmScanner.prototype.scan = function (this: WasmScanner, ...args: Parameters<WasmScanner['scan']>) {
+    const stop = scan.apply(this, args);
+    scanned += this.lines;
+    return stop;
+  };
+  let wasm: string;
+  try {
+    wasm = await jsonOf({ ...options, wasmScan: true });
+  } finally {
+    WasmScanner.prototype.scan = scan;
+  }
+  let counted = 0;
+  const count = AuditCounter.prototype.count;
+  AuditCounter.prototype.count = function (this: AuditCounter, facts: FlowFacts) {
+    const taken = count.call(this, facts);
+    if (taken) counted++;
+    return taken;
+  };
+  let js: string;
+  try {
+    js = await jsonOf({ ...options, wasmScan: false });
+  } finally {
+    AuditCounter.prototype.count = count;
+  }
   expect(wasm).toBe(js);
+  // (A few lines either way are noise: the first flow of a key, a line with DNS answers known.)
+  if (counted >= 100) {
+    expect(
+      scanned,
+      `the scanner counted ${scanned} lines, the JS fast path ${counted}`,
+    ).toBeGreaterThanOrEqual(counted * 0.8);
+  }
   if (general) expect(wasm).toBe(await jsonOf({ ...options, fastCount: false }));
   return wasm;
 }
@@ -307,6 +343,86 @@ describe('WebAssembly scanner of Squid native lines', () => {
     expect(JSON.parse(json).bytes.down).toBeGreaterThan(2 ** 53);
   });
 
+  test('a run opened before the series widens takes no flow of another time (review: width)', async () => {
+    // Lines 1-3 open runs at 1-second buckets; line 4, 29 billion seconds later, widens the series
+    // (in JS: a line the scanner has no key for) so far that the next chunk's index of a flow can
+    // equal an open run's index at the old width.
+    const line = (seconds: number, bytes: number, host: string) =>
+      `${seconds}.000 0 10.1.0.1 TCP_MISS/200 ${bytes} GET http://${host}/ - FIRSTUP_PARENT/10.9.0.1 -`;
+    const squid = join(dir, 'widen.log');
+    writeFileSync(
+      squid,
+      `${[
+        line(1_000_000_000, 100, 'www.example.com'),
+        line(1_000_000_000, 200, 'www.example.com'),
+        line(1_000_100_000, 300, 'other.example.com'),
+        line(30_000_000_000, 400, 'www.example.com'),
+      ].join('\n')}\n`,
+    );
+    const json = JSON.parse(await expectSame({ inputs: [squid] }));
+    expect(json.timeSeries.buckets[0].flows).toBe(3);
+    expect(
+      Object.values(json.timeSeries.buckets[0].bytesByPath).reduce((a: number, b) => a + Number(b), 0),
+    ).toBe(600);
+  });
+
+  test('same JSON report past 2^53 whatever order the buckets were made in (review: order)', async () => {
+    // The scanner adds its runs after the lines JS reads, so its series makes buckets in another
+    // order; summing them in that order rounds otherwise past 2^53.
+    const s = 1_700_000_000;
+    const line = (seconds: number, bytes: number | string, host = 'www.example.com') =>
+      `${seconds}.000 0 10.1.0.1 TCP_MISS/200 ${bytes} GET http://${host}/ - FIRSTUP_PARENT/10.9.0.1 -`;
+    const lines = [line(s, 0), line(s + 1, 0), line(s + 2, 0, 'www2.example.com')];
+    for (let i = 0; i < 9; i++) lines.push(line(s, '999999999999999'));
+    lines.push(
+      line(s, '7199254740998'),
+      line(s + 1, 1),
+      line(s + 2, 4, 'www2.example.com'),
+      line(s + 300, 0),
+    );
+    const squid = join(dir, 'order.log');
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const json = JSON.parse(await expectSame({ inputs: [squid] }, false));
+    expect(json.flows).toBe(16);
+  });
+
+  test('one scanner per thread for many small inputs, none with DNS answers (review: instances)', async () => {
+    const inputs: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const path = join(dir, `small-${i}.log`);
+      writeFileSync(path, `${squidLog(6, 100 + i, 5 + i)}\n`);
+      inputs.push(path);
+    }
+    const create = vi.spyOn(WasmScanner, 'create');
+    try {
+      await expectSame({ inputs });
+      expect(create.mock.calls.length).toBeLessThanOrEqual(1);
+      create.mockClear();
+      // Each input alone, then with DNS answers (the scanner could not count a line).
+      for (const path of inputs.slice(0, 5)) await expectSame({ inputs: [path] });
+      expect(create.mock.calls.length).toBeLessThanOrEqual(1);
+      create.mockClear();
+      const dns = join(dir, 'instances-dnsmasq.log');
+      writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
+      await expectSame({ inputs: [dns, ...inputs] });
+      expect(create).not.toHaveBeenCalled();
+    } finally {
+      create.mockRestore();
+    }
+  });
+
+  test('expectSame fails when the scanner counts nothing (review: a scanner that never ran)', async () => {
+    const squid = join(dir, 'no-scanner.log');
+    writeFileSync(squid, `${squidLog(2000, 4)}\n`);
+    await expectSame({ inputs: [squid] });
+    const acquire = vi.spyOn(WasmScanner, 'acquire').mockReturnValue(null);
+    try {
+      await expect(expectSame({ inputs: [squid] })).rejects.toThrow(/scanner counted/);
+    } finally {
+      acquire.mockRestore();
+    }
+  });
+
   test('steps aside when DNS answers are known (count() would decline every flow)', async () => {
     const dns = join(dir, 'dnsmasq.log');
     writeDnsAnswerLog(dns, 'api.powerbi.com', '13.73.248.9');
@@ -538,6 +654,30 @@ describe('WebAssembly scanner of Zeek conn records', () => {
       scan.mockRestore();
     }
   });
+
+  test('a run opened before the series widens takes no flow of another time (review: width)', async () => {
+    // ts uid orig_h orig_p resp_h resp_p proto duration orig_bytes resp_bytes
+    const fields = zeekConnFields.slice(0, 11).filter((name) => name !== 'service');
+    const record = (seconds: number, bytes: number, address: string) =>
+      `${seconds}.000000\tC1\t10.1.0.1\t5000\t${address}\t443\ttcp\t0.000000\t0\t${bytes}`;
+    const conn = join(dir, 'widen-conn.log');
+    writeFileSync(
+      conn,
+      `${[
+        connHeader('-', fields),
+        record(100_000_000, 100, '93.184.216.34'),
+        record(100_000_000, 200, '93.184.216.34'),
+        record(100_100_000, 300, '93.184.216.35'),
+        record(3_000_000_000, 400, '93.184.216.34'),
+      ].join('\n')}\n`,
+    );
+    const json = JSON.parse(await expectSame({ inputs: [conn] }));
+    expect(json.flows).toBe(4);
+    expect(json.timeSeries.buckets[0].flows).toBe(3);
+    expect(
+      Object.values(json.timeSeries.buckets[0].bytesByPath).reduce((a: number, b) => a + Number(b), 0),
+    ).toBe(600);
+  });
 });
 
 describe('Zeek conn records the scanner leaves to JavaScript', () => {
@@ -694,5 +834,68 @@ describe('TimeSeries.addRun', () => {
       expect(runs.result(4000)).toEqual(single.result(4000));
       expect(runs.bytesAdded).toBe(single.bytesAdded);
     }
+  });
+
+  test('sums buckets in the order of their times, not of their making (review: order)', () => {
+    // 2^53 + 1 rounds to 2^53: (2^53 + 1) + 1 is 2^53, 1 + 1 + 2^53 is 2^53 + 2.
+    const make = (order: number[]) => {
+      const series = new TimeSeries(4);
+      for (const k of order) series.add(k * 1000, 0, 0, k === 0 ? 2 ** 53 : 1);
+      return series;
+    };
+    const ascending = make([0, 1, 2]);
+    const descending = make([2, 1, 0]);
+    expect(descending.result(1)).toEqual(ascending.result(1));
+    expect(ascending.result(1).buckets[0]?.flows).toBe(3);
+    // Widening (5 buckets at 1 s do not fit in 4) and merging too.
+    ascending.add(4000, 0, 0, 0);
+    descending.add(4000, 0, 0, 0);
+    expect(descending.result()).toEqual(ascending.result());
+    const merged = new TimeSeries(4);
+    merged.merge(make([2, 1, 0]).snapshot());
+    const mergedAscending = new TimeSeries(4);
+    mergedAscending.merge(make([0, 1, 2]).snapshot());
+    expect(merged.result(1)).toEqual(mergedAscending.result(1));
+  });
+
+  test('runs opened before a width change are handed over before a flow joins a run (review: width)', () => {
+    // As the scanner and JS share a series: some flows are JS's (add(), which may widen), the
+    // others go into runs keyed by bucket index at the width when the run opened.
+    const flows = [
+      { time: 1_000_000_000_000, bytes: 100, js: true },
+      { time: 1_000_000_000_000, bytes: 200, js: false },
+      { time: 1_000_100_000_000, bytes: 300, js: true },
+      { time: 30_000_000_000_000, bytes: 400, js: false },
+    ];
+    const single = new TimeSeries();
+    for (const flow of flows) single.add(flow.time, 0, 0, flow.bytes);
+    const model = (handOver: boolean) => {
+      const series = new TimeSeries();
+      const open = new Map<number, { time: number; flows: number; bytes: number }>();
+      let width = series.bucketMs;
+      const handAll = () => {
+        for (const r of open.values()) series.addRun(r.time, 0, 0, r.flows, r.bytes);
+        open.clear();
+      };
+      for (const flow of flows) {
+        if (flow.js) {
+          series.add(flow.time, 0, 0, flow.bytes);
+          continue;
+        }
+        if (handOver && series.bucketMs !== width) handAll(); // scan.ts: scan() at a new width
+        width = series.bucketMs;
+        const index = Math.floor(flow.time / width);
+        const run = open.get(index);
+        if (run) {
+          run.flows++;
+          run.bytes += flow.bytes;
+        } else open.set(index, { time: flow.time, flows: 1, bytes: flow.bytes });
+      }
+      handAll();
+      return series;
+    };
+    expect(model(true).result()).toEqual(single.result());
+    // Without the hand-over, the last flow joins the first run, 29 billion seconds away.
+    expect(model(false).result()).not.toEqual(single.result());
   });
 });

@@ -1,7 +1,9 @@
 // The WebAssembly scanner of the audit's fast path (src/audit/wasm/scan.ts, AssemblyScript, built
 // to dist/src/audit/scan.wasm by `npm run build`): the module compiled once per process (workers
-// get it with their JobInit instead of compiling it again), and one instance per Squid native or
-// Zeek input, driven by AuditCounter.squidLines() and AuditCounter.zeekLines(). docs/architecture.md, "Audit: the WebAssembly scanner".
+// get it with their JobInit instead of compiling it again), and one instance per thread, reset for
+// each Squid native or Zeek input (WasmScanner.acquire), driven by AuditCounter.squidLines() and
+// AuditCounter.zeekLines(). docs/architecture.md, "Decisions": "The audit's Squid native lines and
+// Zeek conn records are counted in WebAssembly".
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +48,7 @@ interface ScanExports {
   runs(): number;
   wasDeclined(): number;
   clearKeys(): void;
+  reset(): void;
   learnName(length: number, number: number, row: number, path: number, verdict: number): void;
   learnUpstream(length: number, path: number): void;
   learnAddressPath(address: number, path: number): void;
@@ -158,9 +161,17 @@ export function routeRanges(resolver: PathResolver, code: (path: string) => numb
   return ranges;
 }
 
+/** Scanners no counter holds, on this thread (WasmScanner.acquire). */
+const idle: WasmScanner[] = [];
+
+/** Idle scanners kept per thread at most (each holds about 7 MB of linear memory). */
+const IDLE_KEPT = 2;
+
 /** One instance of the scanner, sized for `limit` keys (AuditCounter's key limit). */
 export class WasmScanner {
   readonly #exports: ScanExports;
+  readonly #module: WebAssembly.Module;
+  readonly #limit: number;
   readonly #input: Uint8Array;
   readonly #scratch: Uint8Array;
   /** The counter's per-row sums (5 doubles a row), shared with the scanner. */
@@ -172,8 +183,10 @@ export class WasmScanner {
   runCount = 0;
   declined = false;
 
-  private constructor(exports: ScanExports, limit: number) {
+  private constructor(exports: ScanExports, module: WebAssembly.Module, limit: number) {
     this.#exports = exports;
+    this.#module = module;
+    this.#limit = limit;
     const buffer = exports.memory.buffer;
     this.#input = new Uint8Array(buffer, exports.inputPointer(), exports.inputBytes());
     this.#scratch = new Uint8Array(buffer, exports.scratchPointer(), 4096);
@@ -186,10 +199,33 @@ export class WasmScanner {
     try {
       const exports = new WebAssembly.Instance(module, {}).exports as unknown as ScanExports;
       if (exports.setup(limit, POOL_BYTES, INPUT_BYTES, DEFAULT_MAX_LINE_BYTES) !== 0) return null;
-      return new WasmScanner(exports, limit);
+      return new WasmScanner(exports, module, limit);
     } catch {
       return null;
     }
+  }
+
+  /**
+   * A scanner from `module` for `limit` keys: one this thread made before and was given back
+   * (release()), reset for a new input, else a new one (create()). An audit of many small inputs
+   * thus makes one instance per thread, not one per input.
+   */
+  static acquire(module: WebAssembly.Module, limit: number): WasmScanner | null {
+    const at = idle.findIndex((scanner) => scanner.#module === module && scanner.#limit === limit);
+    if (at < 0) return WasmScanner.create(module, limit);
+    const scanner = idle.splice(at, 1)[0] as WasmScanner;
+    scanner.#exports.reset();
+    scanner.lines = 0;
+    scanner.runCount = 0;
+    scanner.declined = false;
+    return scanner;
+  }
+
+  /** Gives this scanner back for acquire() (its holder no longer uses it or its sums). */
+  release(): void {
+    if (idle.includes(this)) return;
+    idle.push(this);
+    if (idle.length > IDLE_KEPT) idle.shift();
   }
 
   /** Copies a chunk in; false when it is too large (its lines then go to JavaScript). */

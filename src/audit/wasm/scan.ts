@@ -1,7 +1,9 @@
-// AssemblyScript (compiled to scan.wasm by scripts/build-wasm.ts, not by tsc): the audit's fast
-// path over Squid native lines and Zeek conn records in WebAssembly (docs/architecture.md,
-// "Decisions"; Zeek: countZeekLine below, by address key). scan() reads the lines of a chunk copied into this memory, parses the fields the fast
-// path needs exactly as parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
+// AssemblyScript (compiled to dist/src/audit/scan.wasm by `npm run build:wasm`, part of `npm run
+// build`; not by tsc): the audit's fast path over Squid native lines and Zeek conn records in
+// WebAssembly (docs/architecture.md, "Decisions": "The audit's Squid native lines and Zeek conn
+// records are counted in WebAssembly"; Zeek: countZeekLine below, by address key). scan() reads
+// the lines of a chunk copied into this memory, parses the fields the fast path needs exactly as
+// parseNativeFast (src/ingest/squid.ts) does, finds the line's key in a copy
 // of the counter's learned keys (src/audit/flow-counter.ts) and adds the flow to its row's sums
 // (an array JS shares) and to a run of flows for the time series. At the first line it does not
 // fully understand, or whose key, upstream or destination it was not told about, it stops and
@@ -63,6 +65,7 @@ let openList: i32 = 0; // the places of openBase in use (OPEN_RUNS int32s)
 let openCount: i32 = 0;
 let codesBase: i32 = 0; // CODES entries of (length, kind) int32s, then CODES x CODE_BYTES bytes
 let codeCount: i32 = 0;
+let codeNext: i32 = 0; // the entry the next new code replaces once all CODES are in use
 let runsBase: i32 = 0;
 let scratchBase: i32 = 0;
 let maxLineBytes: i32 = 0;
@@ -213,9 +216,27 @@ export function wasDeclined(): i32 {
   return declined;
 }
 
+/**
+ * Ready for another input, as setup() left it but for the remembered hierarchy codes (whose kinds
+ * do not depend on the input): no keys, upstreams, addresses, routes or open runs. JS hands the
+ * open runs over (flushRuns) before; any left are dropped.
+ */
+export function reset(): void {
+  clearKeys();
+  clearAddresses();
+  for (let k = 0; k < openCount; k++) store<f64>(openBase + load<i32>(openList + k * 4) * RUN_BYTES, 0);
+  openCount = 0;
+  pending = 0;
+  emitted = 0;
+  runCount = 0;
+  linesDone = 0;
+  declined = 0;
+  routeCount = 0;
+}
+
 /** Forgets every key and upstream (the counter started over). */
 export function clearKeys(): void {
-  memory.fill(entriesBase, 0, (keyMask + 1) * 16);
+  if (keyCount > 0) memory.fill(entriesBase, 0, (keyMask + 1) * 16);
   poolUsed = 0;
   keyCount = 0;
   upstreamCount = 0;
@@ -516,7 +537,10 @@ function hierarchyKind(start: i32, end: i32): i32 {
   return KIND_UNKNOWN;
 }
 
-/** hierarchyKind() of [start, end), remembered for the last few codes (logs use two or three). */
+/**
+ * hierarchyKind() of [start, end), remembered for the last CODES distinct codes of up to
+ * CODE_BYTES bytes it worked out (logs use two or three): a new one replaces the oldest.
+ */
 function kindOf(start: i32, end: i32): i32 {
   const length = end - start;
   const pool = codesBase + CODES * 8;
@@ -525,11 +549,13 @@ function kindOf(start: i32, end: i32): i32 {
     if (same(pool + k * CODE_BYTES, start, length)) return load<i32>(codesBase + k * 8 + 4);
   }
   const kind = hierarchyKind(start, end);
-  if (length <= CODE_BYTES && codeCount < CODES) {
-    memory.copy(pool + codeCount * CODE_BYTES, start, length);
-    store<i32>(codesBase + codeCount * 8, length);
-    store<i32>(codesBase + codeCount * 8 + 4, kind);
-    codeCount++;
+  if (length <= CODE_BYTES) {
+    const k = codeNext;
+    codeNext = (codeNext + 1) % CODES;
+    if (codeCount < CODES) codeCount++;
+    memory.copy(pool + k * CODE_BYTES, start, length);
+    store<i32>(codesBase + k * 8, length);
+    store<i32>(codesBase + k * 8 + 4, kind);
   }
   return kind;
 }
@@ -1067,17 +1093,21 @@ function newlineAt(from: i32, length: i32): i32 {
  * runs() how many runs it left at runsPointer(). `leak` is 1 when the aggregate keeps no more
  * leak evidence, `width` the time series' bucket width in ms, `room` how many more bytes the
  * series may take before its sums could pass 2^53. Open runs stay open from one call to the
- * next: flushRuns() hands them over. `zeek` 1: the lines are Zeek conn records (setZeek()),
+ * next while `width` stays the same (a new width hands them over first); flushRuns() hands them over. `zeek` 1: the lines are Zeek conn records (setZeek()),
  * 0: Squid native lines.
  */
 export function scan(from: i32, length: i32, leak: i32, width: f64, room: f64, zeek: i32): i32 {
   memory.fill(inputBase + length, 0, PAD);
   leakFull = leak;
-  bucketMs = width;
   budget = room;
   emitted = 0;
   runCount = 0;
   declined = 0;
+  // JS widened the series since the open runs were opened (a line it read, runs it added): their
+  // indexes are at the old width, where a flow's index at the new one could match an unrelated
+  // run's. Handed over now, each still lies in one bucket, as widths divide the wider ones.
+  if (width != bucketMs) emitOpen();
+  bucketMs = width;
   let position = from;
   let count = 0;
   const base = inputBase;
