@@ -154,9 +154,13 @@ export class TimeSeries {
     return { bucketMs: widthMs, buckets };
   }
 
-  /** The buckets as plain data (for a worker thread to send its part of an audit). */
+  /**
+   * The buckets as plain data (for a worker thread to send its part of an audit), in the order of
+   * their indexes: the same flows give the same snapshot whether or not the scanner made the
+   * buckets (it makes them later than their lines).
+   */
   snapshot(): SeriesSnapshot {
-    return { rung: this.#rung, cells: [...this.#cells] };
+    return { rung: this.#rung, cells: byIndex(this.#cells) };
   }
 
   /**
