@@ -321,7 +321,8 @@ export class AuditCounter implements FlowCounter {
     const scanner = this.#scanner;
     if (scanner === null) return position;
     if (!scanner.setZeek(layout)) {
-      if (fresh) this.#loaded = false; // the chunk is not copied in: later calls for it read nothing
+      // Copied in all the same: a later section of this chunk may have a layout it reads.
+      if (fresh) this.#loaded = scanner.load(bytes);
       return position;
     }
     return this.#scanLines(bytes, position, fresh, true);
