@@ -92,9 +92,11 @@ Examples:
       // prom-client and the proxy.
       const { startGatewayServer } = await import('../server/gateway-server.js');
       const gateway = await startGatewayServer(config, policy);
-      // The gateway still starts (it lowers its connection limit to fit, fail-safe); this says so.
+      // The gateway still starts (it lowers its connection limit to fit, fail-safe) and its log
+      // says so at `warn`; this says it on stderr when that log line does not land there already.
       const shortfall = descriptorShortfall(config.limits.maxConnections, descriptorLimit());
-      if (shortfall) await write(io.stderr, `pathwarden: warning: ${descriptorWarning(shortfall)}\n`);
+      if (shortfall && !logWarnsOnStderr(config))
+        await write(io.stderr, `pathwarden: warning: ${descriptorWarning(shortfall)}\n`);
       await write(
         io.stderr,
         `pathwarden gateway: proxy on ${gateway.address}${gateway.socksAddress ? `, SOCKS5 on ${gateway.socksAddress}` : ''}${gateway.adminAddress ? `, admin on ${gateway.adminAddress}` : ''}\n`,
@@ -111,6 +113,11 @@ Examples:
       await gateway.close();
       await demo?.close();
     });
+}
+
+/** True when the gateway's JSON log goes to standard error at a level that keeps its warnings. */
+function logWarnsOnStderr(config: GatewayConfig): boolean {
+  return config.log.file === undefined && config.log.level !== 'error' && config.log.level !== 'silent';
 }
 
 /** Egress source addresses this host does not have: every flow on that path would fail to dial. */

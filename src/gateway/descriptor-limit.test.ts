@@ -95,5 +95,27 @@ describe.skipIf(!needPeers('build', 'prlimit'))(
       expect(Number(refused?.[1])).toBeGreaterThan(0);
       expect(Number(refused?.[1])).toBeLessThan(SILENT);
     }, 60_000);
+
+    test('with its log on standard error (the default), the warning is on standard error once', async () => {
+      const config = writeGatewayConfig(dir, 'stderr-log.yaml', [], { log: '{ level: info }' });
+      const gateway = await startCliGateway(config, [prlimit, `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`]);
+      try {
+        // The log's start line comes after the warning: both are on stderr once it is there.
+        const deadline = Date.now() + 5000;
+        while (!gateway.stderr().includes('"msg":"gateway started"') && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        const stderr = gateway.stderr();
+        expect(stderr).toContain('"msg":"gateway started"');
+        const said = stderr
+          .split('\n')
+          .filter((line) => line.includes('admits 96 of limits.maxConnections 20000'));
+        expect(said).toHaveLength(1);
+        expect(JSON.parse(said[0] ?? '{}')).toMatchObject({ level: 40, configured: 20000, admitted: 96 });
+      } finally {
+        const exited = gateway.exited;
+        gateway.child.kill('SIGKILL');
+        await exited;
+      }
+    }, 60_000);
   },
 );
