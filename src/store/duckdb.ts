@@ -231,9 +231,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   async #reopenedRest(batch: readonly ColumnValue[][]): Promise<readonly ColumnValue[][]> {
     await this.#reopen();
     const last = await this.#writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
-    const stored = Number(last.getRows()[0]?.[0] ?? 0);
-    const first = batch.findIndex((row) => Number(row[ID_COLUMN]) > stored);
-    return first < 0 ? [] : batch.slice(first);
+    return rowsAfterId(batch, Number(last.getRows()[0]?.[0] ?? 0));
   }
 
   /**
@@ -525,6 +523,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
 /** Column index of the id in a stored row (flowColumns order). */
 const ID_COLUMN = flowColumns.findIndex((column) => column.name === 'id');
+
+/**
+ * The rows of a retried batch that a database whose highest id is `stored` does not hold: ids grow
+ * with append order, so they are the rows from the first id above it on (#reopenedRest).
+ */
+export function rowsAfterId(batch: readonly ColumnValue[][], stored: number): readonly ColumnValue[][] {
+  const first = batch.findIndex((row) => Number(row[ID_COLUMN]) > stored);
+  return first < 0 ? [] : batch.slice(first);
+}
 
 /** DuckDB's words for a database a fatal error has invalidated (until it is opened again). */
 function isInvalidation(error: unknown): boolean {
