@@ -420,7 +420,7 @@ export class AuditAggregate {
           cell === undefined ? [] : [[index, plain(cell)] as const],
         ),
       })),
-      destinations: this.#order().map((index) => ({
+      destinations: this.destinationOrder().map((index) => ({
         destination: this.#names[index] as string,
         cells: this.#cells.slice(index * DESTINATION_DOUBLES, (index + 1) * DESTINATION_DOUBLES),
         ruleByVerdict: this.#ruleOf.slice(index * verdicts.length, (index + 1) * verdicts.length),
@@ -531,11 +531,11 @@ export class AuditAggregate {
    * call (callers sort it).
    */
   destinationTallies(): DestinationTally[] {
-    return this.#order().map((index) => ({ destination: this.#names[index] as string, index }));
+    return this.destinationOrder().map((index) => ({ destination: this.#names[index] as string, index }));
   }
 
   /** The destinations' numbers in the order of destinationTallies(); a new array each call. */
-  #order(): number[] {
+  destinationOrder(): number[] {
     if (this.#indexed.length === 0) return this.#named.slice();
     const names = this.#names;
     const indexed = this.#indexed.slice().sort((a, b) => Number(names[a]) - Number(names[b]));

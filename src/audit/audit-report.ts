@@ -280,8 +280,7 @@ function destinationRows(aggregate: AuditAggregate, top: number): AuditReport['d
   const totals = aggregate.destinationTotals();
   const { flows, bytesUp, bytesDown } = totals;
   const ranked = aggregate
-    .destinationTallies()
-    .map(({ index }) => index)
+    .destinationOrder()
     .sort(
       (a, b) =>
         (bytesUp[b] as number) +
@@ -334,7 +333,7 @@ function findingsFor(
 ): DestinationFinding[] {
   const v = verdicts.indexOf(verdict);
   const rows: number[] = [];
-  for (const { index } of aggregate.destinationTallies())
+  for (const index of aggregate.destinationOrder())
     if (aggregate.destinationFlows(index, v) > 0) rows.push(index);
   const bytes = (index: number) =>
     aggregate.destinationBytesUp(index, v) + aggregate.destinationBytesDown(index, v);
