@@ -21,11 +21,18 @@ const componentIndex: Readonly<Record<Component, number>> = Object.fromEntries(
   components.map((component, i) => [component, i]),
 ) as Record<Component, number>;
 const LEAK = verdictIndex.leak;
-/** Offsets of the per-verdict blocks in DestinationTally.cells. */
+/**
+ * A tracked destination's counts in AuditAggregate's block, per verdict v: flows at [v], bytes up
+ * at [UP + v], bytes down at [DOWN + v], first start at [FIRST + v], last end at [LAST + v].
+ */
 const UP = verdicts.length;
 const DOWN = 2 * verdicts.length;
 const FIRST = 3 * verdicts.length;
 const LAST = 4 * verdicts.length;
+/** Doubles per destination in the block. */
+const DESTINATION_DOUBLES = 5 * verdicts.length;
+/** Destinations the block has room for at first (it doubles as they come). */
+const FIRST_DESTINATIONS = 256;
 
 /** Flows, bytes and time span of a set of flows, with flow counts per verdict. */
 export class Tally {
@@ -106,60 +113,28 @@ class RuleCells {
 }
 
 /**
- * One destination (the name or address a flow was classified by). The hot path only fills the
- * per-verdict arrays; `settle()` derives the totals of the Tally from them for the report.
+ * One tracked destination (the name or address a flow was classified by) as a caller of
+ * `AuditAggregate.destinationTallies()` sees it: its name and its number in the aggregate, whose
+ * `destination*()` methods read its counts. Made on demand: the aggregate itself keeps every
+ * destination's counts in one block of doubles and no object per destination (a class with a
+ * typed array and double fields cost about 10 us to construct in a fresh process, 50 ms per 5,000
+ * destinations; docs/performance.md, "Audit fixed costs, session 9").
  */
-export class DestinationTally extends Tally {
-  /**
-   * Per verdict v: flows at [v], bytes up at [V + v], bytes down at [2V + v], first start at
-   * [3V + v], last end at [4V + v] (V = 6 verdicts). One array, so the hot path touches one block
-   * of memory per destination.
-   */
-  readonly cells = new Float64Array(5 * verdicts.length);
-  /** Rule of the first flow of each verdict (a destination normally has one rule per component). */
-  readonly ruleByVerdict: (string | null | undefined)[] = new Array(verdicts.length).fill(undefined);
+export interface DestinationTally {
+  readonly destination: string;
+  readonly index: number;
+}
 
-  constructor(readonly destination: string) {
-    super();
-    this.cells.fill(Number.POSITIVE_INFINITY, FIRST, FIRST + verdicts.length);
-    this.cells.fill(Number.NEGATIVE_INFINITY, LAST, LAST + verdicts.length);
-  }
-
-  flowsFor(verdict: number): number {
-    return this.cells[verdict] as number;
-  }
-
-  bytesUpFor(verdict: number): number {
-    return this.cells[UP + verdict] as number;
-  }
-
-  bytesDownFor(verdict: number): number {
-    return this.cells[DOWN + verdict] as number;
-  }
-
-  firstFor(verdict: number): number {
-    return this.cells[FIRST + verdict] as number;
-  }
-
-  lastFor(verdict: number): number {
-    return this.cells[LAST + verdict] as number;
-  }
-
-  settle(): void {
-    this.flows = 0;
-    this.bytesUp = 0;
-    this.bytesDown = 0;
-    this.first = Number.POSITIVE_INFINITY;
-    this.last = Number.NEGATIVE_INFINITY;
-    for (let v = 0; v < verdicts.length; v++) {
-      this.verdicts[v] = this.flowsFor(v);
-      this.flows += this.flowsFor(v);
-      this.bytesUp += this.bytesUpFor(v);
-      this.bytesDown += this.bytesDownFor(v);
-      this.first = Math.min(this.first, this.firstFor(v));
-      this.last = Math.max(this.last, this.lastFor(v));
-    }
-  }
+/**
+ * Each tracked destination's totals over its verdicts, indexed by destination number: flows and
+ * bytes summed verdict by verdict in verdict order, the earliest first and latest last seen.
+ */
+export interface DestinationTotals {
+  flows: Float64Array;
+  bytesUp: Float64Array;
+  bytesDown: Float64Array;
+  first: Float64Array;
+  last: Float64Array;
 }
 
 /** Totals derived from the cells once the audit is over. */
@@ -200,7 +175,8 @@ export interface CountSlot {
   readonly path: number;
   readonly component: Component;
   readonly cell: Cell;
-  readonly destination: DestinationTally | undefined;
+  /** The destination's number in the aggregate (`destinationName()`); -1: the untracked row. */
+  readonly destination: number;
 }
 
 /** AuditAggregate.snapshot(): the counts of (part of) an audit as plain, cloneable data. */
@@ -241,20 +217,30 @@ export interface AggregateLimits {
 
 export class AuditAggregate {
   readonly #rules = new Map<string, RuleCells>();
-  // A prototype-less object rather than a Map: destination names are fresh slices of log lines,
-  // and V8 looks such keys up in an object several times faster than in a Map (measured ~10 ns
-  // against ~70 ns per lookup), which matters at a million flows a second.
-  readonly #destinations: Record<string, DestinationTally | undefined> = Object.create(null);
+  // Destination names to their numbers (0, 1, ... in the order they came). A prototype-less object
+  // rather than a Map: destination names are fresh slices of log lines, and V8 looks such keys up
+  // in an object several times faster than in a Map (measured ~10 ns against ~70 ns per lookup),
+  // which matters at a million flows a second.
+  readonly #destinations: Record<string, number | undefined> = Object.create(null);
+  /** Each destination's name, by number. */
+  readonly #names: string[] = [];
   /**
-   * The same tallies in the order the report used to list them (`Object.values` of the table):
-   * `#indexed` (names that are array indexes, which an object lists first, in numeric order) and
-   * `#named` (the others, in insertion order). The report lists every destination several times;
-   * `Object.values` of a table of thousands of names cost milliseconds per call.
+   * The destinations in the order the report used to list them (`Object.values` of a table keyed
+   * by their names): `#indexed` (names that are array indexes, which an object lists first, in
+   * numeric order) and `#named` (the others, in insertion order).
    */
-  readonly #named: DestinationTally[] = [];
-  readonly #indexed: DestinationTally[] = [];
-  #destinationCount = 0;
-  readonly #byExactRef = new Map<RuleRef, DestinationTally | null>();
+  readonly #named: number[] = [];
+  readonly #indexed: number[] = [];
+  /**
+   * Every destination's counts, DESTINATION_DOUBLES from its number times that (see UP, DOWN, ...).
+   * A placeholder first, replaced in the constructor: stored twice, V8 does not compile it into
+   * the counting code as a constant, so growing it does not throw that code away.
+   */
+  #cells = new Float64Array(0);
+  /** Rule of each destination's first flow of each verdict, at its number times 6 plus the verdict. */
+  readonly #ruleOf: (string | null | undefined)[] = [];
+  /** Rules matched by an exact host pattern to their one destination's number; -1: not exact. */
+  readonly #byExactRef = new Map<RuleRef, number>();
   /** Flows to destinations that arrived after the destination table was full. */
   readonly untracked = new Tally();
   readonly series: TimeSeries;
@@ -279,6 +265,7 @@ export class AuditAggregate {
     this.destinationLimit = limits.destinations ?? 100_000;
     this.leakLimit = limits.leaks ?? 1000;
     this.series = new TimeSeries(limits.timeBuckets ?? 4096);
+    this.#cells = new Float64Array(FIRST_DESTINATIONS * DESTINATION_DOUBLES);
   }
 
   /**
@@ -350,15 +337,16 @@ export class AuditAggregate {
     if (first < cell.first) cell.first = first;
     if (last > cell.last) cell.last = last;
     const destination = slot.destination;
-    if (destination === undefined) {
+    if (destination < 0) {
       this.untracked.add(verdict, up, down, first, last, flows);
     } else {
-      const cellsOf = destination.cells;
-      (cellsOf[verdict] as number) += flows;
-      (cellsOf[UP + verdict] as number) += up;
-      (cellsOf[DOWN + verdict] as number) += down;
-      if (first < (cellsOf[FIRST + verdict] as number)) cellsOf[FIRST + verdict] = first;
-      if (last > (cellsOf[LAST + verdict] as number)) cellsOf[LAST + verdict] = last;
+      const cellsOf = this.#cells;
+      const at = destination * DESTINATION_DOUBLES + verdict;
+      (cellsOf[at] as number) += flows;
+      (cellsOf[at + UP] as number) += up;
+      (cellsOf[at + DOWN] as number) += down;
+      if (first < (cellsOf[at + FIRST] as number)) cellsOf[at + FIRST] = first;
+      if (last > (cellsOf[at + LAST] as number)) cellsOf[at + LAST] = last;
     }
     if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal += flows;
   }
@@ -396,19 +384,21 @@ export class AuditAggregate {
       decision.host !== ''
         ? decision.host
         : (flow.host ?? flow.sni ?? flow.httpHost ?? flow.destination ?? '(none)');
-    let destination: DestinationTally | undefined | null;
-    // A rule reached through an exact host pattern always names the same destination: its tally
+    // A rule reached through an exact host pattern always names the same destination: its number
     // hangs off the rule reference (identity lookup) instead of hashing the name of every flow.
-    if (rule !== null) destination = this.#byExactRef.get(rule);
-    if (destination == null) {
+    let destination = rule === null ? undefined : this.#byExactRef.get(rule);
+    if (destination === undefined || destination < 0) {
       destination = this.#destinations[name];
-      if (destination === undefined && this.#destinationCount < this.destinationLimit) {
+      if (destination === undefined && this.#names.length < this.destinationLimit) {
         destination = this.#newDestination(detach(name));
       }
       if (rule !== null && destination !== undefined) this.#rememberRef(rule, decision, destination);
     }
-    if (destination !== undefined && destination.ruleByVerdict[verdict] === undefined)
-      destination.ruleByVerdict[verdict] = cells?.ruleId ?? null;
+    if (destination === undefined) destination = -1;
+    else {
+      const at = destination * verdicts.length + verdict;
+      if (this.#ruleOf[at] === undefined) this.#ruleOf[at] = cells?.ruleId ?? null;
+    }
     return { verdict, path, component, cell, destination };
   }
 
@@ -430,10 +420,10 @@ export class AuditAggregate {
           cell === undefined ? [] : [[index, plain(cell)] as const],
         ),
       })),
-      destinations: this.destinationTallies().map((tally) => ({
-        destination: tally.destination,
-        cells: tally.cells,
-        ruleByVerdict: tally.ruleByVerdict,
+      destinations: this.destinationOrder().map((index) => ({
+        destination: this.#names[index] as string,
+        cells: this.#cells.slice(index * DESTINATION_DOUBLES, (index + 1) * DESTINATION_DOUBLES),
+        ruleByVerdict: this.#ruleOf.slice(index * verdicts.length, (index + 1) * verdicts.length),
       })),
       untracked: { ...this.untracked, verdicts: this.untracked.verdicts },
       series: this.series.snapshot(),
@@ -455,7 +445,7 @@ export class AuditAggregate {
     if (
       part.untracked.flows > 0 ||
       this.untracked.flows > 0 ||
-      this.#destinationCount + added > this.destinationLimit
+      this.#names.length + added > this.destinationLimit
     )
       return false;
     this.flows += part.flows;
@@ -485,16 +475,18 @@ export class AuditAggregate {
     this.#lastRuleKey = undefined;
     this.#lastRule = undefined;
     for (const from of part.destinations) {
-      let tally = this.#destinations[from.destination];
-      if (tally === undefined) tally = this.#newDestination(from.destination);
-      const cells = tally.cells;
+      let index = this.#destinations[from.destination];
+      if (index === undefined) index = this.#newDestination(from.destination);
+      const cells = this.#cells;
+      const at = index * DESTINATION_DOUBLES;
       for (let v = 0; v < verdicts.length; v++) {
-        (cells[v] as number) += from.cells[v] as number;
-        (cells[UP + v] as number) += from.cells[UP + v] as number;
-        (cells[DOWN + v] as number) += from.cells[DOWN + v] as number;
-        cells[FIRST + v] = Math.min(cells[FIRST + v] as number, from.cells[FIRST + v] as number);
-        cells[LAST + v] = Math.max(cells[LAST + v] as number, from.cells[LAST + v] as number);
-        if (tally.ruleByVerdict[v] === undefined) tally.ruleByVerdict[v] = from.ruleByVerdict[v];
+        (cells[at + v] as number) += from.cells[v] as number;
+        (cells[at + UP + v] as number) += from.cells[UP + v] as number;
+        (cells[at + DOWN + v] as number) += from.cells[DOWN + v] as number;
+        cells[at + FIRST + v] = Math.min(cells[at + FIRST + v] as number, from.cells[FIRST + v] as number);
+        cells[at + LAST + v] = Math.max(cells[at + LAST + v] as number, from.cells[LAST + v] as number);
+        const rule = index * verdicts.length + v;
+        if (this.#ruleOf[rule] === undefined) this.#ruleOf[rule] = from.ruleByVerdict[v];
       }
     }
     this.series.merge(part.series);
@@ -530,32 +522,114 @@ export class AuditAggregate {
       });
       byRule.set(key, ruleTally);
     }
-    for (const destination of this.destinationTallies()) destination.settle();
     return { byVerdict, byPath, byComponent, byRule };
   }
 
   /**
-   * Every tracked destination (totals are set by `totals()`), in the order `Object.values` of the
-   * table gives: names that are array indexes first (numeric order), then the others as added.
-   * A new array each call (callers sort it).
+   * Every tracked destination, in the order `Object.values` of a table keyed by their names gives:
+   * names that are array indexes first (numeric order), then the others as added. A new array each
+   * call (callers sort it).
    */
   destinationTallies(): DestinationTally[] {
+    return this.destinationOrder().map((index) => ({ destination: this.#names[index] as string, index }));
+  }
+
+  /** The destinations' numbers in the order of destinationTallies(); a new array each call. */
+  destinationOrder(): number[] {
     if (this.#indexed.length === 0) return this.#named.slice();
-    const indexed = this.#indexed.slice().sort((a, b) => Number(a.destination) - Number(b.destination));
+    const names = this.#names;
+    const indexed = this.#indexed.slice().sort((a, b) => Number(names[a]) - Number(names[b]));
     return indexed.concat(this.#named);
   }
 
-  #newDestination(name: string): DestinationTally {
-    const tally = new DestinationTally(name);
-    this.#destinations[name] = tally;
-    this.#destinationCount++;
-    (isArrayIndex(name) ? this.#indexed : this.#named).push(tally);
-    return tally;
+  /** The name of destination number `index`. */
+  destinationName(index: number): string {
+    return this.#names[index] as string;
+  }
+
+  /** Flows, bytes up and down, first start and last end of destination `index` with verdict `verdict`. */
+  destinationFlows(index: number, verdict: number): number {
+    return this.#cells[index * DESTINATION_DOUBLES + verdict] as number;
+  }
+
+  destinationBytesUp(index: number, verdict: number): number {
+    return this.#cells[index * DESTINATION_DOUBLES + UP + verdict] as number;
+  }
+
+  destinationBytesDown(index: number, verdict: number): number {
+    return this.#cells[index * DESTINATION_DOUBLES + DOWN + verdict] as number;
+  }
+
+  destinationFirst(index: number, verdict: number): number {
+    return this.#cells[index * DESTINATION_DOUBLES + FIRST + verdict] as number;
+  }
+
+  destinationLast(index: number, verdict: number): number {
+    return this.#cells[index * DESTINATION_DOUBLES + LAST + verdict] as number;
+  }
+
+  /** The rule of destination `index`'s first flow with verdict `verdict` (undefined: none). */
+  destinationRule(index: number, verdict: number): string | null | undefined {
+    return this.#ruleOf[index * verdicts.length + verdict];
+  }
+
+  /** Every tracked destination's totals over its verdicts (DestinationTotals), by number. */
+  destinationTotals(): DestinationTotals {
+    const count = this.#names.length;
+    const totals: DestinationTotals = {
+      flows: new Float64Array(count),
+      bytesUp: new Float64Array(count),
+      bytesDown: new Float64Array(count),
+      first: new Float64Array(count),
+      last: new Float64Array(count),
+    };
+    const cells = this.#cells;
+    for (let index = 0; index < count; index++) {
+      const at = index * DESTINATION_DOUBLES;
+      let flows = 0;
+      let up = 0;
+      let down = 0;
+      let first = Number.POSITIVE_INFINITY;
+      let last = Number.NEGATIVE_INFINITY;
+      for (let v = 0; v < verdicts.length; v++) {
+        flows += cells[at + v] as number;
+        up += cells[at + UP + v] as number;
+        down += cells[at + DOWN + v] as number;
+        first = Math.min(first, cells[at + FIRST + v] as number);
+        last = Math.max(last, cells[at + LAST + v] as number);
+      }
+      totals.flows[index] = flows;
+      totals.bytesUp[index] = up;
+      totals.bytesDown[index] = down;
+      totals.first[index] = first;
+      totals.last[index] = last;
+    }
+    return totals;
+  }
+
+  #newDestination(name: string): number {
+    const index = this.#names.length;
+    const at = index * DESTINATION_DOUBLES;
+    if (at + DESTINATION_DOUBLES > this.#cells.length) {
+      const cells = new Float64Array(this.#cells.length * 2);
+      cells.set(this.#cells);
+      this.#cells = cells;
+    }
+    const cells = this.#cells;
+    for (let v = 0; v < verdicts.length; v++) {
+      cells[at + FIRST + v] = Number.POSITIVE_INFINITY;
+      cells[at + LAST + v] = Number.NEGATIVE_INFINITY;
+      this.#ruleOf.push(undefined);
+    }
+    this.#names.push(name);
+    this.#destinations[name] = index;
+    (isArrayIndex(name) ? this.#indexed : this.#named).push(index);
+    return index;
   }
 
   /** Distinct destinations tracked (at most `destinationLimit`). */
   get destinationCount(): number {
-    return this.#destinationCount;
+    return this.#names.length;
   }
 
   /**
@@ -563,13 +637,13 @@ export class AuditAggregate {
    * decides has that one name), or marks it as not exact. Bounded, and not-covered decisions are
    * left out: a policy that made a new reference per decision must not grow this map.
    */
-  #rememberRef(rule: RuleRef, decision: Decision, destination: DestinationTally): void {
+  #rememberRef(rule: RuleRef, decision: Decision, destination: number): void {
     if (this.#byExactRef.has(rule) || this.#byExactRef.size >= 10_000 || decision.path === 'not-covered')
       return;
     const matched = rule.matched;
     const exact =
       matched !== null && !matched.startsWith('*') && !matched.includes('/') && matched === decision.host;
-    this.#byExactRef.set(rule, exact ? destination : null);
+    this.#byExactRef.set(rule, exact ? destination : -1);
   }
 
   #recordLeak(flow: FlowRecord, decision: Decision, component: Component): void {

@@ -9,7 +9,7 @@ import { type Verdict, verdicts } from '../policy/verdict.js';
 import { formatTime } from '../report/format.js';
 import {
   type AuditAggregate,
-  type DestinationTally,
+  type DestinationTotals,
   type LeakEvidence,
   type RuleTally,
   Tally,
@@ -276,22 +276,53 @@ function activityRows(byRule: ReadonlyMap<string, RuleTally>): AuditReport['acti
 }
 
 function destinationRows(aggregate: AuditAggregate, top: number): AuditReport['destinations'] {
+  // By destination number, from the aggregate's block: no object per destination.
+  const totals = aggregate.destinationTotals();
+  const { flows, bytesUp, bytesDown } = totals;
   const ranked = aggregate
-    .destinationTallies()
+    .destinationOrder()
     .sort(
       (a, b) =>
-        b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown) ||
-        b.flows - a.flows ||
-        compareText(a.destination, b.destination),
+        (bytesUp[b] as number) +
+          (bytesDown[b] as number) -
+          ((bytesUp[a] as number) + (bytesDown[a] as number)) ||
+        (flows[b] as number) - (flows[a] as number) ||
+        compareText(aggregate.destinationName(a), aggregate.destinationName(b)),
     );
   const rest = ranked.slice(top);
-  const other = sumTallies([...rest, aggregate.untracked]);
+  // The rest summed as sumTallies() sums tallies, in the same order, without a Tally each.
+  const other = new Tally();
+  for (const index of rest) {
+    other.flows += flows[index] as number;
+    other.bytesUp += bytesUp[index] as number;
+    other.bytesDown += bytesDown[index] as number;
+    other.first = Math.min(other.first, totals.first[index] as number);
+    other.last = Math.max(other.last, totals.last[index] as number);
+    for (let v = 0; v < verdicts.length; v++)
+      (other.verdicts[v] as number) += aggregate.destinationFlows(index, v);
+  }
+  addTally(other, aggregate.untracked);
   return {
     distinct: aggregate.destinationCount,
     complete: aggregate.untracked.flows === 0,
-    top: ranked.slice(0, top).map((tally) => ({ destination: tally.destination, ...tallyJson(tally) })),
-    other: { destinations: rest.length, ...other },
+    top: ranked.slice(0, top).map((index) => ({
+      destination: aggregate.destinationName(index),
+      ...tallyJson(destinationTally(aggregate, totals, index)),
+    })),
+    other: { destinations: rest.length, ...tallyJson(other) },
   };
+}
+
+/** Destination `index`'s totals as a Tally (flows per verdict included). */
+function destinationTally(aggregate: AuditAggregate, totals: DestinationTotals, index: number): Tally {
+  const tally = new Tally();
+  tally.flows = totals.flows[index] as number;
+  tally.bytesUp = totals.bytesUp[index] as number;
+  tally.bytesDown = totals.bytesDown[index] as number;
+  tally.first = totals.first[index] as number;
+  tally.last = totals.last[index] as number;
+  for (let v = 0; v < verdicts.length; v++) tally.verdicts[v] = aggregate.destinationFlows(index, v);
+  return tally;
 }
 
 function findingsFor(
@@ -300,44 +331,48 @@ function findingsFor(
   top: number,
   ruleActivity: ReadonlyMap<string, string | null>,
 ): DestinationFinding[] {
-  const index = verdicts.indexOf(verdict);
-  const rows: DestinationTally[] = [];
-  for (const tally of aggregate.destinationTallies())
-    if ((tally.verdicts[index] as number) > 0) rows.push(tally);
-  const bytes = (tally: DestinationTally) => tally.bytesUpFor(index) + tally.bytesDownFor(index);
+  const v = verdicts.indexOf(verdict);
+  const rows: number[] = [];
+  for (const index of aggregate.destinationOrder())
+    if (aggregate.destinationFlows(index, v) > 0) rows.push(index);
+  const bytes = (index: number) =>
+    aggregate.destinationBytesUp(index, v) + aggregate.destinationBytesDown(index, v);
   rows.sort(
     (a, b) =>
       bytes(b) - bytes(a) ||
-      (b.verdicts[index] as number) - (a.verdicts[index] as number) ||
-      compareText(a.destination, b.destination),
+      aggregate.destinationFlows(b, v) - aggregate.destinationFlows(a, v) ||
+      compareText(aggregate.destinationName(a), aggregate.destinationName(b)),
   );
-  return rows.slice(0, top).map((tally) => {
-    const rule = tally.ruleByVerdict[index] ?? null;
+  return rows.slice(0, top).map((index) => {
+    const rule = aggregate.destinationRule(index, v) ?? null;
     return {
-      destination: tally.destination,
+      destination: aggregate.destinationName(index),
       rule,
       activity: rule === null ? null : (ruleActivity.get(rule) ?? null),
-      flows: tally.verdicts[index] as number,
-      bytesUp: tally.bytesUpFor(index),
-      bytesDown: tally.bytesDownFor(index),
-      firstSeen: isoOrNull(tally.firstFor(index)),
-      lastSeen: isoOrNull(tally.lastFor(index)),
+      flows: aggregate.destinationFlows(index, v),
+      bytesUp: aggregate.destinationBytesUp(index, v),
+      bytesDown: aggregate.destinationBytesDown(index, v),
+      firstSeen: isoOrNull(aggregate.destinationFirst(index, v)),
+      lastSeen: isoOrNull(aggregate.destinationLast(index, v)),
     };
   });
 }
 
 function sumTallies(tallies: readonly Tally[]): TallyJson {
   const sum = new Tally();
-  for (const tally of tallies) {
-    sum.flows += tally.flows;
-    sum.bytesUp += tally.bytesUp;
-    sum.bytesDown += tally.bytesDown;
-    sum.first = Math.min(sum.first, tally.first);
-    sum.last = Math.max(sum.last, tally.last);
-    const counts = tally.verdicts;
-    for (let i = 0; i < counts.length; i++) (sum.verdicts[i] as number) += counts[i] as number;
-  }
+  for (const tally of tallies) addTally(sum, tally);
   return tallyJson(sum);
+}
+
+/** Adds `tally` to `sum` (flows, bytes, time span and flows per verdict). */
+function addTally(sum: Tally, tally: Tally): void {
+  sum.flows += tally.flows;
+  sum.bytesUp += tally.bytesUp;
+  sum.bytesDown += tally.bytesDown;
+  sum.first = Math.min(sum.first, tally.first);
+  sum.last = Math.max(sum.last, tally.last);
+  const counts = tally.verdicts;
+  for (let i = 0; i < counts.length; i++) (sum.verdicts[i] as number) += counts[i] as number;
 }
 
 function leakJson(leak: LeakEvidence): LeakJson {

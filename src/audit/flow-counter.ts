@@ -21,7 +21,7 @@ import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
 import type { AuditAggregate, CountSlot } from './aggregate.js';
-import { FlowKeyTable } from './key-table.js';
+import { copyBytes, FlowKeyTable } from './key-table.js';
 import { seriesPaths } from './time-series.js';
 import { RUN_DOUBLES, routeRanges, WasmScanner } from './wasm-scan.js';
 
@@ -502,7 +502,7 @@ class ByteInterner {
       this.#starts = copied(this.#starts, new Int32Array(size), id);
       this.#lengths = copied(this.#lengths, new Int32Array(size), id);
     }
-    this.#pool.set(b.subarray(start, end), this.#used);
+    copyBytes(b, start, end, this.#pool, this.#used);
     this.#starts[id] = this.#used;
     this.#lengths[id] = length;
     this.#hashes[id] = hash;

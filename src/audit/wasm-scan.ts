@@ -14,6 +14,7 @@ import { DEFAULT_MAX_LINE_BYTES } from '../ingest/line-reader.js';
 import { parsePrefix } from '../match/ip.js';
 import { privateRanges } from '../match/private-ranges.js';
 import type { PathResolver } from '../policy/path-resolver.js';
+import { copyBytes } from './key-table.js';
 
 // The part of the WebAssembly JS API used here: the project's lib (ES2023, no DOM) declares none
 // of it, though Node provides all of it.
@@ -277,14 +278,14 @@ export class WasmScanner {
     verdict: number,
   ): void {
     if (end - start > this.#scratch.length) return;
-    this.#scratch.set(b.subarray(start, end));
+    copyBytes(b, start, end, this.#scratch, 0);
     this.#exports.learnName(end - start, number, row, path, verdict);
   }
 
   /** Tells the scanner the actual path of an upstream proxy. */
   learnUpstream(b: Uint8Array, start: number, end: number, path: number): void {
     if (end - start > this.#scratch.length) return;
-    this.#scratch.set(b.subarray(start, end));
+    copyBytes(b, start, end, this.#scratch, 0);
     this.#exports.learnUpstream(end - start, path);
   }
 
