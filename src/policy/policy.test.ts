@@ -249,6 +249,16 @@ describe('decide(text) shortcuts agree with the general path', () => {
     'fe80::1%eth0',
     '2001:db8::1/64',
     '2001:db8::1:443',
+    '[2001:db8::1]',
+    '[::ffff:20.37.195.66]',
+    '[::1',
+    '::1]',
+    '[::1]:443',
+    '[[::1]]',
+    '[]',
+    '[ ::1]',
+    '[::1] ',
+    '[::1]]',
   ];
   let seed = 1234567;
   const random = () => {
@@ -265,7 +275,7 @@ describe('decide(text) shortcuts agree with the general path', () => {
   // IPv6-like texts: 1-8 groups, a `::` somewhere or none, a dotted-quad tail (inside the
   // catalog's prefixes) or none, mixed case, and now and then a character no address has.
   const groups = ['2603', '1030', 'F05', 'ffff', 'FFFF', '0', '49', '1'];
-  const stray = [' ', 'g', '.', '[', '%', '/', ':'];
+  const stray = [' ', 'g', '.', '[', ']', '%', '/', ':'];
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   let ipv6Like = 0;
   for (let i = 0; i < 5_000; i++) {
@@ -275,12 +285,14 @@ describe('decide(text) shortcuts agree with the general path', () => {
     const gap = random() < 0.6 ? Math.floor(random() * (count + 1)) : -1;
     let text = gap < 0 ? parts.join(':') : `${parts.slice(0, gap).join(':')}::${parts.slice(gap).join(':')}`;
     if (random() < 0.3) text += `${text.endsWith(':') ? '' : ':'}20.37.195.66`;
+    if (random() < 0.25) text = `[${text}]`;
     if (random() < 0.15) {
       const at = Math.floor(random() * (text.length + 1));
       text = text.slice(0, at) + pick(stray) + text.slice(at);
     }
     texts.push(text);
-    if (readIPv6(text, 0, text.length, new Uint8Array(16))) ipv6Like++;
+    const inner = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+    if (readIPv6(inner, 0, inner.length, new Uint8Array(16))) ipv6Like++;
   }
   const outcome = (run: () => unknown) => {
     try {

@@ -244,14 +244,15 @@ export class Policy {
       writeIPv4(word, scratchIPv4.bytes);
       return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
     }
-    // A bare IPv6 literal (no brackets, port, spaces or URL around it: readIPv6 takes none of
-    // them) is parsed in place into a scratch address, as parseTarget's IPv6 path parses it, but
-    // without its trim and scans, the Target and the copy of the address bytes; an IPv4-mapped one
-    // is decided as its IPv4 address, as there. (6% of the benchmark's lines: this path, the
-    // general one's glue, was compiled last, about line 48,000 of `explain -`: docs/performance.md,
-    // "explain -, session 9".)
+    // An IPv6 literal, bare or in brackets and nothing else (no port, spaces or URL around it:
+    // readIPv6 takes none of them), is parsed in place into a scratch address, as parseTarget's
+    // IPv6 path parses it, but without its trim and scans, the Target and the copy of the address
+    // bytes; an IPv4-mapped one is decided as its IPv4 address, as there. (6% of the benchmark's
+    // lines: the general path's glue they took was compiled last, about line 48,000 of `explain -`:
+    // docs/performance.md, "explain -, session 9".)
     const v6 = scratchIPv6.bytes;
-    if (readIPv6(input, 0, input.length, v6)) {
+    const bracketed = input.charCodeAt(0) === 0x5b && input.charCodeAt(input.length - 1) === 0x5d;
+    if (readIPv6(input, bracketed ? 1 : 0, bracketed ? input.length - 1 : input.length, v6)) {
       let address = scratchIPv6;
       if (isIPv4Mapped(v6)) {
         const v4 = scratchIPv4.bytes;
