@@ -2,7 +2,10 @@
 // writing NDJSON), timed from spawn to exit, next to two floors measured on the same file in the
 // same run: `wc -l`, and a node process that only reads the lines the way explain does.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TimelineMark } from './explain-timeline.js';
 import { childrenCpuSeconds, median } from './measure.js';
 
 export interface ProcessRun {
@@ -22,11 +25,15 @@ export function runProcess(
   args: readonly string[],
   inputFile: string,
   stdout: 'count' | 'discard',
+  env?: NodeJS.ProcessEnv,
 ): Promise<ProcessRun> {
   const input = openSync(inputFile, 'r');
   const cpuBefore = childrenCpuSeconds();
   const start = process.hrtime.bigint();
-  const child = spawn(command, args, { stdio: [input, stdout === 'count' ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(command, args, {
+    stdio: [input, stdout === 'count' ? 'pipe' : 'ignore', 'pipe'],
+    ...(env ? { env } : {}),
+  });
   closeSync(input);
   let lines = 0;
   let bytes = 0;
@@ -118,3 +125,63 @@ for await (const line of createInterface({ input: process.stdin, crlfDelay: Infi
 }
 process.stderr.write(String(count) + '\\n');
 `;
+
+/**
+ * One run of `node [--import preload] script explain -` on `inputFile` under the timeline preload
+ * (bench/lib/explain-timeline.ts, built next to this file): the marks it recorded, one per stdin
+ * chunk. Throws when the run fails.
+ */
+export async function explainTimeline(script: string, inputFile: string): Promise<TimelineMark[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'pathwarden-timeline-'));
+  try {
+    const file = join(dir, 'marks.json');
+    const preload = new URL('explain-timeline.js', import.meta.url).href;
+    const result = await runProcess(
+      process.execPath,
+      ['--import', preload, script, 'explain', '-'],
+      inputFile,
+      'discard',
+      { ...process.env, PATHWARDEN_TIMELINE_FILE: file },
+    );
+    if (result.exitCode !== 0) throw new Error(`explain - exited with ${result.exitCode}: ${result.stderr}`);
+    return JSON.parse(readFileSync(file, 'utf8')) as TimelineMark[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Per block of lines: the differences of the first marks at or past each boundary (ms). */
+export interface TimelineBlock {
+  from: number;
+  to: number;
+  wallMs: number;
+  mainCpuMs: number;
+  processCpuMs: number;
+}
+
+/**
+ * Splits one run's marks at the first mark at or past each boundary (a chunk holds a few thousand
+ * lines, so blocks end on the chunk boundary after the nominal one). The first block starts at the
+ * first chunk's arrival: what comes before is start-up.
+ */
+export function timelineBlocks(
+  marks: readonly TimelineMark[],
+  boundaries: readonly number[],
+): TimelineBlock[] {
+  const blocks: TimelineBlock[] = [];
+  let previous = marks[0];
+  if (previous === undefined) return blocks;
+  for (const boundary of boundaries) {
+    const next = marks.find((mark) => mark[0] >= boundary) ?? marks[marks.length - 1];
+    if (next === undefined || next[0] <= previous[0]) continue;
+    blocks.push({
+      from: previous[0],
+      to: next[0],
+      wallMs: next[1] - previous[1],
+      mainCpuMs: next[2] - previous[2],
+      processCpuMs: next[3] - previous[3],
+    });
+    previous = next;
+  }
+  return blocks;
+}

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { parseCatalog } from '../catalog/load.js';
 import type { Catalog } from '../catalog/model.js';
 import { canonicalPlainName } from '../match/host.js';
-import { ipv4Word } from '../match/ip.js';
+import { ipv4Word, readIPv6 } from '../match/ip.js';
 import { Policy } from './policy.js';
 import { parseTarget, parseTargetGeneral } from './target.js';
 import { verdictOf } from './verdict.js';
@@ -229,6 +229,36 @@ describe('decide(text) shortcuts agree with the general path', () => {
     'https://api.powerbi.com/x',
     '[2001:db8:e5::1]',
     'bücher.example',
+    // Bare IPv6 literals (decideText's third shortcut) and texts next to them.
+    '2001:db8::1',
+    '2001:DB8:0:0:0:0:0:1',
+    '::',
+    '::1',
+    ' ::1',
+    '::1 ',
+    '::ffff:20.37.195.66',
+    '::FFFF:14.1.2.3',
+    '::ffff:1.2.3',
+    '::ffff:0:1.2.3.4',
+    '0:0:0:0:0:ffff:1402:c342',
+    '2603:1030:f05::49',
+    '2603:1030:f05::49.',
+    '1:2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    'fe80::1%eth0',
+    '2001:db8::1/64',
+    '2001:db8::1:443',
+    '[2001:db8::1]',
+    '[::ffff:20.37.195.66]',
+    '[::1',
+    '::1]',
+    '[::1]:443',
+    '[[::1]]',
+    '[]',
+    '[ ::1]',
+    '[::1] ',
+    '[::1]]',
   ];
   let seed = 1234567;
   const random = () => {
@@ -241,6 +271,28 @@ describe('decide(text) shortcuts agree with the general path', () => {
     const parts = 1 + Math.floor(random() * 12);
     for (let j = 0; j < parts; j++) text += alphabet[Math.floor(random() * alphabet.length)];
     texts.push(text);
+  }
+  // IPv6-like texts: 1-8 groups, a `::` somewhere or none, a dotted-quad tail (inside the
+  // catalog's prefixes) or none, mixed case, and now and then a character no address has.
+  const groups = ['2603', '1030', 'F05', 'ffff', 'FFFF', '0', '49', '1'];
+  const stray = [' ', 'g', '.', '[', ']', '%', '/', ':'];
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+  let ipv6Like = 0;
+  for (let i = 0; i < 5_000; i++) {
+    const parts: string[] = [];
+    const count = 1 + Math.floor(random() * 8);
+    for (let j = 0; j < count; j++) parts.push(pick(groups));
+    const gap = random() < 0.6 ? Math.floor(random() * (count + 1)) : -1;
+    let text = gap < 0 ? parts.join(':') : `${parts.slice(0, gap).join(':')}::${parts.slice(gap).join(':')}`;
+    if (random() < 0.3) text += `${text.endsWith(':') ? '' : ':'}20.37.195.66`;
+    if (random() < 0.25) text = `[${text}]`;
+    if (random() < 0.15) {
+      const at = Math.floor(random() * (text.length + 1));
+      text = text.slice(0, at) + pick(stray) + text.slice(at);
+    }
+    texts.push(text);
+    const inner = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+    if (readIPv6(inner, 0, inner.length, new Uint8Array(16))) ipv6Like++;
   }
   const outcome = (run: () => unknown) => {
     try {
@@ -276,5 +328,6 @@ describe('decide(text) shortcuts agree with the general path', () => {
     }
     // The random texts reach the shortcuts often enough for the comparison to mean something.
     expect(shortcuts).toBeGreaterThan(1_500);
+    expect(ipv6Like).toBeGreaterThan(300);
   });
 });

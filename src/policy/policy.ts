@@ -16,11 +16,14 @@ import { PathwardenError } from '../errors.js';
 import { canonicalPlainName, formatHostPattern, parseHostPattern } from '../match/host.js';
 import { HostIndex } from '../match/host-index.js';
 import {
+  formatIp,
   formatPrefix,
   type IpAddress,
   type IpPrefix,
   ipv4Word,
+  isIPv4Mapped,
   parsePrefix,
+  readIPv6,
   rememberedPrefixes,
   writeIPv4,
 } from '../match/ip.js';
@@ -66,6 +69,8 @@ const noOptions: DecideOptions = Object.freeze({});
 
 /** The address decide(text) looks up for a dotted quad; lookups never keep it. */
 const scratchIPv4: IpAddress = { version: 4, bytes: new Uint8Array(4) };
+/** The same for a bare IPv6 literal. */
+const scratchIPv6: IpAddress = { version: 6, bytes: new Uint8Array(16) };
 
 /** One rule as reached through one of its patterns. */
 interface MatchEntry {
@@ -238,6 +243,23 @@ export class Policy {
     if (word >= 0) {
       writeIPv4(word, scratchIPv4.bytes);
       return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
+    }
+    // An IPv6 literal, bare or in brackets and nothing else (no port, spaces or URL around it:
+    // readIPv6 takes none of them), is parsed in place into a scratch address, as parseTarget's
+    // IPv6 path parses it, but without its trim and scans, the Target and the copy of the address
+    // bytes; an IPv4-mapped one is decided as its IPv4 address, as there. (6% of the benchmark's
+    // lines: the general path's glue they took was compiled last, about line 48,000 of `explain -`:
+    // docs/performance.md, "explain -, session 9".)
+    const v6 = scratchIPv6.bytes;
+    const bracketed = input.charCodeAt(0) === 0x5b && input.charCodeAt(input.length - 1) === 0x5d;
+    if (readIPv6(input, bracketed ? 1 : 0, bracketed ? input.length - 1 : input.length, v6)) {
+      let address = scratchIPv6;
+      if (isIPv4Mapped(v6)) {
+        const v4 = scratchIPv4.bytes;
+        for (let i = 0; i < 4; i++) v4[i] = v6[12 + i] as number;
+        address = scratchIPv4;
+      }
+      return this.#decide(input, formatIp(address), address, component, options.port, actualPath);
     }
     const target = parseTarget(input);
     if (typeof target === 'string') return target;
