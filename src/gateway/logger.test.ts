@@ -10,7 +10,14 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { needPeers } from '../testing/peers.js';
-import { createGatewayLogger, LOG_BLOCK_BYTES, LOG_FLUSH_MS, LogBlocks, logFlow } from './logger.js';
+import {
+  createGatewayLogger,
+  isoTimeNow,
+  LOG_BLOCK_BYTES,
+  LOG_FLUSH_MS,
+  LogBlocks,
+  logFlow,
+} from './logger.js';
 
 /** Keeps every buffer it is given, as sonic-boom does while a write is in flight. */
 class HoldingSink {
@@ -111,6 +118,18 @@ describe('LogBlocks', () => {
       { level: 40, msg: 'second' },
     ]);
   });
+});
+
+test('isoTimeNow is the time now as toISOString gives it, also when the millisecond changes', () => {
+  vi.useFakeTimers();
+  try {
+    for (const at of [0, 1, 1, 999, 1000, 1_796_570_158_070, 1_796_570_158_070, 1_796_570_158_071, 5]) {
+      vi.setSystemTime(at);
+      expect(isoTimeNow()).toBe(new Date(at).toISOString());
+    }
+  } finally {
+    vi.useRealTimers();
+  }
 });
 
 describe('logFlow', () => {

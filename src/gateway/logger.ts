@@ -52,6 +52,23 @@ const FLOW_LINE_END = ',"msg":"flow"}\n';
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 
+/** The last time formatted by isoTimeNow, and its milliseconds since the epoch. */
+let isoMs = Number.NaN;
+let isoText = '';
+
+/**
+ * `new Date().toISOString()`, formatted once per millisecond: a gateway logs several flows within one
+ * (formatting took about 0.5 us of each line's 3-4 us).
+ */
+export function isoTimeNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 /** What LogBlocks needs of pino's destination (sonic-boom in buffer mode). */
 interface ByteSink {
   write(data: Buffer): boolean;
@@ -134,7 +151,7 @@ export class LogBlocks implements DestinationStream {
    * encoder (about 4 KB of garbage per flow, docs/performance.md "Gateway request path, session 5").
    */
   writeFields(bindings: string, body: string): void {
-    const time = new Date().toISOString();
+    const time = isoTimeNow();
     const most = (FLOW_LINE_START.length + time.length + bindings.length + body.length) * 3 + 16;
     if (this.#used + most > blockBytes) {
       if (most > blockBytes) {

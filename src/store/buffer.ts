@@ -120,6 +120,13 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
   protected encode(flow: StoredFlow): Item {
     return flow as unknown as Item;
   }
+  /**
+   * The buffered form of a record appended as number `id`: encode() of its normalized form. A store
+   * whose item can be made from the record directly, to the same result, overrides this.
+   */
+  protected encodeRecord(flow: FlowRecord, id: number, gateway: string): Item {
+    return this.encode(toStoredFlow(flow, id, gateway));
+  }
   protected abstract readPage(query: NormalizedFlowQuery): Promise<FlowPage>;
   protected abstract readStats(range: NormalizedStatsRange): Promise<FlowStats>;
   protected abstract readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]>;
@@ -145,7 +152,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
         return;
       }
       // Normalize now: the caller may reuse or mutate its object after append() returns.
-      this.#buffer.push(this.encode(toStoredFlow(flow, this.#nextId++, this.#gateway)));
+      this.#buffer.push(this.encodeRecord(flow, this.#nextId++, this.#gateway));
       if (this.#buffer.length > this.#maxBuffered)
         this.#drop(this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered).length);
       this.#observer?.storeFlowsBuffered(this.#buffer.length);

@@ -301,6 +301,32 @@ export function columnValuesOf(flow: FlowRecord & { id?: number; gateway?: unkno
   return flowColumns.map((column) => column.read(flow));
 }
 
+/**
+ * What columnValuesOf(toStoredFlow(flow, id, gateway)) returns, without building the stored record
+ * in between (two arrays and a record of 30 fields per flow on the gateway's event loop): a column
+ * read back from a stored record gives the value it was stored with, or, for null, what a record
+ * without it holds (`actual_path` 'unknown', `origin_kind` 'gateway', `gateway` ''); those are
+ * `nullReadBack`, worked out once from the same functions. write-path.test.ts compares the two.
+ */
+export function storedValuesOf(
+  flow: FlowRecord & { gateway?: unknown },
+  id: number,
+  gateway?: string,
+): ColumnValue[] {
+  const values = new Array<ColumnValue>(flowColumns.length);
+  const last = flowColumns.length - 1;
+  for (let index = 0; index < flowColumns.length; index++) {
+    const value =
+      index === 0
+        ? whole(id)
+        : index === last && gateway !== undefined
+          ? gateway
+          : (flowColumns[index] as FlowColumn).read(flow);
+    values[index] = value ?? (nullReadBack[index] as ColumnValue);
+  }
+  return values;
+}
+
 /** A record from values in `storedColumns` order: the shape every store returns. */
 export function storedFlowFromValues(values: readonly ColumnValue[]): StoredFlow {
   const flow: StoredFlow = { id: 0, ...emptyFlow({ kind: 'gateway' }), gateway: '' };
@@ -327,6 +353,11 @@ export function toStoredFlow(
   if (gateway !== undefined) values[storedColumns.length - 1] = gateway;
   return storedFlowFromValues(values);
 }
+
+/** Each column's value read back from a stored record in which it was null (see storedValuesOf). */
+const nullReadBack: readonly ColumnValue[] = columnValuesOf(
+  storedFlowFromValues(storedColumns.map(() => null)),
+);
 
 /** Normalizes a record read from a file (a JSONL line); undefined when it has no valid id. */
 export function normalizeStoredFlow(

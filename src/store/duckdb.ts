@@ -16,6 +16,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { PathwardenError } from '../errors.js';
+import type { FlowRecord } from '../flow/record.js';
 import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
 import {
   type ColumnValue,
@@ -25,6 +26,7 @@ import {
   noneKey,
   storedColumns,
   storedFlowFromValues,
+  storedValuesOf,
 } from './columns.js';
 import { ChunkFiller } from './duckdb-chunk.js';
 import {
@@ -61,12 +63,18 @@ const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
 const columnTypes = flowColumns.map((column) => duckTypes[column.sqlType]);
 const columnSqlTypes = flowColumns.map((column) => column.sqlType);
 /**
- * Rows per slice: converting and appending 256 rows, and flushing them into the transaction, each
- * take about 1.3-1.4 ms here (medians); each runs in its own turn of the event loop. The total
- * matches one 2,048-row chunk (26 vs 23 ms); a flush every 1,024 rows took 8 ms in one turn, and
- * smaller slices cost more in total (a flush has a fixed cost).
+ * Rows per slice: converting 128 rows into a data chunk and appending it to the Appender take about
+ * 0.5 ms here, in a turn of the event loop of its own.
  */
-const sliceRows = 256;
+const sliceRows = 128;
+/**
+ * Rows appended between two flushes of the Appender into the transaction. A flush costs about
+ * 0.8 ms of the event loop's time however few rows it carries, plus about 1.5 us a row: flushing
+ * every 256 rows, as before, spent about 3 us a row on the fixed part alone (docs/performance.md,
+ * Gateway, "Request path and tail, session 9"). A flush of 2,048 rows is one turn of 2-4 ms; a
+ * gateway's tick at one connection holds fewer rows than that.
+ */
+const flushRows = 2048;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
@@ -183,11 +191,17 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     return columnValuesOf(flow);
   }
 
+  /** The same row as encode(toStoredFlow(...)), read from the record at once (columns.ts). */
+  protected override encodeRecord(flow: FlowRecord, id: number, gateway: string): ColumnValue[] {
+    return storedValuesOf(flow, id, gateway);
+  }
+
   /**
-   * Appends the batch in slices of `sliceRows` rows, letting the event loop run between steps: the
-   * Appender converts every value on the calling thread (about 15 us a row), so one batch of a
-   * second's flows held the proxy for tens of ms (docs/performance.md, Gateway). The slices share
-   * one transaction: the batch is still in the file wholly or not at all.
+   * Appends the batch in slices of `sliceRows` rows and flushes the Appender every `flushRows` rows
+   * and at the end, each step in its own turn, letting the event loop run between steps: the Appender
+   * works on the calling thread, so one batch of a second's flows in one turn held the proxy for tens
+   * of ms (docs/performance.md, Gateway). The steps share one transaction: the batch is still in the
+   * file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
@@ -197,14 +211,19 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     try {
       const appender = await writer.createAppender(table);
       try {
+        let unflushed = 0;
         for (let offset = 0; offset < rows.length; offset += sliceRows) {
           if (offset > 0) await nextTurn();
           const count = Math.min(sliceRows, rows.length - offset);
           const chunk = DuckDBDataChunk.create(columnTypes, count);
           this.#filler.fill(chunk.chunk, rows, offset, count);
           appender.appendDataChunk(chunk);
-          await nextTurn();
-          appender.flushSync();
+          unflushed += count;
+          if (unflushed >= flushRows || offset + count === rows.length) {
+            await nextTurn();
+            appender.flushSync();
+            unflushed = 0;
+          }
         }
       } finally {
         appender.closeSync();

@@ -133,3 +133,32 @@ test('duckdb store: a number beyond a BIGINT column is stored as null and its ba
   expect(byHost.get('edge.example')).toEqual([null, -(2 ** 63)]);
   expect(byHost.has('far.example')).toBe(true);
 });
+
+test('duckdb store: a batch of several Appender flushes and a partial slice is stored whole, once, in order, and the event loop runs during it', async () => {
+  // 4,999 rows: two flushes of 2,048 rows, then 903 rows flushed at the end of the batch, the last
+  // slice short of 128 rows.
+  const store = await openFlowStore({
+    kind: 'duckdb',
+    path: join(dir, 'many.duckdb'),
+    flushIntervalMs: 60_000,
+  });
+  const count = 4999;
+  for (let i = 0; i < count; i++) store.append({ ...flow(`h${i}.example`, 10_000 + i), bytesUp: i });
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 0);
+  await store.flush();
+  clearInterval(ticker);
+  const seen: number[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await store.query({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    expect(page.total).toBe(count);
+    for (const stored of page.flows) seen.push(stored.bytesUp as number);
+    if (page.next === null) break;
+    cursor = page.next;
+  }
+  await store.close();
+  // Newest first: bytesUp count-1 down to 0, every record once with its own id order.
+  expect(seen).toEqual(Array.from({ length: count }, (_, i) => count - 1 - i));
+  expect(ticks).toBeGreaterThan(5);
+});
