@@ -11,7 +11,7 @@
 // and names change how later flows are classified), DNS answers inside another input, per-flow
 // sinks (--ndjson, --csv, --store), --strict, stdin, formats not from the registry, a destination
 // table that overflows, or no built worker script (dist/src/audit/audit-worker.js).
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import type { Component } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
+import { FILE_CHUNK_BYTES, type FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestFormat } from '../ingest/format.js';
 import { emptyTopology, type Topology } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
@@ -29,6 +30,7 @@ import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
 import { readsDirectly, registryFormats } from './input-plan.js';
 import { expandInputs } from './inputs.js';
+import { addMarks, mark, printMarks, type TraceMark, takeMarks } from './job-trace.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
 import { headersAfter, type RangeHeaders } from './range-headers.js';
 import {
@@ -79,6 +81,9 @@ export interface JobInit {
   exit?: boolean;
 }
 
+/** What a worker sends: that it is ready for an item (audit-worker.ts), an item's counts, or its error. */
+type WorkerMessage = { ready: true } | PartResult | { item: number; error: string };
+
 /** One input, or one byte range of it. */
 export interface JobItem {
   index: number;
@@ -111,6 +116,8 @@ export interface PartResult {
   lines: number;
   /** The header lines of the range, when asked for (RangePart.headers); null if too many. */
   headers?: RangeHeaders | null;
+  /** The worker's timeline marks (PATHWARDEN_JOBS_TRACE=1, job-trace.ts). */
+  trace?: TraceMark[];
 }
 
 interface Planned extends JobItem {
@@ -124,8 +131,12 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   const jobs = options.jobs ?? 1;
   const script = workerScript();
   try {
-    return await runOnThreads(options, jobs, script);
+    mark('runJobs');
+    const report = await runOnThreads(options, jobs, script);
+    mark('report built');
+    return report;
   } finally {
+    printMarks();
     // Started workers this audit did not use (it stayed on one thread, or needed fewer).
     options.workers?.close();
   }
@@ -151,12 +162,53 @@ async function runOnThreads(
   // Planning notes skipped inputs here, first, as one job does.
   const problems = new ProblemLog(options.limits?.problems);
   const planned = await planInputs(options, forced, registryFormats, problems);
+  mark('inputs planned');
   if (planned.some(({ input }) => input.role === 'dns' || input.role === 'zeek-names')) return undefined;
 
   // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
   const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
   const threads = threadsFor(jobs, bytes, options.threadBytes);
   if (threads <= 1) return undefined;
+
+  const init: JobInit = {
+    catalog: options.policy.catalog,
+    topology: options.topology ?? emptyTopology,
+    component: options.component,
+    formatOptions: options.formatOptions,
+    // Parts may list problems another part lists first: each keeps some more than the report.
+    limits: { ...options.limits, problems: problemsLimit * 2 },
+    fastCount: options.fastCount,
+    wasmScan: options.wasmScan,
+    scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
+    exit: options.workerExit,
+  };
+
+  // One large input: this thread starts reading it now and hands each worker the end of what it
+  // has left when the worker is ready (splitLate).
+  const only = planned.length === 1 ? planned[0]?.input : undefined;
+  if (
+    only?.format &&
+    readsDirectly(only) &&
+    only.size !== null &&
+    (options.lateSplit !== undefined || (options.splitBytes === undefined && only.size >= SPLIT_BYTES))
+  ) {
+    const late = await splitLate(
+      only.path,
+      only.name,
+      only.size,
+      only.format,
+      threads,
+      init,
+      options,
+      script,
+    );
+    mark('all parts read');
+    if (late === undefined || !(await rereadMisheaded(late.items, late.results, options.policy, init)))
+      return undefined;
+    const state = merge(planned, late.items, late.results, options, problems);
+    mark('parts merged');
+    return state === undefined ? undefined : reportOf(state, options);
+  }
 
   const items: Planned[] = [];
   for (const [entry, { input }] of planned.entries()) {
@@ -182,23 +234,14 @@ async function runOnThreads(
       items.push({ ...whole, index: items.length, part: range.part, prelude: range.prelude });
   }
 
-  const init: JobInit = {
-    catalog: options.policy.catalog,
-    topology: options.topology ?? emptyTopology,
-    component: options.component,
-    formatOptions: options.formatOptions,
-    // Parts may list problems another part lists first: each keeps some more than the report.
-    limits: { ...options.limits, problems: problemsLimit * 2 },
-    fastCount: options.fastCount,
-    wasmScan: options.wasmScan,
-    scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
-    exit: options.workerExit,
-  };
+  mark('inputs cut');
   const workers = startedWorkers(script, Math.min(threads, items.length) - 1, options.workers);
   const results = await runWorkers(workers, items, init, options);
+  mark('all parts read');
   if (results === undefined || !(await rereadMisheaded(items, results, options.policy, init)))
     return undefined;
   const state = merge(planned, items, results, options, problems);
+  mark('parts merged');
   return state === undefined ? undefined : reportOf(state, options);
 }
 
@@ -252,6 +295,7 @@ export class JobWorkers {
  */
 function startWorker(script: string): Worker {
   setFlagsFromString('--no-concurrent-recompilation');
+  mark('worker spawned');
   return new Worker(script);
 }
 
@@ -421,8 +465,15 @@ function sameLines(a: readonly string[], b: readonly string[]): boolean {
  * Reads one item with readAll() on a fresh state and returns its counts as plain data (on a worker
  * thread, or on this one).
  */
-export async function readItem(item: JobItem, policy: Policy, init: JobInit): Promise<PartResult> {
+export async function readItem(
+  item: JobItem,
+  policy: Policy,
+  init: JobInit,
+  partChunks?: (chunks: FileChunks) => void,
+): Promise<PartResult> {
+  mark(`item ${item.index} starts`);
   const state = await readAll({
+    partChunks,
     inputs: [item.path],
     rename: () => item.name,
     policy,
@@ -435,10 +486,13 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     wasmScan: init.wasmScan,
     part: item.part,
   });
+  mark(`item ${item.index} read`);
   const entry = state.planned[0];
+  const aggregate = state.aggregate.snapshot();
+  mark(`item ${item.index} snapshot`);
   return {
     item: item.index,
-    aggregate: state.aggregate.snapshot(),
+    aggregate,
     problems: state.problems.listed.map((problem) => ({
       ...problem,
       once: state.onceKeys.get(problem) ?? null,
@@ -450,6 +504,7 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     seen: state.seen ?? null,
     lines: state.lines,
     headers: state.headers,
+    trace: takeMarks(),
   };
 }
 
@@ -502,6 +557,8 @@ function runWorkers(
       return job;
     };
     const record = (result: PartResult): void => {
+      mark(`item ${result.item} result received`);
+      addMarks(result.trace);
       results[result.item] = result;
       flows += result.aggregate.flows;
       const item = items[result.item];
@@ -516,8 +573,8 @@ function runWorkers(
         holding = take();
         worker.postMessage(holding ?? null);
       };
-      worker.on('message', (result: PartResult | { item: number; error: string }) => {
-        if (settled) return;
+      worker.on('message', (result: WorkerMessage) => {
+        if (settled || 'ready' in result) return;
         holding = undefined;
         if ('error' in result) return fail();
         record(result);
@@ -546,6 +603,244 @@ function runWorkers(
       }
     })();
   });
+}
+
+/**
+ * Bytes of the input a worker's own start costs, as reading time of this thread: a worker reads
+ * its first flows of each key through JavaScript, instantiates the scanner and compiles its code
+ * again, while this thread, already reading, has done all that. splitLate gives a worker that much
+ * less than an even share of what is left (docs/performance.md, "`--jobs`, session 9").
+ */
+export const WORKER_WARMUP_BYTES = 192 << 20;
+/** splitLate gives a worker no range smaller than this: it would cost more than it saves. */
+const MIN_WORKER_BYTES = 32 << 20;
+
+/** Test seams of splitLate (AuditOptions.lateSplit). */
+export interface LateSplit {
+  /** This thread's read size (FileChunks.chunkBytes). */
+  chunkBytes?: number;
+  warmupBytes?: number;
+  minBytes?: number;
+  /** This thread starts reading once every worker is ready. */
+  waitForWorkers?: boolean;
+  /** Given the start of every part, in file order, when all are read. */
+  parts?: (starts: number[]) => void;
+}
+
+/**
+ * Reads one input on this thread from its start, and gives each worker, as soon as it is ready,
+ * the end of this thread's range: an even share of what this thread has not read yet, less
+ * WORKER_WARMUP_BYTES, cut after a newline (the ranges after the first are read after the header
+ * lines at the top of the file; rereadMisheaded corrects those). A worker that is ready too late
+ * for a share of MIN_WORKER_BYTES gets nothing, so a worker that starts slowly (a loaded machine)
+ * costs its start-up and no waiting: the audit never waits for a worker to start. Returns the
+ * parts in file order with their counts; undefined when a part failed (the audit runs on one
+ * thread) or the header block at the top is too long to give the later ranges.
+ */
+async function splitLate(
+  path: string,
+  name: string,
+  size: number,
+  format: IngestFormat,
+  threads: number,
+  init: JobInit,
+  options: AuditOptions,
+  script: string,
+): Promise<{ items: Planned[]; results: PartResult[] } | undefined> {
+  const seams = options.lateSplit ?? {};
+  const warmup = seams.warmupBytes ?? WORKER_WARMUP_BYTES;
+  const least = Math.max(1, seams.minBytes ?? MIN_WORKER_BYTES);
+  let top: string[] = [];
+  if (format.headerLine) {
+    const head = await readHead(path);
+    const block = topHeaders(head, head.length < HEAD_BYTES, format);
+    if (block === null) return undefined;
+    top = block;
+  }
+  const headers = format.headerLine !== undefined;
+  const base = { entry: 0, path, name, format: format.name };
+  const mine: Planned = {
+    ...base,
+    index: 0,
+    part: { start: 0, end: size, prelude: null, headers },
+    prelude: [],
+  };
+  const parts: { item: Planned; result?: PartResult }[] = [{ item: mine }];
+  let end = size;
+  let chunks: FileChunks | undefined;
+  let reading = true;
+  const workers = startedWorkers(script, threads - 1, options.workers);
+  let unassigned = workers.length;
+
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let outstanding = 0;
+    let mainDone = false;
+    let flows = 0;
+    options.progress?.update({
+      step: 1,
+      steps: 1,
+      file: `${name} on ${threads} threads`,
+      total: size,
+      bytesRead: () =>
+        parts.reduce((sum, { item, result }) => sum + (result ? rangeBytes(item) : 0), 0) +
+        (chunks?.bytesRead ?? 0),
+      flows: () => flows,
+    });
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      for (const worker of workers) void worker.terminate();
+      options.progress?.stop();
+      return true;
+    };
+    const fail = () => {
+      if (settle()) resolve(undefined);
+    };
+    const maybeDone = () => {
+      if (!mainDone || outstanding > 0 || settled) return;
+      settle();
+      const ordered = parts.sort((a, b) => (a.item.part?.start ?? 0) - (b.item.part?.start ?? 0));
+      const items = ordered.map(({ item }, index) => ({ ...item, index }));
+      const results = ordered.map(({ result }, index) => ({ ...(result as PartResult), item: index }));
+      seams.parts?.(items.map(({ part }) => part?.start ?? 0));
+      resolve({ items, results });
+    };
+    /** The end of this thread's range for a worker ready now, or undefined for none. */
+    const share = (): number | undefined => {
+      const waiting = unassigned;
+      unassigned--;
+      const from = () =>
+        (chunks ? chunks.start + chunks.bytesRead : 0) +
+        2 * (chunks?.chunkBytes ?? seams.chunkBytes ?? FILE_CHUNK_BYTES);
+      const bytes = (end - from() - warmup) / (waiting + 1);
+      if (!reading || bytes < least) return undefined;
+      const at = Math.floor(end - bytes);
+      const bound = lineAfter(path, at);
+      // The cut must be ahead of this thread's reads (the one in flight included).
+      if (!reading || bound === undefined || bound <= from() || bound >= end) return undefined;
+      return bound;
+    };
+    const assign = (worker: Worker, holding: { item?: JobItem }) => {
+      let bound: number | undefined;
+      try {
+        bound = share();
+      } catch {
+        bound = undefined;
+      }
+      if (bound === undefined) {
+        worker.postMessage(null);
+        return;
+      }
+      const last = end === size;
+      const item: Planned = {
+        ...base,
+        index: parts.length,
+        part: { start: bound, end, prelude: preludeBytes(top), headers: headers && !last },
+        prelude: top,
+      };
+      end = bound;
+      if (chunks) chunks.end = bound;
+      (mine.part as RangePart).end = bound;
+      const entry: { item: Planned; result?: PartResult } = { item };
+      parts.push(entry);
+      outstanding++;
+      const { entry: _entry, prelude: _lines, ...job } = item;
+      holding.item = job;
+      mark(`worker gets bytes ${bound} to ${item.part?.end}`);
+      worker.postMessage(job);
+      worker.once('message', (result: WorkerMessage) => {
+        if (settled) return;
+        holding.item = undefined;
+        if ('error' in result || 'ready' in result) return fail();
+        mark(`item ${item.index} result received`);
+        addMarks(result.trace);
+        entry.result = result;
+        flows += result.aggregate.flows;
+        outstanding--;
+        maybeDone();
+      });
+    };
+    let ready = 0;
+    let allReady: () => void = () => undefined;
+    const everyoneReady = new Promise<void>((done) => {
+      allReady = done;
+      if (workers.length === 0) done();
+    });
+    for (const worker of workers) {
+      const holding: { item?: JobItem } = {};
+      worker.once('message', (message: WorkerMessage) => {
+        if (settled) return;
+        if (!('ready' in message)) return fail();
+        mark('worker ready');
+        if (++ready === workers.length) allReady();
+        assign(worker, holding);
+      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (holding.item === undefined || !settle()) return;
+        reject(
+          new PathwardenError(
+            'PW_ERR_INTERNAL',
+            `audit --jobs: the worker thread reading ${describeItem(holding.item)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
+          ),
+        );
+      });
+      worker.postMessage(init);
+    }
+    void (async () => {
+      try {
+        if (seams.waitForWorkers) await everyoneReady;
+        const { entry: _entry, prelude: _lines, ...job } = mine;
+        const result = await readItem(job, options.policy, init, (reader) => {
+          chunks = reader;
+          if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
+          reader.end = end;
+        });
+        reading = false;
+        (parts[0] as { result?: PartResult }).result = result;
+        addMarks(result.trace);
+        mainDone = true;
+        maybeDone();
+      } catch {
+        fail();
+      }
+    })();
+  });
+}
+
+function rangeBytes(item: Planned): number {
+  return item.part ? item.part.end - item.part.start : 0;
+}
+
+const HEAD_BYTES = 1 << 16;
+
+async function readHead(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.allocUnsafe(HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The offset after the first newline at or after `at - 1` (within 64 KiB), or undefined. Read
+ * synchronously (64 KiB of a file being read, so in the page cache): the cut is made between two
+ * of this thread's chunks, and cannot race with its reads.
+ */
+function lineAfter(path: string, at: number): number | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const probe = Buffer.allocUnsafe(HEAD_BYTES);
+    const bytesRead = readSync(fd, probe, 0, probe.length, at - 1);
+    const newline = probe.subarray(0, bytesRead).indexOf(0x0a);
+    return newline < 0 ? undefined : at + newline;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */
