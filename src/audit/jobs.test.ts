@@ -3,12 +3,12 @@
 // problems and leak evidence included), and on logs made to cut Zeek headers and once-per-input
 // problems across ranges. Needs the built worker (npm run build: dist/src/audit/audit-worker.js).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError, type PathwardenError } from '../errors.js';
-import { rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
+import { idleCores, rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -53,6 +53,20 @@ describe('audit --jobs', () => {
     // A small input: a quarter of an even share at most.
     expect(rangeShare(4000, 2)).toBe(1500);
     expect(rangeShare(4000, 1)).toBe(4000);
+  });
+
+  test('--jobs counts a core as idle when the load average leaves it free', () => {
+    const saved = process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+    try {
+      process.env.PATHWARDEN_JOBS_IGNORE_LOAD = '1';
+      expect(idleCores()).toBe(availableParallelism());
+      delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+      const idle = idleCores();
+      expect(idle).toBe(Math.max(0, Math.round(availableParallelism() - (loadavg()[0] ?? 0))));
+    } finally {
+      if (saved === undefined) delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+      else process.env.PATHWARDEN_JOBS_IGNORE_LOAD = saved;
+    }
   });
 
   test('the worker script is built', () => {

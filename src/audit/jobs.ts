@@ -13,6 +13,7 @@
 // table that overflows, or no built worker script (dist/src/audit/audit-worker.js).
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -245,9 +246,26 @@ async function runOnThreads(
   return state === undefined ? undefined : reportOf(state, options);
 }
 
-/** Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N. */
-function threadsFor(jobs: number, bytes: number, threadBytes = THREAD_BYTES): number {
-  return Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes)));
+/**
+ * Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N,
+ * and, with the default THREAD_BYTES, no more than this thread and one per idle core.
+ */
+function threadsFor(jobs: number, bytes: number, threadBytes?: number): number {
+  const byBytes = Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes ?? THREAD_BYTES)));
+  return threadBytes === undefined ? Math.min(byBytes, 1 + idleCores()) : byBytes;
+}
+
+/**
+ * Cores no other process is using: the cores less the load average of the last minute, rounded
+ * (`make -l` works alike). A worker only pays when it has a core to itself: with other processes
+ * runnable on every core, two jobs took 1.4-1.6x the CPU of one and were slower on the wall clock
+ * (docs/performance.md, "`--jobs`, session 9"). PATHWARDEN_JOBS_IGNORE_LOAD=1 counts every core
+ * as idle (for measuring).
+ */
+export function idleCores(): number {
+  const cores = availableParallelism();
+  if (process.env.PATHWARDEN_JOBS_IGNORE_LOAD === '1') return cores;
+  return Math.max(0, Math.round(cores - (loadavg()[0] ?? 0)));
 }
 
 /**
