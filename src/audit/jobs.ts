@@ -544,7 +544,7 @@ function runWorkers(
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
-    let settled = false;
+    const ending = new Ending(workers, options);
     let flows = 0;
     let bytes = 0;
     const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
@@ -556,13 +556,7 @@ function runWorkers(
       bytesRead: () => bytes,
       flows: () => flows,
     });
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      for (const worker of workers) void worker.terminate();
-      options.progress?.stop();
-      return true;
-    };
+    const settle = (): boolean => ending.settle();
     const finish = (value: PartResult[] | undefined) => {
       if (settle()) resolve(value);
     };
@@ -592,11 +586,11 @@ function runWorkers(
         worker.postMessage(holding ?? null);
       };
       worker.on('message', (result: WorkerMessage) => {
-        if (settled || 'ready' in result) return;
+        if (ending.settled || 'ready' in result) return;
         holding = undefined;
         if ('error' in result) return fail();
         record(result);
-        if (!settled) feed();
+        if (!ending.settled) feed();
       });
       worker.on('error', fail);
       worker.on('exit', (code) => {
@@ -612,7 +606,7 @@ function runWorkers(
       feed();
     }
     void (async () => {
-      for (let item = take(); item !== undefined && !settled; item = take()) {
+      for (let item = take(); item !== undefined && !ending.settled; item = take()) {
         try {
           record(await readItem(item, options.policy, init));
         } catch {
@@ -691,7 +685,7 @@ async function splitLate(
   let unassigned = workers.length;
 
   return new Promise((resolve, reject) => {
-    let settled = false;
+    const ending = new Ending(workers, options);
     let outstanding = 0;
     let mainDone = false;
     let flows = 0;
@@ -705,18 +699,12 @@ async function splitLate(
         (chunks?.bytesRead ?? 0),
       flows: () => flows,
     });
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      for (const worker of workers) void worker.terminate();
-      options.progress?.stop();
-      return true;
-    };
+    const settle = (): boolean => ending.settle();
     const fail = () => {
       if (settle()) resolve(undefined);
     };
     const maybeDone = () => {
-      if (!mainDone || outstanding > 0 || settled) return;
+      if (!mainDone || outstanding > 0 || ending.settled) return;
       settle();
       const ordered = parts.sort((a, b) => (a.item.part?.start ?? 0) - (b.item.part?.start ?? 0));
       const items = ordered.map(({ item }, index) => ({ ...item, index }));
@@ -768,7 +756,7 @@ async function splitLate(
       mark(`worker gets bytes ${bound} to ${item.part?.end}`);
       worker.postMessage(job);
       worker.once('message', (result: WorkerMessage) => {
-        if (settled) return;
+        if (ending.settled) return;
         holding.item = undefined;
         if ('error' in result || 'ready' in result) return fail();
         mark(`item ${item.index} result received`);
@@ -788,7 +776,7 @@ async function splitLate(
     for (const worker of workers) {
       const holding: { item?: JobItem } = {};
       worker.once('message', (message: WorkerMessage) => {
-        if (settled) return;
+        if (ending.settled) return;
         if (!('ready' in message)) return fail();
         mark('worker ready');
         if (++ready === workers.length) allReady();
@@ -858,6 +846,25 @@ function lineAfter(path: string, at: number): number | undefined {
     return newline < 0 ? undefined : at + newline;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Ends an audit's workers and its progress bar, once (when its parts are read, or one failed). */
+class Ending {
+  settled = false;
+
+  constructor(
+    readonly workers: readonly Worker[],
+    readonly options: AuditOptions,
+  ) {}
+
+  /** False when already done. */
+  settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    for (const worker of this.workers) void worker.terminate();
+    this.options.progress?.stop();
+    return true;
   }
 }
 
