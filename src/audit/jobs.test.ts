@@ -283,5 +283,20 @@ describe('audit --jobs', () => {
     expect(isPathwardenError(error)).toBe(true);
     expect((error as PathwardenError).code).toBe('PW_ERR_INTERNAL');
     expect((error as Error).message).toMatch(/exit\.log, bytes \d+ to \d+ .*exited with code 3/);
+    // The same when the log is cut late (the worker is given the end of it once it is ready).
+    const lateError = await runJobs({
+      inputs: [squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      threadBytes: 1,
+      lateSplit: late,
+      workerExit: true,
+    }).then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    expect((lateError as PathwardenError).code).toBe('PW_ERR_INTERNAL');
+    expect((lateError as Error).message).toMatch(/exit\.log, bytes [1-9]\d* to \d+ .*exited with code 3/);
   }, 10_000);
 });

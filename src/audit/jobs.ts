@@ -775,15 +775,30 @@ async function splitLate(
     });
     for (const worker of workers) {
       const holding: { item?: JobItem } = {};
+      let counted = false;
+      const count = () => {
+        counted = true;
+        if (++ready === workers.length) allReady();
+      };
+      // A worker that fails or ends before it is ready is left out: this thread reads on.
+      const leaveOut = () => {
+        if (counted) return;
+        unassigned--;
+        count();
+      };
       worker.once('message', (message: WorkerMessage) => {
         if (ending.settled) return;
         if (!('ready' in message)) return fail();
         mark('worker ready');
-        if (++ready === workers.length) allReady();
+        count();
         assign(worker, holding);
       });
-      worker.on('error', fail);
+      worker.on('error', () => {
+        if (holding.item === undefined) leaveOut();
+        else fail();
+      });
       worker.on('exit', (code) => {
+        leaveOut();
         if (holding.item === undefined || !settle()) return;
         reject(
           new PathwardenError(
