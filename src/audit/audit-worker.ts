@@ -4,9 +4,11 @@
 import { parentPort } from 'node:worker_threads';
 import type { Catalog } from '../catalog/model.js';
 import { Policy } from '../policy/policy.js';
+import { mark } from './job-trace.js';
 import { type JobInit, type JobItem, readItem } from './jobs.js';
 import { useScanModule } from './wasm-scan.js';
 
+mark('worker modules loaded');
 let init: JobInit | undefined;
 let policy: Policy | undefined;
 
@@ -21,6 +23,9 @@ parentPort?.on('message', async (message: JobInit | JobItem | null) => {
     // when a worker's isolate goes away while V8 still optimises its code on a background thread
     // (seen once in CI: `NodePlatform::ForIsolate` assertion after Policy.compile).
     if (!init.exit) policy = Policy.compile(init.catalog as Catalog);
+    mark('worker policy compiled');
+    // Ready for an item (jobs.ts, splitLate: the main thread cuts a range for it now).
+    parentPort?.postMessage({ ready: true });
     return;
   }
   const item = message as JobItem | null;

@@ -3,12 +3,12 @@
 // problems and leak evidence included), and on logs made to cut Zeek headers and once-per-input
 // problems across ranges. Needs the built worker (npm run build: dist/src/audit/audit-worker.js).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError, type PathwardenError } from '../errors.js';
-import { rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
+import { idleCores, rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
 import type { AuditOptions } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -19,11 +19,24 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** One job, then 2 and 3 jobs cutting every line-based input (splitBytes 1). */
+/**
+ * A single input cut late (splitLate): this thread waits for the workers, reads 64-byte chunks and
+ * gives each worker a share of what it has left, however small.
+ */
+const late = { chunkBytes: 64, warmupBytes: 0, minBytes: 1, waitForWorkers: true };
+
+/**
+ * One job, then 2 and 3 jobs cutting every line-based input (splitBytes 1), and, for a single
+ * input, cutting it late.
+ */
 async function compare(options: Partial<AuditOptions> & { inputs: string[] }): Promise<string> {
   const one = await jsonOf({ ...options, jobs: 1 });
   for (const jobs of [2, 3]) {
     expect(await jsonOf({ ...options, jobs, splitBytes: 1, threadBytes: 1 }), `${jobs} jobs`).toBe(one);
+    if (options.inputs.length === 1)
+      expect(await jsonOf({ ...options, jobs, threadBytes: 1, lateSplit: late }), `${jobs} jobs, late`).toBe(
+        one,
+      );
   }
   return one;
 }
@@ -40,6 +53,20 @@ describe('audit --jobs', () => {
     // A small input: a quarter of an even share at most.
     expect(rangeShare(4000, 2)).toBe(1500);
     expect(rangeShare(4000, 1)).toBe(4000);
+  });
+
+  test('--jobs counts a core as idle when the load average leaves it free', () => {
+    const saved = process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+    try {
+      process.env.PATHWARDEN_JOBS_IGNORE_LOAD = '1';
+      expect(idleCores()).toBe(availableParallelism());
+      delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+      const idle = idleCores();
+      expect(idle).toBe(Math.max(0, Math.round(availableParallelism() - (loadavg()[0] ?? 0))));
+    } finally {
+      if (saved === undefined) delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
+      else process.env.PATHWARDEN_JOBS_IGNORE_LOAD = saved;
+    }
   });
 
   test('the worker script is built', () => {
@@ -185,6 +212,49 @@ describe('audit --jobs', () => {
     writeFileSync(zeek, `\ufeff${lines.join('\n')}\n`);
     const report = JSON.parse(await compare({ inputs: [zeek] }));
     expect(report.flows).toBe(1000);
+    // Cut late, the log is read in as many parts as threads (not all on this thread).
+    for (const jobs of [2, 3]) {
+      let starts: number[] = [];
+      const parts = (seen: number[]) => {
+        starts = seen;
+      };
+      await runJobs({
+        inputs: [zeek],
+        policy: builtinPolicy(),
+        jobs,
+        threadBytes: 1,
+        lateSplit: { ...late, parts },
+      });
+      expect(starts).toHaveLength(jobs);
+      expect(starts[0]).toBe(0);
+      expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    }
+  });
+
+  // A single large input is read on this thread from its start; a worker gets the end of what is
+  // left once it is ready, less its warm-up, and nothing when that is too little (no waiting).
+  test('a late cut gives a worker nothing when too little is left', async () => {
+    const squid = join(dir, 'late.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++)
+      lines.push(
+        `${1_700_000_000 + i}.000 10 10.1.0.${i % 9} TCP_TUNNEL/200 ${i} CONNECT api${i % 40}.powerbi.com:443 - HIER_DIRECT/93.184.216.34 -`,
+      );
+    writeFileSync(squid, `${lines.join('\n')}\n`);
+    const one = await jsonOf({ inputs: [squid], jobs: 1 });
+    let starts: number[] = [];
+    const parts = (seen: number[]) => {
+      starts = seen;
+    };
+    const options = { inputs: [squid], jobs: 2, threadBytes: 1 };
+    // Warm-up larger than the file: this thread reads it all.
+    expect(await jsonOf({ ...options, lateSplit: { ...late, warmupBytes: 1 << 30, parts } })).toBe(one);
+    expect(starts).toEqual([0]);
+    // Without the seam's wait, a small file is read before the worker has loaded its modules.
+    expect(await jsonOf({ ...options, lateSplit: { parts } })).toBe(one);
+    expect(starts).toEqual([0]);
+    expect(await jsonOf({ ...options, lateSplit: { ...late, parts } })).toBe(one);
+    expect(starts).toHaveLength(2);
   });
 
   // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
@@ -213,5 +283,20 @@ describe('audit --jobs', () => {
     expect(isPathwardenError(error)).toBe(true);
     expect((error as PathwardenError).code).toBe('PW_ERR_INTERNAL');
     expect((error as Error).message).toMatch(/exit\.log, bytes \d+ to \d+ .*exited with code 3/);
+    // The same when the log is cut late (the worker is given the end of it once it is ready).
+    const lateError = await runJobs({
+      inputs: [squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      threadBytes: 1,
+      lateSplit: late,
+      workerExit: true,
+    }).then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    expect((lateError as PathwardenError).code).toBe('PW_ERR_INTERNAL');
+    expect((lateError as Error).message).toMatch(/exit\.log, bytes [1-9]\d* to \d+ .*exited with code 3/);
   }, 10_000);
 });

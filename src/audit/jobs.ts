@@ -11,8 +11,9 @@
 // and names change how later flows are classified), DNS answers inside another input, per-flow
 // sinks (--ndjson, --csv, --store), --strict, stdin, formats not from the registry, a destination
 // table that overflows, or no built worker script (dist/src/audit/audit-worker.js).
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -22,6 +23,7 @@ import type { Component } from '../catalog/model.js';
 import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
+import { FILE_CHUNK_BYTES, type FileChunks } from '../ingest/file-chunks.js';
 import type { FormatName, FormatOptions, IngestFormat } from '../ingest/format.js';
 import { emptyTopology, type Topology } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
@@ -29,6 +31,7 @@ import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
 import { readsDirectly, registryFormats } from './input-plan.js';
 import { expandInputs } from './inputs.js';
+import { addMarks, mark, printMarks, type TraceMark, takeMarks } from './job-trace.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
 import { headersAfter, type RangeHeaders } from './range-headers.js';
 import {
@@ -79,6 +82,9 @@ export interface JobInit {
   exit?: boolean;
 }
 
+/** What a worker sends: that it is ready for an item (audit-worker.ts), an item's counts, or its error. */
+type WorkerMessage = { ready: true } | PartResult | { item: number; error: string };
+
 /** One input, or one byte range of it. */
 export interface JobItem {
   index: number;
@@ -111,6 +117,8 @@ export interface PartResult {
   lines: number;
   /** The header lines of the range, when asked for (RangePart.headers); null if too many. */
   headers?: RangeHeaders | null;
+  /** The worker's timeline marks (PATHWARDEN_JOBS_TRACE=1, job-trace.ts). */
+  trace?: TraceMark[];
 }
 
 interface Planned extends JobItem {
@@ -124,8 +132,12 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   const jobs = options.jobs ?? 1;
   const script = workerScript();
   try {
-    return await runOnThreads(options, jobs, script);
+    mark('runJobs');
+    const report = await runOnThreads(options, jobs, script);
+    mark('report built');
+    return report;
   } finally {
+    printMarks();
     // Started workers this audit did not use (it stayed on one thread, or needed fewer).
     options.workers?.close();
   }
@@ -151,12 +163,53 @@ async function runOnThreads(
   // Planning notes skipped inputs here, first, as one job does.
   const problems = new ProblemLog(options.limits?.problems);
   const planned = await planInputs(options, forced, registryFormats, problems);
+  mark('inputs planned');
   if (planned.some(({ input }) => input.role === 'dns' || input.role === 'zeek-names')) return undefined;
 
   // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
   const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
   const threads = threadsFor(jobs, bytes, options.threadBytes);
   if (threads <= 1) return undefined;
+
+  const init: JobInit = {
+    catalog: options.policy.catalog,
+    topology: options.topology ?? emptyTopology,
+    component: options.component,
+    formatOptions: options.formatOptions,
+    // Parts may list problems another part lists first: each keeps some more than the report.
+    limits: { ...options.limits, problems: problemsLimit * 2 },
+    fastCount: options.fastCount,
+    wasmScan: options.wasmScan,
+    scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
+    exit: options.workerExit,
+  };
+
+  // One large input: this thread starts reading it now and hands each worker the end of what it
+  // has left when the worker is ready (splitLate).
+  const only = planned.length === 1 ? planned[0]?.input : undefined;
+  if (
+    only?.format &&
+    readsDirectly(only) &&
+    only.size !== null &&
+    (options.lateSplit !== undefined || (options.splitBytes === undefined && only.size >= SPLIT_BYTES))
+  ) {
+    const late = await splitLate(
+      only.path,
+      only.name,
+      only.size,
+      only.format,
+      threads,
+      init,
+      options,
+      script,
+    );
+    mark('all parts read');
+    if (late === undefined || !(await rereadMisheaded(late.items, late.results, options.policy, init)))
+      return undefined;
+    const state = merge(planned, late.items, late.results, options, problems);
+    mark('parts merged');
+    return state === undefined ? undefined : reportOf(state, options);
+  }
 
   const items: Planned[] = [];
   for (const [entry, { input }] of planned.entries()) {
@@ -182,29 +235,37 @@ async function runOnThreads(
       items.push({ ...whole, index: items.length, part: range.part, prelude: range.prelude });
   }
 
-  const init: JobInit = {
-    catalog: options.policy.catalog,
-    topology: options.topology ?? emptyTopology,
-    component: options.component,
-    formatOptions: options.formatOptions,
-    // Parts may list problems another part lists first: each keeps some more than the report.
-    limits: { ...options.limits, problems: problemsLimit * 2 },
-    fastCount: options.fastCount,
-    wasmScan: options.wasmScan,
-    scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
-    exit: options.workerExit,
-  };
+  mark('inputs cut');
   const workers = startedWorkers(script, Math.min(threads, items.length) - 1, options.workers);
   const results = await runWorkers(workers, items, init, options);
+  mark('all parts read');
   if (results === undefined || !(await rereadMisheaded(items, results, options.policy, init)))
     return undefined;
   const state = merge(planned, items, results, options, problems);
+  mark('parts merged');
   return state === undefined ? undefined : reportOf(state, options);
 }
 
-/** Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N. */
-function threadsFor(jobs: number, bytes: number, threadBytes = THREAD_BYTES): number {
-  return Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes)));
+/**
+ * Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N,
+ * and, with the default THREAD_BYTES, no more than this thread and one per idle core.
+ */
+function threadsFor(jobs: number, bytes: number, threadBytes?: number): number {
+  const byBytes = Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes ?? THREAD_BYTES)));
+  return threadBytes === undefined ? Math.min(byBytes, 1 + idleCores()) : byBytes;
+}
+
+/**
+ * Cores no other process is using: the cores less the load average of the last minute, rounded
+ * (`make -l` works alike). A worker only pays when it has a core to itself: with other processes
+ * runnable on every core, two jobs took 1.4-1.6x the CPU of one and were slower on the wall clock
+ * (docs/performance.md, "`--jobs`, session 9"). PATHWARDEN_JOBS_IGNORE_LOAD=1 counts every core
+ * as idle (for measuring).
+ */
+export function idleCores(): number {
+  const cores = availableParallelism();
+  if (process.env.PATHWARDEN_JOBS_IGNORE_LOAD === '1') return cores;
+  return Math.max(0, Math.round(cores - (loadavg()[0] ?? 0)));
 }
 
 /**
@@ -252,6 +313,7 @@ export class JobWorkers {
  */
 function startWorker(script: string): Worker {
   setFlagsFromString('--no-concurrent-recompilation');
+  mark('worker spawned');
   return new Worker(script);
 }
 
@@ -421,8 +483,15 @@ function sameLines(a: readonly string[], b: readonly string[]): boolean {
  * Reads one item with readAll() on a fresh state and returns its counts as plain data (on a worker
  * thread, or on this one).
  */
-export async function readItem(item: JobItem, policy: Policy, init: JobInit): Promise<PartResult> {
+export async function readItem(
+  item: JobItem,
+  policy: Policy,
+  init: JobInit,
+  partChunks?: (chunks: FileChunks) => void,
+): Promise<PartResult> {
+  mark(`item ${item.index} starts`);
   const state = await readAll({
+    partChunks,
     inputs: [item.path],
     rename: () => item.name,
     policy,
@@ -435,10 +504,13 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     wasmScan: init.wasmScan,
     part: item.part,
   });
+  mark(`item ${item.index} read`);
   const entry = state.planned[0];
+  const aggregate = state.aggregate.snapshot();
+  mark(`item ${item.index} snapshot`);
   return {
     item: item.index,
-    aggregate: state.aggregate.snapshot(),
+    aggregate,
     problems: state.problems.listed.map((problem) => ({
       ...problem,
       once: state.onceKeys.get(problem) ?? null,
@@ -450,6 +522,7 @@ export async function readItem(item: JobItem, policy: Policy, init: JobInit): Pr
     seen: state.seen ?? null,
     lines: state.lines,
     headers: state.headers,
+    trace: takeMarks(),
   };
 }
 
@@ -471,7 +544,7 @@ function runWorkers(
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
-    let settled = false;
+    const ending = new Ending(workers, options);
     let flows = 0;
     let bytes = 0;
     const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
@@ -483,13 +556,7 @@ function runWorkers(
       bytesRead: () => bytes,
       flows: () => flows,
     });
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      for (const worker of workers) void worker.terminate();
-      options.progress?.stop();
-      return true;
-    };
+    const settle = (): boolean => ending.settle();
     const finish = (value: PartResult[] | undefined) => {
       if (settle()) resolve(value);
     };
@@ -502,6 +569,8 @@ function runWorkers(
       return job;
     };
     const record = (result: PartResult): void => {
+      mark(`item ${result.item} result received`);
+      addMarks(result.trace);
       results[result.item] = result;
       flows += result.aggregate.flows;
       const item = items[result.item];
@@ -516,12 +585,12 @@ function runWorkers(
         holding = take();
         worker.postMessage(holding ?? null);
       };
-      worker.on('message', (result: PartResult | { item: number; error: string }) => {
-        if (settled) return;
+      worker.on('message', (result: WorkerMessage) => {
+        if (ending.settled || 'ready' in result) return;
         holding = undefined;
         if ('error' in result) return fail();
         record(result);
-        if (!settled) feed();
+        if (!ending.settled) feed();
       });
       worker.on('error', fail);
       worker.on('exit', (code) => {
@@ -537,7 +606,7 @@ function runWorkers(
       feed();
     }
     void (async () => {
-      for (let item = take(); item !== undefined && !settled; item = take()) {
+      for (let item = take(); item !== undefined && !ending.settled; item = take()) {
         try {
           record(await readItem(item, options.policy, init));
         } catch {
@@ -546,6 +615,272 @@ function runWorkers(
       }
     })();
   });
+}
+
+/**
+ * Bytes of the input a worker's own start costs, as reading time of this thread: a worker reads
+ * its first flows of each key through JavaScript, instantiates the scanner and compiles its code
+ * again, while this thread, already reading, has done all that. splitLate gives a worker that much
+ * less than an even share of what is left (docs/performance.md, "`--jobs`, session 9").
+ */
+export const WORKER_WARMUP_BYTES = 192 << 20;
+/** splitLate gives a worker no range smaller than this: it would cost more than it saves. */
+const MIN_WORKER_BYTES = 32 << 20;
+
+/** Test seams of splitLate (AuditOptions.lateSplit). */
+export interface LateSplit {
+  /** This thread's read size (FileChunks.chunkBytes). */
+  chunkBytes?: number;
+  warmupBytes?: number;
+  minBytes?: number;
+  /** This thread starts reading once every worker is ready. */
+  waitForWorkers?: boolean;
+  /** Given the start of every part, in file order, when all are read. */
+  parts?: (starts: number[]) => void;
+}
+
+/**
+ * Reads one input on this thread from its start, and gives each worker, as soon as it is ready,
+ * the end of this thread's range: an even share of what this thread has not read yet, less
+ * WORKER_WARMUP_BYTES, cut after a newline (the ranges after the first are read after the header
+ * lines at the top of the file; rereadMisheaded corrects those). A worker that is ready too late
+ * for a share of MIN_WORKER_BYTES gets nothing, so a worker that starts slowly (a loaded machine)
+ * costs its start-up and no waiting: the audit never waits for a worker to start. Returns the
+ * parts in file order with their counts; undefined when a part failed (the audit runs on one
+ * thread) or the header block at the top is too long to give the later ranges.
+ */
+async function splitLate(
+  path: string,
+  name: string,
+  size: number,
+  format: IngestFormat,
+  threads: number,
+  init: JobInit,
+  options: AuditOptions,
+  script: string,
+): Promise<{ items: Planned[]; results: PartResult[] } | undefined> {
+  const seams = options.lateSplit ?? {};
+  const warmup = seams.warmupBytes ?? WORKER_WARMUP_BYTES;
+  const least = Math.max(1, seams.minBytes ?? MIN_WORKER_BYTES);
+  let top: string[] = [];
+  if (format.headerLine) {
+    const head = await readHead(path);
+    const block = topHeaders(head, head.length < HEAD_BYTES, format);
+    if (block === null) return undefined;
+    top = block;
+  }
+  const headers = format.headerLine !== undefined;
+  const base = { entry: 0, path, name, format: format.name };
+  const mine: Planned = {
+    ...base,
+    index: 0,
+    part: { start: 0, end: size, prelude: null, headers },
+    prelude: [],
+  };
+  const parts: { item: Planned; result?: PartResult }[] = [{ item: mine }];
+  let end = size;
+  let chunks: FileChunks | undefined;
+  let reading = true;
+  const workers = startedWorkers(script, threads - 1, options.workers);
+  let unassigned = workers.length;
+
+  return new Promise((resolve, reject) => {
+    const ending = new Ending(workers, options);
+    let outstanding = 0;
+    let mainDone = false;
+    let flows = 0;
+    options.progress?.update({
+      step: 1,
+      steps: 1,
+      file: `${name} on ${threads} threads`,
+      total: size,
+      bytesRead: () =>
+        parts.reduce((sum, { item, result }) => sum + (result ? rangeBytes(item) : 0), 0) +
+        (chunks?.bytesRead ?? 0),
+      flows: () => flows,
+    });
+    const settle = (): boolean => ending.settle();
+    const fail = () => {
+      if (settle()) resolve(undefined);
+    };
+    const maybeDone = () => {
+      if (!mainDone || outstanding > 0 || ending.settled) return;
+      settle();
+      const ordered = parts.sort((a, b) => (a.item.part?.start ?? 0) - (b.item.part?.start ?? 0));
+      const items = ordered.map(({ item }, index) => ({ ...item, index }));
+      const results = ordered.map(({ result }, index) => ({ ...(result as PartResult), item: index }));
+      seams.parts?.(items.map(({ part }) => part?.start ?? 0));
+      resolve({ items, results });
+    };
+    /** The end of this thread's range for a worker ready now, or undefined for none. */
+    const share = (): number | undefined => {
+      const waiting = unassigned;
+      unassigned--;
+      const from = () =>
+        (chunks ? chunks.start + chunks.bytesRead : 0) +
+        2 * (chunks?.chunkBytes ?? seams.chunkBytes ?? FILE_CHUNK_BYTES);
+      const bytes = (end - from() - warmup) / (waiting + 1);
+      if (!reading || bytes < least) return undefined;
+      const at = Math.floor(end - bytes);
+      const bound = lineAfter(path, at);
+      // The cut must be ahead of this thread's reads (the one in flight included).
+      if (!reading || bound === undefined || bound <= from() || bound >= end) return undefined;
+      return bound;
+    };
+    const assign = (worker: Worker, holding: { item?: JobItem }) => {
+      let bound: number | undefined;
+      try {
+        bound = share();
+      } catch {
+        bound = undefined;
+      }
+      if (bound === undefined) {
+        worker.postMessage(null);
+        return;
+      }
+      const last = end === size;
+      const item: Planned = {
+        ...base,
+        index: parts.length,
+        part: { start: bound, end, prelude: preludeBytes(top), headers: headers && !last },
+        prelude: top,
+      };
+      end = bound;
+      if (chunks) chunks.end = bound;
+      (mine.part as RangePart).end = bound;
+      const entry: { item: Planned; result?: PartResult } = { item };
+      parts.push(entry);
+      outstanding++;
+      const { entry: _entry, prelude: _lines, ...job } = item;
+      holding.item = job;
+      mark(`worker gets bytes ${bound} to ${item.part?.end}`);
+      worker.postMessage(job);
+      worker.once('message', (result: WorkerMessage) => {
+        if (ending.settled) return;
+        holding.item = undefined;
+        if ('error' in result || 'ready' in result) return fail();
+        mark(`item ${item.index} result received`);
+        addMarks(result.trace);
+        entry.result = result;
+        flows += result.aggregate.flows;
+        outstanding--;
+        maybeDone();
+      });
+    };
+    let ready = 0;
+    let allReady: () => void = () => undefined;
+    const everyoneReady = new Promise<void>((done) => {
+      allReady = done;
+      if (workers.length === 0) done();
+    });
+    for (const worker of workers) {
+      const holding: { item?: JobItem } = {};
+      let counted = false;
+      const count = () => {
+        counted = true;
+        if (++ready === workers.length) allReady();
+      };
+      // A worker that fails or ends before it is ready is left out: this thread reads on.
+      const leaveOut = () => {
+        if (counted) return;
+        unassigned--;
+        count();
+      };
+      worker.once('message', (message: WorkerMessage) => {
+        if (ending.settled) return;
+        if (!('ready' in message)) return fail();
+        mark('worker ready');
+        count();
+        assign(worker, holding);
+      });
+      worker.on('error', () => {
+        if (holding.item === undefined) leaveOut();
+        else fail();
+      });
+      worker.on('exit', (code) => {
+        leaveOut();
+        if (holding.item === undefined || !settle()) return;
+        reject(
+          new PathwardenError(
+            'PW_ERR_INTERNAL',
+            `audit --jobs: the worker thread reading ${describeItem(holding.item)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
+          ),
+        );
+      });
+      worker.postMessage(init);
+    }
+    void (async () => {
+      try {
+        if (seams.waitForWorkers) await everyoneReady;
+        const { entry: _entry, prelude: _lines, ...job } = mine;
+        const result = await readItem(job, options.policy, init, (reader) => {
+          chunks = reader;
+          if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
+          reader.end = end;
+        });
+        reading = false;
+        (parts[0] as { result?: PartResult }).result = result;
+        addMarks(result.trace);
+        mainDone = true;
+        maybeDone();
+      } catch {
+        fail();
+      }
+    })();
+  });
+}
+
+function rangeBytes(item: Planned): number {
+  return item.part ? item.part.end - item.part.start : 0;
+}
+
+const HEAD_BYTES = 1 << 16;
+
+async function readHead(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.allocUnsafe(HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The offset after the first newline at or after `at - 1` (within 64 KiB), or undefined. Read
+ * synchronously (64 KiB of a file being read, so in the page cache): the cut is made between two
+ * of this thread's chunks, and cannot race with its reads.
+ */
+function lineAfter(path: string, at: number): number | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const probe = Buffer.allocUnsafe(HEAD_BYTES);
+    const bytesRead = readSync(fd, probe, 0, probe.length, at - 1);
+    const newline = probe.subarray(0, bytesRead).indexOf(0x0a);
+    return newline < 0 ? undefined : at + newline;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Ends an audit's workers and its progress bar, once (when its parts are read, or one failed). */
+class Ending {
+  settled = false;
+
+  constructor(
+    readonly workers: readonly Worker[],
+    readonly options: AuditOptions,
+  ) {}
+
+  /** False when already done. */
+  settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    for (const worker of this.workers) void worker.terminate();
+    this.options.progress?.stop();
+    return true;
+  }
 }
 
 /** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */

@@ -35,7 +35,7 @@ import {
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
-import type { JobWorkers, RangePart } from './jobs.js';
+import type { JobWorkers, LateSplit, RangePart } from './jobs.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
 import { HeaderWatchingChunks, type RangeHeaders } from './range-headers.js';
 import { scanModule } from './wasm-scan.js';
@@ -128,6 +128,10 @@ export interface AuditOptions {
   workerExit?: boolean;
   /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
   part?: RangePart;
+  /** @internal Test seams of jobs.ts's late split of one input (jobs.ts, LateSplit). */
+  lateSplit?: LateSplit;
+  /** @internal Given the reader of `part` before it is read (jobs.ts lowers its end meanwhile). */
+  partChunks?: (chunks: FileChunks) => void;
 }
 
 type ReadMode =
@@ -279,6 +283,7 @@ export async function readAll(options: AuditOptions): Promise<AuditState> {
               },
             )
           : new FileChunks(input.path, part.start, part.end, part.prelude);
+      options.partChunks?.(chunks);
     } else if (readsDirectly(input)) {
       chunks = new FileChunks(input.path);
     } else {

@@ -27,7 +27,9 @@ function chunkOf(module: string): string | undefined {
 function countInWorker(script: string, init: JobInit, item: JobItem): Promise<PartResult> {
   return new Promise((done, fail) => {
     const worker = new Worker(script);
-    worker.once('message', (result: PartResult) => {
+    // The worker says it is ready (after compiling the policy), then sends the item's counts.
+    worker.on('message', (result: PartResult | { ready: true }) => {
+      if ('ready' in result) return;
       worker.postMessage(null);
       done(result);
     });

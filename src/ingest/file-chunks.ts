@@ -16,11 +16,16 @@ export class FileChunks implements AsyncIterable<Buffer> {
     readonly path: string,
     /** Byte offset of the first byte read. */
     readonly start = 0,
-    /** Byte offset after the last byte read (default: the end of the file). */
-    readonly end = Number.POSITIVE_INFINITY,
+    /**
+     * Byte offset after the last byte read (default: the end of the file). May be lowered while the
+     * chunks are read (`audit --jobs` hands the rest of a range to a worker), to no less than the
+     * end of the read in flight: position + chunkBytes of the last chunk yielded.
+     */
+    public end = Number.POSITIVE_INFINITY,
     /** Whole lines read before the range (the header lines a range needs, e.g. Zeek's #fields). */
     readonly prelude: Uint8Array | null = null,
-    readonly chunkBytes = FILE_CHUNK_BYTES,
+    /** Read size; may be set before the chunks are iterated (tests of `audit --jobs`). */
+    public chunkBytes = FILE_CHUNK_BYTES,
   ) {}
 
   /**
