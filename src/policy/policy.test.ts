@@ -330,4 +330,23 @@ describe('decide(text) shortcuts agree with the general path', () => {
     expect(shortcuts).toBeGreaterThan(1_500);
     expect(ipv6Like).toBeGreaterThan(300);
   });
+
+  test('options read while a shortcut holds its scratch address cannot change the decision', () => {
+    // A port getter that decides other addresses (a caller's proxy object, a logging wrapper):
+    // the shortcuts keep the address in shared scratch bytes, so the options are read first.
+    const reentrant = {
+      get port() {
+        policy.decideText('2001:db9::1');
+        policy.decideText('9.9.9.9');
+        return undefined;
+      },
+    };
+    for (const text of ['2001:db8:e5::7', '[2001:db8:e5::7]', '::ffff:13.73.248.4', '13.73.248.9']) {
+      const general = parseTargetGeneral(text);
+      if (typeof general === 'string') throw new Error(general);
+      const expected = policy.decideTarget(general, {});
+      expect(expected.rule).not.toBeNull();
+      expect(policy.decideText(text, reentrant), text).toStrictEqual(expected);
+    }
+  });
 });

@@ -235,14 +235,17 @@ export class Policy {
   decideText(input: string, options: DecideOptions = noOptions): Decision | string {
     // The two common forms, a plain name and a dotted quad, are decided without building a
     // Target (the text is all a Decision keeps): what parseTarget gives for them, minus the garbage.
+    // Every option is read here, before the shortcuts fill their shared scratch addresses: a getter
+    // that decided another address in between would overwrite them.
     const component = options.component ?? 'saas';
     const actualPath = options.actualPath ?? 'unknown';
+    const port = options.port;
     const name = canonicalPlainName(input);
-    if (name !== undefined) return this.#decide(input, name, undefined, component, options.port, actualPath);
+    if (name !== undefined) return this.#decide(input, name, undefined, component, port, actualPath);
     const word = ipv4Word(input);
     if (word >= 0) {
       writeIPv4(word, scratchIPv4.bytes);
-      return this.#decide(input, input, scratchIPv4, component, options.port, actualPath);
+      return this.#decide(input, input, scratchIPv4, component, port, actualPath);
     }
     // An IPv6 literal, bare or in brackets and nothing else (no port, spaces or URL around it:
     // readIPv6 takes none of them), is parsed in place into a scratch address, as parseTarget's
@@ -259,7 +262,7 @@ export class Policy {
         for (let i = 0; i < 4; i++) v4[i] = v6[12 + i] as number;
         address = scratchIPv4;
       }
-      return this.#decide(input, formatIp(address), address, component, options.port, actualPath);
+      return this.#decide(input, formatIp(address), address, component, port, actualPath);
     }
     const target = parseTarget(input);
     if (typeof target === 'string') return target;
