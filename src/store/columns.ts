@@ -306,7 +306,7 @@ export function columnValuesOf(flow: FlowRecord & { id?: number; gateway?: unkno
  * in between (two arrays and a record of 30 fields per flow on the gateway's event loop): a column
  * read back from a stored record gives the value it was stored with, or, for null, what a record
  * without it holds (`actual_path` 'unknown', `origin_kind` 'gateway', `gateway` ''); those are
- * `nullReadBack`, worked out once from the same functions. write-path.test.ts compares the two.
+ * `nullReadBack`, worked out once from the same functions. columns.test.ts compares the two.
  */
 export function storedValuesOf(
   flow: FlowRecord & { gateway?: unknown },
