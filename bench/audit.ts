@@ -263,12 +263,13 @@ interface Run {
 
 const timeBinary = '/usr/bin/time';
 
-function measure(tool: string, command: string, args: readonly string[]): Run {
+function measure(tool: string, command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Run {
   const useTime = existsSync(timeBinary);
   const started = process.hrtime.bigint();
+  const spawnOptions = { encoding: 'utf8' as const, maxBuffer: 256 * MB, env: env ?? process.env };
   const result = useTime
-    ? spawnSync(timeBinary, ['-v', command, ...args], { encoding: 'utf8', maxBuffer: 256 * MB })
-    : spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * MB });
+    ? spawnSync(timeBinary, ['-v', command, ...args], spawnOptions)
+    : spawnSync(command, args, spawnOptions);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr ?? '');
   const user = /User time \(seconds\): ([\d.]+)/.exec(result.stderr ?? '');
@@ -298,17 +299,14 @@ interface Row {
 
 function auditRun(file: string, topology: string, jobs = 1): Row['run'] & { flows: number | null } {
   const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-  const run = measure(jobs === 1 ? 'pathwarden audit' : `pathwarden audit --jobs ${jobs}`, process.execPath, [
-    main,
-    'audit',
-    file,
-    '--json',
-    '--quiet',
-    '--topology',
-    topology,
-    '--jobs',
-    String(jobs),
-  ]);
+  const run = measure(
+    jobs === 1 ? 'pathwarden audit' : `pathwarden audit --jobs ${jobs}`,
+    process.execPath,
+    [main, 'audit', file, '--json', '--quiet', '--topology', topology, '--jobs', String(jobs)],
+    // The rows measure N threads: without this, `--jobs` keeps to one thread when the load average
+    // leaves no idle core (src/audit/jobs.ts, idleCores), and a busy run would time one job twice.
+    jobs === 1 ? undefined : { ...process.env, PATHWARDEN_JOBS_IGNORE_LOAD: '1' },
+  );
   let flows: number | null = null;
   try {
     flows = (JSON.parse(run.stdout) as { flows: number }).flows;

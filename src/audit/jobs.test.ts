@@ -3,7 +3,7 @@
 // problems and leak evidence included), and on logs made to cut Zeek headers and once-per-input
 // problems across ranges. Needs the built worker (npm run build: dist/src/audit/audit-worker.js).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
@@ -58,11 +58,18 @@ describe('audit --jobs', () => {
   test('--jobs counts a core as idle when the load average leaves it free', () => {
     const saved = process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
     try {
-      process.env.PATHWARDEN_JOBS_IGNORE_LOAD = '1';
-      expect(idleCores()).toBe(availableParallelism());
       delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
-      const idle = idleCores();
-      expect(idle).toBe(Math.max(0, Math.round(availableParallelism() - (loadavg()[0] ?? 0))));
+      expect(idleCores(0, 2)).toBe(2);
+      expect(idleCores(0.4, 2)).toBe(2);
+      expect(idleCores(0.6, 2)).toBe(1);
+      expect(idleCores(1.6, 2)).toBe(0);
+      expect(idleCores(9.5, 2)).toBe(0);
+      expect(idleCores(3.2, 8)).toBe(5);
+      // Read once per 5 s: two calls in a row agree whatever the kernel's value does.
+      expect(idleCores()).toBe(idleCores());
+      process.env.PATHWARDEN_JOBS_IGNORE_LOAD = '1';
+      expect(idleCores(9.5, 2)).toBe(2);
+      expect(idleCores()).toBe(availableParallelism());
     } finally {
       if (saved === undefined) delete process.env.PATHWARDEN_JOBS_IGNORE_LOAD;
       else process.env.PATHWARDEN_JOBS_IGNORE_LOAD = saved;

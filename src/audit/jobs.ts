@@ -262,10 +262,19 @@ function threadsFor(jobs: number, bytes: number, threadBytes?: number): number {
  * (docs/performance.md, "`--jobs`, session 9"). PATHWARDEN_JOBS_IGNORE_LOAD=1 counts every core
  * as idle (for measuring).
  */
-export function idleCores(): number {
-  const cores = availableParallelism();
+export function idleCores(load = currentLoad(), cores = availableParallelism()): number {
   if (process.env.PATHWARDEN_JOBS_IGNORE_LOAD === '1') return cores;
-  return Math.max(0, Math.round(cores - (loadavg()[0] ?? 0)));
+  return Math.max(0, Math.round(cores - load));
+}
+
+/** The kernel updates its load averages every 5 s: read once per 5 s, startJobWorkers and
+ * runJobs of one audit see the same value, so they start and use the same number of threads. */
+let loadRead: { at: number; load: number } | undefined;
+
+function currentLoad(): number {
+  const now = Date.now();
+  if (loadRead === undefined || now - loadRead.at >= 5000) loadRead = { at: now, load: loadavg()[0] ?? 0 };
+  return loadRead.load;
 }
 
 /**

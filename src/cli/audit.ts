@@ -141,7 +141,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     .option('--strict', 'stop at the first bad record (exit code 2) instead of counting and skipping it')
     .option(
       '--jobs <n>',
-      'read inputs, and byte ranges of large Squid / Zeek logs, on N worker threads; same report as one job (default 1)',
+      'read inputs, and byte ranges of large Squid / Zeek logs, on up to N threads: one per 256 MiB of input and per idle core (the load average leaves); same report as one job (default 1)',
       (value: string) => {
         const jobs = Number(value);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256)
