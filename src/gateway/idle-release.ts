@@ -54,9 +54,9 @@ function garbageCollector(): Collect {
  * handshakes' garbage) a plain collection left 62-72 MB of old space committed for 52 MB live;
  * `--compact-on-every-full-gc` (read at each collection, so it is set for this one and cleared
  * after) left 53-55 MB (docs/performance.md, Gateway, "Tunnels and idle memory, session 9"). The
- * second frees what the first left to sweep. `times: 1` is the follow-up's single one.
+ * second frees what the first left to sweep.
  */
-export function collectAllGarbage(times = 2): void {
+export function collectAllGarbage(): void {
   const gc = garbageCollector();
   setFlagsFromString('--compact-on-every-full-gc');
   try {
@@ -64,24 +64,18 @@ export function collectAllGarbage(times = 2): void {
   } finally {
     setFlagsFromString('--no-compact-on-every-full-gc');
   }
-  for (let i = 1; i < times; i++) gc();
+  gc();
+}
+
+/** One plain full collection (the follow-up's: the old generation was compacted by the release). */
+export function collectGarbageOnce(): void {
+  garbageCollector()();
 }
 
 /** The young generation is still grown: above 8 MiB committed (it starts at 1-4 MiB; grown, 16-34 MiB). */
 export function youngGenerationGrown(): boolean {
   const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
   return space !== undefined && space.space_size > 8 * 1024 * 1024;
-}
-
-/**
- * One young-generation collection (a scavenge: a few ms). Run after the first quiet second, it makes
- * the release's full collection, 5 s later, see only the quiet spell's allocation: V8 shrinks the
- * young generation at a collection when the allocation rate over its last ~5 s of collections is low,
- * and without this the release's collection also counted what the load allocated before the quiet
- * spell (it kept 33.6 MB of new space committed after 9,000 tunnels had opened).
- */
-export function collectYoungGarbage(): void {
-  (garbageCollector() as (options: { type: 'minor' }) => void)({ type: 'minor' });
 }
 
 /** The watch's decisions, apart from the clock (tests drive it with their own samples). */
@@ -93,8 +87,6 @@ export class IdleReleaseWatch {
   #workUs = 0;
   /** When the last release ended, until its follow-up collection ran (undefined: none pending). */
   #releasedAt: number | undefined;
-  /** The young-generation collection of this quiet spell ran (or is not wanted). */
-  #prepared = false;
 
   constructor(
     options: Pick<IdleReleaseOptions, 'quietMs' | 'quietShare' | 'workMs'>,
@@ -117,7 +109,6 @@ export class IdleReleaseWatch {
     if (usedUs / 1000 / elapsedMs > this.#options.quietShare) {
       this.#quietSince = now;
       this.#workUs += usedUs;
-      this.#prepared = false;
       return false;
     }
     if (this.#workUs < this.#options.workMs * 1000 || now - this.#quietSince < this.#options.quietMs)
@@ -127,20 +118,9 @@ export class IdleReleaseWatch {
   }
 
   /**
-   * True once per quiet spell that may end in a release: after work, at the first quiet second, so
-   * that the young-generation collection comes `quietMs - 1000` (5 s) before the release's.
-   */
-  prepareDue(now: number): boolean {
-    if (this.#prepared || this.#workUs < this.#options.workMs * 1000) return false;
-    if (now - this.#quietSince < 1000) return false;
-    this.#prepared = true;
-    return true;
-  }
-
-  /**
    * CPU the watch's own collections used: neither work to release after nor a break in the quiet
-   * spell. (Counted as a sample, a scavenge of 10-15 ms with 9,000 tunnels open went over 2 % of a
-   * core, so every quiet spell restarted at its first second and the release never came.)
+   * spell. (Counted as a sample, a release of more than `workMs` counted as work to release after,
+   * so it ran again `quietMs` later with nothing new to give back.)
    */
   skip(now: number, cpuUs: number): void {
     this.#lastAt = now;
@@ -179,9 +159,8 @@ export function startIdleRelease(options: IdleReleaseOptions): () => void {
   const timer = setInterval(() => {
     if (running) return;
     if (!watch.sample(Date.now(), cpu())) {
-      if (watch.prepareDue(Date.now())) collectYoungGarbage();
-      else if (watch.followUpDue(Date.now()) && youngGenerationGrown()) collectAllGarbage(1);
-      else return;
+      if (!watch.followUpDue(Date.now()) || !youngGenerationGrown()) return;
+      collectGarbageOnce();
       watch.skip(Date.now(), cpu());
       return;
     }
