@@ -48,26 +48,20 @@ function garbageCollector(): Collect {
 }
 
 /**
- * Full collections: the first (after a quiet spell, so V8 may see a low allocation rate) can shrink
- * the young generation, and it compacts the old one: V8 otherwise moves objects only off the pages
- * its heuristics pick, and after 9,000 tunnels had opened (their objects promoted between the
- * handshakes' garbage) a plain collection left 62-72 MB of old space committed for 52 MB live;
- * `--compact-on-every-full-gc` (read at each collection, so it is set for this one and cleared
- * after) left 53-55 MB (docs/performance.md, Gateway, "Tunnels and idle memory, session 9"). The
- * second frees what the first left to sweep.
+ * Two full collections: the first (after a quiet spell, so V8 may see a low allocation rate) can
+ * shrink the young generation and marks the old one; the second frees what the first left to sweep.
+ * Not compacting: `--compact-on-every-full-gc` for the first one returned 5-15 MB more old space
+ * after 9,000 tunnels, but made its pause 1.1-1.7 s instead of 0.1-0.8 s on a loaded machine, and a
+ * connection that arrives then waits for it (docs/performance.md, Gateway, "Tunnels and idle
+ * memory, session 9").
  */
 export function collectAllGarbage(): void {
   const gc = garbageCollector();
-  setFlagsFromString('--compact-on-every-full-gc');
-  try {
-    gc();
-  } finally {
-    setFlagsFromString('--no-compact-on-every-full-gc');
-  }
+  gc();
   gc();
 }
 
-/** One plain full collection (the follow-up's: the old generation was compacted by the release). */
+/** One full collection: the follow-up's, which shrinks a young generation the release left grown. */
 export function collectGarbageOnce(): void {
   garbageCollector()();
 }
