@@ -50,3 +50,33 @@ test('collectAllGarbage collects an object nothing refers to', async () => {
   await nextTurn();
   expect(ref.deref()).toBeUndefined();
 });
+
+test('the follow-up collection comes once, quietMs after the release, later if work came between', () => {
+  const clock = { now: 0, cpuUs: 0 };
+  const watch = new IdleReleaseWatch(options, clock.now, clock.cpuUs);
+  expect(run(watch, clock, [600, 600, 0, 0, 0, 0, 0, 0]).indexOf(true)).toBe(7);
+  expect(watch.followUpDue(clock.now)).toBe(false); // no release reported yet
+  watch.released(clock.now);
+  const due: boolean[] = [];
+  for (const busy of [0, 0, 100, 0, 0, 0, 0, 0, 0, 0]) {
+    clock.now += 1000;
+    clock.cpuUs += busy * 1000;
+    watch.sample(clock.now, clock.cpuUs);
+    due.push(watch.followUpDue(clock.now));
+  }
+  // The busy 3rd second moves it to 6 s after that one.
+  expect(due.indexOf(true)).toBe(8);
+  expect(due.filter(Boolean)).toHaveLength(1);
+});
+
+test("the release's own CPU is skipped: no second release for it", () => {
+  const clock = { now: 0, cpuUs: 0 };
+  const watch = new IdleReleaseWatch(options, clock.now, clock.cpuUs);
+  expect(run(watch, clock, [600, 600, 0, 0, 0, 0, 0, 0]).indexOf(true)).toBe(7);
+  // The release: 1.2 s of CPU (its collections with 9,000 tunnels on a loaded machine took that).
+  clock.now += 1200;
+  clock.cpuUs += 1_200_000;
+  watch.skip(clock.now, clock.cpuUs);
+  watch.released(clock.now);
+  expect(run(watch, clock, Array(20).fill(0))).not.toContain(true);
+});

@@ -12,7 +12,7 @@
 // path counts anything for it. After at least `workMs` of CPU since the last release, once the
 // process has used less than `quietShare` of a core for `quietMs`, it runs `release` once.
 import { cpuUsage } from 'node:process';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 export interface IdleReleaseOptions {
@@ -48,13 +48,28 @@ function garbageCollector(): Collect {
 }
 
 /**
- * Two full collections: the first (after a quiet spell, so V8 sees a low allocation rate) shrinks
- * the young generation and marks the old one; the second frees what the first left to sweep.
+ * Two full collections: the first (after a quiet spell, so V8 may see a low allocation rate) can
+ * shrink the young generation and marks the old one; the second frees what the first left to sweep.
+ * Not compacting: `--compact-on-every-full-gc` for the first one returned 5-15 MB more old space
+ * after 9,000 tunnels, but made its pause 1.1-1.7 s instead of 0.1-0.8 s on a loaded machine, and a
+ * connection that arrives then waits for it (docs/performance.md, Gateway, "Tunnels and idle
+ * memory, session 9").
  */
 export function collectAllGarbage(): void {
   const gc = garbageCollector();
   gc();
   gc();
+}
+
+/** One full collection: the follow-up's, which shrinks a young generation the release left grown. */
+export function collectGarbageOnce(): void {
+  garbageCollector()();
+}
+
+/** The young generation is still grown: above 8 MiB committed (it starts at 1-4 MiB; grown, 16-34 MiB). */
+export function youngGenerationGrown(): boolean {
+  const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  return space !== undefined && space.space_size > 8 * 1024 * 1024;
 }
 
 /** The watch's decisions, apart from the clock (tests drive it with their own samples). */
@@ -64,6 +79,8 @@ export class IdleReleaseWatch {
   #lastCpuUs: number;
   #quietSince: number;
   #workUs = 0;
+  /** When the last release ended, until its follow-up collection ran (undefined: none pending). */
+  #releasedAt: number | undefined;
 
   constructor(
     options: Pick<IdleReleaseOptions, 'quietMs' | 'quietShare' | 'workMs'>,
@@ -93,6 +110,36 @@ export class IdleReleaseWatch {
     this.#workUs = 0;
     return true;
   }
+
+  /**
+   * CPU the watch's own collections used: neither work to release after nor a break in the quiet
+   * spell. (Counted as a sample, a release of more than `workMs` counted as work to release after,
+   * so it ran again `quietMs` later with nothing new to give back.)
+   */
+  skip(now: number, cpuUs: number): void {
+    this.#lastAt = now;
+    this.#lastCpuUs = cpuUs;
+  }
+
+  /** The release ended (its own CPU was skipped): a follow-up collection is due `quietMs` later. */
+  released(now: number): void {
+    this.#releasedAt = now;
+  }
+
+  /**
+   * True once, when the process has stayed quiet for `quietMs` since the last release ended: the
+   * young generation is shrunk only by a collection that sees a low allocation rate over V8's last
+   * ~5 s, which the release's own collection does not always see (the new space still held what the
+   * tunnels' handshakes allocated just before the quiet spell: measured, 33.6 MB committed kept).
+   * A busy sample in between postpones it to 6 s after the busy spell.
+   */
+  followUpDue(now: number): boolean {
+    if (this.#releasedAt === undefined) return false;
+    const quietFrom = Math.max(this.#releasedAt, this.#quietSince);
+    if (now - quietFrom < this.#options.quietMs) return false;
+    this.#releasedAt = undefined;
+    return true;
+  }
 }
 
 /** Starts the watch (an unref'd one-second timer); returns its stop. */
@@ -104,7 +151,13 @@ export function startIdleRelease(options: IdleReleaseOptions): () => void {
   const watch = new IdleReleaseWatch(options, Date.now(), cpu());
   let running = false;
   const timer = setInterval(() => {
-    if (running || !watch.sample(Date.now(), cpu())) return;
+    if (running) return;
+    if (!watch.sample(Date.now(), cpu())) {
+      if (!watch.followUpDue(Date.now()) || !youngGenerationGrown()) return;
+      collectGarbageOnce();
+      watch.skip(Date.now(), cpu());
+      return;
+    }
     running = true;
     (async () => {
       collectAllGarbage();
@@ -114,7 +167,8 @@ export function startIdleRelease(options: IdleReleaseOptions): () => void {
       .finally(() => {
         running = false;
         // The release's own CPU is not work to release after.
-        watch.sample(Date.now(), cpu());
+        watch.skip(Date.now(), cpu());
+        watch.released(Date.now());
       });
   }, 1000);
   timer.unref();
