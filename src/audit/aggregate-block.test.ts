@@ -7,9 +7,7 @@ import { classifyFlow } from '../flow/classify.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { PathResolver, topologySchema } from '../policy/topology.js';
 import { AuditAggregate } from './aggregate.js';
-import { buildAuditReport } from './audit-report.js';
-import { ProblemLog } from './problems.js';
-import { at, builtinPolicy } from './test-support.js';
+import { aggregateReport, at, builtinPolicy } from './test-support.js';
 
 const resolver = new PathResolver(
   topologySchema.parse({
@@ -22,18 +20,7 @@ const policy = builtinPolicy();
 function flow(i: number, fields: Partial<FlowRecord>): FlowRecord {
   return { ...emptyFlow({ kind: 'squid', file: 'access.log', line: i + 1 }), ...fields };
 }
-function report(aggregate: AuditAggregate, top: number) {
-  return buildAuditReport(aggregate, {
-    generatedAt: new Date(0),
-    catalog: { name: 'powerbi', version: 'test', profile: 'current' },
-    topology: { file: null, default: 'internet' },
-    inputs: [],
-    dnsAnswers: 0,
-    zeek: { joined: 0, unmatched: 0, overflow: 0 },
-    problems: new ProblemLog(),
-    top,
-  });
-}
+const report = aggregateReport;
 let seed = 7;
 const rnd = (n: number) => {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;

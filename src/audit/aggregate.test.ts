@@ -3,9 +3,7 @@ import { classifyFlow } from '../flow/classify.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { PathResolver, topologySchema } from '../policy/topology.js';
 import { AuditAggregate, isArrayIndex } from './aggregate.js';
-import { buildAuditReport } from './audit-report.js';
-import { ProblemLog } from './problems.js';
-import { at, builtinPolicy } from './test-support.js';
+import { aggregateReport, at, builtinPolicy } from './test-support.js';
 import { TimeSeries } from './time-series.js';
 
 const resolver = new PathResolver(
@@ -26,18 +24,7 @@ function aggregateOf(flows: FlowRecord[], limits = {}): AuditAggregate {
   return aggregate;
 }
 
-function report(aggregate: AuditAggregate, top = 20) {
-  return buildAuditReport(aggregate, {
-    generatedAt: new Date(0),
-    catalog: { name: 'powerbi', version: 'test', profile: 'current' },
-    topology: { file: null, default: 'internet' },
-    inputs: [],
-    dnsAnswers: 0,
-    zeek: { joined: 0, unmatched: 0, overflow: 0 },
-    problems: new ProblemLog(),
-    top,
-  });
-}
+const report = aggregateReport;
 
 describe('AuditAggregate', () => {
   const flows = [

@@ -7,7 +7,10 @@ import type { Component } from '../catalog/model.js';
 import { emptyFlow, type FlowOriginKind, type FlowRecord } from '../flow/record.js';
 import type { FormatName, IngestContext, IngestFormat } from '../ingest/format.js';
 import { Policy } from '../policy/policy.js';
+import type { AuditAggregate } from './aggregate.js';
+import { buildAuditReport } from './audit-report.js';
 import type { FormatSource } from './input-plan.js';
+import { ProblemLog } from './problems.js';
 
 /**
  * A line format: the first line is `#fake <format>` (what `sniff` looks for); `#path\t<log>` lines
@@ -106,4 +109,18 @@ export function builtinPolicy(): Policy {
 /** Epoch ms of 2026-11-23T08:00:00Z plus `minutes`. */
 export function at(minutes: number): number {
   return Date.UTC(2026, 10, 23, 8, 0, 0) + minutes * 60_000;
+}
+
+/** The report of `aggregate` alone (no inputs, topology or problems), listing `top` destinations. */
+export function aggregateReport(aggregate: AuditAggregate, top = 20) {
+  return buildAuditReport(aggregate, {
+    generatedAt: new Date(0),
+    catalog: { name: 'powerbi', version: 'test', profile: 'current' },
+    topology: { file: null, default: 'internet' },
+    inputs: [],
+    dnsAnswers: 0,
+    zeek: { joined: 0, unmatched: 0, overflow: 0 },
+    problems: new ProblemLog(),
+    top,
+  });
 }
