@@ -113,19 +113,6 @@ class RuleCells {
 }
 
 /**
- * One tracked destination (the name or address a flow was classified by) as a caller of
- * `AuditAggregate.destinationTallies()` sees it: its name and its number in the aggregate, whose
- * `destination*()` methods read its counts. Made on demand: the aggregate itself keeps every
- * destination's counts in one block of doubles and no object per destination (a class with a
- * typed array and double fields cost about 10 us to construct in a fresh process, 50 ms per 5,000
- * destinations; docs/performance.md, "Audit fixed costs, session 9").
- */
-export interface DestinationTally {
-  readonly destination: string;
-  readonly index: number;
-}
-
-/**
  * Each tracked destination's totals over its verdicts, indexed by destination number: flows and
  * bytes summed verdict by verdict in verdict order, the earliest first and latest last seen.
  */
@@ -526,15 +513,13 @@ export class AuditAggregate {
   }
 
   /**
-   * Every tracked destination, in the order `Object.values` of a table keyed by their names gives:
-   * names that are array indexes first (numeric order), then the others as added. A new array each
-   * call (callers sort it).
+   * Every tracked destination's number, in the order `Object.values` of a table keyed by their
+   * names gives: names that are array indexes first (numeric order), then the others as added. The
+   * aggregate keeps no object per destination (a class with a typed array and double fields cost
+   * about 10 us to construct in a fresh process, 50 ms per 5,000 destinations; docs/performance.md,
+   * "Audit fixed costs, session 9"): `destination*()` read a number's name and counts. A new array
+   * each call (callers sort it).
    */
-  destinationTallies(): DestinationTally[] {
-    return this.destinationOrder().map((index) => ({ destination: this.#names[index] as string, index }));
-  }
-
-  /** The destinations' numbers in the order of destinationTallies(); a new array each call. */
   destinationOrder(): number[] {
     if (this.#indexed.length === 0) return this.#named.slice();
     const names = this.#names;

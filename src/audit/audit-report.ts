@@ -290,17 +290,8 @@ function destinationRows(aggregate: AuditAggregate, top: number): AuditReport['d
         compareText(aggregate.destinationName(a), aggregate.destinationName(b)),
     );
   const rest = ranked.slice(top);
-  // The rest summed as sumTallies() sums tallies, in the same order, without a Tally each.
   const other = new Tally();
-  for (const index of rest) {
-    other.flows += flows[index] as number;
-    other.bytesUp += bytesUp[index] as number;
-    other.bytesDown += bytesDown[index] as number;
-    other.first = Math.min(other.first, totals.first[index] as number);
-    other.last = Math.max(other.last, totals.last[index] as number);
-    for (let v = 0; v < verdicts.length; v++)
-      (other.verdicts[v] as number) += aggregate.destinationFlows(index, v);
-  }
+  for (const index of rest) addTally(other, destinationTally(aggregate, totals, index));
   addTally(other, aggregate.untracked);
   return {
     distinct: aggregate.destinationCount,

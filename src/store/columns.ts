@@ -296,6 +296,10 @@ export const flowColumns: readonly FlowColumn[] = [
 /** Columns read back into records (the derived `time_ms` is for filtering and ordering only). */
 export const storedColumns: readonly FlowColumn[] = flowColumns.filter((column) => column.write);
 
+/** Index of the id and of the writer's name in a row of `flowColumns` values. */
+export const ID_COLUMN = flowColumns.findIndex((column) => column.name === 'id');
+export const GATEWAY_COLUMN = flowColumns.findIndex((column) => column.name === 'gateway');
+
 /** Column values of one record, in `flowColumns` order. */
 export function columnValuesOf(flow: FlowRecord & { id?: number; gateway?: unknown }): ColumnValue[] {
   return flowColumns.map((column) => column.read(flow));
@@ -314,12 +318,11 @@ export function storedValuesOf(
   gateway?: string,
 ): ColumnValue[] {
   const values = new Array<ColumnValue>(flowColumns.length);
-  const last = flowColumns.length - 1;
   for (let index = 0; index < flowColumns.length; index++) {
     const value =
-      index === 0
+      index === ID_COLUMN
         ? whole(id)
-        : index === last && gateway !== undefined
+        : index === GATEWAY_COLUMN && gateway !== undefined
           ? gateway
           : (flowColumns[index] as FlowColumn).read(flow);
     values[index] = value ?? (nullReadBack[index] as ColumnValue);

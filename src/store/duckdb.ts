@@ -23,6 +23,7 @@ import {
   columnValuesOf,
   flowColumns,
   flowPathSql,
+  ID_COLUMN,
   noneKey,
   storedColumns,
   storedFlowFromValues,
@@ -539,9 +540,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     closeQuietly(this.#writer, this.#instance);
   }
 }
-
-/** Column index of the id in a stored row (flowColumns order). */
-const ID_COLUMN = flowColumns.findIndex((column) => column.name === 'id');
 
 /**
  * The rows of a retried batch that a database whose highest id is `stored` does not hold: ids grow
