@@ -69,15 +69,22 @@ export function isoTimeNow(): string {
   return isoText;
 }
 
-/** What LogBlocks needs of pino's destination (sonic-boom in buffer mode). */
+/**
+ * What LogBlocks needs of pino's destination (sonic-boom in buffer mode). sonic-boom emits `write`
+ * with the byte count of each write it completed, in the order the bytes were handed to it; a
+ * sink without `on` (a test's) never has its blocks filled again.
+ */
 interface ByteSink {
   write(data: Buffer): boolean;
   flush(callback?: (error?: Error) => void): void;
   flushSync(): void;
+  on?(event: 'write', listener: (bytes: number) => void): unknown;
 }
 
 /** Bytes of each block; a line longer than what is left of a block starts a new one. */
 const blockBytes = 128 * 1024;
+/** Full blocks waiting for the sink to finish with them, to be filled again (the oldest first). */
+const retiredKept = 4;
 
 /** Every LogBlocks not yet flushed at exit (one listener for all: tests create many loggers). */
 const open = new Set<LogBlocks>();
@@ -96,10 +103,15 @@ let exitHooked = false;
 export class LogBlocks implements DestinationStream {
   readonly #sink: ByteSink;
   readonly #timer: NodeJS.Timeout;
-  #block = Buffer.allocUnsafeSlow(blockBytes);
+  #block: Buffer = Buffer.allocUnsafeSlow(blockBytes);
   /** Start of the bytes not handed to the sink yet. */
   #start = 0;
   #used = 0;
+  /** Bytes handed to the sink so far, and how many of them it reported written (or lost). */
+  #handed = 0;
+  #written = 0;
+  /** Full blocks, each with the `#handed` count its last byte was handed at. */
+  readonly #retired: { bytes: Buffer; end: number }[] = [];
 
   constructor(dest: string | number, sink?: ByteSink) {
     this.#sink =
@@ -114,6 +126,14 @@ export class LogBlocks implements DestinationStream {
         minLength: 1,
         maxWrite: 1024 * 1024,
       }) as unknown as ByteSink);
+    // Counting what the sink has written lets a full block be filled again once every byte of
+    // it is out, instead of a fresh block: fresh memory whose pages the kernel faulted in one at
+    // a time as lines were written, each fault several microseconds on this virtual machine
+    // (docs/performance.md, "Plain-HTTP request path, session 10"). A write the sink gives up on
+    // is never counted, so the count can only lag behind the bytes the sink let go of.
+    this.#sink.on?.('write', (bytes: number) => {
+      this.#written += bytes;
+    });
     this.#timer = setInterval(() => this.#handOver(), LOG_FLUSH_MS);
     this.#timer.unref();
     open.add(this);
@@ -134,7 +154,9 @@ export class LogBlocks implements DestinationStream {
     if (this.#used + most > blockBytes) {
       this.#handOver();
       if (most > blockBytes) {
-        this.#sink.write(Buffer.from(line, 'utf8'));
+        const bytes = Buffer.from(line, 'utf8');
+        this.#handed += bytes.length;
+        this.#sink.write(bytes);
         return;
       }
       this.#nextBlock();
@@ -203,9 +225,22 @@ export class LogBlocks implements DestinationStream {
     open.delete(this);
   }
 
-  /** A fresh block (after a hand-over): the old one may still be held by the sink. */
+  /**
+   * Another block (after a hand-over, so every byte of the full one is handed over): the oldest
+   * full block the sink has written all of, or a fresh one. A block the sink may still hold (a
+   * write in flight, or queued) is never written to.
+   */
   #nextBlock(): void {
-    this.#block = Buffer.allocUnsafeSlow(blockBytes);
+    const retired = this.#retired;
+    retired.push({ bytes: this.#block, end: this.#handed });
+    const oldest = retired[0] as { bytes: Buffer; end: number };
+    if (oldest.end <= this.#written) {
+      retired.shift();
+      this.#block = oldest.bytes;
+    } else {
+      if (retired.length > retiredKept) retired.shift();
+      this.#block = Buffer.allocUnsafeSlow(blockBytes);
+    }
     this.#start = 0;
     this.#used = 0;
   }
@@ -214,6 +249,7 @@ export class LogBlocks implements DestinationStream {
     if (this.#used === this.#start) return;
     const bytes = this.#block.subarray(this.#start, this.#used);
     this.#start = this.#used;
+    this.#handed += bytes.length;
     this.#sink.write(bytes);
   }
 }

@@ -253,6 +253,11 @@ function firstAfter(sorted: readonly StoredFlow[], position: FlowPosition): numb
 
 /** Bytes of each block lines are encoded into. */
 const lineBlockBytes = 256 * 1024;
+/**
+ * Freed blocks kept to be filled again: as many as the last release that freed any freed (a busy
+ * gateway's batch spans a dozen blocks), and at least this many.
+ */
+const sparesKept = 2;
 
 /** A block of encoded lines: `ends[i]` is where line `first + i` ends (after its newline). */
 interface LineBlock {
@@ -267,13 +272,18 @@ interface LineBlock {
  * (a small integer) on the heap, not an object: the store's buffer holds each line for up to
  * half a flush interval, long enough for every scavenge in between to copy it and the second one
  * to promote it, and the promoted ranges were what filled the old generation between mark-compacts
- * (docs/performance.md, "Tail latency, session 6"). A block is never written to again once full;
- * blocks are freed when every line in them has been written or dropped (`release`). A line too
- * long for a block gets a block of its own.
+ * (docs/performance.md, "Tail latency, session 6"). A block is not written to again once full;
+ * blocks are freed when every line in them has been written or dropped (`release`), and the last
+ * few freed are filled again: a fresh block is fresh memory, and the kernel faulted its pages in
+ * one at a time as lines were written to it, about one fault every four flows, each several
+ * microseconds on this virtual machine (docs/performance.md, "Plain-HTTP request path, session 10").
+ * A line too long for a block gets a block of its own, never reused.
  */
 export class LineBlocks {
   /** Oldest first; the last one may still take lines. */
   readonly #blocks: LineBlock[] = [];
+  /** Freed blocks of lineBlockBytes, to be filled again. */
+  readonly #spares: Buffer[] = [];
   #open: LineBlock | undefined;
   #used = 0;
   #next = 0;
@@ -291,7 +301,7 @@ export class LineBlocks {
     }
     let block = this.#open;
     if (block === undefined || this.#used + most > lineBlockBytes) {
-      block = { bytes: Buffer.allocUnsafeSlow(lineBlockBytes), first: line, ends: [] };
+      block = { bytes: this.#spares.pop() ?? Buffer.allocUnsafeSlow(lineBlockBytes), first: line, ends: [] };
       this.#blocks.push(block);
       this.#open = block;
       this.#used = 0;
@@ -319,7 +329,10 @@ export class LineBlocks {
     return pieces;
   }
 
-  /** Lines before `line` are written or dropped: frees the blocks that hold only such lines. */
+  /**
+   * Lines before `line` are written or dropped: frees the blocks that hold only such lines. Their
+   * bytes are filled again by later lines, so no range of a line before `line` may still be in use.
+   */
   release(line: number): void {
     const blocks = this.#blocks;
     let count = 0;
@@ -328,7 +341,16 @@ export class LineBlocks {
       if (block === this.#open || block.first + block.ends.length > line) break;
       count++;
     }
-    if (count > 0) blocks.splice(0, count);
+    if (count === 0) return;
+    const spares = this.#spares;
+    const kept = Math.max(sparesKept, count);
+    for (let i = 0; i < count && spares.length < kept; i++) {
+      const bytes = (blocks[i] as LineBlock).bytes;
+      if (bytes.length === lineBlockBytes) spares.push(bytes);
+    }
+    // Fewer lines per batch than before: the blocks the busier batches needed are let go.
+    if (spares.length > kept) spares.length = kept;
+    blocks.splice(0, count);
   }
 
   /** Blocks held (for tests). */

@@ -42,4 +42,35 @@ describe('LineBlocks', () => {
     expect(lines.add('after')).toBe(2000);
     expect(text(lines.ranges(2000, 2000))).toBe('after\n');
   });
+
+  it('fills freed blocks again, and every line still held reads back whole across the reuse', () => {
+    const lines = new LineBlocks();
+    const written: string[] = [];
+    const add = (i: number) => {
+      const line = `line-${i} § ${'z'.repeat(i % 700)} €`;
+      expect(lines.add(line)).toBe(i);
+      written.push(`${line}\n`);
+    };
+    let next = 0;
+    while (lines.blocks < 3) add(next++);
+    // Written in batches as the store does: release what is done, keep adding, read the rest back.
+    let done = 0;
+    const buffers = new Set<ArrayBufferLike>();
+    let bytes = 0;
+    for (let round = 0; round < 20; round++) {
+      const upTo = next - 1;
+      expect(text(lines.ranges(done, upTo))).toBe(written.slice(done, upTo + 1).join(''));
+      lines.release(upTo + 1);
+      done = upTo + 1;
+      for (let i = 0; i < 700; i++) add(next++);
+      for (const piece of lines.ranges(done, next - 1)) {
+        buffers.add(piece.buffer);
+        bytes += piece.length;
+      }
+    }
+    expect(text(lines.ranges(done, next - 1))).toBe(written.slice(done).join(''));
+    // About twenty blocks' worth of lines went through a handful of blocks.
+    expect(bytes).toBeGreaterThan(15 * 256 * 1024);
+    expect(buffers.size).toBeLessThanOrEqual(5);
+  });
 });
