@@ -8,8 +8,12 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { GatewayConfig } from './config.js';
 
-/** Buffered log bytes that start a write (about 40 flow lines). */
-export const LOG_BLOCK_BYTES = 32 * 1024;
+/**
+ * Buffered log bytes that start a write (about 60 flow lines). Each write is a request to libuv's
+ * thread pool, and at 32 KiB the writes (`fs.write` and sonic-boom around it) were 2-3 % of the
+ * busy gateway's main thread in a profile (docs/performance.md, "Plain-HTTP request path, session 10").
+ */
+export const LOG_BLOCK_BYTES = 64 * 1024;
 /** Longest a line waits in the buffer. */
 export const LOG_FLUSH_MS = 250;
 
@@ -82,7 +86,7 @@ interface ByteSink {
 }
 
 /** Bytes of each block; a line longer than what is left of a block starts a new one. */
-const blockBytes = 128 * 1024;
+const blockBytes = 256 * 1024;
 /** Full blocks waiting for the sink to finish with them, to be filled again (the oldest first). */
 const retiredKept = 4;
 
