@@ -37,10 +37,19 @@ type Phase = 'peek' | 'rerouting' | 'open' | 'closed';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Relays client-to-origin with `pipe`, origin-to-client through the dial's OriginReader (reused read
- * buffers; `pipe` for dials through an upstream proxy); nothing else runs per chunk in this class:
- * bytes are counted from the sockets' own counters when the tunnel closes, and the idle timeout is
- * one shared sweep (ctx.idle) instead of a socket timer re-armed on every chunk.
+ * Relays client-to-origin with the client's own 'data' and 'end' handlers (the ones that read the
+ * ClientHello), origin-to-client through the dial's OriginReader (reused read buffers; `pipe` for
+ * dials through an upstream proxy); nothing else runs per chunk in this class: bytes are counted
+ * from the sockets' own counters when the tunnel closes, and the idle timeout is one shared sweep
+ * (ctx.idle) instead of a socket timer re-armed on every chunk.
+ *
+ * Client-to-origin is not a `pipe`: a pipe makes nine closures, its scope and six listener entries
+ * on the two sockets per tunnel, 1.6 KB of live heap that an open tunnel keeps for as long as it
+ * stays open, idle or not (docs/performance.md, Gateway, "Idle tunnels and the DuckDB floor,
+ * session 10"). The relay below does what `pipe` did for this one source and destination: write
+ * each chunk, pause the client while the origin's socket asks for 'drain', end the origin's side
+ * when the client's ends, and stop reading the client (pause) once the origin's socket closed or
+ * failed, so that bytes a client sends after that stay unread and uncounted as before.
  */
 export class Tunnel implements IdleWatched {
   readonly #ctx: GatewayContext;
@@ -59,6 +68,11 @@ export class Tunnel implements IdleWatched {
   #held: Buffer = EMPTY;
   #helloTimer: NodeJS.Timeout | undefined;
   #clientEnded = false;
+  /** Client bytes go to the upstream (the phase is open and the upstream has not closed or failed). */
+  #relaying = false;
+  /** The client is paused until the upstream's 'drain' (made on the first backpressure only). */
+  #onUpstreamDrain: (() => void) | null = null;
+  #awaitingDrain = false;
   #clientClosed = false;
   #upstreamClosed = false;
   #error: GatewayErrorCode | null = null;
@@ -83,15 +97,15 @@ export class Tunnel implements IdleWatched {
     ctx.metrics.tunnelOpened();
 
     const client = this.#client;
-    client.on('data', this.#onPeekData);
-    client.on('end', this.#onPeekEnd);
+    client.on('data', this.#onClientData);
+    client.on('end', this.#onClientEnd);
     client.on('error', this.#onClientError);
     client.on('close', this.#onClientClose);
     // The connection's own idle timer (armed while it read request heads) is the sweep's job now.
     client.setTimeout(0);
     ctx.idle.add(this);
     this.#attachUpstream(start.upstream);
-    if (start.early && start.early.length > 0) this.#onPeekData(start.early);
+    if (start.early && start.early.length > 0) this.#onClientData(start.early);
     if (this.#phase === 'peek') client.resume();
   }
 
@@ -129,7 +143,11 @@ export class Tunnel implements IdleWatched {
     else socket.pipe(this.#client);
   }
 
-  #onPeekData = (chunk: Buffer): void => {
+  #onClientData = (chunk: Buffer): void => {
+    if (this.#phase === 'open') {
+      this.#relay(chunk);
+      return;
+    }
     this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     if (this.#helloTimer === undefined) {
       this.#helloTimer = setTimeout(() => {
@@ -139,10 +157,36 @@ export class Tunnel implements IdleWatched {
     this.#evaluate(false);
   };
 
-  #onPeekEnd = (): void => {
+  #onClientEnd = (): void => {
     this.#clientEnded = true;
     if (this.#phase === 'peek') this.#evaluate(true);
+    else if (this.#phase === 'open' && this.#relaying) this.#upstream.end();
   };
+
+  /** One client chunk to the upstream, with backpressure (what `pipe`'s 'data' handler did). */
+  #relay(chunk: Buffer): void {
+    if (!this.#relaying) return;
+    if (this.#upstream.write(chunk)) return;
+    this.#waitForUpstreamDrain();
+  }
+
+  #waitForUpstreamDrain(): void {
+    this.#client.pause();
+    if (this.#awaitingDrain) return;
+    this.#awaitingDrain = true;
+    this.#onUpstreamDrain ??= () => {
+      this.#awaitingDrain = false;
+      if (this.#relaying) this.#client.resume();
+    };
+    this.#upstream.once('drain', this.#onUpstreamDrain);
+  }
+
+  /** The upstream closed or failed: no client byte goes to it any more, and the client is not read. */
+  #stopRelay(): void {
+    if (!this.#relaying) return;
+    this.#relaying = false;
+    this.#client.pause();
+  }
 
   #evaluate(final: boolean): void {
     const hello = readClientHello(this.#held);
@@ -224,13 +268,20 @@ export class Tunnel implements IdleWatched {
   #open(): void {
     this.#phase = 'open';
     clearTimeout(this.#helloTimer);
+    // A cleared Timeout keeps its callback and this tunnel's scope: not kept for an open tunnel's life.
+    this.#helloTimer = undefined;
     const client = this.#client;
-    client.off('data', this.#onPeekData);
-    client.off('end', this.#onPeekEnd);
-    if (this.#held.length > 0) this.#upstream.write(this.#held);
+    const upstream = this.#upstream;
+    if (this.#held.length > 0) upstream.write(this.#held);
     this.#held = EMPTY;
-    if (this.#clientEnded) this.#upstream.end();
-    else client.pipe(this.#upstream);
+    if (this.#clientEnded) {
+      upstream.end();
+      return;
+    }
+    this.#relaying = true;
+    // As `pipe` starts: wait for 'drain' when the upstream's buffer is full, else read (a reroute paused).
+    if (upstream.writableNeedDrain) this.#waitForUpstreamDrain();
+    else client.resume();
   }
 
   /** Refuses the tunnel after its success reply: a TLS alert when the client speaks TLS, then close. */
@@ -256,6 +307,7 @@ export class Tunnel implements IdleWatched {
   };
 
   #onUpstreamError = (error: NodeJS.ErrnoException): void => {
+    this.#stopRelay();
     if (this.#phase === 'closed') return;
     this.#error ??= 'PW_GW_UPSTREAM_RESET';
     if (error.code === 'ECONNRESET') this.#client.resetAndDestroy();
@@ -274,6 +326,7 @@ export class Tunnel implements IdleWatched {
 
   #onUpstreamClose = (): void => {
     this.#upstreamClosed = true;
+    this.#stopRelay();
     if (!this.#client.destroyed && this.#phase !== 'closed') this.#client.end();
     this.#maybeFinish();
   };
