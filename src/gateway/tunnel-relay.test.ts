@@ -3,7 +3,8 @@
 // what the relay must keep doing: an upload larger than the sockets' buffers reaches an origin that
 // reads slowly, unchanged and in order (backpressure: the client is paused while the origin's socket
 // asks for 'drain'); the client's half-close ends the origin's side while the other direction stays
-// open; the record counts every byte. And that an open tunnel holds no pipe.
+// open; the record counts every byte. And that an open tunnel holds no pipe, and no listener
+// functions of its own.
 import { createHash, randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
@@ -116,5 +117,27 @@ test('an open tunnel relays without a pipe (no listeners of one on the origin so
     expect(upstream?.listenerCount('finish')).toBe(0);
   } finally {
     client.close();
+  }
+});
+
+test("every tunnel's socket listeners are one set of shared functions, not closures per tunnel", async () => {
+  const before = dialed.length;
+  const clients = await Promise.all([RawClient.open(gateway.port), RawClient.open(gateway.port)]);
+  try {
+    for (const client of clients) {
+      client.write(`CONNECT ${API}:${hold.port} HTTP/1.1\r\nHost: ${API}:${hold.port}\r\n\r\n`);
+      expect((await client.response()).status).toBe(200);
+      client.write('not tls|');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const upstreams = dialed.slice(before).filter((socket) => socket.localAddress === CIRCUIT_SOURCE);
+    expect(upstreams).toHaveLength(2);
+    const [first, second] = upstreams as [Socket, Socket];
+    for (const event of ['close', 'error']) {
+      expect(first.listeners(event).length).toBeGreaterThan(0);
+      expect(first.listeners(event)).toEqual(second.listeners(event));
+    }
+  } finally {
+    for (const client of clients) client.close();
   }
 });

@@ -37,6 +37,19 @@ type Phase = 'peek' | 'rerouting' | 'open' | 'closed';
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * The tunnel a socket belongs to. The sockets' listeners are one set of functions shared by every
+ * tunnel (the static methods below), which find their tunnel here: per-tunnel arrow functions
+ * were six closures and a scope per tunnel, kept as long as it stays open (docs/performance.md,
+ * Gateway, "Idle tunnels and the DuckDB floor, session 10").
+ */
+const TUNNEL = Symbol('pathwarden.tunnel');
+type TunnelSocket = Socket & { [TUNNEL]?: Tunnel };
+
+function tunnelOf(socket: Socket): Tunnel {
+  return (socket as TunnelSocket)[TUNNEL] as Tunnel;
+}
+
+/**
  * Relays client-to-origin with the client's own 'data' and 'end' handlers (the ones that read the
  * ClientHello), origin-to-client through the dial's OriginReader (reused read buffers; `pipe` for
  * dials through an upstream proxy); nothing else runs per chunk in this class: bytes are counted
@@ -97,10 +110,11 @@ export class Tunnel implements IdleWatched {
     ctx.metrics.tunnelOpened();
 
     const client = this.#client;
-    client.on('data', this.#onClientData);
-    client.on('end', this.#onClientEnd);
-    client.on('error', this.#onClientError);
-    client.on('close', this.#onClientClose);
+    (client as TunnelSocket)[TUNNEL] = this;
+    client.on('data', Tunnel.#on.clientData);
+    client.on('end', Tunnel.#on.clientEnd);
+    client.on('error', Tunnel.#on.clientError);
+    client.on('close', Tunnel.#on.clientClose);
     // The connection's own idle timer (armed while it read request heads) is the sweep's job now.
     client.setTimeout(0);
     ctx.idle.add(this);
@@ -133,8 +147,9 @@ export class Tunnel implements IdleWatched {
   #attachUpstream(upstream: Upstream): void {
     const socket = upstream.socket;
     this.#upstream = socket;
-    socket.on('error', this.#onUpstreamError);
-    socket.on('close', this.#onUpstreamClose);
+    (socket as TunnelSocket)[TUNNEL] = this;
+    socket.on('error', Tunnel.#on.upstreamError);
+    socket.on('close', Tunnel.#on.upstreamClose);
     socket.setTimeout(0);
     if (upstream.leftover) this.#client.write(upstream.leftover);
     // Server-first protocols: the origin may speak before the client; that direction flows at once.
@@ -143,7 +158,29 @@ export class Tunnel implements IdleWatched {
     else socket.pipe(this.#client);
   }
 
-  #onClientData = (chunk: Buffer): void => {
+  /** The sockets' listeners, one set for all tunnels: `this` is the socket that emitted the event. */
+  static readonly #on = {
+    clientData(this: Socket, chunk: Buffer): void {
+      tunnelOf(this).#onClientData(chunk);
+    },
+    clientEnd(this: Socket): void {
+      tunnelOf(this).#onClientEnd();
+    },
+    clientError(this: Socket, error: NodeJS.ErrnoException): void {
+      tunnelOf(this).#onClientError(error);
+    },
+    clientClose(this: Socket): void {
+      tunnelOf(this).#onClientClose();
+    },
+    upstreamError(this: Socket, error: NodeJS.ErrnoException): void {
+      tunnelOf(this).#onUpstreamError(error);
+    },
+    upstreamClose(this: Socket): void {
+      tunnelOf(this).#onUpstreamClose();
+    },
+  };
+
+  #onClientData(chunk: Buffer): void {
     if (this.#phase === 'open') {
       this.#relay(chunk);
       return;
@@ -155,13 +192,13 @@ export class Tunnel implements IdleWatched {
       }, this.#ctx.limits.headersTimeoutMs);
     }
     this.#evaluate(false);
-  };
+  }
 
-  #onClientEnd = (): void => {
+  #onClientEnd(): void {
     this.#clientEnded = true;
     if (this.#phase === 'peek') this.#evaluate(true);
     else if (this.#phase === 'open' && this.#relaying) this.#upstream.end();
-  };
+  }
 
   /** One client chunk to the upstream, with backpressure (what `pipe`'s 'data' handler did). */
   #relay(chunk: Buffer): void {
@@ -234,8 +271,8 @@ export class Tunnel implements IdleWatched {
         const old = this.#upstream;
         if (this.#reader) this.#reader.release();
         else old.unpipe(this.#client);
-        old.off('close', this.#onUpstreamClose);
-        old.off('error', this.#onUpstreamError);
+        old.off('close', Tunnel.#on.upstreamClose);
+        old.off('error', Tunnel.#on.upstreamError);
         old.on('error', () => {});
         old.destroy();
         const upstream = await dialUpstream(route.egress, route.addresses, route.port, {
@@ -299,22 +336,22 @@ export class Tunnel implements IdleWatched {
     setTimeout(() => this.#client.destroy(), 2000).unref();
   }
 
-  #onClientError = (error: NodeJS.ErrnoException): void => {
+  #onClientError(error: NodeJS.ErrnoException): void {
     if (this.#phase === 'closed') return;
     this.#error ??= 'PW_GW_CLIENT_ABORTED';
     if (error.code === 'ECONNRESET') this.#upstream.resetAndDestroy();
     else this.#upstream.destroy();
-  };
+  }
 
-  #onUpstreamError = (error: NodeJS.ErrnoException): void => {
+  #onUpstreamError(error: NodeJS.ErrnoException): void {
     this.#stopRelay();
     if (this.#phase === 'closed') return;
     this.#error ??= 'PW_GW_UPSTREAM_RESET';
     if (error.code === 'ECONNRESET') this.#client.resetAndDestroy();
     else this.#client.destroy();
-  };
+  }
 
-  #onClientClose = (): void => {
+  #onClientClose(): void {
     this.#clientClosed = true;
     // Normal close: let the upstream flush what it holds and finish its own half.
     if (!this.#upstream.destroyed) {
@@ -322,14 +359,14 @@ export class Tunnel implements IdleWatched {
       else this.#upstream.destroy();
     }
     this.#maybeFinish();
-  };
+  }
 
-  #onUpstreamClose = (): void => {
+  #onUpstreamClose(): void {
     this.#upstreamClosed = true;
     this.#stopRelay();
     if (!this.#client.destroyed && this.#phase !== 'closed') this.#client.end();
     this.#maybeFinish();
-  };
+  }
 
   #maybeFinish(): void {
     if (!this.#clientClosed || !this.#upstreamClosed) return;
