@@ -37,32 +37,15 @@ type Phase = 'peek' | 'rerouting' | 'open' | 'closed';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The tunnel a socket belongs to. The sockets' listeners are one set of functions shared by every
- * tunnel (the static methods below), which find their tunnel here: per-tunnel arrow functions
- * were six closures and a scope per tunnel, kept as long as it stays open (docs/performance.md,
- * Gateway, "Idle tunnels and the DuckDB floor, session 10").
- */
-const TUNNEL = Symbol('pathwarden.tunnel');
-type TunnelSocket = Socket & { [TUNNEL]?: Tunnel };
-
-function tunnelOf(socket: Socket): Tunnel {
-  return (socket as TunnelSocket)[TUNNEL] as Tunnel;
-}
-
-/**
- * Relays client-to-origin with the client's own 'data' and 'end' handlers (the ones that read the
- * ClientHello), origin-to-client through the dial's OriginReader (reused read buffers; `pipe` for
- * dials through an upstream proxy); nothing else runs per chunk in this class: bytes are counted
- * from the sockets' own counters when the tunnel closes, and the idle timeout is one shared sweep
- * (ctx.idle) instead of a socket timer re-armed on every chunk.
+ * Relays client-to-origin with `pipe`, origin-to-client through the dial's OriginReader (reused read
+ * buffers; `pipe` for dials through an upstream proxy); nothing else runs per chunk in this class:
+ * bytes are counted from the sockets' own counters when the tunnel closes, and the idle timeout is
+ * one shared sweep (ctx.idle) instead of a socket timer re-armed on every chunk.
  *
- * Client-to-origin is not a `pipe`: a pipe makes nine closures, its scope and six listener entries
- * on the two sockets per tunnel, 1.6 KB of live heap that an open tunnel keeps for as long as it
- * stays open, idle or not (docs/performance.md, Gateway, "Idle tunnels and the DuckDB floor,
- * session 10"). The relay below does what `pipe` did for this one source and destination: write
- * each chunk, pause the client while the origin's socket asks for 'drain', end the origin's side
- * when the client's ends, and stop reading the client (pause) once the origin's socket closed or
- * failed, so that bytes a client sends after that stay unread and uncounted as before.
+ * Tried in session 10 and not kept (docs/performance.md, Gateway, "Idle tunnels and the DuckDB
+ * floor, session 10"): a hand-written client-to-origin relay instead of `pipe` (1.7 KB less live
+ * heap per open tunnel) and listeners shared by all tunnels instead of the arrow functions below
+ * (0.4 KB); uploads through either build took more of the gateway's CPU per MiB in most pairs.
  */
 export class Tunnel implements IdleWatched {
   readonly #ctx: GatewayContext;
@@ -81,11 +64,6 @@ export class Tunnel implements IdleWatched {
   #held: Buffer = EMPTY;
   #helloTimer: NodeJS.Timeout | undefined;
   #clientEnded = false;
-  /** Client bytes go to the upstream (the phase is open and the upstream has not closed or failed). */
-  #relaying = false;
-  /** The client is paused until the upstream's 'drain' (made on the first backpressure only). */
-  #onUpstreamDrain: (() => void) | null = null;
-  #awaitingDrain = false;
   #clientClosed = false;
   #upstreamClosed = false;
   #error: GatewayErrorCode | null = null;
@@ -110,16 +88,15 @@ export class Tunnel implements IdleWatched {
     ctx.metrics.tunnelOpened();
 
     const client = this.#client;
-    (client as TunnelSocket)[TUNNEL] = this;
-    client.on('data', Tunnel.#on.clientData);
-    client.on('end', Tunnel.#on.clientEnd);
-    client.on('error', Tunnel.#on.clientError);
-    client.on('close', Tunnel.#on.clientClose);
+    client.on('data', this.#onPeekData);
+    client.on('end', this.#onPeekEnd);
+    client.on('error', this.#onClientError);
+    client.on('close', this.#onClientClose);
     // The connection's own idle timer (armed while it read request heads) is the sweep's job now.
     client.setTimeout(0);
     ctx.idle.add(this);
     this.#attachUpstream(start.upstream);
-    if (start.early && start.early.length > 0) this.#onClientData(start.early);
+    if (start.early && start.early.length > 0) this.#onPeekData(start.early);
     if (this.#phase === 'peek') client.resume();
   }
 
@@ -147,9 +124,8 @@ export class Tunnel implements IdleWatched {
   #attachUpstream(upstream: Upstream): void {
     const socket = upstream.socket;
     this.#upstream = socket;
-    (socket as TunnelSocket)[TUNNEL] = this;
-    socket.on('error', Tunnel.#on.upstreamError);
-    socket.on('close', Tunnel.#on.upstreamClose);
+    socket.on('error', this.#onUpstreamError);
+    socket.on('close', this.#onUpstreamClose);
     socket.setTimeout(0);
     if (upstream.leftover) this.#client.write(upstream.leftover);
     // Server-first protocols: the origin may speak before the client; that direction flows at once.
@@ -158,33 +134,7 @@ export class Tunnel implements IdleWatched {
     else socket.pipe(this.#client);
   }
 
-  /** The sockets' listeners, one set for all tunnels: `this` is the socket that emitted the event. */
-  static readonly #on = {
-    clientData(this: Socket, chunk: Buffer): void {
-      tunnelOf(this).#onClientData(chunk);
-    },
-    clientEnd(this: Socket): void {
-      tunnelOf(this).#onClientEnd();
-    },
-    clientError(this: Socket, error: NodeJS.ErrnoException): void {
-      tunnelOf(this).#onClientError(error);
-    },
-    clientClose(this: Socket): void {
-      tunnelOf(this).#onClientClose();
-    },
-    upstreamError(this: Socket, error: NodeJS.ErrnoException): void {
-      tunnelOf(this).#onUpstreamError(error);
-    },
-    upstreamClose(this: Socket): void {
-      tunnelOf(this).#onUpstreamClose();
-    },
-  };
-
-  #onClientData(chunk: Buffer): void {
-    if (this.#phase === 'open') {
-      this.#relay(chunk);
-      return;
-    }
+  #onPeekData = (chunk: Buffer): void => {
     this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     if (this.#helloTimer === undefined) {
       this.#helloTimer = setTimeout(() => {
@@ -192,38 +142,12 @@ export class Tunnel implements IdleWatched {
       }, this.#ctx.limits.headersTimeoutMs);
     }
     this.#evaluate(false);
-  }
+  };
 
-  #onClientEnd(): void {
+  #onPeekEnd = (): void => {
     this.#clientEnded = true;
     if (this.#phase === 'peek') this.#evaluate(true);
-    else if (this.#phase === 'open' && this.#relaying) this.#upstream.end();
-  }
-
-  /** One client chunk to the upstream, with backpressure (what `pipe`'s 'data' handler did). */
-  #relay(chunk: Buffer): void {
-    if (!this.#relaying) return;
-    if (this.#upstream.write(chunk)) return;
-    this.#waitForUpstreamDrain();
-  }
-
-  #waitForUpstreamDrain(): void {
-    this.#client.pause();
-    if (this.#awaitingDrain) return;
-    this.#awaitingDrain = true;
-    this.#onUpstreamDrain ??= () => {
-      this.#awaitingDrain = false;
-      if (this.#relaying) this.#client.resume();
-    };
-    this.#upstream.once('drain', this.#onUpstreamDrain);
-  }
-
-  /** The upstream closed or failed: no client byte goes to it any more, and the client is not read. */
-  #stopRelay(): void {
-    if (!this.#relaying) return;
-    this.#relaying = false;
-    this.#client.pause();
-  }
+  };
 
   #evaluate(final: boolean): void {
     const hello = readClientHello(this.#held);
@@ -271,8 +195,8 @@ export class Tunnel implements IdleWatched {
         const old = this.#upstream;
         if (this.#reader) this.#reader.release();
         else old.unpipe(this.#client);
-        old.off('close', Tunnel.#on.upstreamClose);
-        old.off('error', Tunnel.#on.upstreamError);
+        old.off('close', this.#onUpstreamClose);
+        old.off('error', this.#onUpstreamError);
         old.on('error', () => {});
         old.destroy();
         const upstream = await dialUpstream(route.egress, route.addresses, route.port, {
@@ -308,17 +232,12 @@ export class Tunnel implements IdleWatched {
     // A cleared Timeout keeps its callback and this tunnel's scope: not kept for an open tunnel's life.
     this.#helloTimer = undefined;
     const client = this.#client;
-    const upstream = this.#upstream;
-    if (this.#held.length > 0) upstream.write(this.#held);
+    client.off('data', this.#onPeekData);
+    client.off('end', this.#onPeekEnd);
+    if (this.#held.length > 0) this.#upstream.write(this.#held);
     this.#held = EMPTY;
-    if (this.#clientEnded) {
-      upstream.end();
-      return;
-    }
-    this.#relaying = true;
-    // As `pipe` starts: wait for 'drain' when the upstream's buffer is full, else read (a reroute paused).
-    if (upstream.writableNeedDrain) this.#waitForUpstreamDrain();
-    else client.resume();
+    if (this.#clientEnded) this.#upstream.end();
+    else client.pipe(this.#upstream);
   }
 
   /** Refuses the tunnel after its success reply: a TLS alert when the client speaks TLS, then close. */
@@ -336,22 +255,21 @@ export class Tunnel implements IdleWatched {
     setTimeout(() => this.#client.destroy(), 2000).unref();
   }
 
-  #onClientError(error: NodeJS.ErrnoException): void {
+  #onClientError = (error: NodeJS.ErrnoException): void => {
     if (this.#phase === 'closed') return;
     this.#error ??= 'PW_GW_CLIENT_ABORTED';
     if (error.code === 'ECONNRESET') this.#upstream.resetAndDestroy();
     else this.#upstream.destroy();
-  }
+  };
 
-  #onUpstreamError(error: NodeJS.ErrnoException): void {
-    this.#stopRelay();
+  #onUpstreamError = (error: NodeJS.ErrnoException): void => {
     if (this.#phase === 'closed') return;
     this.#error ??= 'PW_GW_UPSTREAM_RESET';
     if (error.code === 'ECONNRESET') this.#client.resetAndDestroy();
     else this.#client.destroy();
-  }
+  };
 
-  #onClientClose(): void {
+  #onClientClose = (): void => {
     this.#clientClosed = true;
     // Normal close: let the upstream flush what it holds and finish its own half.
     if (!this.#upstream.destroyed) {
@@ -359,14 +277,13 @@ export class Tunnel implements IdleWatched {
       else this.#upstream.destroy();
     }
     this.#maybeFinish();
-  }
+  };
 
-  #onUpstreamClose(): void {
+  #onUpstreamClose = (): void => {
     this.#upstreamClosed = true;
-    this.#stopRelay();
     if (!this.#client.destroyed && this.#phase !== 'closed') this.#client.end();
     this.#maybeFinish();
-  }
+  };
 
   #maybeFinish(): void {
     if (!this.#clientClosed || !this.#upstreamClosed) return;
