@@ -50,6 +50,8 @@ interface Options {
   stores: ('jsonl' | 'duckdb')[];
   /** Seconds the idle tunnels are held before the gateway's RSS is read. */
   idleSettle: number;
+  /** The idle tunnels send one byte after the 200 (not TLS), so that they are open, not still peeking. */
+  idleOpen: boolean;
   /** Also run each 1-connection measurement with wrk, the origin and the proxy under SCHED_FIFO. */
   fifo: boolean;
 }
@@ -67,13 +69,16 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --store S         jsonl or duckdb: only that store's gateway, in every part (default both)
   --idle-settle S   seconds the idle tunnels are held before the RSS is read (default 12, after the
                     gateway's idle release at 6 s of quiet; --quick 2); it is also read at 5 s
+  --idle-open       each idle tunnel sends one byte after the 200, so that the gateway opens it (the
+                    relay state of a tunnel past its first bytes, as after a TLS handshake); without
+                    it the tunnels stay in the gateway's ClientHello wait
   --fifo            after each 1-connection run, one more with wrk, the origin (this process) and
                     the proxy (its threads and children) under SCHED_FIFO priority 10, so that the
                     rest of the machine cannot delay them: the proxy's own tail (needs root or
                     CAP_SYS_NICE; reported in a table of its own, the plain runs stay the headline)
   --quick           smoke run with the smaller defaults above
 `;
-const FLAGS = new Set(['--quick', '--idle-only', '--tunnel-only', '--fifo', '--help']);
+const FLAGS = new Set(['--quick', '--idle-only', '--idle-open', '--tunnel-only', '--fifo', '--help']);
 const VALUED = new Set([
   '--duration',
   '--tunnel-mb',
@@ -114,6 +119,7 @@ function parseOptions(argv: readonly string[]): Options {
     tunnelOnly: argv.includes('--tunnel-only'),
     stores: storesOf(value('--store')),
     idleSettle: number('--idle-settle', quick ? 2 : 12),
+    idleOpen: argv.includes('--idle-open'),
     fifo: argv.includes('--fifo'),
   };
 }
@@ -787,11 +793,18 @@ async function tunnelTransfer(
 }
 
 /**
- * Child mode (`--idle-client PROXY_PORT HOST ORIGIN_PORT N`): opens N CONNECT tunnels, prints
+ * Child mode (`--idle-client PROXY_PORT HOST ORIGIN_PORT N open|peek`): opens N CONNECT tunnels
+ * (`open`: each sends one byte after the 200, so that the gateway opens it), prints
  * `open OK FAILED`, then holds them until stdin closes. A separate process: the bench itself
  * holds the origin's side of every tunnel, and one process may not have enough descriptors for both.
  */
-async function idleClient(proxyPort: number, host: string, originPort: number, count: number): Promise<void> {
+async function idleClient(
+  proxyPort: number,
+  host: string,
+  originPort: number,
+  count: number,
+  open: boolean,
+): Promise<void> {
   const sockets: Socket[] = [];
   let ok = 0;
   let failed = 0;
@@ -808,6 +821,7 @@ async function idleClient(proxyPort: number, host: string, originPort: number, c
       });
       socket.write(`CONNECT ${host}:${originPort} HTTP/1.1\r\nHost: ${host}:${originPort}\r\n\r\n`);
       await awaitConnectAnswer(socket);
+      if (open) socket.write('\n');
       ok++;
     } catch (error) {
       failed++;
@@ -847,13 +861,22 @@ async function idleTunnels(
   origins: Origins,
   count: number,
   settleMs: number,
+  open: boolean,
 ): Promise<IdleResult> {
   await sleep(500);
   const baseRssMb = statusField(proxy.pid, 'VmRSS') ?? Number.NaN;
   const child = track(
     spawn(
       process.execPath,
-      [SELF, '--idle-client', String(proxy.port), proxy.host, String(origins.holdPort), String(count)],
+      [
+        SELF,
+        '--idle-client',
+        String(proxy.port),
+        proxy.host,
+        String(origins.holdPort),
+        String(count),
+        open ? 'open' : 'peek',
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     ),
   );
@@ -999,7 +1022,10 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
       );
       proxies.push(proxy);
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
-      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
+      idle.set(
+        proxy.name,
+        await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
+      );
       await proxy.close();
     }
     const out = ['# pathwarden gateway benchmark: idle tunnels only (--idle-only)', ''];
@@ -1009,6 +1035,8 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
     out.push(
       `note      fresh gateways (no HTTP or transfer load before the tunnels); RSS read ${options.idleSettle} s after the last tunnel opened`,
     );
+    if (options.idleOpen)
+      out.push('note      --idle-open: each tunnel sent one byte after the 200 (open, relaying)');
     if (process.env.PATHWARDEN_BENCH_NODE_ARGS)
       out.push(`node args ${process.env.PATHWARDEN_BENCH_NODE_ARGS} (PATHWARDEN_BENCH_NODE_ARGS)`);
     out.push(...idleTable(idle, proxies, tunnels, options.tunnels, descriptors));
@@ -1247,7 +1275,13 @@ const load = () =>
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--idle-client') {
-    await idleClient(Number(argv[1]), argv[2] as string, Number(argv[3]), Number(argv[4]));
+    await idleClient(
+      Number(argv[1]),
+      argv[2] as string,
+      Number(argv[3]),
+      Number(argv[4]),
+      argv[5] === 'open',
+    );
     return;
   }
   if (argv[0] === '--tunnel-client') {
@@ -1365,7 +1399,10 @@ async function main(): Promise<void> {
     const idle = new Map<string, IdleResult>();
     for (const proxy of gateways) {
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
-      idle.set(proxy.name, await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000));
+      idle.set(
+        proxy.name,
+        await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
+      );
     }
     const loadEnd = load();
 
