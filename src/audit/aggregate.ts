@@ -334,14 +334,28 @@ export class AuditAggregate {
 
   /** The slot's part of count() for `flows` flows at once: its cell, destination and leak total. */
   addToSlot(slot: CountSlot, flows: number, up: number, down: number, first: number, last: number): void {
-    const verdict = slot.verdict;
-    const cell = slot.cell;
+    this.addToCell(slot.verdict, slot.cell, slot.row, flows, up, down, first, last);
+  }
+
+  /**
+   * addToSlot() from a slot's parts (`row` its row, -1: untracked), for a counter that keeps them
+   * rather than the slot object (AuditCounter: ~110,000 keys would keep as many objects).
+   */
+  addToCell(
+    verdict: number,
+    cell: Cell,
+    row: number,
+    flows: number,
+    up: number,
+    down: number,
+    first: number,
+    last: number,
+  ): void {
     cell.flows += flows;
     cell.bytesUp += up;
     cell.bytesDown += down;
     if (first < cell.first) cell.first = first;
     if (last > cell.last) cell.last = last;
-    const row = slot.row;
     if (row < 0) {
       this.untracked.add(verdict, up, down, first, last, flows);
     } else {

@@ -20,7 +20,7 @@ import { type FlowCounter, type FlowFacts, fnv1a, type ZeekConnLayout } from '..
 import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
-import type { AuditAggregate, CountSlot } from './aggregate.js';
+import type { AuditAggregate, Cell, CountSlot } from './aggregate.js';
 import { copyBytes, FlowKeyTable } from './key-table.js';
 import { seriesPaths } from './time-series.js';
 import { RUN_DOUBLES, routeRanges, WasmScanner } from './wasm-scan.js';
@@ -81,10 +81,13 @@ export class AuditCounter implements FlowCounter {
   #lastUpstreamPath = -1;
   /** Learned keys (a name or an address, with the port and path) to their rows (below). */
   readonly #keys: FlowKeyTable;
-  // Per row (learned key): the slot its first flow was counted in, its path and verdict, and the
-  // sums of the flows counted since the last flush(), added to the slot then. Each counted flow
-  // touches this one row instead of the slot's cell and destination tally.
-  #slots: CountSlot[] = [];
+  // Per row (learned key): the slot its first flow was counted in (its cell and the aggregate's
+  // row; not the slot object, ~64 bytes per key kept alive: docs/performance.md, "Audit memory
+  // with many destinations"), its path and verdict, and the sums of the flows counted since the
+  // last flush(), added to the slot then. Each counted flow touches this one row instead of the
+  // slot's cell and destination tally.
+  #cells: Cell[] = [];
+  #rows = new Int32Array(0);
   // Placeholders, replaced in the constructor: stored twice, V8 does not compile them into count()
   // as constants, so #learn() growing them does not throw count()'s optimized code away.
   #paths = new Uint8Array(0);
@@ -114,6 +117,7 @@ export class AuditCounter implements FlowCounter {
     this.#options = options;
     this.#paths = new Uint8Array(FIRST_ROWS);
     this.#verdicts = new Uint8Array(FIRST_ROWS);
+    this.#rows = new Int32Array(FIRST_ROWS);
     const limit = options.keyLimit ?? KEY_LIMIT;
     const module = options.scanModule;
     // None when DNS answers are known (count() declines every flow: the scanner could not count
@@ -246,12 +250,16 @@ export class AuditCounter implements FlowCounter {
       this.#addRuns(this.#scanner);
     }
     const sums = this.#sums;
-    for (let row = 0; row < this.#slots.length; row++) {
+    const verdicts = this.#verdicts;
+    const rows = this.#rows;
+    for (let row = 0; row < this.#cells.length; row++) {
       const at = row * ROW;
       const flows = sums[at] as number;
       if (flows === 0) continue;
-      aggregate.addToSlot(
-        this.#slots[row] as CountSlot,
+      aggregate.addToCell(
+        verdicts[row] as number,
+        this.#cells[row] as Cell,
+        rows[row] as number,
         flows,
         sums[at + 1] as number,
         sums[at + 2] as number,
@@ -272,13 +280,13 @@ export class AuditCounter implements FlowCounter {
     if (scanner === null) return;
     this.#scanner = null;
     this.#loaded = false;
-    this.#slots = [];
+    this.#cells = [];
     this.#sums = new Float64Array(0);
     scanner.release();
   }
 
   #learn(slot: CountSlot): void {
-    const row = this.#slots.length;
+    const row = this.#cells.length;
     if (row * ROW >= this.#sums.length) {
       // (never with the scanner: its sums have room for every row up to the key limit)
       const sums = new Float64Array(this.#sums.length * 2);
@@ -292,8 +300,12 @@ export class AuditCounter implements FlowCounter {
       const verdicts = new Uint8Array(this.#verdicts.length * 2);
       verdicts.set(this.#verdicts);
       this.#verdicts = verdicts;
+      const rows = new Int32Array(this.#rows.length * 2);
+      rows.set(this.#rows);
+      this.#rows = rows;
     }
-    this.#slots.push(slot);
+    this.#cells.push(slot.cell);
+    this.#rows[row] = slot.row;
     this.#paths[row] = slot.path;
     this.#verdicts[row] = slot.verdict;
     emptyRow(this.#sums, row * ROW);
@@ -439,7 +451,7 @@ export class AuditCounter implements FlowCounter {
     this.#lastUpstream = -1;
     this.#keys.clear();
     this.#scanner?.clearKeys();
-    this.#slots = [];
+    this.#cells = [];
     this.#pendingLine = -1;
   }
 }
