@@ -29,6 +29,8 @@ export class JobProgress {
     /** What is read: the input's name, or `N parts`. */
     readonly what: string,
     readonly total: number | null,
+    /** Threads at most (several parts may go to one thread in turn: runWorkers). */
+    readonly maxThreads = Number.POSITIVE_INFINITY,
   ) {
     this.#show();
   }
@@ -75,9 +77,9 @@ export class JobProgress {
     };
   }
 
-  /** Threads reading or done reading a part (each part is read by one thread). */
+  /** Threads reading or done reading a part. */
   get threads(): number {
-    return this.#parts.length;
+    return Math.min(this.#parts.length, this.maxThreads);
   }
 
   /** Bytes read by every thread (a part that is done counts whole). */
@@ -101,7 +103,7 @@ export class JobProgress {
   }
 
   #show(): void {
-    const threads = this.#parts.length;
+    const threads = this.threads;
     this.progress?.update({
       step: 1,
       steps: 1,

@@ -383,6 +383,13 @@ describe('audit --jobs', () => {
     const ranges = recordingProgress();
     await jsonOf({ inputs: [squid], jobs: 2, threadBytes: 1, splitBytes: 1, progress: ranges.progress });
     expect(ranges.stopped).toEqual([{ file: '2 parts on 2 threads', bytes: size, flows: 3000, total: size }]);
+    // Two inputs in four ranges on two threads: the label counts threads, not parts.
+    const copy = squidLog('progress-copy.log', 3000);
+    const four = recordingProgress();
+    await jsonOf({ inputs: [squid, copy], jobs: 2, threadBytes: 1, splitBytes: 1, progress: four.progress });
+    expect(four.stopped).toEqual([
+      { file: '4 parts on 2 threads', bytes: 2 * size, flows: 6000, total: 2 * size },
+    ]);
   }, 20_000);
 
   // When a worker failed, the audit ran again on one thread while this thread's own range went on

@@ -564,7 +564,12 @@ function runWorkers(
     let done = 0;
     const ending = new Ending(workers, options);
     const total = items.reduce((sum, item) => sum + rangeBytes(item), 0);
-    const bar = new JobProgress(options.progress, `${items.length} parts`, total > 0 ? total : null);
+    const bar = new JobProgress(
+      options.progress,
+      `${items.length} parts`,
+      total > 0 ? total : null,
+      workers.length + 1,
+    );
     /** Each item's part of the progress bar, by index, once a thread has it. */
     const partDone: ((flows: number, bytes: number) => void)[] = [];
     /** This thread's reader of the item it reads (cancelled when the audit fails). */
