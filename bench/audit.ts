@@ -6,7 +6,7 @@
 // MB/s on the wall clock and MB per CPU second, each with its ratio to mawk's in the same run.
 // Inputs are generated in os.tmpdir() and deleted afterwards.
 //
-//   node dist/bench/audit.js [--size MB] [--quick] [--keep] [--generate DIR] [--inputs DIR] [--jobs N,...]
+//   node dist/bench/audit.js [--size MB] [--quick] [--keep] [--generate DIR] [--inputs DIR] [--jobs N,...] [--hosts N]
 //
 // (--help prints the options, as HELP below says.) MB = 1,000,000 bytes.
 import { spawnSync } from 'node:child_process';
@@ -47,6 +47,9 @@ pcap), next to wc -l and mawk on the same files in the same run, and the audit a
                    generating inputs (no pcap); --size is then ignored
   --jobs N[,N...]  the --jobs values measured on the Squid and Zeek logs besides one job
                    (default 2); each row says its ratio to one job on the wall clock and in CPU
+  --hosts N        draw the Squid log's wildcard names (img<k>.cdn.example.net, one in ten of them
+                   x<k>.powerbi.com instead, a catalog exception) from N names instead of 5,000:
+                   e.g. 100000 for an enterprise day's ~95,000 destinations at 600 MB
   --help           this text
 `;
 
@@ -59,6 +62,8 @@ interface Options {
   inputs: string | null;
   /** --jobs values measured besides one job. */
   jobs: number[];
+  /** How many wildcard names the Squid log draws from (5,000 unless --hosts). */
+  hosts: number;
   help: boolean;
 }
 
@@ -69,6 +74,7 @@ function parseArgs(argv: readonly string[]): Options {
     generate: null,
     inputs: null,
     jobs: [2],
+    hosts: 5000,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -80,6 +86,10 @@ function parseArgs(argv: readonly string[]): Options {
       if (values.some((value) => !Number.isInteger(value) || value < 2 || value > 256))
         throw new Error('--jobs needs whole numbers from 2 to 256, comma-separated');
       options.jobs = values;
+    } else if (arg === '--hosts') {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < 1) throw new Error('--hosts needs a whole number');
+      options.hosts = value;
     } else if (arg === '--quick') options.sizeMb = 32;
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--generate') options.generate = argv[++i] ?? '';
@@ -122,6 +132,16 @@ function writeLines(path: string, bytes: number, header: string, line: () => str
   return lines;
 }
 
+/**
+ * The name of wildcard draw `k`. With more than the default 5,000 names, one in ten is a Power BI
+ * front-end name (`*.powerbi.com`, path `either`: an exception), so that many destinations match
+ * the catalog; the default log stays as it always was.
+ */
+function wildcardName(pattern: string, k: number, hosts: number): string {
+  if (hosts > 5000 && k % 10 === 0) return `x${k}.powerbi.com`;
+  return `img${k}${pattern.slice(1)}`;
+}
+
 /** A realistic mix of what an egress proxy sees: Power BI (both paths), Microsoft 365, the web. */
 const squidHosts: { host: string; weight: number; route: 'circuit' | 'internet' | 'direct' }[] = [
   { host: 'api.powerbi.com', weight: 18, route: 'circuit' },
@@ -148,7 +168,7 @@ function weighted<T extends { weight: number }>(items: readonly T[]): (random: R
   return (random) => random.pick(table);
 }
 
-function generateSquid(path: string, bytes: number): number {
+function generateSquid(path: string, bytes: number, hosts = 5000): number {
   const random = new Random(1);
   const pick = weighted(squidHosts);
   let time = Date.UTC(2026, 10, 16) / 1000;
@@ -163,7 +183,9 @@ function generateSquid(path: string, bytes: number): number {
   return writeLines(path, bytes, '', () => {
     time += random.next() * 0.004;
     const entry = pick(random);
-    const host = entry.host.startsWith('*.') ? `img${random.int(1, 5000)}${entry.host.slice(1)}` : entry.host;
+    const host = entry.host.startsWith('*.')
+      ? wildcardName(entry.host, random.int(1, hosts), hosts)
+      : entry.host;
     const client = `10.1.${random.int(0, 19)}.${random.int(1, 254)}`;
     const elapsed = String(random.int(1, 90_000)).padStart(6);
     const hierarchy =
@@ -387,7 +409,7 @@ async function main(): Promise<void> {
   const bytes = Math.round(options.sizeMb * MB);
   if (options.generate !== null) {
     if (options.generate === '') throw new Error('--generate needs a folder');
-    generateSquid(join(options.generate, 'access.log'), bytes);
+    generateSquid(join(options.generate, 'access.log'), bytes, options.hosts);
     generateZeekConn(join(options.generate, 'conn.log'), bytes);
     writeFileSync(join(options.generate, 'topology.yaml'), TOPOLOGY);
     return;
@@ -435,7 +457,7 @@ async function main(): Promise<void> {
         inputs.push({ name: `${name} ${(statSync(path).size / MB).toFixed(0)} MB`, path, awk: true });
       }
     } else {
-      generate('squid', 'access.log', generateSquid, true);
+      generate('squid', 'access.log', (path, size) => generateSquid(path, size, options.hosts), true);
       generate('zeek conn', 'conn.log', generateZeekConn, true);
       if (pcapRegistered) generate('pcap', 'egress.pcap', generatePcap, false);
     }

@@ -22,16 +22,14 @@ const componentIndex: Readonly<Record<Component, number>> = Object.fromEntries(
 ) as Record<Component, number>;
 const LEAK = verdictIndex.leak;
 /**
- * A tracked destination's counts in AuditAggregate's block, per verdict v: flows at [v], bytes up
- * at [UP + v], bytes down at [DOWN + v], first start at [FIRST + v], last end at [LAST + v].
+ * Doubles per row of AuditAggregate's block: one row per (destination, verdict) that has flows,
+ * flows at [0], bytes up [1], bytes down [2], first start [3], last end [4]. Most destinations
+ * have flows of one verdict: a row per verdict seen costs 40 bytes where 30 doubles per
+ * destination cost 240 (31 MB at 100,000 destinations with the block's doubling; docs/
+ * performance.md, "Audit memory with many destinations", session 10).
  */
-const UP = verdicts.length;
-const DOWN = 2 * verdicts.length;
-const FIRST = 3 * verdicts.length;
-const LAST = 4 * verdicts.length;
-/** Doubles per destination in the block. */
-const DESTINATION_DOUBLES = 5 * verdicts.length;
-/** Destinations the block has room for at first (it doubles as they come). */
+const ROW_DOUBLES = 5;
+/** Destinations and rows the tables have room for at first (they double as they come). */
 const FIRST_DESTINATIONS = 256;
 
 /** Flows, bytes and time span of a set of flows, with flow counts per verdict. */
@@ -164,6 +162,8 @@ export interface CountSlot {
   readonly cell: Cell;
   /** The destination's number in the aggregate (`destinationName()`); -1: the untracked row. */
   readonly destination: number;
+  /** The row of the destination's counts for this verdict in the aggregate's block; -1: untracked. */
+  readonly row: number;
 }
 
 /** AuditAggregate.snapshot(): the counts of (part of) an audit as plain, cloneable data. */
@@ -180,7 +180,20 @@ export interface AggregateSnapshot {
     expectedPath: ExpectedPath;
     cells: (readonly [number, Omit<Cell, never>])[];
   }[];
-  destinations: { destination: string; cells: Float64Array; ruleByVerdict: (string | null | undefined)[] }[];
+  /**
+   * The tracked destinations in `destinationOrder()`, as flat arrays (a few objects to clone
+   * whatever their number; an object and a typed array per destination cost a worker and this
+   * thread ~450 bytes each at 100,000 destinations): `names[k]`, the k-th one's name; its row of
+   * verdict v plus one at `rowOf[k * 6 + v]` (0: none), a row's counts at `rows[r * 5 ...]`
+   * (flows, bytes up, bytes down, first, last) and its rule at `rules[ruleOfRow[r]]`.
+   */
+  destinations: {
+    names: string[];
+    rowOf: Int32Array;
+    rows: Float64Array;
+    ruleOfRow: Int32Array;
+    rules: (string | null)[];
+  };
   untracked: {
     flows: number;
     bytesUp: number;
@@ -219,13 +232,17 @@ export class AuditAggregate {
   readonly #named: number[] = [];
   readonly #indexed: number[] = [];
   /**
-   * Every destination's counts, DESTINATION_DOUBLES from its number times that (see UP, DOWN, ...).
-   * A placeholder first, replaced in the constructor: stored twice, V8 does not compile it into
-   * the counting code as a constant, so growing it does not throw that code away.
+   * The counts of each (destination, verdict) that has flows, ROW_DOUBLES from its row's number
+   * times that. A placeholder first, replaced in the constructor: stored twice, V8 does not
+   * compile it into the counting code as a constant, so growing it does not throw that code away.
    */
   #cells = new Float64Array(0);
-  /** Rule of each destination's first flow of each verdict, at its number times 6 plus the verdict. */
-  readonly #ruleOf: (string | null | undefined)[] = [];
+  /** Rows in use in `#cells`. */
+  #rows = 0;
+  /** Each destination's row for each verdict plus one (0: none), at its number times 6 plus the verdict. */
+  #rowOf = new Int32Array(0);
+  /** Rule of each row's first flow (the destination's first flow of that verdict), by row. */
+  readonly #ruleOf: (string | null)[] = [];
   /** Rules matched by an exact host pattern to their one destination's number; -1: not exact. */
   readonly #byExactRef = new Map<RuleRef, number>();
   /** Flows to destinations that arrived after the destination table was full. */
@@ -252,7 +269,8 @@ export class AuditAggregate {
     this.destinationLimit = limits.destinations ?? 100_000;
     this.leakLimit = limits.leaks ?? 1000;
     this.series = new TimeSeries(limits.timeBuckets ?? 4096);
-    this.#cells = new Float64Array(FIRST_DESTINATIONS * DESTINATION_DOUBLES);
+    this.#cells = new Float64Array(FIRST_DESTINATIONS * ROW_DOUBLES);
+    this.#rowOf = new Int32Array(FIRST_DESTINATIONS * verdicts.length);
   }
 
   /**
@@ -316,24 +334,38 @@ export class AuditAggregate {
 
   /** The slot's part of count() for `flows` flows at once: its cell, destination and leak total. */
   addToSlot(slot: CountSlot, flows: number, up: number, down: number, first: number, last: number): void {
-    const verdict = slot.verdict;
-    const cell = slot.cell;
+    this.addToCell(slot.verdict, slot.cell, slot.row, flows, up, down, first, last);
+  }
+
+  /**
+   * addToSlot() from a slot's parts (`row` its row, -1: untracked), for a counter that keeps them
+   * rather than the slot object (AuditCounter: ~110,000 keys would keep as many objects).
+   */
+  addToCell(
+    verdict: number,
+    cell: Cell,
+    row: number,
+    flows: number,
+    up: number,
+    down: number,
+    first: number,
+    last: number,
+  ): void {
     cell.flows += flows;
     cell.bytesUp += up;
     cell.bytesDown += down;
     if (first < cell.first) cell.first = first;
     if (last > cell.last) cell.last = last;
-    const destination = slot.destination;
-    if (destination < 0) {
+    if (row < 0) {
       this.untracked.add(verdict, up, down, first, last, flows);
     } else {
       const cellsOf = this.#cells;
-      const at = destination * DESTINATION_DOUBLES + verdict;
+      const at = row * ROW_DOUBLES;
       (cellsOf[at] as number) += flows;
-      (cellsOf[at + UP] as number) += up;
-      (cellsOf[at + DOWN] as number) += down;
-      if (first < (cellsOf[at + FIRST] as number)) cellsOf[at + FIRST] = first;
-      if (last > (cellsOf[at + LAST] as number)) cellsOf[at + LAST] = last;
+      (cellsOf[at + 1] as number) += up;
+      (cellsOf[at + 2] as number) += down;
+      if (first < (cellsOf[at + 3] as number)) cellsOf[at + 3] = first;
+      if (last > (cellsOf[at + 4] as number)) cellsOf[at + 4] = last;
     }
     if (verdict === LEAK && this.leaks.length >= this.leakLimit) this.leakTotal += flows;
   }
@@ -381,12 +413,28 @@ export class AuditAggregate {
       }
       if (rule !== null && destination !== undefined) this.#rememberRef(rule, decision, destination);
     }
+    let row = -1;
     if (destination === undefined) destination = -1;
-    else {
-      const at = destination * verdicts.length + verdict;
-      if (this.#ruleOf[at] === undefined) this.#ruleOf[at] = cells?.ruleId ?? null;
+    else row = this.#rowFor(destination, verdict, cells?.ruleId ?? null);
+    return { verdict, path, component, cell, destination, row };
+  }
+
+  /** Destination `destination`'s row for `verdict`, made with `rule` as its rule when it has none. */
+  #rowFor(destination: number, verdict: number, rule: string | null): number {
+    const at = destination * verdicts.length + verdict;
+    const known = this.#rowOf[at] as number;
+    if (known !== 0) return known - 1;
+    const row = this.#rows++;
+    if ((row + 1) * ROW_DOUBLES > this.#cells.length) {
+      const cells = new Float64Array(this.#cells.length * 2);
+      cells.set(this.#cells);
+      this.#cells = cells;
     }
-    return { verdict, path, component, cell, destination };
+    this.#cells[row * ROW_DOUBLES + 3] = Number.POSITIVE_INFINITY;
+    this.#cells[row * ROW_DOUBLES + 4] = Number.NEGATIVE_INFINITY;
+    this.#ruleOf.push(rule);
+    this.#rowOf[at] = row + 1;
+    return row;
   }
 
   /** Everything counted so far as plain data, for a worker thread to send its part of an audit. */
@@ -407,14 +455,43 @@ export class AuditAggregate {
           cell === undefined ? [] : [[index, plain(cell)] as const],
         ),
       })),
-      destinations: this.destinationOrder().map((index) => ({
-        destination: this.#names[index] as string,
-        cells: this.#cells.slice(index * DESTINATION_DOUBLES, (index + 1) * DESTINATION_DOUBLES),
-        ruleByVerdict: this.#ruleOf.slice(index * verdicts.length, (index + 1) * verdicts.length),
-      })),
+      destinations: this.#destinationsSnapshot(),
       untracked: { ...this.untracked, verdicts: this.untracked.verdicts },
       series: this.series.snapshot(),
       leaks: this.leaks,
+    };
+  }
+
+  #destinationsSnapshot(): AggregateSnapshot['destinations'] {
+    const order = this.destinationOrder();
+    const rules: (string | null)[] = [];
+    const ruleNumbers = new Map<string | null, number>();
+    const ruleOfRow = new Int32Array(this.#rows);
+    for (let row = 0; row < this.#rows; row++) {
+      const rule = this.#ruleOf[row] as string | null;
+      let number = ruleNumbers.get(rule);
+      if (number === undefined) {
+        number = rules.length;
+        rules.push(rule);
+        ruleNumbers.set(rule, number);
+      }
+      ruleOfRow[row] = number;
+    }
+    const rowOf = new Int32Array(order.length * verdicts.length);
+    for (let k = 0; k < order.length; k++)
+      rowOf.set(
+        this.#rowOf.subarray(
+          (order[k] as number) * verdicts.length,
+          ((order[k] as number) + 1) * verdicts.length,
+        ),
+        k * verdicts.length,
+      );
+    return {
+      names: order.map((index) => this.#names[index] as string),
+      rowOf,
+      rows: this.#cells.slice(0, this.#rows * ROW_DOUBLES),
+      ruleOfRow,
+      rules,
     };
   }
 
@@ -427,8 +504,7 @@ export class AuditAggregate {
    */
   merge(part: AggregateSnapshot): boolean {
     let added = 0;
-    for (const { destination } of part.destinations)
-      if (this.#destinations[destination] === undefined) added++;
+    for (const name of part.destinations.names) if (this.#destinations[name] === undefined) added++;
     if (
       part.untracked.flows > 0 ||
       this.untracked.flows > 0 ||
@@ -461,19 +537,23 @@ export class AuditAggregate {
     }
     this.#lastRuleKey = undefined;
     this.#lastRule = undefined;
-    for (const from of part.destinations) {
-      let index = this.#destinations[from.destination];
-      if (index === undefined) index = this.#newDestination(from.destination);
-      const cells = this.#cells;
-      const at = index * DESTINATION_DOUBLES;
+    const { names, rowOf, rows, ruleOfRow, rules } = part.destinations;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k] as string;
+      let index = this.#destinations[name];
+      if (index === undefined) index = this.#newDestination(name);
       for (let v = 0; v < verdicts.length; v++) {
-        (cells[at + v] as number) += from.cells[v] as number;
-        (cells[at + UP + v] as number) += from.cells[UP + v] as number;
-        (cells[at + DOWN + v] as number) += from.cells[DOWN + v] as number;
-        cells[at + FIRST + v] = Math.min(cells[at + FIRST + v] as number, from.cells[FIRST + v] as number);
-        cells[at + LAST + v] = Math.max(cells[at + LAST + v] as number, from.cells[LAST + v] as number);
-        const rule = index * verdicts.length + v;
-        if (this.#ruleOf[rule] === undefined) this.#ruleOf[rule] = from.ruleByVerdict[v];
+        // A part has a row (and a rule) for every verdict it counted flows of, none for the others.
+        const fromRow = (rowOf[k * verdicts.length + v] as number) - 1;
+        if (fromRow < 0) continue;
+        const from = fromRow * ROW_DOUBLES;
+        const at = this.#rowFor(index, v, rules[ruleOfRow[fromRow] as number] as string | null) * ROW_DOUBLES;
+        const cells = this.#cells;
+        (cells[at] as number) += rows[from] as number;
+        (cells[at + 1] as number) += rows[from + 1] as number;
+        (cells[at + 2] as number) += rows[from + 2] as number;
+        cells[at + 3] = Math.min(cells[at + 3] as number, rows[from + 3] as number);
+        cells[at + 4] = Math.max(cells[at + 4] as number, rows[from + 4] as number);
       }
     }
     this.series.merge(part.series);
@@ -534,28 +614,34 @@ export class AuditAggregate {
 
   /** Flows, bytes up and down, first start and last end of destination `index` with verdict `verdict`. */
   destinationFlows(index: number, verdict: number): number {
-    return this.#cells[index * DESTINATION_DOUBLES + verdict] as number;
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? 0 : (this.#cells[(row - 1) * ROW_DOUBLES] as number);
   }
 
   destinationBytesUp(index: number, verdict: number): number {
-    return this.#cells[index * DESTINATION_DOUBLES + UP + verdict] as number;
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? 0 : (this.#cells[(row - 1) * ROW_DOUBLES + 1] as number);
   }
 
   destinationBytesDown(index: number, verdict: number): number {
-    return this.#cells[index * DESTINATION_DOUBLES + DOWN + verdict] as number;
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? 0 : (this.#cells[(row - 1) * ROW_DOUBLES + 2] as number);
   }
 
   destinationFirst(index: number, verdict: number): number {
-    return this.#cells[index * DESTINATION_DOUBLES + FIRST + verdict] as number;
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? Number.POSITIVE_INFINITY : (this.#cells[(row - 1) * ROW_DOUBLES + 3] as number);
   }
 
   destinationLast(index: number, verdict: number): number {
-    return this.#cells[index * DESTINATION_DOUBLES + LAST + verdict] as number;
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? Number.NEGATIVE_INFINITY : (this.#cells[(row - 1) * ROW_DOUBLES + 4] as number);
   }
 
   /** The rule of destination `index`'s first flow with verdict `verdict` (undefined: none). */
   destinationRule(index: number, verdict: number): string | null | undefined {
-    return this.#ruleOf[index * verdicts.length + verdict];
+    const row = this.#rowOf[index * verdicts.length + verdict] as number;
+    return row === 0 ? undefined : this.#ruleOf[row - 1];
   }
 
   /** Every tracked destination's totals over its verdicts (DestinationTotals), by number. */
@@ -569,19 +655,23 @@ export class AuditAggregate {
       last: new Float64Array(count),
     };
     const cells = this.#cells;
+    const rowOf = this.#rowOf;
     for (let index = 0; index < count; index++) {
-      const at = index * DESTINATION_DOUBLES;
       let flows = 0;
       let up = 0;
       let down = 0;
       let first = Number.POSITIVE_INFINITY;
       let last = Number.NEGATIVE_INFINITY;
+      // Verdict by verdict in verdict order, as before rows (a verdict without a row added 0s).
       for (let v = 0; v < verdicts.length; v++) {
-        flows += cells[at + v] as number;
-        up += cells[at + UP + v] as number;
-        down += cells[at + DOWN + v] as number;
-        first = Math.min(first, cells[at + FIRST + v] as number);
-        last = Math.max(last, cells[at + LAST + v] as number);
+        const row = rowOf[index * verdicts.length + v] as number;
+        if (row === 0) continue;
+        const at = (row - 1) * ROW_DOUBLES;
+        flows += cells[at] as number;
+        up += cells[at + 1] as number;
+        down += cells[at + 2] as number;
+        first = Math.min(first, cells[at + 3] as number);
+        last = Math.max(last, cells[at + 4] as number);
       }
       totals.flows[index] = flows;
       totals.bytesUp[index] = up;
@@ -594,17 +684,15 @@ export class AuditAggregate {
 
   #newDestination(name: string): number {
     const index = this.#names.length;
-    const at = index * DESTINATION_DOUBLES;
-    if (at + DESTINATION_DOUBLES > this.#cells.length) {
-      const cells = new Float64Array(this.#cells.length * 2);
-      cells.set(this.#cells);
-      this.#cells = cells;
-    }
-    const cells = this.#cells;
-    for (let v = 0; v < verdicts.length; v++) {
-      cells[at + FIRST + v] = Number.POSITIVE_INFINITY;
-      cells[at + LAST + v] = Number.NEGATIVE_INFINITY;
-      this.#ruleOf.push(undefined);
+    if ((index + 1) * verdicts.length > this.#rowOf.length) {
+      // Doubling, but not past the destination limit (the last doubling would waste up to half).
+      const size = Math.min(
+        this.#rowOf.length * 2,
+        Math.max(this.destinationLimit, index + 1) * verdicts.length,
+      );
+      const rowOf = new Int32Array(size);
+      rowOf.set(this.#rowOf);
+      this.#rowOf = rowOf;
     }
     this.#names.push(name);
     this.#destinations[name] = index;

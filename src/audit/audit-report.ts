@@ -290,8 +290,19 @@ function destinationRows(aggregate: AuditAggregate, top: number): AuditReport['d
         compareText(aggregate.destinationName(a), aggregate.destinationName(b)),
     );
   const rest = ranked.slice(top);
+  // Summed in place, in addTally()'s order (so the same doubles): a Tally per destination made
+  // 100,000 objects of garbage at the report's end, when memory peaks (docs/performance.md,
+  // "Audit memory with many destinations", session 10).
   const other = new Tally();
-  for (const index of rest) addTally(other, destinationTally(aggregate, totals, index));
+  for (const index of rest) {
+    other.flows += totals.flows[index] as number;
+    other.bytesUp += totals.bytesUp[index] as number;
+    other.bytesDown += totals.bytesDown[index] as number;
+    other.first = Math.min(other.first, totals.first[index] as number);
+    other.last = Math.max(other.last, totals.last[index] as number);
+    for (let v = 0; v < verdicts.length; v++)
+      (other.verdicts[v] as number) += aggregate.destinationFlows(index, v);
+  }
   addTally(other, aggregate.untracked);
   return {
     distinct: aggregate.destinationCount,

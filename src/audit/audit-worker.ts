@@ -4,6 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { Catalog } from '../catalog/model.js';
 import { Policy } from '../policy/policy.js';
+import { sharedProgress } from './job-progress.js';
 import { mark } from './job-trace.js';
 import { type JobInit, type JobItem, readItem } from './jobs.js';
 import { useScanModule } from './wasm-scan.js';
@@ -22,7 +23,7 @@ parentPort?.on('message', async (message: JobInit | JobItem | null) => {
     // The test hook below exits before any hot code has run: Node 20 can abort the whole process
     // when a worker's isolate goes away while V8 still optimises its code on a background thread
     // (seen once in CI: `NodePlatform::ForIsolate` assertion after Policy.compile).
-    if (!init.exit) policy = Policy.compile(init.catalog as Catalog);
+    if (!init.exit && !init.fail) policy = Policy.compile(init.catalog as Catalog);
     mark('worker policy compiled');
     // Ready for an item (jobs.ts, splitLate: the main thread cuts a range for it now).
     parentPort?.postMessage({ ready: true });
@@ -35,8 +36,14 @@ parentPort?.on('message', async (message: JobInit | JobItem | null) => {
   }
   // A worker that dies without an 'error' event (tests: AuditOptions.workerExit).
   if (init.exit) process.exit(3);
+  // A worker whose read fails (tests: AuditOptions.workerFail); the audit then runs on one thread.
+  if (init.fail) {
+    parentPort?.postMessage({ item: item.index, error: 'test: AuditOptions.workerFail' });
+    return;
+  }
   try {
-    parentPort?.postMessage(await readItem(item, policy as Policy, init));
+    const progress = item.progress ? sharedProgress(item.progress) : undefined;
+    parentPort?.postMessage(await readItem(item, policy as Policy, init, undefined, progress));
   } catch (error) {
     parentPort?.postMessage({
       item: item.index,

@@ -20,7 +20,7 @@ import { type FlowCounter, type FlowFacts, fnv1a, type ZeekConnLayout } from '..
 import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
-import type { AuditAggregate, CountSlot } from './aggregate.js';
+import type { AuditAggregate, Cell, CountSlot } from './aggregate.js';
 import { copyBytes, FlowKeyTable } from './key-table.js';
 import { seriesPaths } from './time-series.js';
 import { RUN_DOUBLES, routeRanges, WasmScanner } from './wasm-scan.js';
@@ -40,7 +40,10 @@ export interface AuditCounterOptions {
   /** The audit's classification options (with its cache). */
   classify: ClassifyOptions & { cache: ClassifyCache };
   dns: DnsAnswers;
-  /** Keys, names and upstreams remembered before the counter starts over (default 32,768). */
+  /**
+   * Keys, names and upstreams remembered before the counter starts over (default KEY_LIMIT,
+   * 131,072), and KEY_NAME_BYTES bytes of names per key.
+   */
   keyLimit?: number;
   /**
    * The WebAssembly scanner's module (wasm-scan.ts), for an input read by the Squid native or the
@@ -49,6 +52,19 @@ export interface AuditCounterOptions {
    */
   scanModule?: WebAssembly.Module | null;
 }
+
+/**
+ * Keys the counter learns before it starts over. An enterprise day of proxy logs has about 100,000
+ * destinations (the aggregate's default limit), most of them on one or two ports: with 32,768
+ * keys, as before, an audit of such a log started over 8 times and took 279,104 first flows the
+ * general way (each a FlowRecord, a classification and garbage) instead of ~110,000, for 40 % more
+ * CPU and no less memory (docs/performance.md, "Audit memory with many destinations", session 10).
+ * The tables start small and double as keys come, so a log with few keys pays nothing for it.
+ */
+export const KEY_LIMIT = 1 << 17;
+
+/** Bytes of names held per key (the pools' limit is the key limit times this: 2 MiB for 32,768). */
+export const KEY_NAME_BYTES = 64;
 
 /** Largest whole number a double holds exactly, plus one (TimeSeries.addRun). */
 const EXACT = 2 ** 53;
@@ -65,10 +81,13 @@ export class AuditCounter implements FlowCounter {
   #lastUpstreamPath = -1;
   /** Learned keys (a name or an address, with the port and path) to their rows (below). */
   readonly #keys: FlowKeyTable;
-  // Per row (learned key): the slot its first flow was counted in, its path and verdict, and the
-  // sums of the flows counted since the last flush(), added to the slot then. Each counted flow
-  // touches this one row instead of the slot's cell and destination tally.
-  #slots: CountSlot[] = [];
+  // Per row (learned key): the slot its first flow was counted in (its cell and the aggregate's
+  // row; not the slot object, ~64 bytes per key kept alive: docs/performance.md, "Audit memory
+  // with many destinations"), its path and verdict, and the sums of the flows counted since the
+  // last flush(), added to the slot then. Each counted flow touches this one row instead of the
+  // slot's cell and destination tally.
+  #cells: Cell[] = [];
+  #rows = new Int32Array(0);
   // Placeholders, replaced in the constructor: stored twice, V8 does not compile them into count()
   // as constants, so #learn() growing them does not throw count()'s optimized code away.
   #paths = new Uint8Array(0);
@@ -98,7 +117,8 @@ export class AuditCounter implements FlowCounter {
     this.#options = options;
     this.#paths = new Uint8Array(FIRST_ROWS);
     this.#verdicts = new Uint8Array(FIRST_ROWS);
-    const limit = options.keyLimit ?? 1 << 15;
+    this.#rows = new Int32Array(FIRST_ROWS);
+    const limit = options.keyLimit ?? KEY_LIMIT;
     const module = options.scanModule;
     // None when DNS answers are known (count() declines every flow: the scanner could not count
     // one); else this thread's, given back by release().
@@ -110,7 +130,7 @@ export class AuditCounter implements FlowCounter {
     // With the scanner, the sums of every row it can have live in its memory, where it adds too.
     this.#sums = this.#scanner?.sums ?? new Float64Array(FIRST_ROWS * ROW);
     this.#upstreams = new ByteInterner(limit);
-    this.#keys = new FlowKeyTable(limit);
+    this.#keys = new FlowKeyTable(limit, limit * KEY_NAME_BYTES);
   }
 
   count(facts: FlowFacts): boolean {
@@ -230,12 +250,16 @@ export class AuditCounter implements FlowCounter {
       this.#addRuns(this.#scanner);
     }
     const sums = this.#sums;
-    for (let row = 0; row < this.#slots.length; row++) {
+    const verdicts = this.#verdicts;
+    const rows = this.#rows;
+    for (let row = 0; row < this.#cells.length; row++) {
       const at = row * ROW;
       const flows = sums[at] as number;
       if (flows === 0) continue;
-      aggregate.addToSlot(
-        this.#slots[row] as CountSlot,
+      aggregate.addToCell(
+        verdicts[row] as number,
+        this.#cells[row] as Cell,
+        rows[row] as number,
         flows,
         sums[at + 1] as number,
         sums[at + 2] as number,
@@ -256,13 +280,13 @@ export class AuditCounter implements FlowCounter {
     if (scanner === null) return;
     this.#scanner = null;
     this.#loaded = false;
-    this.#slots = [];
+    this.#cells = [];
     this.#sums = new Float64Array(0);
     scanner.release();
   }
 
   #learn(slot: CountSlot): void {
-    const row = this.#slots.length;
+    const row = this.#cells.length;
     if (row * ROW >= this.#sums.length) {
       // (never with the scanner: its sums have room for every row up to the key limit)
       const sums = new Float64Array(this.#sums.length * 2);
@@ -276,8 +300,12 @@ export class AuditCounter implements FlowCounter {
       const verdicts = new Uint8Array(this.#verdicts.length * 2);
       verdicts.set(this.#verdicts);
       this.#verdicts = verdicts;
+      const rows = new Int32Array(this.#rows.length * 2);
+      rows.set(this.#rows);
+      this.#rows = rows;
     }
-    this.#slots.push(slot);
+    this.#cells.push(slot.cell);
+    this.#rows[row] = slot.row;
     this.#paths[row] = slot.path;
     this.#verdicts[row] = slot.verdict;
     emptyRow(this.#sums, row * ROW);
@@ -423,7 +451,7 @@ export class AuditCounter implements FlowCounter {
     this.#lastUpstream = -1;
     this.#keys.clear();
     this.#scanner?.clearKeys();
-    this.#slots = [];
+    this.#cells = [];
     this.#pendingLine = -1;
   }
 }

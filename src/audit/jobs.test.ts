@@ -2,14 +2,14 @@
 // sample, alone and together, with every line-based input cut into byte ranges (line numbers of
 // problems and leak evidence included), and on logs made to cut Zeek headers and once-per-input
 // problems across ranges. Needs the built worker (npm run build: dist/src/audit/audit-worker.js).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
 import { isPathwardenError, type PathwardenError } from '../errors.js';
 import { idleCores, rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
-import type { AuditOptions } from './run-audit.js';
+import type { AuditOptions, AuditProgress, ProgressState } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
 
@@ -306,4 +306,117 @@ describe('audit --jobs', () => {
     expect((lateError as PathwardenError).code).toBe('PW_ERR_INTERNAL');
     expect((lateError as Error).message).toMatch(/exit\.log, bytes [1-9]\d* to \d+ .*exited with code 3/);
   }, 10_000);
+
+  /** A Squid log of `count` lines to 40 hosts (about 110 bytes a line). */
+  function squidLog(file: string, count: number): string {
+    const lines: string[] = [];
+    for (let i = 0; i < count; i++)
+      lines.push(
+        `${1_700_000_000 + i}.000 10 10.1.0.${i % 9} TCP_TUNNEL/200 ${i} CONNECT api${i % 40}.powerbi.com:443 - HIER_DIRECT/93.184.216.34 -`,
+      );
+    const path = join(dir, file);
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    return path;
+  }
+
+  /** A progress bar that keeps what it showed when it was stopped, and at `sample()`. */
+  function recordingProgress() {
+    let state: ProgressState | undefined;
+    const shown = (): { file: string; bytes: number; flows: number; total: number | null } | undefined =>
+      state && { file: state.file, bytes: state.bytesRead(), flows: state.flows(), total: state.total };
+    const record = {
+      stopped: [] as ReturnType<typeof shown>[],
+      sampled: [] as ReturnType<typeof shown>[],
+      sample: () => record.sampled.push(shown()),
+      progress: {
+        update: (next) => {
+          state = next;
+        },
+        stop: () => {
+          record.stopped.push(shown());
+          state = undefined;
+        },
+      } satisfies AuditProgress,
+    };
+    return record;
+  }
+
+  // The bar of a late cut once named every thread started (a worker given no share too), counted
+  // no flow until a part was done, and was stopped before its last frame (short of 100 %).
+  test('the progress bar names the threads that read, counts their bytes and flows, and ends at 100 %', async () => {
+    const squid = squidLog('progress.log', 3000);
+    const size = statSync(squid).size;
+    const one = JSON.parse(await jsonOf({ inputs: [squid], jobs: 1 }));
+    expect(one.flows).toBe(3000);
+    // No share for the worker (its warm-up is larger than the file): this thread reads it all.
+    const alone = recordingProgress();
+    const report = await jsonOf({
+      inputs: [squid],
+      jobs: 2,
+      threadBytes: 1,
+      progress: alone.progress,
+      lateSplit: { ...late, warmupBytes: 1 << 30, mine: alone.sample },
+    });
+    expect(JSON.parse(report).flows).toBe(3000);
+    // While this thread read, the bar counted its flows and bytes.
+    expect(alone.sampled[0]?.flows).toBeGreaterThan(0);
+    expect(alone.sampled[0]?.bytes).toBeGreaterThan(0);
+    expect(alone.stopped).toEqual([{ file: squid, bytes: size, flows: 3000, total: size }]);
+    // A worker given the end of the file: two threads read, and the bar ends at the file's size.
+    const two = recordingProgress();
+    let starts: number[] = [];
+    await jsonOf({
+      inputs: [squid],
+      jobs: 2,
+      threadBytes: 1,
+      progress: two.progress,
+      lateSplit: {
+        ...late,
+        parts: (seen) => {
+          starts = seen;
+        },
+      },
+    });
+    expect(starts).toHaveLength(2);
+    expect(two.stopped).toEqual([{ file: `${squid} on 2 threads`, bytes: size, flows: 3000, total: size }]);
+    // Cut in ranges up front (runWorkers): the same totals.
+    const ranges = recordingProgress();
+    await jsonOf({ inputs: [squid], jobs: 2, threadBytes: 1, splitBytes: 1, progress: ranges.progress });
+    expect(ranges.stopped).toEqual([{ file: '2 parts on 2 threads', bytes: size, flows: 3000, total: size }]);
+    // Two inputs in four ranges on two threads: the label counts threads, not parts.
+    const copy = squidLog('progress-copy.log', 3000);
+    const four = recordingProgress();
+    await jsonOf({ inputs: [squid, copy], jobs: 2, threadBytes: 1, splitBytes: 1, progress: four.progress });
+    expect(four.stopped).toEqual([
+      { file: '4 parts on 2 threads', bytes: 2 * size, flows: 6000, total: 2 * size },
+    ]);
+  }, 20_000);
+
+  // When a worker failed, the audit ran again on one thread while this thread's own range went on
+  // being read, sharing the event loop (and a core) with the rerun.
+  test("a worker that fails stops this thread's read before the audit runs on one thread", async () => {
+    const squid = squidLog('fail.log', 4000);
+    let stopped: (read: [number, number]) => void = () => undefined;
+    const mine = new Promise<[number, number]>((resolve) => {
+      stopped = resolve;
+    });
+    const result = await runJobs({
+      inputs: [squid],
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      jobs: 2,
+      threadBytes: 1,
+      lateSplit: { ...late, mine: (read, range) => stopped([read, range]) },
+      workerFail: true,
+    });
+    expect(result).toBeUndefined();
+    const [read, range] = await mine;
+    expect(range).toBeGreaterThan(0);
+    expect(read).toBeLessThan(range);
+    // And the audit, run through runAudit, gives the one-job report.
+    const one = await jsonOf({ inputs: [squid], jobs: 1 });
+    expect(
+      await jsonOf({ inputs: [squid], jobs: 2, threadBytes: 1, lateSplit: late, workerFail: true }),
+    ).toBe(one);
+  }, 20_000);
 });

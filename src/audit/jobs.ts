@@ -31,12 +31,14 @@ import { type AggregateSnapshot, AuditAggregate } from './aggregate.js';
 import type { AuditReport, InputReport } from './audit-report.js';
 import { readsDirectly, registryFormats } from './input-plan.js';
 import { expandInputs } from './inputs.js';
+import { JobProgress } from './job-progress.js';
 import { addMarks, mark, printMarks, type TraceMark, takeMarks } from './job-trace.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
 import { headersAfter, type RangeHeaders } from './range-headers.js';
 import {
   type AuditLimits,
   type AuditOptions,
+  type AuditProgress,
   type AuditState,
   type PlannedEntry,
   planInputs,
@@ -80,6 +82,8 @@ export interface JobInit {
   scanModule?: WebAssembly.Module | null;
   /** AuditOptions.workerExit (tests). */
   exit?: boolean;
+  /** AuditOptions.workerFail (tests): a worker answers every item with an error. */
+  fail?: boolean;
 }
 
 /** What a worker sends: that it is ready for an item (audit-worker.ts), an item's counts, or its error. */
@@ -92,6 +96,8 @@ export interface JobItem {
   name: string;
   format: FormatName;
   part?: RangePart;
+  /** Where a worker shares its bytes read and flows while it reads (JobProgress.remote). */
+  progress?: SharedArrayBuffer;
 }
 
 /** A byte range of an input (AuditOptions.part). */
@@ -137,6 +143,7 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
     mark('report built');
     return report;
   } finally {
+    options.progress?.stop();
     printMarks();
     // Started workers this audit did not use (it stayed on one thread, or needed fewer).
     options.workers?.close();
@@ -182,6 +189,7 @@ async function runOnThreads(
     wasmScan: options.wasmScan,
     scanModule: options.wasmScan === false || options.fastCount === false ? null : scanModule(),
     exit: options.workerExit,
+    fail: options.workerFail,
   };
 
   // One large input: this thread starts reading it now and hands each worker the end of what it
@@ -497,10 +505,12 @@ export async function readItem(
   policy: Policy,
   init: JobInit,
   partChunks?: (chunks: FileChunks) => void,
+  progress?: AuditProgress,
 ): Promise<PartResult> {
   mark(`item ${item.index} starts`);
   const state = await readAll({
     partChunks,
+    progress,
     inputs: [item.path],
     rename: () => item.name,
     policy,
@@ -548,42 +558,47 @@ function runWorkers(
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
-  const count = workers.length + 1;
   return new Promise((resolve, reject) => {
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
     const ending = new Ending(workers, options);
-    let flows = 0;
-    let bytes = 0;
-    const total = items.reduce((sum, item) => sum + (item.part ? item.part.end - item.part.start : 0), 0);
-    options.progress?.update({
-      step: 1,
-      steps: 1,
-      file: `${items.length} parts on ${count} threads`,
-      total: total > 0 ? total : null,
-      bytesRead: () => bytes,
-      flows: () => flows,
-    });
-    const settle = (): boolean => ending.settle();
+    const total = items.reduce((sum, item) => sum + rangeBytes(item), 0);
+    const bar = new JobProgress(
+      options.progress,
+      `${items.length} parts`,
+      total > 0 ? total : null,
+      workers.length + 1,
+    );
+    /** Each item's part of the progress bar, by index, once a thread has it. */
+    const partDone: ((flows: number, bytes: number) => void)[] = [];
+    /** This thread's reader of the item it reads (cancelled when the audit fails). */
+    let mine: FileChunks | undefined;
+    const settle = (ok: boolean): boolean => ending.settle(ok);
     const finish = (value: PartResult[] | undefined) => {
-      if (settle()) resolve(value);
+      if (settle(value !== undefined)) resolve(value);
     };
-    const fail = () => finish(undefined);
-    const take = (): JobItem | undefined => {
+    const fail = () => {
+      // This thread's read of its item ends at its next chunk: the one-job audit that follows
+      // would otherwise share the event loop (and a core) with it.
+      if (mine) mine.end = 0;
+      finish(undefined);
+    };
+    const take = (where?: 'here'): JobItem | undefined => {
       const item = items[next];
       if (item === undefined) return undefined;
       next++;
       const { entry: _entry, prelude: _lines, ...job } = item;
-      return job;
+      if (where === 'here') return job;
+      const remote = bar.remote(rangeBytes(item));
+      partDone[job.index] = remote.done;
+      return { ...job, progress: remote.shared };
     };
     const record = (result: PartResult): void => {
       mark(`item ${result.item} result received`);
       addMarks(result.trace);
       results[result.item] = result;
-      flows += result.aggregate.flows;
-      const item = items[result.item];
-      if (item?.part) bytes += item.part.end - item.part.start;
+      partDone[result.item]?.(result.aggregate.flows, rangeBytes(items[result.item] as Planned));
       done++;
       if (done === items.length) finish(results);
     };
@@ -603,7 +618,7 @@ function runWorkers(
       });
       worker.on('error', fail);
       worker.on('exit', (code) => {
-        if (holding === undefined || !settle()) return;
+        if (holding === undefined || !settle(false)) return;
         reject(
           new PathwardenError(
             'PW_ERR_INTERNAL',
@@ -615,9 +630,23 @@ function runWorkers(
       feed();
     }
     void (async () => {
-      for (let item = take(); item !== undefined && !ending.settled; item = take()) {
+      for (let item = take('here'); item !== undefined && !ending.settled; item = take('here')) {
+        const local = bar.local(rangeBytes(items[item.index] as Planned));
+        partDone[item.index] = local.done;
         try {
-          record(await readItem(item, options.policy, init));
+          const result = await readItem(
+            item,
+            options.policy,
+            init,
+            (reader) => {
+              mine = reader;
+              if (ending.settled) reader.end = 0;
+            },
+            local.progress,
+          );
+          mine = undefined;
+          if (ending.settled) return;
+          record(result);
         } catch {
           fail();
         }
@@ -646,6 +675,8 @@ export interface LateSplit {
   waitForWorkers?: boolean;
   /** Given the start of every part, in file order, when all are read. */
   parts?: (starts: number[]) => void;
+  /** Given the bytes this thread read of its range, and the range's size, when it stops reading. */
+  mine?: (read: number, range: number) => void;
 }
 
 /**
@@ -697,24 +728,21 @@ async function splitLate(
     const ending = new Ending(workers, options);
     let outstanding = 0;
     let mainDone = false;
-    let flows = 0;
-    options.progress?.update({
-      step: 1,
-      steps: 1,
-      file: `${name} on ${threads} threads`,
-      total: size,
-      bytesRead: () =>
-        parts.reduce((sum, { item, result }) => sum + (result ? rangeBytes(item) : 0), 0) +
-        (chunks?.bytesRead ?? 0),
-      flows: () => flows,
-    });
-    const settle = (): boolean => ending.settle();
+    // Named after the threads that read a part: this one, then each worker given a share.
+    const bar = new JobProgress(options.progress, name, size);
+    const local = bar.local(size);
+    const settle = (ok: boolean): boolean => ending.settle(ok);
     const fail = () => {
-      if (settle()) resolve(undefined);
+      if (!settle(false)) return;
+      // This thread's read of its range ends at its next chunk: the one-job audit that follows
+      // would otherwise share the event loop (and a core) with it.
+      reading = false;
+      if (chunks) chunks.end = 0;
+      resolve(undefined);
     };
     const maybeDone = () => {
       if (!mainDone || outstanding > 0 || ending.settled) return;
-      settle();
+      settle(true);
       const ordered = parts.sort((a, b) => (a.item.part?.start ?? 0) - (b.item.part?.start ?? 0));
       const items = ordered.map(({ item }, index) => ({ ...item, index }));
       const results = ordered.map(({ result }, index) => ({ ...(result as PartResult), item: index }));
@@ -760,7 +788,9 @@ async function splitLate(
       const entry: { item: Planned; result?: PartResult } = { item };
       parts.push(entry);
       outstanding++;
-      const { entry: _entry, prelude: _lines, ...job } = item;
+      const remote = bar.remote(rangeBytes(item));
+      const { entry: _entry, prelude: _lines, ...rest } = item;
+      const job: JobItem = { ...rest, progress: remote.shared };
       holding.item = job;
       mark(`worker gets bytes ${bound} to ${item.part?.end}`);
       worker.postMessage(job);
@@ -771,7 +801,7 @@ async function splitLate(
         mark(`item ${item.index} result received`);
         addMarks(result.trace);
         entry.result = result;
-        flows += result.aggregate.flows;
+        remote.done(result.aggregate.flows, rangeBytes(item));
         outstanding--;
         maybeDone();
       });
@@ -808,7 +838,7 @@ async function splitLate(
       });
       worker.on('exit', (code) => {
         leaveOut();
-        if (holding.item === undefined || !settle()) return;
+        if (holding.item === undefined || !settle(false)) return;
         reject(
           new PathwardenError(
             'PW_ERR_INTERNAL',
@@ -822,12 +852,23 @@ async function splitLate(
       try {
         if (seams.waitForWorkers) await everyoneReady;
         const { entry: _entry, prelude: _lines, ...job } = mine;
-        const result = await readItem(job, options.policy, init, (reader) => {
-          chunks = reader;
-          if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
-          reader.end = end;
-        });
+        const result = await readItem(
+          job,
+          options.policy,
+          init,
+          (reader) => {
+            chunks = reader;
+            if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
+            // (0 when the audit failed before this thread started: nothing is read)
+            reader.end = ending.settled ? 0 : end;
+          },
+          local.progress,
+        );
+        const wasReading = reading;
         reading = false;
+        seams.mine?.(chunks?.bytesRead ?? 0, rangeBytes(mine));
+        if (!wasReading) return; // the audit failed meanwhile: this range was cancelled
+        local.done(result.aggregate.flows, rangeBytes(mine));
         (parts[0] as { result?: PartResult }).result = result;
         addMarks(result.trace);
         mainDone = true;
@@ -882,12 +923,15 @@ class Ending {
     readonly options: AuditOptions,
   ) {}
 
-  /** False when already done. */
-  settle(): boolean {
+  /**
+   * False when already done. When every part is read (`ok`), the bar stays, at 100 %, while the
+   * parts are merged and the report is built (runJobs stops it).
+   */
+  settle(ok: boolean): boolean {
     if (this.settled) return false;
     this.settled = true;
     for (const worker of this.workers) void worker.terminate();
-    this.options.progress?.stop();
+    if (!ok) this.options.progress?.stop();
     return true;
   }
 }

@@ -64,6 +64,15 @@ export function renderTerminalReport(report: AuditReport, options: TerminalOptio
     ),
   );
 
+  if (!report.destinations.complete) {
+    // The destination table stopped growing at its limit (docs/audit.md): later destinations'
+    // flows are counted in the totals (and the reports' "other" row), not listed by name.
+    const tracked = formatCount(report.destinations.distinct);
+    out.push(
+      '',
+      `Destinations: more than ${tracked} distinct destinations; flows to those after the first ${tracked} are in every total above, not in the destination lists below (--json: destinations.complete false)`,
+    );
+  }
   findingTable(out, 'Top exceptions (documented, over the Internet)', report.findings.exceptions);
   findingTable(out, 'Unknown destinations (no catalog rule)', report.findings.unknown);
 

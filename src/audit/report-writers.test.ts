@@ -206,6 +206,17 @@ describe('terminal summary', () => {
     );
     expect(text).toContain('... and 7 more (the reports list the first 8)');
     expect(text).toContain(`${join(dir, 'access.log')}:35: a <broken> & "quoted" line`);
+    expect(text).not.toContain('distinct destinations');
+  });
+
+  // Past the destination limit the JSON and HTML reports said so (destinations.complete); the
+  // terminal summary listed exceptions and unknown destinations as if none were left out.
+  test('says when more destinations were seen than the report tracks', () => {
+    const limited: AuditReport = { ...report, destinations: { ...report.destinations, complete: false } };
+    const text = renderTerminalReport(limited, { leaks: 3 });
+    expect(text).toContain(
+      `Destinations: more than ${report.destinations.distinct} distinct destinations; flows to those after the first ${report.destinations.distinct} are in every total above, not in the destination lists below`,
+    );
   });
 });
 

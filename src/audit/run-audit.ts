@@ -126,6 +126,8 @@ export interface AuditOptions {
   threadBytes?: number;
   /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (tests). */
   workerExit?: boolean;
+  /** @internal Each worker of jobs.ts answers its items with an error (the audit reruns on one thread; tests). */
+  workerFail?: boolean;
   /** @internal One byte range of the (single) input, for a worker of jobs.ts. */
   part?: RangePart;
   /** @internal Test seams of jobs.ts's late split of one input (jobs.ts, LateSplit). */

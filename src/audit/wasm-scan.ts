@@ -77,8 +77,8 @@ const INPUT_BYTES = FILE_CHUNK_BYTES * 2;
 /** Doubles per run the scanner hands over (scan.ts: flows, bucket index, bytes, time, first, last, path, verdict). */
 export const RUN_DOUBLES = 8;
 
-/** Bytes of names the scanner's key table holds (FlowKeyTable's default byte limit). */
-const POOL_BYTES = 1 << 21;
+/** Bytes of names the scanner's key table holds per key (as AuditCounter's FlowKeyTable). */
+const POOL_BYTES_PER_KEY = 64;
 
 /** Set PATHWARDEN_WASM=0 to audit without the WebAssembly scanner (JavaScript only). */
 export const WASM_ENV = 'PATHWARDEN_WASM';
@@ -199,7 +199,8 @@ export class WasmScanner {
   static create(module: WebAssembly.Module, limit: number): WasmScanner | null {
     try {
       const exports = new WebAssembly.Instance(module, {}).exports as unknown as ScanExports;
-      if (exports.setup(limit, POOL_BYTES, INPUT_BYTES, DEFAULT_MAX_LINE_BYTES) !== 0) return null;
+      if (exports.setup(limit, limit * POOL_BYTES_PER_KEY, INPUT_BYTES, DEFAULT_MAX_LINE_BYTES) !== 0)
+        return null;
       return new WasmScanner(exports, module, limit);
     } catch {
       return null;
