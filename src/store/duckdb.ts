@@ -94,31 +94,11 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * The WAL size at which a commit runs DuckDB's own checkpoint (DuckDB's default is 16 MB). A
- * checkpoint compresses the table's last, partly filled row group (122,880 rows) again from the
- * start each time, so the fewer rows between checkpoints, the more often every row is compressed. A
- * gateway's row takes about 600 bytes of WAL (the `reason` text alone about 330), so 16 MB was a
- * checkpoint every ~27,000 rows, each row compressed about three times over: 9-12 us of DuckDB's
- * CPU per row for checkpoints, against about 3 us at 64 MB (~107,000 rows, about one row group).
- * What it costs: up to 64 MB of WAL on disk and about as much of uncompressed rows in DuckDB's
- * buffer pool until the checkpoint (or the quiet one, releaseMemory), and a longer WAL replay when
- * the store is opened after a crash (docs/performance.md, Gateway, "The DuckDB store's own threads,
- * session 10"; docs/gateway.md).
- */
-export const CHECKPOINT_THRESHOLD_BYTES = 64 << 20;
-
-/** The DuckDB settings every open of the store's database uses. */
-const instanceOptions = {
-  memory_limit: memoryLimit,
-  checkpoint_threshold: `${CHECKPOINT_THRESHOLD_BYTES >> 20}MiB`,
-};
-
-/**
  * Free space the quiet checkpoint (releaseMemory) needs besides the WAL's size four times over. A
  * CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later statement fails until
  * it is reopened, so a release during a full disk would turn batches that wait for space into a
- * store that never writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at
- * CHECKPOINT_THRESHOLD_BYTES of WAL still runs when a commit crosses it.
+ * store that never writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at 16 MB of
+ * WAL still runs when a commit crosses it.
  */
 const CHECKPOINT_ROOM_BYTES = 64 << 20;
 
@@ -130,7 +110,7 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, instanceOptions);
+    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -255,7 +235,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     } catch (error) {
       await writer.run('ROLLBACK').catch(() => undefined);
       // DuckDB invalidates the whole database when a checkpoint fails (a full disk at the commit
-      // that crosses CHECKPOINT_THRESHOLD_BYTES of WAL): every later statement fails until it is opened again. The
+      // that crosses its 16 MB of WAL): every later statement fails until it is opened again. The
       // batch is retried at the next attempt, on the database opened again (#reopenHolds).
       if (isInvalidation(error)) this.#invalid = true;
       throw error;
@@ -283,7 +263,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
         closeQuietly(this.#writer, this.#instance);
-        const instance = await DuckDBInstance.create(this.path, instanceOptions);
+        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
         try {
           this.#writer = await instance.connect();
         } catch (error) {
@@ -527,7 +507,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
   /**
    * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
-   * the rows appended since the last one (up to CHECKPOINT_THRESHOLD_BYTES of WAL) no longer sit in the buffer
+   * the rows appended since the last one (up to DuckDB's 16 MB of WAL) no longer sit in the buffer
    * pool uncompressed. It runs on the writing connection between two batches, and only when the disk
    * has room for it (CHECKPOINT_ROOM_BYTES); a failed one is left to the next commit or close. Then
    * setting the memory limit (to the same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
