@@ -138,6 +138,22 @@ describe('LogBlocks', () => {
     expect(sink.seen.size).toBeLessThan(20);
   });
 
+  test('a sink that lags by more than the kept blocks gets every line byte for byte (blocks are filled again only once written)', () => {
+    const sink = new WritingSink();
+    const log = blocks(sink);
+    const expected: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const line = `{"line":${i},"reason":"§ ${'r'.repeat(i % 800)}"}\n`;
+      log.write(line);
+      expected.push(line);
+      // 1,500-1,600 KiB unwritten at a time: more than the four full blocks kept to be filled again
+      if (i % 37 === 0 && sink.pending() > 1600 * 1024) sink.complete(sink.pending() - 1500 * 1024);
+    }
+    log.flush();
+    sink.complete(sink.pending());
+    expect(Buffer.concat(sink.out).toString('utf8')).toBe(expected.join(''));
+  });
+
   test('lines are handed over in blocks of LOG_BLOCK_BYTES, not one write per line', () => {
     const sink = new HoldingSink();
     const log = blocks(sink);

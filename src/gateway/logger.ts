@@ -102,7 +102,8 @@ let exitHooked = false;
  * string and measures its UTF-8 length at every write, which flattens the string: each line
  * copied the whole pending block, about 16 KB of garbage per flow line on average (an allocation
  * profile, docs/performance.md "Tail latency, session 4"). A block here is written to once per
- * byte: ranges handed to the sink are never overwritten, since a full block is replaced, not reused.
+ * byte: ranges handed to the sink are never overwritten, since a full block is filled again only
+ * once the sink has written every byte of it (#nextBlock).
  */
 export class LogBlocks implements DestinationStream {
   readonly #sink: ByteSink;

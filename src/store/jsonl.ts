@@ -258,6 +258,11 @@ const lineBlockBytes = 256 * 1024;
  * gateway's batch spans a dozen blocks), and at least this many.
  */
 const sparesKept = 2;
+/**
+ * At most this many freed blocks are kept (2 MiB): a backlog written after an outage can span
+ * hundreds of blocks, and a quiet gateway would otherwise hold them for good.
+ */
+const sparesMost = 8;
 
 /** A block of encoded lines: `ends[i]` is where line `first + i` ends (after its newline). */
 interface LineBlock {
@@ -277,7 +282,7 @@ interface LineBlock {
  * few freed are filled again: a fresh block is fresh memory, and the kernel faulted its pages in
  * one at a time as lines were written to it, about one fault every four flows, each several
  * microseconds on this virtual machine (docs/performance.md, "Plain-HTTP request path, session 10").
- * A line too long for a block gets a block of its own, never reused.
+ * A line too long for a block gets a block of its own, not filled again by other lines.
  */
 export class LineBlocks {
   /** Oldest first; the last one may still take lines. */
@@ -343,7 +348,7 @@ export class LineBlocks {
     }
     if (count === 0) return;
     const spares = this.#spares;
-    const kept = Math.max(sparesKept, count);
+    const kept = Math.min(sparesMost, Math.max(sparesKept, count));
     for (let i = 0; i < count && spares.length < kept; i++) {
       const bytes = (blocks[i] as LineBlock).bytes;
       if (bytes.length === lineBlockBytes) spares.push(bytes);
@@ -351,6 +356,11 @@ export class LineBlocks {
     // Fewer lines per batch than before: the blocks the busier batches needed are let go.
     if (spares.length > kept) spares.length = kept;
     blocks.splice(0, count);
+  }
+
+  /** Freed blocks kept to be filled again (for tests). */
+  get spares(): number {
+    return this.#spares.length;
   }
 
   /** Blocks held (for tests). */

@@ -73,4 +73,14 @@ describe('LineBlocks', () => {
     expect(bytes).toBeGreaterThan(15 * 256 * 1024);
     expect(buffers.size).toBeLessThanOrEqual(5);
   });
+
+  it('keeps a bounded number of freed blocks after a burst (a written outage backlog is let go)', () => {
+    const lines = new LineBlocks();
+    let next = 0;
+    // About a hundred blocks of lines, as a backlog after a write outage would be.
+    while (lines.blocks < 100) lines.add(`line-${next++} ${'x'.repeat(2000)}`);
+    lines.release(next);
+    expect(lines.spares).toBeLessThanOrEqual(8);
+    expect(lines.spares).toBeGreaterThanOrEqual(2);
+  });
 });
