@@ -21,7 +21,7 @@ import type { PathResolver } from '../policy/path-resolver.js';
 import type { Policy } from '../policy/policy.js';
 import { verdicts } from '../policy/verdict.js';
 import type { AuditAggregate, Cell, CountSlot } from './aggregate.js';
-import { copyBytes, FlowKeyTable } from './key-table.js';
+import { copyBytes, FlowKeyTable, namePoolBytes } from './key-table.js';
 import { seriesPaths } from './time-series.js';
 import { RUN_DOUBLES, routeRanges, WasmScanner } from './wasm-scan.js';
 
@@ -42,7 +42,7 @@ export interface AuditCounterOptions {
   dns: DnsAnswers;
   /**
    * Keys, names and upstreams remembered before the counter starts over (default KEY_LIMIT,
-   * 131,072), and KEY_NAME_BYTES bytes of names per key.
+   * 131,072), and names in pools of namePoolBytes(limit) (key-table.ts).
    */
   keyLimit?: number;
   /**
@@ -62,9 +62,6 @@ export interface AuditCounterOptions {
  * The tables start small and double as keys come, so a log with few keys pays nothing for it.
  */
 export const KEY_LIMIT = 1 << 17;
-
-/** Bytes of names held per key (the pools' limit is the key limit times this: 2 MiB for 32,768). */
-export const KEY_NAME_BYTES = 64;
 
 /** Largest whole number a double holds exactly, plus one (TimeSeries.addRun). */
 const EXACT = 2 ** 53;
@@ -130,7 +127,7 @@ export class AuditCounter implements FlowCounter {
     // With the scanner, the sums of every row it can have live in its memory, where it adds too.
     this.#sums = this.#scanner?.sums ?? new Float64Array(FIRST_ROWS * ROW);
     this.#upstreams = new ByteInterner(limit);
-    this.#keys = new FlowKeyTable(limit, limit * KEY_NAME_BYTES);
+    this.#keys = new FlowKeyTable(limit, namePoolBytes(limit));
   }
 
   count(facts: FlowFacts): boolean {

@@ -2,7 +2,7 @@
 // and a full table, against a Map of the same keys.
 import { describe, expect, test } from 'vitest';
 import { fnv1a } from '../ingest/flow-facts.js';
-import { FlowKeyTable, MAX_NAME_BYTES } from './key-table.js';
+import { FlowKeyTable, MAX_NAME_BYTES, namePoolBytes } from './key-table.js';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 
@@ -131,5 +131,18 @@ describe('FlowKeyTable', () => {
       addName(table, `${String(row).padStart(4, '0')}${'w'.repeat(36)}`, 2, row);
     for (let row = 0; row < 1000; row++)
       expect(findName(table, `${String(row).padStart(4, '0')}${'w'.repeat(36)}`, 2)).toBe(row);
+  });
+
+  test('a table of a few keys, its pool sized by namePoolBytes, learns that many keys', () => {
+    for (const limit of [1, 7, 15, 16, 600]) {
+      const table = new FlowKeyTable(limit, namePoolBytes(limit));
+      expect(table.full).toBe(false);
+      for (let k = 0; k < limit; k++) {
+        expect(table.full).toBe(false);
+        addName(table, `host-${k}.example.com`, 443, k);
+      }
+      expect(table.full).toBe(true);
+      expect(findName(table, `host-${limit - 1}.example.com`, 443)).toBe(limit - 1);
+    }
   });
 });

@@ -18,6 +18,21 @@ const NUMBER_BITS = 21;
 /** Longest name the table keeps (its length shares an int32 with the number). */
 export const MAX_NAME_BYTES = (1 << (32 - NUMBER_BITS - 1)) - 1;
 
+/** Bytes of names held per key, for a table of many keys (8 MiB for 131,072). */
+const NAME_BYTES_PER_KEY = 64;
+
+/** The smallest name pool: a table counts as full once a name of MAX_NAME_BYTES might not fit. */
+const LEAST_POOL_BYTES = 1 << 21;
+
+/**
+ * The byte limit of the name pools (this table's and the WebAssembly scanner's, which must fill at
+ * the same key) for `limit` keys. Never under 2 MiB: a pool of a few keys' bytes would be full from
+ * the start (the room for one longest name), and its table would learn nothing.
+ */
+export function namePoolBytes(limit: number): number {
+  return Math.max(limit * NAME_BYTES_PER_KEY, LEAST_POOL_BYTES);
+}
+
 /** Largest number a key may carry. */
 export const MAX_KEY_NUMBER = (1 << NUMBER_BITS) - 1;
 

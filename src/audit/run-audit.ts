@@ -100,7 +100,7 @@ export interface AuditOptions {
   fastCount?: boolean;
   /**
    * Keys (and names, and upstreams) the fast path remembers per input before it starts over
-   * (default 32,768). Tests set a few, so that its tables fill and its sums are added mid-input.
+   * (default 131,072). Tests set a few, so that its tables fill and its sums are added mid-input.
    */
   fastCountKeys?: number;
   /**

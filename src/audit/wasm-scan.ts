@@ -14,7 +14,7 @@ import { DEFAULT_MAX_LINE_BYTES } from '../ingest/line-reader.js';
 import { parsePrefix } from '../match/ip.js';
 import { privateRanges } from '../match/private-ranges.js';
 import type { PathResolver } from '../policy/path-resolver.js';
-import { copyBytes } from './key-table.js';
+import { copyBytes, namePoolBytes } from './key-table.js';
 
 // The part of the WebAssembly JS API used here: the project's lib (ES2023, no DOM) declares none
 // of it, though Node provides all of it.
@@ -76,9 +76,6 @@ const INPUT_BYTES = FILE_CHUNK_BYTES * 2;
 
 /** Doubles per run the scanner hands over (scan.ts: flows, bucket index, bytes, time, first, last, path, verdict). */
 export const RUN_DOUBLES = 8;
-
-/** Bytes of names the scanner's key table holds per key (as AuditCounter's FlowKeyTable). */
-const POOL_BYTES_PER_KEY = 64;
 
 /** Set PATHWARDEN_WASM=0 to audit without the WebAssembly scanner (JavaScript only). */
 export const WASM_ENV = 'PATHWARDEN_WASM';
@@ -165,7 +162,10 @@ export function routeRanges(resolver: PathResolver, code: (path: string) => numb
 /** Scanners no counter holds, on this thread (WasmScanner.acquire). */
 const idle: WasmScanner[] = [];
 
-/** Idle scanners kept per thread at most (each holds about 7 MB of linear memory). */
+/**
+ * Idle scanners kept per thread at most (each lays out about 21 MiB of linear memory for 131,072
+ * keys; pages become resident as keys come).
+ */
 const IDLE_KEPT = 2;
 
 /** One instance of the scanner, sized for `limit` keys (AuditCounter's key limit). */
@@ -199,8 +199,7 @@ export class WasmScanner {
   static create(module: WebAssembly.Module, limit: number): WasmScanner | null {
     try {
       const exports = new WebAssembly.Instance(module, {}).exports as unknown as ScanExports;
-      if (exports.setup(limit, limit * POOL_BYTES_PER_KEY, INPUT_BYTES, DEFAULT_MAX_LINE_BYTES) !== 0)
-        return null;
+      if (exports.setup(limit, namePoolBytes(limit), INPUT_BYTES, DEFAULT_MAX_LINE_BYTES) !== 0) return null;
       return new WasmScanner(exports, module, limit);
     } catch {
       return null;
