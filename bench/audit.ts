@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   rmSync,
@@ -409,6 +410,7 @@ async function main(): Promise<void> {
   const bytes = Math.round(options.sizeMb * MB);
   if (options.generate !== null) {
     if (options.generate === '') throw new Error('--generate needs a folder');
+    mkdirSync(options.generate, { recursive: true });
     generateSquid(join(options.generate, 'access.log'), bytes, options.hosts);
     generateZeekConn(join(options.generate, 'conn.log'), bytes);
     writeFileSync(join(options.generate, 'topology.yaml'), TOPOLOGY);
