@@ -118,7 +118,14 @@ describe('LogBlocks', () => {
     expect(handed.join('')).toBe(expected.join(''));
   });
 
-  test('a block is filled again only once the sink has written all of it, and the bytes stay right', () => {
+  /**
+   * Writes 20,000 lines through a WritingSink that `catchUp` lets write some of what it holds after
+   * each line; checks that the bytes it wrote are the lines, in order.
+   */
+  function throughLaggingSink(catchUp: (i: number, sink: WritingSink) => void): {
+    sink: WritingSink;
+    expected: string[];
+  } {
     const sink = new WritingSink();
     const log = blocks(sink);
     const expected: string[] = [];
@@ -126,32 +133,30 @@ describe('LogBlocks', () => {
       const line = `{"line":${i},"reason":"§ ${'r'.repeat(i % 800)}"}\n`;
       log.write(line);
       expected.push(line);
-      // The sink lags behind by a varying amount, with partial writes; now and then it catches up.
-      if (i % 97 === 0) sink.complete(Math.floor(sink.pending() / 3) + 1);
-      if (i % 2_000 === 0) sink.complete(sink.pending());
+      catchUp(i, sink);
     }
     log.flush();
     sink.complete(sink.pending());
     expect(Buffer.concat(sink.out).toString('utf8')).toBe(expected.join(''));
+    return { sink, expected };
+  }
+
+  test('a block is filled again only once the sink has written all of it, and the bytes stay right', () => {
+    const { sink, expected } = throughLaggingSink((i, lagging) => {
+      // The sink lags behind by a varying amount, with partial writes; now and then it catches up.
+      if (i % 97 === 0) lagging.complete(Math.floor(lagging.pending() / 3) + 1);
+      if (i % 2_000 === 0) lagging.complete(lagging.pending());
+    });
     // About 60 blocks' worth of lines went through far fewer blocks.
     expect(Buffer.byteLength(expected.join(''))).toBeGreaterThan(50 * 128 * 1024);
     expect(sink.seen.size).toBeLessThan(20);
   });
 
   test('a sink that lags by more than the kept blocks gets every line byte for byte (blocks are filled again only once written)', () => {
-    const sink = new WritingSink();
-    const log = blocks(sink);
-    const expected: string[] = [];
-    for (let i = 0; i < 20_000; i++) {
-      const line = `{"line":${i},"reason":"§ ${'r'.repeat(i % 800)}"}\n`;
-      log.write(line);
-      expected.push(line);
-      // 1,500-1,600 KiB unwritten at a time: more than the four full blocks kept to be filled again
-      if (i % 37 === 0 && sink.pending() > 1600 * 1024) sink.complete(sink.pending() - 1500 * 1024);
-    }
-    log.flush();
-    sink.complete(sink.pending());
-    expect(Buffer.concat(sink.out).toString('utf8')).toBe(expected.join(''));
+    throughLaggingSink((i, lagging) => {
+      // 1,500-1,600 KiB unwritten at a time: more than the four full blocks kept to be filled again.
+      if (i % 37 === 0 && lagging.pending() > 1600 * 1024) lagging.complete(lagging.pending() - 1500 * 1024);
+    });
   });
 
   test('lines are handed over in blocks of LOG_BLOCK_BYTES, not one write per line', () => {
