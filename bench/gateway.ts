@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descriptorsNeeded, effectiveConnectionLimit } from '../src/gateway/connection-gate.js';
-import { formatTable, median } from './lib/measure.js';
+import { childrenCpuSeconds, formatTable, median } from './lib/measure.js';
 
 const CATALOG_HOST = 'api.powerbi.com';
 const WRK = '/usr/bin/wrk';
@@ -32,6 +32,9 @@ const PRLIMIT = '/usr/bin/prlimit';
 /** util-linux: sets a running process's scheduling policy (--fifo). */
 const CHRT = '/usr/bin/chrt';
 const BUILT_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** The minimal Node.js relay of `--floor` (no pathwarden code). */
+const FLOOR_RELAY = fileURLToPath(new URL('./lib/floor-relay.js', import.meta.url));
+const FLOOR_NAME = 'node floor';
 const SELF = fileURLToPath(import.meta.url);
 
 interface Options {
@@ -54,6 +57,8 @@ interface Options {
   idleOpen: boolean;
   /** Also run each 1-connection measurement with wrk, the origin and the proxy under SCHED_FIFO. */
   fifo: boolean;
+  /** Add the "node floor" contender (bench/lib/floor-relay.ts) to every part of the run. */
+  floor: boolean;
 }
 
 const USAGE = `usage: npm run bench:gateway -- [options]
@@ -76,9 +81,22 @@ const USAGE = `usage: npm run bench:gateway -- [options]
                     the proxy (its threads and children) under SCHED_FIFO priority 10, so that the
                     rest of the machine cannot delay them: the proxy's own tail (needs root or
                     CAP_SYS_NICE; reported in a table of its own, the plain runs stay the headline)
+  --floor           add the contender "node floor", a minimal Node.js relay in its own process
+                    (bench/lib/floor-relay.ts: plain HTTP passed through to the origin unparsed,
+                    CONNECT answered and piped), to the wrk lines, the transfer and the idle hold, and
+                    print per target the best a Node.js proxy reached in this run and each gateway's
+                    distance to it (also with --idle-only and --tunnel-only)
   --quick           smoke run with the smaller defaults above
 `;
-const FLAGS = new Set(['--quick', '--idle-only', '--idle-open', '--tunnel-only', '--fifo', '--help']);
+const FLAGS = new Set([
+  '--quick',
+  '--idle-only',
+  '--idle-open',
+  '--tunnel-only',
+  '--fifo',
+  '--floor',
+  '--help',
+]);
 const VALUED = new Set([
   '--duration',
   '--tunnel-mb',
@@ -121,6 +139,7 @@ function parseOptions(argv: readonly string[]): Options {
     idleSettle: number('--idle-settle', quick ? 2 : 12),
     idleOpen: argv.includes('--idle-open'),
     fifo: argv.includes('--fifo'),
+    floor: argv.includes('--floor'),
   };
 }
 
@@ -498,6 +517,56 @@ async function startTinyproxy(dir: string): Promise<Proxy> {
   };
 }
 
+/**
+ * `--floor`: the minimal Node.js relay (bench/lib/floor-relay.ts) in a process of its own, started
+ * like a gateway (same node, same open-files prefix): plain HTTP passed through to the HTTP origin,
+ * CONNECT to the catalog name mapped to 127.0.0.1 as the gateways' `resolve` and Squid's hosts_file do.
+ */
+async function startFloor(httpPort: number, prefix: readonly string[] = []): Promise<Proxy> {
+  const child = track(
+    spawn(
+      prefix[0] ?? process.execPath,
+      [
+        ...prefix.slice(1),
+        ...(prefix.length > 0 ? [process.execPath] : []),
+        // The relay's full collections once its connections have stopped coming (idle memory).
+        '--expose-gc',
+        FLOOR_RELAY,
+        '--origin',
+        `127.0.0.1:${httpPort}`,
+        '--map',
+        `${CATALOG_HOST}=127.0.0.1`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${FLOOR_NAME} did not start: ${stderr}`)), 30_000);
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+      const match = /floor relay on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${FLOOR_NAME} exited with ${code}: ${stderr}`));
+    });
+  });
+  await sleep(500);
+  return {
+    name: FLOOR_NAME,
+    port,
+    pid: child.pid as number,
+    host: CATALOG_HOST,
+    startRssMb: statusField(child.pid as number, 'VmRSS') ?? Number.NaN,
+    close: () => stopChild(child),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // wrk.
 
@@ -511,6 +580,11 @@ interface WrkResult {
   errorText: string;
   /** CPU time the proxy (with its helper processes) spent per request, microseconds; NaN direct. */
   cpuUs: number;
+  /**
+   * CPU time wrk and the origin (this process) spent per request, microseconds: what the request
+   * costs without a proxy's part, for every contender, direct included.
+   */
+  sidesUs: number;
 }
 
 /** "1.23ms" / "850.00us" / "1.01s" -> microseconds. */
@@ -544,6 +618,7 @@ export function parseWrk(output: string): WrkResult {
     errors,
     errorText,
     cpuUs: Number.NaN,
+    sidesUs: Number.NaN,
   };
 }
 
@@ -581,6 +656,16 @@ function cpuSeconds(pid: number): number {
     }
   }
   return ticks / 100; // USER_HZ
+}
+
+/**
+ * CPU seconds (user + system) of this process, which runs the origins, plus those of its children
+ * that have exited and been reaped (wrk): read around a wrk line, whose wrk is the only child to
+ * exit meanwhile, the difference is what the client and the origin spent on it.
+ */
+function sidesCpuSeconds(): number {
+  const self = process.cpuUsage();
+  return (self.user + self.system) / 1e6 + (childrenCpuSeconds() ?? Number.NaN);
 }
 
 /** The scheduling policy of a thread (field 41 of its stat: 0 SCHED_OTHER, 1 SCHED_FIFO); -1 gone. */
@@ -643,13 +728,15 @@ async function underFifo<T>(processes: readonly number[], run: () => Promise<T>)
 
 /** Each figure's median over the rounds; errors summed. */
 function medianResult(results: readonly WrkResult[]): WrkResult {
-  const pick = (field: 'rps' | 'p50' | 'p99' | 'requests' | 'cpuUs') => median(results.map((r) => r[field]));
+  const pick = (field: 'rps' | 'p50' | 'p99' | 'requests' | 'cpuUs' | 'sidesUs') =>
+    median(results.map((r) => r[field]));
   return {
     rps: pick('rps'),
     p50: pick('p50'),
     p99: pick('p99'),
     requests: pick('requests'),
     cpuUs: pick('cpuUs'),
+    sidesUs: pick('sidesUs'),
     errors: results.reduce((sum, r) => sum + r.errors, 0),
     errorText: results
       .map((r) => r.errorText)
@@ -744,6 +831,7 @@ async function tunnelClient(
   host: string | undefined,
 ): Promise<void> {
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const socket = connect({ host: '127.0.0.1', port });
   socket.setNoDelay(true);
   let received = 0;
@@ -764,15 +852,22 @@ async function tunnelClient(
   });
   socket.destroy();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu);
   if (received !== expected) throw new Error(`tunnel transfer got ${received} of ${expected} bytes`);
-  process.stdout.write(`${seconds}\n`);
+  // Its own CPU over the transfer, not node's start-up before it.
+  process.stdout.write(`${seconds} ${(used.user + used.system) / 1e6}\n`);
 }
 
+/**
+ * One transfer through `proxy` (directly without one): MB/s, seconds, and the CPU seconds the
+ * reader (its own count over the transfer) and the origin (this process) spent on it.
+ */
 async function tunnelTransfer(
   originPort: number,
   expected: number,
   proxy: Proxy | undefined,
-): Promise<{ mbPerSecond: number; seconds: number }> {
+): Promise<{ mbPerSecond: number; seconds: number; sidesCpu: number }> {
+  const originBefore = process.cpuUsage();
   const args = [
     SELF,
     '--tunnel-client',
@@ -787,9 +882,14 @@ async function tunnelTransfer(
     output += data.toString();
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const seconds = Number(output.trim());
+  const origin = process.cpuUsage(originBefore);
+  const [seconds, readerCpu] = output.trim().split(' ').map(Number) as [number, number];
   if (code !== 0 || !(seconds > 0)) throw new Error(`tunnel client exited with ${code}: ${output}`);
-  return { mbPerSecond: expected / 2 ** 20 / seconds, seconds };
+  return {
+    mbPerSecond: expected / 2 ** 20 / seconds,
+    seconds,
+    sidesCpu: readerCpu + (origin.user + origin.system) / 1e6,
+  };
 }
 
 /**
@@ -937,7 +1037,14 @@ function idleTable(
   asked: number,
   descriptors: DescriptorPlan,
 ): string[] {
-  const out = ['', `## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)`, ''];
+  const withFloor = idle.has(FLOOR_NAME);
+  const out = [
+    '',
+    withFloor
+      ? `## Idle CONNECT tunnels through pathwarden and the ${FLOOR_NAME} (proxy process RSS, /proc/PID/status)`
+      : '## Idle CONNECT tunnels through pathwarden (gateway process RSS, /proc/PID/status)',
+    '',
+  ];
   out.push(
     formatTable(
       [
@@ -973,6 +1080,10 @@ function idleTable(
     `rss       "RSS with tunnels" is read --idle-settle s after the last tunnel opened; a gateway gives memory back once quiet for 6 s (src/gateway/idle-release.ts), so a settle under that shows it before`,
   );
   out.push(`fds       ${descriptors.note}`);
+  if (withFloor)
+    out.push(
+      `floor     the ${FLOOR_NAME} relays each tunnel from its 200 on (with or without --idle-open); its idle release: a full collection 3 s after the last new connection, another 6 s later`,
+    );
   if (tunnels < asked) {
     out.push(
       `tunnels   ${tunnels} instead of ${asked}: the gateway admits ${descriptors.gateLimit} connections under an open-files limit of ${descriptors.limit} (two descriptors each plus a reserve); the 10,000 column adds the measured per-tunnel growth`,
@@ -1028,6 +1139,16 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
       );
       await proxy.close();
     }
+    if (options.floor) {
+      const floor = await startFloor(origins.httpPort, descriptors.prefix);
+      proxies.push(floor);
+      log(`idle tunnels: ${floor.name}, ${tunnels}`);
+      idle.set(
+        floor.name,
+        await idleTunnels(floor, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
+      );
+      await floor.close();
+    }
     const out = ['# pathwarden gateway benchmark: idle tunnels only (--idle-only)', ''];
     out.push(`date      ${startedAt}`);
     out.push(`node      ${process.version} (${process.platform}/${process.arch})`);
@@ -1047,6 +1168,13 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
         [...idle].map(([name, r]) => idleTargetRow(name, r, descriptors.gateLimit)),
       ),
     );
+    if (options.floor)
+      out.push(
+        ...floorTable(
+          options.stores.map((store) => `pathwarden (${store})`),
+          { idle },
+        ),
+      );
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     for (const proxy of proxies) await proxy.close().catch(() => {});
@@ -1059,6 +1187,10 @@ interface Transfer {
   mbPerSecond: number;
   seconds: number;
   cpuMsPerMb: number;
+  /** The reader's and the origin's CPU per MiB (direct: all of the transfer's CPU). */
+  sidesMsPerMb: number;
+  /** CPU of the proxy, the reader and the origin over the transfer's seconds: cores kept busy. */
+  busyCores: number;
   /** Every round's MB/s, in order (the medians hide how much direct moved). */
   rounds: number[];
 }
@@ -1074,15 +1206,24 @@ async function transferRounds(
   log: (text: string) => void,
 ): Promise<Map<string, Transfer>> {
   const tunnelBytes = options.tunnelMb * 2 ** 20;
-  const transfers = new Map<string, { mbPerSecond: number; seconds: number; cpuMsPerMb: number }[]>();
+  const transfers = new Map<
+    string,
+    { mbPerSecond: number; seconds: number; cpuMsPerMb: number; sidesMsPerMb: number; busyCores: number }[]
+  >();
   for (let round = 1; round <= options.rounds; round++) {
     for (const { name, proxy } of contenders) {
       log(`tunnel: round ${round}/${options.rounds}, ${name}, ${options.tunnelMb} MB`);
       const seen = transfers.get(name) ?? [];
       const before = proxy ? cpuSeconds(proxy.pid) : 0;
       const result = await tunnelTransfer(streamPort, tunnelBytes, proxy);
-      const cpuMsPerMb = proxy ? ((cpuSeconds(proxy.pid) - before) * 1000) / options.tunnelMb : Number.NaN;
-      seen.push({ ...result, cpuMsPerMb });
+      const proxyCpu = proxy ? cpuSeconds(proxy.pid) - before : 0;
+      seen.push({
+        mbPerSecond: result.mbPerSecond,
+        seconds: result.seconds,
+        cpuMsPerMb: proxy ? (proxyCpu * 1000) / options.tunnelMb : Number.NaN,
+        sidesMsPerMb: (result.sidesCpu * 1000) / options.tunnelMb,
+        busyCores: (proxyCpu + result.sidesCpu) / result.seconds,
+      });
       transfers.set(name, seen);
       await sleep(500);
     }
@@ -1093,6 +1234,8 @@ async function transferRounds(
       mbPerSecond: median(seen.map((t) => t.mbPerSecond)),
       seconds: median(seen.map((t) => t.seconds)),
       cpuMsPerMb: median(seen.map((t) => t.cpuMsPerMb)),
+      sidesMsPerMb: median(seen.map((t) => t.sidesMsPerMb)),
+      busyCores: median(seen.map((t) => t.busyCores)),
       rounds: seen.map((t) => t.mbPerSecond),
     });
   }
@@ -1200,6 +1343,213 @@ function transferTable(
 }
 
 /**
+ * CPU per request (50 connections) and per MiB of the transfer for every contender, direct included:
+ * the proxy's own (from /proc/PID/stat) and the sides' (wrk or the tunnel's reader, with the origin in
+ * this process). On `cores` saturated cores a path costing T us of CPU per request runs at most
+ * cores x 1e6 / T requests/s, and a proxy that adds P ms per MiB to a transfer whose sides then cost
+ * S reaches at most D / (S + P) of direct, D being direct's whole cost per MiB (the "ceiling" columns;
+ * a bound from CPU alone: a direct transfer that does not keep the cores busy is below its own).
+ */
+function cpuTable(
+  contenders: readonly { name: string }[],
+  http: ReadonlyMap<string, { c50: WrkResult }> | undefined,
+  transfer: ReadonlyMap<string, Transfer>,
+  cores: number,
+): string[] {
+  const direct = transfer.get('direct') as Transfer;
+  const directMs = direct.sidesMsPerMb;
+  const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+  const header = [
+    'path',
+    ...(http
+      ? ['proxy us/req @50', 'wrk+origin us/req @50', 'total us/req', `req/s ceiling (${cores} cores)`]
+      : []),
+    'proxy ms/MB',
+    'reader+origin ms/MB',
+    'total ms/MB',
+    'cores busy',
+    'MB/s ceiling vs direct',
+  ];
+  const rows = contenders.map(({ name }) => {
+    const t = transfer.get(name) as Transfer;
+    const proxyMs = Number.isNaN(t.cpuMsPerMb) ? 0 : t.cpuMsPerMb;
+    const cells = [name];
+    if (http) {
+      const c50 = (http.get(name) as { c50: WrkResult }).c50;
+      const total = (Number.isNaN(c50.cpuUs) ? 0 : c50.cpuUs) + c50.sidesUs;
+      cells.push(
+        Number.isNaN(c50.cpuUs) ? '-' : c50.cpuUs.toFixed(1),
+        fixed(c50.sidesUs, 1),
+        fixed(total, 1),
+        total > 0 ? rate((cores * 1e6) / total) : '-',
+      );
+    }
+    cells.push(
+      Number.isNaN(t.cpuMsPerMb) ? '-' : t.cpuMsPerMb.toFixed(2),
+      fixed(t.sidesMsPerMb, 2),
+      fixed(proxyMs + t.sidesMsPerMb, 2),
+      fixed(t.busyCores, 2),
+      fixed(directMs / (proxyMs + t.sidesMsPerMb), 2),
+    );
+    return cells;
+  });
+  return [
+    '',
+    '## CPU per request and per MB (user + system, /proc/PID/stat; direct: wrk or the reader, and the origin)',
+    '',
+    formatTable(header, rows),
+    '',
+    `ceiling   on ${cores} saturated cores: req/s <= cores x 1e6 / total us per request; MB/s vs direct <= direct's total ms/MB / this path's total ms/MB (CPU alone: "cores busy" shows whether the cores were saturated)`,
+  ];
+}
+
+/** What `floorTable` compares; each part only when that part of the run ran. */
+interface FloorParts {
+  http?: ReadonlyMap<string, { c50: WrkResult; c1: WrkResult }>;
+  squid?: string;
+  transfer?: ReadonlyMap<string, Transfer>;
+  idle?: ReadonlyMap<string, IdleResult>;
+}
+
+/**
+ * `--floor`: per target, the node floor's figure (the best a Node.js proxy reached in this run), its
+ * result, and each gateway's figure with its distance to the floor. A target the floor misses is
+ * out of reach for any Node.js proxy in this run, on this machine.
+ */
+function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
+  const { http, squid, transfer, idle } = parts;
+  const rows: string[][] = [];
+  /**
+   * One figure: `value` of a contender (the floor or a gateway), `show` it, whether it meets the
+   * target (`pass`; undefined for a figure without one), and which way is better. The "best Node.js
+   * proxy" column is the best of the floor and the gateways: where a gateway beats the floor, the
+   * floor is not the floor of that figure, and the gateway's figure is what Node reached.
+   */
+  const row = (figure: {
+    name: string;
+    target: string;
+    higherIsBetter: boolean;
+    value: (contender: string) => number;
+    show: (contender: string) => string;
+    pass?: (value: number) => boolean;
+    /** The gateway's distance to the floor; default: the ratio of the values. */
+    distance?: (gateway: number, floor: number) => string;
+  }) => {
+    const floorValue = figure.value(FLOOR_NAME);
+    const distance = figure.distance ?? ((gateway, floor) => ratio(gateway, floor));
+    const best = [FLOOR_NAME, ...gateways].reduce((a, b) => {
+      const [va, vb] = [figure.value(a), figure.value(b)];
+      return (figure.higherIsBetter ? vb > va : vb < va) ? b : a;
+    });
+    rows.push([
+      figure.name,
+      figure.target,
+      figure.show(FLOOR_NAME),
+      figure.pass ? verdict(figure.pass(floorValue)) : '-',
+      ...gateways.flatMap((name) => [figure.show(name), distance(figure.value(name), floorValue)]),
+      best === FLOOR_NAME
+        ? 'the floor'
+        : `${best}${figure.pass ? `: ${verdict(figure.pass(figure.value(best)))}` : ''}`,
+    ]);
+  };
+  if (http && squid) {
+    const q = http.get(squid) as { c50: WrkResult; c1: WrkResult };
+    const h = (name: string) => http.get(name) as { c50: WrkResult; c1: WrkResult };
+    row({
+      name: 'req/s @50 vs Squid',
+      target: '>= 1.30x',
+      higherIsBetter: true,
+      value: (name) => h(name).c50.rps / q.c50.rps,
+      show: (name) => `${ratio(h(name).c50.rps, q.c50.rps)} (${rate(h(name).c50.rps)})`,
+      pass: (value) => value >= 1.3,
+    });
+    row({
+      name: 'p99 @50 vs Squid',
+      target: '<= 1.00x',
+      higherIsBetter: false,
+      value: (name) => h(name).c50.p99,
+      show: (name) => `${us(h(name).c50.p99)} (${ratio(h(name).c50.p99, q.c50.p99)})`,
+      pass: (value) => value <= q.c50.p99,
+    });
+    row({
+      name: 'p99 @1',
+      target: '<= 2 ms',
+      higherIsBetter: false,
+      value: (name) => h(name).c1.p99,
+      show: (name) => us(h(name).c1.p99),
+      pass: (value) => value <= 2000,
+    });
+    row({
+      name: `proxy CPU us/req @50 (Squid ${q.c50.cpuUs.toFixed(1)})`,
+      target: '-',
+      higherIsBetter: false,
+      value: (name) => h(name).c50.cpuUs,
+      show: (name) => h(name).c50.cpuUs.toFixed(1),
+    });
+  }
+  if (transfer) {
+    const d = transfer.get('direct') as Transfer;
+    const t = (name: string) => transfer.get(name) as Transfer;
+    const ceiling = (name: string) => d.sidesMsPerMb / (t(name).cpuMsPerMb + t(name).sidesMsPerMb);
+    row({
+      name: 'tunnel MB/s vs direct',
+      target: '>= 0.85',
+      higherIsBetter: true,
+      value: (name) => t(name).mbPerSecond / d.mbPerSecond,
+      show: (name) =>
+        `${(t(name).mbPerSecond / d.mbPerSecond).toFixed(2)} (${t(name).mbPerSecond.toFixed(0)} MB/s)`,
+      pass: (value) => value >= 0.85,
+    });
+    row({
+      name: 'tunnel CPU ceiling vs direct',
+      target: '>= 0.85',
+      higherIsBetter: true,
+      value: ceiling,
+      show: (name) => ceiling(name).toFixed(2),
+      pass: (value) => value >= 0.85,
+    });
+    row({
+      name: 'proxy CPU ms/MB',
+      target: '-',
+      higherIsBetter: false,
+      value: (name) => t(name).cpuMsPerMb,
+      show: (name) => t(name).cpuMsPerMb.toFixed(2),
+    });
+  }
+  if (idle) {
+    const r = (name: string) => idle.get(name) as IdleResult;
+    row({
+      name: 'RSS at 10,000 idle tunnels (projected)',
+      target: '< 150 MB',
+      higherIsBetter: false,
+      value: (name) => projected(r(name)),
+      show: (name) =>
+        `${projected(r(name)).toFixed(1)} MB (${r(name).rssMb.toFixed(1)} at ${r(name).opened})`,
+      pass: (value) => value < 150,
+      distance: (gateway, floor) => `${gateway >= floor ? '+' : ''}${(gateway - floor).toFixed(1)} MB`,
+    });
+  }
+  return [
+    '',
+    `## How far a Node.js proxy gets here (--floor: "${FLOOR_NAME}", bench/lib/floor-relay.ts, in this run)`,
+    '',
+    formatTable(
+      [
+        'figure',
+        'target',
+        FLOOR_NAME,
+        'floor',
+        ...gateways.flatMap((name) => [name, 'vs floor']),
+        'best Node.js proxy',
+      ],
+      rows,
+    ),
+    '',
+    `floor     the minimal relay (no parsing, policy, records or log): a target it misses is out of reach for a Node.js proxy in this run, unless a gateway did better (last column); "vs floor" is the gateway's figure over the floor's (RSS: the difference)`,
+  ];
+}
+
+/**
  * `--tunnel-only`: the CONNECT transfer through fresh gateways (no HTTP load before), direct and
  * Squid (when installed) alternating with them in every round, and the throughput target.
  */
@@ -1220,10 +1570,13 @@ async function tunnelOnly(options: Options, descriptors: DescriptorPlan): Promis
     }
     const squid = existsSync(SQUID) ? await startSquid(dir) : undefined;
     if (squid) proxies.push(squid);
+    const floor = options.floor ? await startFloor(origins.httpPort, descriptors.prefix) : undefined;
     const contenders = [
       { name: 'direct', proxy: undefined },
+      ...(floor ? [{ name: floor.name, proxy: floor }] : []),
       ...proxies.map((proxy) => ({ name: proxy.name, proxy })),
     ];
+    if (floor) proxies.push(floor);
     const transfer = await transferRounds(contenders, origins.streamPort, options, log);
     const out = ['# pathwarden gateway benchmark: CONNECT transfer only (--tunnel-only)', ''];
     out.push(`date      ${startedAt}`);
@@ -1233,6 +1586,7 @@ async function tunnelOnly(options: Options, descriptors: DescriptorPlan): Promis
     if (process.env.PATHWARDEN_BENCH_NODE_ARGS)
       out.push(`node args ${process.env.PATHWARDEN_BENCH_NODE_ARGS} (PATHWARDEN_BENCH_NODE_ARGS)`);
     out.push(...transferTable(contenders, transfer, squid?.name, options.tunnelMb));
+    out.push(...cpuTable(contenders, undefined, transfer, cpus().length));
     const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
     out.push('', '## Target (issue 12 item 4)', '');
     out.push(
@@ -1250,6 +1604,13 @@ async function tunnelOnly(options: Options, descriptors: DescriptorPlan): Promis
         }),
       ),
     );
+    if (floor)
+      out.push(
+        ...floorTable(
+          options.stores.map((store) => `pathwarden (${store})`),
+          { transfer },
+        ),
+      );
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     for (const proxy of proxies) await proxy.close().catch(() => {});
@@ -1329,6 +1690,8 @@ async function main(): Promise<void> {
       );
     }
     proxies.push(...gateways);
+    const floor = options.floor ? await startFloor(origins.httpPort, descriptors.prefix) : undefined;
+    if (floor) proxies.push(floor);
     const squid = await startSquid(dir);
     proxies.push(squid);
     const tinyproxy = await startTinyproxy(dir);
@@ -1337,6 +1700,7 @@ async function main(): Promise<void> {
     // Plain HTTP through wrk, 50 connections then 1.
     const contenders: { name: string; proxy: Proxy | undefined }[] = [
       { name: 'direct', proxy: undefined },
+      ...(floor ? [{ name: floor.name, proxy: floor }] : []),
       ...gateways.map((proxy) => ({ name: proxy.name, proxy })),
       { name: squid.name, proxy: squid },
       { name: tinyproxy.name, proxy: tinyproxy },
@@ -1359,8 +1723,11 @@ async function main(): Promise<void> {
         log(`wrk: round ${round}/${options.rounds}, ${name}, 50 connections, ${options.duration} s`);
         const measured = async (connections: number, fifo = false) => {
           const before = proxy ? cpuSeconds(proxy.pid) : 0;
+          const sidesBefore = sidesCpuSeconds();
           const result = await runWrk(target, connections, options.duration, dir, fifo);
-          if (proxy) result.cpuUs = ((cpuSeconds(proxy.pid) - before) * 1e6) / Math.max(1, result.requests);
+          const requests = Math.max(1, result.requests);
+          result.sidesUs = ((sidesCpuSeconds() - sidesBefore) * 1e6) / requests;
+          if (proxy) result.cpuUs = ((cpuSeconds(proxy.pid) - before) * 1e6) / requests;
           return result;
         };
         const c50 = await measured(50);
@@ -1397,7 +1764,7 @@ async function main(): Promise<void> {
 
     // Idle tunnels.
     const idle = new Map<string, IdleResult>();
-    for (const proxy of gateways) {
+    for (const proxy of floor ? [floor, ...gateways] : gateways) {
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
       idle.set(
         proxy.name,
@@ -1466,6 +1833,7 @@ async function main(): Promise<void> {
     const directMb = (transfer.get('direct') as Transfer).mbPerSecond;
     const squidMb = (transfer.get(squid.name) as Transfer).mbPerSecond;
     out.push(...idleTable(idle, proxies, tunnels, options.tunnels, descriptors));
+    out.push(...cpuTable(contenders, http, transfer, cpu.length));
 
     out.push(
       '',
@@ -1515,6 +1883,14 @@ async function main(): Promise<void> {
         ]);
     }
     out.push(formatTable(['gateway', 'figure', 'target', 'measured', 'result'], targetRows));
+    if (floor) {
+      out.push(
+        ...floorTable(
+          [...gateways].reverse().map((pw) => pw.name),
+          { http, squid: squid.name, transfer, idle },
+        ),
+      );
+    }
     const errors =
       [...http.values()].reduce((sum, h) => sum + h.c50.errors + h.c1.errors, 0) +
       [...fifoHttp.values()].reduce((sum, h) => sum + h.errors, 0);
