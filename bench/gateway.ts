@@ -1122,6 +1122,17 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
   const log = (text: string) => process.stderr.write(`${text}\n`);
   try {
     const idle = new Map<string, IdleResult>();
+    // The floor first, as in the full run.
+    if (options.floor) {
+      const floor = await startFloor(origins.httpPort, descriptors.prefix);
+      proxies.push(floor);
+      log(`idle tunnels: ${floor.name}, ${tunnels}`);
+      idle.set(
+        floor.name,
+        await idleTunnels(floor, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
+      );
+      await floor.close();
+    }
     for (const store of options.stores) {
       const proxy = await startPathwarden(
         `pathwarden (${store})`,
@@ -1138,16 +1149,6 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
         await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
       );
       await proxy.close();
-    }
-    if (options.floor) {
-      const floor = await startFloor(origins.httpPort, descriptors.prefix);
-      proxies.push(floor);
-      log(`idle tunnels: ${floor.name}, ${tunnels}`);
-      idle.set(
-        floor.name,
-        await idleTunnels(floor, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
-      );
-      await floor.close();
     }
     const out = ['# pathwarden gateway benchmark: idle tunnels only (--idle-only)', ''];
     out.push(`date      ${startedAt}`);
@@ -1409,6 +1410,8 @@ interface FloorParts {
   squid?: string;
   transfer?: ReadonlyMap<string, Transfer>;
   idle?: ReadonlyMap<string, IdleResult>;
+  /** The 1-connection runs under SCHED_FIFO (--fifo), when they ran. */
+  fifo?: ReadonlyMap<string, WrkResult>;
 }
 
 /**
@@ -1417,7 +1420,7 @@ interface FloorParts {
  * out of reach for any Node.js proxy in this run, on this machine.
  */
 function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
-  const { http, squid, transfer, idle } = parts;
+  const { http, squid, transfer, idle, fifo } = parts;
   const rows: string[][] = [];
   /**
    * One figure: `value` of a contender (the floor or a gateway), `show` it, whether it meets the
@@ -1434,6 +1437,8 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
     pass?: (value: number) => boolean;
     /** The gateway's distance to the floor; default: the ratio of the values. */
     distance?: (gateway: number, floor: number) => string;
+    /** Direct's figure, where it has one: what the machine gives without any proxy. */
+    direct?: string;
   }) => {
     const floorValue = figure.value(FLOOR_NAME);
     const distance = figure.distance ?? ((gateway, floor) => ratio(gateway, floor));
@@ -1444,6 +1449,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
     rows.push([
       figure.name,
       figure.target,
+      figure.direct ?? '-',
       figure.show(FLOOR_NAME),
       figure.pass ? verdict(figure.pass(floorValue)) : '-',
       ...gateways.flatMap((name) => [figure.show(name), distance(figure.value(name), floorValue)]),
@@ -1462,6 +1468,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       value: (name) => h(name).c50.rps / q.c50.rps,
       show: (name) => `${ratio(h(name).c50.rps, q.c50.rps)} (${rate(h(name).c50.rps)})`,
       pass: (value) => value >= 1.3,
+      direct: `${ratio(h('direct').c50.rps, q.c50.rps)} (${rate(h('direct').c50.rps)})`,
     });
     row({
       name: 'p99 @50 vs Squid',
@@ -1470,6 +1477,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       value: (name) => h(name).c50.p99,
       show: (name) => `${us(h(name).c50.p99)} (${ratio(h(name).c50.p99, q.c50.p99)})`,
       pass: (value) => value <= q.c50.p99,
+      direct: `${us(h('direct').c50.p99)} (${ratio(h('direct').c50.p99, q.c50.p99)})`,
     });
     row({
       name: 'p99 @1',
@@ -1478,7 +1486,20 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       value: (name) => h(name).c1.p99,
       show: (name) => us(h(name).c1.p99),
       pass: (value) => value <= 2000,
+      direct: us(h('direct').c1.p99),
     });
+    const f = (name: string) => fifo?.get(name);
+    if ([FLOOR_NAME, ...gateways].every((name) => f(name) !== undefined)) {
+      row({
+        name: 'p99 @1, SCHED_FIFO',
+        target: '<= 2 ms',
+        higherIsBetter: false,
+        value: (name) => (f(name) as WrkResult).p99,
+        show: (name) => us((f(name) as WrkResult).p99),
+        pass: (value) => value <= 2000,
+        direct: f('direct') ? us((f('direct') as WrkResult).p99) : '-',
+      });
+    }
     row({
       name: `proxy CPU us/req @50 (Squid ${q.c50.cpuUs.toFixed(1)})`,
       target: '-',
@@ -1499,6 +1520,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       show: (name) =>
         `${(t(name).mbPerSecond / d.mbPerSecond).toFixed(2)} (${t(name).mbPerSecond.toFixed(0)} MB/s)`,
       pass: (value) => value >= 0.85,
+      direct: `1.00 (${d.mbPerSecond.toFixed(0)} MB/s)`,
     });
     row({
       name: 'tunnel CPU ceiling vs direct',
@@ -1507,6 +1529,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       value: ceiling,
       show: (name) => ceiling(name).toFixed(2),
       pass: (value) => value >= 0.85,
+      direct: `1.00 (${d.sidesMsPerMb.toFixed(2)} ms/MB, ${d.busyCores.toFixed(2)} cores busy)`,
     });
     row({
       name: 'proxy CPU ms/MB',
@@ -1537,6 +1560,7 @@ function floorTable(gateways: readonly string[], parts: FloorParts): string[] {
       [
         'figure',
         'target',
+        'direct',
         FLOOR_NAME,
         'floor',
         ...gateways.flatMap((name) => [name, 'vs floor']),
@@ -1887,7 +1911,7 @@ async function main(): Promise<void> {
       out.push(
         ...floorTable(
           [...gateways].reverse().map((pw) => pw.name),
-          { http, squid: squid.name, transfer, idle },
+          { http, squid: squid.name, transfer, idle, fifo: fifoHttp },
         ),
       );
     }
