@@ -419,4 +419,29 @@ describe('audit --jobs', () => {
       await jsonOf({ inputs: [squid], jobs: 2, threadBytes: 1, lateSplit: late, workerFail: true }),
     ).toBe(one);
   }, 20_000);
+
+  // The same when the ranges are cut up front (runWorkers, several inputs or a --split size): the
+  // cancel of this thread's read there was covered by no test (deleting it kept the suite green).
+  test("a worker that fails stops this thread's read of its range cut up front, before the one-job audit", async () => {
+    const squid = squidLog('fail-ranges.log', 4000);
+    // 64-byte reads, after the worker is ready: its error comes while this thread is still reading.
+    const seams = { chunkBytes: 64, waitForWorkers: true };
+    let stopped: (read: [number, number]) => void = () => undefined;
+    const mine = new Promise<[number, number]>((resolve) => {
+      stopped = resolve;
+    });
+    const options = { inputs: [squid], jobs: 2, threadBytes: 1, splitBytes: 1, workerFail: true };
+    const result = await runJobs({
+      ...options,
+      policy: builtinPolicy(),
+      topology: reportTopology,
+      rangeSplit: { ...seams, mine: (read, range) => stopped([read, range]) },
+    });
+    expect(result).toBeUndefined();
+    const [read, range] = await mine;
+    expect(range).toBeGreaterThan(0);
+    expect(read).toBeLessThan(range);
+    const one = await jsonOf({ inputs: [squid], jobs: 1 });
+    expect(await jsonOf({ ...options, rangeSplit: seams })).toBe(one);
+  }, 20_000);
 });

@@ -559,6 +559,7 @@ function runWorkers(
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
   return new Promise((resolve, reject) => {
+    const seams = options.rangeSplit ?? {};
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
@@ -602,14 +603,30 @@ function runWorkers(
       done++;
       if (done === items.length) finish(results);
     };
+    /** Each worker's first item, posted once this thread reads (seams.waitForWorkers). */
+    const firstItems: (() => void)[] = [];
+    let ready = 0;
+    let allReady: () => void = () => undefined;
+    const everyoneReady = new Promise<void>((done) => {
+      allReady = done;
+      if (workers.length === 0) done();
+    });
     for (const worker of workers) {
       /** The item this worker was given and has not answered yet. */
       let holding: JobItem | undefined;
+      let counted = false;
+      // (A worker that ends before it is ready counts too: the seam's wait must not hang.)
+      const count = () => {
+        if (counted) return;
+        counted = true;
+        if (++ready === workers.length) allReady();
+      };
       const feed = () => {
         holding = take();
         worker.postMessage(holding ?? null);
       };
       worker.on('message', (result: WorkerMessage) => {
+        if ('ready' in result) count();
         if (ending.settled || 'ready' in result) return;
         holding = undefined;
         if ('error' in result) return fail();
@@ -618,6 +635,7 @@ function runWorkers(
       });
       worker.on('error', fail);
       worker.on('exit', (code) => {
+        count();
         if (holding === undefined || !settle(false)) return;
         reject(
           new PathwardenError(
@@ -627,9 +645,14 @@ function runWorkers(
         );
       });
       worker.postMessage(init);
-      feed();
+      // The workers take the first items (this thread the last), whenever the seam posts them.
+      holding = take();
+      const first = holding ?? null;
+      if (seams.waitForWorkers) firstItems.push(() => worker.postMessage(first));
+      else worker.postMessage(first);
     }
     void (async () => {
+      if (seams.waitForWorkers) await everyoneReady;
       for (let item = take('here'); item !== undefined && !ending.settled; item = take('here')) {
         const local = bar.local(rangeBytes(items[item.index] as Planned));
         partDone[item.index] = local.done;
@@ -640,10 +663,13 @@ function runWorkers(
             init,
             (reader) => {
               mine = reader;
+              if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
               if (ending.settled) reader.end = 0;
+              for (const post of firstItems.splice(0)) post();
             },
             local.progress,
           );
+          seams.mine?.(mine?.bytesRead ?? 0, rangeBytes(items[item.index] as Planned));
           mine = undefined;
           if (ending.settled) return;
           record(result);
@@ -665,18 +691,25 @@ export const WORKER_WARMUP_BYTES = 192 << 20;
 /** splitLate gives a worker no range smaller than this: it would cost more than it saves. */
 const MIN_WORKER_BYTES = 32 << 20;
 
-/** Test seams of splitLate (AuditOptions.lateSplit). */
-export interface LateSplit {
+/** Test seams of this thread's reads, in runWorkers (AuditOptions.rangeSplit) and splitLate. */
+export interface ThreadSeams {
   /** This thread's read size (FileChunks.chunkBytes). */
   chunkBytes?: number;
-  warmupBytes?: number;
-  minBytes?: number;
-  /** This thread starts reading once every worker is ready. */
+  /**
+   * This thread starts reading once every worker is ready; in runWorkers each worker then gets its
+   * first item once this thread reads its own, so that the worker's answer comes while it reads.
+   */
   waitForWorkers?: boolean;
-  /** Given the start of every part, in file order, when all are read. */
-  parts?: (starts: number[]) => void;
   /** Given the bytes this thread read of its range, and the range's size, when it stops reading. */
   mine?: (read: number, range: number) => void;
+}
+
+/** Test seams of splitLate (AuditOptions.lateSplit). */
+export interface LateSplit extends ThreadSeams {
+  warmupBytes?: number;
+  minBytes?: number;
+  /** Given the start of every part, in file order, when all are read. */
+  parts?: (starts: number[]) => void;
 }
 
 /**
