@@ -20,7 +20,6 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../catalog/builtin.js';
 import type { Component } from '../catalog/model.js';
-import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import { FILE_CHUNK_BYTES, type FileChunks } from '../ingest/file-chunks.js';
@@ -547,10 +546,9 @@ export async function readItem(
 
 /**
  * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
- * module loading and JIT warm-up); undefined when one fails with an error (the audit then runs on
- * one thread). A worker that exits while it holds an item, without an error (process.exit in it,
- * a crash that only ends the thread), rejects with PW_ERR_INTERNAL naming that item's file and
- * range, instead of leaving the audit waiting for a result that never comes.
+ * module loading and JIT warm-up); undefined when one fails with an error, or exits while it holds
+ * an item (process.exit in it, a crash that only ends the thread): this thread stops reading and
+ * the audit runs on one thread.
  */
 function runWorkers(
   workers: readonly Worker[],
@@ -558,7 +556,7 @@ function runWorkers(
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const seams = options.rangeSplit ?? {};
     const results: PartResult[] = new Array(items.length);
     let next = 0;
@@ -634,15 +632,14 @@ function runWorkers(
         if (!ending.settled) feed();
       });
       worker.on('error', fail);
+      // Ending with an item and without its counts (process.exit in the worker, a crash that only
+      // ends the thread) is a failure like an error: waiting would never end, and this thread's
+      // own read is as useless as after an error. (An 'error' is followed by 'exit': fail acts once.)
       worker.on('exit', (code) => {
         count();
-        if (holding === undefined || !settle(false)) return;
-        reject(
-          new PathwardenError(
-            'PW_ERR_INTERNAL',
-            `audit --jobs: the worker thread reading ${describeItem(holding)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
-          ),
-        );
+        if (holding === undefined || ending.settled) return;
+        mark(`worker holding item ${holding.index} exited with code ${code}`);
+        fail();
       });
       worker.postMessage(init);
       // The workers take the first items (this thread the last), whenever the seam posts them.
@@ -757,7 +754,7 @@ async function splitLate(
   const workers = startedWorkers(script, threads - 1, options.workers);
   let unassigned = workers.length;
 
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const ending = new Ending(workers, options);
     let outstanding = 0;
     let mainDone = false;
@@ -865,20 +862,14 @@ async function splitLate(
         count();
         assign(worker, holding);
       });
-      worker.on('error', () => {
+      // A worker that errs or ends while it holds a range fails the audit (it runs on one thread),
+      // as in runWorkers; one that errs or ends without a range is left out.
+      const stopped = () => {
         if (holding.item === undefined) leaveOut();
         else fail();
-      });
-      worker.on('exit', (code) => {
-        leaveOut();
-        if (holding.item === undefined || !settle(false)) return;
-        reject(
-          new PathwardenError(
-            'PW_ERR_INTERNAL',
-            `audit --jobs: the worker thread reading ${describeItem(holding.item)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
-          ),
-        );
-      });
+      };
+      worker.on('error', stopped);
+      worker.on('exit', stopped);
       worker.postMessage(init);
     }
     void (async () => {
@@ -967,11 +958,6 @@ class Ending {
     if (!ok) this.options.progress?.stop();
     return true;
   }
-}
-
-/** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */
-function describeItem(item: JobItem): string {
-  return item.part ? `${item.name}, bytes ${item.part.start} to ${item.part.end}` : item.name;
 }
 
 /** The state one job would have, from the parts in input order; undefined when not exact. */

@@ -124,7 +124,7 @@ export interface AuditOptions {
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
   threadBytes?: number;
-  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (tests). */
+  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (the audit reruns on one thread; tests). */
   workerExit?: boolean;
   /** @internal Each worker of jobs.ts answers its items with an error (the audit reruns on one thread; tests). */
   workerFail?: boolean;
