@@ -20,7 +20,6 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../catalog/builtin.js';
 import type { Component } from '../catalog/model.js';
-import { PathwardenError } from '../errors.js';
 import { isUnrecognised, unrecognisedMessage } from '../ingest/batches.js';
 import { DnsAnswers } from '../ingest/dns-answers.js';
 import { FILE_CHUNK_BYTES, type FileChunks } from '../ingest/file-chunks.js';
@@ -547,10 +546,9 @@ export async function readItem(
 
 /**
  * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
- * module loading and JIT warm-up); undefined when one fails with an error (the audit then runs on
- * one thread). A worker that exits while it holds an item, without an error (process.exit in it,
- * a crash that only ends the thread), rejects with PW_ERR_INTERNAL naming that item's file and
- * range, instead of leaving the audit waiting for a result that never comes.
+ * module loading and JIT warm-up); undefined when one fails with an error, or exits while it holds
+ * an item (process.exit in it, a crash that only ends the thread): this thread stops reading and
+ * the audit runs on one thread.
  */
 function runWorkers(
   workers: readonly Worker[],
@@ -558,7 +556,8 @@ function runWorkers(
   init: JobInit,
   options: AuditOptions,
 ): Promise<PartResult[] | undefined> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
+    const seams = options.rangeSplit ?? {};
     const results: PartResult[] = new Array(items.length);
     let next = 0;
     let done = 0;
@@ -602,14 +601,30 @@ function runWorkers(
       done++;
       if (done === items.length) finish(results);
     };
+    /** Each worker's first item, posted once this thread reads (seams.waitForWorkers). */
+    const firstItems: (() => void)[] = [];
+    let ready = 0;
+    let allReady: () => void = () => undefined;
+    const everyoneReady = new Promise<void>((done) => {
+      allReady = done;
+      if (workers.length === 0) done();
+    });
     for (const worker of workers) {
       /** The item this worker was given and has not answered yet. */
       let holding: JobItem | undefined;
+      let counted = false;
+      // (A worker that ends before it is ready counts too: the seam's wait must not hang.)
+      const count = () => {
+        if (counted) return;
+        counted = true;
+        if (++ready === workers.length) allReady();
+      };
       const feed = () => {
         holding = take();
         worker.postMessage(holding ?? null);
       };
       worker.on('message', (result: WorkerMessage) => {
+        if ('ready' in result) count();
         if (ending.settled || 'ready' in result) return;
         holding = undefined;
         if ('error' in result) return fail();
@@ -617,19 +632,24 @@ function runWorkers(
         if (!ending.settled) feed();
       });
       worker.on('error', fail);
+      // Ending with an item and without its counts (process.exit in the worker, a crash that only
+      // ends the thread) is a failure like an error: waiting would never end, and this thread's
+      // own read is as useless as after an error. (An 'error' is followed by 'exit': fail acts once.)
       worker.on('exit', (code) => {
-        if (holding === undefined || !settle(false)) return;
-        reject(
-          new PathwardenError(
-            'PW_ERR_INTERNAL',
-            `audit --jobs: the worker thread reading ${describeItem(holding)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
-          ),
-        );
+        count();
+        if (holding === undefined || ending.settled) return;
+        mark(`worker holding item ${holding.index} exited with code ${code}`);
+        fail();
       });
       worker.postMessage(init);
-      feed();
+      // The workers take the first items (this thread the last), whenever the seam posts them.
+      holding = take();
+      const first = holding ?? null;
+      if (seams.waitForWorkers) firstItems.push(() => worker.postMessage(first));
+      else worker.postMessage(first);
     }
     void (async () => {
+      if (seams.waitForWorkers) await everyoneReady;
       for (let item = take('here'); item !== undefined && !ending.settled; item = take('here')) {
         const local = bar.local(rangeBytes(items[item.index] as Planned));
         partDone[item.index] = local.done;
@@ -640,10 +660,13 @@ function runWorkers(
             init,
             (reader) => {
               mine = reader;
+              if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
               if (ending.settled) reader.end = 0;
+              for (const post of firstItems.splice(0)) post();
             },
             local.progress,
           );
+          seams.mine?.(mine?.bytesRead ?? 0, rangeBytes(items[item.index] as Planned));
           mine = undefined;
           if (ending.settled) return;
           record(result);
@@ -665,18 +688,25 @@ export const WORKER_WARMUP_BYTES = 192 << 20;
 /** splitLate gives a worker no range smaller than this: it would cost more than it saves. */
 const MIN_WORKER_BYTES = 32 << 20;
 
-/** Test seams of splitLate (AuditOptions.lateSplit). */
-export interface LateSplit {
+/** Test seams of this thread's reads, in runWorkers (AuditOptions.rangeSplit) and splitLate. */
+export interface ThreadSeams {
   /** This thread's read size (FileChunks.chunkBytes). */
   chunkBytes?: number;
-  warmupBytes?: number;
-  minBytes?: number;
-  /** This thread starts reading once every worker is ready. */
+  /**
+   * This thread starts reading once every worker is ready; in runWorkers each worker then gets its
+   * first item once this thread reads its own, so that the worker's answer comes while it reads.
+   */
   waitForWorkers?: boolean;
-  /** Given the start of every part, in file order, when all are read. */
-  parts?: (starts: number[]) => void;
   /** Given the bytes this thread read of its range, and the range's size, when it stops reading. */
   mine?: (read: number, range: number) => void;
+}
+
+/** Test seams of splitLate (AuditOptions.lateSplit). */
+export interface LateSplit extends ThreadSeams {
+  warmupBytes?: number;
+  minBytes?: number;
+  /** Given the start of every part, in file order, when all are read. */
+  parts?: (starts: number[]) => void;
 }
 
 /**
@@ -724,7 +754,7 @@ async function splitLate(
   const workers = startedWorkers(script, threads - 1, options.workers);
   let unassigned = workers.length;
 
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const ending = new Ending(workers, options);
     let outstanding = 0;
     let mainDone = false;
@@ -832,20 +862,14 @@ async function splitLate(
         count();
         assign(worker, holding);
       });
-      worker.on('error', () => {
+      // A worker that errs or ends while it holds a range fails the audit (it runs on one thread),
+      // as in runWorkers; one that errs or ends without a range is left out.
+      const stopped = () => {
         if (holding.item === undefined) leaveOut();
         else fail();
-      });
-      worker.on('exit', (code) => {
-        leaveOut();
-        if (holding.item === undefined || !settle(false)) return;
-        reject(
-          new PathwardenError(
-            'PW_ERR_INTERNAL',
-            `audit --jobs: the worker thread reading ${describeItem(holding.item)} exited with code ${code} before returning its counts; no report was made (run the audit again, or with --jobs 1)`,
-          ),
-        );
-      });
+      };
+      worker.on('error', stopped);
+      worker.on('exit', stopped);
       worker.postMessage(init);
     }
     void (async () => {
@@ -934,11 +958,6 @@ class Ending {
     if (!ok) this.options.progress?.stop();
     return true;
   }
-}
-
-/** `access.log, bytes 0 to 1048576` or `access.log` (a whole input). */
-function describeItem(item: JobItem): string {
-  return item.part ? `${item.name}, bytes ${item.part.start} to ${item.part.end}` : item.name;
 }
 
 /** The state one job would have, from the parts in input order; undefined when not exact. */

@@ -35,7 +35,7 @@ import {
   registryFormats,
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
-import type { JobWorkers, LateSplit, RangePart } from './jobs.js';
+import type { JobWorkers, LateSplit, RangePart, ThreadSeams } from './jobs.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
 import { HeaderWatchingChunks, type RangeHeaders } from './range-headers.js';
 import { scanModule } from './wasm-scan.js';
@@ -124,7 +124,7 @@ export interface AuditOptions {
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */
   threadBytes?: number;
-  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (tests). */
+  /** @internal Each worker of jobs.ts exits (code 3) when given its first item, returning nothing (the audit reruns on one thread; tests). */
   workerExit?: boolean;
   /** @internal Each worker of jobs.ts answers its items with an error (the audit reruns on one thread; tests). */
   workerFail?: boolean;
@@ -132,6 +132,8 @@ export interface AuditOptions {
   part?: RangePart;
   /** @internal Test seams of jobs.ts's late split of one input (jobs.ts, LateSplit). */
   lateSplit?: LateSplit;
+  /** @internal Test seams of this thread's reads when jobs.ts cuts ranges up front (runWorkers). */
+  rangeSplit?: ThreadSeams;
   /** @internal Given the reader of `part` before it is read (jobs.ts lowers its end meanwhile). */
   partChunks?: (chunks: FileChunks) => void;
 }
