@@ -298,7 +298,16 @@ describe('audit --jobs', () => {
     expect(JSON.parse(one).flows).toBe(4000);
     expect(await jsonOf({ ...base, ...ranges })).toBe(one);
     expect(await jsonOf({ ...base, ...cutLate })).toBe(one);
-  }, 20_000);
+  }, 60_000);
+
+  // The seam that holds the workers' first items until this thread reads once must not hold them
+  // for ever when this thread's item is a whole input (no part: no reader of a range is opened).
+  test('rangeSplit.waitForWorkers with whole inputs still ends, with the one-job report', async () => {
+    const inputs = [squidLog('whole-a.log', 500), squidLog('whole-b.log', 500)];
+    const waiting = jsonOf({ inputs, jobs: 2, threadBytes: 1, rangeSplit: { waitForWorkers: true } });
+    const hung = new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref());
+    expect(await Promise.race([waiting, hung])).toBe(await jsonOf({ inputs, jobs: 1 }));
+  }, 60_000);
 
   /** A Squid log of `count` lines to 40 hosts (about 110 bytes a line). */
   function squidLog(file: string, count: number): string {
@@ -383,7 +392,7 @@ describe('audit --jobs', () => {
     expect(four.stopped).toEqual([
       { file: '4 parts on 2 threads', bytes: 2 * size, flows: 6000, total: 2 * size },
     ]);
-  }, 20_000);
+  }, 60_000);
 
   // When a worker failed, the audit ran again on one thread while this thread's own range went on
   // being read, sharing the event loop (and a core) with the rerun.
@@ -411,7 +420,7 @@ describe('audit --jobs', () => {
     expect(
       await jsonOf({ inputs: [squid], jobs: 2, threadBytes: 1, lateSplit: late, workerFail: true }),
     ).toBe(one);
-  }, 20_000);
+  }, 60_000);
 
   // The same when the ranges are cut up front (runWorkers, several inputs or a --split size): the
   // cancel of this thread's read there was covered by no test (deleting it kept the suite green).
@@ -436,5 +445,5 @@ describe('audit --jobs', () => {
     expect(read).toBeLessThan(range);
     const one = await jsonOf({ inputs: [squid], jobs: 1 });
     expect(await jsonOf({ ...options, rangeSplit: seams })).toBe(one);
-  }, 20_000);
+  }, 60_000);
 });

@@ -648,6 +648,11 @@ function runWorkers(
       if (seams.waitForWorkers) firstItems.push(() => worker.postMessage(first));
       else worker.postMessage(first);
     }
+    // With the seam, the workers' first items wait for this thread's first read; an item read whole
+    // (no part: an uncut file, a capture, gzip) never opens a reader, so they go when it ends.
+    const postFirstItems = () => {
+      for (const post of firstItems.splice(0)) post();
+    };
     void (async () => {
       if (seams.waitForWorkers) await everyoneReady;
       for (let item = take('here'); item !== undefined && !ending.settled; item = take('here')) {
@@ -662,7 +667,7 @@ function runWorkers(
               mine = reader;
               if (seams.chunkBytes !== undefined) reader.chunkBytes = seams.chunkBytes;
               if (ending.settled) reader.end = 0;
-              for (const post of firstItems.splice(0)) post();
+              postFirstItems();
             },
             local.progress,
           );
@@ -672,8 +677,11 @@ function runWorkers(
           record(result);
         } catch {
           fail();
+        } finally {
+          postFirstItems();
         }
       }
+      postFirstItems();
     })();
   });
 }

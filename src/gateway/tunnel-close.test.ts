@@ -13,14 +13,19 @@ import { type Origin, startTcpOrigin } from './testing/origins.js';
 
 const API = 'api.powerbi.com';
 const CONNECTED = 'HTTP/1.1 200 Connection established\r\n\r\n';
-/** The shortest idle timeout the config takes; its sweep runs every 250 ms. */
-const IDLE_MS = 1000;
+/**
+ * Long enough that a loaded machine (a stalled event loop, 8 MiB hashed in the client) never lets
+ * the sweep close a half-open tunnel first: the records' `error` tells the sweep's close apart.
+ */
+const IDLE_MS = 8000;
 /** What the origin sends, and what the client uploads: more than loopback buffers hold at once. */
 const DOWN = randomBytes(8 * 2 ** 20);
 const UP = randomBytes(8 * 2 ** 20);
 // Not a TLS handshake record's first byte: the tunnel opens as plain TCP on the upload's first bytes.
 UP[0] = 0;
 const hash = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const DOWN_HASH = hash(DOWN);
+const UP_HASH = hash(UP);
 
 /** What each origin connection should do (set by each test before it connects). */
 let serve: (socket: Socket) => void = () => undefined;
@@ -30,7 +35,7 @@ let gateway: TestGateway;
 beforeAll(async () => {
   origin = await startTcpOrigin((socket) => serve(socket));
   gateway = await startTestGateway({ ports: [origin.port], limits: { idleTimeoutMs: IDLE_MS } });
-});
+}, 30_000);
 
 afterAll(async () => {
   await gateway.close();
@@ -93,7 +98,7 @@ async function upload(socket: Socket, data: Buffer): Promise<void> {
 
 for (const how of ['end', 'destroy'] as const)
   test(`the origin sends and ${how}s while the client is not reading and uploads: all bytes, FIN, then both close at once`, {
-    timeout: 30_000,
+    timeout: 60_000,
   }, async () => {
     let uploaded: Promise<string> = Promise.resolve('');
     // `end`: the origin half-closes and reads on. `destroy`: it closes both ways once its bytes
@@ -112,16 +117,17 @@ for (const how of ['end', 'destroy'] as const)
     await new Promise((resolve) => setTimeout(resolve, 300));
     client.socket.resume();
     await client.ended; // the origin's FIN, after its bytes
-    expect(client.received()).toEqual({ bytes: DOWN.length, hash: hash(DOWN) });
+    expect(client.received()).toEqual({ bytes: DOWN.length, hash: DOWN_HASH });
     await uploading;
     // The tunnel is half-open: the client's side is still carried to the origin.
     expect(gateway.store.flows.length).toBe(before);
     const ending = Date.now();
     client.socket.end();
     const closed = await client.closed;
-    // From the end events: well under one idle timeout (the sweep would take 1000-1250 ms).
+    // From the end events: well under one idle timeout (the sweep would take 8000-8250 ms, and its
+    // record would say PW_GW_IDLE_TIMEOUT).
     expect(closed - ending).toBeLessThan(IDLE_MS / 2);
-    if (how === 'end') expect(await uploaded).toBe(hash(UP));
+    if (how === 'end') expect(await uploaded).toBe(UP_HASH);
     const flow = await gateway.flowMatching((record) => gateway.store.flows.indexOf(record) >= before);
     expect(flow).toMatchObject({
       error: null,
@@ -136,7 +142,7 @@ for (const how of ['end', 'destroy'] as const)
   });
 
 test('an origin that resets while the client uploads resets the client at once; one record says so', {
-  timeout: 30_000,
+  timeout: 60_000,
 }, async () => {
   // Reads a little and leaves the rest unread: its close is then an abortive one (RST).
   serve = (socket) => {
