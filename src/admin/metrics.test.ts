@@ -1,4 +1,4 @@
-import { Counter, register as globalRegistry, Registry } from 'prom-client';
+import { Counter, register as globalRegistry, Histogram, Registry } from 'prom-client';
 import { describe, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { GatewayMetrics } from './metrics.js';
@@ -69,6 +69,41 @@ describe('GatewayMetrics', () => {
     expect(
       sample(await metrics.metrics(), 'pathwarden_bytes_total{path="expressroute",direction="down"}'),
     ).toBe(1007);
+  });
+
+  test('decision times counted between reads read as prom-client`s histogram reads them, to the last digit', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const reference = new Registry();
+    const name = 'pathwarden_decision_duration_seconds';
+    const histogram = new Histogram({
+      name,
+      help: 'Time spent deciding the path of one connection (catalog lookup and classification).',
+      buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2],
+      registers: [reference],
+    });
+    /** The histogram's lines of a registry's text, and its JSON. */
+    const read = async (registry: Registry) => ({
+      text: (await registry.metrics()).split('\n').filter((line) => line.includes(name)),
+      json: (await registry.getMetricsAsJSON()).find((metric) => metric.name === name),
+    });
+    expect(await read(metrics.registry)).toEqual(await read(reference));
+    // Values on the bounds, between them, beyond the last, zero, awkward sums; read between batches.
+    let seed = 7;
+    for (let batch = 0; batch < 4; batch++) {
+      for (let i = 0; i < 500; i++) {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        const value = [1e-6, 2.5e-6, 1e-2, 0, 0.1, 3.3e-6][i % 6] ?? 0;
+        const seconds = i % 3 === 0 ? value : (seed / 2 ** 31) * 10 ** -(2 + (i % 5));
+        metrics.decisionObserved(seconds);
+        histogram.observe(seconds);
+      }
+      metrics.decisionObserved(Number.NaN);
+      metrics.decisionObserved(-1);
+      const ours = await read(metrics.registry);
+      expect(ours).toEqual(await read(reference));
+      expect(await read(metrics.registry)).toEqual(ours);
+      expect(ours.text).toHaveLength(18);
+    }
   });
 
   test('exposes connections, bytes, tunnels, health, decisions and store counters with their labels', async () => {

@@ -1,7 +1,10 @@
 // FlowRecorder's final decision: worked out at the end (redecide) or ahead (settleDecision, for a
 // tunnel), the record gets the same verdict; a later decision (a tunnel rerouted by its SNI) wins
 // over a settled one; ownCopy keeps the text.
+import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
+import type { FlowRecord } from '../flow/record.js';
+import type { RecordJson } from '../flow/record-json.js';
 import type { Decision } from '../policy/policy.js';
 import type { ActualPath } from '../policy/verdict.js';
 import {
@@ -120,4 +123,40 @@ test('ownCopy keeps the text, including characters past U+00FF', () => {
   expect(ownCopy('bücher.example')).toBe('bücher.example');
   expect(ownCopy('straße-€.example')).toBe('straße-€.example');
   expect(ownCopy('')).toBe('');
+});
+
+describe('one JSON text for the log line and the store', () => {
+  /** Keeps what the recorder hands the store besides the record. */
+  class JsonKeepingStore extends MemoryFlowStore {
+    readonly jsons: (RecordJson | undefined)[] = [];
+    override append(flow: FlowRecord, json?: RecordJson): void {
+      this.jsons.push(json);
+      super.append(flow);
+    }
+  }
+
+  test('a decided flow, forwarded or refused, is cut in the parts the JSONL store takes', () => {
+    const store = new JsonKeepingStore();
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const recorder = new FlowRecorder(store, new RecordingMetrics(), logger);
+    recorder.finish(flowOn('expressroute', []), null);
+    const refused = flowOn('internet', []);
+    refused.forwarded = false;
+    recorder.finish(refused, 'PW_GW_SNI_MISMATCH');
+    const undecided = startFlow('127.0.0.1', 'c2', 'saas');
+    recorder.finish(undecided, 'PW_GW_BAD_REQUEST');
+    expect(store.jsons.map((json) => json?.cut)).toEqual([true, true, false]);
+    store.flows.forEach((record, index) => {
+      expect(store.jsons[index]?.text).toBe(JSON.stringify(record));
+    });
+    expect(lines).toHaveLength(3);
+  });
+
+  test('without the log at info the store makes its own', () => {
+    const store = new JsonKeepingStore();
+    const logger = pino({ level: 'warn' }, { write: () => undefined });
+    new FlowRecorder(store, new RecordingMetrics(), logger).finish(flowOn('expressroute', []), null);
+    expect(store.jsons).toEqual([undefined]);
+  });
 });

@@ -5,6 +5,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { Component } from '../catalog/model.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { RecordJson } from '../flow/record-json.js';
 import type { Decision } from '../policy/policy.js';
 import type { ActualPath } from '../policy/verdict.js';
 import type { FlowStore } from '../store/store.js';
@@ -130,9 +131,13 @@ export class FlowRecorder {
       }
     }
     try {
-      this.#store.append(record);
+      // One JSON text of the record for the log line and the store's line (a JSONL store builds
+      // its line from it; docs/performance.md, "Gateway per request, session 11").
+      const logger = this.#logger?.isLevelEnabled('info') ? this.#logger : undefined;
+      const json = logger === undefined ? undefined : new RecordJson(record);
+      this.#store.append(record, json);
       this.#metrics.flowFinished(record);
-      if (this.#logger?.isLevelEnabled('info')) logFlow(this.#logger, record);
+      if (logger !== undefined) logFlow(logger, record, json);
       if (flowChannel.hasSubscribers) flowChannel.publish(record);
     } catch (cause) {
       // A sink must never take the proxy down; the store counts its own write failures.

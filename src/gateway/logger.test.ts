@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
+import { emptyFlow } from '../flow/record.js';
+import { RecordJson } from '../flow/record-json.js';
 import { needPeers } from '../testing/peers.js';
 import {
   createGatewayLogger,
@@ -262,6 +264,41 @@ describe('logFlow', () => {
     byLine.flush();
     expect(direct.text()).toBe(concatenated.text());
     expect(direct.text().split('\n')).toHaveLength(2001);
+  });
+
+  test('writeRecord writes the bytes writeFields writes, for records cut in parts or not', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-06T05:00:00.123Z'));
+    const byRecord = new HoldingSink();
+    const byText = new HoldingSink();
+    const recordBlocks = blocks(byRecord);
+    const textBlocks = blocks(byText);
+    const bindings = ',"pid":1,"hostname":"hôte"';
+    let cut = 0;
+    for (let i = 0; i < 3000; i++) {
+      // The gateway's keys in its order (startFlow, applyDecision, finish), odd values here and there.
+      const record: Record<string, unknown> = { ...emptyFlow({ kind: 'gateway' }) };
+      record.egressPath = i % 11 === 0 ? undefined : 'expressroute';
+      record.connectMs = i % 5;
+      record.expectedPath = 'expressroute';
+      record.verdict = i % 13 === 0 ? { nested: ',"error":1' } : 'ok';
+      record.ruleId = null;
+      record.reason = `rule ${i % 30} § SaaS "quoted" \\ ${'é😀\ud800'.repeat(i % 3)}${i === 900 ? 'x'.repeat(150_000) : ''}`;
+      record.error = i % 17 === 0 ? ',"outcome":' : null;
+      record.outcome = i % 23 === 0 ? 'forwardé 😀' : 'forwarded';
+      record.host = i % 7 === 0 ? 'bücher.example' : 'api.powerbi.com';
+      if (i % 19 === 0) delete record.ruleId;
+      const json = new RecordJson(record as never);
+      if (json.cut) cut++;
+      recordBlocks.writeRecord(bindings, json);
+      textBlocks.writeFields(bindings, json.text);
+    }
+    recordBlocks.flush();
+    textBlocks.flush();
+    expect(byRecord.text()).toBe(byText.text());
+    expect(byRecord.text().split('\n')).toHaveLength(3001);
+    expect(cut).toBeGreaterThan(2000);
+    expect(cut).toBeLessThan(3000);
   });
 
   test('a lone surrogate is kept as an escape, not replaced', async () => {

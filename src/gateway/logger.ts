@@ -6,6 +6,7 @@
 // pino's own destination (sonic-boom), which writes it, flushes it at exit and drops the log on a
 // closed pipe. close() / flush() write what is buffered.
 import { type DestinationStream, type Logger, pino } from 'pino';
+import type { RecordJson } from '../flow/record-json.js';
 import type { GatewayConfig } from './config.js';
 
 /**
@@ -35,17 +36,19 @@ export function createGatewayLogger(config: GatewayConfig['log']): Logger {
  * writes (level, time, the logger's bindings, the record's fields, msg), made with one native
  * JSON.stringify of the record instead of pino's field-by-field concatenation, which was most of
  * the per-flow log cost (pino's `_asJson` about 7 KB of garbage per line, docs/performance.md
- * "Tail latency, session 4"). The caller checks the level. A logger not made by
+ * "Tail latency, session 4"). `json`, when the caller made it (to share it with the JSONL store),
+ * is the record's JSON text. The caller checks the level. A logger not made by
  * createGatewayLogger (a test's) gets `logger.info`.
  */
-export function logFlow(logger: Logger, record: object): void {
+export function logFlow(logger: Logger, record: object, json?: RecordJson): void {
   const blocks = blocksOf.get(logger);
   if (blocks === undefined) {
     logger.info(record, 'flow');
     return;
   }
   const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
-  blocks.writeFields(bindings, JSON.stringify(record));
+  if (json === undefined) blocks.writeFields(bindings, JSON.stringify(record));
+  else blocks.writeRecord(bindings, json);
 }
 
 /** The start of a flow line up to its time's value; the level is pino's `info`. */
@@ -178,6 +181,20 @@ export class LogBlocks implements DestinationStream {
    * encoder (about 4 KB of garbage per flow, docs/performance.md "Gateway request path, session 5").
    */
   writeFields(bindings: string, body: string): void {
+    this.#writeFlow(bindings, body, undefined);
+  }
+
+  /**
+   * writeFields(bindings, json.text), its decision's part copied from `json.decisionBytes` (encoded
+   * once per rule and verdict) when the record's parts are known: the rest of a gateway record is
+   * ASCII as a rule, which V8 encodes at once, and the part with the reason (a `§`) a character at
+   * a time. The parts are cut at ASCII commas, so their UTF-8 is the whole text's, byte for byte.
+   */
+  writeRecord(bindings: string, json: RecordJson): void {
+    this.#writeFlow(bindings, json.text, json.cut ? json : undefined);
+  }
+
+  #writeFlow(bindings: string, body: string, json: RecordJson | undefined): void {
     const time = isoTimeNow();
     const most = (FLOW_LINE_START.length + time.length + bindings.length + body.length) * 3 + 16;
     if (this.#used + most > blockBytes) {
@@ -195,7 +212,14 @@ export class LogBlocks implements DestinationStream {
     at += block.write(time, at, 'latin1');
     block[at++] = QUOTE;
     at += block.write(bindings, at, 'utf8');
-    if (body.length > 2) {
+    if (json !== undefined) {
+      // `{` A D E `}` becomes `,` A D E, D from its bytes, followed by FLOW_LINE_END.
+      block[at++] = COMMA;
+      at += block.write(body.slice(1, json.decision), at, 'utf8');
+      block.set(json.decisionBytes, at);
+      at += json.decisionBytes.length;
+      at += block.write(body.slice(json.error, body.length - 1), at, 'utf8');
+    } else if (body.length > 2) {
       // `{"a":1,"b":2}` becomes `,"a":1,"b":2` followed by FLOW_LINE_END over its closing brace.
       // Both braces are one byte in UTF-8, so this is byte for byte `,${body.slice(1, -1)}`.
       const first = at;

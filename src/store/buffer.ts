@@ -3,6 +3,7 @@
 // failures are logged once (and once more on recovery) but always counted.
 import { PathwardenError } from '../errors.js';
 import type { FlowRecord } from '../flow/record.js';
+import type { RecordJson } from '../flow/record-json.js';
 import { toStoredFlow } from './columns.js';
 import {
   type FlowCondition,
@@ -122,9 +123,10 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
   }
   /**
    * The buffered form of a record appended as number `id`: encode() of its normalized form. A store
-   * whose item can be made from the record directly, to the same result, overrides this.
+   * whose item can be made from the record directly, to the same result, overrides this (`json`:
+   * the record's JSON text when the caller made one, see append()).
    */
-  protected encodeRecord(flow: FlowRecord, id: number, gateway: string): Item {
+  protected encodeRecord(flow: FlowRecord, id: number, gateway: string, _json?: RecordJson): Item {
     return this.encode(toStoredFlow(flow, id, gateway));
   }
   protected abstract readPage(query: NormalizedFlowQuery): Promise<FlowPage>;
@@ -138,7 +140,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
     return this.#buffer.length;
   }
 
-  append(flow: FlowRecord): void {
+  append(flow: FlowRecord, json?: RecordJson): void {
     try {
       if (this.#closing) {
         this.#drop(1);
@@ -152,7 +154,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
         return;
       }
       // Normalize now: the caller may reuse or mutate its object after append() returns.
-      this.#buffer.push(this.encodeRecord(flow, this.#nextId++, this.#gateway));
+      this.#buffer.push(this.encodeRecord(flow, this.#nextId++, this.#gateway, json));
       if (this.#buffer.length > this.#maxBuffered)
         this.#drop(this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered).length);
       this.#observer?.storeFlowsBuffered(this.#buffer.length);

@@ -370,3 +370,53 @@ export function normalizeStoredFlow(
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) return undefined;
   return toStoredFlow(flow, id);
 }
+
+const isTextOrNull = (value: unknown): boolean => value === null || typeof value === 'string';
+const isNumberOrNull = (value: unknown): boolean => value === null || typeof value === 'number';
+/** A BIGINT column's value that whole() keeps as it is (no fraction, within Int64). */
+const isWholeOrNull = (value: unknown): boolean => value === null || Number.isSafeInteger(value);
+
+/**
+ * True when every field of a decided gateway record (record-json.ts `hasGatewayKeys`) is stored as
+ * the record holds it, and its origin is `{ kind }` alone: then the stored record's JSON (without
+ * its `id` and `gateway`) holds the record's own JSON members, only in another order, and the JSONL
+ * store may build its line from them. Non-finite numbers qualify (JSON writes them as null, and the
+ * columns store them as null); a field that reads back as something else does not (a string in a
+ * number's place, a fraction in a BIGINT, a null where the stored record leaves the field out or
+ * fills it in: `actualPath`, `expectedPath`, `verdict`, `reason`, `outcome`).
+ */
+export function storedAsGiven(flow: FlowRecord): boolean {
+  const origin = flow.origin as unknown;
+  return (
+    typeof origin === 'object' &&
+    origin !== null &&
+    Object.getPrototypeOf(origin) === Object.prototype &&
+    typeof (origin as FlowRecord['origin']).kind === 'string' &&
+    Object.keys(origin).length === 1 &&
+    isNumberOrNull(flow.start) &&
+    isNumberOrNull(flow.end) &&
+    isTextOrNull(flow.client) &&
+    isTextOrNull(flow.host) &&
+    isTextOrNull(flow.sni) &&
+    isTextOrNull(flow.httpHost) &&
+    isTextOrNull(flow.destination) &&
+    (flow.port === null || (Number.isSafeInteger(flow.port) && flow.port >= 0 && flow.port <= 65535)) &&
+    isTextOrNull(flow.protocol) &&
+    isTextOrNull(flow.component) &&
+    isWholeOrNull(flow.bytesUp) &&
+    isWholeOrNull(flow.bytesDown) &&
+    isTextOrNull(flow.sourceAddress) &&
+    isTextOrNull(flow.upstream) &&
+    isTextOrNull(flow.connectionId) &&
+    typeof flow.actualPath === 'string' &&
+    isTextOrNull(flow.actualPathEvidence) &&
+    typeof flow.expectedPath === 'string' &&
+    typeof flow.verdict === 'string' &&
+    isTextOrNull(flow.ruleId) &&
+    typeof flow.reason === 'string' &&
+    isTextOrNull(flow.egressPath) &&
+    typeof flow.outcome === 'string' &&
+    isTextOrNull(flow.error) &&
+    isNumberOrNull(flow.connectMs)
+  );
+}

@@ -6,8 +6,17 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PathwardenError } from '../errors.js';
+import type { FlowRecord } from '../flow/record.js';
+import {
+  CONNECT_MS_MEMBER,
+  EGRESS_MEMBER,
+  ERROR_MEMBER,
+  hasGatewayKeys,
+  OUTCOME_MEMBER,
+  RecordJson,
+} from '../flow/record-json.js';
 import { BufferedFlowStore, describeError, type FlowStoreOptions, StoreIoError } from './buffer.js';
-import { columnValuesOf, flowTimeOf, normalizeStoredFlow } from './columns.js';
+import { columnValuesOf, flowTimeOf, normalizeStoredFlow, storedAsGiven } from './columns.js';
 import {
   chooseBucketMs,
   conditionsPredicate,
@@ -110,6 +119,9 @@ export class JsonlFlowStore extends BufferedFlowStore<number> {
   readonly #lines = new LineBlocks();
   /** Bytes of the file that hold whole batches. */
   #size: number;
+  /** The writer's name of the lines last made from a record's JSON, and its member in them. */
+  #gatewayName: string | undefined;
+  #gatewayMember = '';
 
   constructor(
     path: string,
@@ -141,6 +153,41 @@ export class JsonlFlowStore extends BufferedFlowStore<number> {
 
   protected override encode(flow: StoredFlow): number {
     return this.#lines.add(JSON.stringify(flow));
+  }
+
+  /**
+   * A decided gateway record whose fields are stored as it holds them (columns.ts `storedAsGiven`)
+   * is written from its JSON text (the log's, when the gateway made one, else its own): the stored
+   * record's JSON is the same members in another order, so the line is the text's parts put in that
+   * order, with the id and the gateway's name, without the normalized record and a second
+   * JSON.stringify (3-4 us a flow; docs/performance.md, "Gateway per request, session 11"). Any
+   * other record takes encode(toStoredFlow(...)); jsonl-record-json.test.ts compares the two.
+   */
+  protected override encodeRecord(flow: FlowRecord, id: number, gateway: string, json?: RecordJson): number {
+    const given = json ?? (hasGatewayKeys(flow) ? new RecordJson(flow) : undefined);
+    if (given === undefined || !given.cut || !storedAsGiven(flow))
+      return super.encodeRecord(flow, id, gateway);
+    if (gateway !== this.#gatewayName) {
+      this.#gatewayName = gateway;
+      this.#gatewayMember = `,"gateway":${JSON.stringify(gateway)}`;
+    }
+    const gatewayMember = this.#gatewayMember;
+    const text = given.text;
+    // The id's digits and the line's own members are ASCII; the parts of `text` at most 3 bytes a unit.
+    const most = (text.length + gatewayMember.length) * 3 + 64;
+    return this.#lines.addWith(most, (bytes, start) => {
+      let at = start + bytes.write(`{"id":${id},`, start, 'latin1');
+      at += bytes.write(text.slice(1, given.egress), at, 'utf8');
+      at += bytes.write(gatewayMember, at, 'utf8');
+      bytes.set(given.decisionBytes, at);
+      at += given.decisionBytes.length;
+      const egressPath = text.slice(given.egress + EGRESS_MEMBER.length, given.connectMs);
+      const connectMs = text.slice(given.connectMs + CONNECT_MS_MEMBER.length, given.decision);
+      const error = text.slice(given.error + ERROR_MEMBER.length, given.outcome);
+      const outcome = text.slice(given.outcome + OUTCOME_MEMBER.length, text.length - 1);
+      const rest = `,"egressPath":${egressPath},"outcome":${outcome},"error":${error},"connectMs":${connectMs}}`;
+      return at + bytes.write(rest, at, 'utf8');
+    });
   }
 
   protected async writeBatch(lines: readonly number[]): Promise<void> {
@@ -264,6 +311,8 @@ const sparesKept = 2;
  */
 const sparesMost = 8;
 
+const newline = Buffer.from('\n');
+
 /** A block of encoded lines: `ends[i]` is where line `first + i` ends (after its newline). */
 interface LineBlock {
   readonly bytes: Buffer;
@@ -295,26 +344,42 @@ export class LineBlocks {
 
   /** Encodes `text` and a newline; returns the line's number. */
   add(text: string): number {
-    const line = this.#next++;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
-    const most = text.length * 3 + 1;
-    if (most > lineBlockBytes) {
-      const bytes = Buffer.from(`${text}\n`, 'utf8');
-      this.#blocks.push({ bytes, first: line, ends: [bytes.length] });
-      this.#open = undefined;
-      return line;
+    const most = text.length * 3;
+    if (most + 1 > lineBlockBytes) return this.#addOversized(Buffer.from(text, 'utf8'));
+    return this.addWith(most, (bytes, at) => at + bytes.write(text, at, 'utf8'));
+  }
+
+  /**
+   * Adds a line of at most `most` bytes (its newline not counted) that `write` puts into `bytes`
+   * from `at`, returning where it ends; a newline is added. Returns the line's number.
+   */
+  addWith(most: number, write: (bytes: Buffer, at: number) => number): number {
+    if (most + 1 > lineBlockBytes) {
+      const scratch = Buffer.allocUnsafe(most);
+      return this.#addOversized(scratch.subarray(0, write(scratch, 0)));
     }
+    const line = this.#next++;
     let block = this.#open;
-    if (block === undefined || this.#used + most > lineBlockBytes) {
+    if (block === undefined || this.#used + most + 1 > lineBlockBytes) {
       block = { bytes: this.#spares.pop() ?? Buffer.allocUnsafeSlow(lineBlockBytes), first: line, ends: [] };
       this.#blocks.push(block);
       this.#open = block;
       this.#used = 0;
     }
-    const end = this.#used + block.bytes.write(text, this.#used, 'utf8');
+    const end = write(block.bytes, this.#used);
     block.bytes[end] = 0x0a;
     this.#used = end + 1;
     block.ends.push(end + 1);
+    return line;
+  }
+
+  /** A line too long for a block, in a block of its own (`text`: the line without its newline). */
+  #addOversized(text: Buffer): number {
+    const line = this.#next++;
+    const bytes = Buffer.concat([text, newline]);
+    this.#blocks.push({ bytes, first: line, ends: [bytes.length] });
+    this.#open = undefined;
     return line;
   }
 

@@ -3,6 +3,7 @@
 // (src/store/store.test.ts runs one contract against each). The gateway, the admin API, `dashboard --store` and the benchmarks depend on this.
 
 import type { FlowRecord } from '../flow/record.js';
+import type { RecordJson } from '../flow/record-json.js';
 import type { EgressPath, Verdict } from '../flow/vocabulary.js';
 import type { FlowStoreOptions } from './buffer.js';
 import type { ClickHouseStoreConfig, ClickHouseStoreOptions } from './clickhouse.js';
@@ -96,8 +97,12 @@ export interface FlowGroup {
 /** Where flow records go. Implementations: DuckDB (default), JSONL and ClickHouse. */
 export interface FlowStore {
   readonly kind: string;
-  /** Buffers a record; never throws (write failures are logged and counted). */
-  append(flow: FlowRecord): void;
+  /**
+   * Buffers a record; never throws (write failures are logged and counted). `json`, when the caller
+   * made it for another sink (the gateway's log), is the record's JSON text as it is now: a store
+   * that writes JSON may build its line from it (the JSONL store) instead of serializing again.
+   */
+  append(flow: FlowRecord, json?: RecordJson): void;
   /** Writes everything buffered so far. */
   flush(): Promise<void>;
   /** Records appended and not written yet (optional: bulk loaders pace themselves on it). */
