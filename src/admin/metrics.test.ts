@@ -25,6 +25,16 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('GatewayMetrics', () => {
+  test('a reset of the registry resets the decision histogram: later reads count later decisions only', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    metrics.decisionObserved(2e-6);
+    metrics.decisionObserved(3e-6);
+    expect(await metrics.registry.metrics()).toContain('pathwarden_decision_duration_seconds_count 2\n');
+    metrics.registry.resetMetrics();
+    metrics.decisionObserved(2e-6);
+    expect(await metrics.registry.metrics()).toContain('pathwarden_decision_duration_seconds_count 1\n');
+  });
+
   test('flow counts kept between reads are added once, in the order the series first occurred', async () => {
     const metrics = new GatewayMetrics({ processMetrics: false });
     const reference = new Registry();

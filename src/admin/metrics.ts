@@ -128,6 +128,13 @@ class CountedHistogram {
     this.#count++;
   }
 
+  /** Forgets every observation (the registry's resetMetrics, through the histogram's reset). */
+  clear(): void {
+    this.#counts.fill(0);
+    this.#sum = 0;
+    this.#count = 0;
+  }
+
   /** Writes the totals into `histogram`'s series (the prom-client 15 state its get() reads). */
   writeInto(histogram: Histogram): void {
     const state = histogram as unknown as { hashMap: Record<string, HistogramSeries> };
@@ -199,6 +206,13 @@ export class GatewayMetrics implements GatewayMetricsSink, FlowStoreObserver {
       registers,
       collect: () => this.#decisionCounts.writeInto(this.#decisionSeconds),
     });
+    // The totals are written whole at each read, so a reset (Registry.resetMetrics) must clear them
+    // too, or the next read would bring back every observation before it.
+    const reset = this.#decisionSeconds.reset.bind(this.#decisionSeconds);
+    this.#decisionSeconds.reset = () => {
+      this.#decisionCounts.clear();
+      reset();
+    };
     this.#storeWriteErrors = new Counter({
       name: `${metricPrefix}store_write_errors_total`,
       help: 'Flow store batches that failed to write (each is retried, then dropped).',

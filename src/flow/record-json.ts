@@ -135,7 +135,11 @@ function decisionBytesOf(part: string): Buffer {
     }
   }
   const bytes = Buffer.from(part, 'utf8');
-  decisionTexts.unshift(part);
+  // Kept as a string of its own, decoded from the bytes: `part` is a slice of the whole record's
+  // text, and V8 keeps a slice as a view that holds all of that text (the client's Host and SNI
+  // included) for as long as the cache keeps the part. The JSON text has no lone surrogate (they
+  // are escaped), so the decoded string is equal to `part`.
+  decisionTexts.unshift(bytes.toString('utf8'));
   decisionUtf8.unshift(bytes);
   if (decisionTexts.length > decisionsKept) {
     decisionTexts.length = decisionsKept;

@@ -153,6 +153,18 @@ describe('one JSON text for the log line and the store', () => {
     expect(lines).toHaveLength(3);
   });
 
+  test('a record that JSON cannot hold still reaches the store and the metrics', () => {
+    const store = new JsonKeepingStore();
+    const metrics = new RecordingMetrics();
+    const recorder = new FlowRecorder(store, metrics, pino({ level: 'info' }, { write: () => undefined }));
+    const flow = flowOn('expressroute', []);
+    (flow.record as unknown as Record<string, unknown>).bytesUp = 1n; // JSON.stringify throws on it
+    recorder.finish(flow, null);
+    expect(store.flows).toHaveLength(1);
+    expect(store.jsons).toEqual([undefined]);
+    expect(metrics.flows).toBe(1);
+  });
+
   test('without the log at info the store makes its own', () => {
     const store = new JsonKeepingStore();
     const logger = pino({ level: 'warn' }, { write: () => undefined });

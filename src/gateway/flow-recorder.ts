@@ -90,6 +90,19 @@ export function settleDecision(flow: GatewayFlow): void {
  * as a tunnel's record lives. Strings of characters up to U+00FF only (what a latin1-decoded head
  * holds); others are returned as they are.
  */
+/**
+ * The record's JSON text for the log and the store, or undefined when JSON cannot hold the record (a
+ * value JSON.stringify throws on): the store then takes the record the way it would without a log,
+ * and only the log line fails.
+ */
+function recordJsonOf(record: FlowRecord): RecordJson | undefined {
+  try {
+    return new RecordJson(record);
+  } catch {
+    return undefined;
+  }
+}
+
 export function ownCopy(text: string): string {
   return /[\u0100-\uffff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('latin1');
 }
@@ -134,7 +147,7 @@ export class FlowRecorder {
       // One JSON text of the record for the log line and the store's line (a JSONL store builds
       // its line from it; docs/performance.md, "Gateway per request, session 11").
       const logger = this.#logger?.isLevelEnabled('info') ? this.#logger : undefined;
-      const json = logger === undefined ? undefined : new RecordJson(record);
+      const json = logger === undefined ? undefined : recordJsonOf(record);
       this.#store.append(record, json);
       this.#metrics.flowFinished(record);
       if (logger !== undefined) logFlow(logger, record, json);

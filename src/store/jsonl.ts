@@ -164,9 +164,11 @@ export class JsonlFlowStore extends BufferedFlowStore<number> {
    * other record takes encode(toStoredFlow(...)); jsonl-record-json.test.ts compares the two.
    */
   protected override encodeRecord(flow: FlowRecord, id: number, gateway: string, json?: RecordJson): number {
+    // storedAsGiven first: a value it refuses (a BigInt, say) may be one JSON.stringify throws on,
+    // and the normalized record stores it as null where the record's own text would fail.
+    if (!storedAsGiven(flow)) return super.encodeRecord(flow, id, gateway);
     const given = json ?? (hasGatewayKeys(flow) ? new RecordJson(flow) : undefined);
-    if (given === undefined || !given.cut || !storedAsGiven(flow))
-      return super.encodeRecord(flow, id, gateway);
+    if (given === undefined || !given.cut) return super.encodeRecord(flow, id, gateway);
     if (gateway !== this.#gatewayName) {
       this.#gatewayName = gateway;
       this.#gatewayMember = `,"gateway":${JSON.stringify(gateway)}`;
