@@ -415,22 +415,7 @@ async function startPathwarden(
       },
     ),
   );
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
-    child.stderr?.on('data', (data: Buffer) => {
-      stderr += data.toString();
-      const match = /proxy on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}: ${stderr}`));
-    });
-  });
+  const port = await announcedPort(child, name, /proxy on 127\.0\.0\.1:(\d+)/);
   await sleep(500);
   return {
     name,
@@ -518,6 +503,29 @@ async function startTinyproxy(dir: string): Promise<Proxy> {
 }
 
 /**
+ * The port a proxy under test names on stderr once it listens (`announced` captures it). Rejects,
+ * with what the child wrote, when it exits first or has not named one within 30 s.
+ */
+function announcedPort(child: ChildProcess, name: string, announced: RegExp): Promise<number> {
+  let stderr = '';
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
+    child.stderr?.on('data', (data: Buffer) => {
+      stderr += data.toString();
+      const match = announced.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+/**
  * `--floor`: the minimal Node.js relay (bench/lib/floor-relay.ts) in a process of its own, started
  * like a gateway (same node, same open-files prefix): plain HTTP passed through to the HTTP origin,
  * CONNECT to the catalog name mapped to 127.0.0.1 as the gateways' `resolve` and Squid's hosts_file do.
@@ -540,22 +548,7 @@ async function startFloor(httpPort: number, prefix: readonly string[] = []): Pro
       { stdio: ['ignore', 'ignore', 'pipe'] },
     ),
   );
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${FLOOR_NAME} did not start: ${stderr}`)), 30_000);
-    child.stderr?.on('data', (data: Buffer) => {
-      stderr += data.toString();
-      const match = /floor relay on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${FLOOR_NAME} exited with ${code}: ${stderr}`));
-    });
-  });
+  const port = await announcedPort(child, FLOOR_NAME, /floor relay on 127\.0\.0\.1:(\d+)/);
   await sleep(500);
   return {
     name: FLOOR_NAME,
