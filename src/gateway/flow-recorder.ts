@@ -90,6 +90,10 @@ export function settleDecision(flow: GatewayFlow): void {
  * as a tunnel's record lives. Strings of characters up to U+00FF only (what a latin1-decoded head
  * holds); others are returned as they are.
  */
+export function ownCopy(text: string): string {
+  return /[\u0100-\uffff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('latin1');
+}
+
 /**
  * The record's JSON text for the log and the store, or undefined when JSON cannot hold the record (a
  * value JSON.stringify throws on): the store then takes the record the way it would without a log,
@@ -101,10 +105,6 @@ function recordJsonOf(record: FlowRecord): RecordJson | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function ownCopy(text: string): string {
-  return /[\u0100-\uffff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('latin1');
 }
 
 export class FlowRecorder {
