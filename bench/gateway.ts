@@ -1115,26 +1115,8 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
   const log = (text: string) => process.stderr.write(`${text}\n`);
   try {
     const idle = new Map<string, IdleResult>();
-    // The floor first, as in the full run.
-    if (options.floor) {
-      const floor = await startFloor(origins.httpPort, descriptors.prefix);
-      proxies.push(floor);
-      log(`idle tunnels: ${floor.name}, ${tunnels}`);
-      idle.set(
-        floor.name,
-        await idleTunnels(floor, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
-      );
-      await floor.close();
-    }
-    for (const store of options.stores) {
-      const proxy = await startPathwarden(
-        `pathwarden (${store})`,
-        store,
-        ports,
-        dir,
-        options.cli,
-        descriptors.prefix,
-      );
+    /** Holds the idle tunnels through `proxy`, then closes it. */
+    const hold = async (proxy: Proxy) => {
       proxies.push(proxy);
       log(`idle tunnels: ${proxy.name}, ${tunnels}`);
       idle.set(
@@ -1142,7 +1124,13 @@ async function idleOnly(options: Options, descriptors: DescriptorPlan, tunnels: 
         await idleTunnels(proxy, origins, tunnels, options.idleSettle * 1000, options.idleOpen),
       );
       await proxy.close();
-    }
+    };
+    // The floor first, as in the full run.
+    if (options.floor) await hold(await startFloor(origins.httpPort, descriptors.prefix));
+    for (const store of options.stores)
+      await hold(
+        await startPathwarden(`pathwarden (${store})`, store, ports, dir, options.cli, descriptors.prefix),
+      );
     const out = ['# pathwarden gateway benchmark: idle tunnels only (--idle-only)', ''];
     out.push(`date      ${startedAt}`);
     out.push(`node      ${process.version} (${process.platform}/${process.arch})`);
