@@ -188,6 +188,31 @@ describe('pathwarden audit outputs', () => {
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
   });
 
+  // --jobs 2 on a small input reads on one thread: that used to go unsaid.
+  test('--jobs N that reads on one thread says why on stderr, unless --quiet', async () => {
+    const told = await run('audit', '--topology', topology, clean, '--jobs', '2', '--json');
+    expect(told.code).toBe(0);
+    expect(told.stderr).toMatch(
+      /^pathwarden: warning: --jobs 2 not used, reading on one thread \(PW_JOBS_SMALL_INPUT: \d+ B of input; a second thread starts from 512 MiB\)\n$/,
+    );
+    // The report is the one-job report.
+    const one = await run('audit', '--topology', topology, clean, '--json');
+    const withoutTime = (json: string) => {
+      const report = JSON.parse(json);
+      expect(report.generatedAt).toEqual(expect.any(String));
+      delete report.generatedAt;
+      return report;
+    };
+    expect(withoutTime(told.stdout)).toEqual(withoutTime(one.stdout));
+    expect(await run('audit', '--topology', topology, clean, '--jobs', '2', '--quiet')).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: '',
+    });
+    // --jobs 1 asks for nothing.
+    expect((await run('audit', '--topology', topology, clean, '--jobs', '1')).stderr).toBe('');
+  });
+
   test('--help shows examples', async () => {
     const help = await run('audit', '--help');
     expect(help.code).toBe(0);

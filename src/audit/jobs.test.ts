@@ -7,7 +7,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageRoot } from '../catalog/load.js';
-import { idleCores, rangeShare, runJobs, startJobWorkers, THREAD_BYTES } from './jobs.js';
+import type { FlowSink } from './flow-sink.js';
+import { idleCores, rangeShare, runJobs, startJobWorkers, THREAD_BYTES, threadsFor } from './jobs.js';
+import type { JobsFallback } from './jobs-fallback.js';
 import type { AuditOptions, AuditProgress, ProgressState } from './run-audit.js';
 import { fixtureFolders, fixtureInputs, jsonOf, reportTopology } from './test-reports.js';
 import { builtinPolicy } from './test-support.js';
@@ -446,4 +448,95 @@ describe('audit --jobs', () => {
     const one = await jsonOf({ inputs: [squid], jobs: 1 });
     expect(await jsonOf({ ...options, rangeSplit: seams })).toBe(one);
   }, 60_000);
+
+  // A multi-job audit whose workers failed (an error, an exit while holding a part) or whose parts
+  // could not be merged ran again on one thread and said so only in a PATHWARDEN_JOBS_TRACE mark:
+  // the user saw `--jobs 2` take longer than one job and no reason. Now each fallback is reported
+  // once through onJobsFallback (the CLI's warning), with a stable code, and the report is still
+  // the one-job report.
+  test('a multi-job read that fails says why, once, and the report is the one-job report', async () => {
+    const squid = squidLog('told.log', 4000);
+    const one = await jsonOf({ inputs: [squid], jobs: 1 });
+    const ranges = { splitBytes: 1, rangeSplit: { chunkBytes: 64, waitForWorkers: true } };
+    const cutLate = { lateSplit: late };
+    const cases = [
+      ['exit, up front', { workerExit: true, ...ranges }, 'PW_JOBS_WORKER_EXITED', /code 3/],
+      ['exit, late', { workerExit: true, ...cutLate }, 'PW_JOBS_WORKER_EXITED', /code 3/],
+      ['error, up front', { workerFail: true, ...ranges }, 'PW_JOBS_WORKER_FAILED', /workerFail/],
+      ['error, late', { workerFail: true, ...cutLate }, 'PW_JOBS_WORKER_FAILED', /workerFail/],
+      // 40 hosts, 5 tracked destinations: the parts' tables cannot be merged exactly.
+      [
+        'overflow, up front',
+        { limits: { destinations: 5 }, ...ranges },
+        'PW_JOBS_NOT_MERGEABLE',
+        /destinations/,
+      ],
+      [
+        'overflow, late',
+        { limits: { destinations: 5 }, ...cutLate },
+        'PW_JOBS_NOT_MERGEABLE',
+        /destinations/,
+      ],
+    ] as const;
+    for (const [name, options, code, reason] of cases) {
+      const notes: JobsFallback[] = [];
+      const report = await jsonOf({
+        inputs: [squid],
+        jobs: 2,
+        threadBytes: 1,
+        ...options,
+        onJobsFallback: (note) => {
+          notes.push(note);
+        },
+      });
+      expect(notes, name).toHaveLength(1);
+      expect(notes[0]?.code, name).toBe(code);
+      expect(notes[0]?.rerun, name).toBe(true);
+      expect(notes[0]?.reason, name).toMatch(reason);
+      expect(notes[0]?.reason, name).not.toContain('\n');
+      if ('limits' in options)
+        expect(report, name).toBe(await jsonOf({ inputs: [squid], jobs: 1, ...options }));
+      else expect(report, name).toBe(one);
+    }
+  }, 120_000);
+
+  test('an audit that stays on one thread says why once; one that uses its threads says nothing', async () => {
+    const squid = squidLog('declined.log', 500);
+    const notesOf = async (options: Omit<Partial<AuditOptions>, 'inputs'>) => {
+      const notes: JobsFallback[] = [];
+      await jsonOf({ jobs: 2, ...options, inputs: [squid], onJobsFallback: (note) => void notes.push(note) });
+      return notes;
+    };
+    // Under 2 x THREAD_BYTES of input.
+    const small = await notesOf({});
+    expect(small.map(({ code, rerun }) => [code, rerun])).toEqual([['PW_JOBS_SMALL_INPUT', false]]);
+    expect(small[0]?.reason).toMatch(/^\d+(\.\d)? KiB of input; a second thread starts from 512 MiB$/);
+    // Per-flow outputs need the flows in order.
+    const sink: FlowSink = { write: () => undefined, close: async () => undefined };
+    const ordered = await notesOf({ threadBytes: 1, sinks: [sink] });
+    expect(ordered.map(({ code }) => code)).toEqual(['PW_JOBS_IN_ORDER']);
+    expect(await notesOf({ threadBytes: 1, strict: true })).toHaveLength(1);
+    // --jobs 1: nothing was asked, nothing to say.
+    expect(await notesOf({ jobs: 1, threadBytes: 1 })).toEqual([]);
+    // Read on two threads (late and up front): no note.
+    expect(await notesOf({ threadBytes: 1, lateSplit: late })).toEqual([]);
+    expect(await notesOf({ threadBytes: 1, splitBytes: 1 })).toEqual([]);
+  }, 60_000);
+
+  test('the thread count says when the load, not the input size, keeps an audit on one thread', () => {
+    const GiB = 1 << 30;
+    expect(threadsFor(4, 2 * GiB, undefined, 3)).toEqual({ threads: 4 });
+    expect(threadsFor(4, 2 * GiB, undefined, 1)).toEqual({ threads: 2 });
+    const busy = threadsFor(4, 2 * GiB, undefined, 0, 2);
+    expect(busy.threads).toBe(1);
+    expect(busy.fallback?.code).toBe('PW_JOBS_NO_IDLE_CORE');
+    expect(busy.fallback?.reason).toBe(
+      'the load average leaves 0 of 2 cores idle, and this thread takes one',
+    );
+    const small = threadsFor(4, 300 << 20, undefined, 0, 2);
+    expect(small.fallback?.code).toBe('PW_JOBS_SMALL_INPUT');
+    expect(small.fallback?.reason).toBe('300 MiB of input; a second thread starts from 512 MiB');
+    // A test's threadBytes leaves the load out.
+    expect(threadsFor(2, 10, 1, 0)).toEqual({ threads: 2 });
+  });
 });

@@ -10,7 +10,8 @@
 // parts could not be merged exactly: DNS logs or Zeek ssl/http logs among the inputs (their answers
 // and names change how later flows are classified), DNS answers inside another input, per-flow
 // sinks (--ndjson, --csv, --store), --strict, stdin, formats not from the registry, a destination
-// table that overflows, or no built worker script (dist/src/audit/audit-worker.js).
+// table that overflows, or no built worker script (dist/src/audit/audit-worker.js); and when a
+// worker fails. Each time, AuditOptions.onJobsFallback is told why (jobs-fallback.ts).
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
@@ -32,6 +33,7 @@ import { readsDirectly, registryFormats } from './input-plan.js';
 import { expandInputs } from './inputs.js';
 import { JobProgress } from './job-progress.js';
 import { addMarks, mark, printMarks, type TraceMark, takeMarks } from './job-trace.js';
+import { type JobsFallback, jobsFallback, oneThreadFallback } from './jobs-fallback.js';
 import { type AuditProblem, type InputFailure, ProblemLog } from './problems.js';
 import { headersAfter, type RangeHeaders } from './range-headers.js';
 import {
@@ -132,50 +134,71 @@ interface Planned extends JobItem {
   prelude: string[];
 }
 
-/** The report of a multi-job audit, or undefined when it has to run on one thread. */
+/**
+ * The report of a multi-job audit, or undefined when it has to run on one thread; then, unless
+ * `jobs` is 1, options.onJobsFallback is told why (after the progress bar is cleared).
+ */
 export async function runJobs(options: AuditOptions): Promise<AuditReport | undefined> {
   const jobs = options.jobs ?? 1;
   const script = workerScript();
+  let outcome: AuditReport | JobsFallback | undefined;
   try {
     mark('runJobs');
-    const report = await runOnThreads(options, jobs, script);
-    mark('report built');
-    return report;
+    outcome = await runOnThreads(options, jobs, script);
+    mark(isFallback(outcome) ? `one job: ${outcome.code} ${outcome.reason}` : 'report built');
   } finally {
     options.progress?.stop();
     printMarks();
     // Started workers this audit did not use (it stayed on one thread, or needed fewer).
     options.workers?.close();
   }
+  if (!isFallback(outcome)) return outcome;
+  await options.onJobsFallback?.(outcome);
+  return undefined;
 }
 
+/** A fallback rather than what a step gives when it succeeds (a report, a state, parts). */
+function isFallback<T extends object>(outcome: T | JobsFallback | undefined): outcome is JobsFallback {
+  return outcome !== undefined && 'rerun' in outcome && 'code' in outcome;
+}
+
+/** The report, why the audit has to run on one thread, or undefined with one job asked for. */
 async function runOnThreads(
   options: AuditOptions,
   jobs: number,
   script: string | undefined,
-): Promise<AuditReport | undefined> {
-  if (
-    jobs <= 1 ||
-    script === undefined ||
-    options.strict ||
-    (options.sinks?.length ?? 0) > 0 ||
-    options.formats !== undefined ||
-    options.inputs.includes('-')
-  )
-    return undefined;
+): Promise<AuditReport | JobsFallback | undefined> {
+  if (jobs <= 1) return undefined;
+  if (script === undefined)
+    return jobsFallback('PW_JOBS_UNAVAILABLE', 'no worker script is built (npm run build)');
+  const inOrder = [
+    options.strict && '--strict',
+    (options.sinks?.length ?? 0) > 0 && 'per-flow outputs (--ndjson, --csv, --store)',
+    options.inputs.includes('-') && 'stdin',
+  ].filter((why) => typeof why === 'string');
+  if (inOrder.length > 0)
+    return jobsFallback('PW_JOBS_IN_ORDER', `${inOrder.join(', ')}: flows are read in order on one thread`);
+  if (options.formats !== undefined)
+    return jobsFallback('PW_JOBS_UNAVAILABLE', 'the formats are not the built-in ones workers load');
   const problemsLimit = options.limits?.problems ?? 1000;
   const forced = options.format === undefined ? undefined : registryFormats.get(options.format);
+  // (No note: the one-job read stops with PW_ERR_USAGE, which says it.)
   if (options.format !== undefined && forced === undefined) return undefined;
   // Planning notes skipped inputs here, first, as one job does.
   const problems = new ProblemLog(options.limits?.problems);
   const planned = await planInputs(options, forced, registryFormats, problems);
   mark('inputs planned');
-  if (planned.some(({ input }) => input.role === 'dns' || input.role === 'zeek-names')) return undefined;
+  const first = planned.find(({ input }) => input.role === 'dns' || input.role === 'zeek-names');
+  if (first !== undefined)
+    return jobsFallback(
+      'PW_JOBS_IN_ORDER',
+      `${first.input.name} is a ${first.input.role === 'dns' ? 'DNS log' : 'Zeek ssl/http log'}, whose names classify later flows`,
+    );
 
   // Only as many threads as the input pays for: a small audit on two threads is slower than on one.
   const bytes = planned.reduce((sum, { input }) => sum + (input.size ?? 0), 0);
-  const threads = threadsFor(jobs, bytes, options.threadBytes);
-  if (threads <= 1) return undefined;
+  const { threads, fallback } = threadsFor(jobs, bytes, options.threadBytes);
+  if (fallback !== undefined) return fallback;
 
   const init: JobInit = {
     catalog: options.policy.catalog,
@@ -211,11 +234,12 @@ async function runOnThreads(
       script,
     );
     mark('all parts read');
-    if (late === undefined || !(await rereadMisheaded(late.items, late.results, options.policy, init)))
-      return undefined;
+    if (isFallback(late)) return late;
+    const misheaded = await rereadMisheaded(late.items, late.results, options.policy, init);
+    if (misheaded !== undefined) return misheaded;
     const state = merge(planned, late.items, late.results, options, problems);
     mark('parts merged');
-    return state === undefined ? undefined : reportOf(state, options);
+    return isFallback(state) ? state : reportOf(state, options);
   }
 
   const items: Planned[] = [];
@@ -246,20 +270,32 @@ async function runOnThreads(
   const workers = startedWorkers(script, Math.min(threads, items.length) - 1, options.workers);
   const results = await runWorkers(workers, items, init, options);
   mark('all parts read');
-  if (results === undefined || !(await rereadMisheaded(items, results, options.policy, init)))
-    return undefined;
+  if (!Array.isArray(results)) return results;
+  const misheaded = await rereadMisheaded(items, results, options.policy, init);
+  if (misheaded !== undefined) return misheaded;
   const state = merge(planned, items, results, options, problems);
   mark('parts merged');
-  return state === undefined ? undefined : reportOf(state, options);
+  return isFallback(state) ? state : reportOf(state, options);
 }
 
 /**
- * Threads an audit of `bytes` uses with `--jobs N`: one per `threadBytes` (THREAD_BYTES), at most N,
- * and, with the default THREAD_BYTES, no more than this thread and one per idle core.
+ * Threads an audit of `bytes` uses with `--jobs N` (N above 1): one per `threadBytes`
+ * (THREAD_BYTES), at most N, and, with the default THREAD_BYTES, no more than this thread and one
+ * per idle core (`idle`, default idleCores(), of `cores`); with one thread, why.
  */
-function threadsFor(jobs: number, bytes: number, threadBytes?: number): number {
-  const byBytes = Math.min(jobs, Math.floor(bytes / Math.max(1, threadBytes ?? THREAD_BYTES)));
-  return threadBytes === undefined ? Math.min(byBytes, 1 + idleCores()) : byBytes;
+export function threadsFor(
+  jobs: number,
+  bytes: number,
+  threadBytes?: number,
+  idle?: number,
+  cores = availableParallelism(),
+): { threads: number; fallback?: JobsFallback } {
+  const perThread = threadBytes ?? THREAD_BYTES;
+  const byBytes = Math.min(jobs, Math.floor(bytes / Math.max(1, perThread)));
+  const free = threadBytes === undefined ? (idle ?? idleCores()) : undefined;
+  const threads = free === undefined ? byBytes : Math.min(byBytes, 1 + free);
+  if (threads > 1) return { threads };
+  return { threads, fallback: oneThreadFallback(bytes, perThread, free, cores) };
 }
 
 /**
@@ -347,7 +383,7 @@ export function startJobWorkers(
   const script = workerScript();
   if (script === undefined) return undefined;
   const bytes = expandInputs(inputs).files.reduce((sum, file) => sum + (file.size ?? 0), 0);
-  const threads = threadsFor(jobs ?? 1, bytes, threadBytes);
+  const { threads } = threadsFor(jobs ?? 1, bytes, threadBytes);
   return threads > 1 ? new JobWorkers(script, threads - 1) : undefined;
 }
 
@@ -463,14 +499,14 @@ function preludeBytes(lines: readonly string[]): Buffer | null {
  * Checks, input by input and in order, that each range was read after the header lines in force
  * where it starts (those of the ranges before it, as they noted them); reads again, on this
  * thread, each one that was not (a log of several sections, cut after a header block other than
- * the first). False when a range's header lines could not be noted (too many).
+ * the first). A fallback when a range's header lines could not be noted (too many), else undefined.
  */
 async function rereadMisheaded(
   items: Planned[],
   results: PartResult[],
   policy: Policy,
   init: JobInit,
-): Promise<boolean> {
+): Promise<JobsFallback | undefined> {
   let entry = -1;
   let inForce: string[] = [];
   for (const [index, item] of items.entries()) {
@@ -485,10 +521,14 @@ async function rereadMisheaded(
       results[index] = await readItem(job, policy, init);
     }
     const headers = (results[index] as PartResult).headers;
-    if (headers === null) return false;
+    if (headers === null)
+      return jobsFallback(
+        'PW_JOBS_NOT_MERGEABLE',
+        `a range of ${item.name} has too many Zeek header lines to hand on to the next`,
+      );
     if (headers !== undefined) inForce = headersAfter(inForce, headers);
   }
-  return true;
+  return undefined;
 }
 
 function sameLines(a: readonly string[], b: readonly string[]): boolean {
@@ -546,16 +586,16 @@ export async function readItem(
 
 /**
  * Runs the items on `count` threads: this one and `count - 1` workers (a worker costs its own
- * module loading and JIT warm-up); undefined when one fails with an error, or exits while it holds
- * an item (process.exit in it, a crash that only ends the thread): this thread stops reading and
- * the audit runs on one thread.
+ * module loading and JIT warm-up); a fallback when one fails with an error, or exits while it
+ * holds an item (process.exit in it, a crash that only ends the thread): this thread stops reading
+ * and the audit runs on one thread.
  */
 function runWorkers(
   workers: readonly Worker[],
   items: readonly Planned[],
   init: JobInit,
   options: AuditOptions,
-): Promise<PartResult[] | undefined> {
+): Promise<PartResult[] | JobsFallback> {
   return new Promise((resolve) => {
     const seams = options.rangeSplit ?? {};
     const results: PartResult[] = new Array(items.length);
@@ -574,14 +614,14 @@ function runWorkers(
     /** This thread's reader of the item it reads (cancelled when the audit fails). */
     let mine: FileChunks | undefined;
     const settle = (ok: boolean): boolean => ending.settle(ok);
-    const finish = (value: PartResult[] | undefined) => {
-      if (settle(value !== undefined)) resolve(value);
+    const finish = (value: PartResult[] | JobsFallback) => {
+      if (settle(Array.isArray(value))) resolve(value);
     };
-    const fail = () => {
+    const fail = (why: JobsFallback) => {
       // This thread's read of its item ends at its next chunk: the one-job audit that follows
       // would otherwise share the event loop (and a core) with it.
       if (mine) mine.end = 0;
-      finish(undefined);
+      finish(why);
     };
     const take = (where?: 'here'): JobItem | undefined => {
       const item = items[next];
@@ -626,12 +666,13 @@ function runWorkers(
       worker.on('message', (result: WorkerMessage) => {
         if ('ready' in result) count();
         if (ending.settled || 'ready' in result) return;
+        const held = holding;
         holding = undefined;
-        if ('error' in result) return fail();
+        if ('error' in result) return fail(workerFailed(held, result.error));
         record(result);
         if (!ending.settled) feed();
       });
-      worker.on('error', fail);
+      worker.on('error', (error) => fail(workerFailed(holding, error.message)));
       // Ending with an item and without its counts (process.exit in the worker, a crash that only
       // ends the thread) is a failure like an error: waiting would never end, and this thread's
       // own read is as useless as after an error. (An 'error' is followed by 'exit': fail acts once.)
@@ -639,7 +680,7 @@ function runWorkers(
         count();
         if (holding === undefined || ending.settled) return;
         mark(`worker holding item ${holding.index} exited with code ${code}`);
-        fail();
+        fail(workerExited(holding, code));
       });
       worker.postMessage(init);
       // The workers take the first items (this thread the last), whenever the seam posts them.
@@ -675,8 +716,8 @@ function runWorkers(
           mine = undefined;
           if (ending.settled) return;
           record(result);
-        } catch {
-          fail();
+        } catch (error) {
+          fail(readFailed(item, error));
         } finally {
           postFirstItems();
         }
@@ -724,7 +765,7 @@ export interface LateSplit extends ThreadSeams {
  * lines at the top of the file; rereadMisheaded corrects those). A worker that is ready too late
  * for a share of MIN_WORKER_BYTES gets nothing, so a worker that starts slowly (a loaded machine)
  * costs its start-up and no waiting: the audit never waits for a worker to start. Returns the
- * parts in file order with their counts; undefined when a part failed (the audit runs on one
+ * parts in file order with their counts; a fallback when a part failed (the audit runs on one
  * thread) or the header block at the top is too long to give the later ranges.
  */
 async function splitLate(
@@ -736,7 +777,7 @@ async function splitLate(
   init: JobInit,
   options: AuditOptions,
   script: string,
-): Promise<{ items: Planned[]; results: PartResult[] } | undefined> {
+): Promise<{ items: Planned[]; results: PartResult[] } | JobsFallback> {
   const seams = options.lateSplit ?? {};
   const warmup = seams.warmupBytes ?? WORKER_WARMUP_BYTES;
   const least = Math.max(1, seams.minBytes ?? MIN_WORKER_BYTES);
@@ -744,7 +785,11 @@ async function splitLate(
   if (format.headerLine) {
     const head = await readHead(path);
     const block = topHeaders(head, head.length < HEAD_BYTES, format);
-    if (block === null) return undefined;
+    if (block === null)
+      return jobsFallback(
+        'PW_JOBS_UNCUTTABLE',
+        `the header block at the top of ${name} is longer than 64 KiB`,
+      );
     top = block;
   }
   const headers = format.headerLine !== undefined;
@@ -770,13 +815,13 @@ async function splitLate(
     const bar = new JobProgress(options.progress, name, size);
     const local = bar.local(size);
     const settle = (ok: boolean): boolean => ending.settle(ok);
-    const fail = () => {
+    const fail = (why: JobsFallback) => {
       if (!settle(false)) return;
       // This thread's read of its range ends at its next chunk: the one-job audit that follows
       // would otherwise share the event loop (and a core) with it.
       reading = false;
       if (chunks) chunks.end = 0;
-      resolve(undefined);
+      resolve(why);
     };
     const maybeDone = () => {
       if (!mainDone || outstanding > 0 || ending.settled) return;
@@ -835,7 +880,8 @@ async function splitLate(
       worker.once('message', (result: WorkerMessage) => {
         if (ending.settled) return;
         holding.item = undefined;
-        if ('error' in result || 'ready' in result) return fail();
+        if ('error' in result) return fail(workerFailed(job, result.error));
+        if ('ready' in result) return fail(workerFailed(job, 'it said it was ready twice'));
         mark(`item ${item.index} result received`);
         addMarks(result.trace);
         entry.result = result;
@@ -865,19 +911,19 @@ async function splitLate(
       };
       worker.once('message', (message: WorkerMessage) => {
         if (ending.settled) return;
-        if (!('ready' in message)) return fail();
+        if (!('ready' in message)) return fail(workerFailed(undefined, 'it answered before it was ready'));
         mark('worker ready');
         count();
         assign(worker, holding);
       });
       // A worker that errs or ends while it holds a range fails the audit (it runs on one thread),
       // as in runWorkers; one that errs or ends without a range is left out.
-      const stopped = () => {
+      const stopped = (why: (item: JobItem) => JobsFallback) => {
         if (holding.item === undefined) leaveOut();
-        else fail();
+        else fail(why(holding.item));
       };
-      worker.on('error', stopped);
-      worker.on('exit', stopped);
+      worker.on('error', (error) => stopped((item) => workerFailed(item, error.message)));
+      worker.on('exit', (code) => stopped((item) => workerExited(item, code)));
       worker.postMessage(init);
     }
     void (async () => {
@@ -905,11 +951,33 @@ async function splitLate(
         addMarks(result.trace);
         mainDone = true;
         maybeDone();
-      } catch {
-        fail();
+      } catch (error) {
+        fail(readFailed(mine, error));
       }
     })();
   });
+}
+
+/** `access.log`, or `access.log (bytes 0 to 1234)` for a range. */
+function partName(item: JobItem): string {
+  return item.part ? `${item.name} (bytes ${item.part.start} to ${item.part.end})` : item.name;
+}
+
+function workerFailed(item: JobItem | undefined, message: string): JobsFallback {
+  const what = item === undefined ? 'a worker thread' : `a worker thread's read of ${partName(item)}`;
+  return jobsFallback('PW_JOBS_WORKER_FAILED', `${what} failed: ${message}`);
+}
+
+function workerExited(item: JobItem, code: number): JobsFallback {
+  return jobsFallback(
+    'PW_JOBS_WORKER_EXITED',
+    `a worker thread ended with code ${code} while reading ${partName(item)}`,
+  );
+}
+
+function readFailed(item: JobItem, error: unknown): JobsFallback {
+  const message = error instanceof Error ? error.message : String(error);
+  return jobsFallback('PW_JOBS_READ_FAILED', `this thread's read of ${partName(item)} failed: ${message}`);
 }
 
 function rangeBytes(item: Planned): number {
@@ -968,21 +1036,25 @@ class Ending {
   }
 }
 
-/** The state one job would have, from the parts in input order; undefined when not exact. */
+/** The state one job would have, from the parts in input order; a fallback when not exact. */
 function merge(
   planned: PlannedEntry[],
   items: readonly Planned[],
   results: readonly PartResult[],
   options: AuditOptions,
   problems: ProblemLog,
-): AuditState | undefined {
+): AuditState | JobsFallback {
   const limits = options.limits ?? {};
   const aggregate = new AuditAggregate(options.component ?? 'saas', limits);
   const byEntry = new Map<number, { lines: number; once: Set<string>; seen: boolean; flows: number }>();
   for (const [index, item] of items.entries()) {
     const result = results[index] as PartResult;
-    if (result.dnsAnswers > 0) return undefined;
     const entry = planned[item.entry] as PlannedEntry;
+    if (result.dnsAnswers > 0)
+      return jobsFallback(
+        'PW_JOBS_NOT_MERGEABLE',
+        `${entry.input.name} has DNS answers, which name the addresses of the flows after them`,
+      );
     let file = byEntry.get(item.entry);
     if (file === undefined) {
       file = { lines: 0, once: new Set(), seen: false, flows: 0 };
@@ -993,7 +1065,11 @@ function merge(
     const leaks = result.aggregate.leaks.map((leak) =>
       leak.line === null ? leak : { ...leak, line: leak.line + shift },
     );
-    if (!aggregate.merge({ ...result.aggregate, leaks })) return undefined;
+    if (!aggregate.merge({ ...result.aggregate, leaks }))
+      return jobsFallback(
+        'PW_JOBS_NOT_MERGEABLE',
+        `more distinct destinations than the report tracks (${aggregate.destinationLimit})`,
+      );
     let dropped = 0;
     for (const problem of result.problems) {
       const inPrelude = shift !== 0 && problem.line <= preludeLines;

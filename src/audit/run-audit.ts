@@ -36,6 +36,7 @@ import {
 } from './input-plan.js';
 import { describeFsError, expandInputs } from './inputs.js';
 import type { JobWorkers, LateSplit, RangePart, ThreadSeams } from './jobs.js';
+import type { JobsFallback } from './jobs-fallback.js';
 import { type AuditProblem, ProblemLog } from './problems.js';
 import { HeaderWatchingChunks, type RangeHeaders } from './range-headers.js';
 import { scanModule } from './wasm-scan.js';
@@ -120,6 +121,12 @@ export interface AuditOptions {
    * multi-job audit before it starts any; the audit ends those it does not use.
    */
   workers?: JobWorkers;
+  /**
+   * Told, once, why an audit with `jobs` above 1 read on one thread (jobs-fallback.ts): it stayed
+   * there from the start, or its threads failed and it read every input again (`rerun`). The CLI
+   * prints it as a warning; awaited before the one-job read starts.
+   */
+  onJobsFallback?: (fallback: JobsFallback) => void | Promise<void>;
   /** @internal Inputs at least this large are cut into ranges by jobs.ts (default 8 MiB; tests). */
   splitBytes?: number;
   /** @internal Input bytes per thread before jobs.ts starts another (default THREAD_BYTES; tests). */

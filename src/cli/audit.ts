@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { demoDir } from '../audit/demo/location.js';
 import { type FailOn, failOnVerdicts, matchedFailOn } from '../audit/fail-on.js';
 import type { FlowSink } from '../audit/flow-sink.js';
+import { jobsFallbackWarning } from '../audit/jobs-fallback.js';
 import { ProgressBar } from '../audit/progress.js';
 import { renderJsonReport } from '../audit/report-json.js';
 import { runAudit } from '../audit/run-audit.js';
@@ -238,6 +239,15 @@ Examples:
             strict: options.strict,
             jobs: options.jobs,
             workers,
+            // Why --jobs N read on one thread: always after a failed multi-job read (it took longer
+            // than one job), else unless --quiet (docs/audit.md, "When --jobs reads on one thread").
+            onJobsFallback: async (fallback) => {
+              if (!fallback.rerun && options.quiet) return;
+              await write(
+                io.stderr,
+                `pathwarden: warning: ${jobsFallbackWarning(options.jobs ?? 1, fallback)}\n`,
+              );
+            },
             stdin: io.stdin,
             sinks,
             progress,
