@@ -6,22 +6,16 @@
 // printed next to Squid's of the same run with the ratio; the targets (docs/performance.md, issue 12
 // item 4) are printed as PASS / MISS; missing one is not a failure.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descriptorsNeeded, effectiveConnectionLimit } from '../src/gateway/connection-gate.js';
+import { startFifoWatchdog } from './lib/fifo-watchdog.js';
 import { childrenCpuSeconds, formatTable, median } from './lib/measure.js';
+import { CHRT, MEASURED_PRIORITY, processTree, setFifo } from './lib/sched-fifo.js';
 
 const CATALOG_HOST = 'api.powerbi.com';
 const WRK = '/usr/bin/wrk';
@@ -29,8 +23,6 @@ const SQUID = '/usr/sbin/squid';
 const TINYPROXY = '/usr/bin/tinyproxy';
 /** util-linux (Essential on Debian): runs a command with other resource limits. */
 const PRLIMIT = '/usr/bin/prlimit';
-/** util-linux: sets a running process's scheduling policy (--fifo). */
-const CHRT = '/usr/bin/chrt';
 const BUILT_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The minimal Node.js relay of `--floor` (no pathwarden code). */
 const FLOOR_RELAY = fileURLToPath(new URL('./lib/floor-relay.js', import.meta.url));
@@ -80,7 +72,9 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --fifo            after each 1-connection run, one more with wrk, the origin (this process) and
                     the proxy (its threads and children) under SCHED_FIFO priority 10, so that the
                     rest of the machine cannot delay them: the proxy's own tail (needs root or
-                    CAP_SYS_NICE; reported in a table of its own, the plain runs stay the headline)
+                    CAP_SYS_NICE; reported in a table of its own, the plain runs stay the headline);
+                    a watchdog process above them (SCHED_FIFO 20) sets them back to SCHED_OTHER,
+                    or kills them, when a line overruns its length by 15 s or this process dies
   --floor           add the contender "node floor", a minimal Node.js relay in its own process
                     (bench/lib/floor-relay.ts: plain HTTP passed through to the origin unparsed,
                     CONNECT answered and piped), to the wrk lines, the transfer and the idle hold, and
@@ -615,24 +609,6 @@ export function parseWrk(output: string): WrkResult {
   };
 }
 
-/** A process and its descendants (Squid's log daemon, say), as /proc lists them now. */
-function processTree(pid: number): number[] {
-  const tree: number[] = [];
-  const visit = (id: number) => {
-    tree.push(id);
-    try {
-      for (const task of readdirSync(`/proc/${id}/task`)) {
-        const children = readFileSync(`/proc/${id}/task/${task}/children`, 'utf8').trim();
-        for (const child of children ? children.split(' ') : []) visit(Number(child));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  };
-  visit(pid);
-  return tree;
-}
-
 /**
  * CPU seconds (user + system) of a process and its descendants (Squid's log daemon), from /proc:
  * on a shared machine, CPU per request moves far less with the load than wall-clock rates do.
@@ -661,62 +637,50 @@ function sidesCpuSeconds(): number {
   return (self.user + self.system) / 1e6 + (childrenCpuSeconds() ?? Number.NaN);
 }
 
-/** The scheduling policy of a thread (field 41 of its stat: 0 SCHED_OTHER, 1 SCHED_FIFO); -1 gone. */
-function threadPolicy(pid: number, tid: string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-  } catch {
-    return -1;
-  }
-}
-
 /**
- * Every thread of `processes` under SCHED_FIFO priority 10 (`on`), or back under SCHED_OTHER:
- * thread by thread, then read back from /proc, again until every thread there has it (a thread
- * that ends meanwhile is skipped; one started meanwhile is caught by the next pass). `chrt -a`
- * stops at the first thread that has ended. False when the kernel refuses (root or CAP_SYS_NICE
- * is needed) or the threads do not settle in 5 passes.
+ * How long past a --fifo wrk line's length its watchdog waits before it acts: wrk's own --timeout
+ * (5 s), its start, and the setting back of every thread by this process (a few chrt calls).
  */
-function setFifo(processes: readonly number[], on: boolean): boolean {
-  const want = on ? 1 : 0;
-  const policy = on ? ['-f', '-p', '10'] : ['-o', '-p', '0'];
-  for (let pass = 0; pass < 5; pass++) {
-    let settled = true;
-    for (const pid of processes) {
-      let tids: string[];
-      try {
-        tids = readdirSync(`/proc/${pid}/task`);
-      } catch {
-        continue; // the process has ended
-      }
-      for (const tid of tids) {
-        const now = threadPolicy(pid, tid);
-        if (now === want || now === -1) continue;
-        spawnSync(CHRT, [...policy, tid], { stdio: 'ignore' });
-        const after = threadPolicy(pid, tid);
-        if (after !== want && after !== -1) settled = false;
-      }
-    }
-    if (settled) return true;
-  }
-  return false;
-}
+const WATCHDOG_SLACK_MS = 15_000;
 
 /**
  * `run` with `processes` under SCHED_FIFO (--fifo), all back under SCHED_OTHER after it; undefined,
- * without running, when they could not all be put under it. One connection keeps wrk, the origin
- * and the proxy at about one CPU together, under the kernel's real-time throttling (95 % of each
- * second), so the rest of the machine still runs.
+ * without running, when they could not all be put under it, and undefined too when the watchdog
+ * had to set them back (the line overran: not a measurement under SCHED_FIFO). One connection
+ * keeps wrk, the origin and the proxy at about one CPU together, under the kernel's real-time
+ * throttling (95 % of each second), so the rest of the machine still runs; but a process that
+ * spins under SCHED_FIFO starves this one (same priority, no time slices), which then cannot set
+ * it back: the watchdog (lib/fifo-watchdog.ts), started first and above them, does at `seconds` +
+ * WATCHDOG_SLACK_MS, or at once if this process dies; `run` gives it the pids it starts (wrk).
  */
-async function underFifo<T>(processes: readonly number[], run: () => Promise<T>): Promise<T | undefined> {
+async function underFifo<T>(
+  processes: readonly number[],
+  seconds: number,
+  run: (watch: (pid: number) => void) => Promise<T>,
+): Promise<T | undefined> {
+  const watchdog = await startFifoWatchdog({
+    pids: processes,
+    afterMs: seconds * 1000 + WATCHDOG_SLACK_MS,
+  });
+  if (watchdog === undefined) return undefined;
+  let value: T | undefined;
   try {
-    if (!setFifo(processes, true)) return undefined;
-    return await run();
+    if (setFifo(processes, true)) value = await run(watchdog.watch);
   } finally {
-    if (!setFifo(processes, false))
-      process.stderr.write(`bench: warning: threads of ${processes.join(', ')} still under SCHED_FIFO\n`);
+    const back = setFifo(processes, false);
+    if (!back)
+      process.stderr.write(
+        `bench: warning: threads of ${processes.join(', ')} still under SCHED_FIFO; the watchdog sets them back\n`,
+      );
+    const report = await watchdog.finish(back ? 'done' : 'now');
+    if (report.acted !== 'done') {
+      value = undefined;
+      process.stderr.write(
+        `bench: warning: the --fifo watchdog acted (${report.acted}): ${report.reset} of ${report.found} real-time threads set back${report.killed.length > 0 ? `, processes ${report.killed.join(', ')} killed` : ''}; the line is left out\n`,
+      );
+    }
   }
+  return value;
 }
 
 /** Each figure's median over the rounds; errors summed. */
@@ -744,6 +708,8 @@ async function runWrk(
   seconds: number,
   dir: string,
   fifo = false,
+  /** Given wrk's pid once it runs (the --fifo watchdog watches it). */
+  started?: (pid: number) => void,
 ): Promise<WrkResult> {
   const args = [
     `-c${connections}`,
@@ -768,9 +734,10 @@ async function runWrk(
   }
   const child = track(
     fifo
-      ? spawn(CHRT, ['-f', '10', WRK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(CHRT, ['-f', String(MEASURED_PRIORITY), WRK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
+  if (child.pid !== undefined) started?.(child.pid);
   let output = '';
   child.stdout?.on('data', (data: Buffer) => {
     output += data.toString();
@@ -1726,10 +1693,10 @@ async function main(): Promise<void> {
         // A short warm-up (JIT, connection pools), not measured.
         await runWrk(target, 50, 1, dir);
         log(`wrk: round ${round}/${options.rounds}, ${name}, 50 connections, ${options.duration} s`);
-        const measured = async (connections: number, fifo = false) => {
+        const measured = async (connections: number, fifo = false, watch?: (pid: number) => void) => {
           const before = proxy ? cpuSeconds(proxy.pid) : 0;
           const sidesBefore = sidesCpuSeconds();
-          const result = await runWrk(target, connections, options.duration, dir, fifo);
+          const result = await runWrk(target, connections, options.duration, dir, fifo, watch);
           const requests = Math.max(1, result.requests);
           result.sidesUs = ((sidesCpuSeconds() - sidesBefore) * 1e6) / requests;
           if (proxy) result.cpuUs = ((cpuSeconds(proxy.pid) - before) * 1e6) / requests;
@@ -1748,7 +1715,7 @@ async function main(): Promise<void> {
           // This process (the origin) and the proxy with its children (Squid's log daemon), not
           // the other proxies, which are children of this process too.
           const processes = [process.pid, ...(proxy ? processTree(proxy.pid) : [])];
-          const fifo = await underFifo(processes, () => measured(1, true));
+          const fifo = await underFifo(processes, options.duration, (watch) => measured(1, true, watch));
           if (fifo === undefined) fifoSkipped++;
           else seen.fifo.push(fifo);
         }
