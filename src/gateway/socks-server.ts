@@ -71,8 +71,6 @@ class SocksConnection implements DrainableConnection {
   #requestBytes = 0;
   /** A client gets one reply to its request (RFC 1928 §6), refusal or success, never two. */
   #replied = false;
-  /** The client half-closed after its request, before the reply. */
-  #clientEnded = false;
 
   constructor(ctx: GatewayContext, socket: Socket, onClosed: () => void) {
     this.#ctx = ctx;
@@ -93,7 +91,7 @@ class SocksConnection implements DrainableConnection {
     }, ctx.limits.headersTimeoutMs);
     socket.on('data', this.#onData);
     socket.on('error', this.#onGone);
-    socket.on('end', this.#onEnd);
+    socket.on('end', this.#onGone);
     socket.on('close', this.#onClose);
     if (!ctx.clients.isAllowed(address)) {
       this.#refuse(
@@ -127,16 +125,6 @@ class SocksConnection implements DrainableConnection {
     } catch (error) {
       this.#refuse(error);
     }
-  };
-
-  /**
-   * A client that half-closes once its request is complete (routing) still reads: the tunnel opens
-   * and passes its FIN on to the origin (Tunnel's clientEnded), as for an HTTP CONNECT
-   * (docs/gateway.md). Before that, the request can never be complete: the connection is closed.
-   */
-  #onEnd = (): void => {
-    if (this.#stage === 'routing') this.#clientEnded = true;
-    else this.#onGone();
   };
 
   #onGone = (): void => {
@@ -267,7 +255,7 @@ class SocksConnection implements DrainableConnection {
       this.#stage = 'done';
       this.#socket.off('data', this.#onData);
       this.#socket.off('error', this.#onGone);
-      this.#socket.off('end', this.#onEnd);
+      this.#socket.off('end', this.#onGone);
       this.#socket.off('close', this.#onClose);
       this.#tunnel = new Tunnel(this.#ctx, {
         client: this.#socket,
@@ -277,7 +265,6 @@ class SocksConnection implements DrainableConnection {
         target,
         component: this.#component,
         early,
-        clientEnded: this.#clientEnded,
         requestBytes: this.#requestBytes,
         replyBytes,
         onClosed: () => {
