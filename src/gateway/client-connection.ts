@@ -142,11 +142,6 @@ export class ClientConnection {
           new GatewayError('PW_GW_BAD_REQUEST', 'the connection ended in the middle of a request head'),
         );
       } else this.#socket.end();
-    } else if (exchange.head?.method === 'CONNECT') {
-      // A CONNECT request is its head: a client that half-closes (shutdown(SHUT_WR)) before the 200
-      // still reads, so the tunnel opens as usual and passes the FIN on to the origin after the
-      // early bytes (Tunnel's clientEnded). One that has gone both ways shows it when the 200 is
-      // written to it (a reset: PW_GW_CLIENT_ABORTED), as Squid's half_closed_clients on does.
     } else if (!exchange.requestDone) {
       this.#endExchange(exchange, 'PW_GW_CLIENT_ABORTED');
       this.#socket.destroy();
@@ -760,7 +755,6 @@ export class ClientConnection {
       target: { input: ownCopy(target.input), host, address: target.address, port: target.port },
       component: this.#component,
       early,
-      clientEnded: this.#clientEnded,
       requestBytes: exchange.head.length,
       replyBytes: reply.length,
       onClosed: this.#tunnelCloser(),

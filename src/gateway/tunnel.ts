@@ -25,11 +25,6 @@ export interface TunnelStart {
   component: Component;
   /** Client bytes that arrived with or right after the request, before the reply was read. */
   early: Buffer | null;
-  /**
-   * The client half-closed before the reply (its 'end' has been emitted already): its FIN goes on
-   * to the origin after `early`, and the tunnel only relays the origin's bytes to it.
-   */
-  clientEnded?: boolean;
   /** Bytes of the request (CONNECT head, SOCKS request) and of the reply, counted in the record. */
   requestBytes: number;
   replyBytes: number;
@@ -101,10 +96,7 @@ export class Tunnel implements IdleWatched {
     client.setTimeout(0);
     ctx.idle.add(this);
     this.#attachUpstream(start.upstream);
-    this.#clientEnded = start.clientEnded === true;
     if (start.early && start.early.length > 0) this.#onPeekData(start.early);
-    // A client that already ended has sent all it will: decide on what it sent (#onPeekEnd).
-    if (this.#phase === 'peek' && this.#clientEnded) this.#evaluate(true);
     if (this.#phase === 'peek') client.resume();
   }
 
