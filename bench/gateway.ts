@@ -672,8 +672,16 @@ async function underFifo<T>(
       process.stderr.write(
         `bench: warning: threads of ${processes.join(', ')} still under SCHED_FIFO; the watchdog sets them back\n`,
       );
-    const report = await watchdog.finish(back ? 'done' : 'now');
-    if (report.acted !== 'done') {
+    // A watchdog that died without its report must not hide run()'s error or end the bench: the
+    // threads were set back above (or the warning says they were not), so the line is left out.
+    const report = await watchdog.finish(back ? 'done' : 'now').catch((error: unknown) => {
+      process.stderr.write(
+        `bench: warning: ${error instanceof Error ? error.message : String(error)}; the line is left out\n`,
+      );
+      return undefined;
+    });
+    if (report === undefined) value = undefined;
+    else if (report.acted !== 'done') {
       value = undefined;
       process.stderr.write(
         `bench: warning: the --fifo watchdog acted (${report.acted}): ${report.reset} of ${report.found} real-time threads set back${report.killed.length > 0 ? `, processes ${report.killed.join(', ')} killed` : ''}; the line is left out\n`,

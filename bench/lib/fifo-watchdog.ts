@@ -95,12 +95,15 @@ export async function startFifoWatchdog(options: {
     }
     for (const wake of waiting.splice(0)) wake();
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close', not 'exit': the report line may still be in the stdout pipe when the process exits.
+  let closed = false;
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   void exited.then(() => {
+    closed = true;
     for (const wake of waiting.splice(0)) wake();
   });
   const nextLine = async (index: number): Promise<string | undefined> => {
-    while (lines.length <= index && !failed && child.exitCode === null && child.signalCode === null)
+    while (lines.length <= index && !failed && !closed)
       await new Promise<void>((wake) => waiting.push(wake));
     return lines[index];
   };

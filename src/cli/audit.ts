@@ -152,7 +152,7 @@ export function auditCommand(io: CliIo, setExit: (code: number) => void): Comman
     )
     .option(
       '--quiet',
-      'no progress bar and no summary; outputs asked for, errors and --fail-on messages only',
+      'no progress bar and no summary; outputs asked for, errors, --fail-on messages and the note of a failed --jobs read only',
     )
     .addOption(catalogOption())
     .addOption(noBuiltinOption())
