@@ -93,3 +93,46 @@ test('a chunk of more rows than DuckDB holds is refused before anything is writt
   const chunk = DuckDBDataChunk.create([BIGINT], 1);
   expect(() => filler.fill(chunk.chunk, [], 0, chunkCapacity + 1)).toThrow(RangeError);
 });
+
+test('one chunk reset and refilled for every slice, as the store does, reads back as the node-api conversion', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const columns = flowColumns.map((column) => `${column.name} ${column.sqlType}`).join(', ');
+  await connection.run(`CREATE TABLE filled (${columns})`);
+  await connection.run(`CREATE TABLE converted (${columns})`);
+  const rows = rowsOf(chunkCapacity + 700);
+  const filler = new ChunkFiller(flowColumns.map((column) => column.sqlType));
+  const filled = await connection.createAppender('filled');
+  const converted = await connection.createAppender('converted');
+  const chunk = DuckDBDataChunk.create(types);
+  // Row 0 has nulls in many columns and rows 1-3 in none of those: a validity mask or a string left
+  // from the previous slice would show in the next one. Then full, odd and one-row slices.
+  const sizes = [1, 3, 128, chunkCapacity, 37, 1, 200];
+  let offset = 0;
+  for (let slice = 0; offset < rows.length; slice++) {
+    const count = Math.min(sizes[slice % sizes.length] as number, rows.length - offset);
+    chunk.reset();
+    chunk.rowCount = count;
+    filler.fill(chunk.chunk, rows, offset, count);
+    filled.appendDataChunk(chunk);
+    const reference = DuckDBDataChunk.create(types, count);
+    reference.setColumnsConverted(
+      flowColumns.map((_, column) => rows.slice(offset, offset + count).map((row) => row[column] ?? null)),
+      JSToDuckDBValueConverter,
+    );
+    converted.appendDataChunk(reference);
+    offset += count;
+  }
+  filler.forget();
+  filled.closeSync();
+  converted.closeSync();
+  const read = async (table: string) =>
+    (await connection.runAndReadAll(`SELECT * FROM ${table} ORDER BY id`)).getRows();
+  const got = await read('filled');
+  expect(got).toHaveLength(rows.length);
+  expect(got).toEqual(await read('converted'));
+  expect(got[0]?.[flowColumns.findIndex((column) => column.name === 'start_ms')]).toBeNull();
+  expect(got[1]?.[flowColumns.findIndex((column) => column.name === 'start_ms')]).not.toBeNull();
+  connection.closeSync();
+  instance.closeSync();
+});
