@@ -108,7 +108,7 @@ const CHECKPOINT_ROOM_BYTES = 64 << 20;
  * when the rows since its last checkpoint fill one (#rowGroupFull). A checkpoint writes the rows
  * appended since the one before as row groups of their own, and merges neighbouring row groups that
  * fit in one, rewriting them: at DuckDB's default 16 MB of WAL (about 27,000 gateway rows) the last,
- * partly filled row group was rewritten, and every row in it compressed again, about four times
+ * partly filled row group was rewritten, and every row in it compressed again, several times
  * before it filled; a checkpoint at a fixed larger WAL size left row groups as long as the rows
  * between two checkpoints (106,496 rows at 64 MB), and the dashboard's deep page read such a file
  * 2-4x slower (docs/performance.md, Gateway, "The DuckDB store's own threads, session 10" and
@@ -122,7 +122,7 @@ export const ROW_GROUP_ROWS = 122_880;
  * DuckDB's checkpoint still runs when a commit crosses this: rows far larger than a gateway's, a WAL
  * replayed at open (the store does not know how many rows it holds), or checkpoints of the store's
  * own skipped for want of disk room. It bounds the WAL, and so the replay after a crash
- * (docs/gateway.md, "Flow store").
+ * (docs/gateway-api.md, "Flushing and durability").
  */
 export const CHECKPOINT_CEILING_BYTES = 128 << 20;
 
