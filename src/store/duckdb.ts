@@ -94,13 +94,43 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * Free space the quiet checkpoint (releaseMemory) needs besides the WAL's size four times over. A
- * CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later statement fails until
- * it is reopened, so a release during a full disk would turn batches that wait for space into a
- * store that never writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at 16 MB of
- * WAL still runs when a commit crosses it.
+ * Free space a checkpoint the store runs itself (the quiet one in releaseMemory, the one at each
+ * full row group in writeBatch) needs besides the WAL's size four times over. A CHECKPOINT that runs
+ * out of disk is fatal to a DuckDB database: every later statement fails until it is reopened, so a
+ * checkpoint during a full disk would turn batches that wait for space into a store that never
+ * writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at CHECKPOINT_CEILING_BYTES of
+ * WAL still runs, unchecked, when a commit crosses it.
  */
 const CHECKPOINT_ROOM_BYTES = 64 << 20;
+
+/**
+ * Rows in one of DuckDB's row groups (its default row_group_size). The store checkpoints itself
+ * when the rows since its last checkpoint fill one (#rowGroupFull). A checkpoint writes the rows
+ * appended since the one before as row groups of their own, and merges neighbouring row groups that
+ * fit in one, rewriting them: at DuckDB's default 16 MB of WAL (about 27,000 gateway rows) the last,
+ * partly filled row group was rewritten, and every row in it compressed again, several times
+ * before it filled; a checkpoint at a fixed larger WAL size left row groups as long as the rows
+ * between two checkpoints (106,496 rows at 64 MB), and the dashboard's deep page read such a file
+ * 2-4x slower (docs/performance.md, Gateway, "The DuckDB store's own threads, session 10" and
+ * "The DuckDB store's checkpoint per row group, session 11").
+ */
+export const ROW_GROUP_ROWS = 122_880;
+
+/**
+ * DuckDB's own checkpoint_threshold, kept only as a ceiling on the WAL: the store's checkpoint at
+ * each full row group comes first (about 74 MB of WAL for gateway rows of ~600 bytes of WAL each).
+ * DuckDB's checkpoint still runs when a commit crosses this: rows far larger than a gateway's, a WAL
+ * replayed at open (the store does not know how many rows it holds), or checkpoints of the store's
+ * own skipped for want of disk room. It bounds the WAL, and so the replay after a crash
+ * (docs/gateway-api.md, "Flushing and durability").
+ */
+export const CHECKPOINT_CEILING_BYTES = 128 << 20;
+
+/** The DuckDB settings every open of the store's database uses. */
+const instanceOptions = {
+  memory_limit: memoryLimit,
+  checkpoint_threshold: `${CHECKPOINT_CEILING_BYTES >> 20}MiB`,
+};
 
 export async function openDuckDbFlowStore(
   path: string,
@@ -110,7 +140,7 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
+    instance = await DuckDBInstance.create(path, instanceOptions);
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -172,6 +202,22 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   useRollup = true;
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
+  /**
+   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint). Tests
+   * lower it to let a checkpoint run out of disk, as one would if another process took the room
+   * between the reading and the checkpoint.
+   */
+  checkpointRoom = (walBytes: number): number => walBytes * 4 + CHECKPOINT_ROOM_BYTES;
+  /** Rows committed since the last checkpoint the store ran (a WAL replayed at open is not counted). */
+  #sinceCheckpoint = 0;
+  /**
+   * Rows in the table's last row group on disk that the next checkpoint merges the new rows into:
+   * what a quiet checkpoint left in a row group not full yet; 0 after a checkpoint at a full row
+   * group, and at open (not known; the row group is then left as it is).
+   */
+  #openTail = 0;
+  /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
+  #checkpointFailing = false;
 
   constructor(
     instance: DuckDBInstance,
@@ -205,6 +251,9 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
+    // The rows since the last checkpoint fill a row group and this batch would not fit in it: fold
+    // them first, so the batch starts the next row group (#rowGroupFull).
+    if (this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
     if (rows.length === 0) return;
     const writer = this.#writer;
@@ -235,11 +284,65 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     } catch (error) {
       await writer.run('ROLLBACK').catch(() => undefined);
       // DuckDB invalidates the whole database when a checkpoint fails (a full disk at the commit
-      // that crosses its 16 MB of WAL): every later statement fails until it is opened again. The
-      // batch is retried at the next attempt, on the database opened again (#reopenHolds).
+      // that crosses CHECKPOINT_CEILING_BYTES of WAL): every later statement fails until it is opened
+      // again. The batch is retried at the next attempt, on the database opened again (#reopenedRest).
       if (isInvalidation(error)) this.#invalid = true;
       throw error;
     }
+    this.#sinceCheckpoint += rows.length;
+    // Another batch of this size would not fit in the row group: fold it now, while the next batch
+    // is still being buffered, rather than at that batch's start. The batch is committed: a failed
+    // checkpoint does not fail it (#checkpoint).
+    if (this.#rowGroupFull(rows.length)) await this.#checkpoint(true);
+  }
+
+  /**
+   * True when the rows committed since the last checkpoint, with `next` more, would not fit in the
+   * row group they fill (with the rows a quiet checkpoint left in it, #openTail). A checkpoint then
+   * writes them as one row group of up to ROW_GROUP_ROWS rows, nearly full, and compresses each row
+   * once; the batch after it starts a row group of its own.
+   */
+  #rowGroupFull(next: number): boolean {
+    return (
+      !this.#invalid &&
+      this.#sinceCheckpoint > 0 &&
+      this.#openTail + this.#sinceCheckpoint + next > ROW_GROUP_ROWS
+    );
+  }
+
+  /**
+   * A checkpoint the store runs itself, on the writing connection between two batches: at a full
+   * row group (writeBatch) or when the gateway goes quiet (releaseMemory). Only when the disk has
+   * room for it (#roomToCheckpoint); otherwise, and when it fails, it is left to the next batch, the
+   * next quiet time, DuckDB's own at CHECKPOINT_CEILING_BYTES, or close. It never throws: the batches
+   * before it are committed, and a fatal error (the database invalidated) is noted for the next batch
+   * to open the database again (#reopenedRest), as a commit's would be.
+   */
+  async #checkpoint(atFullRowGroup: boolean): Promise<void> {
+    if (this.#invalid || !this.#roomToCheckpoint()) return;
+    try {
+      await this.#writer.run('CHECKPOINT');
+    } catch (error) {
+      if (isInvalidation(error)) this.#invalid = true;
+      if (!this.#checkpointFailing) {
+        this.#checkpointFailing = true;
+        this.log.warn(
+          { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
+          'checkpoint failed; the rows stay in the WAL',
+        );
+      }
+      return;
+    }
+    this.#checkpointFailing = false;
+    // The checkpoint wrote the rows since the one before as row groups of their own, merged into the
+    // last one on disk where they fit in it together.
+    const tail = this.#openTail + this.#sinceCheckpoint;
+    this.#openTail = atFullRowGroup
+      ? 0
+      : tail <= ROW_GROUP_ROWS
+        ? tail
+        : this.#sinceCheckpoint % ROW_GROUP_ROWS;
+    this.#sinceCheckpoint = 0;
   }
 
   /**
@@ -263,7 +366,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
         closeQuietly(this.#writer, this.#instance);
-        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
+        const instance = await DuckDBInstance.create(this.path, instanceOptions);
         try {
           this.#writer = await instance.connect();
         } catch (error) {
@@ -272,6 +375,9 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
+        // The WAL replayed holds rows not counted here; DuckDB's ceiling bounds it.
+        this.#sinceCheckpoint = 0;
+        this.#openTail = 0;
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
@@ -489,17 +595,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * True when there is a WAL to fold and the disk has room for it (CHECKPOINT_ROOM_BYTES). Read
-   * synchronously (two stat calls on a quiet gateway): the checkpoint is then queued in the same
-   * turn as the `closing` check before it, so a close() begun meanwhile cannot run its own
-   * checkpoint and free the database while this one runs. A reading, not a reservation: batches
-   * written before the checkpoint, or another process, may still take the room.
+   * True when there is a WAL to fold and the disk has room for it (checkpointRoom), read just before
+   * the checkpoint, on the write path (two stat calls). A reading, not a reservation: another process
+   * may still take the room.
    */
   #roomToCheckpoint(): boolean {
     try {
       const wal = statSync(`${this.path}.wal`);
       const disk = statfsSync(dirname(this.path));
-      return wal.size > 0 && disk.bavail * disk.bsize >= wal.size * 4 + CHECKPOINT_ROOM_BYTES;
+      return wal.size > 0 && disk.bavail * disk.bsize >= this.checkpointRoom(wal.size);
     } catch {
       return false; // no WAL (nothing to fold), or the folder cannot be read
     }
@@ -507,9 +611,11 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
   /**
    * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
-   * the rows appended since the last one (up to DuckDB's 16 MB of WAL) no longer sit in the buffer
-   * pool uncompressed. It runs on the writing connection between two batches, and only when the disk
-   * has room for it (CHECKPOINT_ROOM_BYTES); a failed one is left to the next commit or close. Then
+   * the rows appended since the last one (up to a row group's) no longer sit in the buffer pool
+   * uncompressed. It runs on the writing connection between two batches, and only when the disk
+   * has room for it (#checkpoint); a failed one is left to the next batch or close. It is queued in
+   * the same turn as the `closing` check before it, so a close() begun meanwhile cannot run its own
+   * checkpoint and free the database while this one runs. Then
    * setting the memory limit (to the same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
    * and glibc's `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the
    * process, Node's own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a
@@ -519,8 +625,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    */
   async releaseMemory(): Promise<void> {
     if (this.closing) return;
-    if (this.#roomToCheckpoint())
-      await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
+    await this.betweenWrites(() => this.#checkpoint(false));
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }

@@ -1,0 +1,119 @@
+// The DuckDB store checkpoints itself when the rows since its last checkpoint fill a row group
+// (duckdb.ts, #rowGroupFull): each checkpoint then writes one nearly full row group, and the rows a
+// quiet checkpoint left in a row group not full yet are merged with the next ones into one.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { ROW_GROUP_ROWS } from './duckdb.js';
+import { openFlowStore } from './store.js';
+
+// A reason as long as a real rule's (about 340 characters): about 600 bytes of WAL a row, as a
+// gateway's rows take, so DuckDB's default 16 MB would checkpoint every ~27,000 rows.
+const reason = `matches rule paas.rest-api: ${'the Power BI REST API and its regional clusters, '.repeat(6)}`;
+const flow = (i: number): FlowRecord => ({
+  ...emptyFlow({ kind: 'gateway' }),
+  start: 1e12 + i,
+  end: 1e12 + i + 5,
+  host: `h${i % 50}.example`,
+  port: 443,
+  reason: `${reason}${i % 50}`,
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pw-duckdb-checkpoint-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The rows of each row group of `flows` in the closed file at `path`, in order. */
+async function rowGroups(path: string): Promise<number[]> {
+  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    const reader = await connection.runAndReadAll(
+      `SELECT row_group_id, sum(count) FROM pragma_storage_info('flows')
+       WHERE column_name = 'id' AND segment_type <> 'VALIDITY' GROUP BY ALL ORDER BY 1`,
+    );
+    connection.closeSync();
+    return reader.getRows().map((row) => Number(row[1]));
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/** Appends `batches` batches of `size` rows, one flush each; returns the WAL's size after each. */
+async function appendBatches(
+  store: Awaited<ReturnType<typeof openFlowStore>>,
+  path: string,
+  first: number,
+  batches: number,
+  size: number,
+): Promise<number[]> {
+  const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+  const sizes: number[] = [];
+  for (let batch = 0; batch < batches; batch++) {
+    for (let i = 0; i < size; i++) store.append(flow(first + batch * size + i));
+    await store.flush();
+    sizes.push(walBytes());
+  }
+  return sizes;
+}
+
+test('the store checkpoints after the commit that fills a row group, before the next batch would spill', async () => {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  let wal: number[];
+  try {
+    // 5,000-row batches: after the 24th (120,000 rows) a 25th would not fit in the row group.
+    wal = await appendBatches(store, path, 0, 30, 5000);
+    expect((await store.query({ limit: 0 })).total).toBe(150_000);
+  } finally {
+    await store.close();
+  }
+  // The WAL grew up to the 24th batch, was folded after it, and holds the 6 batches since.
+  const folded = wal.findIndex((size, i) => i > 0 && size < (wal[i - 1] as number));
+  expect(folded).toBe(23);
+  expect(wal[29] as number).toBeLessThan((wal[22] as number) / 3);
+  expect(await rowGroups(path)).toEqual([120_000, 30_000]);
+}, 120_000);
+
+test('8,192-row batches fill whole row groups, and the rows a quiet checkpoint left are merged into the next one', async () => {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  try {
+    await appendBatches(store, path, 0, 3, 8192);
+    await store.releaseMemory?.(); // the quiet checkpoint: a row group of 24,576 rows on disk
+    // 12 more batches fill it (24,576 + 98,304 = 122,880); the checkpoint after the 12th merges them.
+    const wal = await appendBatches(store, path, 3 * 8192, 14, 8192);
+    const folded = wal.findIndex((size, i) => i > 0 && size < (wal[i - 1] as number));
+    expect(folded).toBe(11);
+    expect(3 * 8192 + 12 * 8192).toBe(ROW_GROUP_ROWS);
+  } finally {
+    await store.close();
+  }
+  expect(await rowGroups(path)).toEqual([ROW_GROUP_ROWS, 2 * 8192]);
+}, 120_000);
+
+test('a batch larger than a row group is written whole, and the store checkpoints after it', async () => {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore(
+    { kind: 'duckdb', path, flushIntervalMs: 60_000 },
+    { maxBuffered: 200_000 },
+  );
+  try {
+    const [afterLarge] = await appendBatches(store, path, 0, 1, ROW_GROUP_ROWS + 1000);
+    // The checkpoint after it left nothing of it in the WAL; the next batch goes on.
+    expect(afterLarge).toBeLessThan(1_000_000);
+    await appendBatches(store, path, ROW_GROUP_ROWS + 1000, 1, 1000);
+    expect((await store.query({ limit: 0 })).total).toBe(ROW_GROUP_ROWS + 2000);
+  } finally {
+    await store.close();
+  }
+  // The row group of the batch's last 1,000 rows and the next batch's merged at close.
+  expect(await rowGroups(path)).toEqual([ROW_GROUP_ROWS, 2000]);
+}, 120_000);
