@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
-import { ROW_GROUP_ROWS } from './duckdb.js';
+import { CHECKPOINT_CEILING_BYTES, ceilingFor, ROW_GROUP_ROWS } from './duckdb.js';
 import { openFlowStore } from './store.js';
 
 // A reason as long as a real rule's (about 340 characters): about 600 bytes of WAL a row, as a
@@ -117,3 +117,15 @@ test('a batch larger than a row group is written whole, and the store checkpoint
   // The row group of the batch's last 1,000 rows and the next batch's merged at close.
   expect(await rowGroups(path)).toEqual([ROW_GROUP_ROWS, 2000]);
 }, 120_000);
+
+test("DuckDB's threshold is a quarter of the WAL and the free space together, in 16 MiB steps, between 16 and 128 MiB", () => {
+  const mib = 1 << 20;
+  expect(ceilingFor(0)).toBe(16 * mib);
+  // The session-11 review's 120 MB disk: DuckDB's default, as before the store's own checkpoint.
+  expect(ceilingFor(110 * mib)).toBe(16 * mib);
+  expect(ceilingFor(200 * mib)).toBe(48 * mib);
+  // Room for a row group of gateway rows (about 74 MB of WAL) and three times it free at its checkpoint.
+  expect(ceilingFor(320 * mib)).toBe(80 * mib);
+  expect(ceilingFor(512 * mib)).toBe(CHECKPOINT_CEILING_BYTES);
+  expect(ceilingFor(100_000 * mib)).toBe(CHECKPOINT_CEILING_BYTES);
+});

@@ -2,7 +2,7 @@
 // the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
 // event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
-import { mkdirSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   BIGINT,
@@ -94,14 +94,14 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * Free space a checkpoint the store runs itself (the quiet one in releaseMemory, the one at each
- * full row group in writeBatch) needs besides the WAL's size four times over. A CHECKPOINT that runs
- * out of disk is fatal to a DuckDB database: every later statement fails until it is reopened, so a
- * checkpoint during a full disk would turn batches that wait for space into a store that never
- * writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at CHECKPOINT_CEILING_BYTES of
- * WAL still runs, unchecked, when a commit crosses it.
+ * Free space a checkpoint needs besides the WAL's own size (checkpointRoom). A checkpoint writes the
+ * rows of the WAL into the file compressed: a 121 MB WAL of gateway rows became 3.6 MB of file, 36 MB
+ * of rows with 340 random hex characters each 19 MB; this covers the metadata and a last row group
+ * rewritten by a merge. A CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later
+ * statement fails until it is reopened, so a checkpoint during a full disk would turn batches that
+ * wait for space into a store that never writes again (src/store/disk-full.test.ts).
  */
-const CHECKPOINT_ROOM_BYTES = 64 << 20;
+const CHECKPOINT_ROOM_BYTES = 16 << 20;
 
 /**
  * Rows in one of DuckDB's row groups (its default row_group_size). The store checkpoints itself
@@ -117,14 +117,33 @@ const CHECKPOINT_ROOM_BYTES = 64 << 20;
 export const ROW_GROUP_ROWS = 122_880;
 
 /**
- * DuckDB's own checkpoint_threshold, kept only as a ceiling on the WAL: the store's checkpoint at
- * each full row group comes first (about 74 MB of WAL for gateway rows of ~600 bytes of WAL each).
- * DuckDB's checkpoint still runs when a commit crosses this: rows far larger than a gateway's, a WAL
- * replayed at open (the store does not know how many rows it holds), or checkpoints of the store's
- * own skipped for want of disk room. It bounds the WAL, and so the replay after a crash
- * (docs/gateway-api.md, "Flushing and durability").
+ * DuckDB's own checkpoint_threshold on a disk with room, kept only as a ceiling on the WAL: the
+ * store's checkpoint at each full row group comes first (about 74 MB of WAL for gateway rows of ~600
+ * bytes of WAL each). DuckDB's checkpoint still runs when a commit crosses it: rows far larger than a
+ * gateway's, a WAL replayed at open (the store does not know how many rows it holds), or checkpoints
+ * of the store's own skipped for want of disk room. It bounds the WAL, and so the replay after a crash
+ * (docs/gateway-api.md, "Flushing and durability"). On a small disk it is lowered (ceilingFor).
  */
 export const CHECKPOINT_CEILING_BYTES = 128 << 20;
+
+/** DuckDB's default checkpoint_threshold, main's before the store checkpointed per row group. */
+const CHECKPOINT_FLOOR_BYTES = 16 << 20;
+
+/**
+ * DuckDB's checkpoint_threshold for a disk where the WAL and the free space together are `space`
+ * bytes: a quarter of it, in steps of 16 MiB (so it is set again rarely), between DuckDB's default
+ * 16 MiB and CHECKPOINT_CEILING_BYTES. A checkpoint at this threshold finds at least three times the
+ * WAL free (less a batch), and writes less than the WAL (CHECKPOINT_ROOM_BYTES); a disk with less than
+ * about 300 MB for the WAL thereby gets DuckDB's own checkpoint before a row group fills, as before the
+ * store checkpointed per row group, instead of a WAL that outgrows it (docs/performance.md, Gateway,
+ * "The DuckDB store's checkpoint per row group, session 12"). The WAL's size is counted in `space`
+ * because the checkpoint gives it back, so the value holds still while the WAL grows.
+ */
+export function ceilingFor(space: number): number {
+  const step = 16 << 20;
+  const quarter = Math.floor(space / 4 / step) * step;
+  return Math.min(CHECKPOINT_CEILING_BYTES, Math.max(CHECKPOINT_FLOOR_BYTES, quarter));
+}
 
 /** The DuckDB settings every open of the store's database uses. */
 const instanceOptions = {
@@ -203,11 +222,25 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
   /**
-   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint). Tests
-   * lower it to let a checkpoint run out of disk, as one would if another process took the room
-   * between the reading and the checkpoint.
+   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint): the
+   * WAL's size, more than a checkpoint writes of it, and CHECKPOINT_ROOM_BYTES. Tests lower it to let a
+   * checkpoint run out of disk, as one would if another process took the room between the reading
+   * and the checkpoint, or raise it to skip every checkpoint of the store's own.
    */
-  checkpointRoom = (walBytes: number): number => walBytes * 4 + CHECKPOINT_ROOM_BYTES;
+  checkpointRoom = (walBytes: number): number => walBytes + CHECKPOINT_ROOM_BYTES;
+  /**
+   * The free space of the store's disk and its WAL's size, read before each batch (two stat calls;
+   * tests replace it to play a disk of another size).
+   */
+  diskReading = (): { free: number; wal: number } => {
+    const disk = statfsSync(dirname(this.path));
+    const wal = existsSync(`${this.path}.wal`) ? statSync(`${this.path}.wal`).size : 0;
+    return { free: disk.bavail * disk.bsize, wal };
+  };
+  /** DuckDB's checkpoint_threshold as last set (ceilingFor); an open sets CHECKPOINT_CEILING_BYTES. */
+  #ceiling = CHECKPOINT_CEILING_BYTES;
+  /** The WAL's size at the last reading (#sawWal); 0 after a checkpoint the store ran. */
+  #walSeen = 0;
   /** Rows committed since the last checkpoint the store ran (a WAL replayed at open is not counted). */
   #sinceCheckpoint = 0;
   /**
@@ -256,6 +289,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     if (this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
     if (rows.length === 0) return;
+    await this.#readDisk();
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -290,6 +324,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       throw error;
     }
     this.#sinceCheckpoint += rows.length;
+    this.#sawWal(this.#walBytes());
     // Another batch of this size would not fit in the row group: fold it now, while the next batch
     // is still being buffered, rather than at that batch's start. The batch is committed: a failed
     // checkpoint does not fail it (#checkpoint).
@@ -334,8 +369,16 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       return;
     }
     this.#checkpointFailing = false;
-    // The checkpoint wrote the rows since the one before as row groups of their own, merged into the
-    // last one on disk where they fit in it together.
+    this.#folded(atFullRowGroup);
+    this.#walSeen = 0;
+  }
+
+  /**
+   * Counts a checkpoint that folded the rows committed since the one before (#sinceCheckpoint): the
+   * store's, or DuckDB's own at its threshold (#sawWal). It wrote them as row groups of their own,
+   * merged into the last one on disk where they fit in it together.
+   */
+  #folded(atFullRowGroup: boolean): void {
     const tail = this.#openTail + this.#sinceCheckpoint;
     this.#openTail = atFullRowGroup
       ? 0
@@ -343,6 +386,49 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         ? tail
         : this.#sinceCheckpoint % ROW_GROUP_ROWS;
     this.#sinceCheckpoint = 0;
+  }
+
+  /**
+   * Before a batch: sets DuckDB's checkpoint_threshold for the disk's room (ceilingFor), so that on a
+   * small disk DuckDB checkpoints at a WAL the disk can fold instead of letting it grow towards a row
+   * group's, and notes a checkpoint DuckDB ran itself since the last batch (#sawWal). Never throws: a
+   * reading that fails leaves the threshold as it was, and a SET that fails leaves it to the batch's
+   * own statements to fail or not.
+   */
+  async #readDisk(): Promise<void> {
+    let reading: { free: number; wal: number };
+    try {
+      reading = this.diskReading();
+    } catch {
+      return;
+    }
+    this.#sawWal(reading.wal);
+    const ceiling = ceilingFor(reading.free + reading.wal);
+    if (ceiling === this.#ceiling) return;
+    try {
+      await this.#writer.run(`SET checkpoint_threshold = '${ceiling >> 20}MiB'`);
+      this.#ceiling = ceiling;
+    } catch (error) {
+      if (isInvalidation(error)) this.#invalid = true;
+    }
+  }
+
+  /** The WAL's size now (0 when there is none, or it cannot be read). */
+  #walBytes(): number {
+    try {
+      return existsSync(`${this.path}.wal`) ? statSync(`${this.path}.wal`).size : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * A WAL smaller than at the last reading was folded by a checkpoint the store did not run: DuckDB's
+   * own, when a commit (a batch's, or the rollup refresh's) crossed its checkpoint_threshold.
+   */
+  #sawWal(bytes: number): void {
+    if (bytes < this.#walSeen) this.#folded(false);
+    this.#walSeen = bytes;
   }
 
   /**
@@ -375,9 +461,12 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
-        // The WAL replayed holds rows not counted here; DuckDB's ceiling bounds it.
+        // The WAL replayed holds rows not counted here; DuckDB's ceiling bounds it. The open set
+        // DuckDB's threshold back to CHECKPOINT_CEILING_BYTES; the next batch lowers it again.
         this.#sinceCheckpoint = 0;
         this.#openTail = 0;
+        this.#walSeen = 0;
+        this.#ceiling = CHECKPOINT_CEILING_BYTES;
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
