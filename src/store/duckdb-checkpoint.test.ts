@@ -129,3 +129,53 @@ test("DuckDB's threshold is a quarter of the WAL and the free space together, in
   expect(ceilingFor(512 * mib)).toBe(CHECKPOINT_CEILING_BYTES);
   expect(ceilingFor(100_000 * mib)).toBe(CHECKPOINT_CEILING_BYTES);
 });
+
+test("a checkpoint that meets the dashboard's rollup refresh is tried again at the next batch, without a warning", async () => {
+  // The rollup refresh (duckdb-rollup.ts) is a write transaction on a connection of its own; a
+  // CHECKPOINT while it runs fails with "there are other write transactions active". Nothing is
+  // wrong: the store tries again before the next batch.
+  const path = join(dir, 'flows.duckdb');
+  const warnings: string[] = [];
+  const log = {
+    warn: (_fields: unknown, message: string) => warnings.push(message),
+    error: () => {},
+    info: () => {},
+  };
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 }, { log: log as never });
+  const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+  // Exceptions to a host of their own, a minute apart: a group per row in the exceptions rollup, so
+  // the refresh's write transaction lasts about a second.
+  const exception = (i: number): FlowRecord => ({
+    ...flow(i),
+    verdict: 'exception',
+    start: 1e12 + i * 60_000,
+    host: `h${i}.example`,
+  });
+  const append = async (first: number, count: number) => {
+    for (let i = first; i < first + count; i++) store.append(exception(i));
+    await store.flush();
+  };
+  try {
+    // 121,000 rows since the last checkpoint, none rolled up yet, the last batch too small to fill
+    // the row group.
+    for (let batch = 0; batch < 11; batch++) await append(batch * 10_000, 10_000);
+    await append(110_000, 6000);
+    for (let batch = 0; batch < 5; batch++) await append(116_000 + batch * 1000, 1000);
+    // The refresh starts, and once it writes the next 1,000 rows fill the row group: the store
+    // checkpoints after their commit, while the refresh runs.
+    const stats = store.stats();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await append(121_000, 1000);
+    await stats;
+    // The checkpoint met the refresh: the WAL holds the rows still, and the refresh's besides.
+    expect(walBytes()).toBeGreaterThan(50_000_000);
+    expect(warnings).toEqual([]);
+    // Tried again before the next batch.
+    await append(122_000, 10);
+    expect(walBytes()).toBeLessThan(5_000_000);
+    expect(warnings).toEqual([]);
+    expect((await store.query({ limit: 0 })).total).toBe(122_010);
+  } finally {
+    await store.close();
+  }
+}, 180_000);

@@ -249,6 +249,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * group, and at open (not known; the row group is then left as it is).
    */
   #openTail = 0;
+  /** The checkpoint at a full row group met the rollup refresh: the next batch runs it first. */
+  #checkpointDue = false;
   /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
   #checkpointFailing = false;
 
@@ -284,9 +286,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
-    // The rows since the last checkpoint fill a row group and this batch would not fit in it: fold
-    // them first, so the batch starts the next row group (#rowGroupFull).
-    if (this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
+    // The rows since the last checkpoint fill a row group and this batch would not fit in it, or the
+    // checkpoint after the last batch met the rollup refresh: fold them first, so the batch starts
+    // the next row group (#rowGroupFull).
+    if (this.#checkpointDue || this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
     if (rows.length === 0) return;
     await this.#readDisk();
@@ -354,10 +357,18 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * to open the database again (#reopenedRest), as a commit's would be.
    */
   async #checkpoint(atFullRowGroup: boolean): Promise<void> {
+    this.#checkpointDue = false;
     if (this.#invalid || !this.#roomToCheckpoint()) return;
     try {
       await this.#writer.run('CHECKPOINT');
     } catch (error) {
+      // The dashboard's rollup refresh (#refreshRollup) is a write transaction on a connection of its
+      // own, and DuckDB refuses a CHECKPOINT while one is open. Not a failure: the next batch tries
+      // again before its BEGIN (a quiet checkpoint is left to the next quiet time or row group).
+      if (isBusy(error)) {
+        this.#checkpointDue = atFullRowGroup;
+        return;
+      }
       if (isInvalidation(error)) this.#invalid = true;
       if (!this.#checkpointFailing) {
         this.#checkpointFailing = true;
@@ -748,6 +759,12 @@ export function rowsAfterId(batch: readonly ColumnValue[][], stored: number): re
 function isInvalidation(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith('FATAL') || message.includes('database has been invalidated');
+}
+
+/** DuckDB's words for a CHECKPOINT refused while another connection's write transaction is open. */
+function isBusy(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.includes('Cannot CHECKPOINT: there are other write transactions active');
 }
 
 /** Closes a connection and its database; either may have been closed by a failed reopen already. */
