@@ -179,3 +179,25 @@ test("a checkpoint that meets the dashboard's rollup refresh is tried again at t
     await store.close();
   }
 }, 180_000);
+
+test('after a checkpoint that could not merge the rows into the last row group, the next one fills the row group they started', async () => {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore(
+    { kind: 'duckdb', path, flushIntervalMs: 60_000 },
+    { maxBuffered: 200_000 },
+  );
+  try {
+    // 10 batches of 10,000: an 11th would still fit in the row group, so the store does not checkpoint.
+    await appendBatches(store, path, 0, 10, 10_000);
+    await store.releaseMemory?.(); // the quiet checkpoint: a row group of 100,000 rows on disk
+    // 30,000 rows do not fit beside them: the store's checkpoint after them leaves [100000, 30000].
+    await appendBatches(store, path, 100_000, 1, 30_000);
+    // The row group of 30,000 fills: after 11 batches of 8,192 (120,112 rows) a 12th would not fit.
+    const wal = await appendBatches(store, path, 130_000, 12, 8192);
+    const folded = wal.findIndex((size, i) => i > 0 && size < (wal[i - 1] as number));
+    expect(folded).toBe(10);
+  } finally {
+    await store.close();
+  }
+  expect(await rowGroups(path)).toEqual([100_000, 30_000 + 11 * 8192, 8192]);
+}, 120_000);

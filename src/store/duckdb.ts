@@ -85,6 +85,11 @@ const createTableSql = `CREATE TABLE IF NOT EXISTS ${table} (\n${flowColumns
   .map((column) => `  ${column.name} ${column.sqlType}`)
   .join(',\n')}\n)`;
 
+/** The rows in the table's last row group on disk (none: no row). */
+const lastRowGroupSql = `SELECT sum(count) FROM pragma_storage_info('${table}')
+  WHERE column_name = 'id' AND segment_type <> 'VALIDITY'
+  GROUP BY row_group_id ORDER BY row_group_id DESC LIMIT 1`;
+
 const selectList = storedColumns.map((column) => column.name).join(', ');
 
 /**
@@ -244,9 +249,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** Rows committed since the last checkpoint the store ran (a WAL replayed at open is not counted). */
   #sinceCheckpoint = 0;
   /**
-   * Rows in the table's last row group on disk that the next checkpoint merges the new rows into:
-   * what a quiet checkpoint left in a row group not full yet; 0 after a checkpoint at a full row
-   * group, and at open (not known; the row group is then left as it is).
+   * Rows in the table's last row group on disk that the next checkpoint merges the new rows into, as
+   * read after the last checkpoint (#folded): what a quiet checkpoint, or one that could not merge,
+   * left in a row group not full yet; 0 when it is full, and at open (not known; the row group is
+   * then left as it is).
    */
   #openTail = 0;
   /** The checkpoint at a full row group met the rollup refresh: the next batch runs it first. */
@@ -327,7 +333,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       throw error;
     }
     this.#sinceCheckpoint += rows.length;
-    this.#sawWal(this.#walBytes());
+    await this.#sawWal(this.#walBytes());
     // Another batch of this size would not fit in the row group: fold it now, while the next batch
     // is still being buffered, rather than at that batch's start. The batch is committed: a failed
     // checkpoint does not fail it (#checkpoint).
@@ -380,23 +386,26 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       return;
     }
     this.#checkpointFailing = false;
-    this.#folded(atFullRowGroup);
     this.#walSeen = 0;
+    await this.#folded();
   }
 
   /**
    * Counts a checkpoint that folded the rows committed since the one before (#sinceCheckpoint): the
-   * store's, or DuckDB's own at its threshold (#sawWal). It wrote them as row groups of their own,
-   * merged into the last one on disk where they fit in it together.
+   * store's, or DuckDB's own at its threshold (#sawWal). Where they went depends on DuckDB's merges of
+   * neighbouring row groups, which follow rules of their own (DuckDB 1.5.6, rows in row groups
+   * before -> after a checkpoint: [24576] + 98,304 -> [122880]; [100000] + 30,000 -> [100000, 30000];
+   * [24576, 114688] + 50,000 -> [122880, 66384]), so the last row group's rows are read from the file
+   * (one small query a checkpoint) rather than worked out; a full one takes no more.
    */
-  #folded(atFullRowGroup: boolean): void {
-    const tail = this.#openTail + this.#sinceCheckpoint;
-    this.#openTail = atFullRowGroup
-      ? 0
-      : tail <= ROW_GROUP_ROWS
-        ? tail
-        : this.#sinceCheckpoint % ROW_GROUP_ROWS;
+  async #folded(): Promise<void> {
     this.#sinceCheckpoint = 0;
+    try {
+      const reader = await this.#writer.runAndReadAll(lastRowGroupSql);
+      this.#openTail = Number(reader.getRows()[0]?.[0] ?? 0) % ROW_GROUP_ROWS;
+    } catch {
+      this.#openTail = 0; // not known: the row group is left as it is, as at open
+    }
   }
 
   /**
@@ -413,7 +422,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     } catch {
       return;
     }
-    this.#sawWal(reading.wal);
+    await this.#sawWal(reading.wal);
     const ceiling = ceilingFor(reading.free + reading.wal);
     if (ceiling === this.#ceiling) return;
     try {
@@ -437,9 +446,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * A WAL smaller than at the last reading was folded by a checkpoint the store did not run: DuckDB's
    * own, when a commit (a batch's, or the rollup refresh's) crossed its checkpoint_threshold.
    */
-  #sawWal(bytes: number): void {
-    if (bytes < this.#walSeen) this.#folded(false);
+  async #sawWal(bytes: number): Promise<void> {
+    const folded = bytes < this.#walSeen;
     this.#walSeen = bytes;
+    if (folded) await this.#folded();
   }
 
   /**
