@@ -255,6 +255,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * then left as it is).
    */
   #openTail = 0;
+  /** The rows of the last batch committed: the guess for the next one's. */
+  #lastBatchRows = 0;
   /** The checkpoint at a full row group met the rollup refresh: the next batch runs it first. */
   #checkpointDue = false;
   /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
@@ -333,6 +335,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       throw error;
     }
     this.#sinceCheckpoint += rows.length;
+    this.#lastBatchRows = rows.length;
     await this.#sawWal(this.#walBytes());
     // Another batch of this size would not fit in the row group: fold it now, while the next batch
     // is still being buffered, rather than at that batch's start. The batch is committed: a failed
@@ -396,13 +399,18 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * neighbouring row groups, which follow rules of their own (DuckDB 1.5.6, rows in row groups
    * before -> after a checkpoint: [24576] + 98,304 -> [122880]; [100000] + 30,000 -> [100000, 30000];
    * [24576, 114688] + 50,000 -> [122880, 66384]), so the last row group's rows are read from the file
-   * (one small query a checkpoint) rather than worked out; a full one takes no more.
+   * (one small query a checkpoint) rather than worked out. A row group that another batch as large
+   * as the last one would not fit in counts as full: new rows start a row group of their own beside
+   * it (a row group of 120,000 rows after 10,000-row batches left open had the store checkpoint again
+   * after the next batch, for a row group of 10,000 beside it: 21.2 instead of 20.4 file bytes a row,
+   * and more CPU).
    */
   async #folded(): Promise<void> {
     this.#sinceCheckpoint = 0;
     try {
       const reader = await this.#writer.runAndReadAll(lastRowGroupSql);
-      this.#openTail = Number(reader.getRows()[0]?.[0] ?? 0) % ROW_GROUP_ROWS;
+      const rows = Number(reader.getRows()[0]?.[0] ?? 0);
+      this.#openTail = rows + this.#lastBatchRows > ROW_GROUP_ROWS ? 0 : rows;
     } catch {
       this.#openTail = 0; // not known: the row group is left as it is, as at open
     }
