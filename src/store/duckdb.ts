@@ -117,7 +117,7 @@ const CHECKPOINT_ROOM_BYTES = 16 << 20;
  * before it filled; a checkpoint at a fixed larger WAL size left row groups as long as the rows
  * between two checkpoints (106,496 rows at 64 MB), and the dashboard's deep page read such a file
  * 2-4x slower (docs/performance.md, Gateway, "The DuckDB store's own threads, session 10" and
- * "The DuckDB store's checkpoint per row group, session 11").
+ * "The DuckDB store's checkpoint per row group").
  */
 export const ROW_GROUP_ROWS = 122_880;
 
@@ -141,8 +141,8 @@ const CHECKPOINT_FLOOR_BYTES = 16 << 20;
  * WAL free (less a batch), and writes less than the WAL (CHECKPOINT_ROOM_BYTES); a disk with less than
  * about 300 MB for the WAL thereby gets DuckDB's own checkpoint before a row group fills, as before the
  * store checkpointed per row group, instead of a WAL that outgrows it (docs/performance.md, Gateway,
- * "The DuckDB store's checkpoint per row group, session 12"). The WAL's size is counted in `space`
- * because the checkpoint gives it back, so the value holds still while the WAL grows.
+ * "The DuckDB store's checkpoint per row group", part "Session 12"). The WAL's size is counted in
+ * `space` because the checkpoint gives it back, so the value holds still while the WAL grows.
  */
 export function ceilingFor(space: number): number {
   const step = 16 << 20;
