@@ -136,18 +136,21 @@ const CHECKPOINT_FLOOR_BYTES = 16 << 20;
 
 /**
  * DuckDB's checkpoint_threshold for a disk where the WAL and the free space together are `space`
- * bytes: a quarter of it, in steps of 16 MiB (so it is set again rarely), between DuckDB's default
- * 16 MiB and CHECKPOINT_CEILING_BYTES. A checkpoint at this threshold finds at least three times the
- * WAL free (less a batch), and writes less than the WAL (CHECKPOINT_ROOM_BYTES); a disk with less than
- * about 300 MB for the WAL thereby gets DuckDB's own checkpoint before a row group fills, as before the
- * store checkpointed per row group, instead of a WAL that outgrows it (docs/performance.md, Gateway,
- * "The DuckDB store's checkpoint per row group", part "Session 12"). The WAL's size is counted in
- * `space` because the checkpoint gives it back, so the value holds still while the WAL grows.
+ * bytes: CHECKPOINT_CEILING_BYTES, with the store's checkpoint per row group, when a quarter of it
+ * holds that much (512 MiB); DuckDB's default 16 MiB below, and the store's checkpoint per row group
+ * off (#rowGroupFull), which is main's behaviour before the store checkpointed per row group. At
+ * either threshold a checkpoint finds at least three times the WAL free (less a batch), and writes
+ * less than the WAL (CHECKPOINT_ROOM_BYTES), so the WAL does not outgrow a small disk. Nothing in
+ * between: at a threshold under a row group's WAL (about 74 MB of gateway rows) DuckDB's checkpoints
+ * and the store's would both run, each rewriting the last row group, and DuckDB's alone at, say,
+ * 48 MiB would leave row groups as short as the rows between two of them (80,000 here; 2-4x slower
+ * deep pages in session 10 at 106,496), where 16 MiB gives main's merged, nearly full ones
+ * (docs/performance.md, Gateway, "The DuckDB store's checkpoint per row group", part "Session 12").
+ * The WAL's size is counted in `space` because the checkpoint gives it back, so the value holds
+ * still while the WAL grows.
  */
 export function ceilingFor(space: number): number {
-  const step = 16 << 20;
-  const quarter = Math.floor(space / 4 / step) * step;
-  return Math.min(CHECKPOINT_CEILING_BYTES, Math.max(CHECKPOINT_FLOOR_BYTES, quarter));
+  return space / 4 >= CHECKPOINT_CEILING_BYTES ? CHECKPOINT_CEILING_BYTES : CHECKPOINT_FLOOR_BYTES;
 }
 
 /** The DuckDB settings every open of the store's database uses. */
@@ -347,11 +350,13 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * True when the rows committed since the last checkpoint, with `next` more, would not fit in the
    * row group they fill (with the rows a quiet checkpoint left in it, #openTail). A checkpoint then
    * writes them as one row group of up to ROW_GROUP_ROWS rows, nearly full, and compresses each row
-   * once; the batch after it starts a row group of its own.
+   * once; the batch after it starts a row group of its own. Never on a small disk, where DuckDB's
+   * threshold is its default 16 MiB (ceilingFor) and its own checkpoints come first.
    */
   #rowGroupFull(next: number): boolean {
     return (
       !this.#invalid &&
+      this.#ceiling === CHECKPOINT_CEILING_BYTES &&
       this.#sinceCheckpoint > 0 &&
       this.#openTail + this.#sinceCheckpoint + next > ROW_GROUP_ROWS
     );
@@ -375,7 +380,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       // own, and DuckDB refuses a CHECKPOINT while one is open. Not a failure: the next batch tries
       // again before its BEGIN (a quiet checkpoint is left to the next quiet time or row group).
       if (isBusy(error)) {
-        this.#checkpointDue = atFullRowGroup;
+        this.#checkpointDue = atFullRowGroup && this.#ceiling === CHECKPOINT_CEILING_BYTES;
         return;
       }
       if (isInvalidation(error)) this.#invalid = true;
