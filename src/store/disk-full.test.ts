@@ -1,4 +1,4 @@
-// A DuckDB store on a disk that fills up for a while (a 24 MB tmpfs this test mounts; root, as the
+// A DuckDB store on a disk that fills up for a while (a 64 MB tmpfs this test mounts; root, as the
 // suite's network tests): batches fail while it is full and are written again once space is freed
 // (docs/gateway-api.md, "Write failures"). The gateway's quiet-time memory release must not turn
 // that into a store that never writes again: a CHECKPOINT that runs out of space invalidates the
@@ -17,8 +17,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadBuiltinCatalog } from '../catalog/load.js';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import { Policy } from '../policy/policy.js';
 import { needPeers } from '../testing/peers.js';
+import type { DuckDbFlowStore } from './duckdb.js';
 import type { FlowStore } from './store.js';
 import { openFlowStore } from './store.js';
 
@@ -50,6 +53,32 @@ const flow = (i: number): FlowRecord => ({
   port: 443,
   reason: `matches rule ${i % 50}`,
 });
+
+/** A gateway's row for api.powerbi.com: the real rule's reason (about 400 characters), about 600 bytes of WAL. */
+const gatewayReason = Policy.compile(loadBuiltinCatalog().catalog).decideHost('api.powerbi.com');
+const gatewayFlow = (i: number): FlowRecord => ({
+  ...emptyFlow({ kind: 'gateway' }),
+  start: 1e12 + i,
+  end: 1e12 + i + 5,
+  client: `10.1.${(i >> 8) & 255}.${i & 255}`,
+  host: 'api.powerbi.com',
+  destination: '20.190.0.1',
+  port: 443,
+  protocol: 'tls',
+  component: 'saas',
+  bytesUp: 1200 + (i % 700),
+  bytesDown: 5400 + (i % 3000),
+  expectedPath: gatewayReason.path,
+  verdict: gatewayReason.verdict,
+  ruleId: gatewayReason.rule?.id ?? null,
+  reason: gatewayReason.reason,
+  egressPath: 'expressroute',
+  outcome: 'forwarded',
+  error: null,
+  connectMs: 3,
+});
+/** 10,000-row batches on the small disk: past the 120 MB the session-11 branch's WAL grew to. */
+const smallDiskBatches = 26;
 
 /** Fills the file system holding `dir` with one file, but for `leave` bytes; returns its path. */
 function fillDisk(dir: string, leave = 0): string {
@@ -125,32 +154,79 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
     }
   }, 60_000);
 
-  test("DuckDB's own checkpoint running out of disk: the store reopens the database and writes again once space is freed", async () => {
+  test("the store's checkpoint at a full row group running out of disk: no batch is lost, and the store reopens the database and writes again once space is freed", async () => {
     const folder = mount as string;
     const path = join(folder, 'own.duckdb');
     const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
     const opened = await openLoggedStore(path);
     const { errors, warnings } = opened;
     let store: FlowStore | undefined = opened.store;
+    let filler: string | undefined;
     try {
+      // A disk with room for the checkpoint per row group (ceilingFor), as far as the store can tell.
+      (store as DuckDbFlowStore).diskReading = () => ({ free: 1 << 30, wal: wal() });
       let n = 0;
-      // Under DuckDB's 16 MB checkpoint threshold, in batches of about 0.8 MB of WAL.
-      for (let batch = 0; batch < 40 && wal() < 14_000_000; batch++) {
-        for (let i = 0; i < 5000; i++) store.append(flow(n++));
+      // 112,000 rows, under a row group: no checkpoint yet.
+      for (let batch = 0; batch < 14; batch++) {
+        for (let i = 0; i < 8000; i++) store.append(flow(n++));
         await store.flush();
       }
-      expect(wal()).toBeGreaterThan(14_000_000);
-      // Room for the WAL to grow by a batch (about 3 MB), not for the checkpoint its commit runs.
-      const filler = fillDisk(folder, 1_000_000);
-      for (let i = 0; i < 20_000; i++) store.append(flow(n++));
+      const before = wal();
+      expect(before).toBeGreaterThan(0);
+      // The room is there when it is read, and gone when the checkpoint runs: another process took
+      // it in between. (The reading is made just before the checkpoint, after the commit.)
+      (store as DuckDbFlowStore).checkpointRoom = () => {
+        filler = fillDisk(folder);
+        return 0;
+      };
+      // 118,000 rows: another batch of 6,000 would not fit in the row group, so the store checkpoints.
+      for (let i = 0; i < 6000; i++) store.append(flow(n++));
       await store.flush();
-      // The commit's checkpoint ran out of space: DuckDB's fatal error, the database invalidated.
-      expect(errors.join('\n')).toMatch(/FATAL/);
-      rmSync(filler);
+      expect(filler).toBeDefined();
+      // The batch was committed before: it is not failed, the checkpoint's fatal error is logged.
+      expect(errors).toEqual([]);
+      expect(warnings).toContain('checkpoint failed; the rows stay in the WAL');
+      expect(wal()).toBeGreaterThan(before);
+      rmSync(filler as string);
+      (store as DuckDbFlowStore).checkpointRoom = () => 0;
       for (let i = 0; i < 10; i++) store.append(flow(n++));
       await store.flush();
-      expect((await store.query({ limit: 0 })).total).toBe(n);
       expect(warnings).toContain('database opened again after a fatal error');
+      expect((await store.query({ limit: 0 })).total).toBe(n);
+      await store.close();
+      store = undefined;
+      expect(await storedAfterReopen(path)).toBe(n);
+    } finally {
+      if (filler !== undefined) rmSync(filler, { force: true });
+      await store?.close().catch(() => undefined);
+    }
+  }, 120_000);
+
+  test("without disk room for it the store's checkpoint is skipped, and DuckDB's own at the lowered threshold folds the WAL", async () => {
+    const folder = mount as string;
+    const path = join(folder, 'skipped.duckdb');
+    const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+    const opened = await openLoggedStore(path);
+    const { errors, warnings } = opened;
+    let store: FlowStore | undefined = opened.store;
+    try {
+      // The room reading never finds enough: every checkpoint of the store's own is skipped.
+      (store as DuckDbFlowStore).checkpointRoom = () => Number.POSITIVE_INFINITY;
+      let n = 0;
+      const sizes: number[] = [];
+      // Past a row group, in batches of about 1.5 MB of WAL with these rows.
+      for (let batch = 0; batch < 30; batch++) {
+        for (let i = 0; i < 5000; i++) store.append(gatewayFlow(n++));
+        await store.flush();
+        sizes.push(wal());
+      }
+      // On this 64 MB disk DuckDB's threshold is its default 16 MiB (ceilingFor): its own checkpoint
+      // folded the WAL there, well before a row group's rows (about 74 MB of WAL) filled the disk.
+      expect(sizes.some((size, i) => i > 0 && size < (sizes[i - 1] as number))).toBe(true);
+      expect(Math.max(...sizes)).toBeLessThan(24_000_000);
+      expect(errors).toEqual([]);
+      expect(warnings).toEqual([]);
+      expect((await store.query({ limit: 0 })).total).toBe(n);
       await store.close();
       store = undefined;
       expect(await storedAfterReopen(path)).toBe(n);
@@ -158,4 +234,38 @@ describe.skipIf(!ready)('duckdb store on a disk that fills up', () => {
       await store?.close().catch(() => undefined);
     }
   }, 120_000);
+
+  test('on a small disk, gateway rows in a WAL that would outgrow it: no batch fails, every row is kept', async () => {
+    // A disk with room for main's WAL (DuckDB's 16 MB) but not for a row group's (about 74 MB of
+    // these rows) and the checkpoint after it: the review's repro of session 11's branch, which
+    // dropped 100,000-140,000 of 400,000 flows here while main dropped none.
+    const small = mkdtempSync(join(tmpdir(), 'pathwarden-small-disk-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=120m', 'tmpfs', small]);
+    const path = join(small, 'flows.duckdb');
+    const wal = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+    let store: FlowStore | undefined;
+    try {
+      const opened = await openLoggedStore(path);
+      const { errors } = opened;
+      store = opened.store;
+      let n = 0;
+      let mostWal = 0;
+      for (let batch = 0; batch < smallDiskBatches; batch++) {
+        for (let i = 0; i < 10_000; i++) store.append(gatewayFlow(n++));
+        await store.flush();
+        mostWal = Math.max(mostWal, wal());
+        expect(errors).toEqual([]);
+      }
+      expect((await store.query({ limit: 0 })).total).toBe(n);
+      // The WAL kept well inside the disk, with room left for the checkpoint that folds it.
+      expect(mostWal).toBeLessThan(60_000_000);
+      await store.close();
+      store = undefined;
+      expect(await storedAfterReopen(path)).toBe(n);
+    } finally {
+      await store?.close().catch(() => undefined);
+      execFileSync('umount', ['-l', small]);
+      rmSync(small, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

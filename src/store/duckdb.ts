@@ -2,7 +2,7 @@
 // the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
 // event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
 // SQL, so they stay fast at millions of rows.
-import { mkdirSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   BIGINT,
@@ -85,6 +85,11 @@ const createTableSql = `CREATE TABLE IF NOT EXISTS ${table} (\n${flowColumns
   .map((column) => `  ${column.name} ${column.sqlType}`)
   .join(',\n')}\n)`;
 
+/** The rows in the table's last row group on disk (none: no row). */
+const lastRowGroupSql = `SELECT sum(count) FROM pragma_storage_info('${table}')
+  WHERE column_name = 'id' AND segment_type <> 'VALIDITY'
+  GROUP BY row_group_id ORDER BY row_group_id DESC LIMIT 1`;
+
 const selectList = storedColumns.map((column) => column.name).join(', ');
 
 /**
@@ -94,13 +99,65 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * Free space the quiet checkpoint (releaseMemory) needs besides the WAL's size four times over. A
- * CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later statement fails until
- * it is reopened, so a release during a full disk would turn batches that wait for space into a
- * store that never writes again (src/store/disk-full.test.ts). DuckDB's own checkpoint at 16 MB of
- * WAL still runs when a commit crosses it.
+ * Free space a checkpoint needs besides the WAL's own size (checkpointRoom). A checkpoint writes the
+ * rows of the WAL into the file compressed: a 121 MB WAL of gateway rows became 3.6 MB of file, 36 MB
+ * of rows with 340 random hex characters each 19 MB; this covers the metadata and a last row group
+ * rewritten by a merge. A CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later
+ * statement fails until it is reopened, so a checkpoint during a full disk would turn batches that
+ * wait for space into a store that never writes again (src/store/disk-full.test.ts).
  */
-const CHECKPOINT_ROOM_BYTES = 64 << 20;
+const CHECKPOINT_ROOM_BYTES = 16 << 20;
+
+/**
+ * Rows in one of DuckDB's row groups (its default row_group_size). The store checkpoints itself
+ * when the rows since its last checkpoint fill one (#rowGroupFull). A checkpoint writes the rows
+ * appended since the one before as row groups of their own, and merges neighbouring row groups that
+ * fit in one, rewriting them: at DuckDB's default 16 MB of WAL (about 27,000 gateway rows) the last,
+ * partly filled row group was rewritten, and every row in it compressed again, several times
+ * before it filled; a checkpoint at a fixed larger WAL size left row groups as long as the rows
+ * between two checkpoints (106,496 rows at 64 MB), and the dashboard's deep page read such a file
+ * 2-4x slower (docs/performance.md, Gateway, "The DuckDB store's own threads, session 10" and
+ * "The DuckDB store's checkpoint per row group").
+ */
+export const ROW_GROUP_ROWS = 122_880;
+
+/**
+ * DuckDB's own checkpoint_threshold on a disk with room, kept only as a ceiling on the WAL: the
+ * store's checkpoint at each full row group comes first (about 74 MB of WAL for gateway rows of ~600
+ * bytes of WAL each). DuckDB's checkpoint still runs when a commit crosses it: rows far larger than a
+ * gateway's, a WAL replayed at open (the store does not know how many rows it holds), or checkpoints
+ * of the store's own skipped for want of disk room. It bounds the WAL, and so the replay after a crash
+ * (docs/gateway-api.md, "Flushing and durability"). On a small disk it is lowered (ceilingFor).
+ */
+export const CHECKPOINT_CEILING_BYTES = 128 << 20;
+
+/** DuckDB's default checkpoint_threshold, main's before the store checkpointed per row group. */
+const CHECKPOINT_FLOOR_BYTES = 16 << 20;
+
+/**
+ * DuckDB's checkpoint_threshold for a disk where the WAL and the free space together are `space`
+ * bytes: CHECKPOINT_CEILING_BYTES, with the store's checkpoint per row group, when a quarter of it
+ * holds that much (512 MiB); DuckDB's default 16 MiB below, and the store's checkpoint per row group
+ * off (#rowGroupFull), which is main's behaviour before the store checkpointed per row group. At
+ * either threshold a checkpoint finds at least three times the WAL free (less a batch), and writes
+ * less than the WAL (CHECKPOINT_ROOM_BYTES), so the WAL does not outgrow a small disk. Nothing in
+ * between: at a threshold under a row group's WAL (about 74 MB of gateway rows) DuckDB's checkpoints
+ * and the store's would both run, each rewriting the last row group, and DuckDB's alone at, say,
+ * 48 MiB would leave row groups as short as the rows between two of them (80,000 here; 2-4x slower
+ * deep pages in session 10 at 106,496), where 16 MiB gives main's merged, nearly full ones
+ * (docs/performance.md, Gateway, "The DuckDB store's checkpoint per row group", part "Session 12").
+ * The WAL's size is counted in `space` because the checkpoint gives it back, so the value holds
+ * still while the WAL grows.
+ */
+export function ceilingFor(space: number): number {
+  return space / 4 >= CHECKPOINT_CEILING_BYTES ? CHECKPOINT_CEILING_BYTES : CHECKPOINT_FLOOR_BYTES;
+}
+
+/** The DuckDB settings every open of the store's database uses. */
+const instanceOptions = {
+  memory_limit: memoryLimit,
+  checkpoint_threshold: `${CHECKPOINT_CEILING_BYTES >> 20}MiB`,
+};
 
 export async function openDuckDbFlowStore(
   path: string,
@@ -110,7 +167,7 @@ export async function openDuckDbFlowStore(
   let instance: DuckDBInstance | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    instance = await DuckDBInstance.create(path, { memory_limit: memoryLimit });
+    instance = await DuckDBInstance.create(path, instanceOptions);
     const writer = await instance.connect();
     await writer.run(createTableSql);
     await checkColumns(writer, path);
@@ -180,6 +237,41 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   useRollup = true;
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
+  /**
+   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint): the
+   * WAL's size, more than a checkpoint writes of it, and CHECKPOINT_ROOM_BYTES. Tests lower it to let a
+   * checkpoint run out of disk, as one would if another process took the room between the reading
+   * and the checkpoint, or raise it to skip every checkpoint of the store's own.
+   */
+  checkpointRoom = (walBytes: number): number => walBytes + CHECKPOINT_ROOM_BYTES;
+  /**
+   * The free space of the store's disk and its WAL's size, read before each batch (two stat calls;
+   * tests replace it to play a disk of another size).
+   */
+  diskReading = (): { free: number; wal: number } => {
+    const disk = statfsSync(dirname(this.path));
+    const wal = existsSync(`${this.path}.wal`) ? statSync(`${this.path}.wal`).size : 0;
+    return { free: disk.bavail * disk.bsize, wal };
+  };
+  /** DuckDB's checkpoint_threshold as last set (ceilingFor); an open sets CHECKPOINT_CEILING_BYTES. */
+  #ceiling = CHECKPOINT_CEILING_BYTES;
+  /** The WAL's size at the last reading (#sawWal); 0 after a checkpoint the store ran. */
+  #walSeen = 0;
+  /** Rows committed since the last checkpoint the store ran (a WAL replayed at open is not counted). */
+  #sinceCheckpoint = 0;
+  /**
+   * Rows in the table's last row group on disk that the next checkpoint merges the new rows into, as
+   * read after the last checkpoint (#folded): what a quiet checkpoint, or one that could not merge,
+   * left in a row group not full yet; 0 when it is full, and at open (not known; the row group is
+   * then left as it is).
+   */
+  #openTail = 0;
+  /** The rows of the last batch committed: the guess for the next one's. */
+  #lastBatchRows = 0;
+  /** The checkpoint at a full row group met the rollup refresh: the next batch runs it first. */
+  #checkpointDue = false;
+  /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
+  #checkpointFailing = false;
 
   constructor(
     instance: DuckDBInstance,
@@ -213,8 +305,13 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
+    // The rows since the last checkpoint fill a row group and this batch would not fit in it, or the
+    // checkpoint after the last batch met the rollup refresh: fold them first, so the batch starts
+    // the next row group (#rowGroupFull).
+    if (this.#checkpointDue || this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
     const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
     if (rows.length === 0) return;
+    await this.#readDisk();
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -247,11 +344,137 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     } catch (error) {
       await writer.run('ROLLBACK').catch(() => undefined);
       // DuckDB invalidates the whole database when a checkpoint fails (a full disk at the commit
-      // that crosses its 16 MB of WAL): every later statement fails until it is opened again. The
-      // batch is retried at the next attempt, on the database opened again (#reopenHolds).
+      // that crosses CHECKPOINT_CEILING_BYTES of WAL): every later statement fails until it is opened
+      // again. The batch is retried at the next attempt, on the database opened again (#reopenedRest).
       if (isInvalidation(error)) this.#invalid = true;
       throw error;
     }
+    this.#sinceCheckpoint += rows.length;
+    this.#lastBatchRows = rows.length;
+    await this.#sawWal(this.#walBytes());
+    // Another batch of this size would not fit in the row group: fold it now, while the next batch
+    // is still being buffered, rather than at that batch's start. The batch is committed: a failed
+    // checkpoint does not fail it (#checkpoint).
+    if (this.#rowGroupFull(rows.length)) await this.#checkpoint(true);
+  }
+
+  /**
+   * True when the rows committed since the last checkpoint, with `next` more, would not fit in the
+   * row group they fill (with the rows a quiet checkpoint left in it, #openTail). A checkpoint then
+   * writes them as one row group of up to ROW_GROUP_ROWS rows, nearly full, and compresses each row
+   * once; the batch after it starts a row group of its own. Never on a small disk, where DuckDB's
+   * threshold is its default 16 MiB (ceilingFor) and its own checkpoints come first.
+   */
+  #rowGroupFull(next: number): boolean {
+    return (
+      !this.#invalid &&
+      this.#ceiling === CHECKPOINT_CEILING_BYTES &&
+      this.#sinceCheckpoint > 0 &&
+      this.#openTail + this.#sinceCheckpoint + next > ROW_GROUP_ROWS
+    );
+  }
+
+  /**
+   * A checkpoint the store runs itself, on the writing connection between two batches: at a full
+   * row group (writeBatch) or when the gateway goes quiet (releaseMemory). Only when the disk has
+   * room for it (#roomToCheckpoint); otherwise, and when it fails, it is left to the next batch, the
+   * next quiet time, DuckDB's own at CHECKPOINT_CEILING_BYTES, or close. It never throws: the batches
+   * before it are committed, and a fatal error (the database invalidated) is noted for the next batch
+   * to open the database again (#reopenedRest), as a commit's would be.
+   */
+  async #checkpoint(atFullRowGroup: boolean): Promise<void> {
+    this.#checkpointDue = false;
+    if (this.#invalid || !this.#roomToCheckpoint()) return;
+    try {
+      await this.#writer.run('CHECKPOINT');
+    } catch (error) {
+      // The dashboard's rollup refresh (#refreshRollup) is a write transaction on a connection of its
+      // own, and DuckDB refuses a CHECKPOINT while one is open. Not a failure: the next batch tries
+      // again before its BEGIN (a quiet checkpoint is left to the next quiet time or row group).
+      if (isBusy(error)) {
+        this.#checkpointDue = atFullRowGroup && this.#ceiling === CHECKPOINT_CEILING_BYTES;
+        return;
+      }
+      if (isInvalidation(error)) this.#invalid = true;
+      if (!this.#checkpointFailing) {
+        this.#checkpointFailing = true;
+        this.log.warn(
+          { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
+          'checkpoint failed; the rows stay in the WAL',
+        );
+      }
+      return;
+    }
+    this.#checkpointFailing = false;
+    this.#walSeen = 0;
+    await this.#folded();
+  }
+
+  /**
+   * Counts a checkpoint that folded the rows committed since the one before (#sinceCheckpoint): the
+   * store's, or DuckDB's own at its threshold (#sawWal). Where they went depends on DuckDB's merges of
+   * neighbouring row groups, which follow rules of their own (DuckDB 1.5.6, rows in row groups
+   * before -> after a checkpoint: [24576] + 98,304 -> [122880]; [100000] + 30,000 -> [100000, 30000];
+   * [24576, 114688] + 50,000 -> [122880, 66384]), so the last row group's rows are read from the file
+   * (one small query a checkpoint) rather than worked out. A row group that another batch as large
+   * as the last one would not fit in counts as full: new rows start a row group of their own beside
+   * it (a row group of 120,000 rows after 10,000-row batches left open had the store checkpoint again
+   * after the next batch, for a row group of 10,000 beside it: 21.2 instead of 20.4 file bytes a row,
+   * and more CPU).
+   */
+  async #folded(): Promise<void> {
+    this.#sinceCheckpoint = 0;
+    try {
+      const reader = await this.#writer.runAndReadAll(lastRowGroupSql);
+      const rows = Number(reader.getRows()[0]?.[0] ?? 0);
+      this.#openTail = rows + this.#lastBatchRows > ROW_GROUP_ROWS ? 0 : rows;
+    } catch {
+      this.#openTail = 0; // not known: the row group is left as it is, as at open
+    }
+  }
+
+  /**
+   * Before a batch: sets DuckDB's checkpoint_threshold for the disk's room (ceilingFor), so that on a
+   * small disk DuckDB checkpoints at a WAL the disk can fold instead of letting it grow towards a row
+   * group's, and notes a checkpoint DuckDB ran itself since the last batch (#sawWal). Never throws: a
+   * reading that fails leaves the threshold as it was, and a SET that fails leaves it to the batch's
+   * own statements to fail or not.
+   */
+  async #readDisk(): Promise<void> {
+    let reading: { free: number; wal: number };
+    try {
+      reading = this.diskReading();
+    } catch {
+      return;
+    }
+    await this.#sawWal(reading.wal);
+    const ceiling = ceilingFor(reading.free + reading.wal);
+    if (ceiling === this.#ceiling) return;
+    try {
+      await this.#writer.run(`SET checkpoint_threshold = '${ceiling >> 20}MiB'`);
+      this.#ceiling = ceiling;
+    } catch (error) {
+      if (isInvalidation(error)) this.#invalid = true;
+    }
+  }
+
+  /** The WAL's size now (0 when there is none, or it cannot be read). */
+  #walBytes(): number {
+    try {
+      return existsSync(`${this.path}.wal`) ? statSync(`${this.path}.wal`).size : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * A WAL smaller than at the last reading was folded by a checkpoint the store did not run: DuckDB's
+   * own, when a commit (a batch's, or the rollup refresh's) crossed its checkpoint_threshold.
+   */
+  async #sawWal(bytes: number): Promise<void> {
+    const folded = bytes < this.#walSeen;
+    this.#walSeen = bytes;
+    if (folded) await this.#folded();
   }
 
   /**
@@ -275,7 +498,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
         closeQuietly(this.#writer, this.#instance);
-        const instance = await DuckDBInstance.create(this.path, { memory_limit: memoryLimit });
+        const instance = await DuckDBInstance.create(this.path, instanceOptions);
         try {
           this.#writer = await instance.connect();
         } catch (error) {
@@ -284,6 +507,12 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
+        // The WAL replayed holds rows not counted here; DuckDB's ceiling bounds it. The open set
+        // DuckDB's threshold back to CHECKPOINT_CEILING_BYTES; the next batch lowers it again.
+        this.#sinceCheckpoint = 0;
+        this.#openTail = 0;
+        this.#walSeen = 0;
+        this.#ceiling = CHECKPOINT_CEILING_BYTES;
         this.log.warn(
           { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path },
           'database opened again after a fatal error',
@@ -501,17 +730,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * True when there is a WAL to fold and the disk has room for it (CHECKPOINT_ROOM_BYTES). Read
-   * synchronously (two stat calls on a quiet gateway): the checkpoint is then queued in the same
-   * turn as the `closing` check before it, so a close() begun meanwhile cannot run its own
-   * checkpoint and free the database while this one runs. A reading, not a reservation: batches
-   * written before the checkpoint, or another process, may still take the room.
+   * True when there is a WAL to fold and the disk has room for it (checkpointRoom), read just before
+   * the checkpoint, on the write path (two stat calls). A reading, not a reservation: another process
+   * may still take the room.
    */
   #roomToCheckpoint(): boolean {
     try {
       const wal = statSync(`${this.path}.wal`);
       const disk = statfsSync(dirname(this.path));
-      return wal.size > 0 && disk.bavail * disk.bsize >= wal.size * 4 + CHECKPOINT_ROOM_BYTES;
+      return wal.size > 0 && disk.bavail * disk.bsize >= this.checkpointRoom(wal.size);
     } catch {
       return false; // no WAL (nothing to fold), or the folder cannot be read
     }
@@ -519,9 +746,11 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
   /**
    * Gives back what DuckDB's allocators keep free. First a checkpoint folds the WAL into the file, so
-   * the rows appended since the last one (up to DuckDB's 16 MB of WAL) no longer sit in the buffer
-   * pool uncompressed. It runs on the writing connection between two batches, and only when the disk
-   * has room for it (CHECKPOINT_ROOM_BYTES); a failed one is left to the next commit or close. Then
+   * the rows appended since the last one (up to a row group's) no longer sit in the buffer pool
+   * uncompressed. It runs on the writing connection between two batches, and only when the disk
+   * has room for it (#checkpoint); a failed one is left to the next batch or close. It is queued in
+   * the same turn as the `closing` check before it, so a close() begun meanwhile cannot run its own
+   * checkpoint and free the database while this one runs. Then
    * setting the memory limit (to the same value) makes DuckDB evict down to it and flush its allocators: jemalloc's arenas are purged
    * and glibc's `malloc_trim(0)` runs, which returns the free pages of every glibc arena in the
    * process, Node's own included (DuckDB's BufferPool::SetLimit and Allocator::FlushAll). After a
@@ -531,8 +760,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    */
   async releaseMemory(): Promise<void> {
     if (this.closing) return;
-    if (this.#roomToCheckpoint())
-      await this.betweenWrites(() => this.#writer.run('CHECKPOINT')).catch(() => undefined);
+    await this.betweenWrites(() => this.#checkpoint(false));
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
   }
@@ -566,6 +794,12 @@ export function rowsAfterId(batch: readonly ColumnValue[][], stored: number): re
 function isInvalidation(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith('FATAL') || message.includes('database has been invalidated');
+}
+
+/** DuckDB's words for a CHECKPOINT refused while another connection's write transaction is open. */
+function isBusy(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.includes('Cannot CHECKPOINT: there are other write transactions active');
 }
 
 /** Closes a connection and its database; either may have been closed by a failed reopen already. */

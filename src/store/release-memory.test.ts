@@ -51,7 +51,7 @@ test('the DuckDB store keeps its records and takes appends after releasing memor
 });
 
 test('releasing memory folds the WAL into the file, between batches, and appends go on after it', async () => {
-  // DuckDB checkpoints at 16 MB of WAL; a quiet gateway folds what it holds before that.
+  // The store checkpoints at each full row group; a quiet gateway folds what it holds before that.
   const path = join(dir, 'flows.duckdb');
   const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
   const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
