@@ -103,8 +103,7 @@ export async function startFifoWatchdog(options: {
     for (const wake of waiting.splice(0)) wake();
   });
   const nextLine = async (index: number): Promise<string | undefined> => {
-    while (lines.length <= index && !failed && !closed)
-      await new Promise<void>((wake) => waiting.push(wake));
+    while (lines.length <= index && !failed && !closed) await new Promise<void>((wake) => waiting.push(wake));
     return lines[index];
   };
   const armed = await nextLine(0);
