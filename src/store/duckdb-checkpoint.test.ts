@@ -221,3 +221,24 @@ test("on a disk with less than 512 MiB for the WAL the store checkpoints as Duck
   expect(wal.filter((size, i) => i > 0 && size < (wal[i - 1] as number)).length).toBeGreaterThan(2);
   expect(Math.max(...wal)).toBeLessThan(24_000_000);
 }, 120_000);
+
+// A disk whose room cannot be read (review, session 12): the store left DuckDB's threshold at
+// 128 MiB, the session-11 behaviour that filled a small disk, without a word.
+test("a disk whose room cannot be read gets DuckDB's default 16 MiB and one warning", async () => {
+  const path = join(dir, 'flows.duckdb');
+  const warnings: string[] = [];
+  const log = { warn: (_: unknown, message: string) => warnings.push(message), error: () => undefined };
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 }, { log });
+  (store as DuckDbFlowStore).diskReading = () => {
+    throw Object.assign(new Error('EIO: i/o error, statfs'), { code: 'EIO' });
+  };
+  let wal: number[];
+  try {
+    wal = await appendBatches(store, path, 0, 30, 5000);
+  } finally {
+    await store.close();
+  }
+  expect(wal.filter((size, i) => i > 0 && size < (wal[i - 1] as number)).length).toBeGreaterThan(2);
+  expect(Math.max(...wal)).toBeLessThan(24_000_000);
+  expect(warnings).toEqual(["could not read the disk's room or set DuckDB's checkpoint threshold for it"]);
+}, 120_000);

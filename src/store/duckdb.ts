@@ -99,14 +99,16 @@ const selectList = storedColumns.map((column) => column.name).join(', ');
 const memoryLimit = '512MB';
 
 /**
- * Free space a checkpoint needs besides the WAL's own size (checkpointRoom). A checkpoint writes the
- * rows of the WAL into the file compressed: a 121 MB WAL of gateway rows became 3.6 MB of file, 36 MB
- * of rows with 340 random hex characters each 19 MB; this covers the metadata and a last row group
- * rewritten by a merge. A CHECKPOINT that runs out of disk is fatal to a DuckDB database: every later
- * statement fails until it is reopened, so a checkpoint during a full disk would turn batches that
- * wait for space into a store that never writes again (src/store/disk-full.test.ts).
+ * Free space a checkpoint the store runs needs besides the WAL's size four times over
+ * (checkpointRoom). A checkpoint writes the WAL's rows into the file compressed (a 121 MB WAL of
+ * gateway rows became 3.6 MB), but it also rewrites the last row group when it merges, and writes
+ * the new blocks before the old ones are freed: one checkpoint of a 17 MB WAL of rows with random
+ * strings took 79 MB of disk (review, session 12). A CHECKPOINT that runs out of disk is fatal to a
+ * DuckDB database: every later statement fails until it is reopened, so a checkpoint during a full
+ * disk would turn batches that wait for space into a store that never writes again
+ * (src/store/disk-full.test.ts).
  */
-const CHECKPOINT_ROOM_BYTES = 16 << 20;
+const CHECKPOINT_ROOM_BYTES = 64 << 20;
 
 /**
  * Rows in one of DuckDB's row groups (its default row_group_size). The store checkpoints itself
@@ -139,8 +141,12 @@ const CHECKPOINT_FLOOR_BYTES = 16 << 20;
  * bytes: CHECKPOINT_CEILING_BYTES, with the store's checkpoint per row group, when a quarter of it
  * holds that much (512 MiB); DuckDB's default 16 MiB below, and the store's checkpoint per row group
  * off (#rowGroupFull), which is main's behaviour before the store checkpointed per row group. At
- * either threshold a checkpoint finds at least three times the WAL free (less a batch), and writes
- * less than the WAL (CHECKPOINT_ROOM_BYTES), so the WAL does not outgrow a small disk. Nothing in
+ * 128 MiB, a row group's WAL (about 74 MB) leaves the checkpoint its room (checkpointRoom: about
+ * 360 MB) when the threshold was chosen; a disk that shrinks below it turns the threshold down at the
+ * next batch. What no reading can see is a disk another process fills between two batches: the WAL
+ * of up to a row group, uncompressed, then takes up to about 60 MB more than main's 16 MiB WAL and
+ * compressed file would, so a fill that leaves less than that stops this store (until room is freed)
+ * where main's would go on (docs/gateway-api.md, "Write failures"). Nothing in
  * between: at a threshold under a row group's WAL (about 74 MB of gateway rows) DuckDB's checkpoints
  * and the store's would both run, each rewriting the last row group, and DuckDB's alone at, say,
  * 48 MiB would leave row groups as short as the rows between two of them (80,000 here; 2-4x slower
@@ -238,20 +244,19 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** Statistics answered from the rollup so far (tests and benchmarks read it). */
   rollupReads = 0;
   /**
-   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint): the
-   * WAL's size, more than a checkpoint writes of it, and CHECKPOINT_ROOM_BYTES. Tests lower it to let a
+   * The free space a checkpoint the store runs needs with `walBytes` of WAL (#roomToCheckpoint): main's
+   * rule, four times the WAL and CHECKPOINT_ROOM_BYTES. Tests lower it to let a
    * checkpoint run out of disk, as one would if another process took the room between the reading
    * and the checkpoint, or raise it to skip every checkpoint of the store's own.
    */
-  checkpointRoom = (walBytes: number): number => walBytes + CHECKPOINT_ROOM_BYTES;
+  checkpointRoom = (walBytes: number): number => walBytes * 4 + CHECKPOINT_ROOM_BYTES;
   /**
    * The free space of the store's disk and its WAL's size, read before each batch (two stat calls;
    * tests replace it to play a disk of another size).
    */
   diskReading = (): { free: number; wal: number } => {
     const disk = statfsSync(dirname(this.path));
-    const wal = existsSync(`${this.path}.wal`) ? statSync(`${this.path}.wal`).size : 0;
-    return { free: disk.bavail * disk.bsize, wal };
+    return { free: disk.bavail * disk.bsize, wal: this.#walBytes() };
   };
   /** DuckDB's checkpoint_threshold as last set (ceilingFor); an open sets CHECKPOINT_CEILING_BYTES. */
   #ceiling = CHECKPOINT_CEILING_BYTES;
@@ -272,6 +277,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   #checkpointDue = false;
   /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
   #checkpointFailing = false;
+  /** A failed disk reading or threshold setting was logged (#readDisk); logged once. */
+  #readDiskFailing = false;
 
   constructor(
     instance: DuckDBInstance,
@@ -437,25 +444,37 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * Before a batch: sets DuckDB's checkpoint_threshold for the disk's room (ceilingFor), so that on a
    * small disk DuckDB checkpoints at a WAL the disk can fold instead of letting it grow towards a row
    * group's, and notes a checkpoint DuckDB ran itself since the last batch (#sawWal). Never throws: a
-   * reading that fails leaves the threshold as it was, and a SET that fails leaves it to the batch's
-   * own statements to fail or not.
+   * reading that fails sets DuckDB's 16 MiB (the room is not known), and a SET that fails leaves the
+   * threshold as it was; either is logged once.
    */
   async #readDisk(): Promise<void> {
-    let reading: { free: number; wal: number };
+    let ceiling = CHECKPOINT_FLOOR_BYTES;
     try {
-      reading = this.diskReading();
-    } catch {
-      return;
+      const reading = this.diskReading();
+      await this.#sawWal(reading.wal);
+      ceiling = ceilingFor(reading.free + reading.wal);
+    } catch (error) {
+      // The disk's room is not known: main's behaviour (DuckDB's 16 MiB, no row-group checkpoint)
+      // rather than a WAL that may outgrow it.
+      this.#readDiskFailed(error);
     }
-    await this.#sawWal(reading.wal);
-    const ceiling = ceilingFor(reading.free + reading.wal);
     if (ceiling === this.#ceiling) return;
     try {
       await this.#writer.run(`SET checkpoint_threshold = '${ceiling >> 20}MiB'`);
       this.#ceiling = ceiling;
     } catch (error) {
       if (isInvalidation(error)) this.#invalid = true;
+      else this.#readDiskFailed(error);
     }
+  }
+
+  #readDiskFailed(error: unknown): void {
+    if (this.#readDiskFailing) return;
+    this.#readDiskFailing = true;
+    this.log.warn(
+      { code: 'PW_ERR_STORE_IO', store: this.kind, path: this.path, err: describeError(error) },
+      "could not read the disk's room or set DuckDB's checkpoint threshold for it",
+    );
   }
 
   /** The WAL's size now (0 when there is none, or it cannot be read). */
