@@ -48,44 +48,64 @@ function rowsOf(count: number): ColumnValue[][] {
   return rows;
 }
 
-test('rows written by ChunkFiller read back as those of the node-api conversion', async () => {
+/**
+ * Appends `rows` to one table through ChunkFiller, in slices of `sizes` (in turn) into the chunk
+ * `chunkFor` gives, and to another through the node-api's own conversion; returns the first table's
+ * rows after checking that they equal the second's.
+ */
+async function filledAsConverted(
+  rows: ColumnValue[][],
+  sizes: readonly number[],
+  chunkFor: (count: number) => DuckDBDataChunk,
+): Promise<unknown[][]> {
   const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  const columns = flowColumns.map((column) => `${column.name} ${column.sqlType}`).join(', ');
-  await connection.run(`CREATE TABLE filled (${columns})`);
-  await connection.run(`CREATE TABLE converted (${columns})`);
-  const rows = rowsOf(2 * chunkCapacity + 300);
-  const filler = new ChunkFiller(flowColumns.map((column) => column.sqlType));
-  const filled = await connection.createAppender('filled');
-  const converted = await connection.createAppender('converted');
-  for (let offset = 0; offset < rows.length; offset += chunkCapacity) {
-    const count = Math.min(chunkCapacity, rows.length - offset);
-    const chunk = DuckDBDataChunk.create(types, count);
-    filler.fill(chunk.chunk, rows, offset, count);
-    filled.appendDataChunk(chunk);
-    const reference = DuckDBDataChunk.create(types, count);
-    reference.setColumnsConverted(
-      flowColumns.map((_, column) => rows.slice(offset, offset + count).map((row) => row[column] ?? null)),
-      JSToDuckDBValueConverter,
-    );
-    converted.appendDataChunk(reference);
+  try {
+    const connection = await instance.connect();
+    const columns = flowColumns.map((column) => `${column.name} ${column.sqlType}`).join(', ');
+    await connection.run(`CREATE TABLE filled (${columns})`);
+    await connection.run(`CREATE TABLE converted (${columns})`);
+    const filler = new ChunkFiller(flowColumns.map((column) => column.sqlType));
+    const filled = await connection.createAppender('filled');
+    const converted = await connection.createAppender('converted');
+    let offset = 0;
+    for (let slice = 0; offset < rows.length; slice++) {
+      const count = Math.min(sizes[slice % sizes.length] as number, rows.length - offset);
+      const chunk = chunkFor(count);
+      filler.fill(chunk.chunk, rows, offset, count);
+      filled.appendDataChunk(chunk);
+      const reference = DuckDBDataChunk.create(types, count);
+      reference.setColumnsConverted(
+        flowColumns.map((_, column) => rows.slice(offset, offset + count).map((row) => row[column] ?? null)),
+        JSToDuckDBValueConverter,
+      );
+      converted.appendDataChunk(reference);
+      offset += count;
+    }
+    filler.forget();
+    filled.closeSync();
+    converted.closeSync();
+    const read = async (table: string) =>
+      (await connection.runAndReadAll(`SELECT * FROM ${table} ORDER BY id`)).getRows();
+    const got = await read('filled');
+    expect(got).toHaveLength(rows.length);
+    expect(got).toEqual(await read('converted'));
+    connection.closeSync();
+    return got;
+  } finally {
+    instance.closeSync();
   }
-  filler.forget();
-  filled.closeSync();
-  converted.closeSync();
-  const read = async (table: string) =>
-    (await connection.runAndReadAll(`SELECT * FROM ${table} ORDER BY id`)).getRows();
-  const got = await read('filled');
-  expect(got).toHaveLength(rows.length);
-  expect(got).toEqual(await read('converted'));
+}
+
+test('rows written by ChunkFiller read back as those of the node-api conversion', async () => {
+  const got = await filledAsConverted(rowsOf(2 * chunkCapacity + 300), [chunkCapacity], (count) =>
+    DuckDBDataChunk.create(types, count),
+  );
   // Spot checks against the input itself: nulls, the int64 edges, a non-ASCII string.
   expect(got[1]?.[flowColumns.findIndex((column) => column.name === 'bytes_up')]).toBe(2n ** 62n);
   expect(got[2]?.[flowColumns.findIndex((column) => column.name === 'bytes_down')]).toBe(-(2n ** 63n));
   expect(got[0]?.[flowColumns.findIndex((column) => column.name === 'start_ms')]).toBeNull();
   expect(got[3]?.[flowColumns.findIndex((column) => column.name === 'host')]).toBe('😀.example');
   expect(got[2]?.[flowColumns.findIndex((column) => column.name === 'host')]).toBe('x\ufffdy');
-  connection.closeSync();
-  instance.closeSync();
 });
 
 test('a chunk of more rows than DuckDB holds is refused before anything is written', () => {
@@ -95,44 +115,18 @@ test('a chunk of more rows than DuckDB holds is refused before anything is writt
 });
 
 test('one chunk reset and refilled for every slice, as the store does, reads back as the node-api conversion', async () => {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  const columns = flowColumns.map((column) => `${column.name} ${column.sqlType}`).join(', ');
-  await connection.run(`CREATE TABLE filled (${columns})`);
-  await connection.run(`CREATE TABLE converted (${columns})`);
-  const rows = rowsOf(chunkCapacity + 700);
-  const filler = new ChunkFiller(flowColumns.map((column) => column.sqlType));
-  const filled = await connection.createAppender('filled');
-  const converted = await connection.createAppender('converted');
   const chunk = DuckDBDataChunk.create(types);
   // Row 0 has nulls in many columns and rows 1-3 in none of those: a validity mask or a string left
   // from the previous slice would show in the next one. Then full, odd and one-row slices.
-  const sizes = [1, 3, 128, chunkCapacity, 37, 1, 200];
-  let offset = 0;
-  for (let slice = 0; offset < rows.length; slice++) {
-    const count = Math.min(sizes[slice % sizes.length] as number, rows.length - offset);
-    chunk.reset();
-    chunk.rowCount = count;
-    filler.fill(chunk.chunk, rows, offset, count);
-    filled.appendDataChunk(chunk);
-    const reference = DuckDBDataChunk.create(types, count);
-    reference.setColumnsConverted(
-      flowColumns.map((_, column) => rows.slice(offset, offset + count).map((row) => row[column] ?? null)),
-      JSToDuckDBValueConverter,
-    );
-    converted.appendDataChunk(reference);
-    offset += count;
-  }
-  filler.forget();
-  filled.closeSync();
-  converted.closeSync();
-  const read = async (table: string) =>
-    (await connection.runAndReadAll(`SELECT * FROM ${table} ORDER BY id`)).getRows();
-  const got = await read('filled');
-  expect(got).toHaveLength(rows.length);
-  expect(got).toEqual(await read('converted'));
+  const got = await filledAsConverted(
+    rowsOf(chunkCapacity + 700),
+    [1, 3, 128, chunkCapacity, 37, 1, 200],
+    (count) => {
+      chunk.reset();
+      chunk.rowCount = count;
+      return chunk;
+    },
+  );
   expect(got[0]?.[flowColumns.findIndex((column) => column.name === 'start_ms')]).toBeNull();
   expect(got[1]?.[flowColumns.findIndex((column) => column.name === 'start_ms')]).not.toBeNull();
-  connection.closeSync();
-  instance.closeSync();
 });
