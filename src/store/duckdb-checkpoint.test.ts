@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
+import type { FlowStoreOptions } from './buffer.js';
 import { CHECKPOINT_CEILING_BYTES, ceilingFor, type DuckDbFlowStore, ROW_GROUP_ROWS } from './duckdb.js';
 import { openFlowStore } from './store.js';
 
@@ -29,6 +30,16 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The size of the WAL beside the store file at `path` (0 when there is none). */
+const walBytesOf = (path: string): number => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+
+/** A DuckDB store in the test's folder that writes only on flush() (its interval is a minute). */
+async function openStore(options: FlowStoreOptions = {}): Promise<{ path: string; store: DuckDbFlowStore }> {
+  const path = join(dir, 'flows.duckdb');
+  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 }, options);
+  return { path, store: store as DuckDbFlowStore };
+}
 
 /** The rows of each row group of `flows` in the closed file at `path`, in order. */
 async function rowGroups(path: string): Promise<number[]> {
@@ -54,19 +65,17 @@ async function appendBatches(
   batches: number,
   size: number,
 ): Promise<number[]> {
-  const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
   const sizes: number[] = [];
   for (let batch = 0; batch < batches; batch++) {
     for (let i = 0; i < size; i++) store.append(flow(first + batch * size + i));
     await store.flush();
-    sizes.push(walBytes());
+    sizes.push(walBytesOf(path));
   }
   return sizes;
 }
 
 test('the store checkpoints after the commit that fills a row group, before the next batch would spill', async () => {
-  const path = join(dir, 'flows.duckdb');
-  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  const { path, store } = await openStore();
   let wal: number[];
   try {
     // 5,000-row batches: after the 24th (120,000 rows) a 25th would not fit in the row group.
@@ -86,8 +95,7 @@ test('the store checkpoints after the commit that fills a row group, before the 
 }, 120_000);
 
 test('8,192-row batches fill whole row groups, and the rows a quiet checkpoint left are merged into the next one', async () => {
-  const path = join(dir, 'flows.duckdb');
-  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  const { path, store } = await openStore();
   try {
     await appendBatches(store, path, 0, 3, 8192);
     await store.releaseMemory?.(); // the quiet checkpoint: a row group of 24,576 rows on disk
@@ -103,11 +111,7 @@ test('8,192-row batches fill whole row groups, and the rows a quiet checkpoint l
 }, 120_000);
 
 test('a batch larger than a row group is written whole, and the store checkpoints after it', async () => {
-  const path = join(dir, 'flows.duckdb');
-  const store = await openFlowStore(
-    { kind: 'duckdb', path, flushIntervalMs: 60_000 },
-    { maxBuffered: 200_000 },
-  );
+  const { path, store } = await openStore({ maxBuffered: 200_000 });
   try {
     const [afterLarge] = await appendBatches(store, path, 0, 1, ROW_GROUP_ROWS + 1000);
     // The checkpoint after it left nothing of it in the WAL; the next batch goes on.
@@ -135,15 +139,13 @@ test("a checkpoint that meets the dashboard's rollup refresh is tried again at t
   // The rollup refresh (duckdb-rollup.ts) is a write transaction on a connection of its own; a
   // CHECKPOINT while it runs fails with "there are other write transactions active". Nothing is
   // wrong: the store tries again before the next batch.
-  const path = join(dir, 'flows.duckdb');
   const warnings: string[] = [];
   const log = {
     warn: (_fields: unknown, message: string) => warnings.push(message),
     error: () => {},
     info: () => {},
   };
-  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 }, { log: log as never });
-  const walBytes = () => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+  const { path, store } = await openStore({ log: log as never });
   // Exceptions to a host of their own, a minute apart: a group per row in the exceptions rollup, so
   // the refresh's write transaction lasts about a second.
   const exception = (i: number): FlowRecord => ({
@@ -169,11 +171,11 @@ test("a checkpoint that meets the dashboard's rollup refresh is tried again at t
     await append(121_000, 1000);
     await stats;
     // The checkpoint met the refresh: the WAL holds the rows still, and the refresh's besides.
-    expect(walBytes()).toBeGreaterThan(50_000_000);
+    expect(walBytesOf(path)).toBeGreaterThan(50_000_000);
     expect(warnings).toEqual([]);
     // Tried again before the next batch.
     await append(122_000, 10);
-    expect(walBytes()).toBeLessThan(5_000_000);
+    expect(walBytesOf(path)).toBeLessThan(5_000_000);
     expect(warnings).toEqual([]);
     expect((await store.query({ limit: 0 })).total).toBe(122_010);
   } finally {
@@ -182,11 +184,7 @@ test("a checkpoint that meets the dashboard's rollup refresh is tried again at t
 }, 180_000);
 
 test('after a checkpoint that could not merge the rows into the last row group, the next one fills the row group they started', async () => {
-  const path = join(dir, 'flows.duckdb');
-  const store = await openFlowStore(
-    { kind: 'duckdb', path, flushIntervalMs: 60_000 },
-    { maxBuffered: 200_000 },
-  );
+  const { path, store } = await openStore({ maxBuffered: 200_000 });
   try {
     // 10 batches of 10,000: an 11th would still fit in the row group, so the store does not checkpoint.
     await appendBatches(store, path, 0, 10, 10_000);
@@ -204,12 +202,11 @@ test('after a checkpoint that could not merge the rows into the last row group, 
 }, 120_000);
 
 test("on a disk with less than 512 MiB for the WAL the store checkpoints as DuckDB's default does, and not per row group", async () => {
-  const path = join(dir, 'flows.duckdb');
-  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 });
+  const { path, store } = await openStore();
   // A disk of 300 MiB free, as far as the store can tell.
-  (store as DuckDbFlowStore).diskReading = () => ({
+  store.diskReading = () => ({
     free: 300 << 20,
-    wal: existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0,
+    wal: walBytesOf(path),
   });
   let wal: number[];
   try {
@@ -225,11 +222,10 @@ test("on a disk with less than 512 MiB for the WAL the store checkpoints as Duck
 // A disk whose room cannot be read (review, session 12): the store left DuckDB's threshold at
 // 128 MiB, the session-11 behaviour that filled a small disk, without a word.
 test("a disk whose room cannot be read gets DuckDB's default 16 MiB and one warning", async () => {
-  const path = join(dir, 'flows.duckdb');
   const warnings: string[] = [];
   const log = { warn: (_: unknown, message: string) => warnings.push(message), error: () => undefined };
-  const store = await openFlowStore({ kind: 'duckdb', path, flushIntervalMs: 60_000 }, { log });
-  (store as DuckDbFlowStore).diskReading = () => {
+  const { path, store } = await openStore({ log });
+  store.diskReading = () => {
     throw Object.assign(new Error('EIO: i/o error, statfs'), { code: 'EIO' });
   };
   let wal: number[];

@@ -750,16 +750,15 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
 
   /**
    * True when there is a WAL to fold and the disk has room for it (checkpointRoom), read just before
-   * the checkpoint, on the write path (two stat calls). A reading, not a reservation: another process
-   * may still take the room.
+   * the checkpoint, on the write path (the same reading as before a batch, diskReading). A reading,
+   * not a reservation: another process may still take the room.
    */
   #roomToCheckpoint(): boolean {
     try {
-      const wal = statSync(`${this.path}.wal`);
-      const disk = statfsSync(dirname(this.path));
-      return wal.size > 0 && disk.bavail * disk.bsize >= this.checkpointRoom(wal.size);
+      const { free, wal } = this.diskReading();
+      return wal > 0 && free >= this.checkpointRoom(wal);
     } catch {
-      return false; // no WAL (nothing to fold), or the folder cannot be read
+      return false; // the folder cannot be read
     }
   }
 
