@@ -27,6 +27,11 @@ export const jobsFallbackCodes = {
     summary:
       'No worker script is built (dist/src/audit/audit-worker.js), or the format is not a built-in one.',
   },
+  PW_JOBS_NO_SHARE: {
+    rerun: false,
+    summary:
+      'The single input was cut late and no worker thread was ready in time for a share of what was left (or each failed or ended before it was ready): this thread read it all.',
+  },
   PW_JOBS_WORKER_FAILED: {
     rerun: true,
     summary: "A worker thread's read failed with an error (the message says which input and why).",

@@ -265,6 +265,36 @@ describe('audit --jobs', () => {
     expect(starts).toHaveLength(2);
   });
 
+  // --jobs that gave no worker a share read on one thread like PW_JOBS_SMALL_INPUT does: the user
+  // is told why, once, and the report is this thread's (no rerun).
+  test('a late cut that gives no worker a share says so once, without a rerun', async () => {
+    const squid = squidLog('late-alone.log', 500);
+    const one = await jsonOf({ inputs: [squid], jobs: 1 });
+    const notesOf = async (lateSplit: AuditOptions['lateSplit'], jobs = 2) => {
+      const notes: JobsFallback[] = [];
+      const json = await jsonOf({
+        inputs: [squid],
+        jobs,
+        threadBytes: 1,
+        lateSplit,
+        onJobsFallback: (note) => void notes.push(note),
+      });
+      expect(json).toBe(one);
+      return notes;
+    };
+    const alone = await notesOf({ ...late, warmupBytes: 1 << 30 });
+    expect(alone.map(({ code, rerun }) => [code, rerun])).toEqual([['PW_JOBS_NO_SHARE', false]]);
+    expect(alone[0]?.reason).toBe(`no worker thread was ready in time for a share of ${squid} (1 too late)`);
+    expect(await notesOf({ ...late, warmupBytes: 1 << 30 }, 3)).toEqual([
+      expect.objectContaining({
+        code: 'PW_JOBS_NO_SHARE',
+        reason: `no worker thread was ready in time for a share of ${squid} (2 too late)`,
+      }),
+    ]);
+    // A worker that took a share: nothing to say.
+    expect(await notesOf(late)).toEqual([]);
+  }, 60_000);
+
   // A worker that stops without an 'error' event (process.exit in it, a crash that only emits
   // 'exit') once left the audit waiting forever; then it failed the audit (PW_ERR_INTERNAL) while
   // this thread read on to the end of its range. Now it is a failure like an error: this thread

@@ -142,9 +142,11 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
   const jobs = options.jobs ?? 1;
   const script = workerScript();
   let outcome: AuditReport | JobsFallback | undefined;
+  /** Why threads asked for did not read, told even though the report comes from this read. */
+  const notes: JobsFallback[] = [];
   try {
     mark('runJobs');
-    outcome = await runOnThreads(options, jobs, script);
+    outcome = await runOnThreads(options, jobs, script, notes);
     mark(isFallback(outcome) ? `one job: ${outcome.code} ${outcome.reason}` : 'report built');
   } finally {
     options.progress?.stop();
@@ -152,7 +154,10 @@ export async function runJobs(options: AuditOptions): Promise<AuditReport | unde
     // Started workers this audit did not use (it stayed on one thread, or needed fewer).
     options.workers?.close();
   }
-  if (!isFallback(outcome)) return outcome;
+  if (!isFallback(outcome)) {
+    for (const note of notes) await options.onJobsFallback?.(note);
+    return outcome;
+  }
   await options.onJobsFallback?.(outcome);
   return undefined;
 }
@@ -167,6 +172,7 @@ async function runOnThreads(
   options: AuditOptions,
   jobs: number,
   script: string | undefined,
+  notes: JobsFallback[],
 ): Promise<AuditReport | JobsFallback | undefined> {
   if (jobs <= 1) return undefined;
   if (script === undefined)
@@ -235,6 +241,7 @@ async function runOnThreads(
     );
     mark('all parts read');
     if (isFallback(late)) return late;
+    if (late.items.length === 1) notes.push(late.unshared);
     const misheaded = await rereadMisheaded(late.items, late.results, options.policy, init);
     if (misheaded !== undefined) return misheaded;
     const state = merge(planned, late.items, late.results, options, problems);
@@ -777,7 +784,7 @@ async function splitLate(
   init: JobInit,
   options: AuditOptions,
   script: string,
-): Promise<{ items: Planned[]; results: PartResult[] } | JobsFallback> {
+): Promise<{ items: Planned[]; results: PartResult[]; unshared: JobsFallback } | JobsFallback> {
   const seams = options.lateSplit ?? {};
   const warmup = seams.warmupBytes ?? WORKER_WARMUP_BYTES;
   const least = Math.max(1, seams.minBytes ?? MIN_WORKER_BYTES);
@@ -806,6 +813,22 @@ async function splitLate(
   let reading = true;
   const workers = startedWorkers(script, threads - 1, options.workers);
   let unassigned = workers.length;
+  /** Workers given no share, and why each of those that stopped before it was ready did. */
+  let tooLate = 0;
+  const unready: string[] = [];
+  /** What the audit says when no worker got a share (PW_JOBS_NO_SHARE). */
+  const unshared = (): JobsFallback => {
+    const why = [
+      ...(tooLate > 0 ? [`${tooLate} too late`] : []),
+      ...(unready.length > 0
+        ? [`${unready.length} stopped before it was ready: ${unready[0] as string}`]
+        : []),
+    ];
+    return jobsFallback(
+      'PW_JOBS_NO_SHARE',
+      `no worker thread was ready in time for a share of ${name} (${why.join('; ')})`,
+    );
+  };
 
   return new Promise((resolve) => {
     const ending = new Ending(workers, options);
@@ -830,7 +853,7 @@ async function splitLate(
       const items = ordered.map(({ item }, index) => ({ ...item, index }));
       const results = ordered.map(({ result }, index) => ({ ...(result as PartResult), item: index }));
       seams.parts?.(items.map(({ part }) => part?.start ?? 0));
-      resolve({ items, results });
+      resolve({ items, results, unshared: unshared() });
     };
     /** The end of this thread's range for a worker ready now, or undefined for none. */
     const share = (): number | undefined => {
@@ -855,6 +878,7 @@ async function splitLate(
         bound = undefined;
       }
       if (bound === undefined) {
+        tooLate++;
         worker.postMessage(null);
         return;
       }
@@ -904,9 +928,10 @@ async function splitLate(
         if (++ready === workers.length) allReady();
       };
       // A worker that fails or ends before it is ready is left out: this thread reads on.
-      const leaveOut = () => {
+      const leaveOut = (why: string) => {
         if (counted) return;
         unassigned--;
+        unready.push(why);
         count();
       };
       worker.once('message', (message: WorkerMessage) => {
@@ -918,12 +943,14 @@ async function splitLate(
       });
       // A worker that errs or ends while it holds a range fails the audit (it runs on one thread),
       // as in runWorkers; one that errs or ends without a range is left out.
-      const stopped = (why: (item: JobItem) => JobsFallback) => {
-        if (holding.item === undefined) leaveOut();
+      const stopped = (left: string, why: (item: JobItem) => JobsFallback) => {
+        if (holding.item === undefined) leaveOut(left);
         else fail(why(holding.item));
       };
-      worker.on('error', (error) => stopped((item) => workerFailed(item, error.message)));
-      worker.on('exit', (code) => stopped((item) => workerExited(item, code)));
+      worker.on('error', (error) =>
+        stopped(`it failed: ${error.message}`, (item) => workerFailed(item, error.message)),
+      );
+      worker.on('exit', (code) => stopped(`it ended with code ${code}`, (item) => workerExited(item, code)));
       worker.postMessage(init);
     }
     void (async () => {
