@@ -1882,6 +1882,12 @@ async function main(): Promise<void> {
         const fifo = fifoHttp.get(name);
         if (fifo?.errorText) out.push(`          ${name} @1 SCHED_FIFO: ${fifo.errorText}`);
       }
+      if (http.get('tinyproxy')?.c50.errorText)
+        out.push(
+          "          tinyproxy's read errors are its closes: it answers without `Connection: close` and then",
+          '          closes the client connection (tinyproxy 1.11; its issues #511 and #563), which wrk counts',
+          '          as a read error before it reconnects; tinyproxy serves one request per connection here',
+        );
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
