@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { isGatewayError } from './errors.js';
-import { findHeadEnd, isHopByHop, parseRequestHead, parseResponseHead, wantsKeepAlive } from './http-head.js';
+import {
+  findHeadEnd,
+  isHopByHop,
+  parseRequestHead,
+  parseResponseHead,
+  splitAt,
+  wantsKeepAlive,
+} from './http-head.js';
 
 function request(text: string) {
   const buffer = Buffer.from(text, 'latin1');
@@ -175,5 +182,40 @@ describe('response heads', () => {
     ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, Transfer-Encoding\r\n\r\n'],
   ])('rejects %j as PW_GW_BAD_UPSTREAM_RESPONSE', (text) => {
     expect(codeOf(() => response(text))).toBe('PW_GW_BAD_UPSTREAM_RESPONSE');
+  });
+});
+
+describe('splitAt', () => {
+  test('gives what String.prototype.split gives', () => {
+    const texts = [
+      '',
+      ',',
+      ',,',
+      'a',
+      'a,',
+      ',a',
+      'a,,b',
+      ' a , b ',
+      '\r\n',
+      '\r\n\r\n',
+      'a\r\nb',
+      '\r',
+      '\n\r\n\r',
+    ];
+    // Random texts of the separators' characters and a few others, long runs included.
+    let seed = 13;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    for (let index = 0; index < 2000; index++) {
+      let text = '';
+      const length = next() % 24;
+      for (let at = 0; at < length; at++) text += ',\r\nab '[next() % 6];
+      texts.push(text);
+    }
+    for (const text of texts) {
+      for (const separator of [',', '\r\n']) expect(splitAt(text, separator)).toEqual(text.split(separator));
+    }
   });
 });

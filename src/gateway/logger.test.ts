@@ -266,6 +266,32 @@ describe('logFlow', () => {
     expect(direct.text().split('\n')).toHaveLength(2001);
   });
 
+  test('writeFields follows the time and the bindings from line to line (their bytes are kept between lines)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const direct = new HoldingSink();
+    const concatenated = new HoldingSink();
+    const byFields = blocks(direct);
+    const byLine = blocks(concatenated);
+    const bindingsOf = [',"pid":1,"hostname":"hôte"', ',"pid":22,"hostname":"h\ud800"', ''];
+    let at = Date.parse('2026-12-06T05:00:00.998Z');
+    for (let i = 0; i < 600; i++) {
+      // The millisecond changes every other line, and once by years (a longer ISO text).
+      if (i % 2 === 0) at += 1;
+      if (i === 300) at = Date.parse('+010000-01-01T00:00:00.000Z');
+      vi.setSystemTime(at);
+      const bindings = (i % 5 === 0 ? bindingsOf[i % 3] : bindingsOf[0]) as string;
+      const body = JSON.stringify({ n: i, reason: 'seed § SaaS' });
+      byFields.writeFields(bindings, body);
+      byLine.write(
+        `{"level":30,"time":"${new Date(at).toISOString()}"${bindings},${body.slice(1, -1)},"msg":"flow"}\n`,
+      );
+    }
+    byFields.flush();
+    byLine.flush();
+    expect(direct.text()).toBe(concatenated.text());
+    expect(direct.text()).toContain('"time":"+010000-01-01T00:00:00.000Z"');
+  });
+
   test('writeRecord writes the bytes writeFields writes, for records cut in parts or not', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-12-06T05:00:00.123Z'));
