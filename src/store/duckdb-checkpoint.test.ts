@@ -4,8 +4,8 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, expect, test } from 'vitest';
 import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import type { FlowStoreOptions } from './buffer.js';
 import { CHECKPOINT_CEILING_BYTES, ceilingFor, type DuckDbFlowStore, ROW_GROUP_ROWS } from './duckdb.js';
@@ -28,7 +28,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'pw-duckdb-checkpoint-'));
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -239,68 +238,3 @@ test("a disk whose room cannot be read gets DuckDB's default 16 MiB and one warn
   expect(Math.max(...wal)).toBeLessThan(24_000_000);
   expect(warnings).toEqual(["could not read the disk's room or set DuckDB's checkpoint threshold for it"]);
 }, 120_000);
-
-/**
- * Watches the store's statements: DuckDB's `threads` as each BEGIN and CHECKPOINT starts (read on
- * the same connection), after setting it to 3 at the first one (so that the test does not depend on
- * the machine's cores); `failCheckpoint` makes the next CHECKPOINT fail as a full disk would.
- */
-function watchThreads(): { seen: string[]; failCheckpoint: boolean } {
-  const watch = { seen: [] as string[], failCheckpoint: false };
-  const run = DuckDBConnection.prototype.run;
-  let set = false;
-  vi.spyOn(DuckDBConnection.prototype, 'run').mockImplementation(async function (
-    this: DuckDBConnection,
-    sql: string,
-    ...rest: unknown[]
-  ) {
-    if (sql === 'BEGIN TRANSACTION' || sql === 'CHECKPOINT') {
-      if (!set) {
-        set = true;
-        await run.call(this, 'SET threads = 3');
-      }
-      const reader = await this.runAndReadAll("SELECT current_setting('threads')");
-      watch.seen.push(`${sql} ${String(reader.getRows()[0]?.[0])}`);
-      if (sql === 'CHECKPOINT' && watch.failCheckpoint) {
-        watch.failCheckpoint = false;
-        throw new Error('IO Error: Could not write file: No space left on device (the test)');
-      }
-    }
-    return run.call(this, sql, ...(rest as []));
-  });
-  return watch;
-}
-
-test("the store's checkpoint runs with DuckDB's threads at 1, and sets them back after", async () => {
-  const watch = watchThreads();
-  const { path, store } = await openStore();
-  try {
-    await appendBatches(store, path, 0, 1, 1000);
-    await store.releaseMemory(); // the quiet checkpoint
-    await appendBatches(store, path, 1000, 1, 1000);
-    expect((await store.query({ limit: 0 })).total).toBe(2000);
-  } finally {
-    await store.close();
-  }
-  // The close's checkpoint (nothing else to serve then) runs at DuckDB's threads.
-  expect(watch.seen).toEqual(['BEGIN TRANSACTION 3', 'CHECKPOINT 1', 'BEGIN TRANSACTION 3', 'CHECKPOINT 3']);
-}, 60_000);
-
-test("a checkpoint that fails sets DuckDB's threads back too, and loses no row", async () => {
-  const watch = watchThreads();
-  const warnings: string[] = [];
-  const log = { warn: (_: unknown, message: string) => warnings.push(message), error: () => undefined };
-  const { path, store } = await openStore({ log });
-  try {
-    await appendBatches(store, path, 0, 1, 1000);
-    watch.failCheckpoint = true;
-    await store.releaseMemory();
-    await appendBatches(store, path, 1000, 1, 1000);
-    expect((await store.query({ limit: 0 })).total).toBe(2000);
-  } finally {
-    await store.close();
-  }
-  // The close's checkpoint (nothing else to serve then) runs at DuckDB's threads.
-  expect(watch.seen).toEqual(['BEGIN TRANSACTION 3', 'CHECKPOINT 1', 'BEGIN TRANSACTION 3', 'CHECKPOINT 3']);
-  expect(warnings).toEqual(['checkpoint failed; the rows stay in the WAL']);
-}, 60_000);

@@ -277,8 +277,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   #checkpointDue = false;
   /** A failed checkpoint was logged; the next failure is logged only after one succeeds. */
   #checkpointFailing = false;
-  /** DuckDB's threads could not be set back after a checkpoint (#onOneThread); logged once. */
-  #threadsFailing = false;
   /** A failed disk reading or threshold setting was logged (#readDisk); logged once. */
   #readDiskFailing = false;
 
@@ -395,7 +393,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     this.#checkpointDue = false;
     if (this.#invalid || !this.#roomToCheckpoint()) return;
     try {
-      await this.#onOneThread(() => this.#writer.run('CHECKPOINT'));
+      await this.#writer.run('CHECKPOINT');
     } catch (error) {
       // The dashboard's rollup refresh (#refreshRollup) is a write transaction on a connection of its
       // own, and DuckDB refuses a CHECKPOINT while one is open. Not a failure: the next batch tries
@@ -417,49 +415,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     this.#checkpointFailing = false;
     this.#walSeen = 0;
     await this.#folded();
-  }
-
-  /**
-   * Runs `work` (the store's own checkpoint) with DuckDB's `threads` at 1, and sets it back to what it
-   * was afterwards, whether `work` succeeded or not. A checkpoint of a row group's rows otherwise
-   * also takes DuckDB's worker thread: 0.8-2 s at up to 1.7 of the 2 cores of the benchmark's
-   * machine, which the gateway's event loop, the client and the origin needed, and requests at one
-   * connection waited up to 27 ms behind it (docs/performance.md, Gateway, "The DuckDB gateway's
-   * tail in the bench, session 13"). `threads` is global to the DuckDB instance: a dashboard read
-   * meanwhile runs on one thread too, for the checkpoint's length. A `threads` that cannot be read or
-   * lowered leaves the checkpoint at DuckDB's threads; one that cannot be set back (the checkpoint
-   * invalidated the database: the reopen starts at DuckDB's default again) is logged once.
-   */
-  async #onOneThread(work: () => Promise<unknown>): Promise<void> {
-    const writer = this.#writer;
-    let before: number | undefined;
-    try {
-      const reader = await writer.runAndReadAll("SELECT current_setting('threads')");
-      const threads = Number(reader.getRows()[0]?.[0]);
-      if (Number.isInteger(threads) && threads > 1) {
-        await writer.run('SET threads = 1');
-        before = threads;
-      }
-    } catch {
-      // Not lowered: the checkpoint runs at DuckDB's threads.
-    }
-    try {
-      await work();
-    } finally {
-      if (before !== undefined) {
-        try {
-          await writer.run(`SET threads = ${before}`);
-        } catch (error) {
-          if (!isInvalidation(error) && !this.#threadsFailing) {
-            this.#threadsFailing = true;
-            this.log.warn(
-              { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
-              "could not set DuckDB's threads back after a checkpoint",
-            );
-          }
-        }
-      }
-    }
   }
 
   /**
