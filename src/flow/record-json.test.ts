@@ -30,6 +30,14 @@ const oddValues: unknown[] = [
   '\ud800',
   'x\udc00',
   '"q" \\ \n \r \t \b \f \u0000 \u0001 \u001f \u007f \u2028 \u2029',
+  // Each character JSON escapes on its own, with no quote beside it to send the string to
+  // JSON.stringify anyway (review, session 13).
+  'a\\b',
+  'a\nb',
+  '\u0000',
+  '\u0001',
+  '\u001f',
+  'tab\there',
   ',"egressPath":"x","error":',
   ',"expectedPath":null,"outcome":"',
   0,
@@ -127,6 +135,12 @@ describe('RecordJson', () => {
       Object.assign(Object.create(null), { kind: 'gateway' }),
       Object.assign(Object.create({ toJSON: () => 'proto' }), { kind: 'gateway' }),
       Object.assign(new WithToJson(), { kind: 'gateway' }),
+      // A toJSON of the origin's own, not enumerable (review, session 13).
+      Object.defineProperty({ kind: 'gateway' }, 'toJSON', { value: () => 'own', enumerable: false }),
+      new Proxy(
+        { kind: 'gateway' },
+        { get: (target, key) => (key === 'toJSON' ? () => 'proxied' : Reflect.get(target, key)) },
+      ),
       null,
       'gateway',
     ];

@@ -210,6 +210,8 @@ function jsonValue(value: unknown): string | undefined {
 function originJson(origin: unknown): string | undefined {
   if (typeof origin !== 'object' || origin === null) return undefined;
   if (Object.getPrototypeOf(origin) !== Object.prototype) return undefined;
+  // A toJSON of its own (not enumerable, or a proxy's) is what JSON.stringify would write.
+  if ((origin as { toJSON?: unknown }).toJSON !== undefined) return undefined;
   const keys = Object.keys(origin);
   if (keys.length !== 1 || keys[0] !== 'kind') return undefined;
   const kind = (origin as { kind: unknown }).kind;

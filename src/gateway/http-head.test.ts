@@ -218,4 +218,9 @@ describe('splitAt', () => {
       for (const separator of [',', '\r\n']) expect(splitAt(text, separator)).toEqual(text.split(separator));
     }
   });
+
+  // It looped until memory ran out (review, session 13).
+  test('refuses an empty separator', () => {
+    expect(() => splitAt('ab', '')).toThrow(RangeError);
+  });
 });

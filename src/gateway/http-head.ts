@@ -201,6 +201,8 @@ function parseFields(lines: string[], code: 'request' | 'response'): MessageHead
  * parsing them (docs/performance.md, "Gateway per request, session 13"). `separator` is not empty.
  */
 export function splitAt(text: string, separator: string): string[] {
+  // An empty separator would never move on (split('') splits into characters; nobody here needs it).
+  if (separator === '') throw new RangeError('splitAt needs a separator that is not empty');
   const parts: string[] = [];
   let from = 0;
   for (;;) {
