@@ -1,9 +1,7 @@
-// The default flow store: one embedded DuckDB file with one `flows` table. A batch goes in as an
-// INSERT whose parameters are its columns as JSON arrays, inside an explicit transaction: the event
-// loop only writes text, and DuckDB parses it, appends and commits (WAL write and fsync) on a libuv
-// thread; a batch is either wholly in the file or not at all. Without DuckDB's json extension the
-// Appender fills the rows on the event loop instead. Queries and statistics run as SQL, so they stay
-// fast at millions of rows.
+// The default flow store: one embedded DuckDB file with one `flows` table. Batches are appended with
+// the Appender inside an explicit transaction, so the commit (WAL write and fsync) runs off the
+// event loop and a batch is either wholly in the file or not at all. Queries and statistics run as
+// SQL, so they stay fast at millions of rows.
 import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
@@ -12,7 +10,6 @@ import {
   type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
-  type DuckDBPreparedStatement,
   type DuckDBType,
   type DuckDBValue,
   INTEGER,
@@ -24,7 +21,6 @@ import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure }
 import {
   type ColumnValue,
   columnValuesOf,
-  type FlowColumn,
   flowColumns,
   flowPathSql,
   ID_COLUMN,
@@ -81,78 +77,6 @@ const sliceRows = 128;
  */
 const flushRows = 2048;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * The batch INSERT: parameter N is column N's values as one JSON array, and DuckDB's JSON reader
- * (from_json, on the libuv thread that runs the statement) turns each into a list that unnest()
- * zips into rows. The event loop's share is one JSON.stringify a column and one bind; the Appender's
- * flush alone planned an INSERT on the event loop at every batch (docs/performance.md, Gateway, "The
- * DuckDB batch as a JSON-column INSERT, session 13").
- */
-export const jsonInsertSql = `INSERT INTO ${table} SELECT ${flowColumns
-  .map((column, index) => `unnest(from_json($${index + 1}, '["${column.sqlType}"]'))`)
-  .join(', ')}`;
-/**
- * Rows per INSERT: a larger batch (a burst, or one held back by failed writes, up to maxBuffered)
- * runs as several in its one transaction, so no statement binds more than about 1.5 MB of text.
- */
-const insertRows = 2048;
-/** Milliseconds of column encoding in one turn of the event loop before the next column waits for the next turn. */
-const encodeTurnMs = 1;
-/**
- * A lone surrogate in a JS string: JSON.stringify writes it as a \ud800-\udfff escape (a pair is
- * written as the characters themselves), and DuckDB's JSON reader refuses such an escape, with it
- * the whole batch. Also matches an escaped backslash followed by such text; that only costs a recheck.
- */
-const loneSurrogateEscape = /\\u[dD][89a-fA-F]/;
-/**
- * How batches reach the table: `json` (the INSERT above; the Appender when it cannot be prepared)
- * or `appender` (tests and benchmarks compare).
- */
-export type DuckDbIngest = 'json' | 'appender';
-
-/**
- * Column `column` of `count` rows from `offset` as a JSON array, exactly as the Appender would store
- * them: a lone surrogate becomes U+FFFD (the Appender's UTF-8 conversion does the same); a BIGINT
- * beyond 2^53 is written as its exact integer (JSON.stringify writes the shortest decimal that reads
- * back as the same double, 9223372036854774784 as 9223372036854775000, which DuckDB would read as
- * another integer); -0 as -0.0 (JSON.stringify writes 0). flowColumns has made every number fit its
- * column (a BIGINT beyond its range, NaN and the infinities are null by then).
- */
-export function columnJson(
-  rows: readonly (readonly ColumnValue[])[],
-  offset: number,
-  count: number,
-  column: number,
-): string {
-  const type = columnSqlTypes[column];
-  const values = new Array<ColumnValue>(count);
-  let exact = false;
-  for (let row = 0; row < count; row++) {
-    const value = (rows[offset + row] as readonly ColumnValue[])[column] ?? null;
-    values[row] = value;
-    if (
-      typeof value === 'number' &&
-      (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER || Object.is(value, -0))
-    )
-      exact = true;
-  }
-  if (exact) return `[${values.map((value) => exactNumberJson(value, type)).join(',')}]`;
-  const json = JSON.stringify(values);
-  if (type !== 'VARCHAR' || !loneSurrogateEscape.test(json)) return json;
-  return JSON.stringify(
-    values.map((value) =>
-      typeof value === 'string' ? (value as string & { toWellFormed(): string }).toWellFormed() : value,
-    ),
-  );
-}
-
-/** One number of a numeric column (columnJson's exact way). */
-function exactNumberJson(value: ColumnValue, type: FlowColumn['sqlType'] | undefined): string {
-  if (typeof value !== 'number') return 'null';
-  if (Object.is(value, -0)) return type === 'DOUBLE' ? '-0.0' : '0';
-  return type === 'DOUBLE' ? JSON.stringify(value) : BigInt(value).toString();
-}
 
 // No PRIMARY KEY or ART index: an index slows every append and the queries do not need one. Ids
 // and times grow with append order, so DuckDB's per-row-group min/max (zone maps) on `time_ms` and
@@ -241,17 +165,10 @@ const instanceOptions = {
   checkpoint_threshold: `${CHECKPOINT_CEILING_BYTES >> 20}MiB`,
 };
 
-/**
- * Opens (or creates) the store's file. `ingest` and `insertSql` are for tests and benchmarks: the
- * Appender on purpose, or a statement that fails to prepare, as the INSERT does on a DuckDB build
- * without the json extension (the store then warns once and uses the Appender).
- */
 export async function openDuckDbFlowStore(
   path: string,
   flushIntervalMs: number,
   options: FlowStoreOptions = {},
-  ingest: DuckDbIngest = 'json',
-  insertSql: string = jsonInsertSql,
 ): Promise<DuckDbFlowStore> {
   let instance: DuckDBInstance | undefined;
   try {
@@ -262,9 +179,7 @@ export async function openDuckDbFlowStore(
     await checkColumns(writer, path);
     const last = await writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
     const lastId = Number(last.getRows()[0]?.[0] ?? 0);
-    const store = new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
-    if (ingest === 'json') await store.prepareInsert(insertSql);
-    return store;
+    return new DuckDbFlowStore(instance, writer, lastId, flushIntervalMs, options, path);
   } catch (error) {
     instance?.closeSync();
     if (error instanceof PathwardenError) throw error;
@@ -313,10 +228,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** A reopen in progress: reads wait for it instead of connecting to the database it closes. */
   #reopening: Promise<void> | null = null;
   readonly #reads = new Set<Promise<unknown>>();
-  /** The batch INSERT on #writer (jsonInsertSql); undefined: the Appender (#appendRows). */
-  #insert: DuckDBPreparedStatement | undefined;
-  /** What #insert was prepared from, to prepare it again on a database opened again (#reopen). */
-  #insertSql: string | undefined;
   readonly #filler = new ChunkFiller(columnSqlTypes);
   /**
    * The one data chunk every slice is filled into (reset first): appendDataChunk copies its rows
@@ -383,31 +294,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     this.#writer = writer;
   }
 
-  /** How batches reach the table (tests and benchmarks read it). */
-  get ingest(): DuckDbIngest {
-    return this.#insert === undefined ? 'appender' : 'json';
-  }
-
-  /**
-   * Prepares the batch INSERT on the writing connection (at open, and again after #reopen). A
-   * DuckDB build without the json extension cannot prepare it: the store warns once and appends
-   * with the Appender.
-   */
-  async prepareInsert(sql: string): Promise<void> {
-    const first = this.#insertSql === undefined;
-    this.#insertSql = sql;
-    try {
-      this.#insert = await this.#writer.prepare(sql);
-    } catch (error) {
-      this.#insert = undefined;
-      if (first)
-        this.log.warn(
-          { code: 'PW_ERR_STORE_IO', store: this.kind, err: describeError(error) },
-          "DuckDB's JSON reader is not available: flows are appended on the event loop instead",
-        );
-    }
-  }
-
   /** One row: its column values in `flowColumns` order, read in append(). */
   protected override encode(flow: StoredFlow): ColumnValue[] {
     return columnValuesOf(flow);
@@ -419,9 +305,11 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   }
 
   /**
-   * Writes the batch in one transaction, so it is in the file wholly or not at all: as INSERTs of
-   * JSON columns (#insertRows), or with the Appender (#appendRows). Around it, the store's checkpoint
-   * per row group and the reopen after a fatal error.
+   * Appends the batch in slices of `sliceRows` rows and flushes the Appender every `flushRows` rows
+   * and at the end, each step in its own turn, letting the event loop run between steps: the Appender
+   * works on the calling thread, so one batch of a second's flows in one turn held the proxy for tens
+   * of ms (docs/performance.md, Gateway). The steps share one transaction: the batch is still in the
+   * file wholly or not at all.
    */
   protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
     // The rows since the last checkpoint fill a row group and this batch would not fit in it, or the
@@ -434,11 +322,30 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
     try {
-      const insert = this.#insert;
-      if (insert === undefined) await this.#appendRows(writer, rows);
-      else
-        for (let offset = 0; offset < rows.length; offset += insertRows)
-          await this.#insertRows(insert, rows, offset, Math.min(insertRows, rows.length - offset));
+      const appender = await writer.createAppender(table);
+      try {
+        let unflushed = 0;
+        for (let offset = 0; offset < rows.length; offset += sliceRows) {
+          if (offset > 0) await nextTurn();
+          const count = Math.min(sliceRows, rows.length - offset);
+          this.#chunk ??= DuckDBDataChunk.create(columnTypes);
+          const chunk = this.#chunk;
+          // Empties the vectors (their strings and validity) that the previous slice filled.
+          chunk.reset();
+          chunk.rowCount = count;
+          this.#filler.fill(chunk.chunk, rows, offset, count);
+          appender.appendDataChunk(chunk);
+          unflushed += count;
+          if (unflushed >= flushRows || offset + count === rows.length) {
+            await nextTurn();
+            appender.flushSync();
+            unflushed = 0;
+          }
+        }
+      } finally {
+        appender.closeSync();
+        this.#filler.forget();
+      }
       // COMMIT is where DuckDB writes and syncs its WAL: once it resolves, the batch survives kill -9.
       await writer.run('COMMIT');
     } catch (error) {
@@ -456,69 +363,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     // is still being buffered, rather than at that batch's start. The batch is committed: a failed
     // checkpoint does not fail it (#checkpoint).
     if (this.#rowGroupFull(rows.length)) await this.#checkpoint(true);
-  }
-
-  /**
-   * One run of the INSERT for `count` rows from `offset`: each column bound as its JSON text,
-   * encoded column by column in turns of at most about `encodeTurnMs` (a setImmediate between);
-   * run() executes it on a libuv thread, where DuckDB parses the text and appends the rows to the
-   * open transaction. No DuckDB thread ever waits for JavaScript (docs/performance.md, Gateway, "The
-   * DuckDB batch as a table-function INSERT, session 8"). Batches run one at a time
-   * (BufferedFlowStore chains them), so the bindings are this batch's until run() resolves.
-   */
-  async #insertRows(
-    insert: DuckDBPreparedStatement,
-    rows: readonly ColumnValue[][],
-    offset: number,
-    count: number,
-  ): Promise<void> {
-    let turnStart = performance.now();
-    try {
-      for (let column = 0; column < flowColumns.length; column++) {
-        if (performance.now() - turnStart > encodeTurnMs) {
-          await nextTurn();
-          turnStart = performance.now();
-        }
-        insert.bindVarchar(column + 1, columnJson(rows, offset, count, column));
-      }
-      await insert.run();
-    } finally {
-      // DuckDB keeps a copy of every bound value until the next bind: free it now.
-      insert.clearBindings();
-    }
-  }
-
-  /**
-   * The Appender's way (no json extension): the rows in slices of `sliceRows`, the Appender flushed
-   * every `flushRows` rows and at the end, each step in its own turn of the event loop: the Appender
-   * works on the calling thread, so one batch of a second's flows in one turn held the proxy for tens
-   * of ms (docs/performance.md, Gateway).
-   */
-  async #appendRows(writer: DuckDBConnection, rows: readonly ColumnValue[][]): Promise<void> {
-    const appender = await writer.createAppender(table);
-    try {
-      let unflushed = 0;
-      for (let offset = 0; offset < rows.length; offset += sliceRows) {
-        if (offset > 0) await nextTurn();
-        const count = Math.min(sliceRows, rows.length - offset);
-        this.#chunk ??= DuckDBDataChunk.create(columnTypes);
-        const chunk = this.#chunk;
-        // Empties the vectors (their strings and validity) that the previous slice filled.
-        chunk.reset();
-        chunk.rowCount = count;
-        this.#filler.fill(chunk.chunk, rows, offset, count);
-        appender.appendDataChunk(chunk);
-        unflushed += count;
-        if (unflushed >= flushRows || offset + count === rows.length) {
-          await nextTurn();
-          appender.flushSync();
-          unflushed = 0;
-        }
-      }
-    } finally {
-      appender.closeSync();
-      this.#filler.forget();
-    }
   }
 
   /**
@@ -672,7 +516,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     this.#reopening ??= (async () => {
       await Promise.allSettled([...this.#reads]);
       if (this.#invalid) {
-        this.#destroyInsert();
         closeQuietly(this.#writer, this.#instance);
         const instance = await DuckDBInstance.create(this.path, instanceOptions);
         try {
@@ -683,7 +526,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
         this.#instance = instance;
         this.#invalid = false;
-        if (this.#insertSql !== undefined) await this.prepareInsert(this.#insertSql);
         // The WAL replayed holds rows not counted here; DuckDB's ceiling bounds it. The open set
         // DuckDB's threshold back to CHECKPOINT_CEILING_BYTES; the next batch lowers it again.
         this.#sinceCheckpoint = 0;
@@ -953,18 +795,7 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       );
     }
     if (this.#reopening !== null) await this.#reopening.catch(() => undefined);
-    this.#destroyInsert();
     closeQuietly(this.#writer, this.#instance);
-  }
-
-  /** Frees the prepared INSERT before its connection closes. */
-  #destroyInsert(): void {
-    try {
-      this.#insert?.destroySync();
-    } catch {
-      // its database is gone already
-    }
-    this.#insert = undefined;
   }
 }
 
