@@ -20,7 +20,9 @@ step startup node dist/bench/startup.js
 step decide node --expose-gc dist/bench/decide.js --targets 300000 --explain-steady
 # The audit's logs are generated once and kept (200 MB and 600 MB of each format).
 for size in 200 600; do
-  [ -f "$DATA/$size/access.log" ] || node dist/bench/audit.js --generate "$DATA/$size" --size "$size" > /dev/null
+  [ -f "$DATA/$size/access.log" ] ||
+    node dist/bench/audit.js --generate "$DATA/$size" --size "$size" > "$OUT/generate$size.txt" 2>&1 ||
+    log "generating the $size MB logs FAILED (see $OUT/generate$size.txt)"
 done
 log generated
 step audit200 node dist/bench/audit.js --inputs "$DATA/200"

@@ -826,7 +826,7 @@ async function splitLate(
     ];
     return jobsFallback(
       'PW_JOBS_NO_SHARE',
-      `no worker thread was ready in time for a share of ${name} (${why.join('; ')})`,
+      `no worker thread was ready in time for a share of ${name}${why.length > 0 ? ` (${why.join('; ')})` : ''}`,
     );
   };
 

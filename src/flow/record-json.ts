@@ -87,7 +87,8 @@ export class RecordJson {
       this.decision = decision;
       this.error = error;
       this.outcome = outcome;
-      this.decisionBytes = decisionBytesOf(text.slice(decision, error));
+      // Only records gatewayJson gives up on come here (a value of another kind): no cache.
+      this.decisionBytes = Buffer.from(text.slice(decision, error), 'utf8');
     } else {
       this.egress = -1;
       this.connectMs = -1;
@@ -120,47 +121,11 @@ export function hasGatewayKeys(record: FlowRecord): boolean {
   return true;
 }
 
-/** The decisions' parts encoded last (most recent first), and their UTF-8. */
-const decisionTexts: string[] = [];
-const decisionUtf8: Buffer[] = [];
 /**
- * Parts kept: one per rule and verdict a gateway's traffic keeps meeting. A busy gateway meets a
- * few rules; a part not among them is encoded as it would be without the cache.
+ * Parts kept by decisionPartOf: one per rule and verdict a gateway's traffic keeps meeting. A busy
+ * gateway meets a few rules; a part not among them is written as it would be without the cache.
  */
 const decisionsKept = 16;
-
-/**
- * The UTF-8 of a decision's part, encoded once for as long as it keeps coming back: the reason in it
- * (400-odd characters, each with a `§`) is the same for every flow of a rule and verdict, and V8
- * encodes a string with a non-ASCII character one character at a time (0.65 us of this part, for
- * each of the two lines). Found by content (===), so a cached encoding is always the part's own.
- */
-function decisionBytesOf(part: string): Buffer {
-  for (let index = 0; index < decisionTexts.length; index++) {
-    if (decisionTexts[index] === part) {
-      const bytes = decisionUtf8[index] as Buffer;
-      if (index > 0) {
-        decisionTexts.splice(index, 1);
-        decisionUtf8.splice(index, 1);
-        decisionTexts.unshift(part);
-        decisionUtf8.unshift(bytes);
-      }
-      return bytes;
-    }
-  }
-  const bytes = Buffer.from(part, 'utf8');
-  // Kept as a string of its own, decoded from the bytes: `part` is a slice of the whole record's
-  // text, and V8 keeps a slice as a view that holds all of that text (the client's Host and SNI
-  // included) for as long as the cache keeps the part. The JSON text has no lone surrogate (they
-  // are escaped), so the decoded string is equal to `part`.
-  decisionTexts.unshift(bytes.toString('utf8'));
-  decisionUtf8.unshift(bytes);
-  if (decisionTexts.length > decisionsKept) {
-    decisionTexts.length = decisionsKept;
-    decisionUtf8.length = decisionsKept;
-  }
-  return bytes;
-}
 
 /** Where the members of `gatewayKeys` that start the parts are. */
 const egressIndex = gatewayKeys.indexOf('egressPath');
@@ -314,7 +279,7 @@ function decisionPartOf(record: FlowRecord): DecisionPart | undefined {
   );
   // The text and the keys kept are strings of their own (decoded from bytes): a value may be a
   // slice of a larger string, and V8 keeps a slice as a view that holds all of that string for as
-  // long as the cache keeps the part (as decisionBytesOf does). UTF-16LE gives any string back
+  // long as the cache keeps the part. UTF-16LE gives any string back
   // unchanged, lone surrogates included; the JSON text has none (they are escaped).
   const part: DecisionPart = {
     expectedPath: ownString(expectedPath),
