@@ -73,8 +73,10 @@ export function describeError(error: unknown): string {
  * resources; ids, buffering, timing, retries, logging and counting live here once.
  *
  * `Item` is what the buffer holds per record: by default the normalized StoredFlow; a store whose
- * batch is text (JSONL lines, DuckDB's JSON rows) encodes each record in append() instead, so that
- * a flush on the event loop only joins strings and never stalls it for the whole batch's work.
+ * batch is text (JSONL lines) encodes each record in append() instead, so that a flush on the event
+ * loop only joins strings and never stalls it for the whole batch's work. The DuckDB store writes the
+ * values at append() into columns of its own, outside the V8 heap, and the item is the record's id
+ * (`removed` tells it which records left the buffer).
  */
 export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore {
   abstract readonly kind: string;
@@ -129,6 +131,12 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
   protected encodeRecord(flow: FlowRecord, id: number, gateway: string, _json?: RecordJson): Item {
     return this.encode(toStoredFlow(flow, id, gateway));
   }
+  /**
+   * Items that left the buffer, oldest first: a batch written, or records dropped (a batch out of
+   * attempts, the oldest beyond maxBuffered, what is left at close). A store that keeps its records
+   * apart from the items (the DuckDB store's rows, duckdb-rows.ts) lets them go here; it must not throw.
+   */
+  protected removed(_items: readonly Item[]): void {}
   protected abstract readPage(query: NormalizedFlowQuery): Promise<FlowPage>;
   protected abstract readStats(range: NormalizedStatsRange): Promise<FlowStats>;
   protected abstract readGroups(conditions: readonly FlowCondition[]): Promise<FlowGroup[]>;
@@ -155,8 +163,11 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
       }
       // Normalize now: the caller may reuse or mutate its object after append() returns.
       this.#buffer.push(this.encodeRecord(flow, this.#nextId++, this.#gateway, json));
-      if (this.#buffer.length > this.#maxBuffered)
-        this.#drop(this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered).length);
+      if (this.#buffer.length > this.#maxBuffered) {
+        const dropped = this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered);
+        this.removed(dropped);
+        this.#drop(dropped.length);
+      }
       this.#observer?.storeFlowsBuffered(this.#buffer.length);
       if (this.#buffer.length >= eagerFlushRecords && !this.#eagerQueued) {
         // Once per burst: the queued write takes everything buffered by the time it runs.
@@ -217,7 +228,11 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
       await this.flush();
       for (let attempt = 1; attempt < this.#maxAttempts && this.#buffer.length > 0; attempt++)
         await this.flush();
-      if (this.#buffer.length > 0) this.#drop(this.#buffer.splice(0).length);
+      if (this.#buffer.length > 0) {
+        const rest = this.#buffer.splice(0);
+        this.removed(rest);
+        this.#drop(rest.length);
+      }
       await this.release();
     })();
     return this.#closing;
@@ -251,6 +266,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
     this.#buffer = [];
     try {
       await this.writeBatch(batch);
+      this.removed(batch);
       this.#attempts = 0;
       if (this.#failing) {
         this.log.warn(
@@ -279,6 +295,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
       }
       if (this.#attempts >= this.#maxAttempts) {
         this.#attempts = 0;
+        this.removed(batch);
         this.#drop(batch.length);
       } else {
         this.#buffer = batch.concat(this.#buffer);

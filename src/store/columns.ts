@@ -318,16 +318,25 @@ export function storedValuesOf(
   gateway?: string,
 ): ColumnValue[] {
   const values = new Array<ColumnValue>(flowColumns.length);
-  for (let index = 0; index < flowColumns.length; index++) {
-    const value =
-      index === ID_COLUMN
-        ? whole(id)
-        : index === GATEWAY_COLUMN && gateway !== undefined
-          ? gateway
-          : (flowColumns[index] as FlowColumn).read(flow);
-    values[index] = value ?? (nullReadBack[index] as ColumnValue);
-  }
+  for (let index = 0; index < flowColumns.length; index++)
+    values[index] = storedValueAt(flow, index, id, gateway);
   return values;
+}
+
+/** storedValuesOf(flow, id, gateway)[index], without the array (the DuckDB store's rows, duckdb-rows.ts). */
+export function storedValueAt(
+  flow: FlowRecord & { gateway?: unknown },
+  index: number,
+  id: number,
+  gateway?: string,
+): ColumnValue {
+  const value =
+    index === ID_COLUMN
+      ? whole(id)
+      : index === GATEWAY_COLUMN && gateway !== undefined
+        ? gateway
+        : (flowColumns[index] as FlowColumn).read(flow);
+  return value ?? (nullReadBack[index] as ColumnValue);
 }
 
 /** A record from values in `storedColumns` order: the shape every store returns. */

@@ -6,6 +6,9 @@
 // dozen other repeated strings. Here numbers go into one typed array per column and are copied in
 // at once, nulls into one byte mask, and each distinct string of a batch is encoded once
 // (docs/performance.md, Gateway, "Gateway per request, session 7").
+// The DuckDB store now fills its chunks from its buffered rows' columns (duckdb-rows.ts, which
+// keeps each string's UTF-8 bytes from append() on); this filler of rows of values is no longer on
+// the store's path.
 import duckdb from '@duckdb/node-bindings';
 import type { ColumnValue, FlowColumn } from './columns.js';
 

@@ -20,16 +20,13 @@ import type { FlowRecord } from '../flow/record.js';
 import { BufferedFlowStore, describeError, type FlowStoreOptions, queryFailure } from './buffer.js';
 import {
   type ColumnValue,
-  columnValuesOf,
   flowColumns,
   flowPathSql,
   ID_COLUMN,
   noneKey,
   storedColumns,
   storedFlowFromValues,
-  storedValuesOf,
 } from './columns.js';
-import { ChunkFiller } from './duckdb-chunk.js';
 import {
   createRollup,
   exceptionGroupSources,
@@ -38,6 +35,7 @@ import {
   refreshRollup,
   statisticsSources,
 } from './duckdb-rollup.js';
+import { RowArena } from './duckdb-rows.js';
 import {
   afterSql,
   chooseBucketMs,
@@ -52,7 +50,7 @@ import {
   sortFlowGroups,
   whereSql,
 } from './query.js';
-import type { FlowGroup, FlowPage, FlowStats, StoredFlow } from './store.js';
+import type { FlowGroup, FlowPage, FlowStats } from './store.js';
 
 const table = 'flows';
 const duckTypes: Record<(typeof flowColumns)[number]['sqlType'], DuckDBType> = {
@@ -219,7 +217,11 @@ async function checkColumns(connection: DuckDBConnection, path: string): Promise
   }
 }
 
-export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
+/**
+ * The buffer holds each record's id; its values are in `#rows` (duckdb-rows.ts), outside the V8 heap,
+ * in the same order: a batch of n ids is the n oldest rows there.
+ */
+export class DuckDbFlowStore extends BufferedFlowStore<number> {
   readonly kind = 'duckdb';
   #instance: DuckDBInstance;
   #writer: DuckDBConnection;
@@ -228,7 +230,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
   /** A reopen in progress: reads wait for it instead of connecting to the database it closes. */
   #reopening: Promise<void> | null = null;
   readonly #reads = new Set<Promise<unknown>>();
-  readonly #filler = new ChunkFiller(columnSqlTypes);
+  /** The buffered records' values (BufferedFlowStore holds their ids). */
+  readonly #rows = new RowArena(columnSqlTypes);
   /**
    * The one data chunk every slice is filled into (reset first): appendDataChunk copies its rows
    * into the Appender. A chunk made per slice cost about 0.45 ms of the event loop's time before
@@ -294,14 +297,27 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
     this.#writer = writer;
   }
 
-  /** One row: its column values in `flowColumns` order, read in append(). */
-  protected override encode(flow: StoredFlow): ColumnValue[] {
-    return columnValuesOf(flow);
+  /**
+   * The row of encode(toStoredFlow(...)) (storedValuesOf, columns.ts), written into `#rows` at once;
+   * the buffer keeps the id.
+   */
+  protected override encodeRecord(flow: FlowRecord, id: number, gateway: string): number {
+    this.#rows.append(flow, id, gateway);
+    return id;
   }
 
-  /** The same row as encode(toStoredFlow(...)), read from the record at once (columns.ts). */
-  protected override encodeRecord(flow: FlowRecord, id: number, gateway: string): ColumnValue[] {
-    return storedValuesOf(flow, id, gateway);
+  /** The rows of written or dropped records leave `#rows`. */
+  protected override removed(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    try {
+      this.#rows.remove(ids[0] as number, ids.length);
+    } catch (error) {
+      // Only a bug can land here: the rows and the buffer no longer agree (writeBatch then refuses).
+      this.log.error(
+        { code: 'PW_ERR_INTERNAL', store: this.kind, err: describeError(error) },
+        'buffered DuckDB rows do not match the buffer',
+      );
+    }
   }
 
   /**
@@ -311,13 +327,16 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * of ms (docs/performance.md, Gateway). The steps share one transaction: the batch is still in the
    * file wholly or not at all.
    */
-  protected async writeBatch(batch: readonly ColumnValue[][]): Promise<void> {
+  protected async writeBatch(batch: readonly number[]): Promise<void> {
+    this.#checkRows(batch);
     // The rows since the last checkpoint fill a row group and this batch would not fit in it, or the
     // checkpoint after the last batch met the rollup refresh: fold them first, so the batch starts
     // the next row group (#rowGroupFull).
     if (this.#checkpointDue || this.#rowGroupFull(batch.length)) await this.#checkpoint(true);
-    const rows = this.#invalid ? await this.#reopenedRest(batch) : batch;
-    if (rows.length === 0) return;
+    // The batch's rows are the oldest in #rows: from `first` on (all but those already in the file).
+    const first = this.#invalid ? await this.#reopenedRest(batch) : 0;
+    const rowCount = batch.length - first;
+    if (rowCount === 0) return;
     await this.#readDisk();
     const writer = this.#writer;
     await writer.run('BEGIN TRANSACTION');
@@ -325,18 +344,19 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       const appender = await writer.createAppender(table);
       try {
         let unflushed = 0;
-        for (let offset = 0; offset < rows.length; offset += sliceRows) {
+        for (let offset = 0; offset < rowCount; offset += sliceRows) {
           if (offset > 0) await nextTurn();
-          const count = Math.min(sliceRows, rows.length - offset);
+          const count = Math.min(sliceRows, rowCount - offset);
           this.#chunk ??= DuckDBDataChunk.create(columnTypes);
           const chunk = this.#chunk;
           // Empties the vectors (their strings and validity) that the previous slice filled.
           chunk.reset();
           chunk.rowCount = count;
-          this.#filler.fill(chunk.chunk, rows, offset, count);
+          // Read when the slice is written: appends between slices may have moved the rows.
+          this.#rows.fill(chunk.chunk, first + offset, count);
           appender.appendDataChunk(chunk);
           unflushed += count;
-          if (unflushed >= flushRows || offset + count === rows.length) {
+          if (unflushed >= flushRows || offset + count === rowCount) {
             await nextTurn();
             appender.flushSync();
             unflushed = 0;
@@ -344,7 +364,6 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
         }
       } finally {
         appender.closeSync();
-        this.#filler.forget();
       }
       // COMMIT is where DuckDB writes and syncs its WAL: once it resolves, the batch survives kill -9.
       await writer.run('COMMIT');
@@ -356,13 +375,23 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
       if (isInvalidation(error)) this.#invalid = true;
       throw error;
     }
-    this.#sinceCheckpoint += rows.length;
-    this.#lastBatchRows = rows.length;
+    this.#sinceCheckpoint += rowCount;
+    this.#lastBatchRows = rowCount;
     await this.#sawWal(this.#walBytes());
     // Another batch of this size would not fit in the row group: fold it now, while the next batch
     // is still being buffered, rather than at that batch's start. The batch is committed: a failed
     // checkpoint does not fail it (#checkpoint).
-    if (this.#rowGroupFull(rows.length)) await this.#checkpoint(true);
+    if (this.#rowGroupFull(rowCount)) await this.#checkpoint(true);
+  }
+
+  /** Throws unless the batch's ids are those of the oldest rows in #rows (a bug otherwise). */
+  #checkRows(batch: readonly number[]): void {
+    const last = batch.length - 1;
+    if (
+      this.#rows.length < batch.length ||
+      (last >= 0 && (this.#rows.idAt(0) !== batch[0] || this.#rows.idAt(last) !== batch[last]))
+    )
+      throw new PathwardenError('PW_ERR_INTERNAL', 'buffered DuckDB rows do not match the batch');
   }
 
   /**
@@ -500,12 +529,13 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    * Opens the invalidated database again (replaying its WAL) and returns the rows of `batch` it does
    * not hold yet. A retried batch is the failed one plus what was appended since; the failed one is
    * wholly in the file or not at all, and ids grow with append order, so the rows after the file's
-   * highest id are the ones to write. Throws while it cannot be opened: the batch is retried.
+   * highest id are the ones to write (from the index returned on). Throws while it cannot be
+   * opened: the batch is retried.
    */
-  async #reopenedRest(batch: readonly ColumnValue[][]): Promise<readonly ColumnValue[][]> {
+  async #reopenedRest(batch: readonly number[]): Promise<number> {
     await this.#reopen();
     const last = await this.#writer.runAndReadAll(`SELECT coalesce(max(id), 0) FROM ${table}`);
-    return rowsAfterId(batch, Number(last.getRows()[0]?.[0] ?? 0));
+    return firstAfterId(batch, Number(last.getRows()[0]?.[0] ?? 0));
   }
 
   /**
@@ -778,6 +808,8 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
    */
   async releaseMemory(): Promise<void> {
     if (this.closing) return;
+    // The buffered rows' columns back to their first size when nothing is buffered.
+    this.#rows.release();
     await this.betweenWrites(() => this.#checkpoint(false));
     if (this.closing) return;
     await this.#read((connection) => connection.run(`SET memory_limit = '${memoryLimit}'`));
@@ -804,8 +836,18 @@ export class DuckDbFlowStore extends BufferedFlowStore<ColumnValue[]> {
  * with append order, so they are the rows from the first id above it on (#reopenedRest).
  */
 export function rowsAfterId(batch: readonly ColumnValue[][], stored: number): readonly ColumnValue[][] {
-  const first = batch.findIndex((row) => Number(row[ID_COLUMN]) > stored);
-  return first < 0 ? [] : batch.slice(first);
+  return batch.slice(
+    firstAfterId(
+      batch.map((row) => Number(row[ID_COLUMN])),
+      stored,
+    ),
+  );
+}
+
+/** The index in `ids` (growing) of the first id above `stored`; ids.length when there is none. */
+export function firstAfterId(ids: readonly number[], stored: number): number {
+  const first = ids.findIndex((id) => id > stored);
+  return first < 0 ? ids.length : first;
 }
 
 /** DuckDB's words for a database a fatal error has invalidated (until it is opened again). */
