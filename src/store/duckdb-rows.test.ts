@@ -41,7 +41,12 @@ function recordOf(row: number): FlowRecord {
     port: row % 13 === 0 ? null : row % 65_536,
     bytesUp: row % 17 === 0 ? null : row === 1 ? 2 ** 53 : row === 3 ? 2 ** 62 : row * 1_000_003,
     bytesDown: row === 2 ? -(2 ** 63) : row === 4 ? -(2 ** 53) : row === 5 ? -1 : row,
-    reason: row % 9 === 0 ? null : 'matches rule x (§ 2, "quoted"): must ride the circuit. It took it.',
+    reason:
+      row % 9 === 0
+        ? null
+        : row % 250 === 7
+          ? `${'a long reason, é 😀 '.repeat(150)}${row}` // longer than a slab's share
+          : 'matches rule x (§ 2, "quoted"): must ride the circuit. It took it.',
     connectMs: row % 2 === 0 ? null : row / 3,
     // One distinct string per row: more than one string table's.
     connectionId: `gw-${row}`,
@@ -79,10 +84,13 @@ test('values given directly, at the edges of every type, read back exactly', () 
     [3, 2 ** 63 - 1024, Number.MIN_VALUE, -(2 ** 31), null],
     [4, null, null, null, 'a\u0000b'],
     [5, -1, -1.5, 2 ** 31 - 1, ''],
+    // Longer than a slab's share: a buffer of its own.
+    [6, 0, 0, 0, `${'é😀x'.repeat(700)}\ud800`],
+    [7, 1, 1, 1, 'after the long one'],
   ];
   for (const row of rows) arena.appendValues(row);
   rows.forEach((row, index) => {
-    expect(arena.rowAt(index)).toEqual(row);
+    expect(arena.rowAt(index)).toEqual(asGiven(row));
   });
   expect(Object.is(arena.rowAt(0)[2], -0)).toBe(true);
 });

@@ -26,18 +26,31 @@ const initialRows = 256;
  */
 export const maxStrings = 4096;
 
+/**
+ * Bytes of one slab the string tables' UTF-8 is written into. One buffer per string (TextEncoder's
+ * encode()) cost each string a backing store of its own outside the heap: an audit's load with
+ * 200,000 distinct strings buffered peaked at about 140 MB more than main (docs/performance.md).
+ */
+const slabBytes = 16_384;
+
 /** 2^32: a BIGINT is written as two 32-bit halves (no BigInt allocated per value). */
 const twoTo32 = 4294967296;
 
 interface StringTable {
   readonly index: Map<string, number>;
-  /** UTF-8 bytes of string i (the form DuckDB takes; a lone surrogate becomes U+FFFD, as before). */
+  /**
+   * UTF-8 bytes of string i (the form DuckDB takes; a lone surrogate becomes U+FFFD, as before): a
+   * view into one of the table's slabs, or a buffer of its own for a long string.
+   */
   readonly bytes: Uint8Array[];
+  /** The slab new strings are written into, and the bytes of it used. */
+  slab: Uint8Array;
+  used: number;
 }
 
 type SqlType = FlowColumn['sqlType'];
 
-const newTable = (): StringTable => ({ index: new Map(), bytes: [] });
+const newTable = (): StringTable => ({ index: new Map(), bytes: [], slab: new Uint8Array(0), used: 0 });
 
 export class RowArena {
   readonly #types: readonly SqlType[];
@@ -243,10 +256,25 @@ export class RowArena {
     let index = table.index.get(value);
     if (index === undefined) {
       index = table.bytes.length;
-      table.bytes.push(this.#encoder.encode(value));
+      table.bytes.push(this.#utf8(table, value));
       table.index.set(value, index);
     }
     return index;
+  }
+
+  /** `value` in UTF-8, written into the table's slab (a new one when it might not fit). */
+  #utf8(table: StringTable, value: string): Uint8Array {
+    // At most 3 bytes per UTF-16 unit (a surrogate pair's 4 bytes are two units).
+    const most = value.length * 3;
+    if (most > slabBytes / 4) return this.#encoder.encode(value);
+    if (table.slab.length - table.used < most) {
+      table.slab = new Uint8Array(slabBytes);
+      table.used = 0;
+    }
+    const { written } = this.#encoder.encodeInto(value, table.slab.subarray(table.used));
+    const bytes = table.slab.subarray(table.used, table.used + written);
+    table.used += written;
+    return bytes;
   }
 
   #bytesOf(row: number, index: number): Uint8Array {
