@@ -164,6 +164,15 @@ test('rows filled into data chunks read back as those of the node-api conversion
   await filledAsConverted(arena, kept.slice(10).map(values), 10, 129);
 });
 
+test('a chunk of more rows than DuckDB holds, or rows the arena does not hold, is refused before anything is written', () => {
+  const arena = new RowArena(sqlTypes);
+  for (let row = 0; row <= chunkCapacity; row++) arena.append(recordOf(row), row + 1, 'gw');
+  const chunk = DuckDBDataChunk.create(types);
+  expect(() => arena.fill(chunk.chunk, 0, chunkCapacity + 1)).toThrow(RangeError);
+  expect(() => arena.fill(chunk.chunk, 2, chunkCapacity)).toThrow(RangeError);
+  expect(() => arena.fill(chunk.chunk, -1, 2)).toThrow(RangeError);
+});
+
 test('rows leave oldest first; the columns start small, double, and go back on release()', () => {
   const arena = new RowArena(sqlTypes);
   expect(arena.capacity).toBe(0);
