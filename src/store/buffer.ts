@@ -165,7 +165,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
       this.#buffer.push(this.encodeRecord(flow, this.#nextId++, this.#gateway, json));
       if (this.#buffer.length > this.#maxBuffered) {
         const dropped = this.#buffer.splice(0, this.#buffer.length - this.#maxBuffered);
-        this.removed(dropped);
+        this.#removed(dropped);
         this.#drop(dropped.length);
       }
       this.#observer?.storeFlowsBuffered(this.#buffer.length);
@@ -230,7 +230,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
         await this.flush();
       if (this.#buffer.length > 0) {
         const rest = this.#buffer.splice(0);
-        this.removed(rest);
+        this.#removed(rest);
         this.#drop(rest.length);
       }
       await this.release();
@@ -266,7 +266,7 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
     this.#buffer = [];
     try {
       await this.writeBatch(batch);
-      this.removed(batch);
+      this.#removed(batch);
       this.#attempts = 0;
       if (this.#failing) {
         this.log.warn(
@@ -295,13 +295,25 @@ export abstract class BufferedFlowStore<Item = StoredFlow> implements FlowStore 
       }
       if (this.#attempts >= this.#maxAttempts) {
         this.#attempts = 0;
-        this.removed(batch);
+        this.#removed(batch);
         this.#drop(batch.length);
       } else {
         this.#buffer = batch.concat(this.#buffer);
       }
     }
     this.#observer?.storeFlowsBuffered(this.#buffer.length);
+  }
+
+  /** removed(), which must not throw: a throw after a batch was written would have it written again. */
+  #removed(items: readonly Item[]): void {
+    try {
+      this.removed(items);
+    } catch (error) {
+      this.log.error(
+        { code: 'PW_ERR_INTERNAL', store: this.kind, err: describeError(error) },
+        'could not let buffered records go',
+      );
+    }
   }
 
   #drop(count: number): void {

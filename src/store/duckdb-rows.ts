@@ -5,10 +5,13 @@
 // connection, session 12" and "The DuckDB store's rows off the V8 heap, session 14"). Here a record's
 // values go at append() into one typed array per column (their memory is outside the V8 heap, which
 // a scavenge neither copies nor scans), and each VARCHAR value into an index of a string table that
-// keeps each distinct string and its UTF-8 bytes once: the per-request strings die young.
+// keeps each distinct string and its UTF-8 bytes once: a request's copy of a string seen before dies
+// young, and a distinct one is kept until no buffered row uses its table (a table is bounded in
+// strings and bytes).
 //
 // Rows leave in append order (written, or dropped from the oldest end), except records dropped beyond
-// the buffer's bound while a batch is being written: they follow that batch (remove()).
+// the buffer's bound while a batch is being written: they follow that batch, and are left as a gap
+// behind it (remove()).
 import duckdb from '@duckdb/node-bindings';
 import type { FlowRecord } from '../flow/record.js';
 import { type ColumnValue, type FlowColumn, ID_COLUMN, storedValueAt } from './columns.js';
@@ -25,6 +28,13 @@ const initialRows = 256;
  * holds many distinct strings; a gateway's batch repeats a few dozen).
  */
 export const maxStrings = 4096;
+
+/**
+ * UTF-8 bytes of the strings of one string table. A gateway under steady load never empties its
+ * buffer, so the table taking new strings is always in use; without this a distinct long string per
+ * request (an error text) stayed until the table had maxStrings of them (8 KB each: 32 MB).
+ */
+export const maxTableBytes = 1_048_576;
 
 /**
  * Bytes of one slab the string tables' UTF-8 is written into. One buffer per string (TextEncoder's
@@ -46,11 +56,19 @@ interface StringTable {
   /** The slab new strings are written into, and the bytes of it used. */
   slab: Uint8Array;
   used: number;
+  /** UTF-8 bytes of all its strings. */
+  held: number;
 }
 
 type SqlType = FlowColumn['sqlType'];
 
-const newTable = (): StringTable => ({ index: new Map(), bytes: [], slab: new Uint8Array(0), used: 0 });
+const newTable = (): StringTable => ({
+  index: new Map(),
+  bytes: [],
+  slab: new Uint8Array(0),
+  used: 0,
+  held: 0,
+});
 
 export class RowArena {
   readonly #types: readonly SqlType[];
@@ -68,9 +86,18 @@ export class RowArena {
   /** Per row: the number of the string table its VARCHAR indexes are in. */
   #generation = new Int32Array(0);
   #capacity = 0;
-  /** The oldest row's position; rows are [#head, #tail). */
+  /** The oldest row's position; rows are [#head, #tail), less the gap. */
   #head = 0;
   #tail = 0;
+  /**
+   * Rows [#gapStart, #gapEnd) are records dropped beyond the buffer's bound while a batch was being
+   * written (they follow it): left in place rather than moving every later row once per dropped
+   * record. The batch's removal steps over them; a read across them, or making room, closes the gap.
+   * Empty when the two are equal.
+   */
+  #gapStart = 0;
+  #gapEnd = 0;
+  #moved = 0;
   /** String tables, oldest first; the last one takes new strings. */
   #tables: StringTable[] = [newTable()];
   /** The number of #tables[0]. */
@@ -84,7 +111,7 @@ export class RowArena {
 
   /** Rows held. */
   get length(): number {
-    return this.#tail - this.#head;
+    return this.#tail - this.#head - (this.#gapEnd - this.#gapStart);
   }
 
   /** Distinct strings held in all string tables (tests read it). */
@@ -92,6 +119,18 @@ export class RowArena {
     let count = 0;
     for (const table of this.#tables) count += table.bytes.length;
     return count;
+  }
+
+  /** UTF-8 bytes held by all string tables (tests read it). */
+  get stringBytes(): number {
+    let bytes = 0;
+    for (const table of this.#tables) bytes += table.held;
+    return bytes;
+  }
+
+  /** Rows copied within the columns to close up removed rows or make room (tests read it). */
+  get moved(): number {
+    return this.#moved;
   }
 
   /** Rows the columns have room for (tests read it). */
@@ -117,13 +156,13 @@ export class RowArena {
 
   /** The id (first column) of the row `offset` rows after the oldest. */
   idAt(offset: number): number {
-    return this.#bigintAt(ID_COLUMN, this.#head + offset);
+    return this.#bigintAt(ID_COLUMN, this.#position(offset));
   }
 
   /** The values of the row `offset` rows after the oldest, as DuckDB is given them (tests). */
   rowAt(offset: number): ColumnValue[] {
-    const row = this.#head + offset;
-    if (offset < 0 || row >= this.#tail) throw new RangeError(`no row ${offset}`);
+    if (offset < 0 || offset >= this.length) throw new RangeError(`no row ${offset}`);
+    const row = this.#position(offset);
     return this.#types.map((type, column) => {
       if (type === 'VARCHAR') {
         const index = (this.#values[column] as Int32Array)[row] as number;
@@ -143,12 +182,29 @@ export class RowArena {
   remove(firstId: number, count: number): void {
     if (count <= 0) return;
     const start = this.#find(firstId);
+    const gap = this.#gapEnd - this.#gapStart;
     if (start === this.#head) {
-      this.#head = Math.min(this.#tail, start + count);
+      let end = start + count;
+      if (gap > 0 && end >= this.#gapStart) {
+        end += gap;
+        this.#gapStart = this.#gapEnd = 0;
+      }
+      this.#head = Math.min(this.#tail, end);
+    } else if (gap === 0 || start === this.#gapEnd) {
+      // Records dropped behind a batch being written, one per append while its write lasts: widen
+      // the gap behind the batch instead of moving the rows after them each time.
+      if (gap === 0) this.#gapStart = start;
+      this.#gapEnd = Math.min(this.#tail, start + count);
+      if (this.#gapEnd === this.#tail) {
+        this.#tail = this.#gapStart;
+        this.#gapStart = this.#gapEnd = 0;
+      }
     } else {
-      const end = Math.min(this.#tail, start + count);
-      this.#move(end, this.#tail, start);
-      this.#tail -= end - start;
+      this.#closeGap();
+      const at = this.#find(firstId);
+      const end = Math.min(this.#tail, at + count);
+      this.#move(end, this.#tail, at);
+      this.#tail -= end - at;
     }
     this.#forgetTables();
   }
@@ -158,6 +214,7 @@ export class RowArena {
     if (this.length > 0) return;
     this.#head = 0;
     this.#tail = 0;
+    this.#gapStart = this.#gapEnd = 0;
     this.#allocate(0);
     this.#firstTable += this.#tables.length;
     this.#tables = [newTable()];
@@ -170,8 +227,13 @@ export class RowArena {
    */
   fill(chunk: duckdb.DataChunk, offset: number, count: number): void {
     if (count > chunkCapacity) throw new RangeError(`a data chunk holds at most ${chunkCapacity} rows`);
-    const start = this.#head + offset;
-    if (offset < 0 || start + count > this.#tail) throw new RangeError('rows outside the arena');
+    if (offset < 0 || offset + count > this.length) throw new RangeError('rows outside the arena');
+    let start = this.#position(offset);
+    if (start < this.#gapStart && start + count > this.#gapStart) {
+      // A batch put back in front (a failed write) with the rows after the gap: read as one run.
+      this.#closeGap();
+      start = this.#head + offset;
+    }
     const valid = this.#valid;
     for (let column = 0; column < this.#types.length; column++) {
       const vector = duckdb.data_chunk_get_vector(chunk, column);
@@ -214,7 +276,8 @@ export class RowArena {
   #startRow(): number {
     if (this.#tail === this.#capacity) this.#makeRoom();
     // Every string of a row goes into one table: a new one when this row might not fit.
-    if ((this.#tables.at(-1) as StringTable).bytes.length > maxStrings - this.#types.length)
+    const table = this.#tables.at(-1) as StringTable;
+    if (table.bytes.length > maxStrings - this.#types.length || table.held >= maxTableBytes)
       this.#tables.push(newTable());
     return this.#tail;
   }
@@ -256,7 +319,9 @@ export class RowArena {
     let index = table.index.get(value);
     if (index === undefined) {
       index = table.bytes.length;
-      table.bytes.push(this.#utf8(table, value));
+      const bytes = this.#utf8(table, value);
+      table.bytes.push(bytes);
+      table.held += bytes.length;
       table.index.set(value, index);
     }
     return index;
@@ -301,11 +366,28 @@ export class RowArena {
     return low;
   }
 
+  /** The position of the row `offset` rows after the oldest (beyond the gap when past its start). */
+  #position(offset: number): number {
+    const position = this.#head + offset;
+    return position >= this.#gapStart && this.#gapEnd > this.#gapStart
+      ? position + this.#gapEnd - this.#gapStart
+      : position;
+  }
+
+  /** Moves the rows after the gap into it. */
+  #closeGap(): void {
+    if (this.#gapEnd === this.#gapStart) return;
+    this.#move(this.#gapEnd, this.#tail, this.#gapStart);
+    this.#tail -= this.#gapEnd - this.#gapStart;
+    this.#gapStart = this.#gapEnd = 0;
+  }
+
   /** Drops string tables no row points into any more (all but the newest when the arena is empty). */
   #forgetTables(): void {
     if (this.#head === this.#tail) {
       this.#head = 0;
       this.#tail = 0;
+      this.#gapStart = this.#gapEnd = 0;
       this.#firstTable += this.#tables.length;
       this.#tables = [newTable()];
       return;
@@ -319,6 +401,7 @@ export class RowArena {
 
   /** At the end of the columns: moves the rows to the start, or doubles the columns when half full. */
   #makeRoom(): void {
+    this.#closeGap();
     const rows = this.length;
     if (this.#capacity > 0 && rows <= this.#capacity / 2) {
       this.#move(this.#head, this.#tail, 0);
@@ -367,6 +450,7 @@ export class RowArena {
 
   /** Copies rows [from, to) to position `target` (before `from`) in every column. */
   #move(from: number, to: number, target: number): void {
+    this.#moved += to - from;
     for (let column = 0; column < this.#types.length; column++) {
       this.#values[column]?.copyWithin(target, from, to);
       this.#nulls[column]?.copyWithin(target, from, to);
