@@ -200,6 +200,27 @@ test('rows leave oldest first; the columns start small, double, and go back on r
   expect(() => arena.remove(99, 1)).toThrow(RangeError);
 });
 
+test('the columns shrink back after a backlog while rows are still buffered', () => {
+  // A write that stalled let 20,000 rows pile up; then the store keeps up again, a few dozen rows
+  // buffered at a time, and never empties: the columns must not keep the backlog's size for good.
+  const arena = new RowArena(sqlTypes);
+  let next = 1;
+  let oldest = 1;
+  for (; next <= 20_000; next++) arena.append(recordOf(next), next, 'gw');
+  const peak = arena.capacity;
+  for (let round = 0; round < 2000; round++) {
+    for (let row = 0; row < 40; row++, next++) arena.append(recordOf(next), next, 'gw');
+    arena.remove(oldest, next - oldest - 10);
+    oldest = next - 10;
+  }
+  expect(peak).toBeGreaterThanOrEqual(20_000);
+  expect(arena.capacity).toBeLessThanOrEqual(1024);
+  for (let offset = 0; offset < 10; offset++)
+    expect(arena.rowAt(offset)).toEqual(
+      asGiven(storedValuesOf(recordOf(oldest + offset), oldest + offset, 'gw')),
+    );
+});
+
 test('the string tables keep only what buffered rows use, however many distinct strings pass', () => {
   const arena = new RowArena(sqlTypes);
   const distinctPerRow = 3; // client, connectionId and host below

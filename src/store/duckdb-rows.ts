@@ -399,11 +399,17 @@ export class RowArena {
     }
   }
 
-  /** At the end of the columns: moves the rows to the start, or doubles the columns when half full. */
+  /**
+   * At the end of the columns: halves them when at most a quarter full (after a backlog, while rows
+   * are still buffered: an empty arena gives them back at release()), moves the rows to the start
+   * when at most half full, or doubles them.
+   */
   #makeRoom(): void {
     this.#closeGap();
     const rows = this.length;
-    if (this.#capacity > 0 && rows <= this.#capacity / 2) {
+    if (this.#capacity > initialRows && rows <= this.#capacity / 4) {
+      this.#allocate(this.#capacity / 2);
+    } else if (this.#capacity > 0 && rows <= this.#capacity / 2) {
       this.#move(this.#head, this.#tail, 0);
     } else {
       this.#allocate(Math.max(initialRows, this.#capacity * 2));
