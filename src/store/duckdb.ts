@@ -22,7 +22,6 @@ import {
   type ColumnValue,
   flowColumns,
   flowPathSql,
-  ID_COLUMN,
   noneKey,
   storedColumns,
   storedFlowFromValues,
@@ -832,19 +831,10 @@ export class DuckDbFlowStore extends BufferedFlowStore<number> {
 }
 
 /**
- * The rows of a retried batch that a database whose highest id is `stored` does not hold: ids grow
- * with append order, so they are the rows from the first id above it on (#reopenedRest).
+ * The index in a retried batch's `ids` (growing with append order) of the first id above `stored`,
+ * the highest id the reopened database holds: the rows from there on are the ones it does not hold
+ * (#reopenedRest); ids.length when there is none.
  */
-export function rowsAfterId(batch: readonly ColumnValue[][], stored: number): readonly ColumnValue[][] {
-  return batch.slice(
-    firstAfterId(
-      batch.map((row) => Number(row[ID_COLUMN])),
-      stored,
-    ),
-  );
-}
-
-/** The index in `ids` (growing) of the first id above `stored`; ids.length when there is none. */
 export function firstAfterId(ids: readonly number[], stored: number): number {
   const first = ids.findIndex((id) => id > stored);
   return first < 0 ? ids.length : first;
