@@ -21,7 +21,7 @@ import { emptyFlow, type FlowRecord } from '../flow/record.js';
 import { type ColumnValue, flowColumns, storedValuesOf, toStoredFlow } from './columns.js';
 import type { DuckDbFlowStore } from './duckdb.js';
 import { chunkCapacity, maxStrings, RowArena } from './duckdb-rows.js';
-import { openFlowStore } from './store.js';
+import { type FlowStoreOptions, openFlowStore } from './store.js';
 
 const duckTypes: Record<string, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR };
 const types = flowColumns.map((column) => duckTypes[column.sqlType] as DuckDBType);
@@ -358,14 +358,18 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('through the store: failed batches put back in front, records dropped beyond the bound while a batch is written, and every stored row is the record appended', async () => {
+/**
+ * A DuckDB store in `dir` (gateway `gw-a`) whose dropped records are counted in `dropped`, and whose
+ * batches wait for `gate` and then fail ("disk full") while `failing` is above 0, counting it down.
+ */
+async function storeWithFailures(options: FlowStoreOptions) {
   const dropped: number[] = [];
   const store = (await openFlowStore(
     { kind: 'duckdb', path: join(dir, 'flows.duckdb'), flushIntervalMs: 60_000 },
     {
       gateway: 'gw-a',
-      maxAttempts: 100,
-      maxBuffered: 300,
+      log: { warn: () => undefined, error: () => undefined },
+      ...options,
       observer: {
         storeWriteFailed: () => undefined,
         storeFlowsDropped: (count) => dropped.push(count),
@@ -373,19 +377,23 @@ test('through the store: failed batches put back in front, records dropped beyon
       },
     },
   )) as DuckDbFlowStore;
-  const write = (store as unknown as { writeBatch(ids: readonly number[]): Promise<void> }).writeBatch.bind(
-    store,
-  );
-  let failing = 0;
-  let gate: Promise<void> = Promise.resolve();
-  (store as unknown as { writeBatch(ids: readonly number[]): Promise<void> }).writeBatch = async (ids) => {
-    await gate;
-    if (failing > 0) {
-      failing--;
+  const control = { dropped, failing: 0, gate: Promise.resolve() };
+  const batches = store as unknown as { writeBatch(ids: readonly number[]): Promise<void> };
+  const write = batches.writeBatch.bind(store);
+  batches.writeBatch = async (ids) => {
+    await control.gate;
+    if (control.failing > 0) {
+      control.failing--;
       throw new Error('disk full');
     }
     return write(ids);
   };
+  return { store, control };
+}
+
+test('through the store: failed batches put back in front, records dropped beyond the bound while a batch is written, and every stored row is the record appended', async () => {
+  const { store, control } = await storeWithFailures({ maxAttempts: 100, maxBuffered: 300 });
+  const { dropped } = control;
   try {
     let appended = 0;
     const append = (count: number) => {
@@ -394,14 +402,14 @@ test('through the store: failed batches put back in front, records dropped beyon
     append(100); // ids 1-100
     await store.flush(); // written
     append(200); // ids 101-300
-    failing = 2;
+    control.failing = 2;
     await store.flush(); // fails: put back in front
     append(50); // ids 301-350
     await store.flush(); // fails again with the 50 behind it
     // A batch being written (ids 101-350) while 400 more are appended: the oldest 100 of those
     // (ids 351-450) are dropped beyond maxBuffered, behind the batch.
     let open: () => void = () => undefined;
-    gate = new Promise<void>((resolve) => {
+    control.gate = new Promise<void>((resolve) => {
       open = resolve;
     });
     const writing = store.flush();
@@ -409,7 +417,7 @@ test('through the store: failed batches put back in front, records dropped beyon
     append(400); // ids 351-750
     open();
     await writing;
-    gate = Promise.resolve();
+    control.gate = Promise.resolve();
     await store.flush(); // ids 451-750
     append(30); // ids 751-780
     const page = await store.query({ limit: 1000 });
@@ -434,30 +442,9 @@ function normalized(flow: FlowRecord): FlowRecord {
 }
 
 test('through the store: a batch dropped after its attempts leaves the rows, and later records are stored', async () => {
-  const dropped: number[] = [];
-  const store = (await openFlowStore(
-    { kind: 'duckdb', path: join(dir, 'flows.duckdb'), flushIntervalMs: 60_000 },
-    {
-      gateway: 'gw-a',
-      maxAttempts: 2,
-      log: { warn: () => undefined, error: () => undefined },
-      observer: {
-        storeWriteFailed: () => undefined,
-        storeFlowsDropped: (count) => dropped.push(count),
-        storeFlowsBuffered: () => undefined,
-      },
-    },
-  )) as DuckDbFlowStore;
-  const batches = store as unknown as { writeBatch(ids: readonly number[]): Promise<void> };
-  const write = batches.writeBatch.bind(store);
-  let failing = 2;
-  batches.writeBatch = async (ids) => {
-    if (failing > 0) {
-      failing--;
-      throw new Error('disk full');
-    }
-    return write(ids);
-  };
+  const { store, control } = await storeWithFailures({ maxAttempts: 2 });
+  const { dropped } = control;
+  control.failing = 2;
   try {
     for (let id = 1; id <= 20; id++) store.append(recordOf(id));
     await store.flush(); // fails
